@@ -1,0 +1,286 @@
+"""The command line: parse arguments, call `Library`, format the answer, pick the exit code.
+
+Exit codes (a contract other tools rely on): 0 success; 1 a user error (bad file, URL, query,
+id, or a bad option) with a one-line message; 2 an environment error (unwritable data dir,
+damaged or newer library, a lock held too long). No traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, NoReturn
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from aggregator import __version__
+from aggregator.config import HOME_ENV, load_settings
+from aggregator.errors import AggregatorError
+from aggregator.library import Library, open_library
+from aggregator.models import SourceInfo
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class Context:
+    """What the global options resolved to; the library is opened on first use."""
+
+    def __init__(self, data_dir: str | None, opml: str | None) -> None:
+        self.data_dir = data_dir
+        self.opml = opml
+
+    @contextmanager
+    def library(self) -> Iterator[Library]:
+        settings = load_settings(data_dir=self.data_dir, opml=self.opml)
+        with open_library(settings) as library:
+            yield library
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+@click.group(
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    help=f"Keep the library and its config here (default: per-user dirs; env {HOME_ENV}).",
+)
+@click.option("--opml", type=click.Path(dir_okay=False), help="Use this OPML file as the source list.")
+@click.version_option(__version__, prog_name="aggregator")
+@click.pass_context
+def cli(ctx: click.Context, data_dir: str | None, opml: str | None) -> None:
+    """An offline-first library of the feeds and pages you choose."""
+    ctx.obj = Context(data_dir, opml)
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+
+
+# -- sources -----------------------------------------------------------------------------------
+
+
+@cli.group()
+def sources() -> None:
+    """List, add and remove the sources in your OPML list."""
+
+
+@sources.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@pass_context
+def sources_list(obj: Context, as_json: bool) -> None:
+    """Every source with its topic, entry count and health."""
+    with obj.library() as library:
+        infos = library.sources()
+    if as_json:
+        _print_json([_source_json(info) for info in infos])
+    elif out.is_terminal:
+        out.print(_sources_table(infos))
+    else:
+        for info in infos:
+            s = info.source
+            status = info.state.last_error or ("ok" if info.state.last_success else "new")
+            click.echo("\t".join([s.category, s.display_title, s.url, str(info.entries), status]))
+
+
+@sources.command("add")
+@click.argument("url")
+@click.option("--category", default="", help="Topic folder, e.g. Medicine or Medicine/Oncology.")
+@click.option("--title", default="", help="Name to show (default: the feed's own title).")
+@pass_context
+def sources_add(obj: Context, url: str, category: str, title: str) -> None:
+    """Add URL to the source list."""
+    with obj.library() as library:
+        source = library.add_source(url, category=category, title=title)
+    where = f" in {source.category}" if source.category else ""
+    out.print(Text(f"Added {source.display_title}{where}"))
+
+
+@sources.command("remove")
+@click.argument("url")
+@pass_context
+def sources_remove(obj: Context, url: str) -> None:
+    """Remove URL from the source list, with its stored entries."""
+    with obj.library() as library:
+        source, removed = library.remove_source(url)
+    out.print(Text(f"Removed {source.display_title} and {_plural(removed, 'entry', 'entries')}"))
+
+
+# -- opml --------------------------------------------------------------------------------------
+
+
+@cli.group("opml")
+def opml_group() -> None:
+    """Import and export the source list as OPML."""
+
+
+@opml_group.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@pass_context
+def opml_import(obj: Context, file: str) -> None:
+    """Add the feeds of another OPML list to yours (existing ones are kept as they are)."""
+    with obj.library() as library:
+        report = library.import_opml(file)
+    details = []
+    if report.already_present:
+        details.append(f"{report.already_present} already present")
+    if report.merged:
+        details.append(f"{_plural(report.merged, 'duplicate')} merged")
+    if report.skipped:
+        details.append(f"{len(report.skipped)} skipped")
+    tail = f" ({', '.join(details)})" if details else ""
+    out.print(Text(f"Imported {_plural(len(report.added), 'source')}{tail}"))
+    for skipped in report.skipped:
+        err.print(Text(f"skipped {skipped.url or skipped.title or '(no URL)'}: {skipped.reason}"))
+
+
+@opml_group.command("export")
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@pass_context
+def opml_export(obj: Context, file: str | None) -> None:
+    """Write the source list as OPML 2.0 to FILE, or to standard output."""
+    with obj.library() as library:
+        data = library.export_opml(file)
+    if file is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        err.print(Text(f"Wrote {file}"))
+
+
+# -- stats -------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@pass_context
+def stats(obj: Context, as_json: bool) -> None:
+    """Counts of sources, entries, unread, starred and indexed entries."""
+    with obj.library() as library:
+        result = library.stats()
+    fields = {
+        "sources": result.sources,
+        "entries": result.entries,
+        "unread": result.unread,
+        "starred": result.starred,
+        "indexed": result.indexed,
+        "pending_index": result.pending_index,
+    }
+    if as_json:
+        _print_json(fields)
+    else:
+        width = max(len(k) for k in fields)
+        for key, value in fields.items():
+            click.echo(f"{key.replace('_', ' '):<{width}}  {value}")
+
+
+# -- formatting --------------------------------------------------------------------------------
+
+
+def _source_json(info: SourceInfo) -> dict[str, Any]:
+    s, state = info.source, info.state
+    return {
+        "url": s.url,
+        "title": s.title,
+        "category": s.category,
+        "type": s.type,
+        "entries": info.entries,
+        "unread": info.unread,
+        "last_success": _iso(state.last_success),
+        "last_error": state.last_error,
+        "failures": state.failures,
+        "next_attempt": _iso(state.next_attempt),
+        "moved_to": state.moved_to,
+        "html_url": s.html_url,
+        "full_text": s.full_text,
+    }
+
+
+def _sources_table(infos: list[SourceInfo]) -> Table:
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("Topic", style="cyan", no_wrap=True)
+    table.add_column("Source", overflow="fold")
+    table.add_column("Entries", justify="right")
+    table.add_column("Unread", justify="right")
+    table.add_column("Last success", no_wrap=True)
+    table.add_column("Health", overflow="fold")
+    for info in infos:
+        state = info.state
+        if state.last_error:
+            health = Text(f"✗ {state.last_error}", style="red")
+        elif state.last_success:
+            health = Text("✓ ok", style="green")
+        else:
+            health = Text("not fetched yet", style="dim")
+        table.add_row(
+            Text(info.source.category or "—"),
+            Text(info.source.display_title),
+            str(info.entries),
+            str(info.unread),
+            Text(_local_time(state.last_success) or "never"),
+            health,
+        )
+    return table
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def _local_time(value: datetime | None) -> str | None:
+    return value.astimezone().strftime("%Y-%m-%d %H:%M") if value else None
+
+
+def _plural(count: int, word: str, plural: str | None = None) -> str:
+    return f"{count} {word if count == 1 else plural or word + 's'}"
+
+
+def _print_json(document: object) -> None:
+    click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+
+
+# -- entry point -------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    """Run the command line; every failure becomes one line on stderr and an exit code."""
+    sys.exit(run(argv))
+
+
+def run(argv: list[str] | None = None) -> int:
+    try:
+        result = cli.main(args=argv, prog_name="aggregator", standalone_mode=False)
+    except AggregatorError as exc:
+        _fail(str(exc))
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        _fail(exc.format_message())
+        return 1
+    except (click.Abort, KeyboardInterrupt):
+        _fail("interrupted")
+        return 130
+    except BrokenPipeError:
+        # `aggregator ... | head` closed the pipe: not an error worth a message.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as exc:
+        if os.environ.get("AGGREGATOR_DEBUG"):
+            raise
+        _fail(f"internal error: {type(exc).__name__}: {exc} (set AGGREGATOR_DEBUG=1 for details)")
+        return 3
+    return result if isinstance(result, int) else 0
+
+
+def _fail(message: str) -> None:
+    err.print(Text(f"aggregator: {' '.join(message.split())}"), style="red" if err.is_terminal else "")

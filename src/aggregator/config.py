@@ -1,0 +1,175 @@
+"""Settings: where things live and the limits the fetcher keeps, from config.toml and the env.
+
+Every setting has a default, so a missing config.toml is normal. A bad file or value is a
+`ConfigError` naming the key, never a half-applied configuration.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from aggregator import __version__
+from aggregator.errors import ConfigError
+
+APP_NAME = "aggregator"
+HOME_ENV = "AGGREGATOR_HOME"
+"""One directory for everything (data and config): handy for tests, scripts and a USB stick."""
+USER_AGENT = f"aggregator/{__version__} (+https://github.com/aggregator-reader/aggregator)"
+
+
+@dataclass(frozen=True, slots=True)
+class FetchSettings:
+    concurrency: int = field(default=16, metadata={"min": 1})
+    per_host: int = field(default=2, metadata={"min": 1})
+    connect_timeout: float = field(default=10.0, metadata={"min": 0.1})
+    timeout: float = field(default=60.0, metadata={"min": 0.1})
+    """Whole-request limit, body included: a server that trickles bytes cannot hold a slot."""
+    max_bytes: int = field(default=16 * 1024 * 1024, metadata={"min": 1024})
+    """Cap on a response body after decompression."""
+    retries: int = field(default=2, metadata={"min": 0})
+    proxy: str = ""
+    user_agent: str = USER_AGENT
+    teaser_words: int = field(default=80, metadata={"min": 0})
+    """Feed content shorter than this is a teaser: the article page is fetched for the full text."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path
+    config_dir: Path
+    opml_path: Path
+    fetch: FetchSettings = FetchSettings()
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "library.sqlite3"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    @property
+    def config_file(self) -> Path:
+        return self.config_dir / "config.toml"
+
+
+_SECTIONS: dict[str, type] = {"fetch": FetchSettings}
+
+
+def load_settings(
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    opml: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Resolve paths, then apply config.toml, then `AGGREGATOR_<SECTION>_<KEY>` variables."""
+    env = os.environ if env is None else env
+    home = data_dir or env.get(HOME_ENV) or None
+    if home:
+        base = Path(home).expanduser().absolute()
+        data, conf = base, base
+    else:
+        data = Path(platformdirs.user_data_dir(APP_NAME))
+        conf = Path(platformdirs.user_config_dir(APP_NAME))
+    opml_path = Path(opml).expanduser().absolute() if opml else conf / "feeds.opml"
+    settings = Settings(data_dir=data, config_dir=conf, opml_path=opml_path)
+    values = _read_config_file(settings.config_file)
+    values = _merge_env(values, env)
+    sections = {name: _build_section(name, cls, values.get(name, {})) for name, cls in _SECTIONS.items()}
+    return replace(settings, **sections)
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}", key=str(path)) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}", key=str(path)) from None
+    for name, value in data.items():
+        if name not in _SECTIONS:
+            known = ", ".join(f"[{s}]" for s in _SECTIONS)
+            raise ConfigError(f"{path}: unknown section or key '{name}' (known: {known})", key=name)
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: '{name}' must be a table ([{name}])", key=name)
+    return data
+
+
+def _merge_env(values: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    merged = {name: dict(values.get(name, {})) for name in _SECTIONS}
+    for name, cls in _SECTIONS.items():
+        for f in fields(cls):
+            var = f"AGGREGATOR_{name}_{f.name}".upper()
+            if var in env:
+                merged[name][f.name] = _from_env(var, env[var], f.type)
+    return merged
+
+
+def _from_env(var: str, raw: str, type_name: object) -> object:
+    kind = str(type_name)
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "bool":
+            return {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}[
+                raw.strip().lower()
+            ]
+    except (ValueError, KeyError):
+        raise ConfigError(f"{var}: expected {kind}, got {raw!r}", key=var) from None
+    return raw
+
+
+def _build_section(name: str, cls: type, values: Mapping[str, Any]) -> Any:
+    known = {f.name: f for f in fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        qualified = f"{name}.{key}"
+        f = known.get(key)
+        if f is None:
+            raise ConfigError(
+                f"unknown setting '{qualified}' (known: {', '.join(sorted(known))})", key=qualified
+            )
+        kwargs[key] = _check_value(qualified, value, str(f.type), f.metadata.get("min"))
+    section = cls(**kwargs)
+    if name == "fetch":
+        _check_proxy(section.proxy)
+    return section
+
+
+def _check_value(key: str, value: object, kind: str, minimum: float | None) -> object:
+    ok = {
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "float": isinstance(value, int | float) and not isinstance(value, bool),
+        "bool": isinstance(value, bool),
+        "str": isinstance(value, str),
+    }[kind]
+    if not ok:
+        raise ConfigError(f"setting '{key}' must be {_KIND_WORDS[kind]}, got {value!r}", key=key)
+    if minimum is not None and value < minimum:  # type: ignore[operator]
+        raise ConfigError(f"setting '{key}' must be at least {minimum}, got {value!r}", key=key)
+    return float(value) if kind == "float" else value  # type: ignore[arg-type]
+
+
+_KIND_WORDS = {"int": "a whole number", "float": "a number", "bool": "true or false", "str": "a string"}
+
+
+def _check_proxy(proxy: str) -> None:
+    if proxy and not proxy.startswith(("http://", "https://", "socks5://", "socks5h://")):
+        raise ConfigError(
+            f"setting 'fetch.proxy' must be an http://, https://, socks5:// or socks5h:// URL, "
+            f"got {proxy!r}",
+            key="fetch.proxy",
+        )

@@ -1,0 +1,101 @@
+"""One error tree, so callers can catch what they can handle and report the rest in one line.
+
+    AggregatorError                      every error the program raises on purpose
+    ├── UserError (exit 1)               the input was wrong; also a ValueError
+    │   ├── ConfigError                  config.toml or an AGGREGATOR_* variable (names the key)
+    │   ├── OpmlError                    a file that is not usable OPML (names the file)
+    │   ├── InvalidSourceError           a URL that cannot be a source (names the URL)
+    │   ├── SourceNotFoundError          no source with that URL
+    │   └── EntryNotFoundError           no entry with that id
+    └── EnvironmentProblem (exit 2)      the machine, not the input: nothing the user typed is wrong
+        ├── DataDirError                 the data or config dir cannot be created or written
+        ├── StoreError                   the SQLite file is unreadable or corrupt
+        │   └── StoreVersionError        written by a newer aggregator; refused, never touched
+        └── IndexLockedError             another process held the index past the wait
+
+Each error carries the path, URL, key or id it concerns, and its message is one line.
+"""
+
+from __future__ import annotations
+
+
+class AggregatorError(Exception):
+    """Base of every deliberate error; `exit_code` is what the command line exits with."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, subject: str | None = None) -> None:
+        # Messages are shown as one line: a stray newline from a library message must not
+        # split it.
+        super().__init__(" ".join(str(message).split()))
+        self.subject = subject
+
+
+class UserError(AggregatorError, ValueError):
+    """Bad input from the user: a file, a URL, a query, an id."""
+
+    exit_code = 1
+
+
+class ConfigError(UserError):
+    """A setting in config.toml or the environment is unknown or has a bad value."""
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        super().__init__(message, subject=key)
+        self.key = key
+
+
+class OpmlError(UserError):
+    """A file that is not OPML, or OPML with nothing usable in it."""
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message, subject=path)
+        self.path = path
+
+
+class InvalidSourceError(UserError):
+    """A URL that cannot be a source (not http or https, no host)."""
+
+    def __init__(self, message: str, *, url: str) -> None:
+        super().__init__(message, subject=url)
+        self.url = url
+
+
+class SourceNotFoundError(UserError):
+    def __init__(self, url: str) -> None:
+        super().__init__(f"no source with URL {url}", subject=url)
+        self.url = url
+
+
+class EntryNotFoundError(UserError):
+    def __init__(self, entry_id: str) -> None:
+        super().__init__(f"no entry with id {entry_id}", subject=entry_id)
+        self.entry_id = entry_id
+
+
+class EnvironmentProblem(AggregatorError):
+    """The machine is in the way (permissions, a corrupt file, a lock); exit code 2."""
+
+    exit_code = 2
+
+
+class DataDirError(EnvironmentProblem):
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(message, subject=path)
+        self.path = path
+
+
+class StoreError(EnvironmentProblem):
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(message, subject=path)
+        self.path = path
+
+
+class StoreVersionError(StoreError):
+    """The database was written by a newer version; it is refused and left untouched."""
+
+
+class IndexLockedError(EnvironmentProblem):
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(message, subject=path)
+        self.path = path

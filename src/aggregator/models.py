@@ -1,0 +1,126 @@
+"""Plain frozen values passed between the pipeline, the library and its front ends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+SourceType = Literal["rss", "atom", "json", "html"]
+FullTextStatus = Literal["feed", "full", "partial"]
+"""Where an entry's content came from: the feed alone, the extracted article, or the feed's
+content kept because extraction failed or came back much shorter (never shown as whole)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One outline of the user's OPML: what to fetch and where it is filed."""
+
+    url: str
+    title: str = ""
+    category: str = ""
+    """Folder path in the OPML, `/`-separated (`Medicine/Oncology`); empty when unfiled."""
+    type: str = "rss"
+    html_url: str = ""
+    full_text: bool = False
+    selector: str = ""
+    """CSS selector for article links, for `type="html"` pages that have no feed."""
+    tags: tuple[str, ...] = ()
+    """Other category paths it is filed under (OPML `category` attribute, merged duplicates)."""
+    extra: tuple[tuple[str, str], ...] = ()
+    """Outline attributes this program does not use, kept so a round trip loses nothing."""
+
+    @property
+    def display_title(self) -> str:
+        return self.title or self.url
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedOutline:
+    """An outline that could not become a source, and why (shown to the user, never silent)."""
+
+    url: str
+    title: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class OpmlDocument:
+    title: str
+    sources: tuple[Source, ...]
+    skipped: tuple[SkippedOutline, ...] = ()
+    merged: int = 0
+    """Outlines dropped because an earlier one had the same feed URL."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """What the fetcher remembers about a source between runs."""
+
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    last_attempt: datetime | None = None
+    last_success: datetime | None = None
+    last_error: str | None = None
+    failures: int = 0
+    next_attempt: datetime | None = None
+    moved_to: str | None = None
+    """Where a permanent redirect (301/308) pointed, so the user can be told the new URL."""
+    gone: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    """A source as listed to the user: its outline, its health and its counts."""
+
+    source: Source
+    state: SourceState
+    entries: int = 0
+    unread: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    added: tuple[Source, ...]
+    already_present: int
+    skipped: tuple[SkippedOutline, ...]
+    merged: int
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    sources: int
+    entries: int
+    unread: int
+    starred: int
+    indexed: int
+    pending_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A stored item: a feed entry or an article scraped from a page."""
+
+    id: str
+    source_url: str
+    guid: str
+    url: str = ""
+    canonical_url: str = ""
+    title: str = ""
+    author: str = ""
+    published: datetime | None = None
+    updated: datetime | None = None
+    summary: str = ""
+    markdown: str = ""
+    text: str = ""
+    full_text: FullTextStatus = "feed"
+    read: bool = False
+    starred: bool = False
+    source_title: str = ""
+    category: str = ""
+    tags: tuple[str, ...] = field(default=())
+
+    @property
+    def partial(self) -> bool:
+        return self.full_text == "partial"

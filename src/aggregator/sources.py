@@ -1,0 +1,459 @@
+"""OPML in and out: the user's source list as a portable, hand-editable file.
+
+Reading is lenient because real lists are broken: a bare `&` in an attribute (more than half of
+one popular collection), HTML entities XML does not define, concatenated documents, missing end
+tags. The aim is that every feed outline a person can see in the file comes in, titled exactly
+as written. Writing produces strict OPML 2.0 that other readers (newsboat included) import.
+"""
+
+from __future__ import annotations
+
+import codecs
+import html.entities
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from lxml import etree
+
+from aggregator.errors import InvalidSourceError, OpmlError
+from aggregator.models import OpmlDocument, SkippedOutline, Source
+from aggregator.sanitize import one_line
+
+KNOWN_ATTRIBUTES = ("text", "title", "type", "xmlurl", "htmlurl", "fulltext", "selector", "category")
+"""Outline attributes this program reads (compared case-insensitively); others are kept as-is."""
+LIST_TYPES = {"source", "include", "link"}
+"""Outline types that point at other lists or pages, not feeds (unless they carry an xmlUrl)."""
+MAX_OPML_BYTES = 32 * 1024 * 1024
+
+
+# --- URLs -------------------------------------------------------------------------------------
+
+
+def normalize_source_url(url: str) -> str:
+    """Return the URL as the program will fetch it, or raise if it cannot be a source.
+
+    Only http and https: a shared OPML must never make the program read local files or run
+    commands (newsboat's `|command` and `exec:` URLs are refused here too). The old `feed:`
+    pseudo-scheme is unwrapped because some exporters still write it.
+    """
+    raw = one_line(url)
+    lowered = raw.lower()
+    if lowered.startswith("feed://"):
+        raw = "http://" + raw[7:]
+    elif lowered.startswith("feed:"):
+        raw = raw[5:]
+    try:
+        parts = urlsplit(raw)
+    except ValueError as exc:
+        raise InvalidSourceError(f"not a valid URL: {raw!r} ({exc})", url=raw) from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        shown = f"'{scheme}:'" if scheme else "no scheme"
+        raise InvalidSourceError(
+            f"only http and https URLs can be sources ({shown} in {raw!r})", url=raw
+        )
+    if not parts.hostname:
+        raise InvalidSourceError(f"URL has no host: {raw!r}", url=raw)
+    netloc = parts.netloc.rsplit("@", 1)
+    host = netloc[-1].lower()
+    netloc_out = (netloc[0] + "@" + host) if len(netloc) == 2 else host
+    return urlunsplit((scheme, netloc_out, parts.path or "/", parts.query, parts.fragment))
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def read_opml_file(path: str | os.PathLike[str]) -> OpmlDocument:
+    """Read an OPML file; an unreadable or non-OPML file is an `OpmlError` naming it."""
+    name = str(path)
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_OPML_BYTES + 1)
+    except FileNotFoundError:
+        raise OpmlError(f"{name}: no such file", path=name) from None
+    except IsADirectoryError:
+        raise OpmlError(f"{name}: is a directory, not an OPML file", path=name) from None
+    except OSError as exc:
+        raise OpmlError(f"{name}: cannot read: {exc.strerror or exc}", path=name) from None
+    if len(data) > MAX_OPML_BYTES:
+        raise OpmlError(f"{name}: larger than {MAX_OPML_BYTES // 2**20} MB", path=name)
+    return read_opml(data, origin=name)
+
+
+def read_opml(data: bytes, *, origin: str = "OPML") -> OpmlDocument:
+    """Parse OPML bytes into sources; outlines that cannot be sources are listed, not lost."""
+    text = _repair(_decode(data))
+    chunks = _opml_chunks(text)
+    if not chunks:
+        raise OpmlError(f"{origin}: {_what_is_it(text)}", path=origin)
+    title = ""
+    found: list[tuple[list[str], dict[str, str]]] = []
+    for chunk in chunks:
+        root = _parse_xml(chunk)
+        if root is None:
+            continue
+        title = title or _head_title(root)
+        body = _child(root, "body")
+        found.extend(_feed_outlines(body if body is not None else root, []))
+    return _collect(title, found)
+
+
+def _decode(data: bytes) -> str:
+    for bom, encoding in (
+        (codecs.BOM_UTF8, "utf-8"),
+        (codecs.BOM_UTF16_LE, "utf-16-le"),
+        (codecs.BOM_UTF16_BE, "utf-16-be"),
+    ):
+        if data.startswith(bom):
+            return data[len(bom) :].decode(encoding, errors="replace")
+    declared = re.match(rb"""\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""", data)
+    if declared:
+        try:
+            return data.decode(declared.group(1).decode("ascii"))
+        except (LookupError, UnicodeDecodeError):
+            pass
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        # Files that claim nothing and are not UTF-8 are nearly always Windows-1252.
+        return data.decode("cp1252", errors="replace")
+
+
+_XML_ENTITIES = {"amp", "lt", "gt", "quot", "apos"}
+_ENTITY_OR_AMP = re.compile(r"&(#[0-9]+;|#[xX][0-9a-fA-F]+;|[A-Za-z_][\w.-]*;)?")
+
+
+def _repair(text: str) -> str:
+    """Fix what breaks XML parsers in real lists, without changing what a reader sees."""
+    text = re.sub(r"<\?xml[^>]*\?>", "", text, count=1)
+    text = re.sub(r"<!--.*?(?:-->|$)", "", text, flags=re.DOTALL)
+    # No DTDs: OPML needs none, and internal entities are a classic resource attack.
+    text = re.sub(r"<!DOCTYPE[^\[>]*(?:\[.*?\])?\s*>", "", text, flags=re.DOTALL | re.IGNORECASE)
+    text = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", "", text)
+    text = _requote_outlines(text)
+
+    def entity(match: re.Match[str]) -> str:
+        ref = match.group(1)
+        if ref is None:
+            return "&amp;"  # a bare ampersand, as in `World & Nation`
+        name = ref[:-1]
+        if ref.startswith("#"):
+            try:
+                code = int(name[2:], 16) if name[1:2] in "xX" and len(name) > 1 else int(name[1:])
+            except ValueError:
+                return "&amp;" + ref
+            return "&" + ref if _xml_char(code) else ""
+        if name in _XML_ENTITIES:
+            return "&" + ref
+        if name in html.entities.name2codepoint:
+            return f"&#{html.entities.name2codepoint[name]};"
+        return "&amp;" + ref  # undefined: keep the text as written
+
+    return _ENTITY_OR_AMP.sub(entity, text)
+
+
+_OUTLINE_START = re.compile(r"<outline\b", re.IGNORECASE)
+_NAME = re.compile(r"""\s*([^\s=/<>"']+)\s*""")
+_QUOTE_END = re.compile(r"""\s+[^\s=/<>"']+\s*=\s*["']|\s*/?>""")
+_SPECIAL = re.compile(r"""[<>"']""")
+_TAG_END = re.compile(r"\s*(/?>)")
+_BARE_VALUE = re.compile(r"[^\s>]*")
+
+
+def _requote_outlines(text: str) -> str:
+    """Rewrite every outline tag with its attributes properly quoted and escaped.
+
+    Real lists put raw quotes inside values (`text="Газета "Коммерсантъ". Главное"`, or a
+    description holding `<a href="…">`), which makes an XML parser drop that outline and often
+    the ones after it. Here a value ends at the quote that is followed by the next `name="` or
+    by the end of the tag, outside any markup inside the value: how a person reads it.
+    """
+    out: list[str] = []
+    pos = 0
+    while (start := _OUTLINE_START.search(text, pos)) is not None:
+        out.append(text[pos : start.start()])
+        cursor = start.end()
+        attrs: list[str] = []
+        while not _TAG_END.match(text, cursor) and (name := _NAME.match(text, cursor)):
+            cursor = name.end()
+            value = ""
+            if text.startswith("=", cursor):
+                cursor += 1
+                while cursor < len(text) and text[cursor].isspace():
+                    cursor += 1
+                quote = text[cursor : cursor + 1]
+                if quote in ('"', "'"):
+                    end = _value_end(text, cursor + 1, quote)
+                    if end < 0:
+                        break
+                    value, cursor = text[cursor + 1 : end], end + 1
+                else:
+                    bare = _BARE_VALUE.match(text, cursor)
+                    value, cursor = bare.group(0), bare.end()
+            value = value.replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;")
+            attrs.append(f' {name.group(1)}="{value}"')
+        end = _TAG_END.match(text, cursor)
+        if end is None:  # not a tag we can read: leave it to the XML parser's recovery
+            out.append(text[start.start() : cursor])
+        else:
+            out.append("<outline" + "".join(attrs) + end.group(1))
+            cursor = end.end()
+        pos = cursor
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _value_end(text: str, i: int, quote: str) -> int:
+    """Index of the quote closing a value that starts at `i`, or -1."""
+    for markup_aware in (True, False):
+        in_markup, inner, j = False, "", i
+        while (m := _SPECIAL.search(text, j)) is not None:
+            c, j = m.group(), m.start() + 1
+            if in_markup:
+                if inner:
+                    inner = "" if c == inner else inner
+                elif c in "\"'":
+                    inner = c
+                elif c == ">":
+                    in_markup = False
+            elif c == quote and _QUOTE_END.match(text, j):
+                return j - 1
+            elif c == "<" and markup_aware and re.match(r"[A-Za-z/!]", text[j : j + 1]):
+                in_markup = True
+    return -1
+
+
+def _xml_char(code: int) -> bool:
+    return code in (0x9, 0xA, 0xD) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0x10FFFF
+
+
+def _opml_chunks(text: str) -> list[str]:
+    """Split concatenated documents; each piece starts at an `<opml` tag."""
+    starts = [m.start() for m in re.finditer(r"<(?:[\w.-]+:)?opml\b", text, flags=re.IGNORECASE)]
+    if not starts:
+        return []
+    return [text[a:b] for a, b in zip(starts, [*starts[1:], len(text)], strict=True)]
+
+
+def _parse_xml(text: str) -> etree._Element | None:
+    parser = etree.XMLParser(
+        recover=True, resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+    )
+    try:
+        return etree.fromstring(text.encode("utf-8"), parser)
+    except etree.XMLSyntaxError:
+        return None
+
+
+def _what_is_it(text: str) -> str:
+    root = _parse_xml(text)
+    if root is None:
+        return "not an OPML file (not XML at all)"
+    name = _local(root).lower()
+    if name in ("rss", "feed", "rdf", "channel"):
+        return f"not an OPML file: it is a feed (<{name}>); add it with `aggregator sources add URL`"
+    if name == "html":
+        return "not an OPML file: it is an HTML page"
+    return f"not an OPML file (its root element is <{_local(root)}>, expected <opml>)"
+
+
+def _local(element: etree._Element) -> str:
+    tag = element.tag
+    if not isinstance(tag, str):
+        return ""
+    return tag.rsplit("}", 1)[-1].rsplit(":", 1)[-1]
+
+
+def _child(element: etree._Element, name: str) -> etree._Element | None:
+    for child in element:
+        if _local(child).lower() == name:
+            return child
+    return None
+
+
+def _head_title(root: etree._Element) -> str:
+    head = _child(root, "head")
+    title = _child(head, "title") if head is not None else None
+    return one_line(title.text or "") if title is not None else ""
+
+
+def _attrs(element: etree._Element) -> dict[str, str]:
+    """Plain (non-namespaced) attributes; keys keep their spelling, lookups ignore case."""
+    return {k: v for k, v in element.attrib.items() if isinstance(k, str) and "}" not in k}
+
+
+def _get(attrs: dict[str, str], name: str) -> str:
+    for key, value in attrs.items():
+        if key.lower() == name:
+            return value
+    return ""
+
+
+def _feed_outlines(
+    parent: etree._Element, path: list[str]
+) -> Iterator[tuple[list[str], dict[str, str]]]:
+    for child in parent:
+        if _local(child).lower() != "outline":
+            continue
+        attrs = _attrs(child)
+        kind = _get(attrs, "type").strip().lower()
+        if _get(attrs, "xmlurl").strip() or (kind == "html" and _page_url(attrs)):
+            yield path, attrs
+        elif kind in LIST_TYPES and (_get(attrs, "url") or _get(attrs, "xmlurl")):
+            yield path, attrs  # reported as skipped by _collect
+        name = one_line(_get(attrs, "text")) or one_line(_get(attrs, "title"))
+        if len(child):
+            yield from _feed_outlines(child, [*path, name] if name else path)
+
+
+def _page_url(attrs: dict[str, str]) -> str:
+    return _get(attrs, "xmlurl") or _get(attrs, "url") or _get(attrs, "htmlurl")
+
+
+def _category_paths(value: str) -> list[str]:
+    """`category="/a/b,/c, tag"` → ['a/b', 'c', 'tag'], with empty and repeated parts dropped."""
+    paths: list[str] = []
+    for item in value.split(","):
+        parts = [p.strip() for p in item.split("/") if p.strip()]
+        if parts and "/".join(parts) not in paths:
+            paths.append("/".join(parts))
+    return paths
+
+
+def _collect(title: str, found: list[tuple[list[str], dict[str, str]]]) -> OpmlDocument:
+    sources: dict[str, Source] = {}
+    skipped: list[SkippedOutline] = []
+    merged = 0
+    for path, attrs in found:
+        kind = _get(attrs, "type").strip().lower() or "rss"
+        name = one_line(_get(attrs, "text")) or one_line(_get(attrs, "title"))
+        raw_url = _page_url(attrs) if kind == "html" else _get(attrs, "xmlurl")
+        if kind in LIST_TYPES and not _get(attrs, "xmlurl").strip() or kind == "source":
+            reason = f"a link to another list or page (type={kind}), not a feed"
+            skipped.append(SkippedOutline(url=one_line(raw_url or _get(attrs, "url")), title=name,
+                                          reason=reason))
+            continue
+        try:
+            url = normalize_source_url(raw_url)
+        except InvalidSourceError as exc:
+            skipped.append(SkippedOutline(url=one_line(raw_url), title=name, reason=str(exc)))
+            continue
+        folder = "/".join(path)
+        tags = _category_paths(_get(attrs, "category"))
+        if url in sources:
+            merged += 1
+            first = sources[url]
+            extra_tags = [t for t in [folder, *tags] if t and t != first.category]
+            sources[url] = _with_tags(first, extra_tags)
+            continue
+        category = folder or (tags[0] if tags else "")
+        sources[url] = Source(
+            url=url,
+            title=name,
+            category=category,
+            type="html" if kind == "html" else (kind if kind in ("rss", "atom", "json") else "rss"),
+            html_url=one_line(_get(attrs, "htmlurl")) if kind != "html" else "",
+            full_text=_get(attrs, "fulltext").strip().lower() in ("true", "1", "yes"),
+            selector=one_line(_get(attrs, "selector")),
+            tags=tuple(t for t in tags if t != category),
+            extra=_extra(attrs, kind),
+        )
+    return OpmlDocument(
+        title=title, sources=tuple(sources.values()), skipped=tuple(skipped), merged=merged
+    )
+
+
+def _with_tags(source: Source, tags: Iterable[str]) -> Source:
+    combined = list(source.tags)
+    for tag in tags:
+        if tag not in combined:
+            combined.append(tag)
+    return Source(**{**_fields(source), "tags": tuple(combined)})
+
+
+def _fields(source: Source) -> dict[str, object]:
+    return {name: getattr(source, name) for name in Source.__slots__}
+
+
+def _extra(attrs: dict[str, str], kind: str) -> tuple[tuple[str, str], ...]:
+    extra = [(k, v) for k, v in attrs.items() if k.lower() not in KNOWN_ATTRIBUTES]
+    if kind not in ("rss", "atom", "json", "html"):
+        # An unusual type (Liferea's "pie", a typo) is read as rss but kept for the round trip.
+        extra.append(("originalType", kind))
+    return tuple(extra)
+
+
+# --- writing ----------------------------------------------------------------------------------
+
+
+def write_opml(sources: Iterable[Source], *, title: str = "aggregator sources") -> bytes:
+    """Strict OPML 2.0: folders from each source's category path, extra attributes kept."""
+    root = etree.Element("opml", version="2.0")
+    head = etree.SubElement(root, "head")
+    etree.SubElement(head, "title").text = title
+    etree.SubElement(head, "dateCreated").text = format_datetime(datetime.now(UTC), usegmt=True)
+    etree.SubElement(head, "docs").text = "http://opml.org/spec2.opml"
+    body = etree.SubElement(root, "body")
+    folders: dict[str, etree._Element] = {"": body}
+    for source in sources:
+        parent = _folder(folders, source.category)
+        outline = etree.SubElement(parent, "outline")
+        for key, value in _outline_attributes(source):
+            outline.set(key, value)
+    etree.indent(root, space="  ")
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def _folder(folders: dict[str, etree._Element], path: str) -> etree._Element:
+    if path in folders:
+        return folders[path]
+    parent_path, _, name = path.rpartition("/")
+    parent = _folder(folders, parent_path)
+    folder = etree.SubElement(parent, "outline", text=name, title=name)
+    folders[path] = folder
+    return folder
+
+
+def _outline_attributes(source: Source) -> list[tuple[str, str]]:
+    extra = dict(source.extra)
+    kind = extra.pop("originalType", None) or source.type
+    attrs = [("text", source.title), ("title", source.title), ("type", kind)]
+    attrs.append(("xmlUrl", source.url))
+    attrs.append(("htmlUrl", source.html_url or (source.url if source.type == "html" else "")))
+    if source.full_text:
+        attrs.append(("fullText", "true"))
+    if source.selector:
+        attrs.append(("selector", source.selector))
+    if source.tags:
+        attrs.append(("category", ",".join("/" + t for t in source.tags)))
+    attrs.extend((k, v) for k, v in extra.items() if _xml_name(k))
+    return attrs
+
+
+def _xml_name(name: str) -> bool:
+    return re.fullmatch(r"[A-Za-z_][\w.-]*", name) is not None
+
+
+def save_opml(path: str | os.PathLike[str], sources: Iterable[Source], *, title: str) -> None:
+    """Write atomically (temp file, fsync, rename): a crash never leaves half a list."""
+    target = Path(path)
+    data = write_opml(sources, title=title)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".feeds-", suffix=".opml", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if target.exists():
+            os.chmod(tmp, target.stat().st_mode & 0o777)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,97 @@
+"""The SQLite schema in one place, versioned by `PRAGMA user_version`.
+
+`MIGRATIONS[n]` takes a database from version n to n + 1. A database whose version is higher
+than `SCHEMA_VERSION` was written by a newer aggregator and is refused without being touched.
+
+Index changes are queued by triggers, so every write to `entry`, however it is made, records
+its change in the same transaction: the index can never silently miss one.
+"""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+_V1 = """
+CREATE TABLE source (
+    url            TEXT PRIMARY KEY,
+    title          TEXT NOT NULL DEFAULT '',
+    category       TEXT NOT NULL DEFAULT '',
+    listed         INTEGER NOT NULL DEFAULT 1,  -- 0 once gone from the OPML; entries stay readable
+    added_at       TEXT NOT NULL,
+    etag           TEXT,
+    last_modified  TEXT,
+    last_attempt   TEXT,
+    last_success   TEXT,
+    last_error     TEXT,
+    failures       INTEGER NOT NULL DEFAULT 0,
+    next_attempt   TEXT,
+    moved_to       TEXT,
+    gone           INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE entry (
+    id                TEXT PRIMARY KEY,
+    source_url        TEXT NOT NULL REFERENCES source(url) ON UPDATE CASCADE ON DELETE CASCADE,
+    guid              TEXT NOT NULL,
+    url               TEXT NOT NULL DEFAULT '',
+    canonical_url     TEXT NOT NULL DEFAULT '',
+    title             TEXT NOT NULL DEFAULT '',
+    author            TEXT NOT NULL DEFAULT '',
+    published         TEXT,
+    updated           TEXT,
+    summary           TEXT NOT NULL DEFAULT '',
+    content_markdown  TEXT NOT NULL DEFAULT '',
+    content_text      TEXT NOT NULL DEFAULT '',
+    full_text         TEXT NOT NULL DEFAULT 'feed' CHECK (full_text IN ('feed', 'full', 'partial')),
+    content_hash      TEXT NOT NULL DEFAULT '',
+    first_seen        TEXT NOT NULL,
+    last_seen         TEXT NOT NULL,
+    UNIQUE (source_url, guid)
+);
+CREATE INDEX entry_by_source ON entry (source_url, published DESC);
+CREATE INDEX entry_by_published ON entry (published DESC);
+CREATE INDEX entry_by_canonical ON entry (canonical_url) WHERE canonical_url != '';
+
+CREATE TABLE entry_flags (
+    entry_id    TEXT PRIMARY KEY REFERENCES entry(id) ON DELETE CASCADE,
+    read        INTEGER NOT NULL DEFAULT 0,
+    starred     INTEGER NOT NULL DEFAULT 0,
+    changed_at  TEXT NOT NULL
+);
+CREATE INDEX flags_read ON entry_flags (entry_id) WHERE read = 1;
+CREATE INDEX flags_starred ON entry_flags (entry_id) WHERE starred = 1;
+
+CREATE TABLE index_queue (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    entry_id   TEXT NOT NULL,
+    op         TEXT NOT NULL CHECK (op IN ('upsert', 'delete')),
+    queued_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+);
+CREATE INDEX index_queue_by_entry ON index_queue (entry_id);
+
+CREATE TRIGGER entry_added AFTER INSERT ON entry BEGIN
+    INSERT INTO index_queue (entry_id, op) VALUES (NEW.id, 'upsert');
+END;
+CREATE TRIGGER entry_changed
+AFTER UPDATE OF source_url, url, title, author, published, summary, content_text ON entry
+WHEN OLD.source_url IS NOT NEW.source_url OR OLD.url IS NOT NEW.url
+  OR OLD.title IS NOT NEW.title OR OLD.author IS NOT NEW.author
+  OR OLD.published IS NOT NEW.published OR OLD.summary IS NOT NEW.summary
+  OR OLD.content_text IS NOT NEW.content_text
+BEGIN
+    INSERT INTO index_queue (entry_id, op) VALUES (NEW.id, 'upsert');
+END;
+CREATE TRIGGER entry_removed AFTER DELETE ON entry BEGIN
+    INSERT INTO index_queue (entry_id, op) VALUES (OLD.id, 'delete');
+END;
+-- The index holds each entry's source title and category: renaming or refiling a source
+-- requeues its entries.
+CREATE TRIGGER source_refiled AFTER UPDATE OF title, category ON source
+WHEN OLD.title IS NOT NEW.title OR OLD.category IS NOT NEW.category
+BEGIN
+    INSERT INTO index_queue (entry_id, op) SELECT id, 'upsert' FROM entry WHERE source_url = NEW.url;
+END;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1,)
+assert len(MIGRATIONS) == SCHEMA_VERSION

@@ -1,0 +1,84 @@
+"""Source rows: the store's mirror of the OPML list, and each source's fetch state."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+
+from aggregator.models import Source, SourceState
+from aggregator.store.database import Database, from_db, now_db
+
+
+class SourceRows(Database):
+    def sync_sources(self, sources: Iterable[Source]) -> None:
+        """Mirror the OPML list: new sources added, titles and categories kept current.
+
+        Sources gone from the list are marked unlisted, not deleted: their entries stay
+        readable until the user removes the source on purpose. Writes only what changed,
+        so opening the library for a search costs no write transaction.
+        """
+        wanted = {s.url: (s.title, s.category) for s in sources}
+        with self._read() as conn:
+            rows = conn.execute("SELECT url, title, category, listed FROM source").fetchall()
+        have = {url: (title, category, listed) for url, title, category, listed in rows}
+        changes = [
+            (url, title, category)
+            for url, (title, category) in wanted.items()
+            if have.get(url) != (title, category, 1)
+        ]
+        dropped = [url for url, (_, _, listed) in have.items() if listed and url not in wanted]
+        if not changes and not dropped:
+            return
+        stamp = now_db()
+        with self._write() as conn:
+            conn.executemany(
+                """INSERT INTO source (url, title, category, listed, added_at)
+                   VALUES (?, ?, ?, 1, ?)
+                   ON CONFLICT (url) DO UPDATE SET
+                     title = excluded.title, category = excluded.category, listed = 1""",
+                [(url, title, category, stamp) for url, title, category in changes],
+            )
+            conn.executemany("UPDATE source SET listed = 0 WHERE url = ?", [(u,) for u in dropped])
+
+    def delete_source(self, url: str) -> int:
+        """Delete a source with its entries and state; returns how many entries went."""
+        with self._write() as conn:
+            count = conn.execute("SELECT count(*) FROM entry WHERE source_url = ?", (url,))
+            removed = count.fetchone()[0]
+            conn.execute("DELETE FROM source WHERE url = ?", (url,))
+        return removed
+
+    def source_states(self) -> dict[str, SourceState]:
+        with self._read() as conn:
+            rows = conn.execute(
+                """SELECT url, etag, last_modified, last_attempt, last_success, last_error,
+                          failures, next_attempt, moved_to, gone FROM source"""
+            ).fetchall()
+        return {row[0]: _state(row) for row in rows}
+
+    def source_counts(self) -> dict[str, tuple[int, int]]:
+        """Entries and unread entries per source URL."""
+        with self._read() as conn:
+            rows = conn.execute(
+                """SELECT e.source_url, count(*), count(*) - count(f.entry_id)
+                   FROM entry AS e
+                   LEFT JOIN entry_flags AS f ON f.entry_id = e.id AND f.read = 1
+                   GROUP BY e.source_url"""
+            ).fetchall()
+        return {url: (entries, unread) for url, entries, unread in rows}
+
+
+def _state(row: sqlite3.Row | tuple) -> SourceState:
+    url, etag, modified, attempt, success, error, failures, next_try, moved, gone = row
+    return SourceState(
+        url=url,
+        etag=etag,
+        last_modified=modified,
+        last_attempt=from_db(attempt),
+        last_success=from_db(success),
+        last_error=error,
+        failures=failures,
+        next_attempt=from_db(next_try),
+        moved_to=moved,
+        gone=bool(gone),
+    )
