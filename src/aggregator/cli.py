@@ -56,7 +56,9 @@ pass_context = click.make_pass_decorator(Context)
     type=click.Path(file_okay=False),
     help=f"Keep the library and its config here (default: per-user dirs; env {HOME_ENV}).",
 )
-@click.option("--opml", type=click.Path(dir_okay=False), help="Use this OPML file as the source list.")
+@click.option(
+    "--opml", type=click.Path(dir_okay=False), help="Use this OPML file as the source list."
+)
 @click.version_option(__version__, prog_name="aggregator")
 @click.pass_context
 def cli(ctx: click.Context, data_dir: str | None, opml: str | None) -> None:
@@ -283,4 +285,6 @@ def run(argv: list[str] | None = None) -> int:
 
 
 def _fail(message: str) -> None:
-    err.print(Text(f"aggregator: {' '.join(message.split())}"), style="red" if err.is_terminal else "")
+    err.print(
+        Text(f"aggregator: {' '.join(message.split())}"), style="red" if err.is_terminal else ""
+    )

@@ -82,15 +82,17 @@ def load_settings(
     settings = Settings(data_dir=data, config_dir=conf, opml_path=opml_path)
     values = _read_config_file(settings.config_file)
     values = _merge_env(values, env)
-    sections = {name: _build_section(name, cls, values.get(name, {})) for name, cls in _SECTIONS.items()}
+    sections = {
+        name: _build_section(name, cls, values.get(name, {})) for name, cls in _SECTIONS.items()
+    }
     return replace(settings, **sections)
 
 
 def _read_config_file(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return {}
+    except (FileNotFoundError, NotADirectoryError):
+        return {}  # no config file is normal; a data dir that cannot exist is reported later
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}", key=str(path)) from None
     try:
@@ -163,7 +165,12 @@ def _check_value(key: str, value: object, kind: str, minimum: float | None) -> o
     return float(value) if kind == "float" else value  # type: ignore[arg-type]
 
 
-_KIND_WORDS = {"int": "a whole number", "float": "a number", "bool": "true or false", "str": "a string"}
+_KIND_WORDS = {
+    "int": "a whole number",
+    "float": "a number",
+    "bool": "true or false",
+    "str": "a string",
+}
 
 
 def _check_proxy(proxy: str) -> None:

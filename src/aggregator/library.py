@@ -160,7 +160,9 @@ class Library:
             try:
                 opml.save_opml(path, listed, title=self._list_title)
             except OSError as exc:
-                raise OpmlError(f"cannot write {path}: {exc.strerror or exc}", path=str(path)) from None
+                raise OpmlError(
+                    f"cannot write {path}: {exc.strerror or exc}", path=str(path)
+                ) from None
         return opml.write_opml(listed, title=self._list_title)
 
     # -- the library as a whole --------------------------------------------------------------

@@ -99,6 +99,29 @@ class Stats:
 
 
 @dataclass(frozen=True, slots=True)
+class EntryDraft:
+    """An entry as a parser or scraper produced it, before the store gives it an id.
+
+    `fingerprint` is what the source said (title, links, dates, content) hashed: an entry seen
+    again with the same fingerprint is left alone, so an article whose full text was fetched
+    later is not overwritten by the teaser the feed keeps sending.
+    """
+
+    guid: str
+    url: str = ""
+    canonical_url: str = ""
+    title: str = ""
+    author: str = ""
+    published: datetime | None = None
+    updated: datetime | None = None
+    summary: str = ""
+    markdown: str = ""
+    text: str = ""
+    full_text: FullTextStatus = "feed"
+    fingerprint: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Entry:
     """A stored item: a feed entry or an article scraped from a page."""
 

@@ -23,9 +23,18 @@ from lxml import etree
 
 from aggregator.errors import InvalidSourceError, OpmlError
 from aggregator.models import OpmlDocument, SkippedOutline, Source
-from aggregator.sanitize import one_line
+from aggregator.sanitize import one_line, strip_controls
 
-KNOWN_ATTRIBUTES = ("text", "title", "type", "xmlurl", "htmlurl", "fulltext", "selector", "category")
+KNOWN_ATTRIBUTES = (
+    "text",
+    "title",
+    "type",
+    "xmlurl",
+    "htmlurl",
+    "fulltext",
+    "selector",
+    "category",
+)
 """Outline attributes this program reads (compared case-insensitively); others are kept as-is."""
 LIST_TYPES = {"source", "include", "link"}
 """Outline types that point at other lists or pages, not feeds (unless they carry an xmlUrl)."""
@@ -135,7 +144,7 @@ def _repair(text: str) -> str:
     text = re.sub(r"<!--.*?(?:-->|$)", "", text, flags=re.DOTALL)
     # No DTDs: OPML needs none, and internal entities are a classic resource attack.
     text = re.sub(r"<!DOCTYPE[^\[>]*(?:\[.*?\])?\s*>", "", text, flags=re.DOTALL | re.IGNORECASE)
-    text = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", "", text)
+    text = strip_controls(text)  # XML forbids most of them; a title must not carry any
     text = _requote_outlines(text)
 
     def entity(match: re.Match[str]) -> str:
@@ -257,7 +266,9 @@ def _what_is_it(text: str) -> str:
         return "not an OPML file (not XML at all)"
     name = _local(root).lower()
     if name in ("rss", "feed", "rdf", "channel"):
-        return f"not an OPML file: it is a feed (<{name}>); add it with `aggregator sources add URL`"
+        return (
+            f"not an OPML file: it is a feed (<{name}>); add it with `aggregator sources add URL`"
+        )
     if name == "html":
         return "not an OPML file: it is an HTML page"
     return f"not an OPML file (its root element is <{_local(root)}>, expected <opml>)"
@@ -334,10 +345,13 @@ def _collect(title: str, found: list[tuple[list[str], dict[str, str]]]) -> OpmlD
         kind = _get(attrs, "type").strip().lower() or "rss"
         name = one_line(_get(attrs, "text")) or one_line(_get(attrs, "title"))
         raw_url = _page_url(attrs) if kind == "html" else _get(attrs, "xmlurl")
-        if kind in LIST_TYPES and not _get(attrs, "xmlurl").strip() or kind == "source":
+        if (kind in LIST_TYPES and not _get(attrs, "xmlurl").strip()) or kind == "source":
             reason = f"a link to another list or page (type={kind}), not a feed"
-            skipped.append(SkippedOutline(url=one_line(raw_url or _get(attrs, "url")), title=name,
-                                          reason=reason))
+            skipped.append(
+                SkippedOutline(
+                    url=one_line(raw_url or _get(attrs, "url")), title=name, reason=reason
+                )
+            )
             continue
         try:
             url = normalize_source_url(raw_url)

@@ -2,10 +2,142 @@
 
 from __future__ import annotations
 
-from aggregator.store.database import Database
+import hashlib
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from aggregator.errors import EntryNotFoundError
+from aggregator.models import Entry, EntryDraft
+from aggregator.store.database import Database, from_db, now_db, to_db
+
+
+def entry_id(source_url: str, guid: str) -> str:
+    """Stable, short (12 hex digits) and the same on every machine for the same item."""
+    return hashlib.blake2b(f"{source_url}\n{guid}".encode(), digest_size=6).hexdigest()
+
+
+def fingerprint(draft: EntryDraft) -> str:
+    if draft.fingerprint:
+        return draft.fingerprint
+    parts = (
+        draft.url,
+        draft.title,
+        draft.author,
+        to_db(draft.published) or "",
+        to_db(draft.updated) or "",
+        draft.summary,
+        draft.markdown,
+    )
+    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=12).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertCounts:
+    new: int
+    updated: int
+    unchanged: int
+
+
+_ENTRY_COLUMNS = """e.id, e.source_url, e.guid, e.url, e.canonical_url, e.title, e.author,
+    e.published, e.updated, e.summary, e.content_markdown, e.content_text, e.full_text,
+    COALESCE(f.read, 0), COALESCE(f.starred, 0), s.title, s.category"""
+_ENTRY_FROM = """entry AS e
+    LEFT JOIN entry_flags AS f ON f.entry_id = e.id
+    LEFT JOIN source AS s ON s.url = e.source_url"""
 
 
 class EntryRows(Database):
+    def upsert_entries(self, source_url: str, drafts: Iterable[EntryDraft]) -> UpsertCounts:
+        """Store a source's entries in one transaction: new ones added, changed ones updated.
+
+        The same item seen twice in one batch counts once (the last version wins). The index
+        queue is filled by triggers inside this same transaction.
+        """
+        with self._write() as conn:
+            return self._upsert(conn, source_url, drafts)
+
+    def _upsert(
+        self, conn: sqlite3.Connection, source_url: str, drafts: Iterable[EntryDraft]
+    ) -> UpsertCounts:
+        batch = {entry_id(source_url, d.guid): d for d in drafts}
+        if not batch:
+            return UpsertCounts(0, 0, 0)
+        stored: dict[str, str] = {}
+        ids = list(batch)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = conn.execute(f"SELECT id, content_hash FROM entry WHERE id IN ({marks})", chunk)
+            stored.update(rows.fetchall())
+        stamp = now_db()
+        new_rows, changed_rows = [], []
+        for eid, draft in batch.items():
+            digest = fingerprint(draft)
+            if eid not in stored:
+                new_rows.append(
+                    (eid, source_url, draft.guid, *_content(draft), digest, stamp, stamp)
+                )
+            elif stored[eid] != digest:
+                changed_rows.append((*_content(draft), digest, stamp, eid))
+        conn.executemany(
+            """INSERT INTO entry (id, source_url, guid, url, canonical_url, title, author,
+                 published, updated, summary, content_markdown, content_text, full_text,
+                 content_hash, first_seen, last_seen)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            new_rows,
+        )
+        conn.executemany(
+            """UPDATE entry SET url = ?, canonical_url = ?, title = ?, author = ?, published = ?,
+                 updated = ?, summary = ?, content_markdown = ?, content_text = ?, full_text = ?,
+                 content_hash = ?, last_seen = ?
+               WHERE id = ?""",
+            changed_rows,
+        )
+        return UpsertCounts(
+            len(new_rows), len(changed_rows), len(batch) - len(new_rows) - len(changed_rows)
+        )
+
+    def entry(self, eid: str) -> Entry:
+        with self._read() as conn:
+            row = conn.execute(
+                f"SELECT {_ENTRY_COLUMNS} FROM {_ENTRY_FROM} WHERE e.id = ?", (eid,)
+            ).fetchone()
+        if row is None:
+            raise EntryNotFoundError(eid)
+        return _entry(row)
+
+    def entries_by_id(self, ids: Sequence[str]) -> dict[str, Entry]:
+        found: dict[str, Entry] = {}
+        with self._read() as conn:
+            for start in range(0, len(ids), 500):
+                chunk = list(ids[start : start + 500])
+                marks = ",".join("?" * len(chunk))
+                rows = conn.execute(
+                    f"SELECT {_ENTRY_COLUMNS} FROM {_ENTRY_FROM} WHERE e.id IN ({marks})", chunk
+                )
+                found.update((row[0], _entry(row)) for row in rows)
+        return found
+
+    def set_flags(
+        self, ids: Iterable[str], *, read: bool | None = None, starred: bool | None = None
+    ) -> int:
+        """Set read and/or starred on entries; flags never touch the index."""
+        ids = list(ids)
+        if not ids or (read is None and starred is None):
+            return 0
+        stamp = now_db()
+        with self._write() as conn:
+            conn.executemany(
+                """INSERT INTO entry_flags (entry_id, read, starred, changed_at)
+                   SELECT id, COALESCE(?, 0), COALESCE(?, 0), ? FROM entry WHERE id = ?
+                   ON CONFLICT (entry_id) DO UPDATE SET
+                     read = COALESCE(?, read), starred = COALESCE(?, starred),
+                     changed_at = excluded.changed_at""",
+                [(read, starred, stamp, i, read, starred) for i in ids],
+            )
+            return conn.execute("SELECT changes()").fetchone()[0]
+
     def entry_totals(self) -> tuple[int, int, int]:
         """(entries, unread, starred) across the library."""
         with self._read() as conn:
@@ -15,3 +147,59 @@ class EntryRows(Database):
                 "FROM entry_flags"
             ).fetchone()
         return entries, entries - read, starred
+
+
+def _content(draft: EntryDraft) -> tuple[object, ...]:
+    return (
+        draft.url,
+        draft.canonical_url,
+        draft.title,
+        draft.author,
+        to_db(draft.published),
+        to_db(draft.updated),
+        draft.summary,
+        draft.markdown,
+        draft.text,
+        draft.full_text,
+    )
+
+
+def _entry(row: tuple) -> Entry:
+    (
+        eid,
+        source_url,
+        guid,
+        url,
+        canonical,
+        title,
+        author,
+        published,
+        updated,
+        summary,
+        markdown,
+        text,
+        full_text,
+        read,
+        starred,
+        source_title,
+        category,
+    ) = row
+    return Entry(
+        id=eid,
+        source_url=source_url,
+        guid=guid,
+        url=url,
+        canonical_url=canonical,
+        title=title,
+        author=author,
+        published=from_db(published),
+        updated=from_db(updated),
+        summary=summary,
+        markdown=markdown,
+        text=text,
+        full_text=full_text,
+        read=bool(read),
+        starred=bool(starred),
+        source_title=source_title or "",
+        category=category or "",
+    )

@@ -89,7 +89,8 @@ END;
 CREATE TRIGGER source_refiled AFTER UPDATE OF title, category ON source
 WHEN OLD.title IS NOT NEW.title OR OLD.category IS NOT NEW.category
 BEGIN
-    INSERT INTO index_queue (entry_id, op) SELECT id, 'upsert' FROM entry WHERE source_url = NEW.url;
+    INSERT INTO index_queue (entry_id, op)
+    SELECT id, 'upsert' FROM entry WHERE source_url = NEW.url;
 END;
 """
 

@@ -1,0 +1,32 @@
+"""Shared fixtures: every test gets its own library home; nothing reads the developer's files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+CORPUS = SHARED / "corpus"
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point every per-user path at tmp_path, so no test can touch real config or data."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("AGGREGATOR_HOME", str(home))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))
+    for name in list(os.environ):
+        if name.startswith("AGGREGATOR_") and name != "AGGREGATOR_HOME":
+            monkeypatch.delenv(name)
+    return home
+
+
+@pytest.fixture
+def corpus() -> Path:
+    if not CORPUS.is_dir():
+        pytest.skip(f"shared corpus not found at {CORPUS}")
+    return CORPUS

@@ -1,0 +1,238 @@
+"""The command line as a user meets it: output shapes, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from aggregator.cli import run
+from aggregator.library import default_opml
+
+
+def cli(capsys, *args: str) -> tuple[int, str, str]:
+    code = run(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_first_run_copies_the_default_list(capsys, isolated_home: Path):
+    code, out, _ = cli(capsys, "sources", "list", "--json")
+    assert code == 0
+    listed = json.loads(out)
+    assert len(listed) >= 24
+    assert {s["category"] for s in listed} == {"Medicine", "Travel", "Politics"}
+    for key in (
+        "url",
+        "title",
+        "category",
+        "type",
+        "entries",
+        "last_success",
+        "last_error",
+        "failures",
+    ):
+        assert key in listed[0]
+    assert (isolated_home / "feeds.opml").read_bytes() == default_opml()
+    assert (isolated_home.stat().st_mode & 0o777) == 0o700
+
+
+def test_plain_listing_is_one_line_per_source(capsys):
+    code, out, _ = cli(capsys, "sources", "list")
+    lines = out.splitlines()
+    assert code == 0 and len(lines) >= 24
+    assert all(len(line.split("\t")) == 5 for line in lines)
+
+
+def test_add_and_remove(capsys, isolated_home: Path):
+    code, out, _ = cli(
+        capsys,
+        "sources",
+        "add",
+        "https://New.example/feed.xml",
+        "--category",
+        "Science / Space",
+        "--title",
+        "New",
+    )
+    assert code == 0 and "Added New in Science/Space" in out
+    _, out, _ = cli(capsys, "sources", "list", "--json")
+    added = [s for s in json.loads(out) if s["url"] == "https://new.example/feed.xml"]
+    assert added and added[0]["category"] == "Science/Space" and added[0]["title"] == "New"
+    code, _, err = cli(capsys, "sources", "add", "https://new.example/feed.xml")
+    assert code == 1 and "already a source" in err
+    code, out, _ = cli(capsys, "sources", "remove", "https://new.example/feed.xml")
+    assert code == 0 and "Removed New" in out
+    code, _, err = cli(capsys, "sources", "remove", "https://new.example/feed.xml")
+    assert code == 1 and "no source with URL" in err
+
+
+@pytest.mark.parametrize(
+    "url", ["file:///etc/passwd", "javascript:alert(1)", "not a url", "|cat /etc/passwd"]
+)
+def test_non_http_sources_are_refused(capsys, url: str):
+    code, _, err = cli(capsys, "sources", "add", url)
+    assert code == 1 and err.count("\n") == 1 and "http" in err
+
+
+def test_import_a_real_list_then_export_it(capsys, corpus: Path, tmp_path: Path):
+    news = corpus / "awesome-rss-feeds-opml/recommended/with_category/News.opml"
+    code, out, _ = cli(capsys, "opml", "import", str(news))
+    assert code == 0 and out.startswith("Imported ")
+    code, out, _ = cli(capsys, "opml", "import", str(news))
+    assert code == 0 and "Imported 0 sources" in out and "already present" in out
+    code, out, _ = cli(capsys, "opml", "export")
+    assert code == 0 and out.startswith("<?xml") and 'text="News"' in out
+    target = tmp_path / "out.opml"
+    code, _, _ = cli(capsys, "opml", "export", str(target))
+    assert code == 0 and target.read_text(encoding="utf-8").count("xmlUrl=") == out.count("xmlUrl=")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"<rss><channel/></rss>", "it is a feed"),
+        (b"hello", "not an OPML file"),
+        (b"<opml><head/><body><outline text='folder'/></body></opml>", "no feeds to import"),
+    ],
+)
+def test_bad_import_files_change_nothing(
+    capsys, tmp_path: Path, isolated_home: Path, content: bytes, message: str
+):
+    cli(capsys, "stats")
+    before = (isolated_home / "feeds.opml").read_bytes()
+    bad = tmp_path / "bad.opml"
+    bad.write_bytes(content)
+    code, out, err = cli(capsys, "opml", "import", str(bad))
+    assert code == 1 and message in err and err.count("\n") == 1 and out == ""
+    assert (isolated_home / "feeds.opml").read_bytes() == before
+
+
+def test_missing_import_file(capsys, tmp_path: Path):
+    code, _, err = cli(capsys, "opml", "import", str(tmp_path / "nope.opml"))
+    assert code == 1 and "no such file" in err
+
+
+def test_stats_json_shape(capsys):
+    code, out, _ = cli(capsys, "stats", "--json")
+    stats = json.loads(out)
+    assert code == 0
+    assert set(stats) >= {"sources", "entries", "unread", "starred", "indexed", "pending_index"}
+    assert stats["entries"] == 0 and stats["sources"] >= 24
+
+
+def test_data_dir_that_cannot_be_created(capsys, tmp_path: Path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, _, err = cli(capsys, "--data-dir", str(blocker / "lib"), "stats")
+    assert code == 2 and str(blocker) in err and err.count("\n") == 1
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_data_dir_without_write_permission(capsys, tmp_path: Path):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    code, _, err = cli(capsys, "--data-dir", str(locked), "stats")
+    assert code == 2 and "not writable" in err
+
+
+def test_damaged_library_exit_2_and_untouched(capsys, isolated_home: Path):
+    isolated_home.mkdir(parents=True)
+    db = isolated_home / "library.sqlite3"
+    db.write_bytes(b"garbage" * 1000)
+    code, _, err = cli(capsys, "stats")
+    assert code == 2 and "damaged" in err and err.count("\n") == 1
+    assert db.read_bytes() == b"garbage" * 1000
+
+
+def test_newer_library_exit_2_and_untouched(capsys, isolated_home: Path):
+    isolated_home.mkdir(parents=True)
+    db = isolated_home / "library.sqlite3"
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA user_version = 999")
+    conn.commit()
+    conn.close()
+    before = db.read_bytes()
+    code, _, err = cli(capsys, "sources", "list")
+    assert code == 2 and "newer aggregator" in err
+    assert db.read_bytes() == before
+
+
+def test_broken_own_list_is_reported_and_kept(capsys, isolated_home: Path):
+    isolated_home.mkdir(parents=True)
+    own = isolated_home / "feeds.opml"
+    own.write_text("<html>oops</html>")
+    code, _, err = cli(capsys, "sources", "list")
+    assert code == 1 and str(own) in err
+    code, _, err = cli(capsys, "sources", "add", "https://x.example/feed")
+    assert code == 1
+    assert own.read_text() == "<html>oops</html>"
+
+
+def test_bad_config_and_bad_option(capsys, isolated_home: Path):
+    isolated_home.mkdir(parents=True)
+    (isolated_home / "config.toml").write_text("[fetch]\nretries = -1\n")
+    code, _, err = cli(capsys, "stats")
+    assert code == 1 and "fetch.retries" in err
+    code, _, err = cli(capsys, "stats", "--no-such-flag")
+    assert code == 1 and "no-such-flag" in err
+
+
+def test_opml_option_points_at_another_list(capsys, tmp_path: Path):
+    own = tmp_path / "mine.opml"
+    own.write_text(
+        '<opml><body><outline text="Only" xmlUrl="https://only.example/rss"/></body></opml>'
+    )
+    code, out, _ = cli(capsys, "--opml", str(own), "sources", "list", "--json")
+    assert code == 0 and [s["title"] for s in json.loads(out)] == ["Only"]
+    code, _, err = cli(capsys, "--opml", str(tmp_path / "missing.opml"), "sources", "list")
+    assert code == 1 and "no such file" in err
+
+
+def test_untrusted_titles_print_literally(capsys, tmp_path: Path):
+    own = tmp_path / "mine.opml"
+    own.write_text(
+        '<opml><body><outline text="[bold red]x[/] [link=file:///etc]y[/link]" xmlUrl="https://e.example/rss"/></body></opml>'
+    )
+    code, out, _ = cli(capsys, "--opml", str(own), "sources", "list")
+    assert code == 0 and "[bold red]x[/] [link=file:///etc]y[/link]" in out
+
+
+def test_no_command_prints_help(capsys):
+    code, out, _ = cli(capsys)
+    assert code == 0 and "sources" in out and "opml" in out
+
+
+def _python_m(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "aggregator", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+
+
+def test_errors_never_show_a_traceback_from_the_real_program(tmp_path: Path):
+    env = {**os.environ, "AGGREGATOR_HOME": str(tmp_path / "h")}
+    for args in (
+        ["sources", "add", "file:///etc/passwd"],
+        ["opml", "import", "/nonexistent"],
+        ["read"],
+    ):
+        result = _python_m(*args, env=env)
+        assert result.returncode == 1, result
+        assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_the_core_never_loads_textual():
+    code = (
+        "import sys, aggregator.cli, aggregator.library; "
+        "sys.exit(1 if any(m == 'textual' or m.startswith('textual.') for m in sys.modules) else 0)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0

@@ -1,0 +1,74 @@
+"""Settings: defaults, config.toml, environment overrides, and one-line errors naming the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aggregator.config import USER_AGENT, load_settings
+from aggregator.errors import ConfigError
+
+
+def test_defaults_and_home(tmp_path: Path):
+    settings = load_settings(data_dir=tmp_path, env={})
+    assert settings.data_dir == tmp_path and settings.config_dir == tmp_path
+    assert settings.opml_path == tmp_path / "feeds.opml"
+    assert settings.db_path == tmp_path / "library.sqlite3"
+    assert settings.fetch.concurrency == 16 and settings.fetch.per_host == 2
+    assert settings.fetch.user_agent == USER_AGENT and "aggregator/" in USER_AGENT
+
+
+def test_platform_dirs_without_a_home(tmp_path: Path):
+    env = {}
+    settings = load_settings(env=env)
+    assert settings.data_dir != settings.config_dir
+    assert settings.data_dir.name == "aggregator"
+
+
+def test_env_home_and_explicit_opml(tmp_path: Path):
+    settings = load_settings(opml="list.opml", env={"AGGREGATOR_HOME": str(tmp_path)})
+    assert settings.data_dir == tmp_path
+    assert settings.opml_path == Path("list.opml").absolute()
+
+
+def test_config_file_and_env_override(tmp_path: Path):
+    (tmp_path / "config.toml").write_text(
+        '[fetch]\nconcurrency = 4\nproxy = "socks5://127.0.0.1:9050"\ntimeout = 5\n'
+    )
+    settings = load_settings(data_dir=tmp_path, env={"AGGREGATOR_FETCH_PER_HOST": "3"})
+    assert settings.fetch.concurrency == 4
+    assert settings.fetch.per_host == 3
+    assert settings.fetch.timeout == 5.0 and isinstance(settings.fetch.timeout, float)
+    assert settings.fetch.proxy == "socks5://127.0.0.1:9050"
+
+
+@pytest.mark.parametrize(
+    ("toml", "key"),
+    [
+        ("[fetch]\nconcurency = 4\n", "fetch.concurency"),
+        ("[fetch]\nconcurrency = 'four'\n", "fetch.concurrency"),
+        ("[fetch]\nconcurrency = 0\n", "fetch.concurrency"),
+        ("[fetch]\nconcurrency = true\n", "fetch.concurrency"),
+        ("[fetch]\nproxy = 'ftp://x'\n", "fetch.proxy"),
+        ("[fetchh]\n", "fetchh"),
+        ("fetch = 3\n", "fetch"),
+    ],
+)
+def test_bad_values_name_their_key(tmp_path: Path, toml: str, key: str):
+    (tmp_path / "config.toml").write_text(toml)
+    with pytest.raises(ConfigError) as info:
+        load_settings(data_dir=tmp_path, env={})
+    assert key in str(info.value) and "\n" not in str(info.value)
+    assert info.value.exit_code == 1
+
+
+def test_not_toml_at_all(tmp_path: Path):
+    (tmp_path / "config.toml").write_text("this is = = not toml")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(data_dir=tmp_path, env={})
+
+
+def test_bad_env_value_names_the_variable(tmp_path: Path):
+    with pytest.raises(ConfigError, match="AGGREGATOR_FETCH_RETRIES"):
+        load_settings(data_dir=tmp_path, env={"AGGREGATOR_FETCH_RETRIES": "many"})

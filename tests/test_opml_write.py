@@ -1,0 +1,108 @@
+"""Writing OPML: strict 2.0, folders from categories, nothing lost on a round trip."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from aggregator.models import Source
+from aggregator.sources import read_opml, read_opml_file, save_opml, write_opml
+
+SOURCES = [
+    Source(
+        url="https://a.example/feed",
+        title="A & B <news>",
+        category="Medicine",
+        html_url="https://a.example/",
+    ),
+    Source(url="https://b.example/rss", title="Onco", category="Medicine/Oncology", full_text=True),
+    Source(
+        url="https://c.example/", title="Notices", category="Politics", type="html", selector="ul a"
+    ),
+    Source(
+        url="https://d.example/atom",
+        title="",
+        category="News",
+        type="atom",
+        tags=("News/World", "Science"),
+    ),
+    Source(
+        url="https://e.example/f",
+        title="Extra",
+        category="Travel",
+        extra=(("x-note", "x"), ("description", 'say "hi"')),
+    ),
+]
+
+
+def test_output_is_strict_opml_2():
+    data = write_opml(SOURCES, title="mine")
+    root = etree.fromstring(
+        data, etree.XMLParser(recover=False)
+    )  # strict: raises if not well-formed
+    assert root.tag == "opml" and root.get("version") == "2.0"
+    assert root.findtext("head/title") == "mine"
+    for outline in root.iter("outline"):
+        assert outline.get("text") is not None  # OPML 2.0 requires text on every outline
+
+
+def test_round_trip_keeps_everything():
+    again = read_opml(write_opml(SOURCES)).sources
+    assert list(again) == SOURCES
+
+
+def test_round_trip_of_a_real_broken_file_is_stable(corpus: Path):
+    first = read_opml_file(
+        corpus / "awesome-rss-feeds-opml/recommended/with_category/Business & Economy.opml"
+    )
+    second = read_opml(write_opml(first.sources))
+    assert second.sources == first.sources
+    assert any(("description", d) for s in first.sources for k, d in s.extra if k == "description")
+
+
+def test_save_is_atomic_and_keeps_the_file_mode(tmp_path: Path):
+    target = tmp_path / "feeds.opml"
+    target.write_text("old")
+    target.chmod(0o600)
+    save_opml(target, SOURCES[:1], title="t")
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert read_opml_file(target).sources == tuple(SOURCES[:1])
+    assert [p.name for p in tmp_path.iterdir()] == ["feeds.opml"]
+
+
+@pytest.mark.skipif(shutil.which("newsboat") is None, reason="newsboat is not installed")
+def test_newsboat_imports_the_export_with_its_folders(tmp_path: Path):
+    exported = tmp_path / "export.opml"
+    save_opml(exported, SOURCES, title="for newsboat")
+    urls = tmp_path / "urls"
+    urls.touch()
+    subprocess.run(
+        [
+            "newsboat",
+            "-u",
+            str(urls),
+            "-c",
+            str(tmp_path / "cache.db"),
+            "-C",
+            "/dev/null",
+            "-i",
+            str(exported),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    lines = urls.read_text().splitlines()
+    by_url = {line.split(" ", 1)[0]: line for line in lines}
+    assert set(by_url) == {s.url for s in SOURCES}
+    assert '"Medicine"' in by_url["https://a.example/feed"]
+    assert (
+        '"Oncology"' in by_url["https://b.example/rss"]
+        or '"Medicine/Oncology"' in by_url["https://b.example/rss"]
+    )
+    assert '"Travel"' in by_url["https://e.example/f"]

@@ -1,0 +1,174 @@
+"""The SQLite store: schema versions, refusal of files it must not touch, the change queue."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from aggregator.errors import EntryNotFoundError, StoreError, StoreVersionError
+from aggregator.models import EntryDraft, Source
+from aggregator.store import Store
+from aggregator.store.schema import SCHEMA_VERSION
+
+FEED = "https://feed.example/rss"
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    s = Store.open(tmp_path / "library.sqlite3")
+    s.sync_sources([Source(url=FEED, title="Feed", category="Medicine")])
+    yield s
+    s.close()
+
+
+def queue(store: Store) -> list[tuple[str, str]]:
+    with store._read() as conn:
+        return conn.execute("SELECT entry_id, op FROM index_queue ORDER BY seq").fetchall()
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_new_library_is_wal_at_the_current_version(tmp_path: Path):
+    Store.open(tmp_path / "lib.sqlite3").close()
+    conn = sqlite3.connect(tmp_path / "lib.sqlite3")
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_newer_library_is_refused_and_left_untouched(tmp_path: Path):
+    path = tmp_path / "lib.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE future (x)")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.commit()
+    conn.close()
+    before = digest(path)
+    with pytest.raises(StoreVersionError, match="newer aggregator") as info:
+        Store.open(path)
+    assert info.value.exit_code == 2
+    assert digest(path) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lib.sqlite3"]  # no -wal, no -shm
+
+
+@pytest.mark.parametrize(
+    "content", [b"this is not a database at all" * 100, b"SQLite format 3\x00" + b"\xff" * 4000]
+)
+def test_a_damaged_file_is_a_clear_error_and_left_untouched(tmp_path: Path, content: bytes):
+    path = tmp_path / "lib.sqlite3"
+    path.write_bytes(content)
+    with pytest.raises(StoreError) as info:
+        Store.open(path)
+    message = str(info.value)
+    assert "\n" not in message and str(path) in message
+    assert path.read_bytes() == content
+
+
+def test_another_programs_sqlite_file_is_refused(tmp_path: Path):
+    path = tmp_path / "other.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE notes (x)")
+    conn.commit()
+    conn.close()
+    before = digest(path)
+    with pytest.raises(StoreError, match="not an aggregator library"):
+        Store.open(path)
+    assert digest(path) == before
+
+
+def test_migration_runs_once_and_reopening_is_harmless(tmp_path: Path):
+    path = tmp_path / "lib.sqlite3"
+    Store.open(path).close()
+    again = Store.open(path)
+    again.close()
+
+
+def draft(guid: str, **fields) -> EntryDraft:
+    return EntryDraft(guid=guid, title=fields.pop("title", f"Title {guid}"), **fields)
+
+
+def test_entries_upsert_counts_and_the_queue_follows_in_the_same_transaction(store: Store):
+    counts = store.upsert_entries(FEED, [draft("a"), draft("b")])
+    assert (counts.new, counts.updated, counts.unchanged) == (2, 0, 0)
+    assert [op for _, op in queue(store)] == ["upsert", "upsert"]
+    counts = store.upsert_entries(FEED, [draft("a"), draft("b", title="Changed")])
+    assert (counts.new, counts.updated, counts.unchanged) == (0, 1, 1)
+    assert len(queue(store)) == 3  # only the changed one was queued again
+    assert store.pending_index_count() == 2
+
+
+def test_a_failed_transaction_leaves_neither_entry_nor_queue_row(store: Store):
+    store.upsert_entries(FEED, [draft("a")])
+    before = queue(store)
+    with pytest.raises(RuntimeError), store._write() as conn:
+        conn.execute(
+            "INSERT INTO entry (id, source_url, guid, first_seen, last_seen) VALUES ('x', ?, 'x', '', '')",
+            (FEED,),
+        )
+        raise RuntimeError("crash before commit")
+    assert queue(store) == before
+    with pytest.raises(EntryNotFoundError):
+        store.entry("x")
+
+
+def test_flags_do_not_touch_the_queue(store: Store):
+    store.upsert_entries(FEED, [draft("a"), draft("b")])
+    ids = [row[0] for row in queue(store)]
+    before = queue(store)
+    store.set_flags(ids[:1], read=True)
+    store.set_flags(ids, starred=True)
+    assert queue(store) == before
+    a, b = store.entry(ids[0]), store.entry(ids[1])
+    assert (a.read, a.starred, b.read, b.starred) == (True, True, False, True)
+    assert store.entry_totals() == (2, 1, 2)
+
+
+def test_renaming_a_source_requeues_its_entries_and_deleting_queues_deletes(store: Store):
+    store.upsert_entries(FEED, [draft("a"), draft("b")])
+    store.sync_sources([Source(url=FEED, title="Renamed", category="Medicine")])
+    assert len(queue(store)) == 4
+    assert store.delete_source(FEED) == 2
+    assert [op for _, op in queue(store)][-2:] == ["delete", "delete"]
+    assert store.entry_totals() == (0, 0, 0)
+
+
+def test_entry_round_trip(store: Store):
+    when = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
+    store.upsert_entries(
+        FEED,
+        [
+            draft(
+                "g",
+                url="https://x.example/a",
+                author="Ana",
+                published=when,
+                summary="s",
+                markdown="# m",
+                text="m",
+                full_text="partial",
+            )
+        ],
+    )
+    eid = queue(store)[0][0]
+    entry = store.entry(eid)
+    assert (entry.url, entry.author, entry.published, entry.markdown, entry.text) == (
+        "https://x.example/a",
+        "Ana",
+        when,
+        "# m",
+        "m",
+    )
+    assert entry.partial and entry.source_title == "Feed" and entry.category == "Medicine"
+    assert store.entries_by_id([eid, "nope"]).keys() == {eid}
+
+
+def test_sources_gone_from_the_list_are_unlisted_not_deleted(store: Store):
+    store.upsert_entries(FEED, [draft("a")])
+    store.sync_sources([])
+    assert store.entry_totals()[0] == 1
+    assert store.source_counts()[FEED] == (1, 1)
