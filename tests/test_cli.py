@@ -176,9 +176,9 @@ def test_broken_own_list_is_reported_and_kept(capsys, isolated_home: Path):
 
 def test_bad_config_and_bad_option(capsys, isolated_home: Path):
     isolated_home.mkdir(parents=True)
-    (isolated_home / "config.toml").write_text("[fetch]\nretries = -1\n")
+    (isolated_home / "config.toml").write_text("[fetch]\ntries = 0\n")
     code, _, err = cli(capsys, "stats")
-    assert code == 1 and "fetch.retries" in err
+    assert code == 1 and "fetch.tries" in err
     code, _, err = cli(capsys, "stats", "--no-such-flag")
     assert code == 1 and "no-such-flag" in err
 

@@ -70,5 +70,5 @@ def test_not_toml_at_all(tmp_path: Path):
 
 
 def test_bad_env_value_names_the_variable(tmp_path: Path):
-    with pytest.raises(ConfigError, match="AGGREGATOR_FETCH_RETRIES"):
-        load_settings(data_dir=tmp_path, env={"AGGREGATOR_FETCH_RETRIES": "many"})
+    with pytest.raises(ConfigError, match="AGGREGATOR_FETCH_TRIES"):
+        load_settings(data_dir=tmp_path, env={"AGGREGATOR_FETCH_TRIES": "many"})

@@ -148,7 +148,7 @@ def test_entry_round_trip(store: Store):
                 author="Ana",
                 published=when,
                 summary="s",
-                markdown="# m",
+                html="<h1>m</h1>",
                 text="m",
                 full_text="partial",
             )
@@ -156,11 +156,11 @@ def test_entry_round_trip(store: Store):
     )
     eid = queue(store)[0][0]
     entry = store.entry(eid)
-    assert (entry.url, entry.author, entry.published, entry.markdown, entry.text) == (
+    assert (entry.url, entry.author, entry.published, entry.html, entry.text) == (
         "https://x.example/a",
         "Ana",
         when,
-        "# m",
+        "<h1>m</h1>",
         "m",
     )
     assert entry.partial and entry.source_title == "Feed" and entry.category == "Medicine"

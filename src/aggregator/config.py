@@ -33,7 +33,8 @@ class FetchSettings:
     """Whole-request limit, body included: a server that trickles bytes cannot hold a slot."""
     max_bytes: int = field(default=16 * 1024 * 1024, metadata={"min": 1024})
     """Cap on a response body after decompression."""
-    retries: int = field(default=2, metadata={"min": 0})
+    tries: int = field(default=2, metadata={"min": 1})
+    """Attempts per request: timeouts, connection errors and 5xx are tried again with backoff."""
     proxy: str = ""
     user_agent: str = USER_AGENT
     teaser_words: int = field(default=80, metadata={"min": 0})

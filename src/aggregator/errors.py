@@ -7,6 +7,12 @@
     │   ├── InvalidSourceError           a URL that cannot be a source (names the URL)
     │   ├── SourceNotFoundError          no source with that URL
     │   └── EntryNotFoundError           no entry with that id
+    ├── FetchError                       a source could not be fetched: a value in the results
+    │   ├── NetworkError                 timeouts, refused connections, broken bodies
+    │   ├── HttpStatusError              4xx and 5xx answers (410 Gone marks a source gone)
+    │   ├── RedirectError                loops, too many hops, redirects to non-http URLs
+    │   ├── TooLargeError                a body over the size cap (after decompression)
+    │   └── FeedError                    the body is not a feed the program can read
     └── EnvironmentProblem (exit 2)      the machine, not the input: nothing the user typed is wrong
         ├── DataDirError                 the data or config dir cannot be created or written
         ├── StoreError                   the SQLite file is unreadable or corrupt
@@ -71,6 +77,62 @@ class EntryNotFoundError(UserError):
     def __init__(self, entry_id: str) -> None:
         super().__init__(f"no entry with id {entry_id}", subject=entry_id)
         self.entry_id = entry_id
+
+
+class FetchError(AggregatorError):
+    """A source or page could not be fetched or read; recorded on the source, never fatal."""
+
+    def __init__(self, message: str, *, url: str) -> None:
+        super().__init__(message, subject=url)
+        self.url = url
+
+
+class NetworkError(FetchError):
+    def __init__(
+        self, message: str, *, url: str, connection: bool = False, timeout: bool = False
+    ) -> None:
+        super().__init__(message, url=url)
+        self.connection = connection
+        """No connection could be made at all: with every source like this, the run is offline."""
+        self.timeout = timeout
+
+
+class HttpStatusError(FetchError):
+    def __init__(self, status: int, *, url: str, retry_after: float | None = None) -> None:
+        phrase = _HTTP_PHRASES.get(status, "")
+        super().__init__(f"HTTP {status}{' ' + phrase if phrase else ''}", url=url)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class RedirectError(FetchError):
+    pass
+
+
+class TooLargeError(FetchError):
+    pass
+
+
+class FeedError(FetchError):
+    pass
+
+
+_HTTP_PHRASES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    406: "Not Acceptable",
+    408: "Request Timeout",
+    410: "Gone",
+    429: "Too Many Requests",
+    451: "Unavailable For Legal Reasons",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
 
 
 class EnvironmentProblem(AggregatorError):

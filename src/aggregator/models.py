@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import Literal
 
 SourceType = Literal["rss", "atom", "json", "html"]
-FullTextStatus = Literal["feed", "full", "partial"]
-"""Where an entry's content came from: the feed alone, the extracted article, or the feed's
-content kept because extraction failed or came back much shorter (never shown as whole)."""
+FullTextStatus = Literal["feed", "pending", "full", "partial"]
+"""Where an entry's content came from: the feed (whole), the feed's teaser while the article
+waits to be fetched, the extracted article, or the feed's content kept because extraction
+failed or came back much shorter (never shown as whole)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +116,11 @@ class EntryDraft:
     published: datetime | None = None
     updated: datetime | None = None
     summary: str = ""
-    markdown: str = ""
+    """Plain text, short: what a list shows under the title."""
+    html: str = ""
+    """The content as the source sent it. Untrusted: never rendered without conversion."""
     text: str = ""
+    """Plain text of the content, for the index and snippets."""
     full_text: FullTextStatus = "feed"
     fingerprint: str = ""
 
@@ -135,7 +139,9 @@ class Entry:
     published: datetime | None = None
     updated: datetime | None = None
     summary: str = ""
+    html: str = ""
     markdown: str = ""
+    """Made from `html` the first time the entry is read, then kept."""
     text: str = ""
     full_text: FullTextStatus = "feed"
     read: bool = False

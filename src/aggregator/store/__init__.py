@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aggregator.store.entries import EntryRows
+from aggregator.store.entries import EntryRows, UpsertCounts
 from aggregator.store.queue import QueueRows
-from aggregator.store.sources import SourceRows
+from aggregator.store.sources import Failure, SourceRows
 
 
 class Store(SourceRows, EntryRows, QueueRows):
@@ -17,4 +17,4 @@ class Store(SourceRows, EntryRows, QueueRows):
         return cls(path)
 
 
-__all__ = ["Store"]
+__all__ = ["Failure", "Store", "UpsertCounts"]

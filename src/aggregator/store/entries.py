@@ -27,7 +27,8 @@ def fingerprint(draft: EntryDraft) -> str:
         to_db(draft.published) or "",
         to_db(draft.updated) or "",
         draft.summary,
-        draft.markdown,
+        draft.html,
+        draft.text,
     )
     return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=12).hexdigest()
 
@@ -40,11 +41,19 @@ class UpsertCounts:
 
 
 _ENTRY_COLUMNS = """e.id, e.source_url, e.guid, e.url, e.canonical_url, e.title, e.author,
-    e.published, e.updated, e.summary, e.content_markdown, e.content_text, e.full_text,
+    e.published, e.updated, e.summary, e.content_html, e.content_markdown, e.content_text,
+    e.full_text,
     COALESCE(f.read, 0), COALESCE(f.starred, 0), s.title, s.category"""
 _ENTRY_FROM = """entry AS e
     LEFT JOIN entry_flags AS f ON f.entry_id = e.id
     LEFT JOIN source AS s ON s.url = e.source_url"""
+_NEW_ENTRY = """INSERT INTO entry (id, source_url, guid, url, canonical_url, title, author, published,
+    updated, summary, content_html, content_text, full_text, content_hash, first_seen, last_seen)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+_CHANGED_ENTRY = """UPDATE entry SET url = ?, canonical_url = ?, title = ?, author = ?,
+    published = ?, updated = ?, summary = ?, content_html = ?, content_text = ?, full_text = ?,
+    content_hash = ?, last_seen = ?, content_markdown = '', extract_attempts = 0
+    WHERE id = ?"""
 
 
 class EntryRows(Database):
@@ -80,23 +89,59 @@ class EntryRows(Database):
                 )
             elif stored[eid] != digest:
                 changed_rows.append((*_content(draft), digest, stamp, eid))
-        conn.executemany(
-            """INSERT INTO entry (id, source_url, guid, url, canonical_url, title, author,
-                 published, updated, summary, content_markdown, content_text, full_text,
-                 content_hash, first_seen, last_seen)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            new_rows,
-        )
-        conn.executemany(
-            """UPDATE entry SET url = ?, canonical_url = ?, title = ?, author = ?, published = ?,
-                 updated = ?, summary = ?, content_markdown = ?, content_text = ?, full_text = ?,
-                 content_hash = ?, last_seen = ?
-               WHERE id = ?""",
-            changed_rows,
-        )
-        return UpsertCounts(
-            len(new_rows), len(changed_rows), len(batch) - len(new_rows) - len(changed_rows)
-        )
+        conn.executemany(_NEW_ENTRY, new_rows)
+        conn.executemany(_CHANGED_ENTRY, changed_rows)
+        unchanged = len(batch) - len(new_rows) - len(changed_rows)
+        return UpsertCounts(len(new_rows), len(changed_rows), unchanged)
+
+    def pending_articles(self, source_url: str, limit: int) -> list[tuple[str, str, int]]:
+        """(id, article URL, attempts so far) of entries waiting for their full text, newest first."""
+        with self._read() as conn:
+            return conn.execute(
+                """SELECT id, url, extract_attempts FROM entry
+                   WHERE source_url = ? AND full_text = 'pending' AND url != ''
+                   ORDER BY published DESC LIMIT ?""",
+                (source_url, limit),
+            ).fetchall()
+
+    def known_guids(self, source_url: str, guids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        with self._read() as conn:
+            for start in range(0, len(guids), 500):
+                chunk = list(guids[start : start + 500])
+                marks = ",".join("?" * len(chunk))
+                rows = conn.execute(
+                    f"SELECT guid FROM entry WHERE source_url = ? AND guid IN ({marks})",
+                    [source_url, *chunk],
+                )
+                found.update(row[0] for row in rows)
+        return found
+
+    def set_article(self, eid: str, *, html: str, text: str, status: str, author: str = "") -> None:
+        """Store an extracted article in place of the teaser (the index is requeued)."""
+        with self._write() as conn:
+            conn.execute(
+                """UPDATE entry SET content_html = ?, content_text = ?, full_text = ?,
+                     content_markdown = '', author = CASE WHEN author = '' THEN ? ELSE author END,
+                     extract_attempts = extract_attempts + 1
+                   WHERE id = ?""",
+                (html, text, status, author, eid),
+            )
+
+    def article_failed(self, eid: str, *, give_up: bool) -> None:
+        """Count a failed article fetch; after the last try the feed's teaser is kept as partial."""
+        with self._write() as conn:
+            conn.execute(
+                """UPDATE entry SET extract_attempts = extract_attempts + 1,
+                     full_text = CASE WHEN ? THEN 'partial' ELSE full_text END
+                   WHERE id = ?""",
+                (give_up, eid),
+            )
+
+    def set_markdown(self, eid: str, markdown: str) -> None:
+        """Keep the Markdown made on first read; not an indexed column, so nothing is requeued."""
+        with self._write() as conn:
+            conn.execute("UPDATE entry SET content_markdown = ? WHERE id = ?", (markdown, eid))
 
     def entry(self, eid: str) -> Entry:
         with self._read() as conn:
@@ -158,7 +203,7 @@ def _content(draft: EntryDraft) -> tuple[object, ...]:
         to_db(draft.published),
         to_db(draft.updated),
         draft.summary,
-        draft.markdown,
+        draft.html,
         draft.text,
         draft.full_text,
     )
@@ -176,6 +221,7 @@ def _entry(row: tuple) -> Entry:
         published,
         updated,
         summary,
+        content_html,
         markdown,
         text,
         full_text,
@@ -195,6 +241,7 @@ def _entry(row: tuple) -> Entry:
         published=from_db(published),
         updated=from_db(updated),
         summary=summary,
+        html=content_html,
         markdown=markdown,
         text=text,
         full_text=full_text,

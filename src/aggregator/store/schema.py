@@ -26,7 +26,9 @@ CREATE TABLE source (
     failures       INTEGER NOT NULL DEFAULT 0,
     next_attempt   TEXT,
     moved_to       TEXT,
-    gone           INTEGER NOT NULL DEFAULT 0
+    gone           INTEGER NOT NULL DEFAULT 0,
+    feed_title     TEXT NOT NULL DEFAULT '',    -- what the feed calls itself
+    site_url       TEXT NOT NULL DEFAULT ''
 );
 
 CREATE TABLE entry (
@@ -40,10 +42,15 @@ CREATE TABLE entry (
     published         TEXT,
     updated           TEXT,
     summary           TEXT NOT NULL DEFAULT '',
-    content_markdown  TEXT NOT NULL DEFAULT '',
-    content_text      TEXT NOT NULL DEFAULT '',
-    full_text         TEXT NOT NULL DEFAULT 'feed' CHECK (full_text IN ('feed', 'full', 'partial')),
-    content_hash      TEXT NOT NULL DEFAULT '',
+    content_html      TEXT NOT NULL DEFAULT '',  -- as sent; untrusted, converted before display
+    content_markdown  TEXT NOT NULL DEFAULT '',  -- made from content_html on first read
+    content_text      TEXT NOT NULL DEFAULT '',  -- for the index and snippets
+    full_text         TEXT NOT NULL DEFAULT 'feed'
+                      CHECK (full_text IN ('feed', 'pending', 'full', 'partial')),
+    extract_attempts  INTEGER NOT NULL DEFAULT 0,
+    article_etag      TEXT,
+    article_modified  TEXT,
+    content_hash      TEXT NOT NULL DEFAULT '',  -- fingerprint of what the source sent
     first_seen        TEXT NOT NULL,
     last_seen         TEXT NOT NULL,
     UNIQUE (source_url, guid)
@@ -51,6 +58,7 @@ CREATE TABLE entry (
 CREATE INDEX entry_by_source ON entry (source_url, published DESC);
 CREATE INDEX entry_by_published ON entry (published DESC);
 CREATE INDEX entry_by_canonical ON entry (canonical_url) WHERE canonical_url != '';
+CREATE INDEX entry_pending ON entry (source_url) WHERE full_text = 'pending';
 
 CREATE TABLE entry_flags (
     entry_id    TEXT PRIMARY KEY REFERENCES entry(id) ON DELETE CASCADE,

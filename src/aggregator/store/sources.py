@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
-from aggregator.models import Source, SourceState
-from aggregator.store.database import Database, from_db, now_db
+from aggregator.models import EntryDraft, Source, SourceState
+from aggregator.store.database import Database, from_db, now_db, to_db
+from aggregator.store.entries import EntryRows, UpsertCounts
 
 
-class SourceRows(Database):
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A failed attempt, recorded at the end of a run (so an offline run can record none)."""
+
+    url: str
+    error: str
+    next_attempt: datetime | None
+    gone: bool = False
+    attempted_at: datetime | None = None
+
+
+class SourceRows(EntryRows, Database):
     def sync_sources(self, sources: Iterable[Source]) -> None:
         """Mirror the OPML list: new sources added, titles and categories kept current.
 
@@ -47,6 +61,85 @@ class SourceRows(Database):
             removed = count.fetchone()[0]
             conn.execute("DELETE FROM source WHERE url = ?", (url,))
         return removed
+
+    def record_success(
+        self,
+        url: str,
+        drafts: Sequence[EntryDraft],
+        *,
+        etag: str | None,
+        last_modified: str | None,
+        moved_to: str | None = None,
+        feed_title: str = "",
+        site_url: str = "",
+    ) -> UpsertCounts:
+        """A fetched source: its entries and its new state in one transaction.
+
+        The validators (ETag, Last-Modified) are saved only together with the entries, so a
+        crash can never leave a validator that would make the next run skip unsaved entries.
+        """
+        stamp = now_db()
+        with self._write() as conn:
+            counts = self._upsert(conn, url, drafts)
+            conn.execute(
+                """UPDATE source SET etag = ?, last_modified = ?, last_attempt = ?,
+                     last_success = ?, last_error = NULL, failures = 0, next_attempt = NULL,
+                     moved_to = ?, gone = 0,
+                     feed_title = CASE WHEN ? != '' THEN ? ELSE feed_title END,
+                     site_url = CASE WHEN ? != '' THEN ? ELSE site_url END
+                   WHERE url = ?""",
+                (
+                    etag,
+                    last_modified,
+                    stamp,
+                    stamp,
+                    moved_to,
+                    feed_title,
+                    feed_title,
+                    site_url,
+                    site_url,
+                    url,
+                ),
+            )
+        return counts
+
+    def record_not_modified(self, url: str, moved_to: str | None = None) -> None:
+        stamp = now_db()
+        with self._write() as conn:
+            conn.execute(
+                """UPDATE source SET last_attempt = ?, last_success = ?, last_error = NULL,
+                     failures = 0, next_attempt = NULL, gone = 0,
+                     moved_to = COALESCE(?, moved_to)
+                   WHERE url = ?""",
+                (stamp, stamp, moved_to, url),
+            )
+
+    def record_failures(self, failures: Iterable[Failure]) -> None:
+        rows = [
+            (to_db(f.attempted_at) or now_db(), f.error, to_db(f.next_attempt), int(f.gone), f.url)
+            for f in failures
+        ]
+        if not rows:
+            return
+        with self._write() as conn:
+            conn.executemany(
+                """UPDATE source SET last_attempt = ?, last_error = ?, failures = failures + 1,
+                     next_attempt = ?, gone = ?
+                   WHERE url = ?""",
+                rows,
+            )
+
+    def record_attempts(self, urls: Iterable[str]) -> None:
+        """Note an attempt that changes nothing else (a run that found itself offline)."""
+        stamp = now_db()
+        with self._write() as conn:
+            conn.executemany(
+                "UPDATE source SET last_attempt = ? WHERE url = ?", [(stamp, u) for u in urls]
+            )
+
+    def feed_titles(self) -> dict[str, str]:
+        with self._read() as conn:
+            return dict(conn.execute("SELECT url, feed_title FROM source WHERE feed_title != ''"))
 
     def source_states(self) -> dict[str, SourceState]:
         with self._read() as conn:

@@ -1,0 +1,184 @@
+"""HTML → what the library keeps: plain text for the index, Markdown for reading, and the
+main text of an article page.
+
+Plain text is made at fetch time for every entry, so it uses lxml directly (tens of
+microseconds an entry). Markdown is made once per article, when it is first read, through
+BeautifulSoup and markdownify: only a safe set of elements survives, links and images become
+plain http(s) links, and no terminal control sequence gets through.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urljoin, urlsplit
+
+import lxml.html
+import trafilatura
+from bs4 import BeautifulSoup, Comment
+from lxml import etree
+from markdownify import MarkdownConverter
+
+from aggregator.sanitize import one_line, strip_controls
+
+_DROP = (
+    "script", "style", "noscript", "template", "iframe", "object", "embed", "svg", "math",
+    "form", "input", "button", "select", "textarea", "canvas", "audio", "video", "head", "title",
+    "meta", "link", "base",
+)  # fmt: skip
+_BLOCKS = (
+    "p", "div", "li", "ul", "ol", "dl", "dt", "dd", "h1", "h2", "h3", "h4", "h5", "h6",
+    "blockquote", "pre", "table", "tr", "section", "article", "header", "footer", "aside",
+    "figure", "figcaption", "hr", "address", "main", "nav", "details", "summary",
+)  # fmt: skip
+_CELLS = ("td", "th")
+_SPACES = re.compile(r"[ \t\r\f\v\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
+_BLANK_LINES = re.compile(r"\n\s*\n\s*(?:\n\s*)*")
+_TAG = re.compile(r"<[^>]*>")
+
+
+def html_to_text(markup: str) -> str:
+    """Readable plain text: paragraphs separated by a blank line, spaces collapsed."""
+    if not markup or not markup.strip():
+        return ""
+    try:
+        root = lxml.html.fragment_fromstring(markup, create_parent="div")
+    except (etree.ParserError, ValueError):
+        return " ".join(strip_controls(_TAG.sub(" ", markup)).split())
+    etree.strip_elements(root, *_DROP, etree.Comment, etree.ProcessingInstruction, with_tail=False)
+    for element in root.iter(_BLOCKS):
+        element.tail = "\n\n" + (element.tail or "")
+        element.text = "\n\n" + (element.text or "")
+    for element in root.iter("br"):
+        element.tail = "\n" + (element.tail or "")
+    for element in root.iter(_CELLS):
+        element.tail = " " + (element.tail or "")
+    text = strip_controls("".join(root.itertext()))
+    lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+def word_count(text: str) -> int:
+    return len(text.split())
+
+
+# -- Markdown ----------------------------------------------------------------------------------
+
+
+class _Markdown(MarkdownConverter):
+    """markdownify with images as links (a terminal cannot show them) and http(s) links only."""
+
+    def convert_img(self, el, text, parent_tags):  # noqa: ANN001, ANN201 - markdownify's API
+        src = el.get("src") or ""
+        alt = one_line(el.get("alt") or "") or "image"
+        return f"[image: {alt}]({src})" if src else ""
+
+
+def html_to_markdown(markup: str, base: str = "") -> str:
+    """Markdown to read in a terminal: headings, lists, quotes, links; nothing executable."""
+    if not markup or not markup.strip():
+        return ""
+    soup = BeautifulSoup(markup, "lxml")
+    base_tag = soup.find("base", href=True)
+    if base_tag is not None:
+        base = urljoin(base, str(base_tag["href"]))
+    for comment in soup.find_all(string=lambda s: isinstance(s, Comment)):
+        comment.extract()
+    for element in soup.find_all(_DROP):
+        element.decompose()
+    for element in soup.find_all(True):
+        if element.name == "a":
+            href = _safe_url(element.get("href"), base)
+            element.attrs = {"href": href} if href else {}
+            if not href:
+                element.unwrap()
+        elif element.name == "img":
+            src = _safe_url(element.get("src") or element.get("data-src"), base)
+            alt = element.get("alt") or ""
+            element.attrs = {"src": src, "alt": alt} if src else {}
+            if not src:
+                element.decompose()
+        else:
+            element.attrs = {}
+    body = soup.body or soup
+    markdown = _Markdown(heading_style="ATX", bullets="-", escape_misc=False).convert_soup(body)
+    markdown = strip_controls(markdown)
+    lines = [line.rstrip() for line in markdown.split("\n")]
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip() + "\n"
+
+
+def _safe_url(value: object, base: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        return ""
+    try:
+        absolute = urljoin(base, one_line(value))
+        scheme = urlsplit(absolute).scheme.lower()
+    except ValueError:
+        return ""
+    return absolute if scheme in ("http", "https") else ""
+
+
+# -- article pages -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    html: str
+    text: str
+    title: str = ""
+    author: str = ""
+    published: datetime | None = None
+
+
+def extract_article(page: bytes | str, url: str) -> Article | None:
+    """The main text of an article page, or None when nothing article-like is found.
+
+    trafilatura with precision favoured and comments left out: on a public benchmark this
+    scored F1 0.964 against 0.953 for its defaults.
+    """
+    try:
+        result = trafilatura.extract(
+            page,
+            url=url,
+            output_format="html",
+            with_metadata=True,
+            include_comments=False,
+            favor_precision=True,
+            include_links=True,
+            include_images=True,
+            include_tables=True,
+        )
+    except Exception:  # trafilatura raises assorted errors on hostile pages; none may stop a run
+        return None
+    if not result:
+        return None
+    try:
+        root = lxml.html.document_fromstring(result)
+    except (etree.ParserError, ValueError):
+        return None
+    meta = {m.get("name"): m.get("content") or "" for m in root.iter("meta")}
+    body = root.find("body")
+    if body is None:
+        return None
+    body_html = "".join(
+        lxml.html.tostring(child, encoding="unicode") for child in body.iterchildren()
+    )
+    text = html_to_text(body_html)
+    if not text:
+        return None
+    return Article(
+        html=strip_controls(body_html),
+        text=text,
+        title=one_line(meta.get("title", "")),
+        author=one_line(meta.get("author", "")),
+        published=_date(meta.get("date", "")),
+    )
+
+
+def _date(value: str) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)

@@ -1,0 +1,312 @@
+"""HTTP for feeds and pages: polite, bounded, and honest about what went wrong.
+
+One shared `httpx.AsyncClient`; a global and a per-host limit on requests in flight;
+conditional GET; redirects followed by hand (at most five, loops caught, only to http and
+https); bodies decompressed here, incrementally, so the size cap holds on the decompressed
+bytes and a gzip bomb costs no memory; retries with backoff and jitter on timeouts, broken
+connections and 5xx; 429 and 503 honour Retry-After.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import zlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from urllib.parse import urljoin, urlsplit
+
+import brotli
+import httpx
+
+from aggregator.config import FetchSettings
+from aggregator.errors import (
+    FetchError,
+    HttpStatusError,
+    NetworkError,
+    RedirectError,
+    TooLargeError,
+)
+
+MAX_REDIRECTS = 5
+RETRY_AFTER_WAIT_S = 30.0
+"""A Retry-After up to this long is waited out within the run; a longer one ends the attempt."""
+_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    url: str
+    """The URL asked for."""
+    final_url: str
+    """Where the body came from, after redirects."""
+    status: int
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    moved_to: str | None = None
+    """Set when every redirect on the way was permanent (301/308): the source's new address."""
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+    @property
+    def etag(self) -> str | None:
+        return self.headers.get("etag")
+
+    @property
+    def last_modified(self) -> str | None:
+        return self.headers.get("last-modified")
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+
+class HttpClient:
+    """Shared by every request of a run; use as `async with HttpClient(settings) as http`."""
+
+    def __init__(self, settings: FetchSettings) -> None:
+        self.settings = settings
+        self._global = asyncio.Semaphore(settings.concurrency)
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._client = httpx.AsyncClient(
+            follow_redirects=False,
+            timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout, pool=None),
+            limits=httpx.Limits(
+                max_connections=settings.concurrency * 2,
+                max_keepalive_connections=settings.concurrency,
+            ),
+            headers={
+                "User-Agent": settings.user_agent,
+                "Accept-Encoding": "gzip, deflate, br",
+            },
+            proxy=settings.proxy or None,
+            trust_env=True,
+        )
+
+    async def __aenter__(self) -> HttpClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._client.aclose()
+
+    async def get(
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        accept: str = "*/*",
+    ) -> Response:
+        """GET with conditional headers, limits and retries; raises a `FetchError` subclass."""
+        tries = max(1, self.settings.tries)
+        for attempt in range(1, tries + 1):
+            try:
+                return await self._get_following(url, etag, last_modified, accept)
+            except HttpStatusError as exc:
+                retryable = exc.status >= 500 or exc.status == 429
+                if not retryable or attempt == tries:
+                    raise
+                wait = exc.retry_after if exc.retry_after is not None else _backoff(attempt)
+                if wait > RETRY_AFTER_WAIT_S:
+                    raise
+                await asyncio.sleep(wait)
+            except NetworkError:
+                if attempt == tries:
+                    raise
+                await asyncio.sleep(_backoff(attempt))
+        raise AssertionError("unreachable")
+
+    async def _get_following(
+        self, url: str, etag: str | None, last_modified: str | None, accept: str
+    ) -> Response:
+        seen = [url]
+        permanent = True
+        current = url
+        for _ in range(MAX_REDIRECTS + 1):
+            status, headers, body = await self._get_once(current, etag, last_modified, accept)
+            if status in (301, 302, 303, 307, 308):
+                location = headers.get("location")
+                if not location:
+                    raise RedirectError(f"HTTP {status} redirect without a Location", url=url)
+                target = urljoin(current, location.strip())
+                if urlsplit(target).scheme.lower() not in ("http", "https"):
+                    raise RedirectError(f"refused a redirect to a non-http URL ({target})", url=url)
+                if target in seen:
+                    raise RedirectError(f"redirect loop ({' -> '.join([*seen, target])})", url=url)
+                permanent = permanent and status in (301, 308)
+                seen.append(target)
+                current = target
+                continue
+            if status == 304:
+                return Response(url=url, final_url=current, status=304, headers=headers)
+            if status >= 400:
+                raise HttpStatusError(
+                    status, url=url, retry_after=_retry_after(headers.get("retry-after"))
+                )
+            moved = current if permanent and current != url else None
+            return Response(url, current, status, headers, body, moved)
+        raise RedirectError(f"more than {MAX_REDIRECTS} redirects", url=url)
+
+    async def _get_once(
+        self, url: str, etag: str | None, last_modified: str | None, accept: str
+    ) -> tuple[int, dict[str, str], bytes]:
+        headers = {"Accept": accept}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        host = (urlsplit(url).netloc or "").lower()
+        per_host = self._hosts.setdefault(host, asyncio.Semaphore(self.settings.per_host))
+        async with self._global, per_host:
+            try:
+                async with asyncio.timeout(self.settings.timeout):
+                    async with self._client.stream("GET", url, headers=headers) as response:
+                        found = {k.lower(): v for k, v in response.headers.items()}
+                        if response.status_code != 200:
+                            return response.status_code, found, b""
+                        body = await self._read_body(response, url, found)
+                        return 200, found, body
+            except TimeoutError:
+                raise NetworkError(
+                    f"timed out after {self.settings.timeout:g} s", url=url, timeout=True
+                ) from None
+            except httpx.TimeoutException as exc:
+                what = "connecting" if isinstance(exc, httpx.ConnectTimeout) else "waiting for data"
+                raise NetworkError(f"timed out {what}", url=url, timeout=True) from None
+            except httpx.ConnectError as exc:
+                raise NetworkError(
+                    f"cannot connect: {_reason(exc)}", url=url, connection=True
+                ) from None
+            except (httpx.TransportError, httpx.InvalidURL) as exc:
+                raise NetworkError(f"network error: {_reason(exc)}", url=url) from None
+
+    async def _read_body(
+        self, response: httpx.Response, url: str, headers: dict[str, str]
+    ) -> bytes:
+        cap = self.settings.max_bytes
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cap and "content-encoding" not in headers:
+            raise TooLargeError(f"body of {int(declared):,} bytes is over the cap", url=url)
+        decoder = BoundedDecoder(headers.get("content-encoding", ""), url=url)
+        parts: list[bytes] = []
+        size = 0
+        async for raw in response.aiter_raw(_CHUNK):
+            for chunk in decoder.feed(raw):
+                size += len(chunk)
+                if size > cap:
+                    raise TooLargeError(f"body over the {cap:,}-byte cap", url=url)
+                parts.append(chunk)
+        for chunk in decoder.flush():
+            size += len(chunk)
+            if size > cap:
+                raise TooLargeError(f"body over the {cap:,}-byte cap", url=url)
+            parts.append(chunk)
+        return b"".join(parts)
+
+
+class BoundedDecoder:
+    """Content-Encoding undone a bounded piece at a time (gzip, deflate, br, or a chain)."""
+
+    def __init__(self, encoding: str, *, url: str) -> None:
+        self.url = url
+        names = [e.strip().lower() for e in encoding.split(",") if e.strip()]
+        self._steps = [_step(name, url) for name in reversed(names) if name != "identity"]
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        chunks = [data]
+        for step in self._steps:
+            chunks = [piece for chunk in chunks for piece in step.feed(chunk)]
+        yield from (c for c in chunks if c)
+
+    def flush(self) -> Iterator[bytes]:
+        pending: list[bytes] = []
+        for step in self._steps:
+            pending = [piece for chunk in pending for piece in step.feed(chunk)]
+            pending.extend(step.flush())
+        yield from (c for c in pending if c)
+
+
+class _Zlib:
+    def __init__(self, wbits: int, url: str) -> None:
+        self.url = url
+        self.wbits = wbits
+        self._d = zlib.decompressobj(wbits)
+        self._started = False
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        try:
+            out = self._d.decompress(data, _CHUNK)
+        except zlib.error:
+            if self.wbits == zlib.MAX_WBITS and not self._started:
+                # "deflate" is sent both with and without its zlib header.
+                self._d, self.wbits = zlib.decompressobj(-zlib.MAX_WBITS), -zlib.MAX_WBITS
+                yield from self.feed(data)
+                return
+            raise NetworkError("response body is not valid compressed data", url=self.url) from None
+        self._started = True
+        yield out
+        while self._d.unconsumed_tail:
+            yield self._d.decompress(self._d.unconsumed_tail, _CHUNK)
+
+    def flush(self) -> Iterator[bytes]:
+        yield self._d.flush()
+
+
+class _Brotli:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._d = brotli.Decompressor()
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        try:
+            yield self._d.process(data, output_buffer_limit=_CHUNK)
+            while not self._d.can_accept_more_data():
+                yield self._d.process(b"", output_buffer_limit=_CHUNK)
+        except brotli.error:
+            raise NetworkError("response body is not valid brotli data", url=self.url) from None
+
+    def flush(self) -> Iterator[bytes]:
+        return iter(())
+
+
+def _step(name: str, url: str) -> _Zlib | _Brotli:
+    if name in ("gzip", "x-gzip"):
+        return _Zlib(16 + zlib.MAX_WBITS, url)
+    if name == "deflate":
+        return _Zlib(zlib.MAX_WBITS, url)
+    if name == "br":
+        return _Brotli(url)
+    raise NetworkError(f"unsupported Content-Encoding {name!r}", url=url)
+
+
+def _backoff(attempt: int) -> float:
+    """Exponential with full jitter: 0.5 s, 1 s, 2 s … plus up to as much again at random."""
+    base = 0.5 * 2 ** (attempt - 1)
+    return base + random.uniform(0, base)
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _reason(exc: Exception) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:200]
+
+
+__all__ = ["BoundedDecoder", "FetchError", "HttpClient", "Response"]

@@ -1,0 +1,276 @@
+"""Feed bytes → entries. RSS, Atom and RDF through feedparser; JSON Feed read here.
+
+Content HTML is kept as the feed sent it (with a `<base>` for its relative links) and is never
+rendered as is: plain text for the index is made by `extract`, Markdown for reading is made
+when an article is first opened. That keeps feedparser's slow sanitiser out of the fetch path.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import html
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+import feedparser
+
+from aggregator.errors import FeedError
+from aggregator.models import EntryDraft
+from aggregator.sanitize import one_line, strip_controls
+
+SUMMARY_CHARS = 600
+_TRACKING_PARAMS = re.compile(
+    r"^(utm_\w+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|igshid|_hsenc|_hsmi)$"
+)
+_TAG = re.compile(r"<[^>]*>")
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    title: str
+    site_url: str
+    entries: list[EntryDraft] = field(default_factory=list)
+    format: str = ""
+    warning: str = ""
+    """Set when the document was ill-formed but entries could still be read from it."""
+
+
+def parse_feed(body: bytes, url: str, headers: Mapping[str, str] | None = None) -> ParsedFeed:
+    """Parse a fetched document; raise `FeedError` with one line when it is not a feed."""
+    headers = {k.lower(): v for k, v in (headers or {}).items()}
+    content_type = headers.get("content-type", "").lower()
+    head = body[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if "json" in content_type or head.startswith(b"{"):
+        return parse_json_feed(body, url)
+    parsed = feedparser.parse(
+        body,
+        response_headers={"content-location": url, "content-type": headers.get("content-type", "")},
+        sanitize_html=False,
+        resolve_relative_uris=False,
+    )
+    if not parsed.version and not parsed.entries:
+        raise FeedError(_not_a_feed(body, content_type, parsed), url=url)
+    feed = parsed.feed
+    site = _http_url(feed.get("link", ""), url)
+    entries = [_feedparser_entry(e, url, site) for e in parsed.entries]
+    warning = ""
+    if parsed.bozo:
+        warning = one_line(
+            f"ill-formed feed, read what could be: {parsed.get('bozo_exception', '')}"
+        )
+    return ParsedFeed(
+        title=_plain(feed.get("title", ""), feed.get("title_detail")),
+        site_url=site,
+        entries=entries,
+        format=parsed.version or "unknown",
+        warning=warning[:300],
+    )
+
+
+def _not_a_feed(body: bytes, content_type: str, parsed: Any) -> str:
+    head = body[:2048].lower()
+    if b"<html" in head or b"<!doctype html" in head or "html" in content_type:
+        return "not a feed: the URL returned an HTML page (aggregator sources add finds its feed)"
+    if not body.strip():
+        return "not a feed: the response was empty"
+    reason = one_line(str(parsed.get("bozo_exception", "") or "unrecognised format"))
+    return f"not a feed: {reason[:200]}"
+
+
+def _feedparser_entry(e: Any, feed_url: str, site: str) -> EntryDraft:
+    link = _http_url(e.get("link", ""), feed_url)
+    title = _plain(e.get("title", ""), e.get("title_detail"))
+    published = _when(e.get("published_parsed")) or _when(e.get("created_parsed"))
+    updated = _when(e.get("updated_parsed"))
+    summary_html = e.get("summary", "") or ""
+    body, base = _best_content(e, summary_html, link or site or feed_url)
+    guid = one_line(e.get("id", "") or "") or link or _hash_guid(title, published or updated)
+    author = one_line(e.get("author", "") or "")
+    return _draft(
+        guid, link, title, author, published or updated, updated, summary_html, body, base
+    )
+
+
+def _best_content(e: Any, summary_html: str, fallback_base: str) -> tuple[str, str]:
+    best, base = "", fallback_base
+    for content in e.get("content", []) or []:
+        value = content.get("value", "") or ""
+        if len(value) > len(best):
+            best = value
+            if content.get("type", "") == "text/plain":
+                best = "<pre>" + html.escape(value) + "</pre>"
+            base = content.get("base") or fallback_base
+    if not best:
+        best = summary_html
+        detail = e.get("summary_detail") or {}
+        if detail.get("type") == "text/plain":
+            best = "<p>" + html.escape(best) + "</p>"
+        base = detail.get("base") or fallback_base
+    return best, base
+
+
+def parse_json_feed(body: bytes, url: str) -> ParsedFeed:
+    """JSON Feed 1.0 and 1.1 (https://jsonfeed.org/version/1.1)."""
+    try:
+        document = json.loads(body.decode("utf-8-sig", errors="replace"))
+    except ValueError as exc:
+        raise FeedError(f"not a feed: invalid JSON ({exc})", url=url) from None
+    version = str(document.get("version", "")) if isinstance(document, dict) else ""
+    if "jsonfeed.org/version/" not in version:
+        raise FeedError("not a feed: JSON without a JSON Feed version", url=url)
+    items = document.get("items")
+    if not isinstance(items, list):
+        raise FeedError("not a feed: JSON Feed without an items list", url=url)
+    base = _http_url(str(document.get("feed_url") or ""), url) or url
+    site = _http_url(str(document.get("home_page_url") or ""), url)
+    feed_authors = _json_authors(document)
+    entries = [
+        _json_entry(item, base, site, feed_authors) for item in items if isinstance(item, dict)
+    ]
+    return ParsedFeed(
+        title=one_line(str(document.get("title") or "")),
+        site_url=site,
+        entries=entries,
+        format="json" + version.rsplit("/", 1)[-1].replace(".", ""),
+    )
+
+
+def _json_entry(item: dict[str, Any], base: str, site: str, feed_authors: str) -> EntryDraft:
+    link = _http_url(str(item.get("url") or item.get("external_url") or ""), base)
+    title = one_line(str(item.get("title") or ""))
+    published = _iso_date(item.get("date_published"))
+    updated = _iso_date(item.get("date_modified"))
+    content_html = item.get("content_html")
+    content_text = item.get("content_text")
+    if isinstance(content_html, str) and content_html:
+        body = content_html
+    elif isinstance(content_text, str) and content_text:
+        body = "".join(f"<p>{html.escape(p)}</p>" for p in content_text.split("\n\n"))
+    else:
+        body = ""
+    summary = str(item.get("summary") or "")
+    guid = one_line(str(item.get("id") or "")) or link or _hash_guid(title, published)
+    author = _json_authors(item) or feed_authors
+    return _draft(
+        guid, link, title, author, published or updated, updated, summary, body, link or base
+    )
+
+
+def _json_authors(obj: dict[str, Any]) -> str:
+    authors = obj.get("authors")
+    if not isinstance(authors, list):
+        single = obj.get("author")  # JSON Feed 1.0
+        authors = [single] if isinstance(single, dict) else []
+    names = [str(a.get("name")) for a in authors if isinstance(a, dict) and a.get("name")]
+    return one_line(", ".join(names))
+
+
+def _draft(
+    guid: str,
+    link: str,
+    title: str,
+    author: str,
+    published: datetime | None,
+    updated: datetime | None,
+    summary_html: str,
+    body: str,
+    base: str,
+) -> EntryDraft:
+    body = strip_controls(body)
+    summary = _summary(summary_html or body)
+    stored_html = f'<base href="{html.escape(base, quote=True)}">{body}' if body and base else body
+    fingerprint = hashlib.blake2b(
+        "\x1f".join(
+            (guid, link, title, author, str(published), str(updated), summary, body)
+        ).encode("utf-8", "surrogatepass"),
+        digest_size=12,
+    ).hexdigest()
+    return EntryDraft(
+        guid=guid,
+        url=link,
+        canonical_url=canonical_url(link) if link else "",
+        title=title,
+        author=author,
+        published=published,
+        updated=updated,
+        summary=summary,
+        html=stored_html,
+        fingerprint=fingerprint,
+    )
+
+
+def canonical_url(url: str) -> str:
+    """The URL two sources would agree on: no tracking parameters, no fragment, lower-case host."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not _TRACKING_PARAMS.match(k.lower())
+    ]
+    host = (parts.hostname or "").lower()
+    if parts.port and not (
+        (parts.scheme == "http" and parts.port == 80)
+        or (parts.scheme == "https" and parts.port == 443)
+    ):
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme.lower(), host, parts.path or "/", urlencode(query), ""))
+
+
+def _http_url(value: str, base: str) -> str:
+    """An absolute http(s) URL, or '' for anything else (javascript:, data:, file: …)."""
+    value = one_line(value or "")
+    if not value:
+        return ""
+    try:
+        absolute = urljoin(base, value)
+        scheme = urlsplit(absolute).scheme.lower()
+    except ValueError:
+        return ""
+    return absolute if scheme in ("http", "https") else ""
+
+
+def _plain(value: str, detail: Mapping[str, Any] | None) -> str:
+    """Titles may arrive as HTML: show their text, never their tags."""
+    value = value or ""
+    if "html" in (detail or {}).get("type", ""):
+        value = html.unescape(_TAG.sub("", value))
+    return one_line(value)
+
+
+def _summary(markup: str) -> str:
+    text = html.unescape(_TAG.sub(" ", markup or ""))
+    text = " ".join(strip_controls(text).split())
+    return text[:SUMMARY_CHARS].rsplit(" ", 1)[0] + " …" if len(text) > SUMMARY_CHARS else text
+
+
+def _when(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+    except (OverflowError, ValueError, TypeError, OSError):
+        return None
+
+
+def _iso_date(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def _hash_guid(title: str, when: datetime | None) -> str:
+    digest = hashlib.blake2b(f"{title}\x1f{when}".encode(), digest_size=10).hexdigest()
+    return f"urn:aggregator:{digest}"
