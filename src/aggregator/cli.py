@@ -16,18 +16,24 @@ from datetime import datetime
 from typing import Any, NoReturn
 
 import click
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from aggregator import __version__
+from aggregator.cli_output import (
+    FetchDisplay,
+    entry_json,
+    err,
+    fetch_json,
+    iso,
+    out,
+    plural,
+    render_entry,
+)
 from aggregator.config import HOME_ENV, load_settings
 from aggregator.errors import AggregatorError
 from aggregator.library import Library, open_library
 from aggregator.models import SourceInfo
-
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class Context:
@@ -91,20 +97,71 @@ def sources_list(obj: Context, as_json: bool) -> None:
         for info in infos:
             s = info.source
             status = info.state.last_error or ("ok" if info.state.last_success else "new")
-            click.echo("\t".join([s.category, s.display_title, s.url, str(info.entries), status]))
+            click.echo(
+                "\t".join([s.category, info.display_title, s.url, str(info.entries), status])
+            )
 
 
 @sources.command("add")
 @click.argument("url")
 @click.option("--category", default="", help="Topic folder, e.g. Medicine or Medicine/Oncology.")
 @click.option("--title", default="", help="Name to show (default: the feed's own title).")
+@click.option(
+    "--selector",
+    default="",
+    help="Follow a page without a feed: CSS selector of the links to its articles.",
+)
+@click.option("--no-discover", is_flag=True, help="Add the URL as given, without the network.")
 @pass_context
-def sources_add(obj: Context, url: str, category: str, title: str) -> None:
-    """Add URL to the source list."""
+def sources_add(
+    obj: Context, url: str, category: str, title: str, selector: str, no_discover: bool
+) -> None:
+    """Add URL: a feed, or a site whose feed is found for you."""
     with obj.library() as library:
-        source = library.add_source(url, category=category, title=title)
+        added = library.add_source(
+            url, category=category, title=title, selector=selector, discover=not no_discover
+        )
+    source = added.source
     where = f" in {source.category}" if source.category else ""
-    out.print(Text(f"Added {source.display_title}{where}"))
+    out.print(Text(f"Added {source.display_title}{where} ({source.url})"))
+    if added.alternatives:
+        err.print(Text("The page also offers: " + ", ".join(added.alternatives)))
+    if added.warning:
+        err.print(Text(f"warning: {added.warning}"))
+
+
+@sources.command("check")
+@click.option("--source", "urls", multiple=True, help="Check only this source (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@pass_context
+def sources_check(obj: Context, urls: tuple[str, ...], as_json: bool) -> None:
+    """Fetch and parse every source now, storing nothing, and say how each one is."""
+    with obj.library() as library:
+        results = library.check_sources(urls)
+    if as_json:
+        _print_json(
+            [
+                {
+                    "url": r.url,
+                    "title": r.title,
+                    "status": r.status,
+                    "entries": r.unchanged,
+                    "error": r.error,
+                    "warning": r.warning,
+                    "moved_to": r.moved_to,
+                }
+                for r in results
+            ]
+        )
+        return
+    for r in results:
+        if r.status == "ok":
+            line = f"ok      {r.title}: {plural(r.unchanged, 'entry', 'entries')}"
+            if r.moved_to:
+                line += f" (moved permanently to {r.moved_to})"
+        else:
+            line = f"failed  {r.title}: {r.error}"
+        out.print(Text(line, style="" if r.status == "ok" else "red"))
 
 
 @sources.command("remove")
@@ -114,7 +171,62 @@ def sources_remove(obj: Context, url: str) -> None:
     """Remove URL from the source list, with its stored entries."""
     with obj.library() as library:
         source, removed = library.remove_source(url)
-    out.print(Text(f"Removed {source.display_title} and {_plural(removed, 'entry', 'entries')}"))
+    out.print(Text(f"Removed {source.display_title} and {plural(removed, 'entry', 'entries')}"))
+
+
+# -- fetch and read ----------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--source", "urls", multiple=True, help="Fetch only this source (repeatable).")
+@click.option("--category", help="Fetch only the sources under this topic.")
+@click.option("--concurrency", type=click.IntRange(1, 256), help="Requests in flight at once.")
+@click.option("--per-host", type=click.IntRange(1, 64), help="Requests in flight per host.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@pass_context
+def fetch(
+    obj: Context,
+    urls: tuple[str, ...],
+    category: str | None,
+    concurrency: int | None,
+    per_host: int | None,
+    as_json: bool,
+) -> None:
+    """Fetch every due source and store what is new."""
+    with obj.library() as library:
+        show = FetchDisplay(quiet=as_json)
+        with show:
+            report = library.fetch(
+                urls,
+                category=category,
+                concurrency=concurrency,
+                per_host=per_host,
+                progress=show.update,
+            )
+    if as_json:
+        _print_json(fetch_json(report))
+    else:
+        show.summary(report)
+
+
+@cli.command()
+@click.argument("entry_id", metavar="ID")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["markdown", "text", "json"]),
+    default="markdown",
+    show_default=True,
+)
+@pass_context
+def read(obj: Context, entry_id: str, fmt: str) -> None:
+    """Print a stored entry."""
+    with obj.library() as library:
+        entry = library.entry(entry_id)
+    if fmt == "json":
+        _print_json(entry_json(entry))
+    else:
+        click.echo(render_entry(entry, markdown=fmt == "markdown"))
 
 
 # -- opml --------------------------------------------------------------------------------------
@@ -136,11 +248,11 @@ def opml_import(obj: Context, file: str) -> None:
     if report.already_present:
         details.append(f"{report.already_present} already present")
     if report.merged:
-        details.append(f"{_plural(report.merged, 'duplicate')} merged")
+        details.append(f"{plural(report.merged, 'duplicate')} merged")
     if report.skipped:
         details.append(f"{len(report.skipped)} skipped")
     tail = f" ({', '.join(details)})" if details else ""
-    out.print(Text(f"Imported {_plural(len(report.added), 'source')}{tail}"))
+    out.print(Text(f"Imported {plural(len(report.added), 'source')}{tail}"))
     for skipped in report.skipped:
         err.print(Text(f"skipped {skipped.url or skipped.title or '(no URL)'}: {skipped.reason}"))
 
@@ -192,15 +304,15 @@ def _source_json(info: SourceInfo) -> dict[str, Any]:
     s, state = info.source, info.state
     return {
         "url": s.url,
-        "title": s.title,
+        "title": info.display_title,
         "category": s.category,
         "type": s.type,
         "entries": info.entries,
         "unread": info.unread,
-        "last_success": _iso(state.last_success),
+        "last_success": iso(state.last_success),
         "last_error": state.last_error,
         "failures": state.failures,
-        "next_attempt": _iso(state.next_attempt),
+        "next_attempt": iso(state.next_attempt),
         "moved_to": state.moved_to,
         "html_url": s.html_url,
         "full_text": s.full_text,
@@ -225,7 +337,7 @@ def _sources_table(infos: list[SourceInfo]) -> Table:
             health = Text("not fetched yet", style="dim")
         table.add_row(
             Text(info.source.category or "—"),
-            Text(info.source.display_title),
+            Text(info.display_title),
             str(info.entries),
             str(info.unread),
             Text(_local_time(state.last_success) or "never"),
@@ -234,16 +346,8 @@ def _sources_table(infos: list[SourceInfo]) -> Table:
     return table
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
-
-
 def _local_time(value: datetime | None) -> str | None:
     return value.astimezone().strftime("%Y-%m-%d %H:%M") if value else None
-
-
-def _plural(count: int, word: str, plural: str | None = None) -> str:
-    return f"{count} {word if count == 1 else plural or word + 's'}"
 
 
 def _print_json(document: object) -> None:

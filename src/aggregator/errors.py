@@ -36,6 +36,18 @@ class AggregatorError(Exception):
         super().__init__(" ".join(str(message).split()))
         self.subject = subject
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Errors cross process boundaries (the parse pool): rebuild them whatever their
+        # constructor's keyword arguments.
+        return (_rebuild, (type(self), str(self), self.__dict__))
+
+
+def _rebuild(cls: type[AggregatorError], message: str, state: dict[str, object]) -> AggregatorError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
+
 
 class UserError(AggregatorError, ValueError):
     """Bad input from the user: a file, a URL, a query, an id."""

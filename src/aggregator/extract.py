@@ -69,7 +69,7 @@ def word_count(text: str) -> int:
 class _Markdown(MarkdownConverter):
     """markdownify with images as links (a terminal cannot show them) and http(s) links only."""
 
-    def convert_img(self, el, text, parent_tags):  # noqa: ANN001, ANN201 - markdownify's API
+    def convert_img(self, el, text, parent_tags) -> str:  # noqa: ANN001 - markdownify's API
         src = el.get("src") or ""
         alt = one_line(el.get("alt") or "") or "image"
         return f"[image: {alt}]({src})" if src else ""

@@ -8,9 +8,12 @@ sources there are; the store keeps everything learned about them.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from importlib import resources
 from types import TracebackType
 
+from aggregator import extract, probe
 from aggregator import sources as opml
 from aggregator.config import Settings
 from aggregator.errors import (
@@ -19,8 +22,20 @@ from aggregator.errors import (
     OpmlError,
     SourceNotFoundError,
 )
-from aggregator.models import ImportReport, Source, SourceInfo, SourceState, Stats
+from aggregator.models import (
+    AddedSource,
+    Entry,
+    FetchProgress,
+    FetchReport,
+    ImportReport,
+    Source,
+    SourceInfo,
+    SourceState,
+    Stats,
+    UpdateResult,
+)
 from aggregator.store import Store
+from aggregator.update import Updater
 
 DEFAULT_LIST_TITLE = "aggregator sources"
 
@@ -69,6 +84,7 @@ class Library:
         self.settings = settings
         self.first_run = first_run
         self._list_title = DEFAULT_LIST_TITLE
+        self._updater: Updater | None = None
         sources = self._read_list()  # a broken list fails before the store is touched
         self.store = Store.open(settings.db_path)
         self.store.sync_sources(sources)
@@ -119,14 +135,44 @@ class Library:
             for s in listed
         ]
 
-    def add_source(self, url: str, *, category: str = "", title: str = "") -> Source:
+    def add_source(
+        self,
+        url: str,
+        *,
+        category: str = "",
+        title: str = "",
+        selector: str = "",
+        discover: bool = True,
+    ) -> AddedSource:
+        """Add a feed, or a page: a page's own feed is found and added in its place.
+
+        With a `selector` the page itself becomes the source (its matching links are the
+        articles). With `discover=False` the URL is added as given, without the network.
+        """
         normalized = opml.normalize_source_url(url)
         listed = self._read_list()
-        if any(s.url == normalized for s in listed):
-            raise InvalidSourceError(f"{normalized} is already a source", url=normalized)
-        source = Source(url=normalized, title=title.strip(), category=_clean_category(category))
+        _refuse_duplicate(listed, normalized)
+        category = _clean_category(category)
+        if selector:
+            source = Source(normalized, title.strip(), category, type="html", selector=selector)
+            self._save_list([*listed, source])
+            return AddedSource(source)
+        found = (
+            probe.discover(self.settings.fetch, normalized)
+            if discover
+            else probe.Discovery(normalized, "", "rss")
+        )
+        feed_url = opml.normalize_source_url(found.url)
+        _refuse_duplicate(listed, feed_url)
+        source = Source(
+            url=feed_url,
+            title=title.strip() or found.title,
+            category=category,
+            type=found.kind,
+            html_url=normalized if feed_url != normalized else "",
+        )
         self._save_list([*listed, source])
-        return source
+        return AddedSource(source, found.alternatives, found.warning)
 
     def remove_source(self, url: str) -> tuple[Source, int]:
         """Remove a source from the list and its entries from the library."""
@@ -165,6 +211,67 @@ class Library:
                 ) from None
         return opml.write_opml(listed, title=self._list_title)
 
+    def select_sources(self, urls: Iterable[str] = (), category: str | None = None) -> list[Source]:
+        """Sources named by URL (each must exist) and/or under a category (and its subfolders)."""
+        listed = self._read_list()
+        chosen = [_find(listed, url) for url in urls] or listed
+        if category:
+            wanted = _clean_category(category).lower()
+            chosen = [
+                s
+                for s in chosen
+                if s.category.lower() == wanted or s.category.lower().startswith(wanted + "/")
+            ]
+        return chosen
+
+    # -- fetching ----------------------------------------------------------------------------
+
+    def fetch(
+        self,
+        urls: Iterable[str] = (),
+        *,
+        category: str | None = None,
+        concurrency: int | None = None,
+        per_host: int | None = None,
+        progress: Callable[[FetchProgress], None] | None = None,
+    ) -> FetchReport:
+        """Fetch due sources (every named one, when URLs are given) and store what they hold."""
+        urls = list(urls)
+        chosen = self.select_sources(urls, category)
+        self._updater = Updater(self._with_limits(concurrency, per_host), self.store)
+        try:
+            return self._updater.run(chosen, force=bool(urls), progress=progress)
+        finally:
+            self._updater = None
+
+    def cancel_fetch(self) -> None:
+        """Stop a running fetch from another thread; it returns what it finished."""
+        if self._updater is not None:
+            self._updater.cancel()
+
+    def check_sources(self, urls: Iterable[str] = ()) -> list[UpdateResult]:
+        """Fetch and parse sources without storing anything."""
+        return probe.check(self.settings.fetch, self.select_sources(list(urls)))
+
+    def _with_limits(self, concurrency: int | None, per_host: int | None) -> Settings:
+        fetch = self.settings.fetch
+        if concurrency:
+            fetch = replace(fetch, concurrency=concurrency)
+        if per_host:
+            fetch = replace(fetch, per_host=per_host)
+        return replace(self.settings, fetch=fetch)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def entry(self, entry_id: str) -> Entry:
+        """A stored entry with its Markdown (made from its HTML the first time it is read)."""
+        entry = self.store.entry(entry_id.strip().lower())
+        if not entry.markdown and entry.html:
+            markdown = extract.html_to_markdown(entry.html, entry.url or entry.source_url)
+            self.store.set_markdown(entry.id, markdown)
+            entry = replace(entry, markdown=markdown)
+        return entry
+
     # -- the library as a whole --------------------------------------------------------------
 
     def stats(self) -> Stats:
@@ -177,6 +284,11 @@ class Library:
             indexed=entries - self.store.unindexed_entry_count(),
             pending_index=self.store.pending_index_count(),
         )
+
+
+def _refuse_duplicate(listed: list[Source], url: str) -> None:
+    if any(s.url == url for s in listed):
+        raise InvalidSourceError(f"{url} is already a source", url=url)
 
 
 def _find(listed: list[Source], url: str) -> Source:

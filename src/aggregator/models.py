@@ -69,6 +69,9 @@ class SourceState:
     moved_to: str | None = None
     """Where a permanent redirect (301/308) pointed, so the user can be told the new URL."""
     gone: bool = False
+    feed_title: str = ""
+    """What the feed calls itself: shown when the OPML outline has no title."""
+    site_url: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +82,10 @@ class SourceInfo:
     state: SourceState
     entries: int = 0
     unread: int = 0
+
+    @property
+    def display_title(self) -> str:
+        return self.source.title or self.state.feed_title or self.source.url
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,3 +160,73 @@ class Entry:
     @property
     def partial(self) -> bool:
         return self.full_text == "partial"
+
+
+FetchStatus = Literal["ok", "not_modified", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateResult:
+    """What one source's fetch came to. A failure is a value here, never an exception."""
+
+    url: str
+    title: str
+    category: str
+    status: FetchStatus
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    error: str | None = None
+    warning: str | None = None
+    moved_to: str | None = None
+    articles: int = 0
+    """Full articles fetched and extracted for this source's teasers."""
+    articles_failed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedSource:
+    url: str
+    title: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class FetchReport:
+    results: tuple[UpdateResult, ...]
+    skipped: tuple[SkippedSource, ...] = ()
+    offline: bool = False
+    """Every source failed to connect: nothing was marked broken."""
+    interrupted: bool = False
+    took_s: float = 0.0
+
+    @property
+    def new(self) -> int:
+        return sum(r.new for r in self.results)
+
+    @property
+    def updated(self) -> int:
+        return sum(r.updated for r in self.results)
+
+    @property
+    def failed(self) -> int:
+        return sum(r.status == "failed" for r in self.results)
+
+
+@dataclass(frozen=True, slots=True)
+class FetchProgress:
+    """Sent after each source finishes; a newer one replaces an older one on screen."""
+
+    done: int
+    total: int
+    new: int
+    failed: int
+    last: UpdateResult | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AddedSource:
+    source: Source
+    alternatives: tuple[str, ...] = ()
+    """Other feeds the page offered, when the URL was a page and one of its feeds was chosen."""
+    warning: str = ""

@@ -47,8 +47,9 @@ _ENTRY_COLUMNS = """e.id, e.source_url, e.guid, e.url, e.canonical_url, e.title,
 _ENTRY_FROM = """entry AS e
     LEFT JOIN entry_flags AS f ON f.entry_id = e.id
     LEFT JOIN source AS s ON s.url = e.source_url"""
-_NEW_ENTRY = """INSERT INTO entry (id, source_url, guid, url, canonical_url, title, author, published,
-    updated, summary, content_html, content_text, full_text, content_hash, first_seen, last_seen)
+_NEW_ENTRY = """INSERT INTO entry (id, source_url, guid, url, canonical_url, title, author,
+    published, updated, summary, content_html, content_text, full_text, content_hash,
+    first_seen, last_seen)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 _CHANGED_ENTRY = """UPDATE entry SET url = ?, canonical_url = ?, title = ?, author = ?,
     published = ?, updated = ?, summary = ?, content_html = ?, content_text = ?, full_text = ?,
@@ -94,11 +95,14 @@ class EntryRows(Database):
         unchanged = len(batch) - len(new_rows) - len(changed_rows)
         return UpsertCounts(len(new_rows), len(changed_rows), unchanged)
 
-    def pending_articles(self, source_url: str, limit: int) -> list[tuple[str, str, int]]:
-        """(id, article URL, attempts so far) of entries waiting for their full text, newest first."""
+    def pending_articles(self, source_url: str, limit: int) -> list[tuple[str, str, int, int]]:
+        """Entries waiting for their full text, newest first.
+
+        Each as (id, article URL, attempts so far, characters of text the feed gave).
+        """
         with self._read() as conn:
             return conn.execute(
-                """SELECT id, url, extract_attempts FROM entry
+                """SELECT id, url, extract_attempts, length(content_text) FROM entry
                    WHERE source_url = ? AND full_text = 'pending' AND url != ''
                    ORDER BY published DESC LIMIT ?""",
                 (source_url, limit),

@@ -137,15 +137,12 @@ class SourceRows(EntryRows, Database):
                 "UPDATE source SET last_attempt = ? WHERE url = ?", [(stamp, u) for u in urls]
             )
 
-    def feed_titles(self) -> dict[str, str]:
-        with self._read() as conn:
-            return dict(conn.execute("SELECT url, feed_title FROM source WHERE feed_title != ''"))
-
     def source_states(self) -> dict[str, SourceState]:
         with self._read() as conn:
             rows = conn.execute(
                 """SELECT url, etag, last_modified, last_attempt, last_success, last_error,
-                          failures, next_attempt, moved_to, gone FROM source"""
+                          failures, next_attempt, moved_to, gone, feed_title, site_url
+                   FROM source"""
             ).fetchall()
         return {row[0]: _state(row) for row in rows}
 
@@ -162,7 +159,7 @@ class SourceRows(EntryRows, Database):
 
 
 def _state(row: sqlite3.Row | tuple) -> SourceState:
-    url, etag, modified, attempt, success, error, failures, next_try, moved, gone = row
+    url, etag, modified, attempt, success, error, failures, next_try, moved, gone, title, site = row
     return SourceState(
         url=url,
         etag=etag,
@@ -174,4 +171,6 @@ def _state(row: sqlite3.Row | tuple) -> SourceState:
         next_attempt=from_db(next_try),
         moved_to=moved,
         gone=bool(gone),
+        feed_title=title,
+        site_url=site,
     )

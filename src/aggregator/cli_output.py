@@ -1,0 +1,197 @@
+"""How the command line shows fetch runs and entries: Rich on a terminal, plain lines in a pipe,
+one JSON document with `--json`. Untrusted text is always passed as `Text`, never as markup.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
+
+from aggregator.models import Entry, FetchProgress, FetchReport, UpdateResult
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    return f"{count:,} {word if count == 1 else many or word + 's'}"
+
+
+class FetchDisplay:
+    """A progress bar on a terminal; a line per finished source otherwise; nothing for JSON."""
+
+    def __init__(self, *, quiet: bool) -> None:
+        self.quiet = quiet
+        self.fancy = not quiet and err.is_terminal
+        self._progress: Progress | None = None
+        self._task: Any = None
+
+    def __enter__(self) -> FetchDisplay:
+        if self.fancy:
+            self._progress = Progress(
+                TextColumn("Fetching"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("sources · {task.fields[new]} new · {task.fields[failed]} failed"),
+                TimeElapsedColumn(),
+                console=err,
+                transient=True,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task("fetch", total=None, new=0, failed=0)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def update(self, event: FetchProgress) -> None:
+        if self.quiet:
+            return
+        if self._progress is not None:
+            self._progress.update(
+                self._task,
+                completed=event.done,
+                total=event.total,
+                new=f"{event.new:,}",
+                failed=event.failed,
+            )
+        elif event.last is not None:
+            click.echo(_plain_line(event.last))
+
+    def summary(self, report: FetchReport) -> None:
+        if self.fancy:
+            for result in report.results:
+                line = _fancy_line(result)
+                if line is not None:
+                    out.print(line)
+        for skipped in report.skipped:
+            err.print(Text(f"skipped {skipped.title}: {skipped.reason}", style="dim"))
+        if report.offline:
+            err.print(
+                Text(
+                    "offline: no source could be reached; nothing was marked broken", style="yellow"
+                )
+            )
+        if report.interrupted:
+            err.print(Text("interrupted: what was fetched so far is stored", style="yellow"))
+        total = (
+            f"{plural(len(report.results), 'source')} in {report.took_s:.1f} s: "
+            f"{plural(report.new, 'new entry', 'new entries')}, {report.updated:,} updated, "
+            f"{report.failed:,} failed"
+        )
+        out.print(Text(total, style="bold" if self.fancy else ""))
+
+
+def _plain_line(r: UpdateResult) -> str:
+    fields = [r.status, str(r.new), str(r.updated), r.url, r.error or r.warning or ""]
+    return "\t".join(fields)
+
+
+def _fancy_line(r: UpdateResult) -> Text | None:
+    if r.status == "failed":
+        return Text(f"✗ {r.title}: {r.error}", style="red")
+    parts = []
+    if r.new:
+        parts.append(f"{r.new:,} new")
+    if r.updated:
+        parts.append(f"{r.updated:,} updated")
+    if r.articles or r.articles_failed:
+        parts.append(
+            f"{r.articles} full articles"
+            + (f", {r.articles_failed} kept partial" if r.articles_failed else "")
+        )
+    if r.moved_to:
+        parts.append(f"moved permanently to {r.moved_to}: update your list")
+    if r.warning:
+        parts.append(r.warning)
+    if not parts:
+        return None
+    return Text(f"✓ {r.title}: {'; '.join(parts)}")
+
+
+def fetch_json(report: FetchReport) -> dict[str, Any]:
+    return {
+        "sources": [
+            {
+                "url": r.url,
+                "title": r.title,
+                "status": r.status,
+                "new": r.new,
+                "updated": r.updated,
+                "unchanged": r.unchanged,
+                "error": r.error,
+                "warning": r.warning,
+                "moved_to": r.moved_to,
+                "articles": r.articles,
+                "articles_failed": r.articles_failed,
+            }
+            for r in report.results
+        ],
+        "new": report.new,
+        "updated": report.updated,
+        "failed": report.failed,
+        "took_s": round(report.took_s, 3),
+        "skipped": [{"url": s.url, "reason": s.reason} for s in report.skipped],
+        "offline": report.offline,
+        "interrupted": report.interrupted,
+    }
+
+
+def entry_json(entry: Entry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "title": entry.title,
+        "url": entry.url,
+        "source": entry.source_title or entry.source_url,
+        "source_url": entry.source_url,
+        "category": entry.category,
+        "author": entry.author,
+        "published": iso(entry.published),
+        "markdown": entry.markdown,
+        "text": entry.text,
+        "partial": entry.partial,
+        "full_text": entry.full_text,
+        "read": entry.read,
+        "starred": entry.starred,
+    }
+
+
+def render_entry(entry: Entry, *, markdown: bool) -> str:
+    meta = " · ".join(
+        part
+        for part in (
+            entry.source_title or entry.source_url,
+            entry.author,
+            entry.published.astimezone().strftime("%Y-%m-%d %H:%M") if entry.published else "",
+        )
+        if part
+    )
+    note = ""
+    if entry.partial:
+        note = "(partial: the full article could not be fetched; this is what the feed gave)"
+    elif entry.full_text == "pending":
+        note = "(a teaser: the full article will be fetched on the next run)"
+    body = entry.markdown if markdown else entry.text
+    title = entry.title or "(untitled)"
+    head = [f"# {title}" if markdown else title, "", meta]
+    if entry.url:
+        head.append(f"<{entry.url}>" if markdown else entry.url)
+    if note:
+        head += ["", note]
+    return "\n".join([*head, "", body.strip() or entry.summary]).rstrip() + "\n"

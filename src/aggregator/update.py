@@ -1,0 +1,420 @@
+"""One fetch run: every due source fetched, parsed, stored, and its teasers completed.
+
+The shape of a run: HTTP on an asyncio loop (the limits live in `fetch`); parsing and
+extraction, the CPU-heavy part, in a process pool so both cores work; every store write on one
+writer thread, one transaction per source. A source that fails becomes an `UpdateResult` with
+its reason; failures are recorded at the end, so a run that finds the machine offline marks
+nothing broken. Ctrl-C stops the run; what was stored stays stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import random
+import signal
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aggregator import extract, pages
+from aggregator.config import Settings
+from aggregator.errors import FetchError, HttpStatusError, NetworkError
+from aggregator.fetch import HttpClient, Response
+from aggregator.models import (
+    EntryDraft,
+    FetchProgress,
+    FetchReport,
+    SkippedSource,
+    Source,
+    SourceState,
+    UpdateResult,
+)
+from aggregator.parse import ParsedFeed, canonical_url, parse_feed
+from aggregator.store import Failure, Store
+
+FEED_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/feed+json, application/rdf+xml, "
+    "application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5"
+)
+PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+ARTICLES_PER_SOURCE = 50
+"""Article pages fetched per source and run; the rest wait for the next run."""
+ARTICLE_TRIES = 3
+"""Runs in which an article page may fail before the feed's teaser is kept as partial."""
+BACKOFF_START = timedelta(minutes=30)
+BACKOFF_CAP = timedelta(days=1)
+POOL_THRESHOLD = 8
+"""With fewer sources than this, parsing runs on a thread: starting processes would cost more."""
+
+ProgressCallback = Callable[[FetchProgress], None]
+
+
+# -- work done in the CPU pool (module-level so it can be pickled) ---------------------------
+
+
+def _init_worker() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+
+
+def parse_job(
+    body: bytes, url: str, headers: dict[str, str], teaser_words: int, full_text: bool
+) -> ParsedFeed:
+    """Parse a feed and give each entry its plain text and full-text status."""
+    parsed = parse_feed(body, url, headers)
+    entries = []
+    for draft in parsed.entries:
+        text = extract.html_to_text(draft.html)
+        teaser = full_text or extract.word_count(text) < teaser_words
+        status = "pending" if teaser and draft.url else "feed"
+        entries.append(replace(draft, text=text, full_text=status))
+    return replace(parsed, entries=entries)
+
+
+def article_job(page: bytes, url: str) -> extract.Article | None:
+    return extract.extract_article(page, url)
+
+
+def links_job(page: bytes, url: str, selector: str) -> list[pages.FoundLink]:
+    return pages.article_links(page, url, selector)
+
+
+# -- the run -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Tally:
+    done: int = 0
+    new: int = 0
+    failed: int = 0
+
+
+class Updater:
+    """Runs fetches for a `Library`; one instance per run."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        self._task: asyncio.Task[FetchReport] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def run(
+        self,
+        sources: Sequence[Source],
+        *,
+        force: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> FetchReport:
+        return asyncio.run(self._main(sources, force, progress))
+
+    def cancel(self) -> None:
+        """Stop a run from another thread (the TUI); the run returns what it finished."""
+        if self._loop is not None and self._task is not None:
+            self._loop.call_soon_threadsafe(self._task.cancel)
+
+    async def _main(
+        self, sources: Sequence[Source], force: bool, progress: ProgressCallback | None
+    ) -> FetchReport:
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()  # type: ignore[assignment]
+        started = time.monotonic()
+        states = await asyncio.to_thread(self.store.source_states)
+        due, skipped = _due(sources, states, force)
+        cpu = _cpu_pool(len(due))
+        db = ThreadPoolExecutor(1, thread_name_prefix="aggregator-store")
+        self._cpu, self._db = cpu, db
+        results: dict[str, UpdateResult] = {}
+        failures: list[tuple[Failure, BaseException]] = []
+        tally = _Tally()
+        interrupted = False
+        tasks: list[asyncio.Task[UpdateResult]] = []
+        try:
+            async with HttpClient(self.settings.fetch) as http:
+                self._http = http
+                tasks = [
+                    asyncio.create_task(self._one(s, states.get(s.url), failures)) for s in due
+                ]
+                for next_done in asyncio.as_completed(tasks):
+                    result = await next_done
+                    results[result.url] = result
+                    tally.done += 1
+                    tally.new += result.new
+                    tally.failed += result.status == "failed"
+                    if progress is not None:
+                        progress(
+                            FetchProgress(tally.done, len(due), tally.new, tally.failed, result)
+                        )
+        except asyncio.CancelledError:
+            interrupted = True
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            cpu.shutdown(wait=True, cancel_futures=True)
+            offline = _offline(failures, len(due))
+            await asyncio.get_running_loop().run_in_executor(
+                db, self._record_failures, failures, offline
+            )
+            db.shutdown(wait=True)
+        ordered = tuple(results[s.url] for s in due if s.url in results)
+        return FetchReport(
+            results=ordered,
+            skipped=tuple(skipped),
+            offline=offline,
+            interrupted=interrupted,
+            took_s=time.monotonic() - started,
+        )
+
+    def _record_failures(
+        self, failures: list[tuple[Failure, BaseException]], offline: bool
+    ) -> None:
+        if offline:
+            self.store.record_attempts(f.url for f, _ in failures)
+        else:
+            self.store.record_failures(f for f, _ in failures)
+
+    async def _cpu_call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._cpu, fn, *args)
+
+    async def _db_call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._db, lambda: fn(*args, **kwargs))
+
+    async def _one(
+        self,
+        source: Source,
+        state: SourceState | None,
+        failures: list[tuple[Failure, BaseException]],
+    ) -> UpdateResult:
+        base = UpdateResult(
+            url=source.url, title=source.display_title, category=source.category, status="failed"
+        )
+        state = state or SourceState(url=source.url)
+        try:
+            if source.type == "html" and source.selector:
+                return await self._page_source(source, state, base)
+            return await self._feed_source(source, state, base)
+        except FetchError as exc:
+            failures.append((_failure(source.url, exc, state), exc))
+            return replace(base, error=str(exc))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug or a hostile document must not stop the other sources
+            error = f"unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+            failures.append((_failure(source.url, FetchError(error, url=source.url), state), exc))
+            return replace(base, error=error)
+
+    async def _feed_source(
+        self, source: Source, state: SourceState, base: UpdateResult
+    ) -> UpdateResult:
+        response = await self._http.get(
+            source.url, etag=state.etag, last_modified=state.last_modified, accept=FEED_ACCEPT
+        )
+        if response.not_modified:
+            await self._db_call(self.store.record_not_modified, source.url, response.moved_to)
+            done, failed = await self._complete_articles(source)
+            return replace(
+                base,
+                status="not_modified",
+                moved_to=response.moved_to,
+                articles=done,
+                articles_failed=failed,
+            )
+        parsed: ParsedFeed = await self._cpu_call(
+            parse_job,
+            response.body,
+            response.final_url,
+            dict(response.headers),
+            self.settings.fetch.teaser_words,
+            source.full_text,
+        )
+        counts = await self._db_call(
+            self.store.record_success,
+            source.url,
+            parsed.entries,
+            etag=response.etag,
+            last_modified=response.last_modified,
+            moved_to=response.moved_to,
+            feed_title=parsed.title,
+            site_url=parsed.site_url,
+        )
+        done, failed = await self._complete_articles(source)
+        return replace(
+            base,
+            status="ok",
+            new=counts.new,
+            updated=counts.updated,
+            unchanged=counts.unchanged,
+            warning=parsed.warning or None,
+            moved_to=response.moved_to,
+            articles=done,
+            articles_failed=failed,
+        )
+
+    async def _complete_articles(self, source: Source) -> tuple[int, int]:
+        """Fetch the article pages of this source's teasers and keep their full text."""
+        pending = await self._db_call(self.store.pending_articles, source.url, ARTICLES_PER_SOURCE)
+        if not pending:
+            return 0, 0
+        outcomes = await asyncio.gather(*(self._complete_one(*row) for row in pending))
+        return sum(outcomes), len(outcomes) - sum(outcomes)
+
+    async def _complete_one(self, eid: str, url: str, attempts: int, feed_chars: int) -> bool:
+        try:
+            response = await self._http.get(url, accept=PAGE_ACCEPT)
+            article = await self._cpu_call(article_job, response.body, response.final_url)
+        except FetchError:
+            await self._db_call(
+                self.store.article_failed, eid, give_up=attempts + 1 >= ARTICLE_TRIES
+            )
+            return False
+        if article is None or len(article.text) < 0.8 * feed_chars:
+            # Nothing found, or less than the feed gave: never store a cut-off article as whole.
+            await self._db_call(self.store.article_failed, eid, give_up=True)
+            return False
+        await self._db_call(
+            self.store.set_article,
+            eid,
+            html=article.html,
+            text=article.text,
+            status="full",
+            author=article.author,
+        )
+        return True
+
+    async def _page_source(
+        self, source: Source, state: SourceState, base: UpdateResult
+    ) -> UpdateResult:
+        """A listing page without a feed: each new link matching the selector is an entry."""
+        response = await self._http.get(
+            source.url, etag=state.etag, last_modified=state.last_modified, accept=PAGE_ACCEPT
+        )
+        if response.not_modified:
+            await self._db_call(self.store.record_not_modified, source.url, response.moved_to)
+            return replace(base, status="not_modified", moved_to=response.moved_to)
+        links = await self._cpu_call(links_job, response.body, response.final_url, source.selector)
+        known = await self._db_call(
+            self.store.known_guids, source.url, [link.url for link in links]
+        )
+        fresh = [link for link in links if link.url not in known][:ARTICLES_PER_SOURCE]
+        drafts = await asyncio.gather(*(self._page_entry(link) for link in fresh))
+        title = await self._cpu_call(pages.page_title, response.body)
+        counts = await self._db_call(
+            self.store.record_success,
+            source.url,
+            list(drafts),
+            etag=response.etag,
+            last_modified=response.last_modified,
+            moved_to=response.moved_to,
+            feed_title=title,
+            site_url=response.final_url,
+        )
+        articles = sum(d.full_text == "full" for d in drafts)
+        return replace(
+            base,
+            status="ok",
+            new=counts.new,
+            updated=counts.updated,
+            unchanged=len(known),
+            articles=articles,
+            articles_failed=len(drafts) - articles,
+        )
+
+    async def _page_entry(self, link: pages.FoundLink) -> EntryDraft:
+        draft = EntryDraft(
+            guid=link.url,
+            url=link.url,
+            canonical_url=canonical_url(link.url),
+            title=link.text or link.url,
+            full_text="partial",
+            fingerprint=f"page:{link.url}",
+        )
+        try:
+            response: Response = await self._http.get(link.url, accept=PAGE_ACCEPT)
+            article = await self._cpu_call(article_job, response.body, response.final_url)
+        except FetchError:
+            return draft
+        if article is None:
+            return draft
+        return replace(
+            draft,
+            title=article.title or draft.title,
+            author=article.author,
+            published=article.published,
+            summary=" ".join(article.text.split()[:60]),
+            html=article.html,
+            text=article.text,
+            full_text="full",
+        )
+
+
+def _due(
+    sources: Sequence[Source], states: dict[str, SourceState], force: bool
+) -> tuple[list[Source], list[SkippedSource]]:
+    now = datetime.now(UTC)
+    due, skipped = [], []
+    for source in sources:
+        state = states.get(source.url)
+        if not force and state is not None:
+            if state.gone:
+                skipped.append(
+                    SkippedSource(
+                        source.url,
+                        source.display_title,
+                        "gone (HTTP 410); fetch it with --source to retry",
+                    )
+                )
+                continue
+            if state.next_attempt is not None and state.next_attempt > now:
+                when = state.next_attempt.astimezone().strftime("%Y-%m-%d %H:%M")
+                skipped.append(
+                    SkippedSource(
+                        source.url,
+                        source.display_title,
+                        f"backing off after {state.failures} failures until {when}",
+                    )
+                )
+                continue
+        due.append(source)
+    return due, skipped
+
+
+def _failure(url: str, exc: FetchError, state: SourceState) -> Failure:
+    now = datetime.now(UTC)
+    gone = isinstance(exc, HttpStatusError) and exc.status == 410
+    retry_after = exc.retry_after if isinstance(exc, HttpStatusError) else None
+    if retry_after is not None:
+        delay = min(timedelta(seconds=retry_after), BACKOFF_CAP)
+    else:
+        delay = min(BACKOFF_START * 2**state.failures, BACKOFF_CAP) * random.uniform(0.9, 1.1)
+    return Failure(
+        url=url,
+        error=str(exc),
+        next_attempt=None if gone else now + delay,
+        gone=gone,
+        attempted_at=now,
+    )
+
+
+def _offline(failures: list[tuple[Failure, BaseException]], attempted: int) -> bool:
+    """Every attempted source failed to connect at all: the machine, not the sources."""
+    return (
+        attempted > 0
+        and len(failures) == attempted
+        and all(isinstance(e, NetworkError) and e.connection for _, e in failures)
+    )
+
+
+def _cpu_pool(sources: int) -> Executor:
+    cpus = os.cpu_count() or 1
+    if sources < POOL_THRESHOLD or cpus < 2:
+        return ThreadPoolExecutor(1, thread_name_prefix="aggregator-parse")
+    return ProcessPoolExecutor(
+        max_workers=min(cpus, 4),
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker,
+    )
