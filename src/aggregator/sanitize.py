@@ -28,8 +28,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 def strip_controls(text: str) -> str:
     """Remove terminal escape sequences and control characters, keeping tabs and newlines."""
-    if not text:
-        return text
+    if not text or _CONTROL.search(text) is None:
+        return text  # the common case, and a cheap test: every sequence starts with a control
     text = _ESCAPE_SEQUENCE.sub("", text)
     return _CONTROL.sub("", text.replace("\r\n", "\n"))
 
