@@ -167,6 +167,7 @@ class HttpClient:
                     async with self._client.stream("GET", url, headers=headers) as response:
                         found = {k.lower(): v for k, v in response.headers.items()}
                         if response.status_code != 200:
+                            await _drain(response)
                             return response.status_code, found, b""
                         body = await self._read_body(response, url, found)
                         return 200, found, body
@@ -281,6 +282,22 @@ def _step(name: str, url: str) -> _Zlib | _Brotli:
     if name == "br":
         return _Brotli(url)
     raise NetworkError(f"unsupported Content-Encoding {name!r}", url=url)
+
+
+async def _drain(response: httpx.Response, limit: int = _CHUNK) -> None:
+    """Read a small unwanted body (a 304's, a redirect's) so the connection can be reused.
+
+    A response closed unread costs a new TCP connection for the next request to that host;
+    a large one is not worth reading and its connection is simply dropped.
+    """
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return
+    seen = 0
+    async for chunk in response.aiter_raw():
+        seen += len(chunk)
+        if seen > limit:
+            return
 
 
 def _backoff(attempt: int) -> float:

@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from importlib import resources
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-from aggregator import extract, probe
 from aggregator import sources as opml
 from aggregator.config import Settings
 from aggregator.errors import (
@@ -35,7 +35,12 @@ from aggregator.models import (
     UpdateResult,
 )
 from aggregator.store import Store
-from aggregator.update import Updater
+
+if TYPE_CHECKING:
+    from aggregator.update import Updater
+
+# The network and HTML modules (httpx, feedparser, BeautifulSoup) are imported by the methods
+# that need them: listing sources or reading an entry should not pay for them at start-up.
 
 DEFAULT_LIST_TITLE = "aggregator sources"
 
@@ -149,6 +154,8 @@ class Library:
         With a `selector` the page itself becomes the source (its matching links are the
         articles). With `discover=False` the URL is added as given, without the network.
         """
+        from aggregator import probe
+
         normalized = opml.normalize_source_url(url)
         listed = self._read_list()
         _refuse_duplicate(listed, normalized)
@@ -236,6 +243,8 @@ class Library:
         progress: Callable[[FetchProgress], None] | None = None,
     ) -> FetchReport:
         """Fetch due sources (every named one, when URLs are given) and store what they hold."""
+        from aggregator.update import Updater
+
         urls = list(urls)
         chosen = self.select_sources(urls, category)
         self._updater = Updater(self._with_limits(concurrency, per_host), self.store)
@@ -251,6 +260,8 @@ class Library:
 
     def check_sources(self, urls: Iterable[str] = ()) -> list[UpdateResult]:
         """Fetch and parse sources without storing anything."""
+        from aggregator import probe
+
         return probe.check(self.settings.fetch, self.select_sources(list(urls)))
 
     def _with_limits(self, concurrency: int | None, per_host: int | None) -> Settings:
@@ -265,6 +276,8 @@ class Library:
 
     def entry(self, entry_id: str) -> Entry:
         """A stored entry with its Markdown (made from its HTML the first time it is read)."""
+        from aggregator import extract
+
         entry = self.store.entry(entry_id.strip().lower())
         if not entry.markdown and entry.html:
             markdown = extract.html_to_markdown(entry.html, entry.url or entry.source_url)

@@ -13,15 +13,13 @@ import asyncio
 import multiprocessing
 import os
 import random
-import signal
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aggregator import extract, pages
 from aggregator.config import Settings
 from aggregator.errors import FetchError, HttpStatusError, NetworkError
 from aggregator.fetch import HttpClient, Response
@@ -34,8 +32,11 @@ from aggregator.models import (
     SourceState,
     UpdateResult,
 )
-from aggregator.parse import ParsedFeed, canonical_url, parse_feed
 from aggregator.store import Failure, Store
+
+if TYPE_CHECKING:
+    from aggregator.pages import FoundLink
+    from aggregator.parse import ParsedFeed
 
 FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, application/rdf+xml, "
@@ -52,35 +53,6 @@ POOL_THRESHOLD = 8
 """With fewer sources than this, parsing runs on a thread: starting processes would cost more."""
 
 ProgressCallback = Callable[[FetchProgress], None]
-
-
-# -- work done in the CPU pool (module-level so it can be pickled) ---------------------------
-
-
-def _init_worker() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-
-
-def parse_job(
-    body: bytes, url: str, headers: dict[str, str], teaser_words: int, full_text: bool
-) -> ParsedFeed:
-    """Parse a feed and give each entry its plain text and full-text status."""
-    parsed = parse_feed(body, url, headers)
-    entries = []
-    for draft in parsed.entries:
-        text = extract.html_to_text(draft.html)
-        teaser = full_text or extract.word_count(text) < teaser_words
-        status = "pending" if teaser and draft.url else "feed"
-        entries.append(replace(draft, text=text, full_text=status))
-    return replace(parsed, entries=entries)
-
-
-def article_job(page: bytes, url: str) -> extract.Article | None:
-    return extract.extract_article(page, url)
-
-
-def links_job(page: bytes, url: str, selector: str) -> list[pages.FoundLink]:
-    return pages.article_links(page, url, selector)
 
 
 # -- the run -----------------------------------------------------------------------------------
@@ -123,10 +95,13 @@ class Updater:
         self._task = asyncio.current_task()  # type: ignore[assignment]
         started = time.monotonic()
         states = await asyncio.to_thread(self.store.source_states)
+        self._pending = await asyncio.to_thread(self.store.sources_with_pending_articles)
+        self._not_modified: list[tuple[str, str | None]] = []
         due, skipped = _due(sources, states, force)
-        cpu = _cpu_pool(len(due))
+        self._cpu: Executor | None = None  # made on first use: an all-304 run needs none
+        self._cpu_size = len(due)
         db = ThreadPoolExecutor(1, thread_name_prefix="aggregator-store")
-        self._cpu, self._db = cpu, db
+        self._db = db
         results: dict[str, UpdateResult] = {}
         failures: list[tuple[Failure, BaseException]] = []
         tally = _Tally()
@@ -154,10 +129,11 @@ class Updater:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         finally:
-            cpu.shutdown(wait=True, cancel_futures=True)
+            if self._cpu is not None:
+                self._cpu.shutdown(wait=True, cancel_futures=True)
             offline = _offline(failures, len(due))
             await asyncio.get_running_loop().run_in_executor(
-                db, self._record_failures, failures, offline
+                db, self._record_end, failures, offline
             )
             db.shutdown(wait=True)
         ordered = tuple(results[s.url] for s in due if s.url in results)
@@ -169,16 +145,23 @@ class Updater:
             took_s=time.monotonic() - started,
         )
 
-    def _record_failures(
-        self, failures: list[tuple[Failure, BaseException]], offline: bool
-    ) -> None:
+    def _record_end(self, failures: list[tuple[Failure, BaseException]], offline: bool) -> None:
+        """What is cheap to lose and costly to write one by one: 304s and failures."""
+        self.store.record_not_modified(self._not_modified)
         if offline:
             self.store.record_attempts(f.url for f, _ in failures)
         else:
             self.store.record_failures(f for f, _ in failures)
 
-    async def _cpu_call(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._cpu, fn, *args)
+    async def _cpu_call(self, job: str, *args: Any) -> Any:
+        """Run a function of `aggregator.jobs` in the CPU pool (parsing imports load lazily)."""
+        from aggregator import jobs
+
+        if self._cpu is None:
+            self._cpu = _cpu_pool(self._cpu_size, jobs.init_worker)
+        return await asyncio.get_running_loop().run_in_executor(
+            self._cpu, getattr(jobs, job), *args
+        )
 
     async def _db_call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
@@ -215,8 +198,10 @@ class Updater:
             source.url, etag=state.etag, last_modified=state.last_modified, accept=FEED_ACCEPT
         )
         if response.not_modified:
-            await self._db_call(self.store.record_not_modified, source.url, response.moved_to)
-            done, failed = await self._complete_articles(source)
+            self._not_modified.append((source.url, response.moved_to))
+            done, failed = 0, 0
+            if source.url in self._pending:
+                done, failed = await self._complete_articles(source)
             return replace(
                 base,
                 status="not_modified",
@@ -225,7 +210,7 @@ class Updater:
                 articles_failed=failed,
             )
         parsed: ParsedFeed = await self._cpu_call(
-            parse_job,
+            "parse_job",
             response.body,
             response.final_url,
             dict(response.headers),
@@ -266,7 +251,7 @@ class Updater:
     async def _complete_one(self, eid: str, url: str, attempts: int, feed_chars: int) -> bool:
         try:
             response = await self._http.get(url, accept=PAGE_ACCEPT)
-            article = await self._cpu_call(article_job, response.body, response.final_url)
+            article = await self._cpu_call("article_job", response.body, response.final_url)
         except FetchError:
             await self._db_call(
                 self.store.article_failed, eid, give_up=attempts + 1 >= ARTICLE_TRIES
@@ -294,15 +279,16 @@ class Updater:
             source.url, etag=state.etag, last_modified=state.last_modified, accept=PAGE_ACCEPT
         )
         if response.not_modified:
-            await self._db_call(self.store.record_not_modified, source.url, response.moved_to)
+            self._not_modified.append((source.url, response.moved_to))
             return replace(base, status="not_modified", moved_to=response.moved_to)
-        links = await self._cpu_call(links_job, response.body, response.final_url, source.selector)
+        links, title = await self._cpu_call(
+            "links_job", response.body, response.final_url, source.selector
+        )
         known = await self._db_call(
             self.store.known_guids, source.url, [link.url for link in links]
         )
         fresh = [link for link in links if link.url not in known][:ARTICLES_PER_SOURCE]
         drafts = await asyncio.gather(*(self._page_entry(link) for link in fresh))
-        title = await self._cpu_call(pages.page_title, response.body)
         counts = await self._db_call(
             self.store.record_success,
             source.url,
@@ -324,32 +310,14 @@ class Updater:
             articles_failed=len(drafts) - articles,
         )
 
-    async def _page_entry(self, link: pages.FoundLink) -> EntryDraft:
-        draft = EntryDraft(
-            guid=link.url,
-            url=link.url,
-            canonical_url=canonical_url(link.url),
-            title=link.text or link.url,
-            full_text="partial",
-            fingerprint=f"page:{link.url}",
-        )
+    async def _page_entry(self, link: FoundLink) -> EntryDraft:
         try:
             response: Response = await self._http.get(link.url, accept=PAGE_ACCEPT)
-            article = await self._cpu_call(article_job, response.body, response.final_url)
+            return await self._cpu_call(
+                "page_entry_job", response.body, response.final_url, link.url, link.text
+            )
         except FetchError:
-            return draft
-        if article is None:
-            return draft
-        return replace(
-            draft,
-            title=article.title or draft.title,
-            author=article.author,
-            published=article.published,
-            summary=" ".join(article.text.split()[:60]),
-            html=article.html,
-            text=article.text,
-            full_text="full",
-        )
+            return await self._cpu_call("page_entry_job", b"", link.url, link.url, link.text)
 
 
 def _due(
@@ -409,12 +377,12 @@ def _offline(failures: list[tuple[Failure, BaseException]], attempted: int) -> b
     )
 
 
-def _cpu_pool(sources: int) -> Executor:
+def _cpu_pool(sources: int, init_worker: Callable[[], None]) -> Executor:
     cpus = os.cpu_count() or 1
     if sources < POOL_THRESHOLD or cpus < 2:
         return ThreadPoolExecutor(1, thread_name_prefix="aggregator-parse")
     return ProcessPoolExecutor(
         max_workers=min(cpus, 4),
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=_init_worker,
+        initializer=init_worker,
     )

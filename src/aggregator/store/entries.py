@@ -108,6 +108,11 @@ class EntryRows(Database):
                 (source_url, limit),
             ).fetchall()
 
+    def sources_with_pending_articles(self) -> set[str]:
+        with self._read() as conn:
+            rows = conn.execute("SELECT DISTINCT source_url FROM entry WHERE full_text = 'pending'")
+            return {row[0] for row in rows}
+
     def known_guids(self, source_url: str, guids: Sequence[str]) -> set[str]:
         found: set[str] = set()
         with self._read() as conn:

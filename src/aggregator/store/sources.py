@@ -103,15 +103,19 @@ class SourceRows(EntryRows, Database):
             )
         return counts
 
-    def record_not_modified(self, url: str, moved_to: str | None = None) -> None:
+    def record_not_modified(self, sources: Iterable[tuple[str, str | None]]) -> None:
+        """Sources that answered 304, as (url, new address or None), in one transaction."""
         stamp = now_db()
+        rows = [(stamp, stamp, moved_to, url) for url, moved_to in sources]
+        if not rows:
+            return
         with self._write() as conn:
-            conn.execute(
+            conn.executemany(
                 """UPDATE source SET last_attempt = ?, last_success = ?, last_error = NULL,
                      failures = 0, next_attempt = NULL, gone = 0,
                      moved_to = COALESCE(?, moved_to)
                    WHERE url = ?""",
-                (stamp, stamp, moved_to, url),
+                rows,
             )
 
     def record_failures(self, failures: Iterable[Failure]) -> None:

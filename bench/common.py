@@ -1,0 +1,110 @@
+"""Shared pieces of the benchmarks: the feed farm, and measuring a command's wall time, CPU
+time and peak memory (the whole process tree, sampled from /proc)."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+FARM = SHARED / "tools" / "feedfarm.py"
+RESULTS = ROOT / "bench" / "results"
+
+
+@dataclass
+class Measure:
+    wall_s: float
+    cpu_s: float
+    peak_rss_mb: float
+    """Largest sum of RSS over the process and its children, sampled every 20 ms."""
+
+
+def start_farm(*args: object) -> tuple[subprocess.Popen[str], int]:
+    if not FARM.exists():
+        sys.exit(f"feedfarm not found at {FARM}: the benchmarks need ../shared beside the project")
+    proc = subprocess.Popen(
+        [sys.executable, str(FARM), *map(str, args)], stdout=subprocess.PIPE, text=True
+    )
+    line = proc.stdout.readline() if proc.stdout else ""
+    if not line:
+        sys.exit(f"feedfarm exited with {proc.wait()}")
+    return proc, int(line.split()[0])
+
+
+def _tree_rss_kb(pid: int) -> int:
+    total, stack, seen = 0, [pid], set()
+    while stack:
+        p = stack.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        try:
+            with open(f"/proc/{p}/status") as fh:
+                for line in fh:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+                        break
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    stack.extend(int(c) for c in fh.read().split())
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return total
+
+
+def measure(
+    cmd: Sequence[str],
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    quiet: bool = True,
+) -> Measure:
+    """Run a command to completion; fail loudly if it fails."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        list(cmd),
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL if quiet else None,
+        stderr=subprocess.PIPE,
+    )
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _tree_rss_kb(proc.pid))
+            done.wait(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}): {err[-2000:]}")
+    return Measure(wall, usage.ru_utime + usage.ru_stime, peak / 1024)
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def save(name: str, data: object) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(data, indent=2, default=lambda o: asdict(o)))
+    return path

@@ -1,0 +1,68 @@
+"""CPU-heavy steps of a fetch run, as plain functions a process pool can pickle and run.
+
+Kept apart from `update` so a pool worker imports only what parsing needs (feedparser, lxml),
+not the HTTP client or the store.
+"""
+
+from __future__ import annotations
+
+import signal
+from dataclasses import replace
+
+from aggregator import extract
+from aggregator.models import EntryDraft
+from aggregator.parse import ParsedFeed, canonical_url, parse_feed
+
+
+def init_worker() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+
+
+def parse_job(
+    body: bytes, url: str, headers: dict[str, str], teaser_words: int, full_text: bool
+) -> ParsedFeed:
+    """Parse a feed and give each entry its plain text and full-text status."""
+    parsed = parse_feed(body, url, headers)
+    entries = []
+    for draft in parsed.entries:
+        text = extract.html_to_text(draft.html)
+        teaser = full_text or not extract.has_words(text, teaser_words)
+        status = "pending" if teaser and draft.url else "feed"
+        entries.append(replace(draft, text=text, full_text=status))
+    return replace(parsed, entries=entries)
+
+
+def article_job(page: bytes, url: str) -> extract.Article | None:
+    return extract.extract_article(page, url)
+
+
+def links_job(page: bytes, url: str, selector: str) -> tuple[list[object], str]:
+    """Article links on a listing page, and the page's title."""
+    from aggregator import pages  # BeautifulSoup is needed only by page sources
+
+    return pages.article_links(page, url, selector), pages.page_title(page)
+
+
+def page_entry_job(page: bytes, url: str, link: str, link_text: str) -> EntryDraft:
+    """An entry for an article linked from a listing page; partial when nothing is found."""
+    draft = EntryDraft(
+        guid=link,
+        url=link,
+        canonical_url=canonical_url(link),
+        title=link_text or link,
+        full_text="partial",
+        fingerprint=f"page:{link}",
+    )
+    article = extract.extract_article(page, url) if page else None
+    if article is None:
+        return draft
+    return replace(
+        draft,
+        title=article.title or draft.title,
+        author=article.author,
+        published=article.published,
+        summary=" ".join(article.text.split()[:60]),
+        html=article.html,
+        text=article.text,
+        full_text="full",
+    )
