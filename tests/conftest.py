@@ -30,3 +30,12 @@ def corpus() -> Path:
     if not CORPUS.is_dir():
         pytest.skip(f"shared corpus not found at {CORPUS}")
     return CORPUS
+
+
+@pytest.fixture
+def server():
+    from tests.httpd import LoopbackServer
+
+    httpd = LoopbackServer()
+    yield httpd
+    httpd.close()

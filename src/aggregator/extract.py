@@ -10,6 +10,7 @@ plain http(s) links, and no terminal control sequence gets through.
 from __future__ import annotations
 
 import functools
+import html
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -163,8 +164,8 @@ class Article:
 def extract_article(page: bytes | str, url: str) -> Article | None:
     """The main text of an article page, or None when nothing article-like is found.
 
-    trafilatura with precision favoured and comments left out: on a public benchmark this
-    scored F1 0.964 against 0.953 for its defaults.
+    trafilatura with precision favoured and comments left out (F1 0.964 against 0.953 for its
+    defaults on trafilatura's own benchmark; bench/extract_quality.py measures it here).
     """
     import trafilatura  # imported here: it is slow to import and only articles need it
 
@@ -192,7 +193,8 @@ def extract_article(page: bytes | str, url: str) -> Article | None:
     body = root.find("body")
     if body is None:
         return None
-    body_html = "".join(
+    # Text can sit directly in <body> before any element: keep it, escaped, with the children.
+    body_html = html.escape(body.text or "") + "".join(
         lxml.html.tostring(child, encoding="unicode") for child in body.iterchildren()
     )
     text = html_to_text(body_html)

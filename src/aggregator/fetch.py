@@ -218,17 +218,27 @@ class BoundedDecoder:
         self._steps = [_step(name, url) for name in reversed(names) if name != "identity"]
 
     def feed(self, data: bytes) -> Iterator[bytes]:
-        chunks = [data]
-        for step in self._steps:
-            chunks = [piece for chunk in chunks for piece in step.feed(chunk)]
-        yield from (c for c in chunks if c)
+        """Decoded pieces of at most 64 KB, made one at a time as the caller asks for them.
+
+        Lazy on purpose: a 64 KB gzip bomb chunk expands to 64 MB, and the caller's size cap
+        must be able to stop it after the first few pieces.
+        """
+        yield from (c for c in _through(self._steps, iter((data,))) if c)
 
     def flush(self) -> Iterator[bytes]:
-        pending: list[bytes] = []
-        for step in self._steps:
-            pending = [piece for chunk in pending for piece in step.feed(chunk)]
-            pending.extend(step.flush())
-        yield from (c for c in pending if c)
+        for i, step in enumerate(self._steps):
+            yield from (c for c in _through(self._steps[i + 1 :], step.flush()) if c)
+
+
+def _through(steps: list[_Zlib | _Brotli], chunks: Iterator[bytes]) -> Iterator[bytes]:
+    for step in steps:
+        chunks = _feed_each(step, chunks)
+    return chunks
+
+
+def _feed_each(step: _Zlib | _Brotli, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    for chunk in chunks:
+        yield from step.feed(chunk)
 
 
 class _Zlib:

@@ -1,0 +1,217 @@
+"""The HTTP client against a real loopback server: validators, redirects, errors, limits."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import socket
+import time
+import tracemalloc
+import zlib
+from http.server import BaseHTTPRequestHandler
+
+import brotli
+import pytest
+
+from aggregator.config import FetchSettings
+from aggregator.errors import HttpStatusError, NetworkError, RedirectError, TooLargeError
+from aggregator.fetch import HttpClient, Response
+from tests.httpd import Route
+
+
+def get(url: str, settings: FetchSettings | None = None, **kwargs) -> Response:
+    async def go() -> Response:
+        async with HttpClient(settings or FetchSettings(tries=1)) as http:
+            return await http.get(url, **kwargs)
+
+    return asyncio.run(go())
+
+
+def test_200_then_304_with_etag(server):
+    url = server.route("/feed", Route(body=b"<rss/>", etag='"v1"'))
+    first = get(url)
+    assert (first.status, first.body, first.etag) == (200, b"<rss/>", '"v1"')
+    second = get(url, etag=first.etag)
+    assert second.not_modified and second.body == b""
+    assert server.hits("/feed")[-1].headers["if-none-match"] == '"v1"'
+
+
+def test_304_with_last_modified(server):
+    stamp = "Mon, 06 May 2024 07:08:09 GMT"
+    url = server.route("/feed", Route(body=b"x", last_modified=stamp))
+    assert get(url).last_modified == stamp
+    assert get(url, last_modified=stamp).not_modified
+
+
+def test_honest_user_agent(server):
+    url = server.route("/feed", Route(body=b"x"))
+    get(url)
+    agent = server.hits("/feed")[0].headers["user-agent"]
+    assert agent.startswith("aggregator/") and "+http" in agent
+
+
+def redirect(status: int, to: str) -> Route:
+    return Route(status=status, headers={"Location": to})
+
+
+def test_permanent_redirect_is_recorded(server):
+    server.route("/new", Route(body=b"moved here"))
+    url = server.route("/old", redirect(301, "/new"))
+    response = get(url)
+    assert response.body == b"moved here" and response.moved_to == server.url("/new")
+
+
+def test_temporary_redirect_in_the_chain_is_not_a_move(server):
+    server.route("/c", Route(body=b"end"))
+    server.route("/b", redirect(302, "/c"))
+    url = server.route("/a", redirect(308, "/b"))
+    response = get(url)
+    assert response.body == b"end" and response.moved_to is None
+
+
+def test_redirect_loop_and_too_many_hops(server):
+    server.route("/x", redirect(302, "/y"))
+    url = server.route("/y", redirect(302, "/x"))
+    with pytest.raises(RedirectError, match="loop"):
+        get(url)
+    for i in range(8):
+        server.route(f"/hop{i}", redirect(302, f"/hop{i + 1}"))
+    with pytest.raises(RedirectError, match="more than 5"):
+        get(server.url("/hop0"))
+
+
+def test_redirect_to_a_local_file_is_refused(server):
+    url = server.route("/evil", redirect(302, "file:///etc/passwd"))
+    with pytest.raises(RedirectError, match="non-http"):
+        get(url)
+
+
+@pytest.mark.parametrize("status", [404, 410, 403])
+def test_client_errors_are_not_retried(server, status: int):
+    url = server.route("/gone", Route(status=status, body=b"no"))
+    with pytest.raises(HttpStatusError) as info:
+        get(url, FetchSettings(tries=3))
+    assert info.value.status == status and str(status) in str(info.value)
+    assert len(server.hits("/gone")) == 1
+
+
+def test_server_errors_are_retried_with_backoff(server):
+    url = server.route("/flaky", Route(status=500), Route(status=502), Route(body=b"ok"))
+    assert get(url, FetchSettings(tries=3)).body == b"ok"
+    assert len(server.hits("/flaky")) == 3
+    url = server.route("/down", Route(status=500))
+    with pytest.raises(HttpStatusError, match="500"):
+        get(url, FetchSettings(tries=2))
+    assert len(server.hits("/down")) == 2
+
+
+def test_429_with_a_short_retry_after_is_waited_out(server):
+    url = server.route(
+        "/busy", Route(status=429, headers={"Retry-After": "1"}), Route(body=b"done")
+    )
+    started = time.monotonic()
+    assert get(url, FetchSettings(tries=2)).body == b"done"
+    assert time.monotonic() - started >= 0.9
+
+
+def test_503_with_a_long_retry_after_ends_the_attempt(server):
+    url = server.route("/later", Route(status=503, headers={"Retry-After": "3600"}))
+    with pytest.raises(HttpStatusError) as info:
+        get(url, FetchSettings(tries=3))
+    assert info.value.retry_after == 3600 and len(server.hits("/later")) == 1
+
+
+def test_gzip_deflate_and_brotli(server):
+    text = b"<rss>" + b"compressible " * 1000 + b"</rss>"
+    url = server.route("/gz", Route(body=text, gzip=True))
+    assert get(url).body == text
+    assert "gzip" in server.hits("/gz")[0].headers["accept-encoding"]
+    for name, data in (
+        ("deflate-zlib", zlib.compress(text)),
+        ("deflate-raw", zlib.compress(text)[2:-4]),
+        ("br", brotli.compress(text)),
+    ):
+        encoding = "br" if name == "br" else "deflate"
+        url = server.route(f"/{name}", Route(body=data, headers={"Content-Encoding": encoding}))
+        assert get(url).body == text, name
+
+
+def test_a_body_that_stalls_past_the_timeout(server):
+    url = server.route("/slow", Route(body=b"x" * 10000, stall=5))
+    started = time.monotonic()
+    with pytest.raises(NetworkError, match="timed out"):
+        get(url, FetchSettings(tries=1, timeout=1.0))
+    assert time.monotonic() - started < 4
+
+
+def test_a_body_over_the_cap(server):
+    url = server.route("/big", Route(body=b"x" * 200_000))
+    with pytest.raises(TooLargeError):
+        get(url, FetchSettings(tries=1, max_bytes=100_000))
+
+
+def _bomb(size: int) -> bytes:
+    """`size` zero bytes, gzipped (about a thousandth of the size)."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = bytes(1 << 20)
+    parts = [compressor.compress(block) for _ in range(size >> 20)]
+    return b"".join(parts) + compressor.flush()
+
+
+def test_a_gzip_bomb_is_stopped_without_using_its_size_in_memory(server):
+    bomb = _bomb(512 << 20)  # 512 MB of zeros in well under 1 MB
+    assert len(bomb) < 1 << 20
+    url = server.route("/bomb", Route(body=bomb, headers={"Content-Encoding": "gzip"}))
+    tracemalloc.start()
+    try:
+        with pytest.raises(TooLargeError):
+            get(url, FetchSettings(tries=1, max_bytes=2 << 20))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 32 << 20, f"peak {peak / 2**20:.0f} MB"
+
+
+def test_invalid_compressed_data_is_a_clear_error(server):
+    url = server.route(
+        "/broken", Route(body=b"not gzip at all", headers={"Content-Encoding": "gzip"})
+    )
+    with pytest.raises(NetworkError, match="compressed"):
+        get(url)
+
+
+def test_connection_refused_is_flagged_as_a_connection_error():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed once the block ends: nothing listens there
+    with pytest.raises(NetworkError) as info:
+        get(f"http://127.0.0.1:{port}/feed")
+    assert info.value.connection
+
+
+def test_per_host_limit_is_kept(server):
+    in_flight, peak = 0, 0
+
+    def slow(h: BaseHTTPRequestHandler) -> None:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        time.sleep(0.2)
+        in_flight -= 1
+        h.send_response(200)
+        h.send_header("Content-Length", "2")
+        h.end_headers()
+        h.wfile.write(b"ok")
+
+    urls = [server.route(f"/p{i}", Route(handler=slow)) for i in range(6)]
+
+    async def go() -> None:
+        async with HttpClient(FetchSettings(concurrency=16, per_host=2, tries=1)) as http:
+            await asyncio.gather(*(http.get(u) for u in urls))
+
+    asyncio.run(go())
+    assert peak == 2
+
+
+def test_gzip_helper_round_trip():
+    assert gzip.decompress(_bomb(1 << 20)) == bytes(1 << 20)

@@ -1,0 +1,353 @@
+"""Whole fetch runs through the library against a loopback server: storing, updating,
+full text, page sources, source health, and what a failure must never do."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+
+from aggregator.cli import run
+from aggregator.config import load_settings
+from aggregator.library import Library, open_library
+from aggregator.models import Source
+from aggregator.sources import save_opml
+from tests.httpd import Route, item, rss
+
+LONG = " ".join(f"word{i}" for i in range(200))
+
+
+def library_with(tmp_path: Path, *sources: Source) -> Library:
+    opml = tmp_path / "list.opml"
+    save_opml(opml, list(sources), title="test")
+    return open_library(load_settings(data_dir=tmp_path / "home", opml=str(opml)))
+
+
+def entries(lib: Library) -> dict[str, tuple[str, str, str]]:
+    with lib.store._read() as conn:
+        rows = conn.execute("SELECT guid, title, full_text, id FROM entry ORDER BY guid")
+        return {guid: (title, status, eid) for guid, title, status, eid in rows}
+
+
+def queued(lib: Library) -> int:
+    with lib.store._read() as conn:
+        return conn.execute("SELECT count(*) FROM index_queue").fetchone()[0]
+
+
+def test_new_then_not_modified_then_updated(server, tmp_path):
+    body = rss(item("a", "First", LONG), item("b", "Second", LONG))
+    url = server.route("/feed", Route(body=body, etag='"1"'))
+    with library_with(tmp_path, Source(url=url, title="Feed")) as lib:
+        report = lib.fetch()
+        assert [(r.status, r.new) for r in report.results] == [("ok", 2)]
+        assert lib.fetch().results[0].status == "not_modified"
+        server.route(
+            "/feed",
+            Route(
+                body=rss(item("a", "First, edited", LONG), item("b", "Second", LONG)), etag='"2"'
+            ),
+        )
+        before = queued(lib)
+        result = lib.fetch().results[0]
+        assert (result.status, result.new, result.updated, result.unchanged) == ("ok", 0, 1, 1)
+        assert queued(lib) == before + 1  # the edited entry goes back to the index
+        assert entries(lib)["a"][0] == "First, edited" and len(entries(lib)) == 2
+        info = lib.sources()[0]
+        assert info.entries == 2 and info.state.last_success and info.state.failures == 0
+
+
+def test_teasers_get_their_full_article(server, tmp_path):
+    article = f"<html><head><title>Story</title></head><body><nav>menu</nav><article><h1>Story</h1>{''.join(f'<p>Paragraph {i}: {LONG}</p>' for i in range(5))}</article></body></html>"
+    page = server.route("/story.html", Route(body=article.encode(), content_type="text/html"))
+    feed = server.route("/feed", Route(body=rss(item("s", "Story", "Just a teaser.", link=page))))
+    with library_with(tmp_path, Source(url=feed)) as lib:
+        result = lib.fetch().results[0]
+        assert result.articles == 1
+        _title, status, eid = entries(lib)["s"]
+        assert status == "full"
+        entry = lib.entry(eid)
+        assert "Paragraph 4" in entry.text and "Paragraph 4" in entry.markdown
+        assert not entry.partial
+
+
+def test_a_failed_extraction_keeps_the_feed_teaser_as_partial(server, tmp_path):
+    page = server.route(
+        "/empty.html", Route(body=b"<html><body></body></html>", content_type="text/html")
+    )
+    feed = server.route("/feed", Route(body=rss(item("t", "Teaser", "Only this much.", link=page))))
+    with library_with(tmp_path, Source(url=feed)) as lib:
+        lib.fetch()
+        _, status, eid = entries(lib)["t"]
+        entry = lib.entry(eid)
+        assert status == "partial" and entry.partial and "Only this much." in entry.text
+
+
+def test_an_article_page_that_fails_is_retried_then_kept_partial(server, tmp_path):
+    page = server.route("/down.html", Route(status=500))
+    feed = server.route(
+        "/feed", Route(body=rss(item("t", "Teaser", "Short.", link=page)), etag='"f"')
+    )
+    with library_with(tmp_path, Source(url=feed)) as lib:
+        for _ in range(2):
+            lib.fetch()
+            assert entries(lib)["t"][1] == "pending"
+        lib.fetch()
+        assert entries(lib)["t"][1] == "partial"
+
+
+def test_page_source_with_a_selector(server, tmp_path):
+    for i in range(3):
+        server.route(
+            f"/news/{i}.html",
+            Route(
+                body=f"<html><head><title>Notice {i}</title></head><body><article><h1>Notice {i}</h1><p>{LONG}</p></article></body></html>".encode(),
+                content_type="text/html",
+            ),
+        )
+    listing = (
+        "<html><body><ul class='news'>"
+        + "".join(f"<li><a href='/news/{i}.html'>Notice {i}</a></li>" for i in range(3))
+        + "</ul><a href='/about'>About</a></body></html>"
+    )
+    url = server.route("/notices", Route(body=listing.encode(), content_type="text/html"))
+    with library_with(tmp_path, Source(url=url, type="html", selector="ul.news a")) as lib:
+        result = lib.fetch().results[0]
+        assert (result.status, result.new) == ("ok", 3)
+        assert all(status == "full" for _, status, _ in entries(lib).values())
+        assert lib.fetch().results[0].new == 0  # known links are not fetched again
+        assert len(server.hits("/news/0.html")) == 1
+
+
+def test_failures_are_recorded_and_never_touch_what_is_stored(server, tmp_path):
+    good = server.route("/good", Route(body=rss(item("g", "Good", LONG))))
+    flaky = server.route("/flaky", Route(body=rss(item("f", "Kept", LONG))))
+    with library_with(tmp_path, Source(url=good), Source(url=flaky)) as lib:
+        assert lib.fetch().failed == 0
+        server.route("/flaky", Route(status=500))
+        lib.settings = load_settings(
+            data_dir=tmp_path / "home",
+            opml=str(tmp_path / "list.opml"),
+            env={"AGGREGATOR_FETCH_TRIES": "1"},
+        )
+        report = lib.fetch(urls=[flaky, good])
+        by_url = {r.url: r for r in report.results}
+        assert by_url[flaky].status == "failed" and "500" in by_url[flaky].error
+        assert by_url[good].status == "ok"
+        assert entries(lib)["f"][0] == "Kept"
+        state = {i.source.url: i.state for i in lib.sources()}[flaky]
+        assert state.failures == 1 and "500" in state.last_error and state.next_attempt
+        skipped = lib.fetch()
+        assert [s.url for s in skipped.skipped] == [flaky]  # backing off, not dropped
+        assert "backing off" in skipped.skipped[0].reason
+
+
+def test_html_where_a_feed_was_expected(server, tmp_path):
+    url = server.route(
+        "/page",
+        Route(body=b"<!doctype html><html><body>hi</body></html>", content_type="text/html"),
+    )
+    with library_with(tmp_path, Source(url=url)) as lib:
+        result = lib.fetch().results[0]
+        assert result.status == "failed" and "HTML page" in result.error
+
+
+def test_gone_sources_are_marked_and_skipped(server, tmp_path):
+    url = server.route("/gone", Route(status=410))
+    with library_with(tmp_path, Source(url=url)) as lib:
+        assert "410" in lib.fetch().results[0].error
+        assert lib.sources()[0].state.gone
+        report = lib.fetch()
+        assert not report.results and "gone" in report.skipped[0].reason
+        assert lib.fetch(urls=[url]).results[0].status == "failed"  # naming it forces a try
+
+
+def test_permanent_redirect_is_reported(server, tmp_path):
+    server.route("/new", Route(body=rss(item("x", "X", LONG))))
+    old = server.route("/old", Route(status=301, headers={"Location": "/new"}))
+    with library_with(tmp_path, Source(url=old)) as lib:
+        assert lib.fetch().results[0].moved_to == server.url("/new")
+        assert lib.sources()[0].state.moved_to == server.url("/new")
+
+
+def _dead_url() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}/feed"
+
+
+def test_offline_marks_nothing_broken(tmp_path):
+    urls = [_dead_url() for _ in range(3)]
+    with library_with(tmp_path, *(Source(url=u) for u in urls)) as lib:
+        report = lib.fetch()
+        assert report.offline and report.failed == 3
+        for info in lib.sources():
+            assert info.state.failures == 0 and info.state.last_error is None
+            assert info.state.last_attempt is not None
+
+
+def test_json_feed(server, tmp_path):
+    feed = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "JSON",
+        "home_page_url": "https://example.org/",
+        "items": [
+            {
+                "id": "1",
+                "url": "/posts/1",
+                "title": "One",
+                "content_html": f"<p>{LONG}</p>",
+                "date_published": "2024-05-06T07:08:09+02:00",
+                "authors": [{"name": "Ana"}],
+            },
+            {"id": "2", "content_text": LONG, "title": "Two"},
+        ],
+    }
+    url = server.route(
+        "/feed.json", Route(body=json.dumps(feed).encode(), content_type="application/feed+json")
+    )
+    with library_with(tmp_path, Source(url=url)) as lib:
+        assert lib.fetch().results[0].new == 2
+        one = lib.entry(entries(lib)["1"][2])
+        assert one.url == server.url("/posts/1") and one.author == "Ana"
+        assert one.published.isoformat() == "2024-05-06T05:08:09+00:00"
+
+
+def test_untrusted_text_is_stored_inert(server, tmp_path):
+    hostile = item(
+        "h",
+        "Evil \x1b]0;owned\x07title \x1b[31m[bold]red[/bold]",
+        f"<p>{LONG}</p><a href='javascript:alert(1)'>click</a><script>alert(2)</script>",
+        link="javascript:alert(3)",
+    )
+    url = server.route("/feed", Route(body=rss(hostile)))
+    with library_with(tmp_path, Source(url=url)) as lib:
+        lib.fetch()
+        entry = lib.entry(entries(lib)["h"][2])
+        assert "\x1b" not in entry.title and "\x07" not in entry.title
+        assert entry.title == "Evil title [bold]red[/bold]"
+        assert entry.url == ""
+        assert "javascript" not in entry.markdown and "alert(2)" not in entry.markdown
+        assert "click" in entry.markdown
+
+
+def test_wrong_and_missing_charsets(server, tmp_path):
+    latin = '<?xml version="1.0" encoding="iso-8859-1"?><rss version="2.0"><channel><title>t</title><item><guid>l</guid><title>Café</title></item></channel></rss>'.encode(
+        "latin-1"
+    )
+    utf8_declared_latin = '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><guid>u</guid><title>Naïve</title></item></channel></rss>'.encode()
+    a = server.route("/latin", Route(body=latin, content_type="application/rss+xml"))
+    b = server.route(
+        "/wrong", Route(body=utf8_declared_latin, content_type="text/xml; charset=iso-8859-1")
+    )
+    with library_with(tmp_path, Source(url=a), Source(url=b)) as lib:
+        lib.fetch()
+        titles = {guid: t for guid, (t, _, _) in entries(lib).items()}
+        assert titles["l"] == "Café"
+        assert "Na" in titles["u"]  # stored, whatever feedparser made of the conflicting charsets
+
+
+# -- the command line ----------------------------------------------------------------------
+
+
+def cli(capsys, *args: str) -> tuple[int, str, str]:
+    code = run(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_fetch_json_read_and_check(server, tmp_path, capsys):
+    url = server.route("/feed", Route(body=rss(item("a", "Alpha", LONG)), etag='"e"'))
+    bad = server.route("/bad", Route(status=404))
+    opml = tmp_path / "l.opml"
+    save_opml(
+        opml,
+        [Source(url=url, title="Good", category="Medicine"), Source(url=bad, title="Bad")],
+        title="t",
+    )
+    code, out, _ = cli(capsys, "--opml", str(opml), "fetch", "--json")
+    document = json.loads(out)
+    assert code == 0
+    assert {"sources", "new", "updated", "failed", "took_s"} <= set(document)
+    assert (document["new"], document["failed"]) == (1, 1)
+    statuses = {s["url"]: (s["status"], s["error"]) for s in document["sources"]}
+    assert statuses[url] == ("ok", None) and statuses[bad][0] == "failed"
+    code, out, _ = cli(capsys, "--opml", str(opml), "sources", "list", "--json")
+    listed = {s["url"]: s for s in json.loads(out)}
+    assert listed[bad]["failures"] == 1 and "404" in listed[bad]["last_error"]
+    assert listed[url]["entries"] == 1
+    code, out, _ = cli(capsys, "--opml", str(opml), "fetch")
+    assert code == 0 and "not_modified" in out
+    with open_library(load_settings(opml=str(opml))) as lib:
+        eid = next(iter(entries(lib).values()))[2]
+    code, out, _ = cli(capsys, "--opml", str(opml), "read", eid, "--format", "json")
+    shown = json.loads(out)
+    assert {
+        "id",
+        "title",
+        "url",
+        "source",
+        "author",
+        "published",
+        "markdown",
+        "text",
+        "partial",
+    } <= set(shown)
+    assert shown["title"] == "Alpha" and shown["source"] == "Good"
+    code, out, _ = cli(capsys, "--opml", str(opml), "read", eid)
+    assert out.startswith("# Alpha")
+    code, out, _ = cli(capsys, "--opml", str(opml), "read", eid, "--format", "text")
+    assert out.startswith("Alpha\n") and "word199" in out
+    code, _, err = cli(capsys, "--opml", str(opml), "read", "000000000000")
+    assert code == 1 and "no entry" in err
+    code, out, _ = cli(capsys, "--opml", str(opml), "sources", "check")
+    assert code == 0 and "ok      Good: 1 entry" in out and "failed  Bad: HTTP 404" in out
+
+
+def test_sources_add_discovers_the_feed_of_a_page(server, tmp_path, capsys):
+    feed = server.route("/blog/feed.xml", Route(body=rss(item("a", "A", LONG), title="The Blog")))
+    server.route("/blog/comments.xml", Route(body=rss(title="Comments")))
+    page = server.route(
+        "/blog/",
+        Route(
+            body=b'<html><head><link rel="alternate" type="application/rss+xml" title="Posts" href="feed.xml"><link rel="alternate" type="application/rss+xml" href="/blog/comments.xml"></head><body></body></html>',
+            content_type="text/html",
+        ),
+    )
+    code, out, err = cli(capsys, "sources", "add", page, "--category", "Travel")
+    assert code == 0 and "The Blog" in out and feed in out
+    assert "comments.xml" in err
+    code, out, _ = cli(capsys, "sources", "list", "--json")
+    added = [s for s in json.loads(out) if s["url"] == feed]
+    assert added and added[0]["category"] == "Travel" and added[0]["title"] == "The Blog"
+
+
+def test_sources_add_tries_common_paths_then_explains_selectors(server, capsys):
+    server.route(
+        "/site/", Route(body=b"<html><body>no links</body></html>", content_type="text/html")
+    )
+    server.route("/feed", Route(body=rss(item("a", "A", LONG), title="Found")))
+    code, out, _ = cli(capsys, "sources", "add", server.url("/site/"))
+    assert code == 0 and server.url("/feed") in out
+    server.route(
+        "/bare/", Route(body=b"<html><body>nothing</body></html>", content_type="text/html")
+    )
+    server.route("/feed", Route(status=404))
+    code, _, err = cli(capsys, "sources", "add", server.url("/bare/"))
+    assert code == 1 and "no feed found" in err and "selector" in err and err.count("\n") == 1
+
+
+def test_sources_add_with_a_selector_and_offline(capsys):
+    code, out, _ = cli(
+        capsys, "sources", "add", "https://gov.example/notices", "--selector", "ul.news a"
+    )
+    assert code == 0 and "Added" in out
+    code, out, err = cli(capsys, "sources", "add", _dead_url())
+    assert code == 0 and "could not check" in err
+
+
+@pytest.mark.parametrize("flag", ["--concurrency", "--per-host"])
+def test_fetch_limits_are_validated(capsys, flag):
+    code, _, err = cli(capsys, "fetch", flag, "0")
+    assert code == 1 and flag in err
