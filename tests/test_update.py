@@ -72,6 +72,29 @@ def test_teasers_get_their_full_article(server, tmp_path):
         assert not entry.partial
 
 
+def test_a_changed_teaser_rechecks_its_article_with_a_conditional_get(server, tmp_path):
+    article = (
+        f"<html><body><article><h1>Story</h1><p>{LONG}</p><p>{LONG}</p></article></body></html>"
+    )
+    page = server.route(
+        "/story.html", Route(body=article.encode(), content_type="text/html", etag='"a1"')
+    )
+    feed = server.route("/feed", Route(body=rss(item("s", "Story", "Teaser.", link=page))))
+    with library_with(tmp_path, Source(url=feed)) as lib:
+        lib.fetch()
+        assert entries(lib)["s"][1] == "full"
+        server.route(
+            "/feed", Route(body=rss(item("s", "Story (updated)", "New teaser.", link=page)))
+        )
+        result = lib.fetch().results[0]
+        assert (result.updated, result.articles) == (1, 1)
+        title, status, eid = entries(lib)["s"]
+        assert (title, status) == ("Story (updated)", "full")
+        assert "word199" in lib.entry(eid).text  # the article was kept, not the new teaser
+        hits = server.hits("/story.html")
+        assert len(hits) == 2 and hits[1].headers.get("if-none-match") == '"a1"'
+
+
 def test_a_failed_extraction_keeps_the_feed_teaser_as_partial(server, tmp_path):
     page = server.route(
         "/empty.html", Route(body=b"<html><body></body></html>", content_type="text/html")
@@ -351,3 +374,43 @@ def test_sources_add_with_a_selector_and_offline(capsys):
 def test_fetch_limits_are_validated(capsys, flag):
     code, _, err = cli(capsys, "fetch", flag, "0")
     assert code == 1 and flag in err
+
+
+def test_ctrl_c_stops_the_run_and_keeps_what_was_stored(server, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    def slow(h):
+        time.sleep(0.3)
+        body = rss(item(h.path, "Item", LONG))
+        h.send_response(200)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+
+    sources = [Source(url=server.route(f"/f{i}", Route(handler=slow))) for i in range(40)]
+    opml = tmp_path / "l.opml"
+    save_opml(opml, sources, title="t")
+    home = tmp_path / "home"
+    cmd = [sys.executable, "-m", "aggregator", "--data-dir", str(home), "--opml", str(opml)]
+    child = subprocess.Popen(
+        [*cmd, "fetch", "--json", "--concurrency", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        env={**os.environ, "AGGREGATOR_HOME": str(home)},
+    )
+    deadline = time.monotonic() + 30
+    while len(server.requests) < 6 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 130, err
+    assert b"Traceback" not in err
+    report = json.loads(out)
+    assert report["interrupted"] and 0 < report["new"] < 40
+    stats = subprocess.run([*cmd, "stats", "--json"], capture_output=True, check=True)
+    assert json.loads(stats.stdout)["entries"] == report["new"]

@@ -207,6 +207,8 @@ def fetch(
         _print_json(fetch_json(report))
     else:
         show.summary(report)
+    if report.interrupted:
+        raise click.exceptions.Exit(130)  # what was stored stays; the shell learns of the ^C
 
 
 @cli.command()

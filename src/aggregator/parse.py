@@ -89,7 +89,9 @@ def _feedparser_entry(e: Any, feed_url: str, site: str) -> EntryDraft:
     link = _http_url(e.get("link", ""), feed_url)
     title = _plain(e.get("title", ""), e.get("title_detail"))
     published = _when(e.get("published_parsed")) or _when(e.get("created_parsed"))
-    updated = _when(e.get("updated_parsed"))
+    # dict.get, not FeedParserDict.get: the latter answers a missing "updated" with the
+    # published date and a DeprecationWarning.
+    updated = _when(dict.get(e, "updated_parsed"))
     summary_html = e.get("summary", "") or ""
     body, base = _best_content(e, summary_html, link or site or feed_url)
     guid = one_line(e.get("id", "") or "") or link or _hash_guid(title, published or updated)

@@ -32,7 +32,7 @@ from aggregator.models import (
     SourceState,
     UpdateResult,
 )
-from aggregator.store import Failure, Store
+from aggregator.store import Failure, PendingArticle, Store
 
 if TYPE_CHECKING:
     from aggregator.pages import FoundLink
@@ -245,19 +245,27 @@ class Updater:
         pending = await self._db_call(self.store.pending_articles, source.url, ARTICLES_PER_SOURCE)
         if not pending:
             return 0, 0
-        outcomes = await asyncio.gather(*(self._complete_one(*row) for row in pending))
+        outcomes = await asyncio.gather(*(self._complete_one(p) for p in pending))
         return sum(outcomes), len(outcomes) - sum(outcomes)
 
-    async def _complete_one(self, eid: str, url: str, attempts: int, feed_chars: int) -> bool:
+    async def _complete_one(self, pending: PendingArticle) -> bool:
+        eid = pending.entry_id
         try:
-            response = await self._http.get(url, accept=PAGE_ACCEPT)
+            response = await self._http.get(
+                pending.url,
+                etag=pending.etag,
+                last_modified=pending.last_modified,
+                accept=PAGE_ACCEPT,
+            )
+            if response.not_modified:
+                await self._db_call(self.store.article_unchanged, eid)
+                return True
             article = await self._cpu_call("article_job", response.body, response.final_url)
         except FetchError:
-            await self._db_call(
-                self.store.article_failed, eid, give_up=attempts + 1 >= ARTICLE_TRIES
-            )
+            give_up = pending.attempts + 1 >= ARTICLE_TRIES
+            await self._db_call(self.store.article_failed, eid, give_up=give_up)
             return False
-        if article is None or len(article.text) < 0.8 * feed_chars:
+        if article is None or len(article.text) < 0.8 * pending.chars:
             # Nothing found, or less than the feed gave: never store a cut-off article as whole.
             await self._db_call(self.store.article_failed, eid, give_up=True)
             return False
@@ -266,8 +274,9 @@ class Updater:
             eid,
             html=article.html,
             text=article.text,
-            status="full",
             author=article.author,
+            etag=response.etag,
+            last_modified=response.last_modified,
         )
         return True
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aggregator.store.entries import EntryRows, UpsertCounts
+from aggregator.store.entries import EntryRows, PendingArticle, UpsertCounts
 from aggregator.store.queue import QueueRows
 from aggregator.store.sources import Failure, SourceRows
 
@@ -17,4 +17,4 @@ class Store(SourceRows, EntryRows, QueueRows):
         return cls(path)
 
 
-__all__ = ["Failure", "Store", "UpsertCounts"]
+__all__ = ["Failure", "PendingArticle", "Store", "UpsertCounts"]

@@ -34,6 +34,17 @@ def fingerprint(draft: EntryDraft) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class PendingArticle:
+    entry_id: str
+    url: str
+    attempts: int
+    chars: int
+    """Length of the text the entry holds now (the feed's teaser, or an earlier article)."""
+    etag: str | None
+    last_modified: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class UpsertCounts:
     new: int
     updated: int
@@ -51,10 +62,21 @@ _NEW_ENTRY = """INSERT INTO entry (id, source_url, guid, url, canonical_url, tit
     published, updated, summary, content_html, content_text, full_text, content_hash,
     first_seen, last_seen)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
-_CHANGED_ENTRY = """UPDATE entry SET url = ?, canonical_url = ?, title = ?, author = ?,
-    published = ?, updated = ?, summary = ?, content_html = ?, content_text = ?, full_text = ?,
-    content_hash = ?, last_seen = ?, content_markdown = '', extract_attempts = 0
-    WHERE id = ?"""
+# A changed teaser whose article was fetched before keeps that article while the page is
+# checked again (a conditional GET: usually a 304, and then nothing is lost or refetched).
+_CHANGED_ENTRY = """UPDATE entry SET
+    article_etag = CASE WHEN url = :url THEN article_etag END,
+    article_modified = CASE WHEN url = :url THEN article_modified END,
+    content_html = CASE WHEN full_text = 'full' AND :full_text = 'pending' AND url = :url
+                        THEN content_html ELSE :html END,
+    content_text = CASE WHEN full_text = 'full' AND :full_text = 'pending' AND url = :url
+                        THEN content_text ELSE :text END,
+    content_markdown = CASE WHEN full_text = 'full' AND :full_text = 'pending' AND url = :url
+                            THEN content_markdown ELSE '' END,
+    url = :url, canonical_url = :canonical_url, title = :title, author = :author,
+    published = :published, updated = :updated, summary = :summary, full_text = :full_text,
+    content_hash = :hash, last_seen = :seen, extract_attempts = 0
+    WHERE id = :id"""
 
 
 class EntryRows(Database):
@@ -89,24 +111,24 @@ class EntryRows(Database):
                     (eid, source_url, draft.guid, *_content(draft), digest, stamp, stamp)
                 )
             elif stored[eid] != digest:
-                changed_rows.append((*_content(draft), digest, stamp, eid))
+                changed_rows.append(_changed(draft, eid, digest, stamp))
         conn.executemany(_NEW_ENTRY, new_rows)
         conn.executemany(_CHANGED_ENTRY, changed_rows)
         unchanged = len(batch) - len(new_rows) - len(changed_rows)
         return UpsertCounts(len(new_rows), len(changed_rows), unchanged)
 
-    def pending_articles(self, source_url: str, limit: int) -> list[tuple[str, str, int, int]]:
-        """Entries waiting for their full text, newest first.
-
-        Each as (id, article URL, attempts so far, characters of text the feed gave).
-        """
+    def pending_articles(self, source_url: str, limit: int) -> list[PendingArticle]:
+        """Entries waiting for their full text, newest first."""
         with self._read() as conn:
-            return conn.execute(
-                """SELECT id, url, extract_attempts, length(content_text) FROM entry
+            rows = conn.execute(
+                """SELECT id, url, extract_attempts, length(content_text), article_etag,
+                          article_modified
+                   FROM entry
                    WHERE source_url = ? AND full_text = 'pending' AND url != ''
                    ORDER BY published DESC LIMIT ?""",
                 (source_url, limit),
             ).fetchall()
+        return [PendingArticle(*row) for row in rows]
 
     def sources_with_pending_articles(self) -> set[str]:
         with self._read() as conn:
@@ -126,16 +148,31 @@ class EntryRows(Database):
                 found.update(row[0] for row in rows)
         return found
 
-    def set_article(self, eid: str, *, html: str, text: str, status: str, author: str = "") -> None:
+    def set_article(
+        self,
+        eid: str,
+        *,
+        html: str,
+        text: str,
+        author: str = "",
+        etag: str | None = None,
+        last_modified: str | None = None,
+    ) -> None:
         """Store an extracted article in place of the teaser (the index is requeued)."""
         with self._write() as conn:
             conn.execute(
-                """UPDATE entry SET content_html = ?, content_text = ?, full_text = ?,
+                """UPDATE entry SET content_html = ?, content_text = ?, full_text = 'full',
                      content_markdown = '', author = CASE WHEN author = '' THEN ? ELSE author END,
-                     extract_attempts = extract_attempts + 1
+                     extract_attempts = extract_attempts + 1,
+                     article_etag = ?, article_modified = ?
                    WHERE id = ?""",
-                (html, text, status, author, eid),
+                (html, text, author, etag, last_modified, eid),
             )
+
+    def article_unchanged(self, eid: str) -> None:
+        """The article page answered 304: the article kept on the entry is still whole."""
+        with self._write() as conn:
+            conn.execute("UPDATE entry SET full_text = 'full' WHERE id = ?", (eid,))
 
     def article_failed(self, eid: str, *, give_up: bool) -> None:
         """Count a failed article fetch; after the last try the feed's teaser is kept as partial."""
@@ -201,6 +238,24 @@ class EntryRows(Database):
                 "FROM entry_flags"
             ).fetchone()
         return entries, entries - read, starred
+
+
+def _changed(draft: EntryDraft, eid: str, digest: str, stamp: str) -> dict[str, object]:
+    return {
+        "id": eid,
+        "url": draft.url,
+        "canonical_url": draft.canonical_url,
+        "title": draft.title,
+        "author": draft.author,
+        "published": to_db(draft.published),
+        "updated": to_db(draft.updated),
+        "summary": draft.summary,
+        "html": draft.html,
+        "text": draft.text,
+        "full_text": draft.full_text,
+        "hash": digest,
+        "seen": stamp,
+    }
 
 
 def _content(draft: EntryDraft) -> tuple[object, ...]:
