@@ -29,6 +29,7 @@ _TRACKING_PARAMS = re.compile(
     r"^(utm_\w+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|igshid|_hsenc|_hsmi)$"
 )
 _TAG = re.compile(r"<[^>]*>")
+_PLAIN_URL = re.compile(r"https?://[a-z0-9.-]+(:[0-9]+)?(/[^?#]*)?\Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,20 +45,21 @@ class ParsedFeed:
 def parse_feed(body: bytes, url: str, headers: Mapping[str, str] | None = None) -> ParsedFeed:
     """Parse a fetched document; raise `FeedError` with one line when it is not a feed."""
     headers = {k.lower(): v for k, v in (headers or {}).items()}
-    content_type = headers.get("content-type", "").lower()
+    content_type = headers.get("content-type", "")
     head = body[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
-    if "json" in content_type or head.startswith(b"{"):
+    if "json" in content_type.lower() or head.startswith(b"{"):
         return parse_json_feed(body, url)
     # No content-location: feedparser would then resolve every URI it meets (a fifth of its
     # time); only entry links matter here, and `_http_url` resolves those against the feed.
     parsed = feedparser.parse(
         body,
-        response_headers={"content-type": headers.get("content-type", "")},
+        # An empty Content-Type would make feedparser call every document ill-formed.
+        response_headers={"content-type": content_type} if content_type else {},
         sanitize_html=False,
         resolve_relative_uris=False,
     )
     if not parsed.version and not parsed.entries:
-        raise FeedError(_not_a_feed(body, content_type, parsed), url=url)
+        raise FeedError(_not_a_feed(body, content_type.lower(), parsed), url=url)
     feed = parsed.feed
     site = _http_url(feed.get("link", ""), url)
     entries = [_feedparser_entry(e, url, site) for e in parsed.entries]
@@ -86,16 +88,17 @@ def _not_a_feed(body: bytes, content_type: str, parsed: Any) -> str:
 
 
 def _feedparser_entry(e: Any, feed_url: str, site: str) -> EntryDraft:
-    link = _http_url(e.get("link", ""), feed_url)
-    title = _plain(e.get("title", ""), e.get("title_detail"))
-    published = _when(e.get("published_parsed")) or _when(e.get("created_parsed"))
-    # dict.get, not FeedParserDict.get: the latter answers a missing "updated" with the
-    # published date and a DeprecationWarning.
-    updated = _when(dict.get(e, "updated_parsed"))
-    summary_html = e.get("summary", "") or ""
+    # Plain dict lookups: FeedParserDict.get maps keys in Python on every call (a tenth of
+    # the parse here), and answers a missing "updated" with the published date and a warning.
+    get = dict.get
+    link = _http_url(get(e, "link") or "", feed_url)
+    title = _plain(get(e, "title") or "", get(e, "title_detail"))
+    published = _when(get(e, "published_parsed")) or _when(get(e, "created_parsed"))
+    updated = _when(get(e, "updated_parsed"))
+    summary_html = get(e, "summary") or ""
     body, base = _best_content(e, summary_html, link or site or feed_url)
-    guid = one_line(e.get("id", "") or "") or link or _hash_guid(title, published or updated)
-    author = one_line(e.get("author", "") or "")
+    guid = one_line(get(e, "id") or "") or link or _hash_guid(title, published or updated)
+    author = one_line(get(e, "author") or "")
     return _draft(
         guid, link, title, author, published or updated, updated, summary_html, body, base
     )
@@ -103,19 +106,19 @@ def _feedparser_entry(e: Any, feed_url: str, site: str) -> EntryDraft:
 
 def _best_content(e: Any, summary_html: str, fallback_base: str) -> tuple[str, str]:
     best, base = "", fallback_base
-    for content in e.get("content", []) or []:
-        value = content.get("value", "") or ""
+    for content in dict.get(e, "content") or []:
+        value = dict.get(content, "value") or ""
         if len(value) > len(best):
             best = value
-            if content.get("type", "") == "text/plain":
+            if dict.get(content, "type") == "text/plain":
                 best = "<pre>" + html.escape(value) + "</pre>"
-            base = content.get("base") or fallback_base
+            base = dict.get(content, "base") or fallback_base
     if not best:
         best = summary_html
-        detail = e.get("summary_detail") or {}
-        if detail.get("type") == "text/plain":
+        detail = dict.get(e, "summary_detail") or {}
+        if dict.get(detail, "type") == "text/plain":
             best = "<p>" + html.escape(best) + "</p>"
-        base = detail.get("base") or fallback_base
+        base = dict.get(detail, "base") or fallback_base
     return best, base
 
 
@@ -211,6 +214,9 @@ def _draft(
 
 def canonical_url(url: str) -> str:
     """The URL two sources would agree on: no tracking parameters, no fragment, lower-case host."""
+    plain = _PLAIN_URL.match(url)
+    if plain is not None and plain.group(1) not in (":80", ":443"):
+        return url if plain.group(2) else url + "/"  # nothing to remove: the common case
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -253,7 +259,11 @@ def _plain(value: str, detail: Mapping[str, Any] | None) -> str:
 
 
 def _summary(markup: str) -> str:
-    text = html.unescape(_TAG.sub(" ", markup or ""))
+    markup = (markup or "")[: SUMMARY_CHARS * 8]  # plenty for 600 characters of text
+    cut = markup.rfind("<")
+    if cut > markup.rfind(">"):
+        markup = markup[:cut]  # no half tag at the end of the slice
+    text = html.unescape(_TAG.sub(" ", markup))
     text = " ".join(strip_controls(text).split())
     return text[:SUMMARY_CHARS].rsplit(" ", 1)[0] + " …" if len(text) > SUMMARY_CHARS else text
 
