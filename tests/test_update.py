@@ -241,7 +241,8 @@ def test_untrusted_text_is_stored_inert(server, tmp_path):
     hostile = item(
         "h",
         "Evil \x1b]0;owned\x07title \x1b[31m[bold]red[/bold]",
-        f"<p>{LONG}</p><a href='javascript:alert(1)'>click</a><script>alert(2)</script>",
+        f"<p>{LONG}</p><a href='javascript:alert(1)'>click</a><script>alert(2)</script>"
+        "<p>raw \x1b[2J escape, &#27;[5m reference, &#x9b;31m C1</p>",
         link="javascript:alert(3)",
     )
     url = server.route("/feed", Route(body=rss(hostile)))
@@ -253,6 +254,11 @@ def test_untrusted_text_is_stored_inert(server, tmp_path):
         assert entry.url == ""
         assert "javascript" not in entry.markdown and "alert(2)" not in entry.markdown
         assert "click" in entry.markdown
+        assert "escape" in entry.text and "reference" in entry.text
+        for text in (entry.title, entry.summary, entry.text, entry.markdown):
+            assert not any(
+                (ord(c) < 32 and c not in "\n\t") or 0x7F <= ord(c) <= 0x9F for c in text
+            ), repr(text[-200:])
 
 
 def test_wrong_and_missing_charsets(server, tmp_path):

@@ -19,7 +19,7 @@ from urllib.parse import urljoin, urlsplit
 import lxml.html
 from lxml import etree
 
-from aggregator.sanitize import one_line, strip_controls
+from aggregator.sanitize import drop_control_references, one_line, strip_controls
 
 _DROP = (
     "script", "style", "noscript", "template", "iframe", "object", "embed", "svg", "math",
@@ -36,6 +36,8 @@ _CELLS = ("td", "th")
 # times quicker than "\n{3,}" here, and an ASCII class quicker than one with Unicode ranges.
 _BLANK_LINES = re.compile("\n\n\n+")
 _ODD_SPACE = re.compile("[\t\r\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+_ODD_SPACE_ONE = re.compile("[\t\r\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]")
+"""Searching for one is several times faster than for a run ("+"), which only `sub` needs."""
 _ODD_ASCII_SPACE = re.compile("[\t\r\f\v]+")
 _SPACE_RUN = re.compile("  +")
 _TAG = re.compile(r"<[^>]*>")
@@ -49,12 +51,14 @@ def html_to_text(markup: str) -> str:
     """Readable plain text: paragraphs separated by a blank line, spaces collapsed."""
     if not markup or not markup.strip():
         return ""
+    # Controls go before parsing: lxml keeps them in text nodes and then refuses to edit them.
+    markup = drop_control_references(strip_controls(markup))
     try:
         root = etree.fromstring(markup, _TEXT_PARSER)
     except (etree.ParserError, ValueError):
         root = None
     if root is None:
-        return " ".join(strip_controls(_TAG.sub(" ", markup)).split())
+        return " ".join(strip_controls(html.unescape(_TAG.sub(" ", markup))).split())
     etree.strip_elements(root, *_DROP, with_tail=False)
     for element in root.iter(_BLOCKS):
         element.tail = "\n\n" + (element.tail or "")
@@ -63,7 +67,7 @@ def html_to_text(markup: str) -> str:
         element.tail = "\n" + (element.tail or "")
     for element in root.iter(_CELLS):
         element.tail = " " + (element.tail or "")
-    return _tidy(strip_controls("".join(root.itertext())))
+    return _tidy("".join(root.itertext()))
 
 
 def _tidy(text: str) -> str:
@@ -72,9 +76,11 @@ def _tidy(text: str) -> str:
     Written as whole-string passes that the regex engine can skip through quickly: this runs
     for every entry of every fetch.
     """
-    odd = _ODD_ASCII_SPACE if text.isascii() else _ODD_SPACE
-    if odd.search(text) is not None:
-        text = odd.sub(" ", text)
+    if text.isascii():
+        if "\t" in text or "\r" in text or "\f" in text or "\v" in text:
+            text = _ODD_ASCII_SPACE.sub(" ", text)
+    elif _ODD_SPACE_ONE.search(text) is not None:
+        text = _ODD_SPACE.sub(" ", text)
     if "  " in text:
         text = _SPACE_RUN.sub(" ", text)
     text = text.replace(" \n", "\n").replace("\n ", "\n")

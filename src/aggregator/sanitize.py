@@ -26,10 +26,21 @@ _ESCAPE_SEQUENCE = re.compile(
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
+_ASCII_CONTROLS = bytes(range(0x00, 0x09)) + bytes(range(0x0B, 0x20)) + b"\x7f"
+
+
+def has_controls(text: str) -> bool:
+    """Whether `text` holds anything `strip_controls` would remove; cheap for ASCII text."""
+    if text.isascii():
+        raw = text.encode("ascii")
+        return len(raw.translate(None, _ASCII_CONTROLS)) != len(raw)
+    return _CONTROL.search(text) is not None
+
+
 def strip_controls(text: str) -> str:
     """Remove terminal escape sequences and control characters, keeping tabs and newlines."""
-    if not text or _CONTROL.search(text) is None:
-        return text  # the common case, and a cheap test: every sequence starts with a control
+    if not text or not has_controls(text):
+        return text  # the common case: every escape sequence starts with a control character
     text = _ESCAPE_SEQUENCE.sub("", text)
     return _CONTROL.sub("", text.replace("\r\n", "\n"))
 
@@ -40,3 +51,24 @@ def one_line(text: str) -> str:
     Runs of spaces inside are kept, so a title reads exactly as its author wrote it.
     """
     return re.sub(r"[\t\n]", " ", strip_controls(text)).strip()
+
+
+_CHARACTER_REFERENCE = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));?")
+
+
+def drop_control_references(markup: str) -> str:
+    """Remove HTML character references that spell control characters (`&#27;`, `&#x9b;`).
+
+    HTML parsers turn them into real control characters, which `strip_controls` would then
+    have to catch in every piece of text the parser hands back.
+    """
+    if "&#" not in markup:
+        return markup
+
+    def keep(match: re.Match[str]) -> str:
+        code = int(match.group(1), 16) if match.group(1) else int(match.group(2))
+        if code in (0x09, 0x0A) or (0x20 <= code < 0x7F) or (0x9F < code <= 0x10FFFF):
+            return match.group(0)
+        return ""
+
+    return _CHARACTER_REFERENCE.sub(keep, markup)
