@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import functools
 import html
+import logging
 import re
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
@@ -101,7 +103,11 @@ def html_to_markdown(markup: str, base: str = "") -> str:
         return ""
     from bs4 import BeautifulSoup, Comment  # only reading needs these; the fetch path does not
 
-    soup = BeautifulSoup(markup, "lxml")
+    with warnings.catch_warnings():
+        # bs4 warns about markup that looks like XML or a URL: feed content often does, and
+        # a warning printed over a terminal UI helps nobody.
+        warnings.simplefilter("ignore")
+        soup = BeautifulSoup(markup, "lxml")
     base_tag = soup.find("base", href=True)
     if base_tag is not None:
         base = urljoin(base, str(base_tag["href"]))
@@ -175,6 +181,8 @@ def extract_article(page: bytes | str, url: str) -> Article | None:
     """
     import trafilatura  # imported here: it is slow to import and only articles need it
 
+    _quiet_extraction_logs()
+
     try:
         result = trafilatura.extract(
             page,
@@ -213,6 +221,14 @@ def extract_article(page: bytes | str, url: str) -> Article | None:
         author=one_line(meta.get("author", "")),
         published=_date(meta.get("date", "")),
     )
+
+
+@functools.cache
+def _quiet_extraction_logs() -> None:
+    """trafilatura and its helpers log warnings about odd pages; with no handler configured,
+    Python would print them over the user's terminal."""
+    for name in ("trafilatura", "htmldate", "courlan", "justext", "charset_normalizer"):
+        logging.getLogger(name).addHandler(logging.NullHandler())
 
 
 def _date(value: str) -> datetime | None:

@@ -7,6 +7,7 @@ and leaves guessing common paths to the caller, which has the network.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
@@ -60,7 +61,7 @@ def looks_like_html(body: bytes, content_type: str = "") -> bool:
 
 def discover_feeds(page: bytes | str, base_url: str) -> list[FoundFeed]:
     """Feeds a page declares with `<link rel="alternate" type=…>`, in page order, no repeats."""
-    soup = BeautifulSoup(page, "lxml")
+    soup = _soup(page)
     base = _base(soup, base_url)
     found: dict[str, FoundFeed] = {}
     for link in soup.find_all("link", href=True):
@@ -77,7 +78,7 @@ def discover_feeds(page: bytes | str, base_url: str) -> list[FoundFeed]:
 
 def article_links(page: bytes | str, base_url: str, selector: str) -> list[FoundLink]:
     """Links matched by the CSS selector (or inside the matched elements), absolute, http(s)."""
-    soup = BeautifulSoup(page, "lxml")
+    soup = _soup(page)
     base = _base(soup, base_url)
     try:
         matches = soup.select(selector)
@@ -97,8 +98,14 @@ def article_links(page: bytes | str, base_url: str, selector: str) -> list[Found
 
 
 def page_title(page: bytes | str) -> str:
-    soup = BeautifulSoup(page, "lxml")
+    soup = _soup(page)
     return one_line(soup.title.get_text(" ")) if soup.title else ""
+
+
+def _soup(page: bytes | str) -> BeautifulSoup:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # bs4's guesses about XML-looking pages are noise here
+        return BeautifulSoup(page, "lxml")
 
 
 def _base(soup: BeautifulSoup, base_url: str) -> str:

@@ -1,0 +1,125 @@
+"""HTML → text and Markdown: structure kept, nothing executable or invisible let through."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from aggregator.extract import extract_article, has_words, html_to_markdown, html_to_text
+from aggregator.sanitize import one_line, strip_controls
+
+
+def forbidden(text: str) -> list[str]:
+    return [c for c in text if (ord(c) < 32 and c not in "\n\t") or 0x7F <= ord(c) <= 0x9F]
+
+
+def test_text_keeps_paragraphs_and_drops_scripts():
+    html = "<h1>Title</h1><p>One <b>bold</b> word.</p><script>evil()</script><ul><li>a</li><li>b</li></ul><!-- hidden -->"
+    assert html_to_text(html) == "Title\n\nOne bold word.\n\na\n\nb"
+
+
+def test_markdown_structure_and_safe_links():
+    html = (
+        '<base href="https://site.example/blog/post.html">'
+        "<h2>Head</h2><p>See <a href='../about'>about</a>, <a href='javascript:x()'>js</a>, "
+        "<a href='file:///etc/passwd'>file</a>.</p><img src='/i.png' alt='A chart'>"
+        "<blockquote>quoted</blockquote><ol><li>first</li></ol><iframe src='https://x'></iframe>"
+    )
+    md = html_to_markdown(html)
+    assert "## Head" in md
+    assert "[about](https://site.example/about)" in md
+    assert "javascript" not in md and "file:" not in md and "js" in md
+    assert "[image: A chart](https://site.example/i.png)" in md
+    assert "> quoted" in md and "1. first" in md and "iframe" not in md
+
+
+def test_markup_in_text_stays_literal_text():
+    md = html_to_markdown("<p>[bold]not markup[/bold] [link=file:///x]y[/link]</p>")
+    assert "[bold]not markup[/bold]" in md
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["\x1b[31mred\x1b[0m", "\x1b]0;title\x07x", "\x9b31mx", "a\rb", "\x00\x08x", "\x1bPdcs\x1b\\x"],
+)
+def test_strip_controls(text: str):
+    assert forbidden(strip_controls(text)) == []
+    assert "\n" not in one_line("a\nb\tc")
+
+
+def test_has_words_stops_early():
+    assert has_words("one two three", 3) is False
+    assert has_words("one two three four", 3) is True
+
+
+def test_extract_article_finds_the_main_text_and_metadata():
+    paragraphs = "".join(
+        f"<p>Paragraph {i} of the story, with enough words to count as prose here.</p>"
+        for i in range(12)
+    )
+    page = (
+        "<html><head><title>The Story</title><meta name='author' content='Ana Lima'></head><body>"
+        "<nav><a href='/'>Home</a> <a href='/about'>About</a></nav>"
+        f"<article><h1>The Story</h1>{paragraphs}</article>"
+        "<footer>Copyright</footer></body></html>"
+    )
+    article = extract_article(page.encode(), "https://news.example/story")
+    assert article is not None
+    assert "Paragraph 11" in article.text and "Copyright" not in article.text
+    assert article.title == "The Story"
+
+
+def test_extract_article_gives_none_for_nothing():
+    assert extract_article(b"", "https://x.example/") is None
+    assert extract_article(b"\x00\xff garbage", "https://x.example/") is None
+
+
+ALPHABET = [
+    "<p>",
+    "</p>",
+    "<b>",
+    "</div>",
+    "<script>",
+    "</script>",
+    "<a href='javascript:1'>",
+    "</a>",
+    "<img src=x>",
+    "<br>",
+    "<table><tr><td>",
+    "&amp;",
+    "&#27;",
+    "&#x9b;",
+    "&#0;",
+    "&bogus;",
+    "\x1b[31m",
+    "\x07",
+    "\x00",
+    "\r\n",
+    "\t",
+    "\u00a0",
+    "word",
+    " ",
+    "<",
+    ">",
+    '"',
+    "'",
+    "<!--",
+    "-->",
+    "<![CDATA[",
+    "]]>",
+    "<?xml ?>",
+    "<base href='http://x/'>",
+    "é",
+    "\U0001f600",
+]
+
+
+def test_random_html_never_breaks_or_leaks_controls():
+    rng = random.Random(20261125)
+    for _ in range(400):
+        html = "".join(rng.choice(ALPHABET) for _ in range(rng.randint(0, 60)))
+        text = html_to_text(html)
+        markdown = html_to_markdown(html)
+        assert forbidden(text) == [] and forbidden(markdown) == [], repr(html)
+        assert "javascript" not in markdown
