@@ -230,3 +230,19 @@ class AddedSource:
     alternatives: tuple[str, ...] = ()
     """Other feeds the page offered, when the URL was a page and one of its feeds was chosen."""
     warning: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class IndexDoc:
+    """What the search index holds of an entry; built from the store, never the reverse."""
+
+    id: str
+    title: str
+    text: str
+    author: str
+    source: str
+    source_url: str
+    category: str
+    url: str
+    published: datetime | None
+    canonical_url: str

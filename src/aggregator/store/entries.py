@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from aggregator.errors import EntryNotFoundError
-from aggregator.models import Entry, EntryDraft
+from aggregator.models import Entry, EntryDraft, IndexDoc
 from aggregator.store.database import Database, from_db, now_db, to_db
 
 
@@ -188,6 +188,39 @@ class EntryRows(Database):
         """Keep the Markdown made on first read; not an indexed column, so nothing is requeued."""
         with self._write() as conn:
             conn.execute("UPDATE entry SET content_markdown = ? WHERE id = ?", (markdown, eid))
+
+    def index_docs(self, ids: Sequence[str]) -> list[IndexDoc]:
+        """What the index needs of these entries (missing ids are skipped)."""
+        docs: list[IndexDoc] = []
+        with self._read() as conn:
+            for start in range(0, len(ids), 500):
+                chunk = list(ids[start : start + 500])
+                marks = ",".join("?" * len(chunk))
+                rows = conn.execute(
+                    f"""SELECT e.id, e.title, e.content_text, e.author,
+                               COALESCE(NULLIF(s.title, ''), s.feed_title, e.source_url),
+                               e.source_url, COALESCE(s.category, ''), e.url, e.published,
+                               e.canonical_url
+                        FROM entry AS e LEFT JOIN source AS s ON s.url = e.source_url
+                        WHERE e.id IN ({marks})""",
+                    chunk,
+                )
+                docs.extend(
+                    IndexDoc(
+                        id=r[0],
+                        title=r[1],
+                        text=r[2],
+                        author=r[3],
+                        source=r[4],
+                        source_url=r[5],
+                        category=r[6],
+                        url=r[7],
+                        published=from_db(r[8]),
+                        canonical_url=r[9],
+                    )
+                    for r in rows
+                )
+        return docs
 
     def entry(self, eid: str) -> Entry:
         with self._read() as conn:

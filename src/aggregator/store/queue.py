@@ -18,3 +18,39 @@ class QueueRows(Database):
                 "SELECT count(DISTINCT q.entry_id) FROM index_queue AS q "
                 "JOIN entry AS e ON e.id = q.entry_id"
             ).fetchone()[0]
+
+    def queued_changes(self, limit: int) -> tuple[int, list[str], list[str]]:
+        """The oldest queued changes: (last seq covered, ids to (re)index, ids to delete).
+
+        An entry queued several times counts once; whether it is indexed or deleted depends
+        on whether it still exists, not on the order of its queue rows.
+        """
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT seq, entry_id FROM index_queue ORDER BY seq LIMIT ?", (limit,)
+            ).fetchall()
+            if not rows:
+                return 0, [], []
+            ids = list(dict.fromkeys(eid for _, eid in rows))
+            present: set[str] = set()
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                present.update(
+                    r[0] for r in conn.execute(f"SELECT id FROM entry WHERE id IN ({marks})", chunk)
+                )
+        upserts = [i for i in ids if i in present]
+        deletes = [i for i in ids if i not in present]
+        return rows[-1][0], upserts, deletes
+
+    def mark_indexed(self, last_seq: int) -> None:
+        """The index holds every change up to `last_seq`: drop those queue rows."""
+        with self._write() as conn:
+            conn.execute("DELETE FROM index_queue WHERE seq <= ?", (last_seq,))
+
+    def requeue_everything(self) -> int:
+        """Queue every entry (for a rebuilt index); returns how many."""
+        with self._write() as conn:
+            conn.execute("DELETE FROM index_queue")
+            conn.execute("INSERT INTO index_queue (entry_id, op) SELECT id, 'upsert' FROM entry")
+            return conn.execute("SELECT changes()").fetchone()[0]
