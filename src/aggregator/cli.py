@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -28,7 +29,9 @@ from aggregator.cli_output import (
     iso,
     out,
     plural,
+    print_search,
     render_entry,
+    search_json,
 )
 from aggregator.config import HOME_ENV, load_settings
 from aggregator.errors import AggregatorError
@@ -202,6 +205,7 @@ def fetch(
                 concurrency=concurrency,
                 per_host=per_host,
                 progress=show.update,
+                index_progress=show.indexing,
             )
     if as_json:
         _print_json(fetch_json(report))
@@ -229,6 +233,58 @@ def read(obj: Context, entry_id: str, fmt: str) -> None:
         _print_json(entry_json(entry))
     else:
         click.echo(render_entry(entry, markdown=fmt == "markdown"))
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option(
+    "--sort", type=click.Choice(["relevance", "newest"]), default="relevance", show_default=True
+)
+@click.option("--category", help="Only this topic (and its subtopics).")
+@click.option("--source", "source_url", help="Only this source (its URL).")
+@click.option("--unread", is_flag=True, help="Only unread entries.")
+@click.option("--starred", is_flag=True, help="Only starred entries.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@pass_context
+def search(
+    obj: Context,
+    query: str,
+    limit: int,
+    sort: str,
+    category: str | None,
+    source_url: str | None,
+    unread: bool,
+    starred: bool,
+    as_json: bool,
+) -> None:
+    """Search the library: words, "phrases", OR, NOT, -word, field:value, published:>2024-06."""
+    with obj.library() as library:
+        result = library.search(
+            query,
+            limit=limit,
+            sort=sort,
+            category=category,
+            source=source_url,
+            unread=unread,
+            starred=starred,
+        )
+    if as_json:
+        _print_json(search_json(result))
+    else:
+        print_search(result)
+
+
+@cli.command()
+@pass_context
+def reindex(obj: Context) -> None:
+    """Rebuild the search index from the library (the library is the truth)."""
+    started = time.monotonic()
+    with obj.library() as library, FetchDisplay(quiet=False) as show:
+        count = library.reindex(show.indexing)
+    out.print(
+        Text(f"Indexed {plural(count, 'entry', 'entries')} in {time.monotonic() - started:.1f} s")
+    )
 
 
 # -- opml --------------------------------------------------------------------------------------

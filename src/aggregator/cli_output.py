@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from aggregator.models import Entry, FetchProgress, FetchReport, UpdateResult
+from aggregator.models import Entry, FetchProgress, FetchReport, SearchResult, UpdateResult
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -35,20 +35,21 @@ class FetchDisplay:
         self.fancy = not quiet and err.is_terminal
         self._progress: Progress | None = None
         self._task: Any = None
+        self._index_task: Any = None
 
     def __enter__(self) -> FetchDisplay:
         if self.fancy:
             self._progress = Progress(
-                TextColumn("Fetching"),
+                TextColumn("{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
-                TextColumn("sources · {task.fields[new]} new · {task.fields[failed]} failed"),
+                TextColumn("{task.fields[new]}"),
                 TimeElapsedColumn(),
                 console=err,
                 transient=True,
             )
             self._progress.start()
-            self._task = self._progress.add_task("fetch", total=None, new=0, failed=0)
+            self._task = self._progress.add_task("Fetching", total=None, new="", failed=0)
         return self
 
     def __exit__(
@@ -59,6 +60,14 @@ class FetchDisplay:
     ) -> None:
         if self._progress is not None:
             self._progress.stop()
+
+    def indexing(self, done: int, total: int) -> None:
+        """The second phase: what was stored becomes searchable."""
+        if self._progress is not None:
+            if self._index_task is None:
+                self._index_task = self._progress.add_task("Indexing", total=total, new="entries")
+                self._progress.update(self._task, visible=False)
+            self._progress.update(self._index_task, completed=done, total=total)
 
     def update(self, event: FetchProgress) -> None:
         if self.quiet:
@@ -195,3 +204,100 @@ def render_entry(entry: Entry, *, markdown: bool) -> str:
     if note:
         head += ["", note]
     return "\n".join([*head, "", body.strip() or entry.summary]).rstrip() + "\n"
+
+
+# -- search ------------------------------------------------------------------------------------
+
+
+def search_json(result: SearchResult) -> dict[str, Any]:
+    return {
+        "query": result.query,
+        "total": result.total,
+        "took_ms": round(result.took_ms, 1),
+        "hits": [
+            {
+                "id": h.id,
+                "title": h.title,
+                "url": h.url,
+                "source": h.source,
+                "source_url": h.source_url,
+                "category": h.category,
+                "published": iso(h.published),
+                "score": h.score,
+                "snippet": h.snippet,
+                "highlights": [list(span) for span in h.highlights],
+                "also_in": list(h.also_in),
+                "read": h.read,
+                "starred": h.starred,
+            }
+            for h in result.hits
+        ],
+        "facets": result.facets,
+        "source_titles": result.source_titles,
+        "suggestion": result.suggestion or None,
+        "interpretation": result.interpretation or None,
+        "pending": result.pending,
+    }
+
+
+def print_search(result: SearchResult) -> None:
+    """Ranked hits with their snippets, Rich on a terminal and tab-separated in a pipe."""
+    if not out.is_terminal:
+        for h in result.hits:
+            date = h.published.date().isoformat() if h.published else ""
+            fields = [h.id, date, h.category, h.source, h.title, h.url, h.snippet]
+            click.echo("\t".join(" ".join(f.split()) for f in fields))
+        _search_notes(result)
+        return
+    head = Text(f"{plural(result.total, 'result')}", style="bold")
+    head.append(f" · {result.took_ms:.0f} ms", style="dim")
+    out.print(head)
+    _search_notes(result)
+    for number, h in enumerate(result.hits, 1):
+        out.print()
+        line = Text(f"{number:>2}. ", style="dim")
+        line.append(h.title or "(untitled)", style="bold")
+        out.print(line)
+        meta = " · ".join(
+            p for p in (h.source, h.category, h.published and _local(h.published), h.id) if p
+        )
+        if h.also_in:
+            meta += " · also in " + ", ".join(h.also_in)
+        out.print(Text("    " + meta, style="cyan"))
+        snippet = Text("    " + h.snippet)
+        for start, end in h.highlights:
+            snippet.stylize("bold yellow", start + 4, end + 4)
+        out.print(snippet)
+        if h.url:
+            out.print(Text("    " + h.url, style="dim"))
+    facets = []
+    for name, counts in result.facets.items():
+        if counts:
+            labels = [
+                f"{result.source_titles.get(k, k) if name == 'source' else k} {v}"
+                for k, v in sorted(counts.items(), key=lambda kv: -kv[1])[:6]
+            ]
+            facets.append(f"{name}: " + " · ".join(labels))
+    if facets:
+        out.print()
+        for line in facets:
+            out.print(Text(line, style="dim"))
+
+
+def _search_notes(result: SearchResult) -> None:
+    if result.interpretation:
+        err.print(Text(f"read as: {result.interpretation}", style="dim"))
+    if result.suggestion:
+        err.print(Text(f"did you mean: {result.suggestion}", style="yellow"))
+    if result.pending:
+        err.print(
+            Text(
+                f"{plural(result.pending, 'entry', 'entries')} not searchable yet: run "
+                "`aggregator reindex`",
+                style="yellow",
+            )
+        )
+
+
+def _local(value: datetime) -> str:
+    return value.astimezone().strftime("%Y-%m-%d")

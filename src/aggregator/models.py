@@ -246,3 +246,37 @@ class IndexDoc:
     url: str
     published: datetime | None
     canonical_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    id: str
+    title: str
+    url: str
+    source: str
+    source_url: str
+    category: str
+    published: datetime | None
+    score: float
+    snippet: str
+    highlights: tuple[tuple[int, int], ...] = ()
+    """Where the query's words are in `snippet`, as (start, end) offsets."""
+    also_in: tuple[str, ...] = ()
+    """Other sources that carry the same story (same canonical URL)."""
+    read: bool = False
+    starred: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    query: str
+    total: int
+    took_ms: float
+    hits: tuple[Hit, ...]
+    facets: dict[str, dict[str, int]]
+    suggestion: str = ""
+    interpretation: str = ""
+    """How the query was read, when that differs from how it was written."""
+    pending: int = 0
+    """Entries stored but not yet in the index (so not found by this search)."""
+    source_titles: dict[str, str] = field(default_factory=dict)

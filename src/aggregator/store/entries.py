@@ -262,6 +262,16 @@ class EntryRows(Database):
             )
             return conn.execute("SELECT changes()").fetchone()[0]
 
+    def read_ids(self) -> list[str]:
+        with self._read() as conn:
+            return [r[0] for r in conn.execute("SELECT entry_id FROM entry_flags WHERE read = 1")]
+
+    def starred_ids(self) -> list[str]:
+        with self._read() as conn:
+            return [
+                r[0] for r in conn.execute("SELECT entry_id FROM entry_flags WHERE starred = 1")
+            ]
+
     def entry_totals(self) -> tuple[int, int, int]:
         """(entries, unread, starred) across the library."""
         with self._read() as conn:

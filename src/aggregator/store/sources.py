@@ -141,6 +141,21 @@ class SourceRows(EntryRows, Database):
                 "UPDATE source SET last_attempt = ? WHERE url = ?", [(stamp, u) for u in urls]
             )
 
+    def source_titles(self, urls: Sequence[str]) -> dict[str, str]:
+        """The name to show for each source URL (its list title, else the feed's own)."""
+        out: dict[str, str] = {}
+        with self._read() as conn:
+            for start in range(0, len(urls), 500):
+                chunk = list(urls[start : start + 500])
+                marks = ",".join("?" * len(chunk))
+                rows = conn.execute(
+                    f"SELECT url, COALESCE(NULLIF(title, ''), NULLIF(feed_title, ''), url) "
+                    f"FROM source WHERE url IN ({marks})",
+                    chunk,
+                )
+                out.update(rows.fetchall())
+        return out
+
     def source_states(self) -> dict[str, SourceState]:
         with self._read() as conn:
             rows = conn.execute(

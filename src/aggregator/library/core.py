@@ -1,0 +1,119 @@
+"""The library object: opening it (data dir, first run, store) and what spans all of it."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from importlib import resources
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from aggregator.config import Settings
+from aggregator.errors import DataDirError
+from aggregator.library.fetching import Fetching
+from aggregator.library.searching import Searching
+from aggregator.library.source_list import DEFAULT_LIST_TITLE, SourceList
+from aggregator.models import Entry, Stats
+from aggregator.store import Store
+
+if TYPE_CHECKING:
+    from aggregator.index import Index
+    from aggregator.search import Searcher
+    from aggregator.update import Updater
+
+
+def default_opml() -> bytes:
+    """The source list shipped with the program (the repository's feeds.opml)."""
+    return resources.files("aggregator").joinpath("data/feeds.opml").read_bytes()
+
+
+def open_library(settings: Settings) -> Library:
+    first_run = _prepare_dirs(settings)
+    return Library(settings, first_run=first_run)
+
+
+def _prepare_dirs(settings: Settings) -> bool:
+    """Create the data dir (0700) and, on first run, the user's copy of the default list."""
+    for directory in (settings.data_dir, settings.config_dir):
+        try:
+            if not directory.exists():
+                directory.mkdir(parents=True, mode=0o700)
+                directory.chmod(0o700)  # mkdir's mode is filtered by the umask
+        except OSError as exc:
+            raise DataDirError(
+                f"cannot create {directory}: {exc.strerror or exc}", path=str(directory)
+            ) from None
+        if not directory.is_dir():
+            raise DataDirError(f"{directory} exists and is not a directory", path=str(directory))
+        if not os.access(directory, os.W_OK | os.X_OK):
+            raise DataDirError(f"{directory} is not writable", path=str(directory))
+    default_path = settings.config_dir / "feeds.opml"
+    if settings.opml_path == default_path and not default_path.exists():
+        try:
+            default_path.write_bytes(default_opml())
+        except OSError as exc:
+            raise DataDirError(
+                f"cannot write {default_path}: {exc.strerror or exc}", path=str(default_path)
+            ) from None
+        return True
+    return False
+
+
+class Library(SourceList, Fetching, Searching):
+    """Sources, entries and their state, behind one object. Cheap to open, safe to close twice."""
+
+    def __init__(self, settings: Settings, *, first_run: bool = False) -> None:
+        self.settings = settings
+        self.first_run = first_run
+        self._list_title = DEFAULT_LIST_TITLE
+        self._updater: Updater | None = None
+        self._index: Index | None = None
+        self._searcher: Searcher | None = None
+        sources = self._read_list()  # a broken list fails before the store is touched
+        self.store = Store.open(settings.db_path)
+        self.store.sync_sources(sources)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        if self._searcher is not None:
+            self._searcher.close()
+            self._searcher = None
+        self.store.close()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def entry(self, entry_id: str) -> Entry:
+        """A stored entry with its Markdown (made from its HTML the first time it is read)."""
+        from aggregator import extract
+
+        entry = self.store.entry(entry_id.strip().lower())
+        if not entry.markdown and entry.html:
+            markdown = extract.html_to_markdown(entry.html, entry.url or entry.source_url)
+            self.store.set_markdown(entry.id, markdown)
+            entry = replace(entry, markdown=markdown)
+        return entry
+
+    # -- the library as a whole --------------------------------------------------------------
+
+    def stats(self) -> Stats:
+        entries, unread, starred = self.store.entry_totals()
+        return Stats(
+            sources=len(self._read_list()),
+            entries=entries,
+            unread=unread,
+            starred=starred,
+            indexed=entries - self.store.unindexed_entry_count(),
+            pending_index=self.store.pending_index_count(),
+        )

@@ -1,0 +1,148 @@
+"""Search through the library: the index kept in step with the store, and results made whole
+(titles, snippets, flags, the same story from several sources shown once)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from aggregator.config import Settings
+from aggregator.models import Entry, Hit, SearchResult
+from aggregator.store import Store
+
+if TYPE_CHECKING:
+    from aggregator.index import Index
+    from aggregator.search import RawHit, Searcher
+
+INDEX_BATCH = 5000
+ProgressFn = Callable[[int, int], None]
+
+
+class Searching:
+    settings: Settings
+    store: Store
+    _index: Index | None
+    _searcher: Searcher | None
+
+    def _open_index(self) -> Index:
+        from aggregator.index import Index  # Whoosh loads only when search or indexing needs it
+
+        if self._index is None:
+            self._index = Index(self.settings.index_dir)
+            if self._index.needs_rebuild:
+                self.store.requeue_everything()  # a new or outdated index: refill it from the store
+        return self._index
+
+    def update_index(
+        self, progress: ProgressFn | None = None, *, wait_s: float = 30.0, fresh: bool = False
+    ) -> int:
+        """Apply every queued change to the index, in batches; returns the entries applied.
+
+        Each batch is committed to the index before its queue rows are dropped: a crash at any
+        point leaves the rest queued, and the next run finishes it.
+        """
+        from aggregator.index import default_procs
+
+        index = self._open_index()
+        total = self.store.pending_index_count()
+        done = 0
+        while True:
+            last_seq, upserts, deletes = self.store.queued_changes(INDEX_BATCH)
+            if not last_seq:
+                break
+            docs = self.store.index_docs(upserts)
+            index.apply(docs, deletes, wait_s=wait_s, fresh=fresh, procs=default_procs(len(docs)))
+            self.store.mark_indexed(last_seq)
+            done += len(upserts) + len(deletes)
+            if progress is not None:
+                progress(done, max(total, done))
+        return done
+
+    def reindex(self, progress: ProgressFn | None = None) -> int:
+        """Rebuild the index from the store: the store is the truth, the index is derived."""
+        index = self._open_index()
+        index.rebuild()
+        self.store.requeue_everything()
+        return self.update_index(progress, fresh=True)
+
+    def search(
+        self,
+        query: str,
+        *,
+        limit: int = 20,
+        sort: str = "relevance",
+        category: str | None = None,
+        source: str | None = None,
+        unread: bool = False,
+        starred: bool = False,
+    ) -> SearchResult:
+        from aggregator.search import Searcher, snippet
+
+        started = time.perf_counter()
+        index = self._open_index()
+        if self._searcher is None:
+            self._searcher = Searcher(index)
+        raw = self._searcher.search(
+            query,
+            limit=limit,
+            sort=sort,
+            category=category,
+            source=source,
+            allow=self.store.starred_ids() if starred else None,
+            deny=self.store.read_ids() if unread else None,
+            text_of=lambda eid: self.store.entry(eid).text,
+        )
+        entries = self.store.entries_by_id([h.id for h in raw.hits])
+        hits: list[Hit] = []
+        for group in _by_story(raw.hits, entries)[:limit]:
+            first = entries[group[0].id]
+            text, spans = snippet(first.text or first.summary, raw.terms)
+            hits.append(_hit(group[0], first, text, spans, [entries[h.id] for h in group[1:]]))
+        titles = self.store.source_titles(list(raw.facets.get("source", {})))
+        return SearchResult(
+            query=query,
+            total=raw.total,
+            took_ms=(time.perf_counter() - started) * 1000,
+            hits=tuple(hits),
+            facets=raw.facets,
+            suggestion=raw.suggestion,
+            interpretation=raw.interpretation,
+            pending=self.store.pending_index_count(),
+            source_titles=titles,
+        )
+
+
+def _by_story(hits: list[RawHit], entries: dict[str, Entry]) -> list[list[RawHit]]:
+    """Hits grouped by canonical URL, in rank order: one story from two sources shows once."""
+    groups: dict[str, list[RawHit]] = {}
+    for hit in hits:
+        if hit.id not in entries:
+            continue  # deleted since the index was written; the queue will catch up
+        key = entries[hit.id].canonical_url or hit.id
+        groups.setdefault(key, []).append(hit)
+    return list(groups.values())
+
+
+def _hit(
+    raw: RawHit, entry: Entry, text: str, spans: list[tuple[int, int]], others: list[Entry]
+) -> Hit:
+    return Hit(
+        id=entry.id,
+        title=entry.title,
+        url=entry.url,
+        source=entry.source_title or entry.source_url,
+        source_url=entry.source_url,
+        category=entry.category,
+        published=entry.published,
+        score=round(raw.score, 4),
+        snippet=text,
+        highlights=tuple(spans),
+        also_in=tuple(
+            dict.fromkeys(
+                o.source_title or o.source_url for o in others if o.source_url != entry.source_url
+            )
+        ),
+        read=entry.read,
+        starred=entry.starred,
+    )

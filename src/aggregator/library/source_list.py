@@ -1,0 +1,159 @@
+"""The source list: the user's OPML file, mirrored into the store."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+from aggregator import sources as opml
+from aggregator.config import Settings
+from aggregator.errors import DataDirError, InvalidSourceError, OpmlError, SourceNotFoundError
+from aggregator.models import AddedSource, ImportReport, Source, SourceInfo, SourceState
+from aggregator.store import Store
+
+DEFAULT_LIST_TITLE = "aggregator sources"
+
+
+class SourceList:
+    settings: Settings
+    store: Store
+    _list_title: str
+
+    def _read_list(self) -> list[Source]:
+        document = opml.read_opml_file(self.settings.opml_path)
+        self._list_title = document.title or DEFAULT_LIST_TITLE
+        return list(document.sources)
+
+    def _save_list(self, sources: list[Source]) -> None:
+        try:
+            opml.save_opml(self.settings.opml_path, sources, title=self._list_title)
+        except OSError as exc:
+            path = str(self.settings.opml_path)
+            raise DataDirError(f"cannot write {path}: {exc.strerror or exc}", path=path) from None
+        self.store.sync_sources(sources)
+
+    def sources(self) -> list[SourceInfo]:
+        """Every source in list order, with its fetch health and entry counts."""
+        listed = self._read_list()
+        states = self.store.source_states()
+        counts = self.store.source_counts()
+        return [
+            SourceInfo(
+                source=s,
+                state=states.get(s.url, SourceState(url=s.url)),
+                entries=counts.get(s.url, (0, 0))[0],
+                unread=counts.get(s.url, (0, 0))[1],
+            )
+            for s in listed
+        ]
+
+    def add_source(
+        self,
+        url: str,
+        *,
+        category: str = "",
+        title: str = "",
+        selector: str = "",
+        discover: bool = True,
+    ) -> AddedSource:
+        """Add a feed, or a page: a page's own feed is found and added in its place.
+
+        With a `selector` the page itself becomes the source (its matching links are the
+        articles). With `discover=False` the URL is added as given, without the network.
+        """
+        from aggregator import probe
+
+        normalized = opml.normalize_source_url(url)
+        listed = self._read_list()
+        _refuse_duplicate(listed, normalized)
+        category = _clean_category(category)
+        if selector:
+            source = Source(normalized, title.strip(), category, type="html", selector=selector)
+            self._save_list([*listed, source])
+            return AddedSource(source)
+        found = (
+            probe.discover(self.settings.fetch, normalized)
+            if discover
+            else probe.Discovery(normalized, "", "rss")
+        )
+        feed_url = opml.normalize_source_url(found.url)
+        _refuse_duplicate(listed, feed_url)
+        source = Source(
+            url=feed_url,
+            title=title.strip() or found.title,
+            category=category,
+            type=found.kind,
+            html_url=normalized if feed_url != normalized else "",
+        )
+        self._save_list([*listed, source])
+        return AddedSource(source, found.alternatives, found.warning)
+
+    def remove_source(self, url: str) -> tuple[Source, int]:
+        """Remove a source from the list and its entries from the library."""
+        listed = self._read_list()
+        target = _find(listed, url)
+        self._save_list([s for s in listed if s.url != target.url])
+        return target, self.store.delete_source(target.url)
+
+    def import_opml(self, path: str | os.PathLike[str]) -> ImportReport:
+        """Merge another OPML list into the user's: new sources are appended, none replaced."""
+        document = opml.read_opml_file(path)
+        if not document.sources:
+            why = f" ({len(document.skipped)} outlines skipped)" if document.skipped else ""
+            raise OpmlError(f"{path}: no feeds to import{why}", path=str(path))
+        listed = self._read_list()
+        known = {s.url for s in listed}
+        added = tuple(s for s in document.sources if s.url not in known)
+        if added:
+            self._save_list([*listed, *added])
+        return ImportReport(
+            added=added,
+            already_present=len(document.sources) - len(added),
+            skipped=document.skipped,
+            merged=document.merged,
+        )
+
+    def export_opml(self, path: str | os.PathLike[str] | None = None) -> bytes:
+        """The list as strict OPML 2.0, written atomically to `path` when one is given."""
+        listed = self._read_list()
+        if path is not None:
+            try:
+                opml.save_opml(path, listed, title=self._list_title)
+            except OSError as exc:
+                raise OpmlError(
+                    f"cannot write {path}: {exc.strerror or exc}", path=str(path)
+                ) from None
+        return opml.write_opml(listed, title=self._list_title)
+
+    def select_sources(self, urls: Iterable[str] = (), category: str | None = None) -> list[Source]:
+        """Sources named by URL (each must exist) and/or under a category (and its subfolders)."""
+        listed = self._read_list()
+        chosen = [_find(listed, url) for url in urls] or listed
+        if category:
+            wanted = _clean_category(category).lower()
+            chosen = [
+                s
+                for s in chosen
+                if s.category.lower() == wanted or s.category.lower().startswith(wanted + "/")
+            ]
+        return chosen
+
+
+def _refuse_duplicate(listed: list[Source], url: str) -> None:
+    if any(s.url == url for s in listed):
+        raise InvalidSourceError(f"{url} is already a source", url=url)
+
+
+def _find(listed: list[Source], url: str) -> Source:
+    try:
+        normalized = opml.normalize_source_url(url)
+    except InvalidSourceError:
+        normalized = url.strip()
+    for source in listed:
+        if source.url in (normalized, url.strip()):
+            return source
+    raise SourceNotFoundError(url.strip())
+
+
+def _clean_category(category: str) -> str:
+    return "/".join(part.strip() for part in category.split("/") if part.strip())

@@ -1,0 +1,454 @@
+"""A query language people can use, read forgivingly, over the Whoosh index.
+
+Words must all match (ranked by BM25F; titles count double); `OR`, `NOT` and `-word`;
+"exact phrases"; fields (`title:`, `author:`, `source:`, `category:`, `url:`); dates
+(`published:2024`, `published:>2024-06-01`, `published:[2024-01 to 2024-03]`,
+`published:>-7d`); `word*` and `word~`. A query that does not parse is read as words and says
+so; a long question whose words do not all appear together is ranked by how many of its words
+match, and how well, instead of finding nothing.
+"""
+
+from __future__ import annotations
+
+import calendar
+import functools
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from whoosh import query as Q
+from whoosh import sorting
+from whoosh.analysis import STOP_WORDS
+from whoosh.qparser import AndGroup, FuzzyTermPlugin, MultifieldParser, OrGroup, PlusMinusPlugin
+
+from aggregator.errors import UserError
+from aggregator.index import FoldStemTokenizer, Index, fold, make_schema
+
+FIELDS = {
+    "title": "title",
+    "author": "author",
+    "source": "source",
+    "url": "url",
+    "category": "category",
+    "topic": "category",
+    "content": "content",
+    "text": "content",
+}
+DATE_FIELDS = ("published", "date")
+ANY_WORD_BELOW = 3
+"""When requiring every word finds fewer hits than this, rank by any word instead."""
+_DATE_TERM = re.compile(r"\b(?:published|date):(\[[^\]]*\]?|\S+)", re.IGNORECASE)
+_FIELD = re.compile(r"(?<![\w\"])([A-Za-z_]+):")
+_STEMMER = FoldStemTokenizer()
+
+
+@dataclass
+class RawHit:
+    id: str
+    score: float
+    source_url: str
+    topic: str
+    published: datetime | None
+    canonical: str
+
+
+@dataclass
+class RawResults:
+    hits: list[RawHit]
+    total: int
+    terms: set[str]
+    facets: dict[str, dict[str, int]]
+    interpretation: str = ""
+    suggestion: str = ""
+    any_word: bool = False
+
+
+@dataclass
+class ParsedQuery:
+    query: Any
+    notes: list[str] = field(default_factory=list)
+    words: list[str] = field(default_factory=list)
+    """The plain words of the query, for "did you mean"."""
+    text: str = ""
+    """The query as it was finally read, when that differs from what was typed."""
+
+
+class Searcher:
+    """Runs queries against one index; opens a fresh reader when the index has changed."""
+
+    def __init__(self, index: Index) -> None:
+        self.index = index
+        self._searcher: Any = None
+
+    def close(self) -> None:
+        if self._searcher is not None:
+            self._searcher.close()
+            self._searcher = None
+
+    def _current(self) -> Any:
+        if self._searcher is None:
+            self._searcher = self.index.whoosh.searcher()
+        elif not self._searcher.up_to_date():
+            self._searcher = self._searcher.refresh()
+        return self._searcher
+
+    def search(
+        self,
+        text: str,
+        *,
+        limit: int = 20,
+        sort: str = "relevance",
+        category: str | None = None,
+        source: str | None = None,
+        allow: Iterable[str] | None = None,
+        deny: Iterable[str] | None = None,
+        now: datetime | None = None,
+        text_of: Callable[[str], str] | None = None,
+    ) -> RawResults:
+        """Search; `allow`/`deny` restrict to or exclude entry ids (read and star filters)."""
+        if sort not in ("relevance", "newest"):
+            raise UserError(f"unknown sort {sort!r}: use relevance or newest")
+        parsed = parse_query(text, now=now)
+        searcher = self._current()
+        filters = _filters(category, source, allow)
+        mask = Q.Or([Q.Term("id", i) for i in deny]) if deny else None
+        run = _Runner(searcher, limit, sort, filters, mask)
+        results = run(parsed.query)
+        any_word = False
+        if len(results) < ANY_WORD_BELOW and len(parsed.words) >= 3:
+            loose = parse_query(text, now=now, any_word=True)
+            looser = run(loose.query)
+            if len(looser) > len(results):
+                results, parsed, any_word = looser, loose, True
+        terms = _query_terms(parsed.query, searcher)
+        hits = [
+            RawHit(
+                id=hit["id"],
+                score=float(hit.score or 0.0),
+                source_url=hit.get("source_url", ""),
+                topic=hit.get("topic", "-"),
+                published=_utc(hit.get("published")),
+                canonical=hit.get("canonical", hit["id"]),
+            )
+            for hit in results
+        ]
+        return RawResults(
+            hits=hits,
+            total=len(results),
+            terms=terms,
+            facets=_facets(results),
+            interpretation="; ".join(parsed.notes),
+            suggestion=_suggest(searcher, parsed.words, text, text_of) if len(hits) < 3 else "",
+            any_word=any_word,
+        )
+
+
+class _Runner:
+    def __init__(self, searcher: Any, limit: int, sort: str, filters: Any, mask: Any) -> None:
+        self.searcher, self.limit, self.sort = searcher, limit, sort
+        self.filters, self.mask = filters, mask
+
+    def __call__(self, query: Any) -> Any:
+        facets = {
+            "category": sorting.FieldFacet("topic", maptype=sorting.Count),
+            "source": sorting.FieldFacet("source_url", maptype=sorting.Count),
+        }
+        kwargs: dict[str, Any] = {
+            "limit": self.limit * 2 + 10,
+            "groupedby": facets,
+            "filter": self.filters,
+            "mask": self.mask,
+        }
+        if self.sort == "newest":
+            kwargs["sortedby"] = sorting.FieldFacet("published", reverse=True)
+        return self.searcher.search(query, **kwargs)
+
+
+def _filters(category: str | None, source: str | None, allow: Iterable[str] | None) -> Any:
+    parts = []
+    if category:
+        parts.append(
+            Q.Term(
+                "category", "/".join(p.strip() for p in category.lower().split("/") if p.strip())
+            )
+        )
+    if source:
+        parts.append(Q.Term("source_url", source))
+    if allow is not None:
+        parts.append(Q.Or([Q.Term("id", i) for i in allow]) if allow else Q.NullQuery)
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else Q.And(parts)
+
+
+def _facets(results: Any) -> dict[str, dict[str, int]]:
+    out = {}
+    for name in ("category", "source"):
+        try:
+            groups = results.groups(name)
+        except (KeyError, ValueError):
+            groups = {}
+        out[name] = {str(k): int(v) for k, v in groups.items() if k not in (None, "", "-")}
+    return out
+
+
+# -- the query language --------------------------------------------------------------------
+
+
+def parse_query(text: str, *, now: datetime | None = None, any_word: bool = False) -> ParsedQuery:
+    """User text → Whoosh query, forgiving: whatever cannot be read is read as words."""
+    now = now or datetime.now(UTC)
+    notes: list[str] = []
+    text = " ".join(text.split())
+    text, dates = _take_dates(text, now, notes)
+    text = _forgive(text, notes)
+    schema_parser = MultifieldParser(
+        ["title", "content"], _schema(), group=OrGroup.factory(0.9) if any_word else AndGroup
+    )
+    schema_parser.add_plugin(FuzzyTermPlugin())
+    schema_parser.add_plugin(PlusMinusPlugin())
+    if any_word:
+        words = [w for w in text.split() if w.lower() not in STOP_WORDS or ":" in w]
+        text = " ".join(words) or text
+        notes.append("no entry has every word: ranked by how many of them match")
+    try:
+        parsed = schema_parser.parse(text) if text.strip() else Q.Every()
+    except Exception:  # Whoosh's parser has corners that raise; read the words instead
+        notes.append("read as plain words")
+        words_only = " ".join(re.findall(r"\w+", text))
+        parsed = schema_parser.parse(words_only) if words_only else Q.Every()
+    if dates:
+        # A date alone (no words) is a browse of that period; Every() would swallow it.
+        empty = parsed is Q.NullQuery or isinstance(parsed, Q.Every)
+        combined = Q.And(dates) if empty else Q.And([parsed, *dates])
+    else:
+        combined = parsed
+    words = [
+        w.strip('"()')
+        for w in text.split()
+        if ":" not in w
+        and w not in ("AND", "OR", "NOT")
+        and re.fullmatch(r'"?\(?[^\W\d_]{3,}\)?"?', w)
+    ]
+    return ParsedQuery(query=combined.normalize(), notes=notes, words=words, text=text)
+
+
+@functools.cache
+def _schema() -> Any:
+    return make_schema()
+
+
+def _forgive(text: str, notes: list[str]) -> str:
+    """Repair what would make the parser guess: stray quotes, brackets, unknown fields."""
+    if text.count('"') % 2:
+        text = text[: text.rfind('"')] + text[text.rfind('"') + 1 :]
+        notes.append("an unmatched quote was ignored")
+    if text.count("(") != text.count(")"):
+        text = text.replace("(", " ").replace(")", " ")
+        notes.append("unbalanced parentheses were ignored")
+    if text.count("[") != text.count("]") or "[" in text:
+        text = text.replace("[", " ").replace("]", " ")
+        if "ignored brackets" not in notes:
+            notes.append("brackets were read as spaces")
+
+    def field_name(match: re.Match[str]) -> str:
+        name = match.group(1).lower()
+        if name in FIELDS:
+            return FIELDS[name] + ":"
+        notes.append(f"'{match.group(1)}:' is not a field: read as a word")
+        return match.group(1) + " "
+
+    text = _FIELD.sub(field_name, text)
+    text = re.sub(r"(^|\s):+|:+(\s|$)", r"\1 \2", text)  # a stray colon
+    text = re.sub(r"(?<=\w)[?!.,;]+(?=\s|$)", "", text)  # a question's punctuation
+    text = re.sub(r"\?", " ", text)
+    return " ".join(text.split())
+
+
+def _query_terms(query: Any, searcher: Any) -> set[str]:
+    """Stemmed terms of the title and content fields the query matched (wildcards expanded)."""
+    terms: set[str] = set()
+    try:
+        found = query.existing_terms(searcher.reader(), phrases=True, expand=True)
+    except Exception:
+        found = query.iter_all_terms()
+    for fieldname, value in found:
+        if fieldname in ("title", "content"):
+            terms.add(value.decode() if isinstance(value, bytes) else str(value))
+    return terms
+
+
+def _suggest(
+    searcher: Any, words: list[str], original: str, text_of: Callable[[str], str] | None
+) -> str:
+    """ "Did you mean": each word absent from the index replaced by the closest that is there."""
+    reader = searcher.reader()
+    changed = original
+    for word in words:
+        term = _STEMMER.term(fold(word))
+        if reader.doc_frequency("content", term) or reader.doc_frequency("title", term):
+            continue
+        best, best_freq = None, 0
+        for distance in (1, 2):
+            for candidate in reader.terms_within("content", term, distance, prefix=1):
+                freq = reader.doc_frequency("content", candidate)
+                if freq > best_freq:
+                    best, best_freq = candidate, freq
+            if best:
+                break
+        if best:
+            spelled = _spell(searcher, best, text_of) or best
+            changed = re.sub(rf"\b{re.escape(word)}\b", spelled, changed, count=1)
+    return changed if changed != original else ""
+
+
+def _spell(searcher: Any, term: str, text_of: Callable[[str], str] | None) -> str:
+    """A real word for a stemmed term (`hospit` → `hospital`), read from a document holding it."""
+    if text_of is None:
+        return ""
+    for hit in searcher.search(Q.Term("content", term), limit=1):
+        for word in re.findall(r"\w+", text_of(hit["id"])):
+            if _STEMMER.term(fold(word)) == term:
+                return word.lower()
+    return ""
+
+
+# -- dates ---------------------------------------------------------------------------------
+
+
+def _take_dates(text: str, now: datetime, notes: list[str]) -> tuple[str, list[Any]]:
+    queries = []
+
+    def take(match: re.Match[str]) -> str:
+        value = match.group(1)
+        try:
+            queries.append(_date_query(value, now))
+        except ValueError:
+            notes.append(f"'{match.group(0)}' is not a date (try 2024, 2024-06-01, >-7d): ignored")
+        return " "
+
+    return _DATE_TERM.sub(take, text), queries
+
+
+def _date_query(value: str, now: datetime) -> Any:
+    """`2024`, `2024-06`, `>2024-06-01`, `<=2024`, `>-7d`, `[2024-01 to 2024-03]`, `today`."""
+    value = value.strip()
+    if value.startswith("["):
+        low, high = _split_range(value.strip("[]"))
+        start = _period(low, now)[0] if low.strip() else None
+        end = _period(high, now)[1] if high.strip() else None
+        return Q.DateRange("published", start, end)
+    for op in (">=", "<=", ">", "<"):
+        if value.startswith(op):
+            first, last = _period(value[len(op) :], now)
+            if op[0] == ">":
+                return Q.DateRange("published", first, None)
+            return Q.DateRange("published", None, last if op == "<=" else first)
+    first, last = _period(value, now)
+    return Q.DateRange("published", first, None if _relative(value) else last)
+
+
+def _split_range(inner: str) -> list[str]:
+    parts = re.split(r"\s+to\s+|\s*,\s*", inner.strip(), maxsplit=1, flags=re.IGNORECASE)
+    return [*parts, ""][:2]
+
+
+def _relative(value: str) -> bool:
+    return (
+        re.fullmatch(r"-?\d+[dwmy]|today|yesterday|week|month|year", value.strip().lower())
+        is not None
+    )
+
+
+def _period(value: str, now: datetime) -> tuple[datetime, datetime]:
+    """A date as written → the (first, last) instant it covers, naive UTC as Whoosh stores."""
+    value = value.strip().lower()
+    now = now.astimezone(UTC).replace(tzinfo=None)
+    rel = re.fullmatch(r"-?(\d+)([dwmy])", value)
+    if rel:
+        amount, unit = int(rel.group(1)), rel.group(2)
+        days = {"d": 1, "w": 7, "m": 30, "y": 365}[unit] * amount
+        return now - timedelta(days=days), now
+    if value in ("today", "yesterday"):
+        day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        if value == "yesterday":
+            day -= timedelta(days=1)
+        return day, day + timedelta(days=1) - timedelta(microseconds=1)
+    if value in ("week", "month", "year"):
+        return now - timedelta(days={"week": 7, "month": 30, "year": 365}[value]), now
+    parts = re.fullmatch(r"(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?", value)
+    if not parts:
+        raise ValueError(value)
+    year = int(parts.group(1))
+    month = int(parts.group(2)) if parts.group(2) else None
+    day = int(parts.group(3)) if parts.group(3) else None
+    if month is None:
+        return datetime(year, 1, 1), datetime(year, 12, 31, 23, 59, 59)
+    if day is None:
+        last = calendar.monthrange(year, month)[1]
+        return datetime(year, month, 1), datetime(year, month, last, 23, 59, 59)
+    start = datetime(year, month, day)
+    return start, start + timedelta(days=1) - timedelta(microseconds=1)
+
+
+def _utc(value: Any) -> datetime | None:
+    return value.replace(tzinfo=UTC) if isinstance(value, datetime) else None
+
+
+# -- snippets ------------------------------------------------------------------------------
+
+SNIPPET_WORDS = 36
+_SNIPPET_WORD = re.compile(r"\w+")
+
+
+def snippet(
+    text: str, terms: set[str], words: int = SNIPPET_WORDS
+) -> tuple[str, list[tuple[int, int]]]:
+    """The stretch of `text` where most query terms meet, with the matches' offsets in it.
+
+    Scans word by word with the index's own stemming, so `hospitals` lights up for a search
+    for `hospital`; the offsets let each front end mark the matches its own way.
+    """
+    if not text:
+        return "", []
+    found = list(_SNIPPET_WORD.finditer(text))
+    if not found:
+        return text[:200], []
+    matched = []
+    for i, m in enumerate(found):
+        term = _STEMMER.term(fold(m.group()))
+        if term in terms:
+            matched.append((i, term))
+    start = _best_window(matched, len(found), words)
+    end = min(len(found), start + words)
+    begin_char = found[start].start()
+    end_char = found[end - 1].end()
+    prefix = "… " if start > 0 else ""
+    suffix = " …" if end < len(found) else ""
+    body = " ".join(text[begin_char:end_char].split())
+    # Offsets are recomputed on the whitespace-collapsed body.
+    spans: list[tuple[int, int]] = []
+    wanted = {found[i].group() for i, _ in matched if start <= i < end}
+    for m in _SNIPPET_WORD.finditer(body):
+        if m.group() in wanted:
+            spans.append((m.start() + len(prefix), m.end() + len(prefix)))
+    return prefix + body + suffix, spans
+
+
+def _best_window(matched: list[tuple[int, str]], total: int, words: int) -> int:
+    """Start of the window of `words` words with the most distinct terms, then most matches."""
+    if not matched:
+        return 0
+    best_start, best_score = 0, (-1, -1)
+    right = 0
+    for left_index, (left, _) in enumerate(matched):
+        while right < len(matched) and matched[right][0] < left + words:
+            right += 1
+        inside = matched[left_index:right]
+        score = (len({term for _, term in inside}), len(inside))
+        if score > best_score:
+            best_start, best_score = left, score
+    # Give the first match a little context before it.
+    return max(0, min(best_start - 4, total - words))
