@@ -49,10 +49,11 @@ def test_new_then_not_modified_then_updated(server, tmp_path):
                 body=rss(item("a", "First, edited", LONG), item("b", "Second", LONG)), etag='"2"'
             ),
         )
-        before = queued(lib)
+        assert lib.search("edited").total == 0
         result = lib.fetch().results[0]
         assert (result.status, result.new, result.updated, result.unchanged) == ("ok", 0, 1, 1)
-        assert queued(lib) == before + 1  # the edited entry goes back to the index
+        assert queued(lib) == 0  # the fetch leaves the library searchable ...
+        assert lib.search("edited").total == 1  # ... with the edit
         assert entries(lib)["a"][0] == "First, edited" and len(entries(lib)) == 2
         info = lib.sources()[0]
         assert info.entries == 2 and info.state.last_success and info.state.failures == 0
