@@ -42,11 +42,18 @@ class FetchSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class IndexSettings:
+    lock_wait: float = field(default=30.0, metadata={"min": 0.0})
+    """Seconds to wait for another process writing the index before giving up (exit 2)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     data_dir: Path
     config_dir: Path
     opml_path: Path
     fetch: FetchSettings = FetchSettings()
+    index: IndexSettings = IndexSettings()
 
     @property
     def db_path(self) -> Path:
@@ -61,7 +68,7 @@ class Settings:
         return self.config_dir / "config.toml"
 
 
-_SECTIONS: dict[str, type] = {"fetch": FetchSettings}
+_SECTIONS: dict[str, type] = {"fetch": FetchSettings, "index": IndexSettings}
 
 
 def load_settings(

@@ -30,7 +30,7 @@ from aggregator.errors import IndexLockedError, StoreError
 from aggregator.models import IndexDoc
 
 INDEX_NAME = "entries"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Bump when the schema or the analyzer changes: an index of another version is rebuilt."""
 _WORD = re.compile(r"\w+")
 _URL_WORD = re.compile(r"[a-z0-9]+")
@@ -204,9 +204,14 @@ def make_schema() -> Schema:
 
 
 def category_keywords(category: str) -> str:
-    """`Medicine/Oncology` → `medicine,medicine/oncology`: a topic filter finds its subtopics."""
+    """`Medicine/Oncology` → `medicine,medicine/oncology,oncology`.
+
+    A topic's path finds its subtopics (`category:medicine`), and a subtopic can be named on
+    its own (`category:oncology`).
+    """
     parts = [p for p in category.split("/") if p]
-    return ",".join("/".join(parts[: i + 1]) for i in range(len(parts)))
+    paths = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    return ",".join(dict.fromkeys([*paths, *parts[1:]]))
 
 
 class Index:
@@ -283,14 +288,14 @@ class Index:
             raise
         return written
 
-    def rebuild(self) -> None:
+    def rebuild(self, wait_s: float = 30.0) -> None:
         """An empty index with the current schema (the caller refills it from the store)."""
-        writer = self._writer(30.0, 1)
+        writer = self._writer(wait_s, 1)  # not while another process writes
         writer.cancel()
         self._ix = whoosh_index.create_in(str(self.directory), make_schema(), indexname=INDEX_NAME)
 
-    def optimize(self) -> None:
-        writer = self._writer(30.0, 1)
+    def optimize(self, wait_s: float = 30.0) -> None:
+        writer = self._writer(wait_s, 1)
         writer.commit(optimize=True)
 
     def _writer(self, wait_s: float, procs: int) -> Any:

@@ -257,7 +257,8 @@ class Hit:
     source_url: str
     category: str
     published: datetime | None
-    score: float
+    score: float | None
+    """BM25F relevance; None when sorted by date."""
     snippet: str
     highlights: tuple[tuple[int, int], ...] = ()
     """Where the query's words are in `snippet`, as (start, end) offsets."""

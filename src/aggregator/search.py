@@ -39,15 +39,19 @@ FIELDS = {
 DATE_FIELDS = ("published", "date")
 ANY_WORD_BELOW = 3
 """When requiring every word finds fewer hits than this, rank by any word instead."""
-_DATE_TERM = re.compile(r"\b(?:published|date):(\[[^\]]*\]?|\S+)", re.IGNORECASE)
-_FIELD = re.compile(r"(?<![\w\"])([A-Za-z_]+):")
+# A closed range; an unclosed one up to its end date (the words after it stay words); a date.
+_DATE_TERM = re.compile(
+    r"\b(?:published|date):(\[[^\]]*\]|\[[^\s\]]*(?:\s+to(?:\s+[^\s\]]+)?)?|[^\s\[]+)",
+    re.IGNORECASE,
+)
 _STEMMER = FoldStemTokenizer()
 
 
 @dataclass
 class RawHit:
     id: str
-    score: float
+    score: float | None
+    """BM25F; None when sorted by date (Whoosh then reports the sort key here)."""
     source_url: str
     topic: str
     published: datetime | None
@@ -91,7 +95,10 @@ class Searcher:
         if self._searcher is None:
             self._searcher = self.index.whoosh.searcher()
         elif not self._searcher.up_to_date():
-            self._searcher = self._searcher.refresh()
+            # A new searcher, not refresh(): Whoosh's refresh fails when the old reader was
+            # of an empty index.
+            self._searcher.close()
+            self._searcher = self.index.whoosh.searcher()
         return self._searcher
 
     def search(
@@ -126,7 +133,7 @@ class Searcher:
         hits = [
             RawHit(
                 id=hit["id"],
-                score=float(hit.score or 0.0),
+                score=float(hit.score or 0.0) if sort == "relevance" else None,
                 source_url=hit.get("source_url", ""),
                 topic=hit.get("topic", "-"),
                 published=_utc(hit.get("published")),
@@ -241,42 +248,74 @@ def _schema() -> Any:
 
 
 def _forgive(text: str, notes: list[str]) -> str:
-    """Repair what would make the parser guess: stray quotes, brackets, unknown fields."""
+    """Repair what would make the parser guess: stray quotes, brackets, colons, operators."""
     if text.count('"') % 2:
         text = text[: text.rfind('"')] + text[text.rfind('"') + 1 :]
         notes.append("an unmatched quote was ignored")
     if text.count("(") != text.count(")"):
         text = text.replace("(", " ").replace(")", " ")
         notes.append("unbalanced parentheses were ignored")
-    if text.count("[") != text.count("]") or "[" in text:
+    if "[" in text or "]" in text:
         text = text.replace("[", " ").replace("]", " ")
-        if "ignored brackets" not in notes:
-            notes.append("brackets were read as spaces")
+        notes.append("brackets were read as spaces")
+    text = re.sub(r"\burl:\s*https?://", "url:", text, flags=re.IGNORECASE)
 
     def field_name(match: re.Match[str]) -> str:
-        name = match.group(1).lower()
-        if name in FIELDS:
-            return FIELDS[name] + ":"
-        notes.append(f"'{match.group(1)}:' is not a field: read as a word")
-        return match.group(1) + " "
+        name, value = match.group(1), match.group(2)
+        if name.lower() in FIELDS:
+            if not value:
+                notes.append(f"nothing after '{name}:': ignored")
+                return " "
+            if match.group(0) != f"{name}:{value}":
+                notes.append(f"read '{match.group(0)}' as '{name}:{value}'")
+            return FIELDS[name.lower()] + ":" + value
+        notes.append(f"'{name}:' is not a field: read as a word")
+        return f"{name} {value}"
 
-    text = _FIELD.sub(field_name, text)
-    text = re.sub(r"(^|\s):+|:+(\s|$)", r"\1 \2", text)  # a stray colon
+    # `title: vaccine` means title:vaccine; `title:` with nothing after it means nothing.
+    text = _FIELD_VALUE.sub(field_name, text)
+    if re.search(r"(^|\s):+|:+(\s|$)", text):
+        text = re.sub(r"(^|\s):+|:+(\s|$)", r"\1 \2", text)
+        notes.append("a stray ':' was ignored")
     text = re.sub(r"(?<=\w)[?!.,;]+(?=\s|$)", "", text)  # a question's punctuation
-    text = re.sub(r"\?", " ", text)
-    return " ".join(text.split())
+    text = text.replace("?", " ")
+    words = text.split()
+    while words and words[-1] in _OPERATORS:
+        notes.append(f"'{words.pop()}' at the end was ignored")
+    while words and words[0] in ("AND", "OR"):
+        notes.append(f"'{words.pop(0)}' at the start was ignored")
+    if words and all(w.startswith("-") or w == "NOT" for w in words):
+        # Only exclusions: "everything but", as `NOT word` already reads.
+        words = ["NOT " + w[1:] if w.startswith("-") else w for w in words if w != "NOT"]
+    return " ".join(words)
+
+
+_OPERATORS = ("AND", "OR", "NOT")
+_FIELD_VALUE = re.compile(r"(?<![\w\"])([A-Za-z_]+):[ \t]*(\S*)")
 
 
 def _query_terms(query: Any, searcher: Any) -> set[str]:
-    """Stemmed terms of the title and content fields the query matched (wildcards expanded)."""
+    """Stemmed terms of the title and content fields the query asks for, wildcards expanded.
+
+    Leaf by leaf: Whoosh's compound `existing_terms` skips the terms of every field after
+    the first it meets.
+    """
     terms: set[str] = set()
-    try:
-        found = query.existing_terms(searcher.reader(), phrases=True, expand=True)
-    except Exception:
-        found = query.iter_all_terms()
-    for fieldname, value in found:
-        if fieldname in ("title", "content"):
-            terms.add(value.decode() if isinstance(value, bytes) else str(value))
+    reader = searcher.reader()
+    for leaf in query.leaves():
+        if getattr(leaf, "fieldname", None) not in ("title", "content"):
+            continue
+        if isinstance(leaf, Q.Phrase):
+            terms.update(str(word) for word in leaf.words)
+        elif isinstance(leaf, Q.Term):
+            text = leaf.text
+            terms.add(text.decode() if isinstance(text, bytes) else str(text))
+        else:
+            try:
+                found = leaf.existing_terms(reader, expand=True)
+            except Exception:  # a leaf type without terms to expand
+                continue
+            terms.update(t.decode() if isinstance(t, bytes) else str(t) for _, t in found)
     return terms
 
 
@@ -323,6 +362,8 @@ def _take_dates(text: str, now: datetime, notes: list[str]) -> tuple[str, list[A
 
     def take(match: re.Match[str]) -> str:
         value = match.group(1)
+        if value.startswith("[") and not value.endswith("]"):
+            notes.append(f"'{match.group(0)}' has no closing ']': read to its end date")
         try:
             queries.append(_date_query(value, now))
         except ValueError:
@@ -351,7 +392,8 @@ def _date_query(value: str, now: datetime) -> Any:
 
 
 def _split_range(inner: str) -> list[str]:
-    parts = re.split(r"\s+to\s+|\s*,\s*", inner.strip(), maxsplit=1, flags=re.IGNORECASE)
+    """`2024-01 to 2024-03`, `2024-01,2024-03`, `2025-09 to`, `to 2023-06` → [low, high]."""
+    parts = re.split(r"\s*\bto\b\s*|\s*,\s*", inner.strip(), maxsplit=1, flags=re.IGNORECASE)
     return [*parts, ""][:2]
 
 

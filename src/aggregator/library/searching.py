@@ -35,7 +35,11 @@ class Searching:
         return self._index
 
     def update_index(
-        self, progress: ProgressFn | None = None, *, wait_s: float = 30.0, fresh: bool = False
+        self,
+        progress: ProgressFn | None = None,
+        *,
+        wait_s: float | None = None,
+        fresh: bool = False,
     ) -> int:
         """Apply every queued change to the index, in batches; returns the entries applied.
 
@@ -45,6 +49,7 @@ class Searching:
         from aggregator.index import default_procs
 
         index = self._open_index()
+        wait_s = self.settings.index.lock_wait if wait_s is None else wait_s
         total = self.store.pending_index_count()
         done = 0
         while True:
@@ -62,7 +67,7 @@ class Searching:
     def reindex(self, progress: ProgressFn | None = None) -> int:
         """Rebuild the index from the store: the store is the truth, the index is derived."""
         index = self._open_index()
-        index.rebuild()
+        index.rebuild(self.settings.index.lock_wait)
         self.store.requeue_everything()
         return self.update_index(progress, fresh=True)
 
@@ -135,7 +140,7 @@ def _hit(
         source_url=entry.source_url,
         category=entry.category,
         published=entry.published,
-        score=round(raw.score, 4),
+        score=round(raw.score, 4) if raw.score is not None else None,
         snippet=text,
         highlights=tuple(spans),
         also_in=tuple(

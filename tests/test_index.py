@@ -1,0 +1,191 @@
+"""The index stays in step with the store: crashes, two writers, stale and held locks."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from aggregator.config import load_settings
+from aggregator.library import open_library
+from aggregator.models import EntryDraft, Source
+from aggregator.sources import save_opml
+
+FEED = "https://feed.example/rss"
+
+
+def make_home(tmp_path: Path) -> tuple[Path, Path]:
+    opml = tmp_path / "list.opml"
+    save_opml(opml, [Source(url=FEED, title="Feed", category="Medicine")], title="t")
+    return tmp_path / "home", opml
+
+
+def child(home: Path, opml: Path, body: str, **popen: object) -> subprocess.Popen[str]:
+    """A separate process with a library open, running `body` (a real second process)."""
+    script = textwrap.dedent(
+        f"""
+        import os, sys, time
+        from aggregator.config import load_settings
+        from aggregator.library import open_library
+        from aggregator.models import EntryDraft
+        lib = open_library(load_settings(data_dir={str(home)!r}, opml={str(opml)!r}))
+        """
+    ) + textwrap.dedent(body)
+    return subprocess.Popen([sys.executable, "-c", script], text=True, **popen)  # type: ignore[call-overload]
+
+
+def drafts(prefix: str, n: int) -> list[EntryDraft]:
+    return [
+        EntryDraft(
+            guid=f"{prefix}{i}", title=f"{prefix} story {i}", text=f"zebra {prefix} number{i}"
+        )
+        for i in range(n)
+    ]
+
+
+def test_a_crash_between_store_and_index_commit_loses_nothing(tmp_path: Path):
+    home, opml = make_home(tmp_path)
+    crashed = child(
+        home,
+        opml,
+        f"""
+        lib.store.upsert_entries({FEED!r}, [EntryDraft(guid=f"g{{i}}", title=f"giraffe {{i}}") for i in range(30)])
+        import aggregator.index as index_module
+        real_apply = index_module.Index.apply
+        def apply_then_die(self, upserts, deletes=(), **kwargs):
+            writer = self._writer(5, 1)
+            for doc in list(upserts)[:10]:
+                writer.add_document(**index_module._fields(doc))
+            os._exit(9)  # killed mid-write: no commit, the writer lock still held
+        index_module.Index.apply = apply_then_die
+        lib.update_index()
+        """,
+    )
+    assert crashed.wait(timeout=60) == 9
+    with open_library(load_settings(data_dir=home, opml=str(opml))) as lib:
+        assert lib.stats().pending_index == 30
+        assert lib.search("giraffe").total == 0  # nothing half-written is visible
+        assert lib.update_index(wait_s=5) == 30  # the lock of the dead process does not block
+        assert lib.search("giraffe").total == 30
+        assert lib.stats().pending_index == 0
+
+
+def test_two_processes_indexing_at_once_both_finish(tmp_path: Path):
+    home, opml = make_home(tmp_path)
+    with open_library(load_settings(data_dir=home, opml=str(opml))):
+        pass  # create the library first, so the two children only race on the index
+    go = tmp_path / "go"
+    body = """
+        while not os.path.exists({go!r}):
+            time.sleep(0.01)
+        for round in range(5):
+            lib.store.upsert_entries({feed!r}, [EntryDraft(guid=f"{{name}}{{round}}-{{i}}", title="okapi", text="okapi " + name) for i in range(40)])
+            lib.update_index()
+        print("done")
+        """
+    children = [
+        child(
+            home,
+            opml,
+            f"name = {name!r}\n" + textwrap.dedent(body).format(go=str(go), feed=FEED),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for name in ("left", "right")
+    ]
+    go.touch()
+    for proc in children:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        assert out.strip() == "done" and "Traceback" not in err
+    with open_library(load_settings(data_dir=home, opml=str(opml))) as lib:
+        lib.update_index()
+        assert lib.search("okapi", limit=1).total == 400
+        assert lib.stats().pending_index == 0
+
+
+def test_a_killed_writer_leaves_no_lock_behind(tmp_path: Path):
+    home, opml = make_home(tmp_path)
+    holder = child(
+        home,
+        opml,
+        """
+        writer = lib._open_index()._writer(5, 1)
+        print("holding", flush=True)
+        time.sleep(60)
+        """,
+        stdout=subprocess.PIPE,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(timeout=30)
+    holder.stdout.close()
+    with open_library(load_settings(data_dir=home, opml=str(opml))) as lib:
+        lib.store.upsert_entries(FEED, drafts("after", 3))
+        started = time.monotonic()
+        assert lib.update_index(wait_s=5) == 3
+        assert time.monotonic() - started < 3
+
+
+def test_a_held_lock_is_waited_for_then_a_clear_message(tmp_path: Path):
+    home, opml = make_home(tmp_path)
+    with open_library(load_settings(data_dir=home, opml=str(opml))) as lib:
+        lib.store.upsert_entries(FEED, drafts("held", 3))
+        writer = lib._open_index()._writer(5, 1)
+        try:
+            env = {**os.environ, "AGGREGATOR_INDEX_LOCK_WAIT": "1"}
+            result = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "aggregator",
+                    "--data-dir",
+                    str(home),
+                    "--opml",
+                    str(opml),
+                    "reindex",
+                ],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=60,
+            )
+        finally:
+            writer.cancel()
+        assert result.returncode == 2
+        assert "being written by another aggregator" in result.stderr
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+        assert lib.update_index(wait_s=5) == 3  # and nothing was lost meanwhile
+
+
+def test_reindex_rebuilds_from_the_store(tmp_path: Path, capsys):
+    from aggregator.cli import run
+
+    home, opml = make_home(tmp_path)
+    with open_library(load_settings(data_dir=home, opml=str(opml))) as lib:
+        lib.store.upsert_entries(FEED, drafts("re", 12))
+        lib.update_index()
+    for path in (home / "index").iterdir():  # a damaged index: the store still has it all
+        if path.suffix == ".seg":
+            path.write_bytes(b"garbage")
+    assert run(["--data-dir", str(home), "--opml", str(opml), "reindex"]) == 0
+    assert "Indexed 12 entries" in capsys.readouterr().out
+    assert run(["--data-dir", str(home), "--opml", str(opml), "search", "zebra", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["total"] == 12
+
+
+def test_an_index_of_another_version_is_refilled(tmp_path: Path):
+    home, opml = make_home(tmp_path)
+    with open_library(load_settings(data_dir=home, opml=str(opml))) as lib:
+        lib.store.upsert_entries(FEED, drafts("v", 5))
+        lib.update_index()
+    (home / "index" / "aggregator-index-version").write_text("0\n")
+    with open_library(load_settings(data_dir=home, opml=str(opml))) as lib:
+        assert lib.search("zebra").pending == 5  # the new index is queued to be refilled
+        lib.update_index()
+        assert lib.search("zebra").total == 5
