@@ -47,6 +47,7 @@ from typing import Any
 
 import whoosh
 from whoosh import index as whoosh_index
+from whoosh import query as Q
 from whoosh.fields import ID, TEXT, Schema
 from whoosh.qparser import MultifieldParser, OrGroup, QueryParser
 
@@ -56,6 +57,7 @@ from common import SHARED, save
 from aggregator.config import load_settings
 from aggregator.library import open_library
 from aggregator.models import EntryDraft, Source
+from aggregator.search import parse_query
 from aggregator.sources import save_opml
 from aggregator.store.entries import entry_id
 
@@ -112,9 +114,9 @@ def read_smart(path: Path, notes: list[str]) -> list[dict[str, str]]:
             tag = ""
             continue
         if match and match.group(1) in FIELD_TAGS:
-            if match.group(1) in current and match.group(1) != tag:
-                # A marker already seen in this record, not a repeat of the current field
-                # (CISI lists authors as .A after .A): damaged text, read on as the same field.
+            if match.group(1) in current and not match.group(1) == tag == "A":
+                # A marker already seen in this record (other than CISI's .A after .A, one
+                # per author): damaged text, read on as the current field.
                 stray[current["I"][0]] += 1
                 continue
             tag = match.group(1)
@@ -224,6 +226,11 @@ def score(coll: Collection, run: Run) -> dict[str, Any]:
     }
 
 
+def excludes(query: Any) -> bool:
+    """Whether a parsed query excludes something (`NOT x`, `-x`)."""
+    return isinstance(query, Q.Not | Q.AndNot) or any(excludes(c) for c in query.children())
+
+
 # -- the systems ---------------------------------------------------------------------------
 
 
@@ -256,8 +263,20 @@ def run_aggregator(coll: Collection, work: Path) -> Run:
                 "total": res.total,
                 "interpretation": res.interpretation,
                 "suggestion": res.suggestion,
+                "excludes": excludes(parse_query(text, any_word=True).query),
             }
-    extra = {"store_s": t1 - t0, "update_index_s": t2 - t1, "readings": readings}
+        # What a reader sees (20 results or so) costs far less than 1000 snippets: time that too.
+        short = []
+        for text in coll.queries.values():
+            started = time.perf_counter()
+            lib.search(text, limit=K)
+            short.append((time.perf_counter() - started) * 1000)
+    extra = {
+        "store_s": t1 - t0,
+        "update_index_s": t2 - t1,
+        f"median_query_ms_limit_{K}": statistics.median(short),
+        "readings": readings,
+    }
     return Run("aggregator", t2 - t0, rankings, latencies, extra)
 
 
@@ -322,10 +341,22 @@ def anomalies(coll: Collection, rows: list[dict[str, Any]]) -> list[str]:
         )
     for r in rows:
         if r["no_hits"]:
-            out.append(f"{r['system']}: no hits for queries {', '.join(r['no_hits'])}")
+            listed = ", ".join(r["no_hits"][:12]) + (" …" if len(r["no_hits"]) > 12 else "")
+            out.append(f"{r['system']}: no hits for {len(r['no_hits'])} queries: {listed}")
         if r.get("errors"):
             out.append(f"{r['system']}: {len(r['errors'])} queries failed to parse or run")
     readings = rows[0]["readings"]
+    agg = rows[0]
+    out.append(
+        f"aggregator median query ms at limit={K}: {agg[f'median_query_ms_limit_{K}']:.1f} "
+        f"(the table's figure is at limit={LIMIT}, snippets for every hit included)"
+    )
+    excluding = [q for q in judged(coll) if readings[q]["excludes"]]
+    if excluding:
+        out.append(
+            f"aggregator: {len(excluding)} queries are read with an exclusion (NOT/-word), "
+            f"e.g. {', '.join(excluding[:12])}{' …' if len(excluding) > 12 else ''}"
+        )
     notes = Counter(
         part for q in judged(coll) for part in readings[q]["interpretation"].split("; ") if part
     )

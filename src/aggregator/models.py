@@ -281,3 +281,27 @@ class SearchResult:
     pending: int = 0
     """Entries stored but not yet in the index (so not found by this search)."""
     source_titles: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class EntryRow:
+    """An entry as a list shows it: light enough to hold a hundred thousand of them."""
+
+    id: str
+    title: str
+    source: str
+    category: str
+    published: datetime | None
+    read: bool
+    starred: bool
+    partial: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """What the entry list shows: everything, a topic, a source, or a set of ids."""
+
+    category: str | None = None
+    source_url: str | None = None
+    unread_only: bool = False
+    starred_only: bool = False

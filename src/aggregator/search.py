@@ -127,7 +127,7 @@ class Searcher:
         run = _Runner(searcher, limit, sort, filters, mask)
         results = run.top(parsed.query)
         any_word = False
-        if results.scored_length() < ANY_WORD_BELOW and len(parsed.words) >= 3:
+        if results.scored_length() < ANY_WORD_BELOW and _is_plain_question(parsed.text):
             loose = parse_query(text, now=now, any_word=True)
             looser = run.top(loose.query)
             if looser.scored_length() > results.scored_length():
@@ -259,6 +259,17 @@ def _schema() -> Any:
     return make_schema()
 
 
+def _is_plain_question(text: str) -> bool:
+    """Three words or more, and no operator, field, phrase, prefix or fuzzy term: prose.
+
+    Only prose falls back to any-word ranking; a query with operators means what it says.
+    """
+    words = text.split()
+    operators = any(w in _OPERATORS or w.startswith("-") for w in words)
+    syntax = any(c in text for c in '":*~')
+    return len(re.findall(r"\w+", text)) >= 3 and not operators and not syntax
+
+
 def _forgive(text: str, notes: list[str]) -> str:
     """Repair what would make the parser guess: stray quotes, brackets, colons, operators."""
     if text.count('"') % 2:
@@ -271,6 +282,8 @@ def _forgive(text: str, notes: list[str]) -> str:
         text = text.replace("[", " ").replace("]", " ")
         notes.append("brackets were read as spaces")
     text = re.sub(r"\burl:\s*https?://", "url:", text, flags=re.IGNORECASE)
+    # A hyphen inside a word joins it (`boundary-layer`): only at a word's start does it exclude.
+    text = re.sub(r"(?<=\w)-(?=\w)", " ", text)
 
     def field_name(match: re.Match[str]) -> str:
         name, value = match.group(1), match.group(2)
@@ -281,8 +294,9 @@ def _forgive(text: str, notes: list[str]) -> str:
             if match.group(0) != f"{name}:{value}":
                 notes.append(f"read '{match.group(0)}' as '{name}:{value}'")
             return FIELDS[name.lower()] + ":" + value
-        notes.append(f"'{name}:' is not a field: read as a word")
-        return f"{name} {value}"
+        if value and match.group(0) == f"{name}:{value}":
+            notes.append(f"'{name}:' is not a field: read as a word")
+        return f"{name} {value}"  # prose ("the landscape: …") needs no note
 
     # `title: vaccine` means title:vaccine; `title:` with nothing after it means nothing.
     text = _FIELD_VALUE.sub(field_name, text)

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from aggregator.errors import EntryNotFoundError
-from aggregator.models import Entry, EntryDraft, IndexDoc
+from aggregator.models import Entry, EntryDraft, EntryRow, IndexDoc, View
 from aggregator.store.database import Database, from_db, now_db, to_db
 
 
@@ -261,6 +261,39 @@ class EntryRows(Database):
                 [(read, starred, stamp, i, read, starred) for i in ids],
             )
             return conn.execute("SELECT changes()").fetchone()[0]
+
+    def list_entries(self, view: View, limit: int | None = None) -> list[EntryRow]:
+        """Rows for a list, newest first (undated entries by when they were first seen)."""
+        where, args = [], []
+        if view.source_url:
+            where.append("e.source_url = ?")
+            args.append(view.source_url)
+        if view.category:
+            where.append("(s.category = ? OR s.category LIKE ? ESCAPE '\\')")
+            escaped = view.category.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            args.extend([view.category, escaped + "/%"])
+        if view.unread_only:
+            where.append("COALESCE(f.read, 0) = 0")
+        if view.starred_only:
+            where.append("COALESCE(f.starred, 0) = 1")
+        sql = f"""SELECT e.id, e.title,
+                         COALESCE(NULLIF(s.title, ''), NULLIF(s.feed_title, ''), e.source_url),
+                         COALESCE(s.category, ''), e.published, COALESCE(f.read, 0),
+                         COALESCE(f.starred, 0), e.full_text = 'partial'
+                  FROM entry AS e
+                  LEFT JOIN entry_flags AS f ON f.entry_id = e.id
+                  LEFT JOIN source AS s ON s.url = e.source_url
+                  {"WHERE " + " AND ".join(where) if where else ""}
+                  ORDER BY COALESCE(e.published, e.first_seen) DESC
+                  {"LIMIT ?" if limit else ""}"""
+        if limit:
+            args.append(limit)
+        with self._read() as conn:
+            rows = conn.execute(sql, args).fetchall()
+        return [
+            EntryRow(r[0], r[1], r[2], r[3], from_db(r[4]), bool(r[5]), bool(r[6]), bool(r[7]))
+            for r in rows
+        ]
 
     def read_ids(self) -> list[str]:
         with self._read() as conn:
