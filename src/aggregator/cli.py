@@ -74,7 +74,53 @@ def cli(ctx: click.Context, data_dir: str | None, opml: str | None) -> None:
     """An offline-first library of the feeds and pages you choose."""
     ctx.obj = Context(data_dir, opml)
     if ctx.invoked_subcommand is None:
-        click.echo(ctx.get_help())
+        if sys.stdout.isatty() and sys.stdin.isatty():
+            _run_tui(ctx.obj)
+        else:
+            click.echo(ctx.get_help())  # not a terminal: the commands, not a UI
+
+
+@cli.command()
+@pass_context
+def tui(obj: Context) -> None:
+    """Open the terminal UI (what `aggregator` alone does)."""
+    _run_tui(obj)
+
+
+@cli.command()
+def demo() -> None:
+    """Open the terminal UI on a library of sample articles: no network needed."""
+    _run_demo()
+
+
+def _run_tui(obj: Context) -> None:
+    if not sys.stdout.isatty():
+        raise click.UsageError(
+            "the terminal UI needs a terminal; see `aggregator --help` for commands"
+        )
+    from aggregator.tui.app import AggregatorApp
+
+    settings = load_settings(data_dir=obj.data_dir, opml=obj.opml)
+    with open_library(settings) as library:
+        result = AggregatorApp(settings, library=library, refresh_on_start=library.first_run).run()
+    if result == "demo":
+        _run_demo()
+
+
+def _run_demo() -> None:
+    if not sys.stdout.isatty():
+        raise click.UsageError("the demo is the terminal UI and needs a terminal")
+    from aggregator.library.demo import open_demo
+    from aggregator.tui.app import AggregatorApp
+
+    demo_library = open_demo()
+    try:
+        with open_library(demo_library.settings) as library:
+            AggregatorApp(
+                demo_library.settings, library=library, refresh_on_start=True, demo=True
+            ).run()
+    finally:
+        demo_library.close()
 
 
 # -- sources -----------------------------------------------------------------------------------

@@ -54,6 +54,8 @@ class Settings:
     opml_path: Path
     fetch: FetchSettings = FetchSettings()
     index: IndexSettings = IndexSettings()
+    keys: tuple[tuple[str, str], ...] = ()
+    """`[keys]` in config.toml: terminal UI action id → keys (e.g. `"entry.star" = "f"`)."""
 
     @property
     def db_path(self) -> Path:
@@ -93,7 +95,7 @@ def load_settings(
     sections = {
         name: _build_section(name, cls, values.get(name, {})) for name, cls in _SECTIONS.items()
     }
-    return replace(settings, **sections)
+    return replace(settings, **sections, keys=_keys(values.get("keys", {})))
 
 
 def _read_config_file(path: Path) -> dict[str, Any]:
@@ -108,7 +110,7 @@ def _read_config_file(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}", key=str(path)) from None
     for name, value in data.items():
-        if name not in _SECTIONS:
+        if name not in _SECTIONS and name != "keys":
             known = ", ".join(f"[{s}]" for s in _SECTIONS)
             raise ConfigError(f"{path}: unknown section or key '{name}' (known: {known})", key=name)
         if not isinstance(value, dict):
@@ -116,8 +118,22 @@ def _read_config_file(path: Path) -> dict[str, Any]:
     return data
 
 
+def _keys(table: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """Key bindings as written; the UI checks the action ids, which it alone knows."""
+    pairs = []
+    for action, keys in table.items():
+        if not isinstance(keys, str) or not keys.strip():
+            raise ConfigError(
+                f'setting \'keys.{action}\' must be a string of keys, e.g. "ctrl+s" or "s,f"',
+                key=f"keys.{action}",
+            )
+        pairs.append((str(action), keys.strip()))
+    return tuple(pairs)
+
+
 def _merge_env(values: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
-    merged = {name: dict(values.get(name, {})) for name in _SECTIONS}
+    merged: dict[str, Any] = {name: dict(values.get(name, {})) for name in _SECTIONS}
+    merged["keys"] = dict(values.get("keys", {}))
     for name, cls in _SECTIONS.items():
         for f in fields(cls):
             var = f"AGGREGATOR_{name}_{f.name}".upper()

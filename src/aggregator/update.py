@@ -16,6 +16,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -68,9 +69,10 @@ class _Tally:
 class Updater:
     """Runs fetches for a `Library`; one instance per run."""
 
-    def __init__(self, settings: Settings, store: Store) -> None:
+    def __init__(self, settings: Settings, store: Store, *, processes: bool = True) -> None:
         self.settings = settings
         self.store = store
+        self.processes = processes
         self._task: asyncio.Task[FetchReport] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -161,10 +163,21 @@ class Updater:
         from aggregator import jobs
 
         if self._cpu is None:
-            self._cpu = _cpu_pool(self._cpu_size, jobs.init_worker)
-        return await asyncio.get_running_loop().run_in_executor(
-            self._cpu, getattr(jobs, job), *args
-        )
+            size = self._cpu_size if self.processes else 0
+            self._cpu = _cpu_pool(size, jobs.init_worker)
+        loop = asyncio.get_running_loop()
+        pool = self._cpu
+        try:
+            return await loop.run_in_executor(pool, getattr(jobs, job), *args)
+        except (BrokenProcessPool, OSError, ValueError):
+            if isinstance(pool, ThreadPoolExecutor):
+                raise  # the job's own error, not the pool's
+            # Worker processes could not start or died (an odd __main__, no /dev/shm, a
+            # kill): parse on a thread for the rest of the run rather than fail every source.
+            if self._cpu is pool:
+                pool.shutdown(wait=False, cancel_futures=True)
+                self._cpu = ThreadPoolExecutor(1, thread_name_prefix="aggregator-parse")
+            return await loop.run_in_executor(self._cpu, getattr(jobs, job), *args)
 
     async def _db_call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()

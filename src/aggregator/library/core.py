@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
+from datetime import datetime
 from importlib import resources
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -13,7 +14,7 @@ from aggregator.errors import DataDirError
 from aggregator.library.fetching import Fetching
 from aggregator.library.searching import Searching
 from aggregator.library.source_list import DEFAULT_LIST_TITLE, SourceList
-from aggregator.models import Entry, Stats
+from aggregator.models import Entry, EntryRow, Stats, View
 from aggregator.store import Store
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ class Library(SourceList, Fetching, Searching):
         self._list_title = DEFAULT_LIST_TITLE
         self._updater: Updater | None = None
         self._index: Index | None = None
+        self.use_processes = True
         self._searcher: Searcher | None = None
         sources = self._read_list()  # a broken list fails before the store is touched
         self.store = Store.open(settings.db_path)
@@ -100,10 +102,27 @@ class Library(SourceList, Fetching, Searching):
 
         entry = self.store.entry(entry_id.strip().lower())
         if not entry.markdown and entry.html:
-            markdown = extract.html_to_markdown(entry.html, entry.url or entry.source_url)
+            markdown = _without_title(
+                extract.html_to_markdown(entry.html, entry.url or entry.source_url), entry.title
+            )
             self.store.set_markdown(entry.id, markdown)
             entry = replace(entry, markdown=markdown)
         return entry
+
+    def entries(self, view: View | None = None, limit: int | None = None) -> list[EntryRow]:
+        """Rows for a list, newest first: all entries, a topic (with subtopics), a source."""
+        return self.store.list_entries(view or View(), limit)
+
+    def set_read(self, entry_ids: list[str], read: bool = True) -> None:
+        self.store.set_flags(entry_ids, read=read)
+
+    def set_starred(self, entry_ids: list[str], starred: bool = True) -> None:
+        self.store.set_flags(entry_ids, starred=starred)
+
+    def last_refresh(self) -> datetime | None:
+        """When a source was last fetched successfully, if ever."""
+        successes = [s.last_success for s in self.store.source_states().values() if s.last_success]
+        return max(successes) if successes else None
 
     # -- the library as a whole --------------------------------------------------------------
 
@@ -117,3 +136,11 @@ class Library(SourceList, Fetching, Searching):
             indexed=entries - self.store.unindexed_entry_count(),
             pending_index=self.store.pending_index_count(),
         )
+
+
+def _without_title(markdown: str, title: str) -> str:
+    """Drop a first heading that only repeats the title (article pages usually open with it)."""
+    first, _, rest = markdown.lstrip().partition("\n")
+    if first.startswith("#") and first.lstrip("#").strip().casefold() == title.strip().casefold():
+        return rest.lstrip("\n")
+    return markdown

@@ -21,6 +21,7 @@ class Fetching:
 
     select_sources: Callable[..., list[Source]]  # from SourceList
     update_index: Callable[..., int]  # from Searching
+    use_processes: bool
 
     def fetch(
         self,
@@ -41,7 +42,9 @@ class Fetching:
 
         urls = list(urls)
         chosen = self.select_sources(urls, category)
-        self._updater = Updater(self._with_limits(concurrency, per_host), self.store)
+        self._updater = Updater(
+            self._with_limits(concurrency, per_host), self.store, processes=self.use_processes
+        )
         try:
             report = self._updater.run(chosen, force=bool(urls), progress=progress)
         finally:

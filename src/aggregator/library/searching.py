@@ -24,6 +24,8 @@ class Searching:
     store: Store
     _index: Index | None
     _searcher: Searcher | None
+    use_processes: bool
+    """Whether fetching and indexing may start worker processes (not from the terminal UI)."""
 
     def _open_index(self) -> Index:
         from aggregator.index import Index  # Whoosh loads only when search or indexing needs it
@@ -57,7 +59,8 @@ class Searching:
             if not last_seq:
                 break
             docs = self.store.index_docs(upserts)
-            index.apply(docs, deletes, wait_s=wait_s, fresh=fresh, procs=default_procs(len(docs)))
+            procs = default_procs(len(docs)) if self.use_processes else 1
+            index.apply(docs, deletes, wait_s=wait_s, fresh=fresh, procs=procs)
             self.store.mark_indexed(last_seq)
             done += len(upserts) + len(deletes)
             if progress is not None:

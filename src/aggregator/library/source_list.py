@@ -88,6 +88,28 @@ class SourceList:
         self._save_list([*listed, source])
         return AddedSource(source, found.alternatives, found.warning)
 
+    def update_source(
+        self,
+        url: str,
+        *,
+        title: str | None = None,
+        category: str | None = None,
+        full_text: bool | None = None,
+    ) -> Source:
+        """Change a source's title, topic or full-text switch; the rest of its outline stays."""
+        from dataclasses import replace
+
+        listed = self._read_list()
+        target = _find(listed, url)
+        changed = replace(
+            target,
+            title=target.title if title is None else title.strip(),
+            category=target.category if category is None else _clean_category(category),
+            full_text=target.full_text if full_text is None else full_text,
+        )
+        self._save_list([changed if s.url == target.url else s for s in listed])
+        return changed
+
     def remove_source(self, url: str) -> tuple[Source, int]:
         """Remove a source from the list and its entries from the library."""
         listed = self._read_list()

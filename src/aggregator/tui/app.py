@@ -1,0 +1,384 @@
+"""The Textual app: one `Library`, thread workers around it, screens over it.
+
+`make_app()` is the one factory, used by `aggregator`, `aggregator demo` and the tests.
+"""
+
+from __future__ import annotations
+
+import webbrowser
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding
+from textual.worker import Worker, WorkerState
+
+from aggregator.config import Settings
+from aggregator.errors import AggregatorError
+from aggregator.library import Library, open_library
+from aggregator.models import FetchReport
+from aggregator.tui.commands import AggregatorCommands
+from aggregator.tui.keys import binding, keymap
+from aggregator.tui.messages import (
+    IndexProgress,
+    LibraryLoaded,
+    RefreshFinished,
+    RefreshProgress,
+    WorkerFailed,
+)
+from aggregator.tui.screens.confirm import ConfirmScreen
+from aggregator.tui.screens.help import HelpScreen
+from aggregator.tui.screens.main import MainScreen
+from aggregator.tui.screens.source_form import SourceForm, SourceFormScreen
+from aggregator.tui.screens.sources import SourcesScreen
+from aggregator.tui.widgets.entry_list import EntryList
+from aggregator.tui.widgets.sidebar import Place, Sidebar
+from aggregator.tui.widgets.status_bar import StatusBar
+
+
+class AggregatorApp(App[str | None]):
+    """Returns "demo" when the user accepted the offer of the demo (offline, nothing stored)."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "aggregator"
+    COMMANDS = App.COMMANDS | {AggregatorCommands}
+    BINDINGS = [
+        binding("app.quit", "quit"),
+        binding("app.help", "help"),
+        binding("app.refresh_all", "refresh_all"),
+        binding("app.sources", "sources"),
+        binding("app.add_source", "add_source"),
+        Binding("tab", "focus_next", "Next pane", show=False, id="app.next_pane"),
+    ]
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        refresh_on_start: bool = False,
+        demo: bool = False,
+        library: Library | None = None,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.refresh_on_start = refresh_on_start
+        self.demo = demo
+        self._library = library
+        self.user_keys, self.unknown_keys = keymap(settings.keys)
+        self._refreshing = False
+        if demo:
+            self.sub_title = "demo · sample articles, no network"
+
+    @property
+    def library(self) -> Library:
+        assert self._library is not None
+        return self._library
+
+    @property
+    def main(self) -> MainScreen:
+        return self.get_screen("main")  # type: ignore[return-value]
+
+    def on_mount(self) -> None:
+        if self._library is None:
+            self._library = open_library(self.settings)
+        # Textual owns the terminal's file descriptors and this process runs threads: worker
+        # processes (parsing, indexing) cannot start cleanly from here, so threads do the work.
+        self.library.use_processes = False
+        self.set_keymap(self.user_keys)
+        if self.unknown_keys:
+            self.notify(
+                f"[keys] in config.toml names no action: {', '.join(self.unknown_keys)}",
+                severity="warning",
+            )
+        self.install_screen(MainScreen(), "main")
+        self.push_screen("main")
+        self.load_library()
+        if self.refresh_on_start:
+            self.refresh_place(Place("all"), label="all sources")
+
+    def on_unmount(self) -> None:
+        if self._library is not None:
+            self._library.cancel_fetch()
+
+    # -- loading -----------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="load")
+    def load_library(self, keep: str | None = None) -> None:
+        library = self.library
+        view = self.main.view
+        sources = library.sources()
+        rows = library.entries(view)
+        stats = library.stats()
+        self.call_from_thread(
+            self._loaded, LibraryLoaded(sources, rows, stats.entries, stats.unread), keep
+        )
+
+    def _loaded(self, event: LibraryLoaded, keep: str | None) -> None:
+        main = self.main
+        if main.search_result is None:
+            main.query_one(Sidebar).show_sources(event.sources, event.unread)
+        main.show_library(event.rows, keep=keep)
+        status = main.query_one(StatusBar)
+        status.entries, status.unread = event.total, event.unread
+        successes = [s.state.last_success for s in event.sources if s.state.last_success]
+        status.last_refresh = max(successes) if successes else status.last_refresh
+        status.show()
+
+    def adjust_unread(self, change: int) -> None:
+        status = self.main.query_one(StatusBar)
+        status.unread = max(0, status.unread + change)
+        status.show()
+
+    # -- flags and links -----------------------------------------------------------------------
+
+    @work(thread=True, group="flags")
+    def set_read(self, ids: list[str], read: bool) -> None:
+        self.library.set_read(ids, read)
+
+    @work(thread=True, group="flags")
+    def set_starred(self, entry_id: str, starred: bool) -> None:
+        self.library.set_starred([entry_id], starred)
+
+    def open_link(self, url: str) -> None:
+        """Open in $BROWSER (or the system's); only http(s): a feed must not open local files."""
+        if not url.lower().startswith(("http://", "https://")):
+            self.notify("Only http and https links are opened.", severity="warning")
+            return
+        self._open_in_browser(url)
+
+    @work(thread=True, group="browser")
+    def _open_in_browser(self, url: str) -> None:
+        if not webbrowser.open(url):
+            self.post_message(WorkerFailed("open the link", f"no browser available for {url}"))
+
+    # -- refreshing ----------------------------------------------------------------------------
+
+    def refresh_place(self, place: Place, label: str | None = None) -> None:
+        if self._refreshing:
+            self.notify("A refresh is already running.", timeout=2)
+            return
+        if place.kind == "source":
+            urls, category = [place.value], None
+        elif place.kind == "topic":
+            urls, category = [], place.value
+        else:
+            urls, category = [], None
+        self._refreshing = True
+        self._refresh(
+            urls, category, label or (place.value if place.kind != "all" else "all sources")
+        )
+
+    def action_refresh_all(self) -> None:
+        self.refresh_place(Place("all"), label="all sources")
+
+    @work(thread=True, exclusive=True, group="refresh")
+    def _refresh(self, urls: list[str], category: str | None, label: str) -> None:
+        report = self.library.fetch(
+            urls,
+            category=category,
+            progress=lambda p: self.post_message(RefreshProgress(p)),
+            index_progress=lambda done, total: self.post_message(IndexProgress(done, total)),
+        )
+        self.post_message(RefreshFinished(report, label))
+
+    @on(RefreshProgress)
+    def refresh_progress(self, event: RefreshProgress) -> None:
+        p = event.progress
+        status = self.main.query_one(StatusBar)
+        status.activity = f"refreshing {p.done}/{p.total} · {p.new:,} new" + (
+            f" · {p.failed} failed" if p.failed else ""
+        )
+        status.show()
+
+    @on(IndexProgress)
+    def index_progress(self, event: IndexProgress) -> None:
+        status = self.main.query_one(StatusBar)
+        status.activity = f"indexing {event.done:,}/{event.total:,}"
+        status.show()
+
+    @on(RefreshFinished)
+    def refresh_finished(self, event: RefreshFinished) -> None:
+        self._refreshing = False
+        report = event.report
+        status = self.main.query_one(StatusBar)
+        status.activity = ""
+        status.offline = report.offline
+        status.show()
+        self.notify(
+            _summary(report, event.label),
+            timeout=6,
+            severity="warning" if report.failed else "information",
+        )
+        self.load_library(keep=self._current_id())
+        if report.offline and not self.demo and status.entries == 0 and report.new == 0:
+            self.push_screen(
+                ConfirmScreen(
+                    "No network, and nothing is stored yet. "
+                    "Open the demo library of sample articles instead?",
+                    yes="Open the demo",
+                    no="Stay",
+                ),
+                lambda yes: self.exit("demo") if yes else None,
+            )
+
+    def _current_id(self) -> str | None:
+        row = self.main.query_one(EntryList).current
+        return row.id if row else None
+
+    # -- sources -------------------------------------------------------------------------------
+
+    def action_sources(self) -> None:
+        self.push_screen(SourcesScreen())
+
+    def action_add_source(self) -> None:
+        self.add_source()
+
+    def add_source(self, then: Callable[[], object] | None = None) -> None:
+        def submitted(form: SourceForm | None) -> None:
+            if form is not None:
+                self._add(form, then)
+
+        self.push_screen(SourceFormScreen(), submitted)
+
+    @work(thread=True, group="sources")
+    def _add(self, form: SourceForm, then: Callable[[], object] | None) -> None:
+        added = self.library.add_source(form.url, category=form.category, title=form.title)
+        if form.full_text:
+            self.library.update_source(added.source.url, full_text=True)
+        note = f"Added {added.source.display_title}"
+        if added.alternatives:
+            note += f" (the page also offers {len(added.alternatives)} other feeds)"
+        if added.warning:
+            note += f" · {added.warning}"
+        self.call_from_thread(self.notify, note)
+        self.call_from_thread(
+            self.refresh_place, Place("source", added.source.url), added.source.display_title
+        )
+        if then is not None:
+            self.call_from_thread(then)
+
+    def edit_source(self, url: str, then: Callable[[], object] | None = None) -> None:
+        source = self.library.select_sources([url])[0]  # reads the OPML file only: quick
+
+        def submitted(form: SourceForm | None) -> None:
+            if form is not None:
+                self._edit(url, form, then)
+
+        self.push_screen(
+            SourceFormScreen(
+                SourceForm(source.url, source.title, source.category, source.full_text)
+            ),
+            submitted,
+        )
+
+    @work(thread=True, group="sources")
+    def _edit(self, url: str, form: SourceForm, then: Callable[[], object] | None) -> None:
+        self.library.update_source(
+            url, title=form.title, category=form.category, full_text=form.full_text
+        )
+        self.call_from_thread(self.notify, "Saved.")
+        self.call_from_thread(self.load_library)
+        if then is not None:
+            self.call_from_thread(then)
+
+    def delete_source(self, url: str, then: Callable[[], object] | None = None) -> None:
+        name = self.library.select_sources([url])[0].display_title
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._delete(url, then)
+
+        self.push_screen(
+            ConfirmScreen(f"Remove {name} and its stored entries?", yes="Remove", no="Keep"),
+            answered,
+        )
+
+    @work(thread=True, group="sources")
+    def _delete(self, url: str, then: Callable[[], object] | None) -> None:
+        source, removed = self.library.remove_source(url)
+        self.library.update_index()
+        self.call_from_thread(
+            self.notify, f"Removed {source.display_title} and {removed:,} entries."
+        )
+        self.call_from_thread(self._after_delete)
+        if then is not None:
+            self.call_from_thread(then)
+
+    def _after_delete(self) -> None:
+        self.main.place = Place("all")
+        self.load_library()
+
+    @work(thread=True, group="sources")
+    def check_source(self, url: str) -> None:
+        (result,) = self.library.check_sources([url])
+        if result.status == "ok":
+            self.call_from_thread(
+                self.notify, f"{result.title}: ok, {result.unchanged} entries offered."
+            )
+        else:
+            self.post_message(WorkerFailed(f"check {result.title}", result.error or "failed"))
+
+    # -- OPML -----------------------------------------------------------------------------------
+
+    @work(thread=True, group="opml")
+    def import_opml(self, path: str) -> None:
+        report = self.library.import_opml(Path(path).expanduser())
+        self.call_from_thread(
+            self.notify,
+            f"Imported {len(report.added)} sources ({report.already_present} already there, "
+            f"{len(report.skipped)} skipped).",
+        )
+        self.call_from_thread(self.load_library)
+
+    @work(thread=True, group="opml")
+    def export_opml(self, path: str) -> None:
+        self.library.export_opml(Path(path).expanduser())
+        self.call_from_thread(self.notify, f"Wrote {path}")
+
+    # -- help and errors -------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.user_keys))
+
+    @on(WorkerFailed)
+    def worker_failed(self, event: WorkerFailed) -> None:
+        self.notify(f"Could not {event.what}: {event.error}", severity="error", timeout=8)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place worker errors are shown: a line, never a traceback."""
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        message = (
+            str(error) if isinstance(error, AggregatorError) else f"{type(error).__name__}: {error}"
+        )
+        if event.worker.group == "refresh":
+            self._refreshing = False
+            status = self.main.query_one(StatusBar)
+            status.activity = ""
+            status.show()
+        self.notify(Text(" ".join(message.split())).plain, severity="error", timeout=8)
+
+
+def _summary(report: FetchReport, label: str) -> str:
+    if report.offline:
+        return "Offline: no source could be reached; everything stored is still here."
+    new_by_topic: dict[str, int] = {}
+    for r in report.results:
+        if r.new:
+            topic = r.category.split("/")[0] or "Unfiled"
+            new_by_topic[topic] = new_by_topic.get(topic, 0) + r.new
+    parts = [
+        f"{n:,} new in {t}" for t, n in sorted(new_by_topic.items(), key=lambda kv: -kv[1])
+    ] or [f"Nothing new ({label})"]
+    if report.failed:
+        parts.append(f"{report.failed} source{'s' if report.failed != 1 else ''} failed")
+    return " · ".join(parts)
+
+
+def make_app(
+    settings: Settings, *, refresh_on_start: bool = False, demo: bool = False
+) -> AggregatorApp:
+    return AggregatorApp(settings, refresh_on_start=refresh_on_start, demo=demo)

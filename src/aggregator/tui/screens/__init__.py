@@ -1,0 +1,1 @@
+"""Screens; widgets live in `tui/widgets`."""

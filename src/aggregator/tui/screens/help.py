@@ -1,0 +1,52 @@
+"""`?`: every key and what it does (as remapped in config.toml, if it was)."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from aggregator.tui.keys import ACTIONS
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close", id="help.close")]
+
+    def __init__(self, keys: dict[str, str]) -> None:
+        super().__init__()
+        self.keys = keys
+
+    def compose(self) -> ComposeResult:
+        table = Table(box=None, show_header=True, header_style="bold", expand=True)
+        table.add_column("Key", style="bold cyan", no_wrap=True)
+        table.add_column("Does")
+        table.add_column("Action id (for [keys] in config.toml)", style="dim")
+        for action_id, (default, description, _) in ACTIONS.items():
+            keys = self.keys.get(action_id, default)
+            table.add_row(Text(_pretty(keys)), Text(description), Text(action_id))
+        for keys, description in (
+            ("↑ ↓ j k", "Move in the list"),
+            ("PgUp PgDn Home End", "Move by pages, to the ends"),
+            ("Tab", "Next pane"),
+            ("ctrl+p", "Command palette: every action, OPML import and export"),
+        ):
+            table.add_row(Text(keys), Text(description), Text(""))
+        with VerticalScroll():
+            yield Static(Text("Keys", style="bold"))
+            yield Static(table)
+            yield Static(Text("Esc closes this.", style="dim"))
+
+
+def _pretty(keys: str) -> str:
+    names = {
+        "question_mark": "?",
+        "slash": "/",
+        "escape": "Esc",
+        "enter": "Enter",
+        "space": "Space",
+    }
+    return " ".join(names.get(k, k) for k in keys.split(","))

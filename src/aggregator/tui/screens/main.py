@@ -1,0 +1,341 @@
+"""The main screen: sidebar, entry list and reader, with search on top and status below."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Markdown, Static
+
+from aggregator.models import EntryRow, SearchResult, View
+from aggregator.tui.keys import binding
+from aggregator.tui.messages import SearchFinished
+from aggregator.tui.widgets.entry_list import EntryList, Snippet
+from aggregator.tui.widgets.reader import Reader
+from aggregator.tui.widgets.search_bar import SearchBar
+from aggregator.tui.widgets.sidebar import Place, Sidebar
+from aggregator.tui.widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from aggregator.tui.app import AggregatorApp
+
+WIDE = 110
+"""From this width the reader sits beside the list; below it, it takes the list's place."""
+
+
+class MainScreen(Screen[None]):
+    BINDINGS = [
+        binding("app.search", "search"),
+        binding("app.back", "back"),
+        binding("entry.open", "open_entry"),
+        binding("entry.page", "page"),
+        binding("entry.next_unread", "unread(1)"),
+        binding("entry.prev_unread", "unread(-1)"),
+        binding("entry.toggle_read", "toggle_read"),
+        binding("entry.star", "star"),
+        binding("entry.all_read", "all_read"),
+        binding("entry.open_link", "open_link"),
+        binding("search.sort", "toggle_sort"),
+        binding("search.suggestion", "use_suggestion"),
+        binding("app.refresh", "refresh_here"),
+        binding("source.edit", "edit_source"),
+        binding("source.delete", "delete_source"),
+    ]
+
+    app: AggregatorApp
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.place = Place("all")
+        self.search_result: SearchResult | None = None
+        self.search_query = ""
+        self.search_sort = "relevance"
+        self.search_filter: Place | None = None
+        self._generation = 0
+        self._before_search: tuple[Place, str | None] | None = None
+        self.reading = False
+
+    def compose(self) -> ComposeResult:
+        yield SearchBar(id="search")
+        with Horizontal(id="panes"):
+            yield Sidebar(id="sidebar")
+            yield EntryList(id="entries")
+            yield Reader(id="reader")
+        yield Static("", id="notice")
+        yield StatusBar(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(EntryList).empty_text = "Loading…"
+        self.query_one(EntryList).focus()
+        self._layout()
+
+    def on_resize(self) -> None:
+        self._layout()
+
+    def _layout(self) -> None:
+        wide = self.size.width >= WIDE
+        self.set_class(wide, "wide")
+        self.set_class(self.reading and not wide, "reading")
+        self.query_one(Sidebar).set_class(self.size.width < 100, "narrow")
+
+    # -- showing the library ---------------------------------------------------------------
+
+    @property
+    def view(self) -> View:
+        if self.place.kind == "topic":
+            return View(category=self.place.value)
+        if self.place.kind == "source":
+            return View(source_url=self.place.value)
+        return View()
+
+    def show_library(self, rows: list[EntryRow], keep: str | None = None) -> None:
+        entries = self.query_one(EntryList)
+        entries.empty_text = "No entries here yet: press R to refresh, or a to add a source."
+        if self.search_result is None:
+            entries.set_rows(rows, keep=keep)
+
+    @on(Sidebar.Chosen)
+    def chosen(self, event: Sidebar.Chosen) -> None:
+        if self.search_result is not None:
+            self.search_filter = None if event.place.kind == "all" else event.place
+            self.run_search()
+            return
+        self.place = event.place
+        self.app.load_library()
+        self.query_one(EntryList).focus()
+
+    @on(EntryList.Highlighted)
+    def highlighted(self, event: EntryList.Highlighted) -> None:
+        if self.size.width >= WIDE and event.row is not None:
+            self.load_entry(event.row.id, mark_read=False)
+
+    def action_open_entry(self) -> None:
+        focused = self.focused
+        if isinstance(focused, Sidebar):
+            return  # the tree selects on Enter itself
+        row = self.query_one(EntryList).current
+        if row is None:
+            return
+        self.reading = True
+        self._layout()
+        self.load_entry(row.id, mark_read=True)
+        self.query_one(Reader).focus()
+
+    @work(thread=True, exclusive=True, group="entry")
+    def load_entry(self, entry_id: str, *, mark_read: bool) -> None:
+        library = self.app.library
+        entry = library.entry(entry_id)
+        if mark_read and not entry.read:
+            library.set_read([entry_id])
+        self.app.call_from_thread(self._show_entry, entry, mark_read)
+
+    async def _show_entry(self, entry: object, marked: bool) -> None:
+        from aggregator.models import Entry
+
+        assert isinstance(entry, Entry)
+        await self.query_one(Reader).show(entry)
+        if marked and not entry.read:
+            self._set_row(entry.id, read=True)
+
+    def _set_row(self, entry_id: str, **changes: bool) -> None:
+        entries = self.query_one(EntryList)
+        for row in entries.rows:
+            if row.id == entry_id:
+                from dataclasses import replace
+
+                entries.update_row(replace(row, **changes))
+                if "read" in changes and changes["read"] != row.read:
+                    self.app.adjust_unread(-1 if changes["read"] else 1)
+                break
+
+    # -- keys --------------------------------------------------------------------------------
+
+    def action_back(self) -> None:
+        if self.reading:
+            self.reading = False
+            self._layout()
+            self.query_one(EntryList).focus()
+        elif self.search_result is not None or self.query_one(SearchBar).value:
+            self.clear_search()
+        elif isinstance(self.focused, SearchBar):
+            self.query_one(EntryList).focus()
+
+    def action_search(self) -> None:
+        self.query_one(SearchBar).focus()
+
+    def action_page(self) -> None:
+        reader = self.query_one(Reader)
+        if self.reading or self.size.width >= WIDE:
+            if reader.scroll_y >= reader.max_scroll_y:
+                self.action_unread(1)
+            else:
+                reader.scroll_page_down(animate=False)
+        else:
+            self.query_one(EntryList).action_page(1)
+
+    def action_unread(self, step: int) -> None:
+        entries = self.query_one(EntryList)
+        index = entries.cursor + step
+        while 0 <= index < len(entries.rows):
+            if not entries.rows[index].read:
+                entries.move_to(index)
+                if self.reading:
+                    self.load_entry(entries.rows[index].id, mark_read=True)
+                return
+            index += step
+        self.app.notify("No more unread entries here.", timeout=2)
+
+    def action_toggle_read(self) -> None:
+        row = self.query_one(EntryList).current
+        if row is not None:
+            self.app.set_read([row.id], not row.read)
+            self._set_row(row.id, read=not row.read)
+
+    def action_star(self) -> None:
+        row = self.query_one(EntryList).current
+        if row is not None:
+            self.app.set_starred(row.id, not row.starred)
+            self._set_row(row.id, starred=not row.starred)
+
+    def action_all_read(self) -> None:
+        entries = self.query_one(EntryList)
+        unread = [r.id for r in entries.rows if not r.read]
+        if not unread:
+            return
+        self.app.set_read(unread, True)
+        from dataclasses import replace
+
+        entries.set_rows(
+            [replace(r, read=True) for r in entries.rows],
+            entries.snippets and dict(entries.snippets),
+            keep=entries.current.id if entries.current else None,
+        )
+        self.app.adjust_unread(-len(unread))
+        self.app.notify(f"Marked {len(unread):,} entries read.", timeout=2)
+
+    def action_open_link(self) -> None:
+        reader = self.query_one(Reader)
+        row = self.query_one(EntryList).current
+        if reader.entry is not None and (self.reading or self.size.width >= WIDE):
+            self.app.open_link(reader.entry.url)
+        elif row is not None:
+            self.open_row_link(row.id)
+
+    @work(thread=True, group="entry")
+    def open_row_link(self, entry_id: str) -> None:
+        url = self.app.library.entry(entry_id).url
+        self.app.call_from_thread(self.app.open_link, url)
+
+    @on(Markdown.LinkClicked)
+    def link_clicked(self, event: Markdown.LinkClicked) -> None:
+        event.stop()
+        self.app.open_link(event.href)
+
+    def action_refresh_here(self) -> None:
+        self.app.refresh_place(self.place)
+
+    def action_edit_source(self) -> None:
+        url = self._source_in_focus()
+        if url:
+            self.app.edit_source(url)
+
+    def action_delete_source(self) -> None:
+        url = self._source_in_focus()
+        if url:
+            self.app.delete_source(url)
+
+    def _source_in_focus(self) -> str | None:
+        if self.place.kind == "source":
+            return self.place.value
+        self.app.notify("Choose a source in the sidebar first.", timeout=2)
+        return None
+
+    # -- search ------------------------------------------------------------------------------
+
+    @on(SearchBar.Changed)
+    def search_changed(self, event: SearchBar.Changed) -> None:
+        if not event.query.strip():
+            if self.search_result is not None:
+                self.clear_search(keep_focus=True)
+            return
+        if self._before_search is None:
+            current = self.query_one(EntryList).current
+            self._before_search = (self.place, current.id if current else None)
+        self.search_query = event.query
+        self.run_search()
+
+    @on(SearchBar.Done)
+    def search_done(self) -> None:
+        self.query_one(EntryList).focus()
+
+    def run_search(self) -> None:
+        self._generation += 1
+        self._search(self.search_query, self.search_sort, self.search_filter, self._generation)
+
+    @work(thread=True, exclusive=True, group="search")
+    def _search(self, query: str, sort: str, narrow: Place | None, generation: int) -> None:
+        kwargs: dict[str, str] = {}
+        if narrow is not None and narrow.kind == "facet-topic":
+            kwargs["category"] = narrow.value
+        elif narrow is not None and narrow.kind == "facet-source":
+            kwargs["source"] = narrow.value
+        result = self.app.library.search(query, limit=200, sort=sort, **kwargs)
+        self.post_message(SearchFinished(result, generation))
+
+    @on(SearchFinished)
+    def search_finished(self, event: SearchFinished) -> None:
+        if event.generation != self._generation or not self.query_one(SearchBar).value.strip():
+            return  # a newer keystroke's search is on its way, or the search was cleared
+        result = event.result
+        self.search_result = result
+        rows = [
+            EntryRow(h.id, h.title, h.source, h.category, h.published, h.read, h.starred)
+            for h in result.hits
+        ]
+        snippets = {h.id: Snippet(h.snippet, h.highlights) for h in result.hits}
+        entries = self.query_one(EntryList)
+        entries.empty_text = "No results."
+        entries.set_rows(rows, snippets)
+        if self.search_filter is None:
+            self.query_one(Sidebar).show_facets(result.facets, result.source_titles, result.total)
+        notes = []
+        if result.suggestion:
+            notes.append(f"Did you mean: {result.suggestion}  (ctrl+y)")
+        if result.interpretation:
+            notes.append(f"Read as: {result.interpretation}")
+        order = "newest first" if self.search_sort == "newest" else "by relevance"
+        summary = f"{result.total:,} results {order} (t to change) · {result.took_ms:.0f} ms"
+        self.query_one("#notice", Static).update(Text("  ·  ".join([summary, *notes])))
+        self.set_class(True, "searching")
+
+    def action_toggle_sort(self) -> None:
+        if self.search_result is not None:
+            self.search_sort = "newest" if self.search_sort == "relevance" else "relevance"
+            self.run_search()
+
+    def action_use_suggestion(self) -> None:
+        if self.search_result is not None and self.search_result.suggestion:
+            self.query_one(SearchBar).value = self.search_result.suggestion
+
+    def clear_search(self, *, keep_focus: bool = False) -> None:
+        """Back to the list as it was before the search."""
+        self.search_result = None
+        self.search_filter = None
+        self.search_query = ""
+        self._generation += 1
+        bar = self.query_one(SearchBar)
+        if bar.value:
+            bar.value = ""
+        self.query_one("#notice", Static).update("")
+        self.set_class(False, "searching")
+        place, keep = self._before_search or (self.place, None)
+        self._before_search = None
+        self.place = place
+        self.app.load_library(keep=keep)
+        if not keep_focus:
+            self.query_one(EntryList).focus()

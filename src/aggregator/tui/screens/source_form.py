@@ -1,0 +1,79 @@
+"""Add or edit a source: URL (a feed, or a site whose feed is found), title, topic, full text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static, Switch
+
+
+@dataclass(frozen=True)
+class SourceForm:
+    url: str
+    title: str
+    category: str
+    full_text: bool
+
+
+class SourceFormScreen(ModalScreen[SourceForm | None]):
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="form.cancel")]
+
+    def __init__(self, form: SourceForm | None = None) -> None:
+        super().__init__()
+        self.form = form
+
+    def compose(self) -> ComposeResult:
+        editing = self.form is not None
+        with Vertical():
+            yield Static(Text("Edit source" if editing else "Add a source", style="bold"))
+            yield Label(
+                "Feed or site URL"
+                + (" (fixed)" if editing else " — a site's feed is found for you")
+            )
+            yield Input(
+                self.form.url if self.form else "",
+                id="url",
+                disabled=editing,
+                placeholder="https://example.org/ or https://example.org/feed.xml",
+            )
+            yield Label("Title (empty: the feed's own)")
+            yield Input(self.form.title if self.form else "", id="title")
+            yield Label("Topic (e.g. Medicine or Medicine/Oncology)")
+            yield Input(self.form.category if self.form else "", id="category")
+            with Horizontal():
+                yield Switch(self.form.full_text if self.form else False, id="full-text")
+                yield Label("  Fetch every article's full text")
+            with Horizontal(id="buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button("Save" if editing else "Add", id="save", variant="primary")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "save":
+            self._save()
+        else:
+            self.dismiss(None)
+
+    def on_input_submitted(self) -> None:
+        self._save()
+
+    def _save(self) -> None:
+        url = self.query_one("#url", Input).value.strip()
+        if not url:
+            self.app.notify("A URL is needed.", severity="warning")
+            return
+        self.dismiss(
+            SourceForm(
+                url=url,
+                title=self.query_one("#title", Input).value.strip(),
+                category=self.query_one("#category", Input).value.strip(),
+                full_text=self.query_one("#full-text", Switch).value,
+            )
+        )
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

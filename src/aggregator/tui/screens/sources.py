@@ -1,0 +1,108 @@
+"""Every source with its topic, health and entry count; add, edit, remove and check them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from aggregator.models import SourceInfo
+from aggregator.tui.keys import binding
+
+if TYPE_CHECKING:
+    from aggregator.tui.app import AggregatorApp
+
+
+class SourcesScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", id="sources.back"),
+        binding("app.add_source", "add"),
+        binding("source.edit", "edit"),
+        binding("source.delete", "delete"),
+        Binding("c", "check", "Check now", id="sources.check"),
+    ]
+
+    app: AggregatorApp
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("Sources", style="bold"), id="sources-title")
+        table: DataTable[Text] = DataTable(
+            cursor_type="row", zebra_stripes=True, id="sources-table"
+        )
+        yield table
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for label in ("Topic", "Source", "Entries", "Unread", "Last success", "Health", "Next try"):
+            table.add_column(label, key=label)
+        self.load()
+        table.focus()
+
+    @work(thread=True, exclusive=True, group="sources")
+    def load(self) -> None:
+        infos = self.app.library.sources()
+        self.app.call_from_thread(self.show, infos)
+
+    def show(self, infos: list[SourceInfo]) -> None:
+        table = self.query_one(DataTable)
+        table.clear()
+        for info in infos:
+            state = info.state
+            if state.gone:
+                health = Text("gone (410)", style="red")
+            elif state.last_error:
+                health = Text(f"✗ {state.last_error}", style="red")
+            elif state.last_success:
+                health = Text("✓ ok", style="green")
+            else:
+                health = Text("not fetched yet", style="dim")
+            if state.moved_to:
+                health.append(f" · moved to {state.moved_to}", style="yellow")
+            table.add_row(
+                Text(info.source.category or "—"),
+                Text(info.display_title),
+                Text(f"{info.entries:,}", justify="right"),
+                Text(f"{info.unread:,}", justify="right"),
+                Text(_when(state.last_success)),
+                health,
+                Text(_when(state.next_attempt)),
+                key=info.source.url,
+            )
+
+    def _selected(self) -> str | None:
+        table = self.query_one(DataTable)
+        if table.row_count == 0:
+            return None
+        return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
+    def action_add(self) -> None:
+        self.app.add_source(then=self.load)
+
+    def action_edit(self) -> None:
+        url = self._selected()
+        if url:
+            self.app.edit_source(url, then=self.load)
+
+    def action_delete(self) -> None:
+        url = self._selected()
+        if url:
+            self.app.delete_source(url, then=self.load)
+
+    def action_check(self) -> None:
+        url = self._selected()
+        if url:
+            self.app.check_source(url)
+
+
+def _when(value: object) -> str:
+    from datetime import datetime
+
+    if isinstance(value, datetime):
+        return value.astimezone().strftime("%d %b %H:%M")
+    return "—"

@@ -1,0 +1,199 @@
+"""The entry list: virtual, so a hundred thousand entries cost only the lines on screen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from rich.segment import Segment
+from rich.text import Text
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from aggregator.models import EntryRow
+
+
+@dataclass(frozen=True)
+class Snippet:
+    text: str
+    spans: tuple[tuple[int, int], ...]
+
+
+class EntryList(ScrollView, can_focus=True):
+    """One line an entry (two with a search snippet): marks, title, source, date."""
+
+    DEFAULT_CSS = """
+    EntryList { background: $surface; }
+    EntryList > .entry-list--cursor { background: $accent 40%; }
+    EntryList:focus > .entry-list--cursor { background: $accent; color: $text; }
+    EntryList > .entry-list--unread { text-style: bold; }
+    EntryList > .entry-list--read { color: $text-muted; }
+    EntryList > .entry-list--meta { color: $text-muted; }
+    EntryList > .entry-list--snippet { color: $text-muted; }
+    EntryList > .entry-list--match { color: $warning; text-style: bold; }
+    EntryList > .entry-list--star { color: $warning; }
+    EntryList > .entry-list--empty { color: $text-muted; text-style: italic; }
+    """
+    COMPONENT_CLASSES = {
+        "entry-list--cursor", "entry-list--unread", "entry-list--read", "entry-list--meta",
+        "entry-list--snippet", "entry-list--match", "entry-list--star", "entry-list--empty",
+    }  # fmt: skip
+    BINDINGS = [
+        Binding("down,j", "cursor(1)", "Down", show=False, id="list.down"),
+        Binding("up,k", "cursor(-1)", "Up", show=False, id="list.up"),
+        Binding("pagedown", "page(1)", "Page down", show=False, id="list.page_down"),
+        Binding("pageup", "page(-1)", "Page up", show=False, id="list.page_up"),
+        Binding("home,g", "jump(0)", "First", show=False, id="list.first"),
+        Binding("end,G", "jump(-1)", "Last", show=False, id="list.last"),
+    ]
+
+    cursor: reactive[int] = reactive(0, always_update=True)
+
+    class Highlighted(Message):
+        def __init__(self, row: EntryRow | None) -> None:
+            super().__init__()
+            self.row = row
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.rows: list[EntryRow] = []
+        self.snippets: dict[str, Snippet] = {}
+        self.empty_text = "Nothing here yet."
+
+    # -- content -----------------------------------------------------------------------------
+
+    @property
+    def line_height(self) -> int:
+        return 2 if self.snippets else 1
+
+    def set_rows(
+        self,
+        rows: list[EntryRow],
+        snippets: dict[str, Snippet] | None = None,
+        keep: str | None = None,
+    ) -> None:
+        """Show these rows; the cursor stays on entry `keep` when it is still there."""
+        self.rows = rows
+        self.snippets = snippets or {}
+        index = next((i for i, r in enumerate(rows) if r.id == keep), 0) if keep else 0
+        self.virtual_size = Size(self.size.width, max(1, len(rows)) * self.line_height)
+        self.cursor = index
+        self.scroll_to(y=max(0, index * self.line_height - self.size.height // 3), animate=False)
+        self.refresh()
+
+    def update_row(self, row: EntryRow) -> None:
+        for i, existing in enumerate(self.rows):
+            if existing.id == row.id:
+                self.rows[i] = row
+                self.refresh()
+                return
+
+    @property
+    def current(self) -> EntryRow | None:
+        return self.rows[self.cursor] if 0 <= self.cursor < len(self.rows) else None
+
+    # -- movement ----------------------------------------------------------------------------
+
+    def watch_cursor(self, value: int) -> None:
+        if not self.rows:
+            self.post_message(self.Highlighted(None))
+            return
+        top = value * self.line_height
+        bottom = top + self.line_height
+        if top < self.scroll_y:
+            self.scroll_to(y=top, animate=False)
+        elif bottom > self.scroll_y + self.size.height:
+            self.scroll_to(y=bottom - self.size.height, animate=False)
+        self.refresh()
+        self.post_message(self.Highlighted(self.current))
+
+    def move_to(self, index: int) -> None:
+        if self.rows:
+            self.cursor = max(0, min(len(self.rows) - 1, index))
+
+    def action_cursor(self, step: int) -> None:
+        self.move_to(self.cursor + step)
+
+    def action_page(self, direction: int) -> None:
+        self.move_to(self.cursor + direction * max(1, self.size.height // self.line_height - 1))
+
+    def action_jump(self, where: int) -> None:
+        self.move_to(0 if where == 0 else len(self.rows) - 1)
+
+    def on_click(self, event: object) -> None:
+        y = getattr(event, "y", 0)
+        self.move_to((int(self.scroll_y) + y) // self.line_height)
+
+    def on_resize(self) -> None:
+        self.virtual_size = Size(self.size.width, max(1, len(self.rows)) * self.line_height)
+
+    # -- drawing -----------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        line = int(self.scroll_y) + y
+        if not self.rows:
+            if y == 0:
+                style = self.get_component_rich_style("entry-list--empty")
+                return Strip([Segment(f" {self.empty_text}"[:width].ljust(width), style)], width)
+            return Strip.blank(width, self.rich_style)
+        index, part = divmod(line, self.line_height)
+        if index >= len(self.rows):
+            return Strip.blank(width, self.rich_style)
+        row = self.rows[index]
+        text = self._title_line(row, width) if part == 0 else self._snippet_line(row, width)
+        if index == self.cursor:
+            text.stylize(self.get_component_rich_style("entry-list--cursor"))
+        segments = list(text.render(self.app.console))
+        return Strip(segments, width).crop(0, width).extend_cell_length(width, self.rich_style)
+
+    def _title_line(self, row: EntryRow, width: int) -> Text:
+        base = self.get_component_rich_style(
+            "entry-list--read" if row.read else "entry-list--unread"
+        )
+        meta_style = self.get_component_rich_style("entry-list--meta")
+        marks = Text(no_wrap=True)
+        marks.append("●" if not row.read else " ", base)
+        marks.append("★" if row.starred else " ", self.get_component_rich_style("entry-list--star"))
+        marks.append(" ")
+        meta = (
+            f" {row.source[:22]} · {_short_date(row.published)} "
+            if width > 60
+            else f" {_short_date(row.published)} "
+        )
+        title_width = max(4, width - len(marks) - len(meta))
+        title = Text(row.title or "(untitled)", style=base, no_wrap=True, overflow="ellipsis")
+        title.truncate(title_width, overflow="ellipsis", pad=True)
+        line = Text(no_wrap=True, style=self.rich_style)
+        line.append_text(marks)
+        line.append_text(title)
+        line.append(meta, meta_style)
+        return line
+
+    def _snippet_line(self, row: EntryRow, width: int) -> Text:
+        snippet = self.snippets.get(row.id)
+        if snippet is None:
+            return Text(" " * width)
+        style = self.get_component_rich_style("entry-list--snippet")
+        text = Text("   " + snippet.text.replace("\n", " "), style=style, no_wrap=True)
+        match = self.get_component_rich_style("entry-list--match")
+        for start, end in snippet.spans:
+            text.stylize(match, start + 3, end + 3)
+        text.truncate(width, overflow="ellipsis", pad=True)
+        return text
+
+
+def _short_date(value: datetime | None) -> str:
+    if value is None:
+        return "      "
+    local = value.astimezone()
+    now = datetime.now(UTC).astimezone()
+    if local.date() == now.date():
+        return local.strftime("%H:%M ")
+    if local.year == now.year:
+        return local.strftime("%b %d")
+    return local.strftime("%Y-%m")

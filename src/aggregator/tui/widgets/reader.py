@@ -1,0 +1,63 @@
+"""The reader: an article rendered from Markdown under its title, source, author, date and link."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Markdown, Static
+
+from aggregator.models import Entry
+
+
+class Reader(VerticalScroll, can_focus=True):
+    DEFAULT_CSS = """
+    Reader { padding: 0 2; background: $surface; }
+    Reader > #reader-title { text-style: bold; color: $text; padding: 1 0 0 0; }
+    Reader > #reader-meta { color: $text-muted; }
+    Reader > #reader-link { color: $accent; padding: 0 0 1 0; }
+    Reader > #reader-note { color: $warning; }
+    Reader > Markdown { padding: 0; margin: 0; background: $surface; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.entry: Entry | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("Select an entry to read it.", style="italic"), id="reader-title")
+        yield Static("", id="reader-meta")
+        yield Static("", id="reader-link")
+        yield Static("", id="reader-note")
+        yield Markdown("", open_links=False)
+
+    async def show(self, entry: Entry | None) -> None:
+        self.entry = entry
+        title = self.query_one("#reader-title", Static)
+        meta = self.query_one("#reader-meta", Static)
+        link = self.query_one("#reader-link", Static)
+        note = self.query_one("#reader-note", Static)
+        body = self.query_one(Markdown)
+        if entry is None:
+            title.update(Text("Select an entry to read it.", style="italic"))
+            for widget in (meta, link, note):
+                widget.update("")
+            note.display = False
+            await body.update("")
+            return
+        title.update(Text(entry.title or "(untitled)"))
+        parts = [entry.source_title or entry.source_url, entry.author]
+        if entry.published:
+            parts.append(entry.published.astimezone().strftime("%a %d %b %Y, %H:%M"))
+        meta.update(Text(" · ".join(p for p in parts if p)))
+        link.update(Text(entry.url))
+        if entry.partial:
+            note.update(
+                Text("Partial: the full article could not be fetched; this is what the feed gave.")
+            )
+        elif entry.full_text == "pending":
+            note.update(Text("A teaser: the full article comes with the next refresh."))
+        else:
+            note.update("")
+        await body.update(entry.markdown or entry.text or entry.summary)
+        self.scroll_home(animate=False)
