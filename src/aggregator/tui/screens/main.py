@@ -257,8 +257,8 @@ class MainScreen(Screen[None]):
 
     # -- search ------------------------------------------------------------------------------
 
-    @on(SearchBar.Changed)
-    def search_changed(self, event: SearchBar.Changed) -> None:
+    @on(SearchBar.QueryChanged)
+    def search_changed(self, event: SearchBar.QueryChanged) -> None:
         if not event.query.strip():
             if self.search_result is not None:
                 self.clear_search(keep_focus=True)
@@ -269,7 +269,7 @@ class MainScreen(Screen[None]):
         self.search_query = event.query
         self.run_search()
 
-    @on(SearchBar.Done)
+    @on(SearchBar.QueryDone)
     def search_done(self) -> None:
         self.query_one(EntryList).focus()
 

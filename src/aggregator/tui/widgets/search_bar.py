@@ -17,14 +17,14 @@ class SearchBar(Input):
     """
     BINDINGS = [Binding("down", "results", "Results", show=False)]
 
-    class Changed(Message):
+    class QueryChanged(Message):
         """The query settled (debounced); an empty query means "back to the list"."""
 
         def __init__(self, query: str) -> None:
             super().__init__()
             self.query = query
 
-    class Done(Message):
+    class QueryDone(Message):
         """Enter or ↓: go to the results."""
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -38,15 +38,15 @@ class SearchBar(Input):
         if self._timer is not None:
             self._timer.stop()
         self._timer = self.set_timer(
-            DEBOUNCE_S, lambda: self.post_message(self.Changed(self.value))
+            DEBOUNCE_S, lambda: self.post_message(self.QueryChanged(self.value))
         )
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         if self._timer is not None:
             self._timer.stop()
-        self.post_message(self.Changed(self.value))
-        self.post_message(self.Done())
+        self.post_message(self.QueryChanged(self.value))
+        self.post_message(self.QueryDone())
 
     def action_results(self) -> None:
-        self.post_message(self.Done())
+        self.post_message(self.QueryDone())

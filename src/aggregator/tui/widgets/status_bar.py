@@ -10,7 +10,7 @@ from textual.widgets import Static
 
 class StatusBar(Static):
     DEFAULT_CSS = """
-    StatusBar { dock: bottom; height: 1; background: $panel; color: $text-muted; padding: 0 1; }
+    StatusBar { height: 1; background: $panel; color: $text-muted; padding: 0 1; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
