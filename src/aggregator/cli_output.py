@@ -237,6 +237,7 @@ def search_json(result: SearchResult) -> dict[str, Any]:
         "suggestion": result.suggestion or None,
         "interpretation": result.interpretation or None,
         "pending": result.pending,
+        "exact": result.exact,
     }
 
 
@@ -249,7 +250,8 @@ def print_search(result: SearchResult) -> None:
             click.echo("\t".join(" ".join(f.split()) for f in fields))
         _search_notes(result)
         return
-    head = Text(f"{plural(result.total, 'result')}", style="bold")
+    about = "" if result.exact else "about "
+    head = Text(f"{about}{plural(result.total, 'result')}", style="bold")
     head.append(f" · {result.took_ms:.0f} ms", style="dim")
     out.print(head)
     _search_notes(result)

@@ -281,6 +281,9 @@ class SearchResult:
     pending: int = 0
     """Entries stored but not yet in the index (so not found by this search)."""
     source_titles: dict[str, str] = field(default_factory=dict)
+    exact: bool = True
+    """False when there were too many matches to count: `total` is an estimate and the facets
+    count the best-ranked hits only."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import calendar
 import functools
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -41,6 +42,8 @@ FIELDS = {
 }
 DATE_FIELDS = ("published", "date")
 ANY_WORD_BELOW = 3
+COUNT_EXACTLY = 20_000
+"""Matches up to this many are counted one by one (exact total and facets)."""
 """When requiring every word finds fewer hits than this, rank by any word instead."""
 # A closed range; an unclosed one up to its end date (the words after it stay words); a date.
 _DATE_TERM = re.compile(
@@ -70,6 +73,9 @@ class RawResults:
     interpretation: str = ""
     suggestion: str = ""
     any_word: bool = False
+    exact: bool = True
+    """False when the matches were too many to count one by one: `total` is Whoosh's estimate
+    and the facets count the best-ranked hits."""
 
 
 @dataclass
@@ -132,7 +138,7 @@ class Searcher:
             looser = run.top(loose.query)
             if looser.scored_length() > results.scored_length():
                 results, parsed, any_word = looser, loose, True
-        total, facets = run.count(parsed.query)
+        total, facets, exact = run.count(parsed.query, results)
         hits = [
             RawHit(
                 id=hit["id"],
@@ -152,6 +158,7 @@ class Searcher:
             interpretation="; ".join(parsed.notes),
             suggestion=_suggest(searcher, parsed.words, text, text_of) if len(hits) < 3 else "",
             any_word=any_word,
+            exact=exact,
         )
 
 
@@ -173,15 +180,34 @@ class _Runner:
             kwargs["sortedby"] = sorting.FieldFacet("published", reverse=True)
         return self.searcher.search(query, **kwargs)
 
-    def count(self, query: Any) -> tuple[int, dict[str, dict[str, int]]]:
-        facets = {
-            "category": sorting.FieldFacet("topic", maptype=sorting.Count),
-            "source": sorting.FieldFacet("source_url", maptype=sorting.Count),
-        }
-        results = self.searcher.search(
-            query, limit=None, scored=False, groupedby=facets, filter=self.filters, mask=self.mask
-        )
-        return len(results), _facets(results)
+    def count(self, query: Any, top: Any) -> tuple[int, dict[str, dict[str, int]], bool]:
+        """Total and facets: exact up to COUNT_EXACTLY matches, estimated beyond.
+
+        Counting visits every match in Python, which at 100k entries and a common word is the
+        slow half of a search; past the threshold the facets count the ranked page's hits.
+        """
+        reader = self.searcher.reader()
+        if query.estimate_size(reader) <= COUNT_EXACTLY:
+            facets = {
+                "category": sorting.FieldFacet("topic", maptype=sorting.Count),
+                "source": sorting.FieldFacet("source_url", maptype=sorting.Count),
+            }
+            results = self.searcher.search(
+                query,
+                limit=None,
+                scored=False,
+                groupedby=facets,
+                filter=self.filters,
+                mask=self.mask,
+            )
+            return len(results), _facets(results), True
+        counts: dict[str, dict[str, int]] = {"category": {}, "source": {}}
+        for hit in top:
+            for name, column in (("category", "topic"), ("source", "source_url")):
+                value = hit.get(column) or "-"
+                if value != "-":
+                    counts[name][value] = counts[name].get(value, 0) + 1
+        return top.estimated_length(), counts, False
 
 
 def _filters(category: str | None, source: str | None, allow: Iterable[str] | None) -> Any:
@@ -567,14 +593,27 @@ class _PhraseMatcher(SpanWrappingMatcher):
         return self if self.is_active() else matching.NullMatcher()
 
     def _get_spans(self) -> list[Span]:
-        starts: set[int] | None = None
-        for offset, m in enumerate(self.ms):
-            positions = m.value_as("positions")
-            if self.slop <= 1:
-                shifted = {p - offset for p in positions}
-            else:
-                shifted = {p - offset - d for p in positions for d in range(self.slop)}
-            starts = shifted if starts is None else starts & shifted
-            if not starts:
-                return []
-        return [Span(p, p + len(self.ms) - 1) for p in sorted(starts or ())]
+        positions = [m.value_as("positions") for m in self.ms]
+        if self.slop <= 1:
+            # Start from the rarest word's positions and look the others up by bisection: a
+            # common word ("the") has dozens of positions a document, the rare one a few.
+            rarest = min(range(len(positions)), key=lambda i: len(positions[i]))
+            starts = []
+            for p in positions[rarest]:
+                start = p - rarest
+                if all(_has(positions[i], start + i) for i in range(len(positions)) if i != rarest):
+                    starts.append(start)
+        else:
+            found: set[int] | None = None
+            for offset, pos in enumerate(positions):
+                shifted = {p - offset - d for p in pos for d in range(self.slop)}
+                found = shifted if found is None else found & shifted
+                if not found:
+                    return []
+            starts = sorted(found or ())
+        return [Span(p, p + len(self.ms) - 1) for p in starts]
+
+
+def _has(sorted_positions: list[int], position: int) -> bool:
+    i = bisect_left(sorted_positions, position)
+    return i < len(sorted_positions) and sorted_positions[i] == position

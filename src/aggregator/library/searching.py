@@ -118,6 +118,7 @@ class Searching:
             interpretation=raw.interpretation,
             pending=self.store.pending_index_count(),
             source_titles=titles,
+            exact=raw.exact,
         )
 
 

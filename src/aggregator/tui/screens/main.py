@@ -309,7 +309,8 @@ class MainScreen(Screen[None]):
         if result.interpretation:
             notes.append(f"Read as: {result.interpretation}")
         order = "newest first" if self.search_sort == "newest" else "by relevance"
-        summary = f"{result.total:,} results {order} (t to change) · {result.took_ms:.0f} ms"
+        about = "" if result.exact else "about "
+        summary = f"{about}{result.total:,} results {order} (t to change) · {result.took_ms:.0f} ms"
         self.query_one("#notice", Static).update(Text("  ·  ".join([summary, *notes])))
         self.set_class(True, "searching")
 
