@@ -42,6 +42,8 @@ FIELDS = {
 }
 DATE_FIELDS = ("published", "date")
 ANY_WORD_BELOW = 3
+PASSAGE_WORDS = 8
+"""A query this long is read as a pasted passage: its words, not its punctuation."""
 COUNT_EXACTLY = 20_000
 """Matches up to this many are counted one by one (exact total and facets)."""
 """When requiring every word finds fewer hits than this, rank by any word instead."""
@@ -255,7 +257,9 @@ def parse_query(text: str, *, now: datetime | None = None, any_word: bool = Fals
     schema_parser.add_plugin(PlusMinusPlugin())
     schema_parser.phraseclass = FastPhrase
     if any_word:
-        words = [w for w in text.split() if w.lower() not in STOP_WORDS or ":" in w]
+        # Every word counts, none is required: operators and punctuation are dropped, and so
+        # are stop words, which match nearly everything and would only slow the ranking.
+        words = [w for w in re.findall(r"\w+", text) if w.lower() not in STOP_WORDS]
         text = " ".join(words) or text
         notes.append("no entry has every word: ranked by how many of them match")
     try:
@@ -286,14 +290,18 @@ def _schema() -> Any:
 
 
 def _is_plain_question(text: str) -> bool:
-    """Three words or more, and no operator, field, phrase, prefix or fuzzy term: prose.
+    """Prose: three words or more with no operator, field, phrase, prefix or fuzzy term, or
+    a long passage (a pasted paragraph means its words, whatever punctuation it carries).
 
-    Only prose falls back to any-word ranking; a query with operators means what it says.
+    Only prose falls back to any-word ranking; a short query with operators means what it says.
     """
-    words = text.split()
-    operators = any(w in _OPERATORS or w.startswith("-") for w in words)
-    syntax = any(c in text for c in '":*~')
-    return len(re.findall(r"\w+", text)) >= 3 and not operators and not syntax
+    words = re.findall(r"\w+", text)
+    if len(words) >= PASSAGE_WORDS:
+        return True
+    tokens = text.split()
+    operators = any(w in _OPERATORS or w.startswith("-") for w in tokens)
+    syntax = any(c in text for c in '"*~') or re.search(r"\b(?:" + "|".join(FIELDS) + r"):", text)
+    return len(words) >= 3 and not operators and not syntax
 
 
 def _forgive(text: str, notes: list[str]) -> str:
@@ -331,6 +339,7 @@ def _forgive(text: str, notes: list[str]) -> str:
         notes.append("a stray ':' was ignored")
     text = re.sub(r"(?<=\w)[?!.,;]+(?=\s|$)", "", text)  # a question's punctuation
     text = text.replace("?", " ")
+    text = re.sub(r"(?:^|(?<=\s))-+(?=\s|$)", " ", text)  # a dash between words, not an exclusion
     words = text.split()
     while words and words[-1] in _OPERATORS:
         notes.append(f"'{words.pop()}' at the end was ignored")
