@@ -18,7 +18,7 @@ from textual.worker import Worker, WorkerState
 from aggregator.config import Settings
 from aggregator.errors import AggregatorError
 from aggregator.library import Library, open_library
-from aggregator.models import FetchReport
+from aggregator.models import EntryRow, FetchReport
 from aggregator.tui.commands import AggregatorCommands
 from aggregator.tui.keys import binding, keymap
 from aggregator.tui.messages import (
@@ -36,6 +36,9 @@ from aggregator.tui.screens.sources import SourcesScreen
 from aggregator.tui.widgets.entry_list import EntryList
 from aggregator.tui.widgets.sidebar import Place, Sidebar
 from aggregator.tui.widgets.status_bar import StatusBar
+
+FIRST_ROWS = 300
+"""Rows shown before the whole list (and the sidebar's counts) are loaded."""
 
 
 class AggregatorApp(App[str | None]):
@@ -106,20 +109,30 @@ class AggregatorApp(App[str | None]):
 
     @work(thread=True, exclusive=True, group="load")
     def load_library(self, keep: str | None = None) -> None:
+        """The newest screenful first (it shows at once), then everything with the counts."""
         library = self.library
         view = self.main.view
-        sources = library.sources()
+        if keep is None:
+            self.call_from_thread(self._first_rows, library.entries(view, limit=FIRST_ROWS))
         rows = library.entries(view)
+        sources = library.sources()
         stats = library.stats()
         self.call_from_thread(
             self._loaded, LibraryLoaded(sources, rows, stats.entries, stats.unread), keep
         )
 
+    def _first_rows(self, rows: list[EntryRow]) -> None:
+        if self.main.search_result is None and len(self.main.query_one(EntryList).rows) <= len(
+            rows
+        ):
+            self.main.show_library(rows)
+
     def _loaded(self, event: LibraryLoaded, keep: str | None) -> None:
         main = self.main
         if main.search_result is None:
             main.query_one(Sidebar).show_sources(event.sources, event.unread)
-        main.show_library(event.rows, keep=keep)
+        current = main.query_one(EntryList).current
+        main.show_library(event.rows, keep=keep or (current.id if current else None))
         status = main.query_one(StatusBar)
         status.entries, status.unread = event.total, event.unread
         successes = [s.state.last_success for s in event.sources if s.state.last_success]

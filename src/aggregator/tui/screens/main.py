@@ -9,6 +9,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Markdown, Static
 
 from aggregator.models import EntryRow, SearchResult, View
@@ -23,6 +24,9 @@ from aggregator.tui.widgets.status_bar import StatusBar
 if TYPE_CHECKING:
     from aggregator.tui.app import AggregatorApp
 
+PREVIEW_DELAY_S = 0.12
+SEARCH_PAGE = 50
+"""Hits shown for a search; each costs a snippet, so fewer keep typing responsive."""
 WIDE = 110
 """From this width the reader sits beside the list; below it, it takes the list's place."""
 
@@ -58,6 +62,7 @@ class MainScreen(Screen[None]):
         self._generation = 0
         self._before_search: tuple[Place, str | None] | None = None
         self.reading = False
+        self._preview: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield SearchBar(id="search")
@@ -111,8 +116,15 @@ class MainScreen(Screen[None]):
 
     @on(EntryList.Highlighted)
     def highlighted(self, event: EntryList.Highlighted) -> None:
+        """In the wide layout the reader follows the cursor, once the cursor rests: moving
+        through the list never waits for an article to render."""
+        if self._preview is not None:
+            self._preview.stop()
         if self.size.width >= WIDE and event.row is not None:
-            self.load_entry(event.row.id, mark_read=False)
+            entry_id = event.row.id
+            self._preview = self.set_timer(
+                PREVIEW_DELAY_S, lambda: self.load_entry(entry_id, mark_read=False)
+            )
 
     def action_open_entry(self) -> None:
         focused = self.focused
@@ -284,7 +296,7 @@ class MainScreen(Screen[None]):
             kwargs["category"] = narrow.value
         elif narrow is not None and narrow.kind == "facet-source":
             kwargs["source"] = narrow.value
-        result = self.app.library.search(query, limit=200, sort=sort, **kwargs)
+        result = self.app.library.search(query, limit=SEARCH_PAGE, sort=sort, **kwargs)
         self.post_message(SearchFinished(result, generation))
 
     @on(SearchFinished)
