@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from aggregator.errors import StoreError, StoreVersionError
 from aggregator.store.schema import MIGRATIONS, SCHEMA_VERSION
@@ -28,6 +29,21 @@ def from_db(value: str | None) -> datetime | None:
     if not value:
         return None
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def select_in(
+    conn: sqlite3.Connection, sql: str, values: Sequence[object], before: Sequence[object] = ()
+) -> Iterator[tuple[Any, ...]]:
+    """Rows of `sql`, whose `IN ({marks})` takes `values` a slice at a time.
+
+    SQLite caps the parameters of one statement; every look-up of a list of ids goes here.
+    """
+    values = list(values)
+    for start in range(0, len(values), 500):
+        chunk = values[start : start + 500]
+        yield from conn.execute(
+            sql.replace("{marks}", ",".join("?" * len(chunk))), [*before, *chunk]
+        )
 
 
 def now_db() -> str:

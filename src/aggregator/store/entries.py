@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from aggregator.errors import EntryNotFoundError
 from aggregator.models import Entry, EntryDraft, EntryRow, IndexDoc, View
-from aggregator.store.database import Database, from_db, now_db, to_db
+from aggregator.store.database import Database, from_db, now_db, select_in, to_db
 
 
 def entry_id(source_url: str, guid: str) -> str:
@@ -95,13 +95,9 @@ class EntryRows(Database):
         batch = {entry_id(source_url, d.guid): d for d in drafts}
         if not batch:
             return UpsertCounts(0, 0, 0)
-        stored: dict[str, str] = {}
-        ids = list(batch)
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = conn.execute(f"SELECT id, content_hash FROM entry WHERE id IN ({marks})", chunk)
-            stored.update(rows.fetchall())
+        stored = dict(
+            select_in(conn, "SELECT id, content_hash FROM entry WHERE id IN ({marks})", list(batch))
+        )
         stamp = now_db()
         new_rows, changed_rows = [], []
         for eid, draft in batch.items():
@@ -136,17 +132,9 @@ class EntryRows(Database):
             return {row[0] for row in rows}
 
     def known_guids(self, source_url: str, guids: Sequence[str]) -> set[str]:
-        found: set[str] = set()
+        sql = "SELECT guid FROM entry WHERE source_url = ? AND guid IN ({marks})"
         with self._read() as conn:
-            for start in range(0, len(guids), 500):
-                chunk = list(guids[start : start + 500])
-                marks = ",".join("?" * len(chunk))
-                rows = conn.execute(
-                    f"SELECT guid FROM entry WHERE source_url = ? AND guid IN ({marks})",
-                    [source_url, *chunk],
-                )
-                found.update(row[0] for row in rows)
-        return found
+            return {row[0] for row in select_in(conn, sql, guids, before=[source_url])}
 
     def set_article(
         self,
@@ -191,36 +179,28 @@ class EntryRows(Database):
 
     def index_docs(self, ids: Sequence[str]) -> list[IndexDoc]:
         """What the index needs of these entries (missing ids are skipped)."""
-        docs: list[IndexDoc] = []
+        sql = """SELECT e.id, e.title, e.content_text, e.author,
+                        COALESCE(NULLIF(s.title, ''), s.feed_title, e.source_url),
+                        e.source_url, COALESCE(s.category, ''), e.url, e.published,
+                        e.canonical_url
+                 FROM entry AS e LEFT JOIN source AS s ON s.url = e.source_url
+                 WHERE e.id IN ({marks})"""
         with self._read() as conn:
-            for start in range(0, len(ids), 500):
-                chunk = list(ids[start : start + 500])
-                marks = ",".join("?" * len(chunk))
-                rows = conn.execute(
-                    f"""SELECT e.id, e.title, e.content_text, e.author,
-                               COALESCE(NULLIF(s.title, ''), s.feed_title, e.source_url),
-                               e.source_url, COALESCE(s.category, ''), e.url, e.published,
-                               e.canonical_url
-                        FROM entry AS e LEFT JOIN source AS s ON s.url = e.source_url
-                        WHERE e.id IN ({marks})""",
-                    chunk,
+            return [
+                IndexDoc(
+                    id=r[0],
+                    title=r[1],
+                    text=r[2],
+                    author=r[3],
+                    source=r[4],
+                    source_url=r[5],
+                    category=r[6],
+                    url=r[7],
+                    published=from_db(r[8]),
+                    canonical_url=r[9],
                 )
-                docs.extend(
-                    IndexDoc(
-                        id=r[0],
-                        title=r[1],
-                        text=r[2],
-                        author=r[3],
-                        source=r[4],
-                        source_url=r[5],
-                        category=r[6],
-                        url=r[7],
-                        published=from_db(r[8]),
-                        canonical_url=r[9],
-                    )
-                    for r in rows
-                )
-        return docs
+                for r in select_in(conn, sql, ids)
+            ]
 
     def entry(self, eid: str) -> Entry:
         with self._read() as conn:
@@ -232,16 +212,9 @@ class EntryRows(Database):
         return _entry(row)
 
     def entries_by_id(self, ids: Sequence[str]) -> dict[str, Entry]:
-        found: dict[str, Entry] = {}
+        sql = f"SELECT {_ENTRY_COLUMNS} FROM {_ENTRY_FROM} WHERE e.id IN ({{marks}})"
         with self._read() as conn:
-            for start in range(0, len(ids), 500):
-                chunk = list(ids[start : start + 500])
-                marks = ",".join("?" * len(chunk))
-                rows = conn.execute(
-                    f"SELECT {_ENTRY_COLUMNS} FROM {_ENTRY_FROM} WHERE e.id IN ({marks})", chunk
-                )
-                found.update((row[0], _entry(row)) for row in rows)
-        return found
+            return {row[0]: _entry(row) for row in select_in(conn, sql, ids)}
 
     def set_flags(
         self, ids: Iterable[str], *, read: bool | None = None, starred: bool | None = None

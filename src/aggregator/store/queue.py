@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aggregator.store.database import Database
+from aggregator.store.database import Database, select_in
 
 
 class QueueRows(Database):
@@ -32,13 +32,8 @@ class QueueRows(Database):
             if not rows:
                 return 0, [], []
             ids = list(dict.fromkeys(eid for _, eid in rows))
-            present: set[str] = set()
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                present.update(
-                    r[0] for r in conn.execute(f"SELECT id FROM entry WHERE id IN ({marks})", chunk)
-                )
+            sql = "SELECT id FROM entry WHERE id IN ({marks})"
+            present = {r[0] for r in select_in(conn, sql, ids)}
         upserts = [i for i in ids if i in present]
         deletes = [i for i in ids if i not in present]
         return rows[-1][0], upserts, deletes

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from aggregator.models import EntryDraft, Source, SourceState
-from aggregator.store.database import Database, from_db, now_db, to_db
+from aggregator.store.database import Database, from_db, now_db, select_in, to_db
 from aggregator.store.entries import EntryRows, UpsertCounts
 
 
@@ -143,18 +143,12 @@ class SourceRows(EntryRows, Database):
 
     def source_titles(self, urls: Sequence[str]) -> dict[str, str]:
         """The name to show for each source URL (its list title, else the feed's own)."""
-        out: dict[str, str] = {}
+        sql = (
+            "SELECT url, COALESCE(NULLIF(title, ''), NULLIF(feed_title, ''), url) "
+            "FROM source WHERE url IN ({marks})"
+        )
         with self._read() as conn:
-            for start in range(0, len(urls), 500):
-                chunk = list(urls[start : start + 500])
-                marks = ",".join("?" * len(chunk))
-                rows = conn.execute(
-                    f"SELECT url, COALESCE(NULLIF(title, ''), NULLIF(feed_title, ''), url) "
-                    f"FROM source WHERE url IN ({marks})",
-                    chunk,
-                )
-                out.update(rows.fetchall())
-        return out
+            return dict(select_in(conn, sql, urls))
 
     def source_states(self) -> dict[str, SourceState]:
         with self._read() as conn:
