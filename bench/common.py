@@ -26,6 +26,8 @@ class Measure:
     cpu_s: float
     peak_rss_mb: float
     """Largest sum of RSS over the process and its children, sampled every 20 ms."""
+    fetch_s: float | None = None
+    """For aggregator: the fetch alone (`took_s` of its JSON), before the index catches up."""
 
 
 def start_farm(*args: object) -> tuple[subprocess.Popen[str], int]:
@@ -96,7 +98,11 @@ def measure(
     err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
     if proc.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}): {err[-2000:]}")
-    return Measure(wall, usage.ru_utime + usage.ru_stime, peak / 1024)
+    fetch_s = None
+    if keep_json and not isinstance(out_file, int):
+        out_file.seek(0)
+        fetch_s = json.loads(out_file.read()).get("took_s")
+    return Measure(wall, usage.ru_utime + usage.ru_stime, peak / 1024, fetch_s)
 
 
 def median(values: Sequence[float]) -> float:

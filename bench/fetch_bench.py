@@ -205,6 +205,10 @@ def report(args: argparse.Namespace, results: dict, floors: dict[str, float]) ->
     for mode, cpu in floors.items():
         lines.append(f"feedparser.parse floor ({mode}): {cpu:.2f} s CPU")
     if "aggregator" in results:
+        fetch_only = median([m.fetch_s or 0 for m in results["aggregator"]["cold"]])
+        lines.append(
+            f"aggregator cold, fetch alone (stored and readable, before indexing): {fetch_only:.2f} s"
+        )
         agg = median([m.wall_s for m in results["aggregator"]["cold"]])
         aggw = median([m.wall_s for m in results["aggregator"]["warm"]])
         for peer in ("newsboat", "reader"):
