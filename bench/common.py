@@ -68,17 +68,12 @@ def measure(
     *,
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
-    quiet: bool = True,
+    keep_json: bool = False,
 ) -> Measure:
     """Run a command to completion; fail loudly if it fails."""
     started = time.perf_counter()
-    proc = subprocess.Popen(
-        list(cmd),
-        env=env,
-        cwd=cwd,
-        stdout=subprocess.DEVNULL if quiet else None,
-        stderr=subprocess.PIPE,
-    )
+    out_file = tempfile.TemporaryFile() if keep_json else subprocess.DEVNULL
+    proc = subprocess.Popen(list(cmd), env=env, cwd=cwd, stdout=out_file, stderr=subprocess.PIPE)
     peak = 0
     done = threading.Event()
 
