@@ -73,7 +73,7 @@ def measure(
 ) -> Measure:
     """Run a command to completion; fail loudly if it fails."""
     started = time.perf_counter()
-    out_file = tempfile.TemporaryFile() if keep_json else subprocess.DEVNULL
+    out_file = tempfile.TemporaryFile() if keep_json else subprocess.DEVNULL  # noqa: SIM115 - closed below
     proc = subprocess.Popen(list(cmd), env=env, cwd=cwd, stdout=out_file, stderr=subprocess.PIPE)
     peak = 0
     done = threading.Event()
@@ -98,6 +98,7 @@ def measure(
     if keep_json and not isinstance(out_file, int):
         out_file.seek(0)
         fetch_s = json.loads(out_file.read()).get("took_s")
+        out_file.close()
     return Measure(wall, usage.ru_utime + usage.ru_stime, peak / 1024, fetch_s)
 
 
