@@ -1,6 +1,6 @@
 """Make the README's screenshots: the demo library in the terminal UI, saved as SVG by Textual.
 
-    python docs/screenshots.py        (writes docs/*.svg; needs no network)
+python docs/screenshots.py        (writes docs/*.svg; needs no network)
 """
 
 from __future__ import annotations
