@@ -107,7 +107,7 @@ class AggregatorApp(App[str | None]):
 
     # -- loading -----------------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="load")
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def load_library(self, keep: str | None = None) -> None:
         """The newest screenful first (it shows at once), then everything with the counts."""
         library = self.library
@@ -146,11 +146,11 @@ class AggregatorApp(App[str | None]):
 
     # -- flags and links -----------------------------------------------------------------------
 
-    @work(thread=True, group="flags")
+    @work(thread=True, group="flags", exit_on_error=False)
     def set_read(self, ids: list[str], read: bool) -> None:
         self.library.set_read(ids, read)
 
-    @work(thread=True, group="flags")
+    @work(thread=True, group="flags", exit_on_error=False)
     def set_starred(self, entry_id: str, starred: bool) -> None:
         self.library.set_starred([entry_id], starred)
 
@@ -161,7 +161,7 @@ class AggregatorApp(App[str | None]):
             return
         self._open_in_browser(url)
 
-    @work(thread=True, group="browser")
+    @work(thread=True, group="browser", exit_on_error=False)
     def _open_in_browser(self, url: str) -> None:
         if not webbrowser.open(url):
             self.post_message(WorkerFailed("open the link", f"no browser available for {url}"))
@@ -186,7 +186,7 @@ class AggregatorApp(App[str | None]):
     def action_refresh_all(self) -> None:
         self.refresh_place(Place("all"), label="all sources")
 
-    @work(thread=True, exclusive=True, group="refresh")
+    @work(thread=True, exclusive=True, group="refresh", exit_on_error=False)
     def _refresh(self, urls: list[str], category: str | None, label: str) -> None:
         report = self.library.fetch(
             urls,
@@ -255,7 +255,7 @@ class AggregatorApp(App[str | None]):
 
         self.push_screen(SourceFormScreen(), submitted)
 
-    @work(thread=True, group="sources")
+    @work(thread=True, group="sources", exit_on_error=False)
     def _add(self, form: SourceForm, then: Callable[[], object] | None) -> None:
         added = self.library.add_source(form.url, category=form.category, title=form.title)
         if form.full_text:
@@ -286,7 +286,7 @@ class AggregatorApp(App[str | None]):
             submitted,
         )
 
-    @work(thread=True, group="sources")
+    @work(thread=True, group="sources", exit_on_error=False)
     def _edit(self, url: str, form: SourceForm, then: Callable[[], object] | None) -> None:
         self.library.update_source(
             url, title=form.title, category=form.category, full_text=form.full_text
@@ -308,7 +308,7 @@ class AggregatorApp(App[str | None]):
             answered,
         )
 
-    @work(thread=True, group="sources")
+    @work(thread=True, group="sources", exit_on_error=False)
     def _delete(self, url: str, then: Callable[[], object] | None) -> None:
         source, removed = self.library.remove_source(url)
         self.library.update_index()
@@ -323,7 +323,7 @@ class AggregatorApp(App[str | None]):
         self.main.place = Place("all")
         self.load_library()
 
-    @work(thread=True, group="sources")
+    @work(thread=True, group="sources", exit_on_error=False)
     def check_source(self, url: str) -> None:
         (result,) = self.library.check_sources([url])
         if result.status == "ok":
@@ -335,7 +335,7 @@ class AggregatorApp(App[str | None]):
 
     # -- OPML -----------------------------------------------------------------------------------
 
-    @work(thread=True, group="opml")
+    @work(thread=True, group="opml", exit_on_error=False)
     def import_opml(self, path: str) -> None:
         report = self.library.import_opml(Path(path).expanduser())
         self.call_from_thread(
@@ -345,7 +345,7 @@ class AggregatorApp(App[str | None]):
         )
         self.call_from_thread(self.load_library)
 
-    @work(thread=True, group="opml")
+    @work(thread=True, group="opml", exit_on_error=False)
     def export_opml(self, path: str) -> None:
         self.library.export_opml(Path(path).expanduser())
         self.call_from_thread(self.notify, f"Wrote {path}")

@@ -45,7 +45,11 @@ class AggregatorCommands(Provider):
                 "Write your source list as OPML 2.0",
                 partial(_ask, app, "Export to which file?", app.export_opml, "feeds-export.opml"),
             ),
-            ("Keys", "Every key and its action id (?)", app.action_help),
+            (
+                "Keys and action ids",
+                "Every key, and the id to remap it in config.toml (?)",
+                app.action_help,
+            ),
         ]
 
     async def discover(self) -> Hits:

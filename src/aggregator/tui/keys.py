@@ -9,7 +9,7 @@ ACTIONS: dict[str, tuple[str, str, bool]] = {
     "app.quit": ("q", "Quit", True),
     "app.help": ("question_mark", "Keys", True),
     "app.search": ("slash", "Search", True),
-    "app.back": ("escape", "Back", False),
+    "app.back": ("escape", "Back", True),
     "app.refresh_all": ("R", "Refresh all", False),
     "app.refresh": ("r", "Refresh", True),
     "app.sources": ("S", "Sources", False),

@@ -22,9 +22,9 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         table = Table(box=None, show_header=True, header_style="bold", expand=True)
-        table.add_column("Key", style="bold cyan", no_wrap=True)
-        table.add_column("Does")
-        table.add_column("Action id (for [keys] in config.toml)", style="dim")
+        table.add_column(Text("Key"), style="bold cyan", no_wrap=True)
+        table.add_column(Text("Does"))
+        table.add_column(Text("Action id"), style="dim")
         for action_id, (default, description, _) in ACTIONS.items():
             keys = self.keys.get(action_id, default)
             table.add_row(Text(_pretty(keys)), Text(description), Text(action_id))
@@ -37,6 +37,9 @@ class HelpScreen(ModalScreen[None]):
             table.add_row(Text(keys), Text(description), Text(""))
         with VerticalScroll():
             yield Static(Text("Keys", style="bold"))
+            yield Static(
+                Text("Any key can be remapped in config.toml under [keys], by its action id.")
+            )
             yield Static(table)
             yield Static(Text("Esc closes this.", style="dim"))
 

@@ -75,7 +75,6 @@ class MainScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(EntryList).empty_text = "Loading…"
         self.query_one(EntryList).focus()
         self._layout()
 
@@ -138,7 +137,7 @@ class MainScreen(Screen[None]):
         self.load_entry(row.id, mark_read=True)
         self.query_one(Reader).focus()
 
-    @work(thread=True, exclusive=True, group="entry")
+    @work(thread=True, exclusive=True, group="entry", exit_on_error=False)
     def load_entry(self, entry_id: str, *, mark_read: bool) -> None:
         library = self.app.library
         entry = library.entry(entry_id)
@@ -150,6 +149,8 @@ class MainScreen(Screen[None]):
         from aggregator.models import Entry
 
         assert isinstance(entry, Entry)
+        if not self.is_attached:
+            return  # the app is closing: nothing left to show it in
         await self.query_one(Reader).show(entry)
         if marked and not entry.read:
             self._set_row(entry.id, read=True)
@@ -238,7 +239,7 @@ class MainScreen(Screen[None]):
         elif row is not None:
             self.open_row_link(row.id)
 
-    @work(thread=True, group="entry")
+    @work(thread=True, group="entry", exit_on_error=False)
     def open_row_link(self, entry_id: str) -> None:
         url = self.app.library.entry(entry_id).url
         self.app.call_from_thread(self.app.open_link, url)
@@ -289,7 +290,7 @@ class MainScreen(Screen[None]):
         self._generation += 1
         self._search(self.search_query, self.search_sort, self.search_filter, self._generation)
 
-    @work(thread=True, exclusive=True, group="search")
+    @work(thread=True, exclusive=True, group="search", exit_on_error=False)
     def _search(self, query: str, sort: str, narrow: Place | None, generation: int) -> None:
         kwargs: dict[str, str] = {}
         if narrow is not None and narrow.kind == "facet-topic":

@@ -44,7 +44,7 @@ class SourcesScreen(Screen[None]):
         self.load()
         table.focus()
 
-    @work(thread=True, exclusive=True, group="sources")
+    @work(thread=True, exclusive=True, group="sources", exit_on_error=False)
     def load(self) -> None:
         infos = self.app.library.sources()
         self.app.call_from_thread(self.show, infos)

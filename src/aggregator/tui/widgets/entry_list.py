@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -62,7 +63,7 @@ class EntryList(ScrollView, can_focus=True):
         super().__init__(id=id)
         self.rows: list[EntryRow] = []
         self.snippets: dict[str, Snippet] = {}
-        self.empty_text = "Nothing here yet."
+        self.empty_text = "Loading…"
 
     # -- content -----------------------------------------------------------------------------
 
@@ -137,9 +138,10 @@ class EntryList(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         line = int(self.scroll_y) + y
         if not self.rows:
-            if y == 0:
+            lines = textwrap.wrap(self.empty_text, max(10, width - 2)) or [""]
+            if y < len(lines):
                 style = self.get_component_rich_style("entry-list--empty")
-                return Strip([Segment(f" {self.empty_text}"[:width].ljust(width), style)], width)
+                return Strip([Segment(f" {lines[y]}"[:width].ljust(width), style)], width)
             return Strip.blank(width, self.rich_style)
         index, part = divmod(line, self.line_height)
         if index >= len(self.rows):
