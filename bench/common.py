@@ -26,7 +26,10 @@ class Measure:
     wall_s: float
     cpu_s: float
     peak_rss_mb: float
-    """Largest sum of RSS over the process and its children, sampled every 20 ms."""
+    """Largest sum of RSS over the process and its children, sampled every 20 ms (pages a
+    forked child shares with its parent count twice)."""
+    peak_pss_mb: float = 0.0
+    """Largest sum of PSS (shared pages split between their sharers): the tree's real footprint."""
     fetch_s: float | None = None
     """For aggregator: the fetch alone (`took_s` of its JSON), before the index catches up."""
 
@@ -43,25 +46,27 @@ def start_farm(*args: object) -> tuple[subprocess.Popen[str], int]:
     return proc, int(line.split()[0])
 
 
-def _tree_rss_kb(pid: int) -> int:
-    total, stack, seen = 0, [pid], set()
+def _tree_memory_kb(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) summed over a process and its descendants."""
+    rss, pss, stack, seen = 0, 0, [pid], set()
     while stack:
         p = stack.pop()
         if p in seen:
             continue
         seen.add(p)
         try:
-            with open(f"/proc/{p}/status") as fh:
+            with open(f"/proc/{p}/smaps_rollup") as fh:
                 for line in fh:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-                        break
+                    if line.startswith("Rss:"):
+                        rss += int(line.split()[1])
+                    elif line.startswith("Pss:"):
+                        pss += int(line.split()[1])
             for task in os.listdir(f"/proc/{p}/task"):
                 with open(f"/proc/{p}/task/{task}/children") as fh:
                     stack.extend(int(c) for c in fh.read().split())
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
-    return total
+    return rss, pss
 
 
 def measure(
@@ -75,13 +80,14 @@ def measure(
     started = time.perf_counter()
     out_file = tempfile.TemporaryFile() if keep_json else subprocess.DEVNULL  # noqa: SIM115 - closed below
     proc = subprocess.Popen(list(cmd), env=env, cwd=cwd, stdout=out_file, stderr=subprocess.PIPE)
-    peak = 0
+    peak, peak_pss = 0, 0
     done = threading.Event()
 
     def sample() -> None:
-        nonlocal peak
+        nonlocal peak, peak_pss
         while not done.is_set():
-            peak = max(peak, _tree_rss_kb(proc.pid))
+            rss, pss = _tree_memory_kb(proc.pid)
+            peak, peak_pss = max(peak, rss), max(peak_pss, pss)
             done.wait(0.02)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -99,7 +105,7 @@ def measure(
         out_file.seek(0)
         fetch_s = json.loads(out_file.read()).get("took_s")
         out_file.close()
-    return Measure(wall, usage.ru_utime + usage.ru_stime, peak / 1024, fetch_s)
+    return Measure(wall, usage.ru_utime + usage.ru_stime, peak / 1024, peak_pss / 1024, fetch_s)
 
 
 def median(values: Sequence[float]) -> float:

@@ -307,7 +307,7 @@ class Index:
         while True:
             try:
                 if procs > 1:
-                    return self._ix.writer(procs=procs, limitmb=256, multisegment=True)
+                    return self._ix.writer(procs=procs, limitmb=128, multisegment=True)
                 # Postings beyond limitmb spill to disk and are merge-sorted back: 512 MB of
                 # pool keeps a batch in memory (a third faster than 128).
                 return self._ix.writer(limitmb=512)
