@@ -78,12 +78,20 @@ class Sidebar(Tree[Place]):
         self.clear()
         self.root.set_label(_label("All results", total))
         self.root.data = Place("all")
-        topics = self.root.add(Text("Topics", style="bold"), data=Place("heading"), expand=True)
-        for name, count in sorted(facets.get("category", {}).items(), key=lambda kv: -kv[1]):
-            topics.add_leaf(_label(name, count), data=Place("facet-topic", name))
-        sources = self.root.add(Text("Sources", style="bold"), data=Place("heading"), expand=True)
-        for url, count in sorted(facets.get("source", {}).items(), key=lambda kv: -kv[1]):
-            sources.add_leaf(_label(titles.get(url, url), count), data=Place("facet-source", url))
+        topic_counts = sorted(facets.get("category", {}).items(), key=lambda kv: -kv[1])
+        source_counts = sorted(facets.get("source", {}).items(), key=lambda kv: -kv[1])
+        if topic_counts:
+            topics = self.root.add(Text("Topics", style="bold"), data=Place("heading"), expand=True)
+            for name, count in topic_counts:
+                topics.add_leaf(_label(name, count), data=Place("facet-topic", name))
+        if source_counts:
+            sources = self.root.add(
+                Text("Sources", style="bold"), data=Place("heading"), expand=True
+            )
+            for url, count in source_counts:
+                sources.add_leaf(
+                    _label(titles.get(url, url), count), data=Place("facet-source", url)
+                )
         self.root.expand()
 
     def _select(self, place: Place | None) -> None:
