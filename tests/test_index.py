@@ -58,7 +58,7 @@ def test_a_crash_between_store_and_index_commit_loses_nothing(tmp_path: Path):
         import aggregator.index as index_module
         real_apply = index_module.Index.apply
         def apply_then_die(self, upserts, deletes=(), **kwargs):
-            writer = self._writer(5, 1)
+            writer = self._writer(5)
             for doc in list(upserts)[:10]:
                 writer.add_document(**index_module._fields(doc))
             os._exit(9)  # killed mid-write: no commit, the writer lock still held
@@ -115,7 +115,7 @@ def test_a_killed_writer_leaves_no_lock_behind(tmp_path: Path):
         home,
         opml,
         """
-        writer = lib._open_index()._writer(5, 1)
+        writer = lib._open_index()._writer(5)
         print("holding", flush=True)
         time.sleep(60)
         """,
@@ -136,7 +136,7 @@ def test_a_held_lock_is_waited_for_then_a_clear_message(tmp_path: Path):
     home, opml = make_home(tmp_path)
     with open_library(load_settings(data_dir=home, opml=str(opml))) as lib:
         lib.store.upsert_entries(FEED, drafts("held", 3))
-        writer = lib._open_index()._writer(5, 1)
+        writer = lib._open_index()._writer(5)
         try:
             env = {**os.environ, "AGGREGATOR_INDEX_LOCK_WAIT": "1"}
             result = subprocess.run(

@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import signal
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import TYPE_CHECKING
 
 from aggregator.config import Settings
@@ -15,7 +18,9 @@ if TYPE_CHECKING:
     from aggregator.index import Index
     from aggregator.search import RawHit, Searcher
 
-INDEX_BATCH = 5000
+INDEX_BATCH = 10_000
+"""Changes applied per commit: each process writing a share keeps its postings in memory
+(about 20 KB per entry), so a share of 5,000 stays near 100 MB."""
 ProgressFn = Callable[[int, int], None]
 
 
@@ -48,23 +53,30 @@ class Searching:
         Each batch is committed to the index before its queue rows are dropped: a crash at any
         point leaves the rest queued, and the next run finishes it.
         """
-        from aggregator.index import default_procs
+        from aggregator.index import default_workers
 
         index = self._open_index()
         wait_s = self.settings.index.lock_wait if wait_s is None else wait_s
         total = self.store.pending_index_count()
         done = 0
-        while True:
-            last_seq, upserts, deletes = self.store.queued_changes(INDEX_BATCH)
-            if not last_seq:
-                break
-            docs = self.store.index_docs(upserts)
-            procs = default_procs(len(docs)) if self.use_processes else 1
-            index.apply(docs, deletes, wait_s=wait_s, fresh=fresh, procs=procs)
-            self.store.mark_indexed(last_seq)
-            done += len(upserts) + len(deletes)
-            if progress is not None:
-                progress(done, max(total, done))
+        pool: Executor | None = None
+        try:
+            while True:
+                last_seq, upserts, deletes = self.store.queued_changes(INDEX_BATCH)
+                if not last_seq:
+                    break
+                docs = self.store.index_docs(upserts)
+                workers = default_workers(len(docs)) if self.use_processes else 0
+                if workers and pool is None:
+                    pool = _index_pool(workers)
+                index.apply(docs, deletes, wait_s=wait_s, fresh=fresh, pool=pool, workers=workers)
+                self.store.mark_indexed(last_seq)
+                done += len(upserts) + len(deletes)
+                if progress is not None:
+                    progress(done, max(total, done))
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
         return done
 
     def reindex(self, progress: ProgressFn | None = None) -> int:
@@ -120,6 +132,19 @@ class Searching:
             source_titles=titles,
             exact=raw.exact,
         )
+
+
+def _index_pool(workers: int) -> Executor | None:
+    """Processes that write index segments beside this one; none when they cannot start."""
+    try:
+        return ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=signal.signal,  # Ctrl-C is the parent's to handle
+            initargs=(signal.SIGINT, signal.SIG_IGN),
+        )
+    except (OSError, ValueError):
+        return None
 
 
 def _by_story(hits: list[RawHit], entries: dict[str, Entry]) -> list[list[RawHit]]:

@@ -1,0 +1,26 @@
+"""The Whoosh index: derived from the store, rebuilt from it at will, written by one process.
+
+`analysis` says what words become, `segments` writes them fast, `directory` keeps the index
+in step (versions, locking, batches).
+"""
+
+from aggregator.index.analysis import (
+    SCHEMA_VERSION,
+    FoldStemTokenizer,
+    category_keywords,
+    fold,
+    make_schema,
+)
+from aggregator.index.directory import INDEX_NAME, Index, _fields, default_workers
+
+__all__ = [
+    "INDEX_NAME",
+    "SCHEMA_VERSION",
+    "FoldStemTokenizer",
+    "Index",
+    "_fields",
+    "category_keywords",
+    "default_workers",
+    "fold",
+    "make_schema",
+]

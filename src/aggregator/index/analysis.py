@@ -1,0 +1,237 @@
+"""What a word becomes in the index: folded, stemmed terms, their positions, and the schema.
+
+Words are folded (case, accents: `sante` finds `Santé`) and stemmed (English, Porter) by one
+tokenizer that caches each word's term, so the index, the query parser and the highlighter
+all see the same analysis.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from array import array
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from whoosh.analysis import Token, Tokenizer
+from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
+from whoosh.formats import Positions
+from whoosh.lang.porter import stem
+from whoosh.support.charset import accent_map
+from whoosh.system import _INT_SIZE
+
+SCHEMA_VERSION = 4
+"""Bump when the schema, the analyzer or a posting encoding changes: an index of another
+version is rebuilt from the store."""
+_WORD = re.compile(r"\w+")
+
+
+def fold(text: str) -> str:
+    """Lower case without accents: what both the index and the query see."""
+    text = text.lower()
+    return text if text.isascii() else text.translate(accent_map)
+
+
+class FoldStemTokenizer(Tokenizer):
+    """Words → lower-case, accent-free, stemmed terms, with a cache of each word's term.
+
+    A Whoosh tokenizer (so the query parser and highlighter use the same analysis) with a
+    fast path, `terms()`, that indexing uses to skip Token objects altogether.
+    """
+
+    def __init__(self, stemming: bool = True) -> None:
+        self.stemming = stemming
+        self._cache: dict[str, str] = {}
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.stemming == self.stemming  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.stemming))
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"stemming": self.stemming}  # the schema is pickled into the index: no cache
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.stemming = state["stemming"]
+        self._cache = {}
+
+    def term(self, word: str) -> str:
+        cached = self._cache.get(word)
+        if cached is None:
+            cached = stem(word) if self.stemming else word
+            if len(self._cache) < 500_000:
+                self._cache[word] = cached
+        return cached
+
+    def terms(self, value: str) -> list[str]:
+        cache = self._cache
+        words = _WORD.findall(fold(value))
+        out = [cache.get(w) for w in words]
+        if None in out:
+            out = [self.term(w) for w in words]
+        return out  # type: ignore[return-value]
+
+    def __call__(
+        self,
+        value: str,
+        positions: bool = False,
+        chars: bool = False,
+        keeporiginal: bool = False,
+        removestops: bool = True,
+        start_pos: int = 0,
+        start_char: int = 0,
+        tokenize: bool = True,
+        mode: str = "",
+        **kwargs: Any,
+    ) -> Iterator[Token]:
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        if not tokenize:
+            token.original = token.text = fold(value)
+            token.boost, token.stopped = 1.0, False
+            if positions:
+                token.pos = start_pos
+            if chars:
+                token.startchar, token.endchar = start_char, start_char + len(value)
+            yield token
+            return
+        folded = fold(value)
+        same_length = len(folded) == len(value)
+        for pos, match in enumerate(_WORD.finditer(folded)):
+            word = match.group()
+            token.text = self.term(word)
+            token.boost, token.stopped = 1.0, False
+            if keeporiginal:
+                token.original = word
+            if positions:
+                token.pos = start_pos + pos
+            if chars and same_length:
+                token.startchar, token.endchar = (
+                    start_char + match.start(),
+                    start_char + match.end(),
+                )
+            elif chars:
+                token.startchar = token.endchar = start_char
+            yield token
+
+
+def term_positions(terms: Sequence[str]) -> dict[str, list[int]]:
+    """Each distinct term with the positions it occurs at, in order."""
+    poses: dict[str, list[int]] = {}
+    for pos, term in enumerate(terms):
+        found = poses.get(term)
+        if found is None:
+            poses[term] = [pos]
+        else:
+            found.append(pos)
+    return poses
+
+
+_COUNTS = [i.to_bytes(_INT_SIZE, "big") for i in range(256)]
+_SINGLE: dict[int, bytes] = {}
+
+
+def encode_positions(poslist: Sequence[int]) -> bytes:
+    """Count, a type code, then the positions as a machine array (`array` packs in C).
+
+    Positions are stored as they are, not as gaps: the posting blocks are compressed anyway,
+    and both encoding and decoding stay one C call.
+    """
+    count = len(poslist)
+    if count == 1:  # most terms occur once in a document
+        first = poslist[0]
+        single = _SINGLE.get(first)
+        if single is None:
+            single = _COUNTS[1] + (
+                b"H" + first.to_bytes(2, "little")
+                if first < 65536
+                else b"I" + first.to_bytes(4, "little")
+            )
+            if first < 65536:
+                _SINGLE[first] = single
+        return single
+    head = _COUNTS[count] if count < 256 else count.to_bytes(_INT_SIZE, "big")
+    if poslist[-1] < 65536:
+        data = array("H", poslist).tobytes()
+        if sys.byteorder != "little":
+            data = _swapped("H", data)
+        return head + b"H" + data
+    data = array("I", poslist).tobytes()
+    if sys.byteorder != "little":
+        data = _swapped("I", data)
+    return head + b"I" + data
+
+
+def _swapped(code: str, data: bytes) -> bytes:
+    values = array(code)
+    values.frombytes(data)
+    values.byteswap()
+    return values.tobytes()
+
+
+class FastPositions(Positions):
+    """Whoosh's Positions format, filled without per-token objects and packed as arrays."""
+
+    def word_values(self, value: str, analyzer: Any, **kwargs: Any) -> Iterator[tuple]:
+        if not isinstance(analyzer, FoldStemTokenizer):
+            yield from super().word_values(value, analyzer, **kwargs)
+            return
+        boost = self.field_boost
+        for term, poslist in term_positions(analyzer.terms(value)).items():
+            yield term, len(poslist), len(poslist) * boost, encode_positions(poslist)
+
+    def encode(self, poslist: Sequence[int]) -> bytes:
+        return encode_positions(poslist)
+
+    def decode_positions(self, valuestring: bytes) -> list[int]:
+        positions = array(chr(valuestring[_INT_SIZE]))
+        positions.frombytes(valuestring[_INT_SIZE + 1 :])
+        if sys.byteorder != "little":
+            positions.byteswap()
+        return positions.tolist()
+
+    def decode_frequency(self, valuestring: bytes) -> int:
+        return int.from_bytes(valuestring[:_INT_SIZE], "big")
+
+
+class FastText(TEXT):
+    def __init__(self, field_boost: float = 1.0, **kwargs: Any) -> None:
+        super().__init__(
+            analyzer=FoldStemTokenizer(), phrase=True, field_boost=field_boost, **kwargs
+        )
+        self.format = FastPositions(field_boost=field_boost)
+
+
+class NameText(TEXT):
+    """Names (authors, sources): folded, not stemmed, positions kept for "exact names"."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(analyzer=FoldStemTokenizer(stemming=False), phrase=True, **kwargs)
+        self.format = FastPositions()
+
+
+def make_schema() -> Schema:
+    return Schema(
+        id=ID(stored=True, unique=True),
+        title=FastText(field_boost=2.0),
+        content=FastText(),
+        author=NameText(),
+        source=NameText(),
+        source_url=ID(stored=True, sortable=True),
+        category=KEYWORD(lowercase=True, commas=True, scorable=False),
+        topic=ID(stored=True, sortable=True),
+        url=TEXT(analyzer=FoldStemTokenizer(stemming=False), phrase=False),
+        published=DATETIME(stored=True, sortable=True),
+        canonical=ID(stored=True),
+    )
+
+
+def category_keywords(category: str) -> str:
+    """`Medicine/Oncology` → `medicine,medicine/oncology,oncology`.
+
+    A topic's path finds its subtopics (`category:medicine`), and a subtopic can be named on
+    its own (`category:oncology`).
+    """
+    parts = [p for p in category.split("/") if p]
+    paths = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    return ",".join(dict.fromkeys([*paths, *parts[1:]]))

@@ -1,0 +1,184 @@
+"""One Whoosh index directory: opened or rebuilt by schema version, written by one process.
+
+The index is derived from the store and can always be rebuilt from it. Stored fields are only
+what results and facets need; the store has the text.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable
+from concurrent.futures import Executor, Future
+from concurrent.futures.process import BrokenProcessPool
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+from whoosh import index as whoosh_index
+from whoosh.index import LockError
+
+from aggregator.errors import IndexLockedError, StoreError
+from aggregator.index.analysis import SCHEMA_VERSION, category_keywords, fold, make_schema
+from aggregator.index.segments import BulkWriter, write_segment
+from aggregator.models import IndexDoc
+
+INDEX_NAME = "entries"
+POOL_MB = 64
+"""Memory for the postings of the few non-text fields before they spill to disk."""
+WORKER_SHARE = 1000
+"""A batch smaller than this per process is written in this process alone: handing it out
+would cost more than it saves."""
+
+
+class Index:
+    """One Whoosh index directory. Searching opens readers; `apply` is the only writer."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._ix = self._open_or_create()
+
+    @property
+    def _version_file(self) -> Path:
+        return self.directory / "aggregator-index-version"
+
+    def _open_or_create(self) -> Any:
+        """Open the index, or make a new one when it is missing or of another version.
+
+        A new one is empty: `needs_rebuild` tells the library to refill it from the store.
+        """
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            if (
+                whoosh_index.exists_in(str(self.directory), indexname=INDEX_NAME)
+                and self._version_file.exists()
+                and self._version_file.read_text().strip() == str(SCHEMA_VERSION)
+            ):
+                self.needs_rebuild = False
+                return whoosh_index.open_dir(str(self.directory), indexname=INDEX_NAME)
+            self.needs_rebuild = True
+            ix = whoosh_index.create_in(str(self.directory), make_schema(), indexname=INDEX_NAME)
+            self._version_file.write_text(f"{SCHEMA_VERSION}\n")
+            return ix
+        except OSError as exc:
+            raise StoreError(
+                f"cannot open the index in {self.directory}: {exc}", path=str(self.directory)
+            ) from None
+
+    @property
+    def whoosh(self) -> Any:
+        return self._ix
+
+    def doc_count(self) -> int:
+        return self._ix.doc_count()
+
+    def segment_count(self) -> int:
+        return len(self._ix._segments())
+
+    def size_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.directory.iterdir() if p.is_file())
+
+    def apply(
+        self,
+        upserts: Iterable[IndexDoc],
+        deletes: Iterable[str] = (),
+        *,
+        wait_s: float = 30.0,
+        fresh: bool = False,
+        pool: Executor | None = None,
+        workers: int = 0,
+    ) -> int:
+        """Write one batch and commit it; returns the documents written.
+
+        `fresh` (nothing of the batch is in the index yet) skips the look-up of old copies.
+        With a process `pool`, `workers` of its processes each write a share of the batch as
+        a segment of their own while this process writes its share; all are committed
+        together, or none. Another process holding the writer is waited for up to `wait_s`;
+        a lock left by a killed process is an fcntl lock the kernel already released.
+        """
+        docs = [_fields(doc) for doc in upserts]
+        writer = self._writer(wait_s)
+        try:
+            for eid in deletes:
+                writer.delete_by_term("id", eid)
+            if not fresh:
+                for fields in docs:
+                    writer.delete_by_term("id", fields["id"])  # the old copy, if any
+            parts = max(1, min(workers + 1, len(docs) // WORKER_SHARE)) if pool else 1
+            shares = [docs[i::parts] for i in range(parts)]
+            futures = [
+                pool.submit(write_segment, str(self.directory), INDEX_NAME, share)
+                for share in shares[1:]
+                if pool is not None
+            ]
+            for fields in shares[0]:
+                writer.add_document(**fields)
+            # This process's segment is finished while the workers still write theirs.
+            final = writer._merge_segments(None, None, None)
+            if writer._added:
+                final.append(writer._finalize_segment())
+            else:
+                writer._close_segment()
+            for future, share in zip(futures, shares[1:], strict=True):
+                final.append(self._segment_of(future, share))
+            writer._commit_toc(final)
+            writer._finish()
+        except BaseException:
+            if not writer.is_closed:
+                writer.cancel()
+            raise
+        return len(docs)
+
+    def _segment_of(self, future: Future, share: list[dict[str, Any]]) -> Any:
+        """A worker's segment; when the worker could not run, its share is written here."""
+        try:
+            return future.result()
+        except (BrokenProcessPool, OSError):
+            return write_segment(str(self.directory), INDEX_NAME, share)
+
+    def rebuild(self, wait_s: float = 30.0) -> None:
+        """An empty index with the current schema (the caller refills it from the store)."""
+        writer = self._writer(wait_s)  # not while another process writes
+        writer.cancel()
+        self._ix = whoosh_index.create_in(str(self.directory), make_schema(), indexname=INDEX_NAME)
+
+    def optimize(self, wait_s: float = 30.0) -> None:
+        writer = self._writer(wait_s)
+        writer.commit(optimize=True)
+
+    def _writer(self, wait_s: float) -> BulkWriter:
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                return BulkWriter(self._ix, limitmb=POOL_MB)
+            except LockError:
+                if time.monotonic() >= deadline:
+                    raise IndexLockedError(
+                        f"the search index in {self.directory} is being written by another "
+                        f"aggregator; waited {wait_s:.0f} s",
+                        path=str(self.directory),
+                    ) from None
+                time.sleep(0.1)
+
+
+def _fields(doc: IndexDoc) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "id": doc.id,
+        "title": doc.title,
+        "content": doc.text,
+        "author": doc.author,
+        "source": doc.source,
+        "source_url": doc.source_url,
+        "category": category_keywords(doc.category) or "-",
+        "topic": doc.category or "-",
+        "url": fold(doc.url),
+        "canonical": doc.canonical_url or doc.id,
+    }
+    if doc.published is not None:
+        fields["published"] = doc.published.astimezone(UTC).replace(tzinfo=None)
+    return fields
+
+
+def default_workers(batch: int) -> int:
+    """Worker processes worth starting for a batch: none for small ones."""
+    return max(0, min(os.cpu_count() or 1, 4) - 1) if batch >= 2 * WORKER_SHARE else 0

@@ -1,0 +1,247 @@
+"""Writing index segments fast: postings kept per term as they come, written a block at a time.
+
+Whoosh's own writer sends every posting through a pool of tuples, sorts the pool, then reads
+each document's field length back from disk per posting while it writes: several Python
+steps per posting, most of the cost of indexing. Here each field's postings are collected
+per term as documents are added (document numbers only rise, so nothing needs sorting), the
+text fields (analysed by `FoldStemTokenizer` into `FastPositions`) without Whoosh's
+per-token objects, and each term's postings go to the codec a whole block at a time. The
+segment written is an ordinary Whoosh segment: readers, searching and merging are Whoosh's.
+"""
+
+from __future__ import annotations
+
+from array import array
+from itertools import chain
+from typing import Any
+
+from whoosh import index as whoosh_index
+from whoosh.codec.whoosh3 import W3FieldWriter, W3LeafMatcher, W3PostingsWriter
+from whoosh.writing import SegmentWriter
+
+from aggregator.index.analysis import (
+    FastPositions,
+    FoldStemTokenizer,
+    encode_positions,
+    term_positions,
+)
+
+Table = dict[Any, list[Any]]
+"""One field's postings: term → [docnum, weight, value, docnum, weight, value, ...].
+
+Text fields key by `str` and keep the term's count in a document as its weight (the field's
+boost is applied when written); other fields key by the bytes Whoosh gives and keep its
+weight. Flat lists, because a document's docnum and most counts are shared int objects:
+a posting costs three pointers and its value.
+"""
+
+
+def _is_text(field: Any) -> bool:
+    return isinstance(field.format, FastPositions) and isinstance(field.analyzer, FoldStemTokenizer)
+
+
+class BulkWriter(SegmentWriter):
+    """A Whoosh segment writer that keeps postings per term instead of in a sorted pool."""
+
+    def __init__(self, ix: Any, **kwargs: Any) -> None:
+        super().__init__(ix, **kwargs)
+        indexed = [(name, field) for name, field in self.schema.items() if field.indexed]
+        self._text = {name for name, field in indexed if _is_text(field)}
+        self._tables: dict[str, Table] = {name: {} for name, _ in indexed}
+        self._lengths: dict[str, array] = {name: array("I") for name, _ in indexed}
+        self._merged_from: int | None = None
+
+    def add_document(self, **fields: Any) -> None:
+        self._check_state()
+        schema = self.schema
+        perdoc = self.perdocwriter
+        docnum = self.docnum
+        names = sorted(name for name in fields if not name.startswith("_"))
+        self._check_fields(schema, names)
+        perdoc.start_doc(docnum)
+        try:
+            for name in names:
+                value = fields[name]
+                if value is None:
+                    continue
+                field = schema[name]
+                length = 0
+                if name in self._text:
+                    length = self._add_text(self._tables[name], field, value, docnum)
+                elif field.indexed:
+                    length = self._add_other(self._tables[name], field, value, docnum)
+                if field.indexed:
+                    lengths = self._lengths[name]
+                    if len(lengths) < docnum:
+                        lengths.extend([0] * (docnum - len(lengths)))
+                    lengths.append(length)
+                perdoc.add_field(name, field, value if field.stored else None, length)
+                if field.column_type:
+                    perdoc.add_column_value(name, field.column_type, field.to_column_value(value))
+        except Exception:
+            perdoc.cancel_doc()
+            raise
+        perdoc.finish_doc()
+        self._added = True
+        self.docnum += 1
+
+    @staticmethod
+    def _add_text(table: Table, field: Any, value: str, docnum: int) -> int:
+        """A text field's postings, straight from its terms; returns its length in words."""
+        words = field.analyzer.terms(value)
+        for term, poslist in term_positions(words).items():
+            postings = table.get(term)
+            if postings is None:
+                table[term] = [docnum, len(poslist), encode_positions(poslist)]
+            else:
+                postings += (docnum, len(poslist), encode_positions(poslist))
+        return len(words)
+
+    @staticmethod
+    def _add_other(table: Table, field: Any, value: Any, docnum: int) -> int:
+        length = 0
+        for tbytes, freq, weight, vbytes in field.index(value):
+            if field.scorable:
+                length += freq
+            postings = table.get(tbytes)
+            if postings is None:
+                table[tbytes] = [docnum, weight, vbytes]
+            else:
+                postings += (docnum, weight, vbytes)
+        return length
+
+    def add_postings_to_pool(self, reader: Any, startdoc: int, docmap: Any) -> None:
+        """Postings of a segment merged into this one join the tables, a block at a time."""
+        tables = self._tables
+        for name, tbytes in reader.all_terms():
+            table = tables.get(name)
+            if table is None:
+                continue  # a field this schema no longer has
+            boost = self.schema[name].format.field_boost if name in self._text else 1.0
+            term: Any = tbytes.decode("utf-8") if name in self._text else tbytes
+            postings = table.get(term)
+            if postings is None:
+                postings = table[term] = []
+            postings += _merged_postings(reader.postings(name, tbytes), startdoc, docmap, boost)
+
+    def add_reader(self, reader: Any) -> None:
+        if self._merged_from is None:
+            self._merged_from = self.docnum
+        super().add_reader(reader)
+
+    def _flush_segment(self) -> None:
+        self.perdocwriter.close()
+        fieldwriter = self.fieldwriter
+        added = self.docnum if self._merged_from is None else self._merged_from
+        merged = self.per_document_reader() if added < self.docnum else None
+        try:
+            for name, table in self._tables.items():
+                if not table:
+                    continue
+                lengths = self._lengths[name]
+                lengths.extend([0] * (added - len(lengths)))
+                if merged is not None:  # merged documents' lengths are on disk
+                    lengths.extend(
+                        merged.doc_field_length(d, name) or 0 for d in range(added, self.docnum)
+                    )
+                self._write_field(name, table, lengths)
+            fieldwriter.close()
+        finally:
+            if merged is not None:
+                merged.close()
+
+    def _write_field(self, name: str, table: Table, lengths: array) -> None:
+        fieldwriter = self.fieldwriter
+        field = self.schema[name]
+        boost = field.format.field_boost if name in self._text else 1.0
+        fieldwriter.start_field(name, field)
+        direct = (
+            type(fieldwriter) is W3FieldWriter and type(fieldwriter._postwriter) is W3PostingsWriter
+        )
+        # Terms in the order of their bytes (for str, UTF-8 order is code point order).
+        for term in sorted(table):
+            postings = table.pop(term)
+            docs = array("I", postings[0::3])
+            weights = array("f", postings[1::3])
+            if boost != 1.0:
+                weights = array("f", [w * boost for w in weights])
+            values = postings[2::3]
+            fieldwriter.start_term(term.encode("utf-8") if isinstance(term, str) else term)
+            if direct:
+                _write_blocks(fieldwriter._postwriter, docs, weights, values, lengths)
+            else:
+                for docnum, weight, value in zip(docs, weights, values, strict=True):
+                    fieldwriter.add(docnum, weight, value or b"", lengths[docnum])
+            fieldwriter.finish_term()
+        fieldwriter.finish_field()
+
+
+def _merged_postings(matcher: Any, startdoc: int, docmap: Any, boost: float) -> list[Any]:
+    """A merged segment's postings of one term as [docnum, weight, value, ...], renumbered.
+
+    Whoosh's own leaf matcher (a segment without deletions) is read a block at a time;
+    anything else one posting at a time.
+    """
+    out: list[Any] = []
+    if type(matcher) is W3LeafMatcher and docmap is None:
+        while matcher.is_active():
+            matcher._read_ids()
+            matcher._read_weights()
+            matcher._read_values()
+            ids = [startdoc + docnum for docnum in matcher._ids]
+            weights = matcher._weights
+            if boost != 1.0:
+                weights = [w / boost for w in weights]
+            out.extend(chain.from_iterable(zip(ids, weights, matcher._values, strict=True)))
+            matcher._next_block()
+        return out
+    while matcher.is_active():
+        docnum = matcher.id()
+        out += (
+            startdoc + docnum if docmap is None else docmap[docnum],
+            matcher.weight() / boost,
+            matcher.value(),
+        )
+        matcher.next()
+    return out
+
+
+def _write_blocks(
+    writer: W3PostingsWriter, docs: array, weights: array, values: list[Any], lengths: array
+) -> None:
+    """Hand a term's postings to Whoosh's postings writer a whole block at a time.
+
+    Fills the block buffer that `add_posting` fills one posting at a time, with the same
+    statistics; the last block stays buffered for `finish_term` to write, as in Whoosh.
+    """
+    limit = writer._blocklimit
+    count = len(docs)
+    for start in range(0, count, limit):
+        ids = docs[start : start + limit]
+        block_weights = weights[start : start + limit]
+        block_lengths = [lengths[d] for d in ids]
+        writer._ids = ids
+        writer._weights = block_weights
+        writer._values = [v for v in values[start : start + limit] if v]
+        writer._minlength = min(block_lengths) or None
+        writer._maxlength = max(block_lengths)
+        writer._maxweight = max(block_weights)
+        if start + limit < count:
+            writer._write_block()
+
+
+def write_segment(directory: str, indexname: str, docs: list[dict[str, Any]]) -> Any:
+    """Write `docs` as one new segment of the index in `directory`; returns the segment.
+
+    Runs in a worker process while the parent holds the index's write lock and later commits
+    the segment with its own: the segment is invisible until then.
+    """
+    ix = whoosh_index.open_dir(directory, indexname=indexname)
+    writer = BulkWriter(ix, _lk=False)
+    try:
+        for fields in docs:
+            writer.add_document(**fields)
+        return writer._finalize_segment()
+    except BaseException:
+        writer._close_segment()  # not `cancel`: that would delete the parent's temporary files
+        raise

@@ -1,0 +1,203 @@
+"""The fast segment writer writes what Whoosh's own writer would, in workers and in merges."""
+
+from __future__ import annotations
+
+import multiprocessing
+import random
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from whoosh import index as whoosh_index
+from whoosh.writing import SegmentWriter
+
+from aggregator.index import INDEX_NAME, Index, make_schema
+from aggregator.index import directory as index_directory
+from aggregator.index.analysis import FastPositions
+from aggregator.models import IndexDoc
+
+WORDS = [
+    "vaccine",
+    "trial",
+    "fever",
+    "clinic",
+    "border",
+    "visa",
+    "election",
+    "senate",
+    "budget",
+    "santé",
+    "café",
+    "naïve",
+    "straße",
+    "東京",
+    "rivers",
+    "running",
+    "runner",
+    "ran",
+    "the",
+    "of",
+    "a",
+    "and",
+    "to",
+    "in",
+    "hospital",
+    "vote",
+]
+
+
+def make_docs(n: int, seed: int = 1, prefix: str = "d") -> list[IndexDoc]:
+    rng = random.Random(seed)
+    docs = []
+    for i in range(n):
+        words = [rng.choice(WORDS) for _ in range(rng.randrange(0, 300))]
+        docs.append(
+            IndexDoc(
+                id=f"{prefix}{i}",
+                title=" ".join(rng.choice(WORDS) for _ in range(rng.randrange(1, 9))),
+                text=" ".join(words),
+                author=rng.choice(["", "Ana Pérez", "J. Smith"]),
+                source=rng.choice(["The Lancet", "Nomadic Matt", "Reason"]),
+                source_url=f"https://s{i % 3}.example/feed",
+                category=rng.choice(["Medicine", "Travel/Asia", "Politics", ""]),
+                url=f"https://s{i % 3}.example/{prefix}/{i}",
+                published=None
+                if i % 7 == 0
+                else datetime(2024, 1, 1, tzinfo=UTC) + timedelta(hours=i * 5),
+                canonical_url=f"https://s{i % 3}.example/{prefix}/{i}",
+            )
+        )
+    return docs
+
+
+def postings(directory: Path) -> dict[tuple[str, bytes], list[tuple[str, float, bytes]]]:
+    """Every posting of an index, keyed by field and term, with the document's id."""
+    ix = whoosh_index.open_dir(str(directory), indexname=INDEX_NAME)
+    out: dict[tuple[str, bytes], list[tuple[str, float, bytes]]] = {}
+    with ix.searcher() as searcher:
+        reader = searcher.reader()
+        ids = {docnum: fields["id"] for docnum, fields in reader.iter_docs()}
+        for field, term, docnum, weight, value in reader.iter_postings():
+            out.setdefault((field, term), []).append((ids[docnum], round(weight, 4), value))
+    return {key: sorted(value) for key, value in out.items()}
+
+
+def lengths(directory: Path) -> dict[tuple[str, str], int]:
+    ix = whoosh_index.open_dir(str(directory), indexname=INDEX_NAME)
+    with ix.searcher() as searcher:
+        reader = searcher.reader()
+        return {
+            (fields["id"], name): reader.doc_field_length(docnum, name)
+            for docnum, fields in reader.iter_docs()
+            for name in ("title", "content", "author", "source", "url")
+        }
+
+
+def whoosh_written(directory: Path, docs: list[IndexDoc]) -> None:
+    """The same documents through Whoosh's own writer: the reference."""
+    directory.mkdir()
+    ix = whoosh_index.create_in(str(directory), make_schema(), indexname=INDEX_NAME)
+    writer = SegmentWriter(ix)
+    for doc in docs:
+        writer.add_document(**index_directory._fields(doc))
+    writer.commit()
+
+
+def test_the_fast_writer_writes_what_whoosh_writes(tmp_path: Path):
+    docs = make_docs(400)
+    whoosh_written(tmp_path / "whoosh", docs)
+    Index(tmp_path / "fast").apply(docs, fresh=True)
+    expected = postings(tmp_path / "whoosh")
+    assert postings(tmp_path / "fast") == expected
+    assert lengths(tmp_path / "fast") == lengths(tmp_path / "whoosh")
+    assert ("content", b"vaccin") in expected  # stemmed
+    assert ("content", b"cafe") in expected  # folded
+
+
+def test_positions_past_65535_survive(tmp_path: Path):
+    long = " ".join(["filler"] * 70_000 + ["needle", "filler", "needle"])
+    index = Index(tmp_path / "ix")
+    index.apply([_with_text(make_docs(1)[0], long)], fresh=True)
+    with index.whoosh.searcher() as searcher:
+        matcher = searcher.reader().postings("content", "needl")
+        fmt = FastPositions()
+        assert fmt.decode_positions(matcher.value()) == [70_000, 70_002]
+        filler = searcher.reader().postings("content", "filler")
+        assert len(fmt.decode_positions(filler.value())) == 70_001
+
+
+def _with_text(doc: IndexDoc, text: str) -> IndexDoc:
+    fields: dict[str, Any] = {name: getattr(doc, name) for name in doc.__slots__}  # type: ignore[attr-defined]
+    fields["text"] = text
+    return IndexDoc(**fields)
+
+
+def test_worker_processes_write_segments_committed_with_this_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(index_directory, "WORKER_SHARE", 50)
+    docs = make_docs(300)
+    whoosh_written(tmp_path / "whoosh", docs)
+    index = Index(tmp_path / "fast")
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        assert index.apply(docs, fresh=True, pool=pool, workers=2) == 300
+    assert index.segment_count() == 3
+    assert index.doc_count() == 300
+    assert postings(tmp_path / "fast") == postings(tmp_path / "whoosh")
+
+
+def test_a_pool_that_cannot_run_leaves_the_work_to_this_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(index_directory, "WORKER_SHARE", 50)
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    pool.shutdown()  # submitting now raises, as a pool whose processes died would
+    docs = make_docs(200)
+    index = Index(tmp_path / "ix")
+    with pytest.raises(RuntimeError):
+        index.apply(docs, fresh=True, pool=pool, workers=1)
+    assert index.doc_count() == 0  # nothing half-committed
+    broken = _BrokenPool()
+    assert index.apply(docs, fresh=True, pool=broken, workers=1) == 200  # type: ignore[arg-type]
+    assert index.doc_count() == 200
+
+
+class _BrokenPool:
+    """A pool whose worker died: every result raises BrokenProcessPool."""
+
+    def submit(self, *args: object) -> Any:
+        from concurrent.futures import Future
+        from concurrent.futures.process import BrokenProcessPool
+
+        future: Future = Future()
+        future.set_exception(BrokenProcessPool("worker died"))
+        return future
+
+
+def test_merged_segments_keep_every_posting(tmp_path: Path):
+    """Many small commits make Whoosh merge segments into the writer's: nothing is lost."""
+    docs = make_docs(240)
+    whoosh_written(tmp_path / "whoosh", docs)
+    index = Index(tmp_path / "fast")
+    for start in range(0, 240, 20):
+        index.apply(docs[start : start + 20], fresh=True)
+    assert index.segment_count() < 12  # merged along the way
+    assert postings(tmp_path / "fast") == postings(tmp_path / "whoosh")
+    assert lengths(tmp_path / "fast") == lengths(tmp_path / "whoosh")
+
+
+def test_updates_replace_and_deletes_remove(tmp_path: Path):
+    index = Index(tmp_path / "ix")
+    docs = make_docs(30)
+    index.apply(docs, fresh=True)
+    changed = [_with_text(doc, "zeppelin") for doc in docs[:5]]
+    index.apply(changed, deletes=[docs[10].id])
+    assert index.doc_count() == 29
+    with index.whoosh.searcher() as searcher:
+        reader = searcher.reader()
+        found = {
+            reader.stored_fields(d)["id"] for d in reader.postings("content", "zeppelin").all_ids()
+        }
+    assert found == {doc.id for doc in docs[:5]}
