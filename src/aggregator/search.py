@@ -29,6 +29,7 @@ from whoosh.util import make_binary_tree
 
 from aggregator.errors import UserError
 from aggregator.index import FoldStemTokenizer, Index, fold, make_schema
+from aggregator.index.ranking import Ranker, Unsupported
 
 FIELDS = {
     "title": "title",
@@ -42,11 +43,12 @@ FIELDS = {
 }
 DATE_FIELDS = ("published", "date")
 ANY_WORD_BELOW = 3
+"""When requiring every word finds fewer hits than this, rank by any word instead."""
 PASSAGE_WORDS = 8
 """A query this long is read as a pasted passage: its words, not its punctuation."""
 COUNT_EXACTLY = 20_000
-"""Matches up to this many are counted one by one (exact total and facets)."""
-"""When requiring every word finds fewer hits than this, rank by any word instead."""
+"""Whoosh's own search (for queries the ranker does not know) counts matches one by one up
+to this many (exact total and facets), and estimates beyond."""
 # A closed range; an unclosed one up to its end date (the words after it stay words); a date.
 _DATE_TERM = re.compile(
     r"\b(?:published|date):(\[[^\]]*\]|\[[^\s\]]*(?:\s+to(?:\s+[^\s\]]+)?)?|[^\s\[]+)",
@@ -96,21 +98,31 @@ class Searcher:
     def __init__(self, index: Index) -> None:
         self.index = index
         self._searcher: Any = None
+        self._ranker: Ranker | None = None
 
     def close(self) -> None:
         if self._searcher is not None:
             self._searcher.close()
             self._searcher = None
+            self._ranker = None
 
     def _current(self) -> Any:
         if self._searcher is None:
             self._searcher = self.index.whoosh.searcher()
+            self._ranker = None
         elif not self._searcher.up_to_date():
             # A new searcher, not refresh(): Whoosh's refresh fails when the old reader was
             # of an empty index.
             self._searcher.close()
             self._searcher = self.index.whoosh.searcher()
+            self._ranker = None
         return self._searcher
+
+    def _current_ranker(self) -> Ranker:
+        searcher = self._current()
+        if self._ranker is None:
+            self._ranker = Ranker(searcher)
+        return self._ranker
 
     def search(
         self,
@@ -129,39 +141,112 @@ class Searcher:
         if sort not in ("relevance", "newest"):
             raise UserError(f"unknown sort {sort!r}: use relevance or newest")
         parsed = parse_query(text, now=now)
+        ranker = self._current_ranker()
         searcher = self._current()
-        filters = _filters(category, source, allow)
-        mask = Q.Or([Q.Term("id", i) for i in deny]) if deny else None
-        run = _Runner(searcher, limit, sort, filters, mask)
-        results = run.top(parsed.query)
-        any_word = False
-        if results.scored_length() < ANY_WORD_BELOW and _is_plain_question(parsed.text):
-            loose = parse_query(text, now=now, any_word=True)
-            looser = run.top(loose.query)
-            if looser.scored_length() > results.scored_length():
-                results, parsed, any_word = looser, loose, True
-        total, facets, exact = run.count(parsed.query, results)
-        hits = [
-            RawHit(
-                id=hit["id"],
-                score=float(hit.score or 0.0) if sort == "relevance" else None,
-                source_url=hit.get("source_url", ""),
-                topic=hit.get("topic", "-"),
-                published=_utc(hit.get("published")),
-                canonical=hit.get("canonical", hit["id"]),
-            )
-            for hit in results[: run.top_size]
-        ]
+        ask = _Ask(
+            text=text,
+            now=now,
+            filters=_filters(category, source, allow),
+            mask=Q.Or([Q.Term("id", i) for i in deny]) if deny else None,
+            limit=limit,
+            sort=sort,
+        )
+        try:
+            found = _ranked(ranker, parsed, ask)
+        except Unsupported:
+            found = _whoosh_ranked(searcher, parsed, ask)
+        hits, parsed, total, facets, exact, any_word = found
         return RawResults(
             hits=hits,
             total=total,
-            terms=_query_terms(parsed.query, searcher),
+            terms=_query_terms(parsed.query, ranker),
             facets=facets,
             interpretation="; ".join(parsed.notes),
             suggestion=_suggest(searcher, parsed.words, text, text_of) if len(hits) < 3 else "",
             any_word=any_word,
             exact=exact,
         )
+
+
+Found = tuple[list["RawHit"], "ParsedQuery", int, dict[str, dict[str, int]], bool, bool]
+"""Hits, the query as finally read, total, facets, whether the total is exact, any-word."""
+
+
+@dataclass(frozen=True)
+class _Ask:
+    """What was asked besides the query: the text typed, filters, mask, page and order."""
+
+    text: str
+    now: datetime | None
+    filters: Any
+    mask: Any
+    limit: int
+    sort: str
+
+
+def _ranked(ranker: Ranker, parsed: ParsedQuery, ask: _Ask) -> Found:
+    """The search by whole postings lists: every match scored, counted and faceted exactly
+    (a very common phrase's count and facets estimated)."""
+    matches = ranker.matches(parsed.query, ask.filters, ask.mask)
+    any_word = False
+    if len(matches) < ANY_WORD_BELOW and _is_plain_question(parsed.text):
+        loose = parse_query(ask.text, now=ask.now, any_word=True)
+        looser = ranker.matches(loose.query, ask.filters, ask.mask)
+        if len(looser) > len(matches):
+            matches, parsed, any_word = looser, loose, True
+    sort = ask.sort
+    top = matches.top(_top_size(ask.limit), newest=sort == "newest")
+    stored = ranker.searcher.stored_fields
+    hits = []
+    for docnum, score in top:
+        fields = stored(docnum)
+        hits.append(
+            RawHit(
+                id=fields["id"],
+                score=float(score) if sort == "relevance" else None,
+                source_url=fields.get("source_url", ""),
+                topic=fields.get("topic", "-"),
+                published=_utc(fields.get("published")),
+                canonical=fields.get("canonical", fields["id"]),
+            )
+        )
+    facets = {
+        name: {
+            value: n for value, n in matches.facets(column).most_common() if value not in ("", "-")
+        }
+        for name, column in (("category", "topic"), ("source", "source_url"))
+    }
+    return hits, parsed, len(matches), facets, matches.exact, any_word
+
+
+def _top_size(limit: int) -> int:
+    return limit * 2 + 10  # room for one story found in several sources
+
+
+def _whoosh_ranked(searcher: Any, parsed: ParsedQuery, ask: _Ask) -> Found:
+    """The same search through Whoosh's matchers, for queries the ranker does not know."""
+    sort = ask.sort
+    run = _Runner(searcher, ask.limit, sort, ask.filters, ask.mask)
+    results = run.top(parsed.query)
+    any_word = False
+    if results.scored_length() < ANY_WORD_BELOW and _is_plain_question(parsed.text):
+        loose = parse_query(ask.text, now=ask.now, any_word=True)
+        looser = run.top(loose.query)
+        if looser.scored_length() > results.scored_length():
+            results, parsed, any_word = looser, loose, True
+    total, facets, exact = run.count(parsed.query, results)
+    hits = [
+        RawHit(
+            id=hit["id"],
+            score=float(hit.score or 0.0) if sort == "relevance" else None,
+            source_url=hit.get("source_url", ""),
+            topic=hit.get("topic", "-"),
+            published=_utc(hit.get("published")),
+            canonical=hit.get("canonical", hit["id"]),
+        )
+        for hit in results[: run.top_size]
+    ]
+    return hits, parsed, total, facets, exact, any_word
 
 
 class _Runner:
@@ -174,7 +259,7 @@ class _Runner:
     def __init__(self, searcher: Any, limit: int, sort: str, filters: Any, mask: Any) -> None:
         self.searcher, self.sort = searcher, sort
         self.filters, self.mask = filters, mask
-        self.top_size = limit * 2 + 10  # room for one story found in several sources
+        self.top_size = _top_size(limit)
 
     def top(self, query: Any) -> Any:
         kwargs: dict[str, Any] = {"limit": self.top_size, "filter": self.filters, "mask": self.mask}
@@ -355,14 +440,16 @@ _OPERATORS = ("AND", "OR", "NOT")
 _FIELD_VALUE = re.compile(r"(?<![\w\"])([A-Za-z_]+):[ \t]*(\S*)")
 
 
-def _query_terms(query: Any, searcher: Any) -> set[str]:
+def _query_terms(query: Any, ranker: Ranker) -> set[str]:
     """Stemmed terms of the title and content fields the query asks for, wildcards expanded.
 
     Leaf by leaf: Whoosh's compound `existing_terms` skips the terms of every field after
     the first it meets.
     """
     terms: set[str] = set()
-    reader = searcher.reader()
+    # Expanded segment by segment (as the ranker did, which keeps them): a segment's reader
+    # finds fuzzy terms with an automaton, the whole index's reader by comparing every term.
+    segments = ranker.segments
     for leaf in query.leaves():
         if getattr(leaf, "fieldname", None) not in ("title", "content"):
             continue
@@ -372,11 +459,12 @@ def _query_terms(query: Any, searcher: Any) -> set[str]:
             text = leaf.text
             terms.add(text.decode() if isinstance(text, bytes) else str(text))
         else:
-            try:
-                found = leaf.existing_terms(reader, expand=True)
-            except Exception:  # a leaf type without terms to expand
-                continue
-            terms.update(t.decode() if isinstance(t, bytes) else str(t) for _, t in found)
+            for segment in segments:
+                try:
+                    found = segment.expand(leaf)
+                except Exception:  # a leaf type without terms to expand
+                    break
+                terms.update(t.decode() for t in found)
     return terms
 
 
@@ -519,11 +607,14 @@ def snippet(
     found = list(_SNIPPET_WORD.finditer(text))
     if not found:
         return text[:200], []
-    matched = []
-    for i, m in enumerate(found):
-        term = _STEMMER.term(fold(m.group()))
+    seen = [m.group() for m in found]
+    # Each distinct word is analysed once: a long article repeats most of its words.
+    term_of = {}
+    for word in set(seen):
+        term = _STEMMER.term(fold(word))
         if term in terms:
-            matched.append((i, term))
+            term_of[word] = term
+    matched = [(i, term_of[w]) for i, w in enumerate(seen) if w in term_of]
     start = _best_window(matched, len(found), words)
     end = min(len(found), start + words)
     begin_char = found[start].start()

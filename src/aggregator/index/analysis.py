@@ -14,13 +14,14 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from whoosh.analysis import Token, Tokenizer
+from whoosh.columns import RefBytesColumn
 from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
 from whoosh.formats import Positions
 from whoosh.lang.porter import stem
 from whoosh.support.charset import accent_map
 from whoosh.system import _INT_SIZE
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 6
 """Bump when the schema, the analyzer or a posting encoding changes: an index of another
 version is rebuilt from the store."""
 _WORD = re.compile(r"\w+")
@@ -217,9 +218,10 @@ def make_schema() -> Schema:
         content=FastText(),
         author=NameText(),
         source=NameText(),
-        source_url=ID(stored=True, sortable=True),
+        # Reference columns: a few distinct values, read whole in one go to count facets.
+        source_url=ID(stored=True, sortable=RefBytesColumn()),
         category=KEYWORD(lowercase=True, commas=True, scorable=False),
-        topic=ID(stored=True, sortable=True),
+        topic=ID(stored=True, sortable=RefBytesColumn()),
         url=TEXT(analyzer=FoldStemTokenizer(stemming=False), phrase=False),
         published=DATETIME(stored=True, sortable=True),
         canonical=ID(stored=True),

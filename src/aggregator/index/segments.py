@@ -25,6 +25,7 @@ from aggregator.index.analysis import (
     encode_positions,
     term_positions,
 )
+from aggregator.index.codec import FastCodec, FastLeafMatcher, FastPostingsWriter
 
 Table = dict[Any, list[Any]]
 """One field's postings: term → [docnum, weight, value, docnum, weight, value, ...].
@@ -44,6 +45,7 @@ class BulkWriter(SegmentWriter):
     """A Whoosh segment writer that keeps postings per term instead of in a sorted pool."""
 
     def __init__(self, ix: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("codec", FastCodec())
         super().__init__(ix, **kwargs)
         indexed = [(name, field) for name, field in self.schema.items() if field.indexed]
         self._text = {name for name, field in indexed if _is_text(field)}
@@ -155,8 +157,9 @@ class BulkWriter(SegmentWriter):
         field = self.schema[name]
         boost = field.format.field_boost if name in self._text else 1.0
         fieldwriter.start_field(name, field)
-        direct = (
-            type(fieldwriter) is W3FieldWriter and type(fieldwriter._postwriter) is W3PostingsWriter
+        direct = type(fieldwriter) is W3FieldWriter and type(fieldwriter._postwriter) in (
+            W3PostingsWriter,
+            FastPostingsWriter,
         )
         # Terms in the order of their bytes (for str, UTF-8 order is code point order).
         for term in sorted(table):
@@ -183,7 +186,7 @@ def _merged_postings(matcher: Any, startdoc: int, docmap: Any, boost: float) -> 
     anything else one posting at a time.
     """
     out: list[Any] = []
-    if type(matcher) is W3LeafMatcher and docmap is None:
+    if type(matcher) in (W3LeafMatcher, FastLeafMatcher) and docmap is None:
         while matcher.is_active():
             matcher._read_ids()
             matcher._read_weights()

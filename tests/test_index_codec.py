@@ -1,0 +1,94 @@
+"""Postings written in the three-part blocks read back exactly, skip as Whoosh's do, and
+leave positions unread until asked for."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from whoosh.codec.whoosh3 import W3TermInfo
+from whoosh.filedb.filestore import RamStorage
+from whoosh.formats import Existence, Frequency
+
+from aggregator.index.analysis import FastPositions, encode_positions
+from aggregator.index.codec import FastCodec, FastLeafMatcher
+
+
+def write_and_read(
+    fmt, postings: list[tuple[int, float, bytes]]
+) -> tuple[FastLeafMatcher, RamStorage]:
+    storage = RamStorage()
+    postfile = storage.create_file("test.pst")
+    writer = FastCodec().postings_writer(postfile)
+    terminfo = W3TermInfo()
+    writer.start_postings(fmt, terminfo)
+    for docnum, weight, value in postings:
+        writer.add_posting(docnum, weight, value, length=10)
+    writer.finish_postings()
+    postfile.close()
+    matcher = FastCodec().postings_reader(
+        storage.open_file("test.pst"), terminfo, fmt, term=("f", b"t")
+    )
+    return matcher, storage
+
+
+def read_all(matcher) -> list[tuple[int, float, bytes]]:
+    out = []
+    while matcher.is_active():
+        out.append((matcher.id(), matcher.weight(), matcher.value()))
+        matcher.next()
+    return out
+
+
+def make_postings(n: int, gap: int, weights: str, seed: int = 5) -> list[tuple[int, float, bytes]]:
+    rng = random.Random(seed)
+    docnum, out = 0, []
+    for i in range(n):
+        docnum += rng.randrange(1, gap + 1) if i else rng.randrange(0, gap)
+        weight = {"ones": 1.0, "same": 2.0, "mixed": float(rng.randrange(1, 9))}[weights]
+        positions = sorted(rng.sample(range(0, 90_000), int(weight)))
+        out.append((docnum, weight, encode_positions(positions)))
+    return out
+
+
+@pytest.mark.parametrize("n", [1, 3, 128, 129, 1000])
+@pytest.mark.parametrize("gap", [2, 300, 70_000])
+@pytest.mark.parametrize("weights", ["ones", "same", "mixed"])
+def test_postings_read_back_exactly(n: int, gap: int, weights: str):
+    postings = make_postings(n, gap, weights)
+    matcher, _ = write_and_read(FastPositions(), postings)
+    assert isinstance(matcher, FastLeafMatcher)
+    assert read_all(matcher) == postings
+    fmt = FastPositions()
+    matcher, _ = write_and_read(fmt, postings)
+    assert fmt.decode_positions(matcher.value()) == fmt.decode_positions(postings[0][2])
+
+
+def test_formats_without_values():
+    postings = [(d, 1.0, b"") for d in range(0, 5000, 7)]
+    matcher, _ = write_and_read(Existence(), postings)
+    assert [(d, w) for d, w, _ in read_all(matcher)] == [(d, w) for d, w, _ in postings]
+    assert {v for _, _, v in read_all(write_and_read(Existence(), postings)[0])} == {None}
+    fixed = [(d, 3.0, (3).to_bytes(4, "big")) for d in range(200)]  # four bytes a value
+    assert read_all(write_and_read(Frequency(), fixed)[0]) == fixed
+
+
+def test_skipping_and_block_quality_are_whoosh_s():
+    postings = make_postings(2000, 50, "mixed")
+    matcher, _ = write_and_read(FastPositions(), postings)
+    targets = [postings[i][0] for i in (0, 5, 127, 128, 900, 1999)]
+    for target in targets:
+        matcher.skip_to(target)
+        assert matcher.id() == target
+    matcher, _ = write_and_read(FastPositions(), postings)
+    assert matcher.block_max_weight() == max(w for _, w, _ in postings[:128])
+    assert matcher.block_max_id() == postings[127][0]
+
+
+def test_ids_and_weights_are_read_without_positions():
+    postings = make_postings(300, 10, "mixed")
+    matcher, _ = write_and_read(FastPositions(), postings)
+    matcher._read_ids()
+    matcher._read_weights()
+    assert list(matcher._ids) == [d for d, _, _ in postings[:128]]
+    assert matcher._values is None  # positions still packed

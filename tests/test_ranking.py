@@ -1,0 +1,165 @@
+"""The whole-postings ranker finds what Whoosh's matchers find, scores it as they do, and
+counts facets as Whoosh's grouping does, over several segments with deletions."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from whoosh import query as Q
+from whoosh import sorting
+
+from aggregator.index import Index, ranking
+from aggregator.index.ranking import Ranker, Unsupported, evaluate
+from aggregator.search import parse_query
+from tests.test_index_segments import make_docs
+
+NOW = datetime(2025, 1, 1, tzinfo=UTC)
+SCORED = [
+    "vaccine",
+    "café",
+    "Santé",
+    "vaccine trial",
+    "vaccine OR border",
+    "vaccine -fever",
+    "vaccine NOT fever",
+    "title:hospital",
+    "category:medicine clinic",
+    "category:travel/asia",
+    '"vaccine trial"',
+    '"the hospital of"',
+    '"running runner"',
+    "author:pérez vote",
+    "source:lancet",
+    "election published:2024-01",
+    "published:[2024-01-05 to 2024-02-01]",
+    "senate published:>2024-02-01",
+    "(vaccine OR visa) budget -naïve",
+    "the",
+    "nosuchword",
+    "nosuchword OR vaccine",
+]
+EXPANDED = ["vacc*", "hosp*", "clinc~", "budgte~2"]
+"""Prefixes and fuzzy terms: the same documents; their scores are the ranker's own."""
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory) -> Index:
+    index = Index(tmp_path_factory.mktemp("ranking") / "ix")
+    index.apply(make_docs(300, seed=3), fresh=True)
+    index.apply(make_docs(250, seed=4, prefix="e"), fresh=True)  # a second segment
+    gone = [f"d{i}" for i in range(0, 300, 9)]
+    changed = [replace(d, title="vaccine rewritten") for d in make_docs(40, seed=3)[::4]]
+    index.apply(changed, deletes=gone)  # deletions in the first segment, a third segment
+    assert index.segment_count() == 3
+    return index
+
+
+def both(index: Index, text: str) -> tuple[dict[int, float], dict[int, float]]:
+    """Whoosh's matches with their scores, and the ranker's."""
+    query = parse_query(text, now=NOW).query
+    with index.whoosh.searcher() as searcher:
+        expected = {hit.docnum: hit.score for hit in searcher.search(query, limit=None)}
+        return expected, Ranker(searcher).matches(query).scores()
+
+
+@pytest.mark.parametrize("text", SCORED)
+def test_same_documents_and_scores_as_whoosh(index: Index, text: str):
+    expected, found = both(index, text)
+    assert found.keys() == expected.keys()
+    for docnum, score in expected.items():
+        assert found[docnum] == pytest.approx(score, rel=1e-9, abs=1e-9), docnum
+
+
+@pytest.mark.parametrize("text", EXPANDED)
+def test_same_documents_as_whoosh_for_expanded_terms(index: Index, text: str):
+    expected, found = both(index, text)
+    assert expected, text
+    assert found.keys() == expected.keys()
+
+
+def test_the_top_is_whoosh_order_and_newest_is_by_date(index: Index):
+    query = parse_query("vaccine OR hospital", now=NOW).query
+    with index.whoosh.searcher() as searcher:
+        matches = Ranker(searcher).matches(query)
+        expected = [h.docnum for h in searcher.search(query, limit=15)]
+        assert [d for d, _ in matches.top(15)] == expected
+        newest = matches.top(15, newest=True)
+        dates = [searcher.stored_fields(d).get("published") or datetime.min for d, _ in newest]
+        assert dates == sorted(dates, reverse=True)
+        by_whoosh = searcher.search(
+            query, limit=15, sortedby=sorting.FieldFacet("published", reverse=True)
+        )
+        assert dates == [h.get("published") or datetime.min for h in by_whoosh]
+
+
+def test_facets_match_whoosh_grouping(index: Index):
+    query = parse_query("vaccine", now=NOW).query
+    with index.whoosh.searcher() as searcher:
+        matches = Ranker(searcher).matches(query)
+        results = searcher.search(
+            query,
+            limit=None,
+            groupedby={
+                "topic": sorting.FieldFacet("topic", maptype=sorting.Count),
+                "source_url": sorting.FieldFacet("source_url", maptype=sorting.Count),
+            },
+        )
+        for column in ("topic", "source_url"):
+            assert dict(matches.facets(column)) == results.groups(column)
+
+
+def test_filters_restrict_and_exclude(index: Index):
+    query = parse_query("vaccine", now=NOW).query
+    only = Q.Term("category", "medicine")
+    deny = Q.Or([Q.Term("id", "d1"), Q.Term("id", "e2"), Q.Term("id", "e5")])
+    with index.whoosh.searcher() as searcher:
+        expected = {h.docnum for h in searcher.search(query, limit=None, filter=only, mask=deny)}
+        found = Ranker(searcher).matches(query, only, deny).scores()
+    assert found.keys() == expected
+    assert expected
+
+
+def test_deleted_documents_never_come_back(index: Index):
+    with index.whoosh.searcher() as searcher:
+        ranker = Ranker(searcher)
+        ids = {searcher.stored_fields(d)["id"] for d in ranker.matches(Q.Every()).scores()}
+    gone = {f"d{i}" for i in range(0, 300, 9)} - {f"d{i}" for i in range(0, 40, 4)}
+    assert "d9" in gone and not ids & gone
+    assert {"d0", "d1", "e0"} <= ids  # d0 deleted, then written again
+    assert len(ids) == 300 - len(gone) + 250
+
+
+def test_an_unknown_query_node_is_left_to_whoosh(index: Index):
+    span = Q.SpanNear(Q.Term("content", "vaccin"), Q.Term("content", "trial"))
+    with index.whoosh.searcher() as searcher, pytest.raises(Unsupported):
+        evaluate(span, Ranker(searcher).segments[0])
+
+
+def test_an_empty_index_ranks_nothing(tmp_path: Path):
+    index = Index(tmp_path / "empty")
+    with index.whoosh.searcher() as searcher:
+        matches = Ranker(searcher).matches(parse_query('vaccine "a b" vacc*', now=NOW).query)
+        assert len(matches) == 0 and matches.scores() == {}
+        assert matches.top(10, newest=True) == []
+        assert matches.facets("topic") == {}
+
+
+@pytest.mark.parametrize("text", ['"the hospital"', '"vaccine trial"', '"of the"'])
+def test_a_common_phrase_is_checked_lazily_with_the_same_page(
+    index: Index, text: str, monkeypatch: pytest.MonkeyPatch
+):
+    query = parse_query(text, now=NOW).query
+    with index.whoosh.searcher() as searcher:
+        exact = Ranker(searcher).matches(query)
+        monkeypatch.setattr(ranking, "LAZY_PHRASES", 5)
+        monkeypatch.setattr(ranking, "SAMPLE", 60)
+        lazy = Ranker(searcher).matches(query)
+        assert exact.exact and not lazy.exact
+        assert lazy.top(10) == exact.top(10)
+        assert lazy.top(10, newest=True) == exact.top(10, newest=True)
+        assert lazy.scores() == exact.scores()  # checked in full when asked
+        assert len(lazy) == pytest.approx(len(exact), rel=0.35)
+        assert set(lazy.facets("topic")) <= set(exact.facets("topic"))
