@@ -21,7 +21,7 @@ from whoosh.lang.porter import stem
 from whoosh.support.charset import accent_map
 from whoosh.system import _INT_SIZE
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 """Bump when the schema, the analyzer or a posting encoding changes: an index of another
 version is rebuilt from the store."""
 _WORD = re.compile(r"\w+")

@@ -9,12 +9,12 @@ arrays, and the positions compressed apart, read only when a phrase asks for the
 
 from __future__ import annotations
 
+import struct
 import sys
 import zlib
 from array import array
 from itertools import accumulate
 from operator import sub
-from pickle import dumps, loads
 from typing import Any
 
 from whoosh.codec.whoosh3 import (
@@ -24,10 +24,17 @@ from whoosh.codec.whoosh3 import (
     W3PostingsWriter,
 )
 from whoosh.matching import ListMatcher
-from whoosh.util.numeric import length_to_byte
+from whoosh.system import _INT_SIZE
+from whoosh.util.numeric import byte_to_length, length_to_byte
 
 LEVEL = 3
 """Deflate level, Whoosh's: at 1 the index is 1.5% larger and no faster to write or read."""
+_HEAD = struct.Struct("<IIfBBcBII")
+"""A block's header: postings, last document number, largest weight, shortest and longest
+field length (as Whoosh's length bytes), the gaps' type code (lower case: deflated), how
+the weights are kept, and the sizes of the gaps' and the weights' parts."""
+_SAME = struct.Struct("<f")
+ALL_ONE, ALL_SAME, EACH = 0, 1, 2
 SMALL = 64
 """Packed document-number gaps shorter than this (bytes) are stored as they are."""
 _LITTLE = sys.byteorder == "little"
@@ -99,33 +106,38 @@ class FastPostingsWriter(W3PostingsWriter):
             packed_ids = _deflate(packed_ids)
             typecode = typecode.lower()  # the mark of compressed gaps
         weights = self._mini_weights()
-        if isinstance(weights, tuple):
-            weights = _packed(array("f", weights))
-        data = dumps((typecode, packed_ids, weights, self._packed_values()), 2)
-        # Whoosh's block header, so that its skipping and block quality work unchanged.
-        info = dumps(
-            (
-                len(ids),
-                ids[-1],
-                self._maxweight,
-                0,
-                length_to_byte(self._minlength),
-                length_to_byte(self._maxlength),
-            ),
-            2,
+        if weights is None:
+            kind, packed_weights = ALL_ONE, b""
+        elif isinstance(weights, float):
+            kind, packed_weights = ALL_SAME, _SAME.pack(weights)
+        else:
+            kind, packed_weights = EACH, _packed(array("f", weights))
+        # Whoosh's block statistics (for its skipping and block quality), then the parts.
+        head = _HEAD.pack(
+            len(ids),
+            ids[-1],
+            self._maxweight,
+            length_to_byte(self._minlength),
+            length_to_byte(self._maxlength),
+            typecode.encode("ascii"),
+            kind,
+            len(packed_ids),
+            len(packed_weights),
         )
-        length = len(info) + len(data)
-        self._postfile.write_int(-length if last else length)
-        self._postfile.write(info)
-        self._postfile.write(data)
+        values = self._packed_values()
+        length = len(head) + len(packed_ids) + len(packed_weights) + len(values)
+        postfile = self._postfile
+        postfile.write_int(-length if last else length)
+        for part in (head, packed_ids, packed_weights, values):
+            postfile.write(part)
         self._blockcount += 1
         self._new_block()
 
-    def _packed_values(self) -> bytes | None:
+    def _packed_values(self) -> bytes:
         """Values (positions) in one raw deflate stream: their sizes, then the values."""
         values = self._values
         if not values:
-            return None
+            return b""
         fixedsize = self._format.fixed_value_size()
         if fixedsize is not None and fixedsize >= 0:
             return _deflate(b"".join(values))
@@ -136,15 +148,44 @@ class FastPostingsWriter(W3PostingsWriter):
 class FastLeafMatcher(W3LeafMatcher):
     """Reads `FastPostingsWriter` blocks: positions are decompressed only when asked for."""
 
+    def _goto(self, position: int) -> None:
+        """Read a block's header (Whoosh's, but packed, not pickled); the rest on demand."""
+        postfile = self._postfile
+        self._data = self._ids = self._weights = self._values = None
+        self._i = 0
+        length = postfile.get_int(position)
+        if length < 0:
+            self._lastblock = True
+            length = -length
+        start = position + _INT_SIZE
+        self._nextoffset = start + length
+        (
+            self._blocklength,
+            self._maxid,
+            self._maxweight,
+            minlength,
+            maxlength,
+            typecode,
+            self._kind,
+            ids_size,
+            weights_size,
+        ) = _HEAD.unpack(postfile.get(start, _HEAD.size))
+        self._minlength = byte_to_length(minlength)
+        self._maxlength = byte_to_length(maxlength)
+        self._compression = 0
+        self._typecode = typecode.decode("ascii")
+        self._dataoffset = start + _HEAD.size
+        self._sizes = (ids_size, weights_size)
+
     def _read_data(self) -> None:
-        self._data = loads(
+        self._data = memoryview(
             self._postfile.get(self._dataoffset, self._nextoffset - self._dataoffset)
         )
 
     def _read_ids(self) -> None:
         if self._data is None:
             self._read_data()
-        typecode, gaps = self._data[0], self._data[1]
+        typecode, gaps = self._typecode, self._data[: self._sizes[0]]
         if typecode.islower():
             typecode, gaps = typecode.upper(), _inflate(gaps)
         self._ids = list(accumulate(_unpacked(typecode, gaps)))
@@ -152,23 +193,26 @@ class FastLeafMatcher(W3LeafMatcher):
     def _read_weights(self) -> None:
         if self._data is None:
             self._read_data()
-        weights = self._data[2]
-        if weights is None:
+        kind = self._kind
+        if kind == ALL_ONE:
             self._weights = array("f", [1.0]) * self._blocklength
-        elif isinstance(weights, float):
-            self._weights = array("f", [weights]) * self._blocklength
+            return
+        start = self._sizes[0]
+        packed = self._data[start : start + self._sizes[1]]
+        if kind == ALL_SAME:
+            self._weights = array("f", _SAME.unpack(packed)) * self._blocklength
         else:
-            self._weights = _unpacked("f", weights)
+            self._weights = _unpacked("f", packed)
 
     def _read_values(self) -> None:
         if self._data is None:
             self._read_data()
-        packed = self._data[3]
+        packed = self._data[self._sizes[0] + self._sizes[1] :]
         fixedsize = self._fixedsize
         if fixedsize == 0:
             self._values = (None,) * self._blocklength
             return
-        raw = _inflate(packed) if packed is not None else b""
+        raw = _inflate(packed) if len(packed) else b""
         if fixedsize is not None and fixedsize > 0:
             self._values = tuple(raw[i : i + fixedsize] for i in range(0, len(raw), fixedsize))
             return

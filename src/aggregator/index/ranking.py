@@ -17,7 +17,7 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterable
-from itertools import accumulate
+from itertools import accumulate, compress
 from typing import Any
 
 from whoosh import query as Q
@@ -31,6 +31,8 @@ from aggregator.index.analysis import FastPositions
 
 Scores = dict[int, float]
 """Document number (within one segment) → score."""
+Only = Scores | set[int] | None
+"""The documents a search still considers (in an AND), or None for all of them."""
 
 
 class Unsupported(Exception):
@@ -64,16 +66,23 @@ class Segment:
         except (KeyError, TermNotFound):
             return None
 
-    def term(self, fieldname: str, btext: bytes, boost: float = 1.0) -> Scores:
-        """A term's documents scored by BM25F as Whoosh scores them."""
-        return self.read(fieldname, btext, boost)[0]
+    def term(self, fieldname: str, btext: bytes, boost: float = 1.0, only: Only = None) -> Scores:
+        """A term's documents scored by BM25F as Whoosh scores them (of `only`, if given)."""
+        return self.read(fieldname, btext, boost, only=only)[0]
 
     def read(
-        self, fieldname: str, btext: bytes, boost: float = 1.0, values: bool = False
+        self,
+        fieldname: str,
+        btext: bytes,
+        boost: float = 1.0,
+        values: bool = False,
+        only: Only = None,
     ) -> tuple[Scores, dict[int, bytes]]:
         """A term's scores and, when asked (phrases), its postings' values (positions).
 
-        One pass over the postings: a block is decompressed once for both.
+        One pass over the postings: a block is decompressed once for both. With `only`
+        (the documents still in the running, in an AND), the blocks before the first of them
+        are skipped unread, and only theirs are scored.
         """
         kept: dict[int, bytes] = {}
         if (fieldname, btext) not in self.reader:
@@ -88,7 +97,7 @@ class Segment:
             factor = self.top.idf(fieldname, btext) * (BM25_K1 + 1) * boost
             norms = self.norms(fieldname)
             lengths = self.lengths(fieldname)
-        for ids, weights, block_values in _blocks(matcher, values):
+        for ids, weights, block_values in _blocks(matcher, values, only):
             if scorable:
                 scores = [
                     factor * w / (w + norms[lengths[d]]) for d, w in zip(ids, weights, strict=True)
@@ -225,23 +234,43 @@ def _block_ids(matcher: W3LeafMatcher) -> Any:
     return matcher._ids
 
 
-def _blocks(matcher: Any, values: bool = False) -> Iterable[tuple[Any, Any, Any]]:
-    """(ids, weights, values or None) a block at a time; other matchers (inlined postings)
-    in one piece."""
+def _blocks(
+    matcher: Any, values: bool = False, only: Only = None
+) -> Iterable[tuple[Any, Any, Any]]:
+    """(ids, weights, values or None) a block at a time, of the documents in `only` if
+    given; other matchers (inlined postings) in one piece."""
+    if only is not None and not only:
+        return
+    first = min(only) if only is not None else 0
     if isinstance(matcher, W3LeafMatcher) and not matcher._byteids:
         while matcher.is_active():
+            if matcher.block_max_id() < first:
+                matcher._next_block()  # its header says none of `only` is in it
+                continue
             ids = _block_ids(matcher)
             matcher._read_weights()
+            weights = matcher._weights
             if values:
                 matcher._read_values()
-            yield ids, matcher._weights, matcher._values
+            kept = matcher._values
+            if only is not None:
+                # Chosen by C-level maps: no Python step per posting.
+                keep = list(map(only.__contains__, ids))
+                if any(keep):
+                    ids = list(compress(ids, keep))
+                    weights = list(compress(weights, keep))
+                    kept = list(compress(kept, keep)) if values else None
+                    yield ids, weights, kept
+            else:
+                yield ids, weights, kept
             matcher._next_block()
         return
     ids, weights, kept = [], [], []
     while matcher.is_active():
-        ids.append(matcher.id())
-        weights.append(matcher.weight())
-        kept.append(matcher.value() if values else None)
+        if only is None or matcher.id() in only:
+            ids.append(matcher.id())
+            weights.append(matcher.weight())
+            kept.append(matcher.value() if values else None)
         matcher.next()
     yield ids, weights, kept
 
@@ -286,8 +315,11 @@ class _Mapped:
 # -- evaluating a query tree -----------------------------------------------------------------
 
 
-def evaluate(query: Any, segment: Segment) -> Scores:
-    """The query's matching documents in one segment, with Whoosh's BM25F scores."""
+def evaluate(query: Any, segment: Segment, only: Only = None) -> Scores:
+    """The query's matching documents in one segment, with Whoosh's BM25F scores.
+
+    With `only`, documents outside it may be left out (the caller intersects anyway).
+    """
     kind = type(query)
     if kind is Q.Term:
         schema = segment.reader.schema
@@ -298,15 +330,15 @@ def evaluate(query: Any, segment: Segment) -> Scores:
             btext = field.to_bytes(query.text)
         except ValueError:
             return {}
-        return segment.term(query.fieldname, btext, query.boost)
+        return segment.term(query.fieldname, btext, query.boost, only)
     if kind is Q.And:
-        return _boosted(_and(query.subqueries, segment), query.boost)
+        return _boosted(_and(query.subqueries, segment, only), query.boost)
     if kind is Q.Or:
-        return _boosted(_or(query, segment), query.boost)
+        return _boosted(_or(query, segment, only), query.boost)
     if kind is Q.AndNot:
-        positive = evaluate(query.a, segment)
+        positive = evaluate(query.a, segment, only)
         if positive:
-            negative = evaluate(query.b, segment)
+            negative = evaluate(query.b, segment, positive)
             positive = {d: s for d, s in positive.items() if d not in negative}
         return _boosted(positive, query.boost)
     if kind is Q.Not:  # alone (inside And it is subtracted): every other document
@@ -325,7 +357,7 @@ def evaluate(query: Any, segment: Segment) -> Scores:
     if kind is Q.ConstantScoreQuery:
         return dict.fromkeys(evaluate(query.child, segment), query.score)
     if _is_phrase(query):
-        return _phrase(query, segment)
+        return _phrase(query, segment, only)
     raise Unsupported(type(query).__name__)
 
 
@@ -368,23 +400,23 @@ def _expanded(query: Any, segment: Segment) -> Scores:
     return out
 
 
-def _and(subqueries: list[Any], segment: Segment) -> Scores:
+def _and(subqueries: list[Any], segment: Segment, only: Only = None) -> Scores:
     positive = [q for q in subqueries if type(q) is not Q.Not]
     negative = [q.query for q in subqueries if type(q) is Q.Not]
     if not positive:
         raise Unsupported("only negative terms")
     # Rarest first: once the running intersection is empty the rest need not be read.
     ordered = sorted(positive, key=lambda q: _estimate(q, segment))
-    result = evaluate(ordered[0], segment)
+    result = evaluate(ordered[0], segment, only)
     for sub in ordered[1:]:
         if not result:
             return {}
-        more = evaluate(sub, segment)
+        more = evaluate(sub, segment, result)
         result = {d: s + more[d] for d, s in result.items() if d in more}
     for sub in negative:
         if not result:
             break
-        excluded = evaluate(sub, segment)
+        excluded = evaluate(sub, segment, result)
         # Whoosh's inverse matcher scores each document it lets through 1.0: added so
         # that scores stay Whoosh's (the order is the same either way).
         result = {d: s + 1.0 for d, s in result.items() if d not in excluded}
@@ -400,8 +432,8 @@ def _estimate(query: Any, segment: Segment) -> int:
         return sys.maxsize
 
 
-def _or(query: Any, segment: Segment) -> Scores:
-    parts = [evaluate(sub, segment) for sub in query.subqueries]
+def _or(query: Any, segment: Segment, only: Only = None) -> Scores:
+    parts = [evaluate(sub, segment, only) for sub in query.subqueries]
     if not parts:
         return {}
     parts.sort(key=len, reverse=True)
@@ -442,9 +474,9 @@ def _is_phrase(query: Any) -> bool:
     return isinstance(query, Q.Phrase)
 
 
-def _phrase(query: Any, segment: Segment) -> Scores:
+def _phrase(query: Any, segment: Segment, only: Only = None) -> Scores:
     """Documents with the words in order (within the slop), scored as the words' sum."""
-    phrase = PhraseCandidates(query, segment)
+    phrase = PhraseCandidates(query, segment, only)
     return phrase.verify(sorted(phrase.bounds))
 
 
@@ -456,7 +488,7 @@ class PhraseCandidates:
     about, and the positions read only from the blocks that hold them.
     """
 
-    def __init__(self, query: Any, segment: Segment) -> None:
+    def __init__(self, query: Any, segment: Segment, only: Only = None) -> None:
         self.query, self.segment = query, segment
         self.bounds: Scores = {}
         self.btexts: list[bytes] = []
@@ -471,24 +503,26 @@ class PhraseCandidates:
             self.btexts = [field.to_bytes(word) for word in query.words]
         except ValueError:
             return
-        scored = [segment.term(fieldname, b) for b in self.btexts]
-        if not scored:
+        if not self.btexts:
             return
-        rarest = min(scored, key=len)
-        candidates = set(rarest)
-        for part in scored:
-            candidates &= part.keys()
-            if not candidates:
+        # Rarest word first: the others are read only for the documents it is in, and the
+        # set of phrase starts it gives is the smallest to narrow.
+        frequency = segment.reader.doc_frequency
+        self._order = sorted(
+            range(len(self.btexts)), key=lambda i: frequency(fieldname, self.btexts[i])
+        )
+        first, *others = self._order
+        bounds = segment.term(fieldname, self.btexts[first], only=only)
+        for i in others:
+            if not bounds:
                 return
-        first = scored[0]
-        bounds = {d: first[d] for d in candidates}
-        for part in scored[1:]:
-            bounds = {d: b + part[d] for d, b in bounds.items()}
+            part = segment.term(fieldname, self.btexts[i], only=bounds)
+            bounds = {d: b + part[d] for d, b in bounds.items() if d in part}
+        if not bounds:
+            return
         if query.boost != 1.0:
             bounds = {d: b * query.boost for d, b in bounds.items()}
         self.bounds = bounds
-        # Rarest word first: the set of phrase starts it gives is the smallest to narrow.
-        self._order = sorted(range(len(self.btexts)), key=lambda i: len(scored[i]))
 
     def verify(self, docs: list[int]) -> Scores:
         """The documents of `docs` (in order) where the phrase is, with their scores."""
@@ -607,10 +641,10 @@ def _phrase_parts(query: Any) -> list[Any] | None:
 
 def _filtered(scores: Scores, seg: Segment, restrict: Any, exclude: Any) -> Scores:
     if scores and restrict is not None:
-        allowed = evaluate(restrict, seg)
+        allowed = evaluate(restrict, seg, scores)
         scores = {d: s for d, s in scores.items() if d in allowed}
     if scores and exclude is not None:
-        denied = evaluate(exclude, seg)
+        denied = evaluate(exclude, seg, scores)
         scores = {d: s for d, s in scores.items() if d not in denied}
     if scores and seg.deleted:
         scores = {d: s for d, s in scores.items() if d not in seg.deleted}
