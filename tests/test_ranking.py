@@ -95,8 +95,10 @@ def test_the_top_is_whoosh_order_and_newest_is_by_date(index: Index):
         assert dates == [h.get("published") or datetime.min for h in by_whoosh]
 
 
-def test_facets_match_whoosh_grouping(index: Index):
-    query = parse_query("vaccine", now=NOW).query
+@pytest.mark.parametrize("text", ["vaccine", "the OR of", "naïve", "visa -the"])
+def test_facets_match_whoosh_grouping(index: Index, text: str):
+    """Common (counted by their complement) and rare words alike."""
+    query = parse_query(text, now=NOW).query
     with index.whoosh.searcher() as searcher:
         matches = Ranker(searcher).matches(query)
         results = searcher.search(

@@ -17,6 +17,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from whoosh import matching, sorting
@@ -604,10 +605,9 @@ def snippet(
     """
     if not text:
         return "", []
-    found = list(_SNIPPET_WORD.finditer(text))
-    if not found:
+    seen = _SNIPPET_WORD.findall(text)
+    if not seen:
         return text[:200], []
-    seen = [m.group() for m in found]
     # Each distinct word is analysed once: a long article repeats most of its words.
     term_of = {}
     for word in set(seen):
@@ -615,16 +615,18 @@ def snippet(
         if term in terms:
             term_of[word] = term
     matched = [(i, term_of[w]) for i, w in enumerate(seen) if w in term_of]
-    start = _best_window(matched, len(found), words)
-    end = min(len(found), start + words)
+    start = _best_window(matched, len(seen), words)
+    end = min(len(seen), start + words)
+    # Character offsets of the window's first and last words: the scan stops at the last.
+    found = list(islice(_SNIPPET_WORD.finditer(text), end))
     begin_char = found[start].start()
     end_char = found[end - 1].end()
     prefix = "… " if start > 0 else ""
-    suffix = " …" if end < len(found) else ""
+    suffix = " …" if end < len(seen) else ""
     body = " ".join(text[begin_char:end_char].split())
     # Offsets are recomputed on the whitespace-collapsed body.
     spans: list[tuple[int, int]] = []
-    wanted = {found[i].group() for i, _ in matched if start <= i < end}
+    wanted = {seen[i] for i, _ in matched if start <= i < end}
     for m in _SNIPPET_WORD.finditer(body):
         if m.group() in wanted:
             spans.append((m.start() + len(prefix), m.end() + len(prefix)))

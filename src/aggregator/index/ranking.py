@@ -17,7 +17,8 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterable
-from itertools import accumulate, compress
+from itertools import accumulate, compress, repeat
+from operator import add, mul, sub, truediv
 from typing import Any
 
 from whoosh import query as Q
@@ -99,9 +100,12 @@ class Segment:
             lengths = self.lengths(fieldname)
         for ids, weights, block_values in _blocks(matcher, values, only):
             if scorable:
-                scores = [
-                    factor * w / (w + norms[lengths[d]]) for d, w in zip(ids, weights, strict=True)
-                ]
+                # factor * w / (w + norm of the length), by C-level maps: no Python step
+                # per posting.
+                normed = map(norms.__getitem__, map(lengths.__getitem__, ids))
+                scores = list(
+                    map(mul, repeat(factor), map(truediv, weights, map(add, weights, normed)))
+                )
             else:  # Whoosh scores these by the posting's weight
                 scores = [w * boost for w in weights]
             out.update(zip(ids, scores, strict=True))
@@ -216,7 +220,27 @@ class Segment:
         return cached
 
     def all_docs(self) -> set[int]:
-        return set(range(self.reader.doc_count_all())) - self.deleted
+        return set(self.live_docs())
+
+    def live_docs(self) -> frozenset[int]:
+        """Every document not deleted (kept: a common word's facets count its complement)."""
+        live = self._columns.get(":live")
+        if live is None:
+            live = frozenset(range(self.reader.doc_count_all())) - self.deleted
+            self._columns[":live"] = live
+        return live
+
+    def live_count(self) -> int:
+        return len(self.live_docs())
+
+    def counts(self, fieldname: str) -> Counter[str]:
+        """How many live documents have each value of a reference column."""
+        key = f"{fieldname}:counts"
+        counts = self._columns.get(key)
+        if counts is None:
+            counts = self.column(fieldname).count(self.live_docs())
+            self._columns[key] = counts
+        return counts
 
 
 BM25_B = 0.75
@@ -302,14 +326,19 @@ class _Mapped:
     """A column of references into a list of unique values, counted without expanding it."""
 
     def __init__(self, refs: array, uniques: list[bytes]) -> None:
-        self.refs, self.uniques = refs, uniques
+        self.refs = refs
+        self.uniques = [_text(value) for value in uniques]
 
-    def __getitem__(self, docnum: int) -> bytes:
+    def __getitem__(self, docnum: int) -> str:
         return self.uniques[self.refs[docnum]]
 
-    def count(self, docs: Iterable[int]) -> Counter[bytes]:
+    def count(self, docs: Iterable[int]) -> Counter[str]:
         counts = Counter(map(self.refs.__getitem__, docs))
         return Counter({self.uniques[ref]: n for ref, n in counts.items()})
+
+
+def _text(value: Any) -> Any:
+    return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
 # -- evaluating a query tree -----------------------------------------------------------------
@@ -408,15 +437,15 @@ def _and(subqueries: list[Any], segment: Segment, only: Only = None) -> Scores:
     # Rarest first: once the running intersection is empty the rest need not be read.
     ordered = sorted(positive, key=lambda q: _estimate(q, segment))
     result = evaluate(ordered[0], segment, only)
-    for sub in ordered[1:]:
+    for term in ordered[1:]:
         if not result:
             return {}
-        more = evaluate(sub, segment, result)
+        more = evaluate(term, segment, result)
         result = {d: s + more[d] for d, s in result.items() if d in more}
-    for sub in negative:
+    for term in negative:
         if not result:
             break
-        excluded = evaluate(sub, segment, result)
+        excluded = evaluate(term, segment, result)
         # Whoosh's inverse matcher scores each document it lets through 1.0: added so
         # that scores stay Whoosh's (the order is the same either way).
         result = {d: s + 1.0 for d, s in result.items() if d not in excluded}
@@ -723,10 +752,8 @@ class PhraseMatches:
                     keys = map(seg.column("published").__getitem__, bounds)
                 else:
                     keys = bounds.values()
-                negs = [-(d + seg.offset) for d in bounds]
-                best.extend(
-                    heapq.nlargest(want, zip(keys, negs, [i] * len(bounds), bounds, strict=True))
-                )
+                negs = map(sub, repeat(-seg.offset), bounds)  # -(offset + d)
+                best.extend(heapq.nlargest(want, zip(keys, negs, repeat(i), bounds)))
             best = heapq.nlargest(want, best)
             for i in range(len(self.parts)):
                 self._check(i, [d for _, _, part, d in best if part == i])
@@ -751,8 +778,7 @@ class PhraseMatches:
         for i, hits in self._sample:
             column = self.parts[i][0].column(fieldname)
             for value, n in Counter(map(column.__getitem__, hits)).items():
-                name = value.decode("utf-8") if isinstance(value, bytes) else value
-                counts[name] += n
+                counts[_text(value)] += n
         return Counter({name: max(1, round(n * scale)) for name, n in counts.items()})
 
 
@@ -780,7 +806,7 @@ class Matches:
         best: list[tuple[Any, int, float]] = []
         for seg, scores in self.parts:
             # Keys built by C-level maps: no Python call per match.
-            docs = [-(d + seg.offset) for d in scores]
+            docs = map(sub, repeat(-seg.offset), scores)  # -(offset + d), for ties
             if newest:
                 published = seg.column("published")
                 keys: Iterable[Any] = map(published.__getitem__, scores)
@@ -794,11 +820,12 @@ class Matches:
         counts: Counter[str] = Counter()
         for seg, scores in self.parts:
             column = seg.column(fieldname)
-            found = (
-                column.count(scores)
-                if isinstance(column, _Mapped)
-                else Counter(map(column.__getitem__, scores))
-            )
-            for value, n in found.items():
-                counts[value.decode("utf-8") if isinstance(value, bytes) else value] += n
-        return counts
+            if not isinstance(column, _Mapped):
+                counts.update(_text(v) for v in map(column.__getitem__, scores))
+            elif len(scores) * 2 > seg.live_count():
+                # Most of the segment matches: count the few that do not, and subtract.
+                counts.update(seg.counts(fieldname))
+                counts.subtract(column.count(seg.live_docs() - scores.keys()))
+            else:
+                counts.update(column.count(scores))
+        return +counts
