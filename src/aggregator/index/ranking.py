@@ -627,10 +627,12 @@ class Ranker:
         seg: Segment, phrases: list[Any], restrict: Any, exclude: Any
     ) -> tuple[Segment, list[PhraseCandidates], Scores]:
         found = [PhraseCandidates(p, seg) for p in phrases]
-        bounds: Scores = {}
-        for phrase in found:
+        # The largest copied, the others (a title's few) added to it.
+        largest, *others = sorted((p.bounds for p in found), key=len, reverse=True)
+        bounds = dict(largest)
+        for part in others:
             get = bounds.get
-            bounds.update({d: b + get(d, 0.0) for d, b in phrase.bounds.items()})
+            bounds.update({d: b + get(d, 0.0) for d, b in part.items()})
         return seg, found, _filtered(bounds, seg, restrict, exclude)
 
 
