@@ -11,7 +11,7 @@ import pytest
 from whoosh import query as Q
 from whoosh import sorting
 
-from aggregator.index import Index, ranking
+from aggregator.index import Index, phrases, ranking
 from aggregator.index.ranking import Ranker, Unsupported, evaluate
 from aggregator.search import parse_query
 from tests.test_index_segments import make_docs
@@ -157,7 +157,7 @@ def test_a_common_phrase_is_checked_lazily_with_the_same_page(
     with index.whoosh.searcher() as searcher:
         exact = Ranker(searcher).matches(query)
         monkeypatch.setattr(ranking, "LAZY_PHRASES", 5)
-        monkeypatch.setattr(ranking, "SAMPLE", 60)
+        monkeypatch.setattr(phrases, "SAMPLE", 60)
         lazy = Ranker(searcher).matches(query)
         assert exact.exact and not lazy.exact
         assert lazy.top(10) == exact.top(10)

@@ -1,7 +1,8 @@
 """The Whoosh index: derived from the store, rebuilt from it at will, written by one process.
 
-`analysis` says what words become, `segments` writes them fast, `directory` keeps the index
-in step (versions, locking, batches).
+`analysis` says what words become, `segments` writes them fast in `codec`'s postings blocks,
+`directory` keeps the index in step (versions, locking, batches); `reading`, `ranking` and
+`phrases` answer queries over whole postings lists for `search`.
 """
 
 from aggregator.index.analysis import (

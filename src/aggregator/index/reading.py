@@ -1,0 +1,339 @@
+"""What ranking reads of an index segment, read whole: postings a block at a time, field
+lengths, columns, and the terms a pattern stands for, each loaded once per searcher.
+
+Whoosh answers a query by walking a tree of matchers one posting at a time: a few Python
+calls per matching document and per query term. Here a term's postings come a block at a
+time (document numbers and weights; positions only when a phrase asks), so that `ranking`
+scores them with C-level maps and set and dict operations.
+"""
+
+from __future__ import annotations
+
+import sys
+from array import array
+from bisect import bisect_left, bisect_right
+from collections import Counter
+from collections.abc import Iterable
+from itertools import accumulate, compress, repeat
+from operator import add, mul, truediv
+from typing import Any
+
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher
+from whoosh.reading import TermNotFound
+from whoosh.system import _INT_SIZE
+from whoosh.util.numeric import byte_to_length
+
+Scores = dict[int, float]
+"""Document number (within one segment) → score."""
+Only = Scores | set[int] | None
+"""The documents a search still considers (in an AND), or None for all of them."""
+
+
+class Segment:
+    """One segment's reader with what ranking needs of it, loaded once per searcher."""
+
+    def __init__(self, searcher: Any, offset: int, top: Any) -> None:
+        self.searcher = searcher
+        self.reader = searcher.reader()
+        self.offset = offset
+        self.top = top  # the whole index's searcher: idf and average lengths are global
+        self.deleted: frozenset[int] = frozenset(getattr(self.reader, "deleted_docs_set", ()))
+        self._norms: dict[str, list[float]] = {}
+        self._lengths: dict[str, bytes] = {}
+        self._columns: dict[str, Any] = {}
+        self._expansions: dict[Any, list[bytes]] = {}
+
+    # -- terms ------------------------------------------------------------------------
+
+    def postings(self, fieldname: str, btext: bytes) -> Any:
+        """The term's raw matcher (deletions are applied once, at the end), or None."""
+        if not hasattr(self.reader, "_terms"):
+            return None  # an empty index's reader
+        try:
+            return self.reader._terms.matcher(
+                fieldname, btext, self.reader.schema[fieldname].format, scorer=None
+            )
+        except (KeyError, TermNotFound):
+            return None
+
+    def term(self, fieldname: str, btext: bytes, boost: float = 1.0, only: Only = None) -> Scores:
+        """A term's documents scored by BM25F as Whoosh scores them (of `only`, if given)."""
+        return self.read(fieldname, btext, boost, only=only)[0]
+
+    def read(
+        self,
+        fieldname: str,
+        btext: bytes,
+        boost: float = 1.0,
+        values: bool = False,
+        only: Only = None,
+    ) -> tuple[Scores, dict[int, bytes]]:
+        """A term's scores and, when asked (phrases), its postings' values (positions).
+
+        One pass over the postings: a block is decompressed once for both. With `only`
+        (the documents still in the running, in an AND), the blocks before the first of them
+        are skipped unread, and only theirs are scored.
+        """
+        kept: dict[int, bytes] = {}
+        if (fieldname, btext) not in self.reader:
+            return {}, kept
+        matcher = self.postings(fieldname, btext)
+        if matcher is None:
+            return {}, kept
+        field = self.reader.schema[fieldname]
+        out: Scores = {}
+        scorable = field.scorable
+        if scorable:
+            factor = self.top.idf(fieldname, btext) * (BM25_K1 + 1) * boost
+            norms = self.norms(fieldname)
+            lengths = self.lengths(fieldname)
+        for ids, weights, block_values in postings_blocks(matcher, values, only):
+            if scorable:
+                # factor * w / (w + norm of the length), by C-level maps: no Python step
+                # per posting.
+                normed = map(norms.__getitem__, map(lengths.__getitem__, ids))
+                scores = list(
+                    map(mul, repeat(factor), map(truediv, weights, map(add, weights, normed)))
+                )
+            else:  # Whoosh scores these by the posting's weight
+                scores = [w * boost for w in weights]
+            out.update(zip(ids, scores, strict=True))
+            if values:
+                kept.update(zip(ids, block_values, strict=True))
+        return out, kept
+
+    def values_for(self, fieldname: str, btext: bytes, docs: list[int]) -> dict[int, bytes]:
+        """The term's posting values (positions) in `docs` (sorted, all holding the term),
+        read only from the blocks that hold them."""
+        out: dict[int, bytes] = {}
+        matcher = self.postings(fieldname, btext)
+        if matcher is None:
+            return out
+        if not isinstance(matcher, W3LeafMatcher):
+            wanted = set(docs)
+            while matcher.is_active():
+                if matcher.id() in wanted:
+                    out[matcher.id()] = matcher.value()
+                matcher.next()
+            return out
+        at = 0
+        while matcher.is_active() and at < len(docs):
+            last = matcher.block_max_id()
+            if docs[at] <= last:
+                start = at
+                while at < len(docs) and docs[at] <= last:
+                    at += 1
+                index = {d: i for i, d in enumerate(_block_ids(matcher))}
+                matcher._read_values()
+                values = matcher._values
+                for d in docs[start:at]:
+                    i = index.get(d)
+                    if i is not None:
+                        out[d] = values[i]
+            matcher._next_block()
+        return out
+
+    def norms(self, fieldname: str) -> list[float]:
+        """BM25's length normalisation for each of the 256 encoded field lengths."""
+        norms = self._norms.get(fieldname)
+        if norms is None:
+            avg = self.top.avg_field_length(fieldname) or 1
+            norms = [
+                BM25_K1 * ((1 - BM25_B) + BM25_B * byte_to_length(b) / avg) if b else BM25_K1
+                for b in range(256)
+            ]
+            self._norms[fieldname] = norms
+        return norms
+
+    def lengths(self, fieldname: str) -> bytes:
+        """Every document's encoded length of the field, as one bytes object."""
+        lengths = self._lengths.get(fieldname)
+        if lengths is None:
+            perdoc = self.reader._perdoc
+            column = perdoc._cached_reader(f"_{fieldname}_len", LENGTHS_COLUMN)
+            count = self.reader.doc_count_all()
+            raw = b"" if column is None else column._dbfile.get(column._basepos, column._count)
+            lengths = raw + bytes(count - len(raw))
+            self._lengths[fieldname] = lengths
+        return lengths
+
+    def expand(self, query: Any) -> list[bytes]:
+        """The terms of this segment a prefix, wildcard, fuzzy term or range stands for."""
+        found = self._expansions.get(query)
+        if found is None:
+            field = self.reader.schema[query.field()]
+            found = [
+                field.to_bytes(t) if isinstance(t, str) else t for t in query._btexts(self.reader)
+            ]
+            if len(self._expansions) >= 256:  # a long session of typed queries
+                self._expansions.clear()
+            self._expansions[query] = found
+        return found
+
+    # -- columns ----------------------------------------------------------------------
+
+    def column(self, fieldname: str) -> Any:
+        """A sortable field's values for every document, loaded whole: a list or an array."""
+        values = self._columns.get(fieldname)
+        if values is None:
+            values = _load_column(self.reader.column_reader(fieldname, translate=False))
+            self._columns[fieldname] = values
+        return values
+
+    def in_range(self, query: Any) -> list[int]:
+        """Documents whose date lies in the range `query` gives (its ends as the longs that
+        the column holds)."""
+        values, order = self._sorted_column(query.fieldname)
+        missing = self.reader.schema[query.fieldname].default
+        lo, hi = 0, len(values)
+        if query.start is not None:
+            start = query.start
+            lo = (bisect_right if query.startexcl else bisect_left)(values, start)
+        if query.end is not None:
+            end = query.end
+            hi = (bisect_left if query.endexcl else bisect_right)(values, end)
+        # Documents without a value hold the column's default, the type's largest number.
+        hi = min(hi, bisect_left(values, missing))
+        found = order[lo:hi]
+        return [d for d in found if d not in self.deleted] if self.deleted else found.tolist()
+
+    def _sorted_column(self, fieldname: str) -> tuple[array, array]:
+        """A numeric column's values in order, with the document holding each."""
+        key = f"{fieldname}:sorted"
+        cached = self._columns.get(key)
+        if cached is None:
+            column = self.column(fieldname)
+            order = array("I", sorted(range(len(column)), key=column.__getitem__))
+            cached = (array(column.typecode, map(column.__getitem__, order)), order)
+            self._columns[key] = cached
+        return cached
+
+    def all_docs(self) -> set[int]:
+        return set(self.live_docs())
+
+    def live_docs(self) -> frozenset[int]:
+        """Every document not deleted (kept: a common word's facets count its complement)."""
+        live = self._columns.get(":live")
+        if live is None:
+            live = frozenset(range(self.reader.doc_count_all())) - self.deleted
+            self._columns[":live"] = live
+        return live
+
+    def live_count(self) -> int:
+        return len(self.live_docs())
+
+    def counts(self, fieldname: str) -> Counter[str]:
+        """How many live documents have each value of a reference column."""
+        key = f"{fieldname}:counts"
+        counts = self._columns.get(key)
+        if counts is None:
+            counts = self.column(fieldname).count(self.live_docs())
+            self._columns[key] = counts
+        return counts
+
+
+BM25_B = 0.75
+BM25_K1 = 1.2
+"""Whoosh's BM25F defaults, which its own searches use."""
+
+
+def _block_ids(matcher: W3LeafMatcher) -> Any:
+    if type(matcher) is W3LeafMatcher:  # Whoosh's blocks: gaps as a tuple
+        if matcher._data is None:
+            matcher._read_data()
+        matcher._ids = list(accumulate(matcher._data[0]))
+    else:
+        matcher._read_ids()
+    return matcher._ids
+
+
+def postings_blocks(
+    matcher: Any, values: bool = False, only: Only = None
+) -> Iterable[tuple[Any, Any, Any]]:
+    """(ids, weights, values or None) a block at a time, of the documents in `only` if
+    given; other matchers (inlined postings) in one piece."""
+    if only is not None and not only:
+        return
+    first = min(only) if only is not None else 0
+    if isinstance(matcher, W3LeafMatcher) and not matcher._byteids:
+        while matcher.is_active():
+            if matcher.block_max_id() < first:
+                matcher._next_block()  # its header says none of `only` is in it
+                continue
+            ids = _block_ids(matcher)
+            matcher._read_weights()
+            weights = matcher._weights
+            if values:
+                matcher._read_values()
+            kept = matcher._values
+            if only is not None:
+                # Chosen by C-level maps: no Python step per posting.
+                keep = list(map(only.__contains__, ids))
+                if any(keep):
+                    ids = list(compress(ids, keep))
+                    weights = list(compress(weights, keep))
+                    kept = list(compress(kept, keep)) if values else None
+                    yield ids, weights, kept
+            else:
+                yield ids, weights, kept
+            matcher._next_block()
+        return
+    ids, weights, kept = [], [], []
+    while matcher.is_active():
+        if only is None or matcher.id() in only:
+            ids.append(matcher.id())
+            weights.append(matcher.weight())
+            kept.append(matcher.value() if values else None)
+        matcher.next()
+    yield ids, weights, kept
+
+
+def _load_column(reader: Any) -> Any:
+    """A column's values for every document; reference columns are read as one array."""
+    kind = type(reader).__qualname__
+    if kind == "RefBytesColumn.Reader":
+        count = reader._doccount
+        refs = array(reader._typecode)
+        refs.frombytes(reader._dbfile.get(reader._basepos, count * reader._itemsize))
+        if sys.byteorder == "little" and reader._itemsize > 1:
+            refs.byteswap()
+        return RefColumn(refs, reader._uniques)
+    if kind == "NumericColumn.Reader":
+        values = array(reader._typecode)
+        raw = reader._dbfile.get(reader._basepos, reader._count * reader._fixedlen)
+        values.frombytes(raw)
+        if sys.byteorder == "little" and reader._fixedlen > 1:
+            values.byteswap()
+        missing = reader._doccount - reader._count
+        if missing > 0:
+            values.extend([reader._default] * missing)
+        return values
+    return list(reader)
+
+
+class RefColumn:
+    """A column of references into a list of unique values, counted without expanding it."""
+
+    def __init__(self, refs: array, uniques: list[bytes]) -> None:
+        self.refs = refs
+        self.uniques = [as_text(value) for value in uniques]
+
+    def __getitem__(self, docnum: int) -> str:
+        return self.uniques[self.refs[docnum]]
+
+    def count(self, docs: Iterable[int]) -> Counter[str]:
+        counts = Counter(map(self.refs.__getitem__, docs))
+        return Counter({self.uniques[ref]: n for ref, n in counts.items()})
+
+
+def as_text(value: Any) -> Any:
+    return value.decode("utf-8") if isinstance(value, bytes) else value
+
+
+def decode_positions(value: bytes) -> array:
+    """`FastPositions`' encoding: the count, a type code, then the positions as an array."""
+    positions = array(chr(value[_INT_SIZE]))
+    positions.frombytes(value[_INT_SIZE + 1 :])
+    if sys.byteorder != "little":
+        positions.byteswap()
+    return positions
