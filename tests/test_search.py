@@ -410,6 +410,20 @@ def test_newest_sorts_by_date_and_relevance_does_not(lib: Library):
     assert keys(lib.search("vaccine", sort="relevance")) == ["a1", "a2"]
 
 
+def test_an_undated_entry_is_dated_by_when_it_was_first_seen(lib: Library):
+    """Not first in newest-first order for lack of a date, and found by "the last week"."""
+    lib.store.upsert_entries(
+        TRAVEL, [EntryDraft(guid="undated", title="Undated ferry notes", text="ferry timetable")]
+    )
+    lib.update_index()
+    undated = entry_id(TRAVEL, "undated")
+    newest = lib.search("", sort="newest")
+    assert newest.hits[0].id == undated  # first seen just now: the newest of all
+    assert newest.hits[0].published is None  # shown as undated all the same
+    assert undated in {h.id for h in lib.search("ferry published:>-7d").hits}
+    assert undated not in {h.id for h in lib.search("ferry published:<2025").hits}
+
+
 def test_filters_by_category_and_source(lib: Library):
     """A topic filter keeps its subtopics; a source filter keeps one feed."""
     assert found(lib, "hospital", category="Medicine") == {"a2", "a4", "b1", "b2"}

@@ -178,11 +178,15 @@ class EntryRows(Database):
             conn.execute("UPDATE entry SET content_markdown = ? WHERE id = ?", (markdown, eid))
 
     def index_docs(self, ids: Sequence[str]) -> list[IndexDoc]:
-        """What the index needs of these entries (missing ids are skipped)."""
+        """What the index needs of these entries (missing ids are skipped).
+
+        An entry without a date is dated by when it was first seen, as the list orders it:
+        newest-first search and date searches then treat it as the list does.
+        """
         sql = """SELECT e.id, e.title, e.content_text, e.author,
                         COALESCE(NULLIF(s.title, ''), s.feed_title, e.source_url),
-                        e.source_url, COALESCE(s.category, ''), e.url, e.published,
-                        e.canonical_url
+                        e.source_url, COALESCE(s.category, ''), e.url,
+                        COALESCE(NULLIF(e.published, ''), e.first_seen), e.canonical_url
                  FROM entry AS e LEFT JOIN source AS s ON s.url = e.source_url
                  WHERE e.id IN ({marks})"""
         with self._read() as conn:
@@ -257,7 +261,7 @@ class EntryRows(Database):
                   LEFT JOIN entry_flags AS f ON f.entry_id = e.id
                   LEFT JOIN source AS s ON s.url = e.source_url
                   {"WHERE " + " AND ".join(where) if where else ""}
-                  ORDER BY COALESCE(e.published, e.first_seen) DESC
+                  ORDER BY COALESCE(NULLIF(e.published, ''), e.first_seen) DESC
                   {"LIMIT ?" if limit else ""}"""
         if limit:
             args.append(limit)
