@@ -2,7 +2,8 @@
 
 `analysis` says what words become, `segments` writes them fast in `codec`'s postings blocks,
 `directory` keeps the index in step (versions, locking, batches); `reading`, `ranking` and
-`phrases` answer queries over whole postings lists for `search`.
+`phrases` answer queries over whole postings lists for `search`; `storage` reads segments in
+place.
 """
 
 from aggregator.index.analysis import (
@@ -13,6 +14,9 @@ from aggregator.index.analysis import (
     make_schema,
 )
 from aggregator.index.directory import INDEX_NAME, Index, _fields, default_workers
+from aggregator.index.storage import read_in_place
+
+read_in_place()
 
 __all__ = [
     "INDEX_NAME",

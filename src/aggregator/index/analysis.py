@@ -129,7 +129,13 @@ def term_positions(terms: Sequence[str]) -> dict[str, list[int]]:
 
 
 _COUNTS = [i.to_bytes(_INT_SIZE, "big") for i in range(256)]
-_SINGLE: dict[int, bytes] = {}
+_SINGLE_LIMIT = 8192
+_SINGLE = [_COUNTS[1] + b"H" + p.to_bytes(2, "little") for p in range(_SINGLE_LIMIT)]
+"""A word's one position in a document, encoded once for the first positions of any text.
+
+Made whole at import rather than as positions turn up: a cache filled during indexing
+scatters long-lived objects among each batch's postings, and the memory those postings
+held could then never be given back."""
 
 
 def encode_positions(poslist: Sequence[int]) -> bytes:
@@ -141,16 +147,13 @@ def encode_positions(poslist: Sequence[int]) -> bytes:
     count = len(poslist)
     if count == 1:  # most terms occur once in a document
         first = poslist[0]
-        single = _SINGLE.get(first)
-        if single is None:
-            single = _COUNTS[1] + (
-                b"H" + first.to_bytes(2, "little")
-                if first < 65536
-                else b"I" + first.to_bytes(4, "little")
-            )
-            if first < 65536:
-                _SINGLE[first] = single
-        return single
+        if first < _SINGLE_LIMIT:
+            return _SINGLE[first]
+        return _COUNTS[1] + (
+            b"H" + first.to_bytes(2, "little")
+            if first < 65536
+            else b"I" + first.to_bytes(4, "little")
+        )
     head = _COUNTS[count] if count < 256 else count.to_bytes(_INT_SIZE, "big")
     if poslist[-1] < 65536:
         data = array("H", poslist).tobytes()
