@@ -188,6 +188,28 @@ def test_merged_segments_keep_every_posting(tmp_path: Path):
     assert lengths(tmp_path / "fast") == lengths(tmp_path / "whoosh")
 
 
+def test_merges_stay_small_and_leave_large_segments_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Small segments are merged a few at a time; a large one is never rewritten by a fetch."""
+    monkeypatch.setattr(index_directory, "SMALL_SEGMENT", 50)
+    monkeypatch.setattr(index_directory, "MERGE_AT", 3)
+    docs = make_docs(400)
+    index = Index(tmp_path / "ix")
+    index.apply(docs[:200], fresh=True)  # large: 200 entries
+    large = {s.segid for s in index.whoosh._segments() if s.doc_count_all() == 200}
+    counts = []
+    for start in range(200, 400, 10):
+        index.apply(docs[start : start + 10], fresh=True)
+        sizes = [s.doc_count_all() for s in index.whoosh._segments()]
+        counts.append(len(sizes))
+        assert max(sizes) == 200 and sum(sizes) == start + 10
+        assert all(size <= 100 for size in sizes if size != 200)  # a merge stays under 2 x 50
+    assert large <= {s.segid for s in index.whoosh._segments()}
+    assert max(counts) <= 2 + 3 + 100 // 50
+    assert index.doc_count() == 400
+
+
 def test_updates_replace_and_deletes_remove(tmp_path: Path):
     index = Index(tmp_path / "ix")
     docs = make_docs(30)

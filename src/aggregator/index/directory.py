@@ -114,7 +114,7 @@ class Index:
             for fields in shares[0]:
                 writer.add_document(**fields)
             # This process's segment is finished while the workers still write theirs.
-            final = writer._merge_segments(None, None, None)
+            final = writer._merge_segments(merge_small, None, None)
             if writer._added:
                 final.append(writer._finalize_segment())
             else:
@@ -177,6 +177,42 @@ def _fields(doc: IndexDoc) -> dict[str, Any]:
     if doc.published is not None:
         fields["published"] = doc.published.astimezone(UTC).replace(tzinfo=None)
     return fields
+
+
+SMALL_SEGMENT = 4_000
+"""Segments with fewer entries than this are merged together, a few at a time."""
+MERGE_AT = 6
+"""How many small segments wait before they are merged."""
+
+
+def merge_small(writer: Any, segments: list[Any]) -> list[Any]:
+    """Merge the smallest segments once MERGE_AT of them are small; what is merged stays under
+    2 × SMALL_SEGMENT entries.
+
+    Whoosh's own policy eventually merges every segment of a large index at once, in this
+    process and in memory; here a merge is always small, so a fetch never pauses for a
+    rewrite of the whole index. Large segments are left as they are (`reindex` rewrites all).
+    """
+    from whoosh.reading import SegmentReader
+
+    small = sorted(
+        (s for s in segments if s.doc_count_all() < SMALL_SEGMENT), key=lambda s: s.doc_count_all()
+    )
+    if len(small) < MERGE_AT:
+        return segments
+    chosen, total = [], 0
+    for segment in small:
+        if chosen and total + segment.doc_count_all() > 2 * SMALL_SEGMENT:
+            break
+        chosen.append(segment)
+        total += segment.doc_count_all()
+    if len(chosen) < 2:
+        return segments
+    for segment in chosen:
+        reader = SegmentReader(writer.storage, writer.schema, segment)
+        writer.add_reader(reader)
+        reader.close()
+    return [s for s in segments if s not in chosen]
 
 
 def default_workers(batch: int) -> int:
