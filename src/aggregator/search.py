@@ -1,6 +1,6 @@
 """A query language people can use, read forgivingly, over the Whoosh index.
 
-Words must all match (ranked by BM25F; titles count double); `OR`, `NOT` and `-word`;
+Words must all match (ranked by BM25F over title and text); `OR`, `NOT` and `-word`;
 "exact phrases"; fields (`title:`, `author:`, `source:`, `category:`, `url:`); dates
 (`published:2024`, `published:>2024-06-01`, `published:[2024-01 to 2024-03]`,
 `published:>-7d`); `word*` and `word~`. A query that does not parse is read as words and says
