@@ -189,3 +189,36 @@ def test_an_index_of_another_version_is_refilled(tmp_path: Path):
         assert lib.search("zebra").pending == 5  # the new index is queued to be refilled
         lib.update_index()
         assert lib.search("zebra").total == 5
+
+
+def test_processes_creating_the_index_at_once_all_open_it(tmp_path: Path):
+    """The first start of two programs at once: one creates the index, the other opens it."""
+    script = textwrap.dedent(
+        """
+        import os, sys, time
+        from pathlib import Path
+        from aggregator.index import Index
+        go = Path(sys.argv[1])
+        while not go.exists():
+            time.sleep(0.001)
+        index = Index(Path(sys.argv[2]))
+        print(index.doc_count())
+        """
+    )
+    for attempt in range(3):
+        go, directory = tmp_path / f"go{attempt}", tmp_path / f"index{attempt}"
+        children = [
+            subprocess.Popen(
+                [sys.executable, "-c", script, str(go), str(directory)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(4)
+        ]
+        time.sleep(1.0)  # every child imported and waiting
+        go.touch()
+        for proc in children:
+            out, err = proc.communicate(timeout=60)
+            assert proc.returncode == 0, err
+            assert out.strip() == "0"

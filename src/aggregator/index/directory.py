@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor, Future
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,11 @@ from aggregator.errors import IndexLockedError, StoreError
 from aggregator.index.analysis import SCHEMA_VERSION, category_keywords, fold, make_schema
 from aggregator.index.segments import BulkWriter, write_segment
 from aggregator.models import IndexDoc
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: two processes creating an index at once are not guarded
+    fcntl = None  # type: ignore[assignment]
 
 INDEX_NAME = "entries"
 POOL_MB = 64
@@ -49,21 +55,33 @@ class Index:
         """
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            if (
-                whoosh_index.exists_in(str(self.directory), indexname=INDEX_NAME)
-                and self._version_file.exists()
-                and self._version_file.read_text().strip() == str(SCHEMA_VERSION)
-            ):
+            if self._current():
                 self.needs_rebuild = False
                 return whoosh_index.open_dir(str(self.directory), indexname=INDEX_NAME)
-            self.needs_rebuild = True
-            ix = whoosh_index.create_in(str(self.directory), make_schema(), indexname=INDEX_NAME)
-            self._version_file.write_text(f"{SCHEMA_VERSION}\n")
-            return ix
+            # Two processes starting at once must not both create it: the second would
+            # delete the files the first is writing.
+            with _exclusive(self.directory / "aggregator-create.lock"):
+                if self._current():
+                    self.needs_rebuild = False
+                    return whoosh_index.open_dir(str(self.directory), indexname=INDEX_NAME)
+                self.needs_rebuild = True
+                ix = whoosh_index.create_in(
+                    str(self.directory), make_schema(), indexname=INDEX_NAME
+                )
+                self._version_file.write_text(f"{SCHEMA_VERSION}\n")
+                return ix
         except OSError as exc:
             raise StoreError(
                 f"cannot open the index in {self.directory}: {exc}", path=str(self.directory)
             ) from None
+
+    def _current(self) -> bool:
+        """An index is there, of this version."""
+        return (
+            whoosh_index.exists_in(str(self.directory), indexname=INDEX_NAME)
+            and self._version_file.exists()
+            and self._version_file.read_text().strip() == str(SCHEMA_VERSION)
+        )
 
     @property
     def whoosh(self) -> Any:
@@ -183,6 +201,19 @@ SMALL_SEGMENT = 4_000
 """Segments with fewer entries than this are merged together, a few at a time."""
 MERGE_AT = 6
 """How many small segments wait before they are merged."""
+
+
+@contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (an fcntl lock: the kernel drops it if we die)."""
+    with path.open("a") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            if fcntl is not None:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def merge_small(writer: Any, segments: list[Any]) -> list[Any]:
