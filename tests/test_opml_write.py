@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from aggregator.config import load_settings
+from aggregator.library import open_library
 from aggregator.models import Source
 from aggregator.sources import read_opml, read_opml_file, save_opml, write_opml
 
@@ -106,3 +108,17 @@ def test_newsboat_imports_the_export_with_its_folders(tmp_path: Path):
         or '"Medicine/Oncology"' in by_url["https://b.example/rss"]
     )
     assert '"Travel"' in by_url["https://e.example/f"]
+
+
+def test_the_library_reads_the_list_again_when_the_file_changes(tmp_path: Path):
+    """The list is read once per change of the file, and an edit by hand is seen at once."""
+    path = tmp_path / "feeds.opml"
+    first = [Source(url="https://a.example/feed", title="A", category="News")]
+    save_opml(path, first, title="mine")
+    with open_library(load_settings(data_dir=tmp_path / "home", opml=str(path))) as library:
+        assert [s.source.url for s in library.sources()] == ["https://a.example/feed"]
+        renamed = [Source(url="https://b.example/feed", title="A", category="News")]
+        save_opml(path, renamed, title="mine")  # same size, a new modification time
+        assert [s.source.url for s in library.sources()] == ["https://b.example/feed"]
+        save_opml(path, [*renamed, *first], title="mine")
+        assert len(library.sources()) == 2

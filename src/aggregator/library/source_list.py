@@ -8,7 +8,14 @@ from collections.abc import Iterable
 from aggregator import sources as opml
 from aggregator.config import Settings
 from aggregator.errors import DataDirError, InvalidSourceError, OpmlError, SourceNotFoundError
-from aggregator.models import AddedSource, ImportReport, Source, SourceInfo, SourceState
+from aggregator.models import (
+    AddedSource,
+    ImportReport,
+    OpmlDocument,
+    Source,
+    SourceInfo,
+    SourceState,
+)
 from aggregator.store import Store
 
 DEFAULT_LIST_TITLE = "aggregator sources"
@@ -18,9 +25,22 @@ class SourceList:
     settings: Settings
     store: Store
     _list_title: str
+    _list_cache: tuple[tuple[int, int], OpmlDocument] | None
 
     def _read_list(self) -> list[Source]:
-        document = opml.read_opml_file(self.settings.opml_path)
+        """The list as the file holds it now: read again only when the file has changed."""
+        path = self.settings.opml_path
+        try:
+            stat = os.stat(path)
+            stamp: tuple[int, int] | None = (stat.st_mtime_ns, stat.st_size)
+        except OSError:
+            stamp = None  # reading it says what is wrong
+        cached = getattr(self, "_list_cache", None)
+        if stamp is not None and cached is not None and cached[0] == stamp:
+            document = cached[1]
+        else:
+            document = opml.read_opml_file(path)
+            self._list_cache = (stamp, document) if stamp is not None else None
         self._list_title = document.title or DEFAULT_LIST_TITLE
         return list(document.sources)
 
