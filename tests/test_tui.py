@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
 import socket
 import time
 import webbrowser
@@ -41,6 +40,8 @@ from aggregator.tui.widgets.reader import Reader
 from aggregator.tui.widgets.sidebar import Place, Sidebar
 from aggregator.tui.widgets.status_bar import StatusBar
 from tests.httpd import Route, item, rss
+
+pytestmark = pytest.mark.usefixtures("utc")
 
 MED = "https://med.example.org/feed.xml"
 ONC = "https://onc.example.org/feed.xml"
@@ -135,20 +136,6 @@ def no_retries(settings: Settings, lib: Library) -> Settings:
     return settings
 
 
-@pytest.fixture(autouse=True)
-def utc() -> Iterator[None]:
-    """Times on screen in UTC, whatever the machine's zone."""
-    before = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    yield
-    if before is None:
-        del os.environ["TZ"]
-    else:
-        os.environ["TZ"] = before
-    time.tzset()
-
-
 @pytest.fixture
 def library(tmp_path: Path) -> Iterator[tuple[Settings, Library]]:
     settings, lib = make_library(tmp_path)
@@ -174,6 +161,18 @@ def drive(
                 await at_rest(pilot)
 
     asyncio.run(main())
+
+
+def drive_owned(
+    app: AggregatorApp,
+    script: Callable[[AggregatorApp, Pilot[Any]], Awaitable[None]],
+    size: tuple[int, int] = (120, 40),
+) -> None:
+    """`drive` for a test that opened its own library: it is closed afterwards, pass or fail."""
+    try:
+        drive(app, script, size)
+    finally:
+        app.library.close()
 
 
 async def at_rest(pilot: Pilot[Any]) -> None:
@@ -591,10 +590,7 @@ def test_o_refuses_links_that_are_not_http(tmp_path, monkeypatch):
         await settle(pilot)
         assert opened == ["https://example.org/web"]
 
-    try:
-        drive(AggregatorApp(settings, library=lib), script, size=(80, 24))
-    finally:
-        lib.close()
+    drive_owned(AggregatorApp(settings, library=lib), script, size=(80, 24))
 
 
 def test_untrusted_markup_in_a_title_renders_literally(library):
@@ -781,10 +777,7 @@ def test_an_empty_library_says_how_to_fill_it(tmp_path, monkeypatch):
             "No entries here yet: press R to refresh, or a to add a source."
         )
 
-    try:
-        drive(AggregatorApp(settings, library=lib), script)
-    finally:
-        lib.close()
+    drive_owned(AggregatorApp(settings, library=lib), script)
 
 
 def test_r_and_capital_r_refresh_in_the_background(tmp_path, server):
@@ -819,10 +812,7 @@ def test_r_and_capital_r_refresh_in_the_background(tmp_path, server):
         assert "Nothing new (all sources)" in notes
         assert len(titles(app)) == 5
 
-    try:
-        drive(AggregatorApp(settings, library=lib), script)
-    finally:
-        lib.close()
+    drive_owned(AggregatorApp(settings, library=lib), script)
 
 
 def test_a_adds_a_source(tmp_path, server):
@@ -851,10 +841,7 @@ def test_a_adds_a_source(tmp_path, server):
         assert "Harbour News One" in titles(app)
         assert "Gazette  1" in [str(n.label) for n in _nodes(app.main.query_one(Sidebar).root)]
 
-    try:
-        drive(AggregatorApp(settings, library=lib), script)
-    finally:
-        lib.close()
+    drive_owned(AggregatorApp(settings, library=lib), script)
 
 
 def test_adding_a_source_already_listed_says_so_and_keeps_running(library):
@@ -981,10 +968,7 @@ def test_capital_s_lists_every_source_with_its_health(tmp_path, server):
         await pilot.press("escape")
         assert app.screen is app.main
 
-    try:
-        drive(AggregatorApp(settings, library=lib), script)
-    finally:
-        lib.close()
+    drive_owned(AggregatorApp(settings, library=lib), script)
 
 
 def test_question_mark_lists_keys_and_action_ids(library):
@@ -1115,10 +1099,7 @@ def test_offline_and_empty_the_first_refresh_offers_the_demo(tmp_path):
 
     app = AggregatorApp(settings, library=lib, refresh_on_start=True)
     notes = record_notes(app)
-    try:
-        drive(app, script)
-    finally:
-        lib.close()
+    drive_owned(app, script)
     assert app.return_value == "demo"
 
 
@@ -1139,10 +1120,7 @@ def test_offline_with_a_library_stays_without_asking(tmp_path):
         assert app.screen is app.main
         assert len(titles(app)) == 3 and "offline" in status_text(app)
 
-    try:
-        drive(AggregatorApp(settings, library=lib, refresh_on_start=True), script)
-    finally:
-        lib.close()
+    drive_owned(AggregatorApp(settings, library=lib, refresh_on_start=True), script)
 
 
 # -- the demo -------------------------------------------------------------------------------------

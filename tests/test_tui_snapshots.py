@@ -9,8 +9,6 @@ pinned and input cursors do not blink.
 
 from __future__ import annotations
 
-import os
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -32,19 +30,7 @@ from aggregator.tui.screens.main import WIDE
 from aggregator.tui.widgets.sidebar import Place
 from tests.test_tui import MED, ONC, _keys, choose, make_library, previewed, settle, wait_until
 
-
-@pytest.fixture(autouse=True)
-def utc() -> Iterator[None]:
-    """Times on screen in UTC, whatever the machine's zone."""
-    before = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    yield
-    if before is None:
-        del os.environ["TZ"]
-    else:
-        os.environ["TZ"] = before
-    time.tzset()
+pytestmark = pytest.mark.usefixtures("utc")
 
 
 @pytest.fixture

@@ -166,6 +166,15 @@ def encode_positions(poslist: Sequence[int]) -> bytes:
     return head + b"I" + data
 
 
+def positions_array(value: bytes) -> array:
+    """`encode_positions` undone: the positions as a machine array (phrases check them)."""
+    positions = array(chr(value[_INT_SIZE]))
+    positions.frombytes(value[_INT_SIZE + 1 :])
+    if sys.byteorder != "little":
+        positions.byteswap()
+    return positions
+
+
 def _swapped(code: str, data: bytes) -> bytes:
     values = array(code)
     values.frombytes(data)
@@ -188,11 +197,7 @@ class FastPositions(Positions):
         return encode_positions(poslist)
 
     def decode_positions(self, valuestring: bytes) -> list[int]:
-        positions = array(chr(valuestring[_INT_SIZE]))
-        positions.frombytes(valuestring[_INT_SIZE + 1 :])
-        if sys.byteorder != "little":
-            positions.byteswap()
-        return positions.tolist()
+        return positions_array(valuestring).tolist()
 
     def decode_frequency(self, valuestring: bytes) -> int:
         return int.from_bytes(valuestring[:_INT_SIZE], "big")

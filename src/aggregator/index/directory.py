@@ -160,10 +160,6 @@ class Index:
         writer.cancel()
         self._ix = whoosh_index.create_in(str(self.directory), make_schema(), indexname=INDEX_NAME)
 
-    def optimize(self, wait_s: float = 30.0) -> None:
-        writer = self._writer(wait_s)
-        writer.commit(optimize=True)
-
     def _writer(self, wait_s: float) -> BulkWriter:
         deadline = time.monotonic() + wait_s
         while True:

@@ -16,8 +16,8 @@ from itertools import repeat
 from operator import sub
 from typing import Any
 
-from aggregator.index.analysis import FastPositions
-from aggregator.index.reading import Only, Scores, Segment, as_text, decode_positions
+from aggregator.index.analysis import FastPositions, positions_array
+from aggregator.index.reading import Only, Scores, Segment, as_text
 
 
 class Unsupported(Exception):
@@ -98,7 +98,7 @@ class PhraseCandidates:
         for d in docs:
             starts: set[int] | None = None
             for values, offsets in zip(kept, shifts, strict=True):
-                positions = decode_positions(values[d])
+                positions = positions_array(values[d])
                 # Shifted by C-level maps: each word's positions moved back to where the
                 # phrase would start.
                 shifted = set().union(*(map(offset.__add__, positions) for offset in offsets))

@@ -62,9 +62,9 @@ def evaluate(query: Any, segment: Segment, only: Only = None) -> Scores:
         return _boosted(positive, query.boost)
     if kind is Q.Not:  # alone (inside And it is subtracted): every other document
         excluded = evaluate(query.query, segment)
-        return dict.fromkeys(segment.all_docs() - excluded.keys(), 1.0)
+        return dict.fromkeys(segment.live_docs - excluded.keys(), 1.0)
     if kind is Q.Every:
-        return dict.fromkeys(segment.all_docs(), query.boost)
+        return dict.fromkeys(segment.live_docs, query.boost)
     if kind is Q.NullQuery.__class__ or query is Q.NullQuery:
         return {}
     if getattr(query, "constantscore", False) and isinstance(query, Q.MultiTerm):
@@ -113,7 +113,7 @@ def _expanded(query: Any, segment: Segment) -> Scores:
     for btext in segment.expand(query):
         matcher = segment.postings(fieldname, btext)
         if matcher is not None:
-            for ids, weights, _ in postings_blocks(matcher):
+            for ids, weights in postings_blocks(matcher):
                 get = out.get
                 out.update({d: w + get(d, 0.0) for d, w in zip(ids, weights, strict=True)})
     return out
@@ -314,10 +314,10 @@ class Matches:
             column = seg.column(fieldname)
             if not isinstance(column, RefColumn):
                 counts.update(as_text(v) for v in map(column.__getitem__, scores))
-            elif len(scores) * 2 > seg.live_count():
+            elif len(scores) * 2 > len(seg.live_docs):
                 # Most of the segment matches: count the few that do not, and subtract.
                 counts.update(seg.counts(fieldname))
-                counts.subtract(column.count(seg.live_docs() - scores.keys()))
+                counts.subtract(column.count(seg.live_docs - scores.keys()))
             else:
                 counts.update(column.count(scores))
         return +counts

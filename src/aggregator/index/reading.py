@@ -3,8 +3,8 @@ lengths, columns, and the terms a pattern stands for, each loaded once per searc
 
 Whoosh answers a query by walking a tree of matchers one posting at a time: a few Python
 calls per matching document and per query term. Here a term's postings come a block at a
-time (document numbers and weights; positions only when a phrase asks), so that `ranking`
-scores them with C-level maps and set and dict operations.
+time (document numbers and weights; positions only for the documents a phrase checks), so
+that `ranking` scores them with C-level maps and set and dict operations.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterable
+from functools import cached_property
 from itertools import accumulate, compress, repeat
 from operator import add, mul, truediv
 from typing import Any
 
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher
 from whoosh.reading import TermNotFound
-from whoosh.system import _INT_SIZE
 from whoosh.util.numeric import byte_to_length
 
 Scores = dict[int, float]
@@ -41,6 +41,8 @@ class Segment:
         self._norms: dict[str, list[float]] = {}
         self._lengths: dict[str, bytes] = {}
         self._columns: dict[str, Any] = {}
+        self._sorted: dict[str, tuple[array, array]] = {}
+        self._counts: dict[str, Counter[str]] = {}
         self._expansions: dict[Any, list[bytes]] = {}
 
     # -- terms ------------------------------------------------------------------------
@@ -57,29 +59,16 @@ class Segment:
             return None
 
     def term(self, fieldname: str, btext: bytes, boost: float = 1.0, only: Only = None) -> Scores:
-        """A term's documents scored by BM25F as Whoosh scores them (of `only`, if given)."""
-        return self.read(fieldname, btext, boost, only=only)[0]
+        """A term's documents scored by BM25F as Whoosh scores them.
 
-    def read(
-        self,
-        fieldname: str,
-        btext: bytes,
-        boost: float = 1.0,
-        values: bool = False,
-        only: Only = None,
-    ) -> tuple[Scores, dict[int, bytes]]:
-        """A term's scores and, when asked (phrases), its postings' values (positions).
-
-        One pass over the postings: a block is decompressed once for both. With `only`
-        (the documents still in the running, in an AND), the blocks before the first of them
-        are skipped unread, and only theirs are scored.
+        With `only` (the documents still in the running, in an AND), the blocks before the
+        first of them are skipped unread, and only theirs are scored.
         """
-        kept: dict[int, bytes] = {}
         if (fieldname, btext) not in self.reader:
-            return {}, kept
+            return {}
         matcher = self.postings(fieldname, btext)
         if matcher is None:
-            return {}, kept
+            return {}
         field = self.reader.schema[fieldname]
         out: Scores = {}
         scorable = field.scorable
@@ -87,7 +76,7 @@ class Segment:
             factor = self.top.idf(fieldname, btext) * (BM25_K1 + 1) * boost
             norms = self.norms(fieldname)
             lengths = self.lengths(fieldname)
-        for ids, weights, block_values in postings_blocks(matcher, values, only):
+        for ids, weights in postings_blocks(matcher, only):
             if scorable:
                 # factor * w / (w + norm of the length), by C-level maps: no Python step
                 # per posting.
@@ -98,9 +87,7 @@ class Segment:
             else:  # Whoosh scores these by the posting's weight
                 scores = [w * boost for w in weights]
             out.update(zip(ids, scores, strict=True))
-            if values:
-                kept.update(zip(ids, block_values, strict=True))
-        return out, kept
+        return out
 
     def values_for(self, fieldname: str, btext: bytes, docs: list[int]) -> dict[int, bytes]:
         """The term's posting values (positions) in `docs` (sorted, all holding the term),
@@ -199,36 +186,25 @@ class Segment:
 
     def _sorted_column(self, fieldname: str) -> tuple[array, array]:
         """A numeric column's values in order, with the document holding each."""
-        key = f"{fieldname}:sorted"
-        cached = self._columns.get(key)
+        cached = self._sorted.get(fieldname)
         if cached is None:
             column = self.column(fieldname)
             order = array("I", sorted(range(len(column)), key=column.__getitem__))
             cached = (array(column.typecode, map(column.__getitem__, order)), order)
-            self._columns[key] = cached
+            self._sorted[fieldname] = cached
         return cached
 
-    def all_docs(self) -> set[int]:
-        return set(self.live_docs())
-
+    @cached_property
     def live_docs(self) -> frozenset[int]:
         """Every document not deleted (kept: a common word's facets count its complement)."""
-        live = self._columns.get(":live")
-        if live is None:
-            live = frozenset(range(self.reader.doc_count_all())) - self.deleted
-            self._columns[":live"] = live
-        return live
-
-    def live_count(self) -> int:
-        return len(self.live_docs())
+        return frozenset(range(self.reader.doc_count_all())) - self.deleted
 
     def counts(self, fieldname: str) -> Counter[str]:
         """How many live documents have each value of a reference column."""
-        key = f"{fieldname}:counts"
-        counts = self._columns.get(key)
+        counts = self._counts.get(fieldname)
         if counts is None:
-            counts = self.column(fieldname).count(self.live_docs())
-            self._columns[key] = counts
+            counts = self.column(fieldname).count(self.live_docs)
+            self._counts[fieldname] = counts
         return counts
 
 
@@ -247,11 +223,9 @@ def _block_ids(matcher: W3LeafMatcher) -> Any:
     return matcher._ids
 
 
-def postings_blocks(
-    matcher: Any, values: bool = False, only: Only = None
-) -> Iterable[tuple[Any, Any, Any]]:
-    """(ids, weights, values or None) a block at a time, of the documents in `only` if
-    given; other matchers (inlined postings) in one piece."""
+def postings_blocks(matcher: Any, only: Only = None) -> Iterable[tuple[Any, Any]]:
+    """(ids, weights) a block at a time, of the documents in `only` if given; other matchers
+    (inlined postings) in one piece. Positions are left packed (`Segment.values_for`)."""
     if only is not None and not only:
         return
     first = min(only) if only is not None else 0
@@ -263,29 +237,22 @@ def postings_blocks(
             ids = _block_ids(matcher)
             matcher._read_weights()
             weights = matcher._weights
-            if values:
-                matcher._read_values()
-            kept = matcher._values
             if only is not None:
                 # Chosen by C-level maps: no Python step per posting.
                 keep = list(map(only.__contains__, ids))
                 if any(keep):
-                    ids = list(compress(ids, keep))
-                    weights = list(compress(weights, keep))
-                    kept = list(compress(kept, keep)) if values else None
-                    yield ids, weights, kept
+                    yield list(compress(ids, keep)), list(compress(weights, keep))
             else:
-                yield ids, weights, kept
+                yield ids, weights
             matcher._next_block()
         return
-    ids, weights, kept = [], [], []
+    ids, weights = [], []
     while matcher.is_active():
         if only is None or matcher.id() in only:
             ids.append(matcher.id())
             weights.append(matcher.weight())
-            kept.append(matcher.value() if values else None)
         matcher.next()
-    yield ids, weights, kept
+    yield ids, weights
 
 
 def _load_column(reader: Any) -> Any:
@@ -328,12 +295,3 @@ class RefColumn:
 
 def as_text(value: Any) -> Any:
     return value.decode("utf-8") if isinstance(value, bytes) else value
-
-
-def decode_positions(value: bytes) -> array:
-    """`FastPositions`' encoding: the count, a type code, then the positions as an array."""
-    positions = array(chr(value[_INT_SIZE]))
-    positions.frombytes(value[_INT_SIZE + 1 :])
-    if sys.byteorder != "little":
-        positions.byteswap()
-    return positions

@@ -59,21 +59,13 @@ class _View(io.RawIOBase):
         return len(data)
 
     def readline(self, size: int | None = -1) -> bytes:
-        limit = (
-            len(self._buf) if size is None or size < 0 else min(len(self._buf), self._pos + size)
-        )
-        view = self._buf[self._pos : limit]
-        newline = bytes(view).find(b"\n") if len(view) < 4096 else _find_newline(view)
-        end = limit if newline < 0 else self._pos + newline + 1
+        limit = end = self._end(size)
+        for start in range(self._pos, limit, 4096):  # a page at a time: lines are short
+            found = bytes(self._buf[start : min(start + 4096, limit)]).find(b"\n")
+            if found >= 0:
+                end = start + found + 1
+                break
         return self.read(end - self._pos)
-
-
-def _find_newline(view: memoryview) -> int:
-    for start in range(0, len(view), 4096):
-        found = bytes(view[start : start + 4096]).find(b"\n")
-        if found >= 0:
-            return start + found
-    return -1
 
 
 class ViewBufferFile(BufferFile):
