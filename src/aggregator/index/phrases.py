@@ -18,6 +18,7 @@ from typing import Any
 
 from aggregator.index.analysis import FastPositions, positions_array
 from aggregator.index.reading import Only, Scores, Segment, as_text
+from aggregator.index.topk import largest
 
 
 class Unsupported(Exception):
@@ -186,7 +187,7 @@ class PhraseMatches:
                 else:
                     keys = bounds.values()
                 negs = map(sub, repeat(-seg.offset), bounds)  # -(offset + d)
-                best.extend(heapq.nlargest(want, zip(keys, negs, repeat(i), bounds)))
+                best.extend(largest(want, list(keys), negs, repeat(i), bounds))
             best = heapq.nlargest(want, best)
             for i in range(len(self.parts)):
                 self._check(i, [d for _, _, part, d in best if part == i])

@@ -27,6 +27,7 @@ from aggregator.index.phrases import (
     Unsupported,
 )
 from aggregator.index.reading import Only, RefColumn, Scores, Segment, as_text, postings_blocks
+from aggregator.index.topk import largest
 
 __all__ = ["Matches", "PhraseMatches", "Ranker", "Scores", "Segment", "Unsupported", "evaluate"]
 
@@ -304,7 +305,7 @@ class Matches:
                 keys: Iterable[Any] = map(published.__getitem__, scores)
             else:
                 keys = scores.values()
-            best.extend(heapq.nlargest(limit, zip(keys, docs, scores.values(), strict=True)))
+            best.extend(largest(limit, list(keys), docs, scores.values()))
         return [(-neg, score) for _, neg, score in heapq.nlargest(limit, best)]
 
     def facets(self, fieldname: str) -> Counter[str]:
