@@ -11,6 +11,8 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
+
 from aggregator.config import load_settings
 from aggregator.library import open_library
 from aggregator.models import EntryDraft, Source
@@ -222,3 +224,31 @@ def test_processes_creating_the_index_at_once_all_open_it(tmp_path: Path):
             out, err = proc.communicate(timeout=60)
             assert proc.returncode == 0, err
             assert out.strip() == "0"
+
+
+def test_a_worker_process_reads_and_writes_its_share_of_a_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The worker reads its entries from the store itself: one batch, two segments, and every
+    entry found, changed entries included (their old copies gone)."""
+    import aggregator.index
+    from aggregator.index import directory as index_directory
+
+    monkeypatch.setattr(index_directory, "WORKER_SHARE", 20)
+    monkeypatch.setattr(aggregator.index, "default_workers", lambda batch: 1)
+    home, opml = make_home(tmp_path)
+    with open_library(load_settings(data_dir=home, opml=str(opml))) as lib:
+        assert lib.use_processes
+        lib.store.upsert_entries(FEED, drafts("w", 60))
+        assert lib.update_index() == 60
+        assert lib._open_index().segment_count() == 2
+        assert lib.search("zebra", limit=100).total == 60
+        changed = [
+            EntryDraft(guid=f"w{i}", title=f"w story {i}", text=f"okapi w number{i}")
+            for i in range(50)
+        ]
+        lib.store.upsert_entries(FEED, changed)
+        assert lib.update_index() == 50
+        assert lib.search("zebra", limit=100).total == 10
+        assert lib.search("okapi", limit=100).total == 50
+        assert {h.title for h in lib.search("number17").hits} == {"w story 17"}

@@ -13,7 +13,7 @@ from aggregator.index.analysis import (
     fold,
     make_schema,
 )
-from aggregator.index.directory import INDEX_NAME, Index, _fields, default_workers
+from aggregator.index.directory import INDEX_NAME, Index, Stored, _fields, default_workers
 from aggregator.index.storage import read_in_place
 
 read_in_place()
@@ -23,6 +23,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "FoldStemTokenizer",
     "Index",
+    "Stored",
     "_fields",
     "category_keywords",
     "default_workers",

@@ -93,7 +93,37 @@ class FastCodec(W3Codec):
         return FastLeafMatcher(dbfile, offset, length, format_, term=term, scorer=scorer)
 
 
+class Joined:
+    """A term's encoded values one after another with their sizes, as a writer holds them.
+
+    `FastPostingsWriter` packs a block of them as they are: no bytes object per posting.
+    """
+
+    __slots__ = ("data", "ends", "sizes")
+
+    def __init__(self, sizes: array, data: bytes) -> None:
+        self.sizes = sizes
+        self.data = data
+        self.ends = list(accumulate(sizes, initial=0))
+
+    def part(self, start: int, stop: int) -> Joined:
+        stop = min(stop, len(self.sizes))
+        return Joined(self.sizes[start:stop], self.data[self.ends[start] : self.ends[stop]])
+
+    def split(self) -> list[bytes]:
+        ends = self.ends
+        return list(map(self.data.__getitem__, map(slice, ends, ends[1:])))
+
+    def __len__(self) -> int:
+        return len(self.sizes)
+
+
 class FastPostingsWriter(W3PostingsWriter):
+    def finish_postings(self) -> Any:
+        if isinstance(self._values, Joined) and not self.written():
+            self._values = self._values.split()  # Whoosh may inline a short list
+        return super().finish_postings()
+
     def _write_block(self, last: bool = False) -> None:
         if not self._blockcount:
             self._postfile.write(WHOOSH3_HEADER_MAGIC)
@@ -138,6 +168,9 @@ class FastPostingsWriter(W3PostingsWriter):
         values = self._values
         if not values:
             return b""
+        if isinstance(values, Joined):
+            sizes = _packed(array("I", values.sizes))
+            return _deflate(len(values).to_bytes(4, "little") + sizes + values.data)
         fixedsize = self._format.fixed_value_size()
         if fixedsize is not None and fixedsize >= 0:
             return _deflate(b"".join(values))

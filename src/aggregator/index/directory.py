@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -98,7 +99,7 @@ class Index:
 
     def apply(
         self,
-        upserts: Iterable[IndexDoc],
+        upserts: Iterable[IndexDoc] | Stored,
         deletes: Iterable[str] = (),
         *,
         wait_s: float = 30.0,
@@ -106,7 +107,7 @@ class Index:
         pool: Executor | None = None,
         workers: int = 0,
     ) -> int:
-        """Write one batch and commit it; returns the documents written.
+        """Write one batch and commit it; returns the entries it names.
 
         `fresh` (nothing of the batch is in the index yet) skips the look-up of old copies.
         With a process `pool`, `workers` of its processes each write a share of the batch as
@@ -114,23 +115,24 @@ class Index:
         together, or none. Another process holding the writer is waited for up to `wait_s`;
         a lock left by a killed process is an fcntl lock the kernel already released.
         """
-        docs = [_fields(doc) for doc in upserts]
+        batch: list[IndexDoc] | Stored = upserts if isinstance(upserts, Stored) else list(upserts)
+        ids = batch.ids if isinstance(batch, Stored) else [doc.id for doc in batch]
         writer = self._writer(wait_s)
         try:
             for eid in deletes:
                 writer.delete_by_term("id", eid)
             if not fresh:
-                for fields in docs:
-                    writer.delete_by_term("id", fields["id"])  # the old copy, if any
-            parts = max(1, min(workers + 1, len(docs) // WORKER_SHARE)) if pool else 1
-            shares = [docs[i::parts] for i in range(parts)]
+                for eid in ids:
+                    writer.delete_by_term("id", eid)  # the old copy, if any
+            parts = max(1, min(workers + 1, len(ids) // WORKER_SHARE)) if pool else 1
+            shares = _split(batch, parts)
             futures = [
-                pool.submit(write_segment, str(self.directory), INDEX_NAME, share)
+                pool.submit(_write_share, str(self.directory), share)
                 for share in shares[1:]
                 if pool is not None
             ]
-            for fields in shares[0]:
-                writer.add_document(**fields)
+            for doc in shares[0]:
+                writer.add_document(**_fields(doc))
             # This process's segment is finished while the workers still write theirs.
             final = writer._merge_segments(merge_small, None, None)
             if writer._added:
@@ -145,14 +147,14 @@ class Index:
             if not writer.is_closed:
                 writer.cancel()
             raise
-        return len(docs)
+        return len(ids)
 
-    def _segment_of(self, future: Future, share: list[dict[str, Any]]) -> Any:
+    def _segment_of(self, future: Future, share: list[IndexDoc] | Stored) -> Any:
         """A worker's segment; when the worker could not run, its share is written here."""
         try:
             return future.result()
         except (BrokenProcessPool, OSError):
-            return write_segment(str(self.directory), INDEX_NAME, share)
+            return _write_share(str(self.directory), share)
 
     def rebuild(self, wait_s: float = 30.0) -> None:
         """An empty index with the current schema (the caller refills it from the store)."""
@@ -173,6 +175,38 @@ class Index:
                         path=str(self.directory),
                     ) from None
                 time.sleep(0.1)
+
+
+READ_CHUNK = 500
+"""Entries of a `Stored` batch read from the store at a time by the process writing them."""
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A batch named by entry ids, read by whichever process writes each share of it.
+
+    A worker then reads its share itself, so the texts never pass through this process on
+    their way there, and each process holds a chunk of texts at a time, not its whole share.
+    """
+
+    ids: Sequence[str]
+    load: Callable[[Sequence[str]], list[IndexDoc]]
+    """Reads entries by id (missing ones skipped); picklable, for worker processes."""
+
+    def __iter__(self) -> Iterator[IndexDoc]:
+        for start in range(0, len(self.ids), READ_CHUNK):
+            yield from self.load(self.ids[start : start + READ_CHUNK])
+
+
+def _split(batch: list[IndexDoc] | Stored, parts: int) -> list[list[IndexDoc]] | list[Stored]:
+    if isinstance(batch, Stored):
+        return [Stored(batch.ids[i::parts], batch.load) for i in range(parts)]
+    return [batch[i::parts] for i in range(parts)]
+
+
+def _write_share(directory: str, share: Iterable[IndexDoc]) -> Any:
+    """Write a share of a batch as a segment (in a worker process, or here as a fallback)."""
+    return write_segment(directory, INDEX_NAME, map(_fields, share))
 
 
 def _fields(doc: IndexDoc) -> dict[str, Any]:

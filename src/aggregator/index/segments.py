@@ -11,7 +11,9 @@ segment written is an ordinary Whoosh segment: readers, searching and merging ar
 
 from __future__ import annotations
 
+import sys
 from array import array
+from collections.abc import Iterable
 from itertools import chain
 from typing import Any
 
@@ -25,16 +27,26 @@ from aggregator.index.analysis import (
     encode_positions,
     term_positions,
 )
-from aggregator.index.codec import FastCodec, FastLeafMatcher, FastPostingsWriter
+from aggregator.index.codec import FastCodec, FastLeafMatcher, FastPostingsWriter, Joined
 
 Table = dict[Any, list[Any]]
-"""One field's postings: term → [docnum, weight, value, docnum, weight, value, ...].
+"""One field's postings, by term.
 
-Text fields key by `str` and keep the term's count in a document as its weight (the field's
-boost is applied when written); other fields key by the bytes Whoosh gives and keep its
-weight. Flat lists, because a document's docnum and most counts are shared int objects:
-a posting costs three pointers and its value.
+Text fields key by `str`, each term holding two byte strings: `[meta, values]`, where meta
+is (docnum, count in the document, size of its encoded positions) as three unsigned 32-bit
+ints per posting and values the encoded positions one after another (the field's boost is
+applied when written). About 14 bytes a posting; as Python objects (a list slot each for
+docnum, count and positions, and a bytes object for most positions) it was about 45, and a
+writer holds its share's postings until the segment is written.
+
+Other fields key by the bytes Whoosh gives and keep a flat list of [docnum, weight, value,
+...]: they hold a few postings per document.
 """
+_SHORT_TAILS = [
+    count.to_bytes(4, "little") + (5 + 2 * count).to_bytes(4, "little") for count in range(4096)
+]
+"""The count and size of a posting whose positions are packed as 16 bits (most are), packed
+once: count, then the size `encode_positions` gives (4 count bytes, a type code, 2 each)."""
 
 
 def _is_text(field: Any) -> bool:
@@ -91,12 +103,21 @@ class BulkWriter(SegmentWriter):
     def _add_text(table: Table, field: Any, value: str, docnum: int) -> int:
         """A text field's postings, straight from its terms; returns its length in words."""
         words = field.analyzer.terms(value)
+        doc = docnum.to_bytes(4, "little")
+        small = len(_SHORT_TAILS)
         for term, poslist in term_positions(words).items():
+            encoded = encode_positions(poslist)
+            count, size = len(poslist), len(encoded)
             postings = table.get(term)
             if postings is None:
-                table[term] = [docnum, len(poslist), encode_positions(poslist)]
+                postings = table[term] = [bytearray(), bytearray()]
+            meta = postings[0]
+            meta += doc
+            if count < small and size == 5 + 2 * count:  # positions packed as 16 bits
+                meta += _SHORT_TAILS[count]
             else:
-                postings += (docnum, len(poslist), encode_positions(poslist))
+                meta += count.to_bytes(4, "little") + size.to_bytes(4, "little")
+            postings[1] += encoded
         return len(words)
 
     @staticmethod
@@ -119,12 +140,15 @@ class BulkWriter(SegmentWriter):
             table = tables.get(name)
             if table is None:
                 continue  # a field this schema no longer has
-            boost = self.schema[name].format.field_boost if name in self._text else 1.0
-            term: Any = tbytes.decode("utf-8") if name in self._text else tbytes
-            postings = table.get(term)
-            if postings is None:
-                postings = table[term] = []
-            postings += _merged_postings(reader.postings(name, tbytes), startdoc, docmap, boost)
+            matcher = reader.postings(name, tbytes)
+            if name in self._text:
+                boost = self.schema[name].format.field_boost
+                postings = table.setdefault(tbytes.decode("utf-8"), [bytearray(), bytearray()])
+                _merge_packed(postings, matcher, startdoc, docmap, boost)
+            else:
+                table.setdefault(tbytes, []).extend(
+                    _merged_postings(matcher, startdoc, docmap, 1.0)
+                )
 
     def add_reader(self, reader: Any) -> None:
         if self._merged_from is None:
@@ -161,15 +185,25 @@ class BulkWriter(SegmentWriter):
             W3PostingsWriter,
             FastPostingsWriter,
         )
+        text = name in self._text
+        fast = direct and type(fieldwriter._postwriter) is FastPostingsWriter
         # Terms in the order of their bytes (for str, UTF-8 order is code point order).
         for term in sorted(table):
             postings = table.pop(term)
-            docs = array("I", postings[0::3])
-            weights = array("f", postings[1::3])
+            values: Any
+            if text:
+                docs, counts, sizes = _unpacked_meta(postings[0])
+                weights = array("f", counts)
+                values = Joined(sizes, bytes(postings[1]))
+            else:
+                docs = array("I", postings[0::3])
+                weights = array("f", postings[1::3])
+                values = postings[2::3]
             if boost != 1.0:
                 weights = array("f", [w * boost for w in weights])
-            values = postings[2::3]
             fieldwriter.start_term(term.encode("utf-8") if isinstance(term, str) else term)
+            if isinstance(values, Joined) and not fast:
+                values = values.split()
             if direct:
                 _write_blocks(fieldwriter._postwriter, docs, weights, values, lengths)
             else:
@@ -209,13 +243,43 @@ def _merged_postings(matcher: Any, startdoc: int, docmap: Any, boost: float) -> 
     return out
 
 
+def _unpacked_meta(meta: bytearray) -> tuple[array, array, array]:
+    """A text term's (docnums, counts, sizes of the encoded positions) from its meta bytes."""
+    packed = array("I")
+    packed.frombytes(meta)
+    if sys.byteorder != "little":
+        packed.byteswap()
+    return packed[0::3], packed[1::3], packed[2::3]
+
+
+def _merge_packed(
+    postings: list[bytearray], matcher: Any, startdoc: int, docmap: Any, boost: float
+) -> None:
+    """A merged segment's postings of one text term, renumbered, added to its packed table."""
+    flat = _merged_postings(matcher, startdoc, docmap, boost)
+    values = flat[2::3]
+    meta = array(
+        "I",
+        chain.from_iterable(zip(flat[0::3], map(round, flat[1::3]), map(len, values), strict=True)),
+    )
+    if sys.byteorder != "little":
+        meta.byteswap()
+    postings[0] += meta.tobytes()
+    postings[1] += b"".join(values)
+
+
 def _write_blocks(
-    writer: W3PostingsWriter, docs: array, weights: array, values: list[Any], lengths: array
+    writer: W3PostingsWriter,
+    docs: array,
+    weights: array,
+    values: list[Any] | Joined,
+    lengths: array,
 ) -> None:
     """Hand a term's postings to Whoosh's postings writer a whole block at a time.
 
     Fills the block buffer that `add_posting` fills one posting at a time, with the same
     statistics; the last block stays buffered for `finish_term` to write, as in Whoosh.
+    Joined values (a text term's) go only to `FastPostingsWriter`, which packs them as they are.
     """
     limit = writer._blocklimit
     count = len(docs)
@@ -225,7 +289,10 @@ def _write_blocks(
         block_lengths = [lengths[d] for d in ids]
         writer._ids = ids
         writer._weights = block_weights
-        writer._values = [v for v in values[start : start + limit] if v]
+        if isinstance(values, Joined):
+            writer._values = values.part(start, start + limit)
+        else:
+            writer._values = [v for v in values[start : start + limit] if v]
         writer._minlength = min(block_lengths) or None
         writer._maxlength = max(block_lengths)
         writer._maxweight = max(block_weights)
@@ -233,7 +300,7 @@ def _write_blocks(
             writer._write_block()
 
 
-def write_segment(directory: str, indexname: str, docs: list[dict[str, Any]]) -> Any:
+def write_segment(directory: str, indexname: str, docs: Iterable[dict[str, Any]]) -> Any:
     """Write `docs` as one new segment of the index in `directory`; returns the segment.
 
     Runs in a worker process while the parent holds the index's write lock and later commits

@@ -6,12 +6,13 @@ from __future__ import annotations
 import multiprocessing
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aggregator.config import Settings
-from aggregator.models import Entry, Hit, SearchResult
+from aggregator.models import Entry, Hit, IndexDoc, SearchResult
 from aggregator.store import Store
 
 if TYPE_CHECKING:
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
 INDEX_BATCH = 10_000
 """Changes applied per commit: each process writing a share keeps its postings in memory
-(about 20 KB per entry), so a share of 5,000 stays near 100 MB."""
+(about 9 KB per farm entry), so a share of 5,000 stays near 45 MB."""
 ProgressFn = Callable[[int, int], None]
 
 
@@ -53,7 +54,7 @@ class Searching:
         Each batch is committed to the index before its queue rows are dropped: a crash at any
         point leaves the rest queued, and the next run finishes it.
         """
-        from aggregator.index import default_workers
+        from aggregator.index import Stored, default_workers
 
         index = self._open_index()
         wait_s = self.settings.index.lock_wait if wait_s is None else wait_s
@@ -65,11 +66,11 @@ class Searching:
                 last_seq, upserts, deletes = self.store.queued_changes(INDEX_BATCH)
                 if not last_seq:
                     break
-                docs = self.store.index_docs(upserts)
-                workers = default_workers(len(docs)) if self.use_processes else 0
+                batch = Stored(upserts, _StoredDocs(self.store))
+                workers = default_workers(len(upserts)) if self.use_processes else 0
                 if workers and pool is None:
                     pool = _index_pool(workers)
-                index.apply(docs, deletes, wait_s=wait_s, fresh=fresh, pool=pool, workers=workers)
+                index.apply(batch, deletes, wait_s=wait_s, fresh=fresh, pool=pool, workers=workers)
                 self.store.mark_indexed(last_seq)
                 done += len(upserts) + len(deletes)
                 if progress is not None:
@@ -132,6 +133,32 @@ class Searching:
             source_titles=titles,
             exact=raw.exact,
         )
+
+
+class _StoredDocs:
+    """Reads entries as the index needs them: here through the library's store; in a worker
+    (after pickling) through a store of the worker's own, opened once per process."""
+
+    def __init__(self, store: Store) -> None:
+        self.db_path = str(store.path)
+        self._store: Store | None = store
+
+    def __getstate__(self) -> dict[str, str]:
+        return {"db_path": self.db_path}
+
+    def __setstate__(self, state: dict[str, str]) -> None:
+        self.db_path = state["db_path"]
+        self._store = None
+
+    def __call__(self, ids: Sequence[str]) -> list[IndexDoc]:
+        if self._store is None:
+            self._store = _worker_stores.get(self.db_path)
+            if self._store is None:
+                self._store = _worker_stores[self.db_path] = Store.open(Path(self.db_path))
+        return self._store.index_docs(ids)
+
+
+_worker_stores: dict[str, Store] = {}
 
 
 def _index_pool(workers: int) -> Executor | None:
