@@ -9,7 +9,6 @@ count and the facets.
 
 from __future__ import annotations
 
-import heapq
 from collections import Counter
 from collections.abc import Iterable
 from itertools import repeat
@@ -179,16 +178,15 @@ class PhraseMatches:
         want = limit * 2
         candidates = sum(len(bounds) for _, _, bounds in self.parts)
         while True:
-            best: list[tuple[Any, int, int, int]] = []
+            parts = []
             for i, (seg, _, bounds) in enumerate(self.parts):
-                keys: Iterable[Any]
                 if newest:
-                    keys = map(seg.column("published").__getitem__, bounds)
+                    keys = list(map(seg.column("published").__getitem__, bounds))
                 else:
-                    keys = bounds.values()
+                    keys = list(bounds.values())
                 negs = map(sub, repeat(-seg.offset), bounds)  # -(offset + d)
-                best.extend(largest(want, list(keys), negs, repeat(i), bounds))
-            best = heapq.nlargest(want, best)
+                parts.append((keys, negs, repeat(i), bounds))
+            best = largest(want, parts)
             for i in range(len(self.parts)):
                 self._check(i, [d for _, _, part, d in best if part == i])
             hits = [

@@ -9,7 +9,6 @@ does not know raises `Unsupported`, and the caller uses Whoosh's own search.
 
 from __future__ import annotations
 
-import heapq
 import sys
 from collections import Counter
 from collections.abc import Iterable
@@ -296,17 +295,17 @@ class Matches:
     def top(self, limit: int, newest: bool = False) -> list[tuple[int, float]]:
         """The best `limit` (index-wide docnum, score): by score, ties to the lower document
         number as in Whoosh, or by the published date, newest first."""
-        best: list[tuple[Any, int, float]] = []
+        parts = []
         for seg, scores in self.parts:
             # Keys built by C-level maps: no Python call per match.
             docs = map(sub, repeat(-seg.offset), scores)  # -(offset + d), for ties
             if newest:
                 published = seg.column("published")
-                keys: Iterable[Any] = map(published.__getitem__, scores)
+                keys = list(map(published.__getitem__, scores))
             else:
-                keys = scores.values()
-            best.extend(largest(limit, list(keys), docs, scores.values()))
-        return [(-neg, score) for _, neg, score in heapq.nlargest(limit, best)]
+                keys = list(scores.values())
+            parts.append((keys, docs, scores.values()))
+        return [(-neg, score) for _, neg, score in largest(limit, parts)]
 
     def facets(self, fieldname: str) -> Counter[str]:
         """How many matches have each value of a sortable field."""
