@@ -13,6 +13,7 @@ from whoosh import sorting
 
 from aggregator.index import Index, phrases, ranking
 from aggregator.index.ranking import Ranker, Unsupported, evaluate
+from aggregator.index.words import WordMatches
 from aggregator.search import parse_query
 from tests.test_index_segments import make_docs
 
@@ -165,3 +166,23 @@ def test_a_common_phrase_is_checked_lazily_with_the_same_page(
         assert lazy.scores() == exact.scores()  # checked in full when asked
         assert len(lazy) == pytest.approx(len(exact), rel=0.35)
         assert set(lazy.facets("topic")) <= set(exact.facets("topic"))
+
+
+@pytest.mark.parametrize("text", ["vaccine", "the", "café", "hospital", "title:hospital"])
+def test_a_single_word_ranked_by_block_bounds_gives_the_full_answer(index: Index, text: str):
+    """A word's page comes from the blocks whose bound can reach it; the page, the count and
+    the facets are those of scoring every match (a filter that keeps everything takes the
+    general way)."""
+    query = parse_query(text, now=NOW).query
+    with index.whoosh.searcher() as searcher:
+        ranker = Ranker(searcher)
+        word = ranker.matches(query)
+        full = ranker.matches(query, restrict=Q.Every())
+        assert isinstance(word, WordMatches) and not isinstance(full, WordMatches)
+        assert len(word) == len(full) > 0
+        assert word.scores() == full.scores()
+        for limit in (1, 5, 15, 1000):
+            assert word.top(limit) == full.top(limit)
+            assert word.top(limit, newest=True) == full.top(limit, newest=True)
+        for column in ("topic", "source_url"):
+            assert word.facets(column) == full.facets(column)

@@ -25,8 +25,9 @@ from aggregator.index.phrases import (
     PhraseMatches,
     Unsupported,
 )
-from aggregator.index.reading import Only, RefColumn, Scores, Segment, as_text, postings_blocks
+from aggregator.index.reading import Only, Scores, Segment, facet_counts, postings_blocks
 from aggregator.index.topk import largest
+from aggregator.index.words import WordMatches, word_terms
 
 __all__ = ["Matches", "PhraseMatches", "Ranker", "Scores", "Segment", "Unsupported", "evaluate"]
 
@@ -211,12 +212,15 @@ class Ranker:
 
     def matches(
         self, query: Any, restrict: Any = None, exclude: Any = None
-    ) -> Matches | PhraseMatches:
+    ) -> Matches | PhraseMatches | WordMatches:
         """Every match of `query`; `restrict`/`exclude` are queries for filters and masks.
 
         A phrase with more candidates than LAZY_PHRASES is checked lazily (see
         `PhraseMatches`); everything else is matched, scored and counted exactly.
         """
+        terms = word_terms(query)
+        if terms is not None and restrict is None and exclude is None:
+            return WordMatches(self.segments, terms)
         phrases = _phrase_parts(query)
         if phrases is not None:
             candidates = [
@@ -309,15 +313,4 @@ class Matches:
 
     def facets(self, fieldname: str) -> Counter[str]:
         """How many matches have each value of a sortable field."""
-        counts: Counter[str] = Counter()
-        for seg, scores in self.parts:
-            column = seg.column(fieldname)
-            if not isinstance(column, RefColumn):
-                counts.update(as_text(v) for v in map(column.__getitem__, scores))
-            elif len(scores) * 2 > len(seg.live_docs):
-                # Most of the segment matches: count the few that do not, and subtract.
-                counts.update(seg.counts(fieldname))
-                counts.subtract(column.count(seg.live_docs - scores.keys()))
-            else:
-                counts.update(column.count(scores))
-        return +counts
+        return facet_counts(self.parts, fieldname)

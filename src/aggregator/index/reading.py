@@ -13,7 +13,7 @@ import sys
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from functools import cached_property
 from itertools import accumulate, compress, repeat
 from operator import add, mul, truediv
@@ -223,6 +223,13 @@ def _block_ids(matcher: W3LeafMatcher) -> Any:
     return matcher._ids
 
 
+def current_block(matcher: W3LeafMatcher) -> tuple[list[int], Any]:
+    """The document numbers and weights of a leaf matcher's current block."""
+    ids = _block_ids(matcher)
+    matcher._read_weights()
+    return ids, matcher._weights
+
+
 def postings_blocks(matcher: Any, only: Only = None) -> Iterable[tuple[Any, Any]]:
     """(ids, weights) a block at a time, of the documents in `only` if given; other matchers
     (inlined postings) in one piece. Positions are left packed (`Segment.values_for`)."""
@@ -234,9 +241,7 @@ def postings_blocks(matcher: Any, only: Only = None) -> Iterable[tuple[Any, Any]
             if matcher.block_max_id() < first:
                 matcher._next_block()  # its header says none of `only` is in it
                 continue
-            ids = _block_ids(matcher)
-            matcher._read_weights()
-            weights = matcher._weights
+            ids, weights = current_block(matcher)
             if only is not None:
                 # Chosen by C-level maps: no Python step per posting.
                 keep = list(map(only.__contains__, ids))
@@ -295,3 +300,19 @@ class RefColumn:
 
 def as_text(value: Any) -> Any:
     return value.decode("utf-8") if isinstance(value, bytes) else value
+
+
+def facet_counts(parts: Iterable[tuple[Segment, Collection[int]]], fieldname: str) -> Counter[str]:
+    """How many of each segment's documents have each value of a sortable field."""
+    counts: Counter[str] = Counter()
+    for seg, docs in parts:
+        column = seg.column(fieldname)
+        if not isinstance(column, RefColumn):
+            counts.update(as_text(v) for v in map(column.__getitem__, docs))
+        elif len(docs) * 2 > len(seg.live_docs):
+            # Most of the segment matches: count the few that do not, and subtract.
+            counts.update(seg.counts(fieldname))
+            counts.subtract(column.count(seg.live_docs.difference(docs)))
+        else:
+            counts.update(column.count(docs))
+    return +counts

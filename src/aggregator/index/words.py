@@ -1,0 +1,257 @@
+"""One word's matches: counted and faceted from its document numbers alone, ranked by
+scoring only the postings blocks that can reach the page.
+
+Most searches are a single word (the terminal UI searches as the user types), and a common
+word is in nearly every entry: scoring each of its postings cost more than everything else
+in the search. A block's header holds its largest weight and shortest field length, which
+bound the BM25 score of every document in it; blocks are scored best bound first, and once
+the page's last score is above every bound left, the rest are never scored ("block-max",
+as in Ding and Suel's block-max WAND). Counts and facets need only the document numbers.
+"""
+
+from __future__ import annotations
+
+import heapq
+from bisect import bisect_left
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from itertools import chain, compress, repeat
+from operator import add, le, mul, sub, truediv
+from typing import Any
+
+from whoosh import query as Q
+from whoosh.codec.whoosh3 import W3LeafMatcher
+from whoosh.util.numeric import length_to_byte
+
+from aggregator.index.reading import BM25_K1, Scores, Segment, current_block, facet_counts
+from aggregator.index.topk import largest
+
+MERGE_AT = 8
+"""Rows waiting, as a multiple of the page, before they are merged into it."""
+
+
+def word_terms(query: Any) -> list[Any] | None:
+    """The terms of a query that is one word: a term, or one term in each of two fields
+    (a plain word searches title and content). None for anything else."""
+    if type(query) is Q.Term and query.boost == 1.0:
+        return [query]
+    if (
+        type(query) is Q.Or
+        and not query.scale
+        and query.boost == 1.0
+        and len(query.subqueries) == 2
+        and all(type(q) is Q.Term and q.boost == 1.0 for q in query.subqueries)
+        and len({q.fieldname for q in query.subqueries}) == 2
+    ):
+        return list(query.subqueries)
+    return None
+
+
+@dataclass
+class _Block:
+    bound: float
+    ids: list[int]
+    weights: Any
+
+
+@dataclass
+class _Part:
+    """One segment's share: the documents, the small field scored, the large one in blocks."""
+
+    seg: Segment
+    docs: set[int]
+    small: Scores
+    seeds: Scores = field(default_factory=dict)
+    """The documents with the small field, scored: a title's word outweighs most blocks'
+    best, so these are ranked apart and the blocks bound only the documents without it."""
+    factor: float = 0.0
+    norms: list[float] = field(default_factory=list)
+    lengths: bytes = b""
+    blocks: list[_Block] = field(default_factory=list)
+
+    def found(self, docs: Iterable[int]) -> tuple[list[int], list[float]]:
+        """Which of `docs` the blocks hold, with their weights (looked up, not scanned)."""
+        lasts = [block.ids[-1] for block in self.blocks]
+        found, weights = [], []
+        for d in docs:
+            k = bisect_left(lasts, d)
+            if k < len(lasts):
+                block = self.blocks[k]
+                i = bisect_left(block.ids, d)
+                if block.ids[i] == d:
+                    found.append(d)
+                    weights.append(block.weights[i])
+        return found, weights
+
+    def score(self, ids: list[int], weights: Any) -> list[float]:
+        """The documents' scores, as `Segment.term` and `_or` compute them."""
+        normed = map(self.norms.__getitem__, map(self.lengths.__getitem__, ids))
+        large = map(mul, repeat(self.factor), map(truediv, weights, map(add, weights, normed)))
+        if not self.small:
+            return list(large)
+        return list(map(add, map(self.small.get, ids, repeat(0.0)), large))
+
+
+class WordMatches:
+    """A single word's matches (see the module's text); the same answers as `Matches`."""
+
+    exact = True
+
+    def __init__(self, segments: list[Segment], terms: list[Any]) -> None:
+        self.terms = terms
+        self.parts = [p for p in (self._part(seg) for seg in segments) if p is not None]
+
+    def _part(self, seg: Segment) -> _Part | None:
+        schema = seg.reader.schema
+        found = []
+        for term in self.terms:
+            if term.fieldname not in schema:
+                continue
+            try:
+                btext = schema[term.fieldname].to_bytes(term.text)
+            except ValueError:
+                continue
+            if (term.fieldname, btext) in seg.reader:
+                found.append((seg.reader.doc_frequency(term.fieldname, btext), term, btext))
+        if not found:
+            return None
+        found.sort(key=lambda f: f[0])
+        *smaller, (_, large, btext) = found
+        small: Scores = {}
+        for _, term, sbtext in smaller:  # a title's few postings: scored whole
+            small = seg.term(term.fieldname, sbtext)
+        part = _Part(seg, set(small), small)
+        matcher = seg.postings(large.fieldname, btext)
+        if not isinstance(matcher, W3LeafMatcher) or not schema[large.fieldname].scorable:
+            part.seeds = _summed(seg.term(large.fieldname, btext), small)
+            part.docs = set(part.seeds)
+            return _live(part)
+        part.factor = seg.top.idf(large.fieldname, btext) * (BM25_K1 + 1)
+        part.norms = seg.norms(large.fieldname)
+        part.lengths = seg.lengths(large.fieldname)
+        part.seeds = dict(small)  # documents with the small field only keep its score
+        while matcher.is_active():
+            # The block's best: its largest weight at its shortest length (a length byte of
+            # 0, a document without the field's length, has a norm of its own).
+            weight = matcher.block_max_weight()
+            byte = length_to_byte(matcher.block_min_length())
+            norm = min(part.norms[byte], part.norms[0])
+            bound = part.factor * (weight / (weight + norm))
+            ids, weights = current_block(matcher)
+            part.blocks.append(_Block(bound, ids, weights))
+            matcher._next_block()
+        if small:
+            both, weights = part.found(small)
+            part.seeds.update(zip(both, part.score(both, weights), strict=True))
+        part.docs |= set(chain.from_iterable(b.ids for b in part.blocks))
+        return _live(part)
+
+    def __len__(self) -> int:
+        return sum(len(p.docs) for p in self.parts)
+
+    def scores(self) -> Scores:
+        """Index-wide document number → score, every match scored (for checks)."""
+        out: Scores = {}
+        for part in self.parts:
+            scores = {}
+            for block in part.blocks:
+                scores.update(zip(block.ids, part.score(block.ids, block.weights), strict=True))
+            scores.update(part.seeds)
+            out.update((d + part.seg.offset, s) for d, s in scores.items() if d in part.docs)
+        return out
+
+    def top(self, limit: int, newest: bool = False) -> list[tuple[int, float]]:
+        """As `Matches.top`: by score (ties to the lower document number) or newest first."""
+        if newest:
+            return self._newest(limit)
+        # Documents with the small field first, then blocks best bound first.
+        best: list[tuple[float, int]] = []
+        for part in self.parts:
+            seeds = [d for d in part.seeds if d in part.docs]  # not deleted
+            negs = map(sub, repeat(-part.seg.offset), seeds)
+            rows = zip(map(part.seeds.__getitem__, seeds), negs, strict=True)
+            best = heapq.nlargest(limit, chain(best, rows))
+        queue = sorted(
+            (
+                (block.bound, i, j)
+                for i, part in enumerate(self.parts)
+                for j, block in enumerate(part.blocks)
+            ),
+            reverse=True,
+        )
+        # Rows that beat the page's last when found wait in `pending`, merged into the page
+        # now and then: merging after every block cost more than scoring it.
+        pending: list[tuple[float, int]] = []
+        floor = best[-1][0] if len(best) >= limit else None
+        for bound, i, j in queue:
+            if floor is not None and floor > bound:
+                break  # no document left can reach the page
+            part = self.parts[i]
+            block = part.blocks[j]
+            scores = part.score(block.ids, block.weights)
+            ids: Iterable[int] = block.ids
+            if floor is not None:  # only what reaches the page's last (C-level maps)
+                beats = list(map(le, repeat(floor), scores))
+                scores, ids = list(compress(scores, beats)), list(compress(ids, beats))
+            offset, docs, small = part.seg.offset, part.docs, part.small
+            # Documents with the small field are among the seeds already.
+            pending += [
+                (s, -(offset + d))
+                for s, d in zip(scores, ids, strict=True)
+                if d in docs and d not in small
+            ]
+            if len(pending) >= MERGE_AT * limit:
+                best, pending = heapq.nlargest(limit, chain(best, pending)), []
+                floor = best[-1][0] if len(best) >= limit else None
+        best = heapq.nlargest(limit, chain(best, pending))
+        return [(-neg, score) for score, neg in best]
+
+    def _newest(self, limit: int) -> list[tuple[int, float]]:
+        parts = []
+        for part in self.parts:
+            docs = list(part.docs)
+            published = part.seg.column("published")
+            parts.append(
+                (list(map(published.__getitem__, docs)), map(sub, repeat(-part.seg.offset), docs))
+            )
+        found = [-neg for _, neg in largest(limit, parts)]
+        scores = self._scores_of(found)
+        return [(d, scores[d]) for d in found]
+
+    def _scores_of(self, docs: list[int]) -> Scores:
+        """The scores of a few index-wide documents, from the blocks that hold them."""
+        wanted = set(docs)
+        out: Scores = {}
+        for part in self.parts:
+            offset = part.seg.offset
+            mine = {
+                d - offset for d in wanted if offset <= d < offset + part.seg.reader.doc_count_all()
+            }
+            if not mine:
+                continue
+            for block in part.blocks:
+                if mine.intersection(block.ids):
+                    scores = part.score(block.ids, block.weights)
+                    for d, s in zip(block.ids, scores, strict=True):
+                        if d in mine:
+                            out[d + offset] = s
+            for d in mine & part.seeds.keys():
+                out[d + offset] = part.seeds[d]
+        return out
+
+    def facets(self, fieldname: str) -> Counter[str]:
+        return facet_counts([(p.seg, p.docs) for p in self.parts], fieldname)
+
+
+def _live(part: _Part) -> _Part | None:
+    if part.seg.deleted:
+        part.docs -= part.seg.deleted
+    return part if part.docs else None
+
+
+def _summed(large: Scores, small: Scores) -> Scores:
+    out = dict(large)
+    get = out.get
+    out.update({d: s + get(d, 0.0) for d, s in small.items()})
+    return out
