@@ -13,6 +13,7 @@ import struct
 import sys
 import zlib
 from array import array
+from collections.abc import Callable
 from itertools import accumulate
 from operator import sub
 from typing import Any
@@ -238,20 +239,38 @@ class FastLeafMatcher(W3LeafMatcher):
             self._weights = _unpacked("f", packed)
 
     def _read_values(self) -> None:
+        joined = self._joined_values()
+        if joined is None:
+            return  # `_values` is set already
+        raw, ends = joined
+        self._values = tuple(map(raw.__getitem__, map(slice, ends, ends[1:])))
+
+    def block_values(self) -> Callable[[int], bytes]:
+        """The current block's values by position, each cut out when asked for: a phrase
+        checks a few documents of a block, and splitting every value was most of the cost."""
+        joined = self._joined_values()
+        if joined is None:
+            return self._values.__getitem__
+        raw, ends = joined
+        return lambda i: raw[ends[i] : ends[i + 1]]
+
+    def _joined_values(self) -> tuple[bytes, list[int]] | None:
+        """The block's values as one string and where each ends, or None when fixed-size or
+        empty values were put in `_values` instead."""
         if self._data is None:
             self._read_data()
         packed = self._data[self._sizes[0] + self._sizes[1] :]
         fixedsize = self._fixedsize
         if fixedsize == 0:
             self._values = (None,) * self._blocklength
-            return
+            return None
         raw = _inflate(packed) if len(packed) else b""
         if fixedsize is not None and fixedsize > 0:
             self._values = tuple(raw[i : i + fixedsize] for i in range(0, len(raw), fixedsize))
-            return
+            return None
         if not raw:  # a format whose values are all empty
             self._values = (b"",) * self._blocklength
-            return
+            return None
         count = int.from_bytes(raw[:4], "little")
         ends = list(accumulate(_unpacked("I", raw[4 : 4 + 4 * count]), initial=4 + 4 * count))
-        self._values = tuple(map(raw.__getitem__, map(slice, ends, ends[1:])))
+        return raw, ends

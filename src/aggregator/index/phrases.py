@@ -16,7 +16,7 @@ from operator import sub
 from typing import Any
 
 from aggregator.index.analysis import FastPositions, positions_array
-from aggregator.index.reading import Only, Scores, Segment, as_text
+from aggregator.index.reading import BlockCache, Only, Scores, Segment, as_text
 from aggregator.index.topk import largest
 
 
@@ -55,6 +55,7 @@ class PhraseCandidates:
         self.query, self.segment = query, segment
         self.bounds: Scores = {}
         self.btexts: list[bytes] = []
+        self._blocks: list[BlockCache] = []
         fieldname = query.fieldname
         schema = segment.reader.schema
         if fieldname not in schema:
@@ -68,6 +69,7 @@ class PhraseCandidates:
             return
         if not self.btexts:
             return
+        self._blocks = [{} for _ in self.btexts]
         # Rarest word first: the others are read only for the documents it is in, and the
         # set of phrase starts it gives is the smallest to narrow.
         frequency = segment.reader.doc_frequency
@@ -92,7 +94,10 @@ class PhraseCandidates:
         if len(self.btexts) < 2 or not docs:
             return {d: self.bounds[d] for d in docs if d in self.bounds}
         fieldname, slop = self.query.fieldname, self.query.slop
-        kept = [self.segment.values_for(fieldname, self.btexts[i], docs) for i in self._order]
+        kept = [
+            self.segment.values_for(fieldname, self.btexts[i], docs, self._blocks[i])
+            for i in self._order
+        ]
         shifts = [[-(i + s) for s in range(slop)] for i in self._order]
         found: Scores = {}
         for d in docs:

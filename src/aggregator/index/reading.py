@@ -13,7 +13,7 @@ import sys
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from functools import cached_property
 from itertools import accumulate, compress, repeat
 from operator import add, mul, truediv
@@ -23,8 +23,12 @@ from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher
 from whoosh.reading import TermNotFound
 from whoosh.util.numeric import byte_to_length
 
+from aggregator.index.codec import FastLeafMatcher
+
 Scores = dict[int, float]
 """Document number (within one segment) → score."""
+BlockCache = dict[int, tuple[list[int], Callable[[int], bytes]]]
+"""Postings blocks of one term already read: document numbers and a value getter."""
 Only = Scores | set[int] | None
 """The documents a search still considers (in an AND), or None for all of them."""
 
@@ -89,9 +93,12 @@ class Segment:
             out.update(zip(ids, scores, strict=True))
         return out
 
-    def values_for(self, fieldname: str, btext: bytes, docs: list[int]) -> dict[int, bytes]:
+    def values_for(
+        self, fieldname: str, btext: bytes, docs: list[int], blocks: BlockCache | None = None
+    ) -> dict[int, bytes]:
         """The term's posting values (positions) in `docs` (sorted, all holding the term),
-        read only from the blocks that hold them."""
+        read only from the blocks that hold them; `blocks` keeps those read for the next
+        call (a common phrase is checked in rounds, often in the same blocks)."""
         out: dict[int, bytes] = {}
         matcher = self.postings(fieldname, btext)
         if matcher is None:
@@ -110,13 +117,22 @@ class Segment:
                 start = at
                 while at < len(docs) and docs[at] <= last:
                     at += 1
-                index = {d: i for i, d in enumerate(_block_ids(matcher))}
-                matcher._read_values()
-                values = matcher._values
+                key = matcher._nextoffset  # where the block ends: one per block
+                block = blocks.get(key) if blocks is not None else None
+                if block is None:
+                    ids = _block_ids(matcher)
+                    if isinstance(matcher, FastLeafMatcher):
+                        block = (ids, matcher.block_values())
+                    else:
+                        matcher._read_values()
+                        block = (ids, matcher._values.__getitem__)
+                    if blocks is not None:
+                        blocks[key] = block
+                ids, value = block
                 for d in docs[start:at]:
-                    i = index.get(d)
-                    if i is not None:
-                        out[d] = values[i]
+                    i = bisect_left(ids, d)
+                    if i < len(ids) and ids[i] == d:
+                        out[d] = value(i)
             matcher._next_block()
         return out
 
