@@ -1,9 +1,9 @@
 """The Whoosh index: derived from the store, rebuilt from it at will, written by one process.
 
 `analysis` says what words become, `segments` writes them fast in `codec`'s postings blocks,
-`directory` keeps the index in step (versions, locking, batches); `reading`, `ranking` and
-`phrases` answer queries over whole postings lists for `search`; `storage` reads segments in
-place.
+`directory` keeps the index in step (versions, locking, batches); `reading`, `ranking`,
+`words` and `phrases` answer queries over whole postings lists for `search` (`topk` picks a
+page out of many matches); `storage` reads segments in place.
 """
 
 from aggregator.index.analysis import (
