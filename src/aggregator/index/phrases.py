@@ -81,8 +81,7 @@ class PhraseCandidates:
         for i in others:
             if not bounds:
                 return
-            part = segment.term(fieldname, self.btexts[i], only=bounds)
-            bounds = {d: b + part[d] for d, b in bounds.items() if d in part}
+            bounds = segment.term(fieldname, self.btexts[i], adding=bounds)
         if not bounds:
             return
         if query.boost != 1.0:

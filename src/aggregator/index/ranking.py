@@ -131,6 +131,13 @@ def _and(subqueries: list[Any], segment: Segment, only: Only = None) -> Scores:
     for term in ordered[1:]:
         if not result:
             return {}
+        if type(term) is Q.Term and term.fieldname in segment.reader.schema:
+            try:  # read and added in one pass
+                btext = segment.reader.schema[term.fieldname].to_bytes(term.text)
+            except ValueError:
+                return {}
+            result = segment.term(term.fieldname, btext, term.boost, adding=result)
+            continue
         more = evaluate(term, segment, result)
         result = {d: s + more[d] for d, s in result.items() if d in more}
     for term in negative:

@@ -62,12 +62,24 @@ class Segment:
         except (KeyError, TermNotFound):
             return None
 
-    def term(self, fieldname: str, btext: bytes, boost: float = 1.0, only: Only = None) -> Scores:
+    def term(
+        self,
+        fieldname: str,
+        btext: bytes,
+        boost: float = 1.0,
+        only: Only = None,
+        *,
+        adding: Scores | None = None,
+    ) -> Scores:
         """A term's documents scored by BM25F as Whoosh scores them.
 
         With `only` (the documents still in the running, in an AND), the blocks before the
-        first of them are skipped unread, and only theirs are scored.
+        first of them are skipped unread, and only theirs are scored. With `adding` (the
+        scores so far of an AND), only its documents are read, and each gets its score there
+        plus this term's: the AND's next step in the same pass.
         """
+        if adding is not None:
+            only = adding
         if (fieldname, btext) not in self.reader:
             return {}
         matcher = self.postings(fieldname, btext)
@@ -90,6 +102,8 @@ class Segment:
                 )
             else:  # Whoosh scores these by the posting's weight
                 scores = [w * boost for w in weights]
+            if adding is not None:
+                scores = list(map(add, map(adding.__getitem__, ids), scores))
             out.update(zip(ids, scores, strict=True))
         return out
 
