@@ -181,6 +181,7 @@ def test_a_single_word_ranked_by_block_bounds_gives_the_full_answer(index: Index
         assert isinstance(word, WordMatches) and not isinstance(full, WordMatches)
         assert len(word) == len(full) > 0
         assert word.scores() == full.scores()
+        assert word.top(0) == full.top(0) == []
         for limit in (1, 5, 15, 1000):
             assert word.top(limit) == full.top(limit)
             assert word.top(limit, newest=True) == full.top(limit, newest=True)

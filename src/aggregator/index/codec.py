@@ -108,10 +108,12 @@ class Joined:
         self.ends = list(accumulate(sizes, initial=0))
 
     def part(self, start: int, stop: int) -> Joined:
+        """The values of postings `start` to `stop`: one block's, still joined."""
         stop = min(stop, len(self.sizes))
         return Joined(self.sizes[start:stop], self.data[self.ends[start] : self.ends[stop]])
 
     def split(self) -> list[bytes]:
+        """One bytes object per posting, for writers that take values one by one."""
         ends = self.ends
         return list(map(self.data.__getitem__, map(slice, ends, ends[1:])))
 
@@ -121,8 +123,12 @@ class Joined:
 
 class FastPostingsWriter(W3PostingsWriter):
     def finish_postings(self) -> Any:
-        if isinstance(self._values, Joined) and not self.written():
-            self._values = self._values.split()  # Whoosh may inline a short list
+        if (
+            isinstance(self._values, Joined)
+            and not self.written()
+            and len(self) < self._inlinelimit
+        ):
+            self._values = self._values.split()  # Whoosh inlines this short list as values
         return super().finish_postings()
 
     def _write_block(self, last: bool = False) -> None:

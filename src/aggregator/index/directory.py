@@ -7,6 +7,7 @@ what results and facets need; the store has the text.
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future
@@ -113,7 +114,9 @@ class Index:
         With a process `pool`, `workers` of its processes each write a share of the batch as
         a segment of their own while this process writes its share; all are committed
         together, or none. Another process holding the writer is waited for up to `wait_s`;
-        a lock left by a killed process is an fcntl lock the kernel already released.
+        a lock left by a killed process is an fcntl lock the kernel already released. A
+        `Stored` batch is read from the store while the writer is held, by each process for
+        its own share.
         """
         batch: list[IndexDoc] | Stored = upserts if isinstance(upserts, Stored) else list(upserts)
         ids = batch.ids if isinstance(batch, Stored) else [doc.id for doc in batch]
@@ -153,7 +156,8 @@ class Index:
         """A worker's segment; when the worker could not run, its share is written here."""
         try:
             return future.result()
-        except (BrokenProcessPool, OSError):
+        except (BrokenProcessPool, OSError, StoreError, sqlite3.Error):
+            # The worker died, or could not read its share (it opens the store itself).
             return _write_share(str(self.directory), share)
 
     def rebuild(self, wait_s: float = 30.0) -> None:
@@ -199,6 +203,7 @@ class Stored:
 
 
 def _split(batch: list[IndexDoc] | Stored, parts: int) -> list[list[IndexDoc]] | list[Stored]:
+    """Shares by striding, so each gets as many old and new entries (and long and short)."""
     if isinstance(batch, Stored):
         return [Stored(batch.ids[i::parts], batch.load) for i in range(parts)]
     return [batch[i::parts] for i in range(parts)]

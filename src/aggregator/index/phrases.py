@@ -182,14 +182,14 @@ class PhraseMatches:
         want = limit * 2
         candidates = sum(len(bounds) for _, _, bounds in self.parts)
         while True:
-            parts = []
+            parts: list[tuple[list[Any], tuple[Iterable[Any], ...]]] = []
             for i, (seg, _, bounds) in enumerate(self.parts):
                 if newest:
                     keys = list(map(seg.column("published").__getitem__, bounds))
                 else:
                     keys = list(bounds.values())
                 negs = map(sub, repeat(-seg.offset), bounds)  # -(offset + d)
-                parts.append((keys, negs, repeat(i), bounds))
+                parts.append((keys, (negs, repeat(i), bounds)))
             best = largest(want, parts)
             for i in range(len(self.parts)):
                 self._check(i, [d for _, _, part, d in best if part == i])

@@ -42,13 +42,8 @@ def evaluate(query: Any, segment: Segment, only: Only = None) -> Scores:
     """
     kind = type(query)
     if kind is Q.Term:
-        schema = segment.reader.schema
-        if query.fieldname not in schema:
-            return {}
-        field = schema[query.fieldname]
-        try:
-            btext = field.to_bytes(query.text)
-        except ValueError:
+        btext = segment.btext(query)
+        if btext is None:
             return {}
         return segment.term(query.fieldname, btext, query.boost, only)
     if kind is Q.And:
@@ -131,10 +126,9 @@ def _and(subqueries: list[Any], segment: Segment, only: Only = None) -> Scores:
     for term in ordered[1:]:
         if not result:
             return {}
-        if type(term) is Q.Term and term.fieldname in segment.reader.schema:
-            try:  # read and added in one pass
-                btext = segment.reader.schema[term.fieldname].to_bytes(term.text)
-            except ValueError:
+        if type(term) is Q.Term:  # read and added in one pass
+            btext = segment.btext(term)
+            if btext is None:
                 return {}
             result = segment.term(term.fieldname, btext, term.boost, adding=result)
             continue
@@ -306,7 +300,7 @@ class Matches:
     def top(self, limit: int, newest: bool = False) -> list[tuple[int, float]]:
         """The best `limit` (index-wide docnum, score): by score, ties to the lower document
         number as in Whoosh, or by the published date, newest first."""
-        parts = []
+        parts: list[tuple[list[Any], tuple[Iterable[Any], ...]]] = []
         for seg, scores in self.parts:
             # Keys built by C-level maps: no Python call per match.
             docs = map(sub, repeat(-seg.offset), scores)  # -(offset + d), for ties
@@ -315,7 +309,7 @@ class Matches:
                 keys = list(map(published.__getitem__, scores))
             else:
                 keys = list(scores.values())
-            parts.append((keys, docs, scores.values()))
+            parts.append((keys, (docs, scores.values())))
         return [(-neg, score) for _, neg, score in largest(limit, parts)]
 
     def facets(self, fieldname: str) -> Counter[str]:

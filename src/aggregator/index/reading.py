@@ -13,7 +13,7 @@ import sys
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from functools import cached_property
 from itertools import accumulate, compress, repeat
 from operator import add, mul, truediv
@@ -62,6 +62,17 @@ class Segment:
         except (KeyError, TermNotFound):
             return None
 
+    def btext(self, term: Any) -> bytes | None:
+        """A Term query's text as this segment's field stores it; None when the field is
+        not in the schema or the text cannot be one of its values (a bad number, a date)."""
+        schema = self.reader.schema
+        if term.fieldname not in schema:
+            return None
+        try:
+            return schema[term.fieldname].to_bytes(term.text)
+        except ValueError:
+            return None
+
     def term(
         self,
         fieldname: str,
@@ -94,12 +105,8 @@ class Segment:
             lengths = self.lengths(fieldname)
         for ids, weights in postings_blocks(matcher, only):
             if scorable:
-                # factor * w / (w + norm of the length), by C-level maps: no Python step
-                # per posting.
                 normed = map(norms.__getitem__, map(lengths.__getitem__, ids))
-                scores = list(
-                    map(mul, repeat(factor), map(truediv, weights, map(add, weights, normed)))
-                )
+                scores = list(bm25(factor, weights, normed))
             else:  # Whoosh scores these by the posting's weight
                 scores = [w * boost for w in weights]
             if adding is not None:
@@ -238,6 +245,13 @@ class Segment:
         return counts
 
 
+def bm25(factor: float, weights: Sequence[float], norms: Iterable[float]) -> Iterator[float]:
+    """factor × w / (w + norm), posting by posting, by C-level maps: no Python step per
+    posting. The one place scores are computed: `words` bounds a block by the same
+    operations, and the bound holds only while they are the same."""
+    return map(mul, repeat(factor), map(truediv, weights, map(add, weights, norms)))
+
+
 BM25_B = 0.75
 BM25_K1 = 1.2
 """Whoosh's BM25F defaults, which its own searches use."""
@@ -254,7 +268,8 @@ def _block_ids(matcher: W3LeafMatcher) -> Any:
 
 
 def current_block(matcher: W3LeafMatcher) -> tuple[list[int], Any]:
-    """The document numbers and weights of a leaf matcher's current block."""
+    """The document numbers and weights of a leaf matcher's current block, its positions
+    left packed: ranking a block never needs them."""
     ids = _block_ids(matcher)
     matcher._read_weights()
     return ids, matcher._weights
@@ -333,7 +348,8 @@ def as_text(value: Any) -> Any:
 
 
 def facet_counts(parts: Iterable[tuple[Segment, Collection[int]]], fieldname: str) -> Counter[str]:
-    """How many of each segment's documents have each value of a sortable field."""
+    """How many of each segment's documents have each value of a sortable field, read from
+    the column (a reference column counted by its references, never expanded per document)."""
     counts: Counter[str] = Counter()
     for seg, docs in parts:
         column = seg.column(fieldname)

@@ -19,25 +19,29 @@ SMALL = 256
 """Below this many rows, the sample would cost more than it saves."""
 
 
-def largest(limit: int, parts: Sequence[Sequence[Iterable[Any]]]) -> list[tuple[Any, ...]]:
-    """`heapq.nlargest(limit, rows)` over every part's rows: the same rows in the same order.
+Part = tuple[Sequence[Any], tuple[Iterable[Any], ...]]
+"""One part's rows as columns: their keys (a sequence), and the other columns, iterables
+that `zip` would make the rest of each row from."""
 
-    A part is its rows' columns, the first the keys (a sequence), the others iterables
-    that `zip` would make the rest of each row from.
-    """
-    floor = _floor(limit, [part[0] for part in parts])  # type: ignore[misc]
+
+def largest(limit: int, parts: Sequence[Part]) -> list[tuple[Any, ...]]:
+    """`heapq.nlargest(limit, rows)` over every part's rows: the same rows in the same order."""
+    floor = _floor(limit, [keys for keys, _ in parts])
     if floor is None:
-        rows = (zip(*part, strict=False) for part in parts)
+        rows = (zip(keys, *others, strict=False) for keys, others in parts)
         return heapq.nlargest(limit, chain.from_iterable(rows))
-    kept = []
-    for part in parts:
-        mask = list(map(le, repeat(floor), part[0]))
+    kept: list[Iterable[tuple[Any, ...]]] = []
+    for keys, others in parts:
+        mask = list(map(le, repeat(floor), keys))
         # Each column filtered apart: no row tuple is made for a row that is dropped.
-        kept.append(zip(*(compress(column, mask) for column in part), strict=False))
+        columns = [compress(keys, mask), *(compress(column, mask) for column in others)]
+        kept.append(zip(*columns, strict=False))
     return heapq.nlargest(limit, chain.from_iterable(kept))
 
 
 def _floor(limit: int, keys: Sequence[Sequence[Any]]) -> Any | None:
+    """A key at least `limit` rows reach, from a strided sample; None when every row should
+    simply be compared (few rows, or a sample no bigger than the page)."""
     count = sum(map(len, keys))
     if limit <= 0 or count <= max(SMALL, 4 * limit):
         return None

@@ -14,17 +14,24 @@ from __future__ import annotations
 import heapq
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import chain, compress, repeat
-from operator import add, le, mul, sub, truediv
+from operator import add, le, sub
 from typing import Any
 
 from whoosh import query as Q
 from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.util.numeric import length_to_byte
 
-from aggregator.index.reading import BM25_K1, Scores, Segment, current_block, facet_counts
+from aggregator.index.reading import (
+    BM25_K1,
+    Scores,
+    Segment,
+    bm25,
+    current_block,
+    facet_counts,
+)
 from aggregator.index.topk import largest
 
 MERGE_AT = 8
@@ -32,8 +39,9 @@ MERGE_AT = 8
 
 
 def word_terms(query: Any) -> list[Any] | None:
-    """The terms of a query that is one word: a term, or one term in each of two fields
-    (a plain word searches title and content). None for anything else."""
+    """The terms of a query of one term, or of one term in each of two fields OR'ed (a
+    plain word searches title and content; two different words in two fields work the
+    same way). None for anything else."""
     if type(query) is Q.Term and query.boost == 1.0:
         return [query]
     if (
@@ -52,7 +60,7 @@ def word_terms(query: Any) -> list[Any] | None:
 class _Block:
     bound: float
     ids: list[int]
-    weights: Any
+    weights: Sequence[float]
 
 
 @dataclass
@@ -73,7 +81,8 @@ class _Part:
     def found(self, docs: Iterable[int]) -> tuple[list[int], list[float]]:
         """Which of `docs` the blocks hold, with their weights (looked up, not scanned)."""
         lasts = [block.ids[-1] for block in self.blocks]
-        found, weights = [], []
+        found: list[int] = []
+        weights: list[float] = []
         for d in docs:
             k = bisect_left(lasts, d)
             if k < len(lasts):
@@ -84,10 +93,10 @@ class _Part:
                     weights.append(block.weights[i])
         return found, weights
 
-    def score(self, ids: list[int], weights: Any) -> list[float]:
+    def score(self, ids: list[int], weights: Sequence[float]) -> list[float]:
         """The documents' scores, as `Segment.term` and `_or` compute them."""
         normed = map(self.norms.__getitem__, map(self.lengths.__getitem__, ids))
-        large = map(mul, repeat(self.factor), map(truediv, weights, map(add, weights, normed)))
+        large = bm25(self.factor, weights, normed)
         if not self.small:
             return list(large)
         return list(map(add, map(self.small.get, ids, repeat(0.0)), large))
@@ -104,23 +113,20 @@ class WordMatches:
 
     def _part(self, seg: Segment) -> _Part | None:
         schema = seg.reader.schema
-        found = []
+        found: list[tuple[int, Any, bytes]] = []
         for term in self.terms:
-            if term.fieldname not in schema:
-                continue
-            try:
-                btext = schema[term.fieldname].to_bytes(term.text)
-            except ValueError:
-                continue
-            if (term.fieldname, btext) in seg.reader:
+            btext = seg.btext(term)
+            if btext is not None and (term.fieldname, btext) in seg.reader:
                 found.append((seg.reader.doc_frequency(term.fieldname, btext), term, btext))
         if not found:
             return None
+        # The field with fewer postings (a title's) is scored whole; the other in blocks.
         found.sort(key=lambda f: f[0])
-        *smaller, (_, large, btext) = found
         small: Scores = {}
-        for _, term, sbtext in smaller:  # a title's few postings: scored whole
+        if len(found) == 2:
+            _, term, sbtext = found[0]
             small = seg.term(term.fieldname, sbtext)
+        _, large, btext = found[-1]
         part = _Part(seg, set(small), small)
         matcher = seg.postings(large.fieldname, btext)
         if not isinstance(matcher, W3LeafMatcher) or not schema[large.fieldname].scorable:
@@ -137,7 +143,7 @@ class WordMatches:
             weight = matcher.block_max_weight()
             byte = length_to_byte(matcher.block_min_length())
             norm = min(part.norms[byte], part.norms[0])
-            bound = part.factor * (weight / (weight + norm))
+            bound = next(bm25(part.factor, [weight], [norm]))
             ids, weights = current_block(matcher)
             part.blocks.append(_Block(bound, ids, weights))
             matcher._next_block()
@@ -163,6 +169,8 @@ class WordMatches:
 
     def top(self, limit: int, newest: bool = False) -> list[tuple[int, float]]:
         """As `Matches.top`: by score (ties to the lower document number) or newest first."""
+        if limit <= 0:
+            return []
         if newest:
             return self._newest(limit)
         # Documents with the small field first, then blocks best bound first.
@@ -208,49 +216,49 @@ class WordMatches:
         return [(-neg, score) for score, neg in best]
 
     def _newest(self, limit: int) -> list[tuple[int, float]]:
-        parts = []
+        """Newest first needs no score but the page's: dates over every match, then the few
+        documents of the page scored."""
+        parts: list[tuple[list[Any], tuple[Any, ...]]] = []
         for part in self.parts:
             docs = list(part.docs)
             published = part.seg.column("published")
-            parts.append(
-                (list(map(published.__getitem__, docs)), map(sub, repeat(-part.seg.offset), docs))
-            )
+            dates = list(map(published.__getitem__, docs))
+            parts.append((dates, (map(sub, repeat(-part.seg.offset), docs),)))
         found = [-neg for _, neg in largest(limit, parts)]
         scores = self._scores_of(found)
         return [(d, scores[d]) for d in found]
 
     def _scores_of(self, docs: list[int]) -> Scores:
-        """The scores of a few index-wide documents, from the blocks that hold them."""
-        wanted = set(docs)
+        """The scores of a few index-wide documents, from the blocks that hold them (found
+        by bisection, not by scanning every block)."""
         out: Scores = {}
         for part in self.parts:
             offset = part.seg.offset
-            mine = {
-                d - offset for d in wanted if offset <= d < offset + part.seg.reader.doc_count_all()
-            }
+            mine = sorted(d - offset for d in docs if d - offset in part.docs)
             if not mine:
                 continue
-            for block in part.blocks:
-                if mine.intersection(block.ids):
-                    scores = part.score(block.ids, block.weights)
-                    for d, s in zip(block.ids, scores, strict=True):
-                        if d in mine:
-                            out[d + offset] = s
-            for d in mine & part.seeds.keys():
-                out[d + offset] = part.seeds[d]
+            seeded = [d for d in mine if d in part.seeds]
+            out.update((d + offset, part.seeds[d]) for d in seeded)
+            ids, weights = part.found(d for d in mine if d not in part.seeds)
+            out.update(zip([d + offset for d in ids], part.score(ids, weights), strict=True))
         return out
 
     def facets(self, fieldname: str) -> Counter[str]:
+        """As `Matches.facets`, from the matches' document numbers (no score needed)."""
         return facet_counts([(p.seg, p.docs) for p in self.parts], fieldname)
 
 
 def _live(part: _Part) -> _Part | None:
+    """The part without the segment's deleted documents (postings still hold them), or
+    None when nothing is left."""
     if part.seg.deleted:
         part.docs -= part.seg.deleted
     return part if part.docs else None
 
 
 def _summed(large: Scores, small: Scores) -> Scores:
+    """Both fields' scores added, in `_or`'s order (the larger field's dict copied, the
+    smaller's added to it), so that scores are the same to the last bit."""
     out = dict(large)
     get = out.get
     out.update({d: s + get(d, 0.0) for d, s in small.items()})
