@@ -165,15 +165,38 @@ def test_a_pool_that_cannot_run_leaves_the_work_to_this_process(
 
 
 class _BrokenPool:
-    """A pool whose worker died: every result raises BrokenProcessPool."""
+    """A pool whose worker died (or failed as given): every result raises."""
+
+    def __init__(self, error: BaseException | None = None) -> None:
+        from concurrent.futures.process import BrokenProcessPool
+
+        self.error = error or BrokenProcessPool("worker died")
 
     def submit(self, *args: object) -> Any:
         from concurrent.futures import Future
-        from concurrent.futures.process import BrokenProcessPool
 
         future: Future = Future()
-        future.set_exception(BrokenProcessPool("worker died"))
+        future.set_exception(self.error)
         return future
+
+
+def test_a_worker_that_cannot_read_its_share_leaves_it_to_this_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A worker reads a `Stored` share from the store itself; when it cannot (a locked or
+    damaged file), this process reads and writes the share instead: nothing is lost."""
+    import sqlite3
+
+    from aggregator.index import Stored
+
+    monkeypatch.setattr(index_directory, "WORKER_SHARE", 50)
+    docs = {d.id: d for d in make_docs(200)}
+    batch = Stored(list(docs), lambda ids: [docs[i] for i in ids])
+    broken = _BrokenPool(sqlite3.OperationalError("database is locked"))
+    index = Index(tmp_path / "ix")
+    assert index.apply(batch, fresh=True, pool=broken, workers=1) == 200  # type: ignore[arg-type]
+    assert index.doc_count() == 200
+    assert index.segment_count() == 2
 
 
 def test_merged_segments_keep_every_posting(tmp_path: Path):
