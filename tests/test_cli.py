@@ -236,3 +236,22 @@ def test_the_core_never_loads_textual():
         "sys.exit(1 if any(m == 'textual' or m.startswith('textual.') for m in sys.modules) else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
+
+
+def test_the_progress_display_on_a_terminal(monkeypatch: pytest.MonkeyPatch, capsys):
+    """On a terminal a fetch shows a progress bar on the (lazily made) error console, then
+    its summary; rich is loaded only then."""
+    from aggregator import cli_output
+    from aggregator.models import FetchProgress, FetchReport, UpdateResult
+
+    terminal = cli_output._LazyConsole(stderr=True, force_terminal=True, width=80)
+    monkeypatch.setattr(cli_output, "err", terminal)
+    result = UpdateResult(url="https://a.example/feed", title="A", category="", status="ok", new=2)
+    with cli_output.FetchDisplay(quiet=False) as show:
+        assert show.fancy
+        show.update(FetchProgress(done=1, total=1, new=2, failed=0, last=result))
+        show.indexing(1, 2)
+    show.summary(FetchReport(results=(result,), took_s=0.5))
+    captured = capsys.readouterr()
+    assert "1 source in 0.5 s: 2 new entries" in captured.out
+    assert "Fetching" in captured.err or "Indexing" in captured.err

@@ -14,11 +14,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
-from rich.table import Table
-from rich.text import Text
 
 from aggregator import __version__
 from aggregator.cli_output import (
@@ -32,11 +30,15 @@ from aggregator.cli_output import (
     print_search,
     render_entry,
     search_json,
+    text,
 )
 from aggregator.config import HOME_ENV, load_settings
 from aggregator.errors import AggregatorError
 from aggregator.library import Library, open_library
 from aggregator.models import SourceInfo
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 class Context:
@@ -172,11 +174,11 @@ def sources_add(
         )
     source = added.source
     where = f" in {source.category}" if source.category else ""
-    out.print(Text(f"Added {source.display_title}{where} ({source.url})"))
+    out.print(text(f"Added {source.display_title}{where} ({source.url})"))
     if added.alternatives:
-        err.print(Text("The page also offers: " + ", ".join(added.alternatives)))
+        err.print(text("The page also offers: " + ", ".join(added.alternatives)))
     if added.warning:
-        err.print(Text(f"warning: {added.warning}"))
+        err.print(text(f"warning: {added.warning}"))
 
 
 @sources.command("check")
@@ -210,7 +212,7 @@ def sources_check(obj: Context, urls: tuple[str, ...], as_json: bool) -> None:
                 line += f" (moved permanently to {r.moved_to})"
         else:
             line = f"failed  {r.title}: {r.error}"
-        out.print(Text(line, style="" if r.status == "ok" else "red"))
+        out.print(text(line, style="" if r.status == "ok" else "red"))
 
 
 @sources.command("remove")
@@ -220,7 +222,7 @@ def sources_remove(obj: Context, url: str) -> None:
     """Remove URL from the source list, with its stored entries."""
     with obj.library() as library:
         source, removed = library.remove_source(url)
-    out.print(Text(f"Removed {source.display_title} and {plural(removed, 'entry', 'entries')}"))
+    out.print(text(f"Removed {source.display_title} and {plural(removed, 'entry', 'entries')}"))
 
 
 # -- fetch and read ----------------------------------------------------------------------------
@@ -329,7 +331,7 @@ def reindex(obj: Context) -> None:
     with obj.library() as library, FetchDisplay(quiet=False) as show:
         count = library.reindex(show.indexing)
     out.print(
-        Text(f"Indexed {plural(count, 'entry', 'entries')} in {time.monotonic() - started:.1f} s")
+        text(f"Indexed {plural(count, 'entry', 'entries')} in {time.monotonic() - started:.1f} s")
     )
 
 
@@ -356,9 +358,9 @@ def opml_import(obj: Context, file: str) -> None:
     if report.skipped:
         details.append(f"{len(report.skipped)} skipped")
     tail = f" ({', '.join(details)})" if details else ""
-    out.print(Text(f"Imported {plural(len(report.added), 'source')}{tail}"))
+    out.print(text(f"Imported {plural(len(report.added), 'source')}{tail}"))
     for skipped in report.skipped:
-        err.print(Text(f"skipped {skipped.url or skipped.title or '(no URL)'}: {skipped.reason}"))
+        err.print(text(f"skipped {skipped.url or skipped.title or '(no URL)'}: {skipped.reason}"))
 
 
 @opml_group.command("export")
@@ -372,7 +374,7 @@ def opml_export(obj: Context, file: str | None) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
     else:
-        err.print(Text(f"Wrote {file}"))
+        err.print(text(f"Wrote {file}"))
 
 
 # -- stats -------------------------------------------------------------------------------------
@@ -424,6 +426,8 @@ def _source_json(info: SourceInfo) -> dict[str, Any]:
 
 
 def _sources_table(infos: list[SourceInfo]) -> Table:
+    from rich.table import Table
+
     table = Table(box=None, pad_edge=False, header_style="bold")
     table.add_column("Topic", style="cyan", no_wrap=True)
     table.add_column("Source", overflow="fold")
@@ -434,17 +438,17 @@ def _sources_table(infos: list[SourceInfo]) -> Table:
     for info in infos:
         state = info.state
         if state.last_error:
-            health = Text(f"✗ {state.last_error}", style="red")
+            health = text(f"✗ {state.last_error}", style="red")
         elif state.last_success:
-            health = Text("✓ ok", style="green")
+            health = text("✓ ok", style="green")
         else:
-            health = Text("not fetched yet", style="dim")
+            health = text("not fetched yet", style="dim")
         table.add_row(
-            Text(info.source.category or "—"),
-            Text(info.display_title),
+            text(info.source.category or "—"),
+            text(info.display_title),
             str(info.entries),
             str(info.unread),
-            Text(_local_time(state.last_success) or "never"),
+            text(_local_time(state.last_success) or "never"),
             health,
         )
     return table
@@ -494,5 +498,5 @@ def run(argv: list[str] | None = None) -> int:
 
 def _fail(message: str) -> None:
     err.print(
-        Text(f"aggregator: {' '.join(message.split())}"), style="red" if err.is_terminal else ""
+        text(f"aggregator: {' '.join(message.split())}"), style="red" if err.is_terminal else ""
     )

@@ -6,17 +6,47 @@ from __future__ import annotations
 
 from datetime import datetime
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.text import Text
 
 from aggregator.models import Entry, FetchProgress, FetchReport, SearchResult, UpdateResult
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.text import Text
+
+
+class _LazyConsole:
+    """A rich Console made on first use: a command that prints JSON never imports rich
+    (about 30 ms of every such run)."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.console(), name)
+
+    def console(self) -> Console:
+        """The Console itself, for what takes one (a progress display enters it)."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return self._console
+
+
+out: Console = _LazyConsole(highlight=False, soft_wrap=True)  # type: ignore[assignment]
+err: Console = _LazyConsole(stderr=True, highlight=False, soft_wrap=True)  # type: ignore[assignment]
+
+
+def text(value: str = "", style: str = "") -> Text:
+    """Untrusted text as rich Text, never as markup (rich loads with the first line shown)."""
+    from rich.text import Text
+
+    return Text(value, style=style)
 
 
 def iso(value: datetime | None) -> str | None:
@@ -39,13 +69,21 @@ class FetchDisplay:
 
     def __enter__(self) -> FetchDisplay:
         if self.fancy:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
             self._progress = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[new]}"),
                 TimeElapsedColumn(),
-                console=err,
+                console=err.console(),  # type: ignore[attr-defined]
                 transient=True,
             )
             self._progress.start()
@@ -90,21 +128,21 @@ class FetchDisplay:
                 if line is not None:
                     out.print(line)
         for skipped in report.skipped:
-            err.print(Text(f"skipped {skipped.title}: {skipped.reason}", style="dim"))
+            err.print(text(f"skipped {skipped.title}: {skipped.reason}", style="dim"))
         if report.offline:
             err.print(
-                Text(
+                text(
                     "offline: no source could be reached; nothing was marked broken", style="yellow"
                 )
             )
         if report.interrupted:
-            err.print(Text("interrupted: what was fetched so far is stored", style="yellow"))
+            err.print(text("interrupted: what was fetched so far is stored", style="yellow"))
         total = (
             f"{plural(len(report.results), 'source')} in {report.took_s:.1f} s: "
             f"{plural(report.new, 'new entry', 'new entries')}, {report.updated:,} updated, "
             f"{report.failed:,} failed"
         )
-        out.print(Text(total, style="bold" if self.fancy else ""))
+        out.print(text(total, style="bold" if self.fancy else ""))
 
 
 def _plain_line(r: UpdateResult) -> str:
@@ -114,7 +152,7 @@ def _plain_line(r: UpdateResult) -> str:
 
 def _fancy_line(r: UpdateResult) -> Text | None:
     if r.status == "failed":
-        return Text(f"✗ {r.title}: {r.error}", style="red")
+        return text(f"✗ {r.title}: {r.error}", style="red")
     parts = []
     if r.new:
         parts.append(f"{r.new:,} new")
@@ -131,7 +169,7 @@ def _fancy_line(r: UpdateResult) -> Text | None:
         parts.append(r.warning)
     if not parts:
         return None
-    return Text(f"✓ {r.title}: {'; '.join(parts)}")
+    return text(f"✓ {r.title}: {'; '.join(parts)}")
 
 
 def fetch_json(report: FetchReport) -> dict[str, Any]:
@@ -251,13 +289,13 @@ def print_search(result: SearchResult) -> None:
         _search_notes(result)
         return
     about = "" if result.exact else "about "
-    head = Text(f"{about}{plural(result.total, 'result')}", style="bold")
+    head = text(f"{about}{plural(result.total, 'result')}", style="bold")
     head.append(f" · {result.took_ms:.0f} ms", style="dim")
     out.print(head)
     _search_notes(result)
     for number, h in enumerate(result.hits, 1):
         out.print()
-        line = Text(f"{number:>2}. ", style="dim")
+        line = text(f"{number:>2}. ", style="dim")
         line.append(h.title or "(untitled)", style="bold")
         out.print(line)
         meta = " · ".join(
@@ -265,13 +303,13 @@ def print_search(result: SearchResult) -> None:
         )
         if h.also_in:
             meta += " · also in " + ", ".join(h.also_in)
-        out.print(Text("    " + meta, style="cyan"))
-        snippet = Text("    " + h.snippet)
+        out.print(text("    " + meta, style="cyan"))
+        snippet = text("    " + h.snippet)
         for start, end in h.highlights:
             snippet.stylize("bold yellow", start + 4, end + 4)
         out.print(snippet)
         if h.url:
-            out.print(Text("    " + h.url, style="dim"))
+            out.print(text("    " + h.url, style="dim"))
     facets = []
     for name, counts in result.facets.items():
         if counts:
@@ -283,17 +321,17 @@ def print_search(result: SearchResult) -> None:
     if facets:
         out.print()
         for line in facets:
-            out.print(Text(line, style="dim"))
+            out.print(text(line, style="dim"))
 
 
 def _search_notes(result: SearchResult) -> None:
     if result.interpretation:
-        err.print(Text(f"read as: {result.interpretation}", style="dim"))
+        err.print(text(f"read as: {result.interpretation}", style="dim"))
     if result.suggestion:
-        err.print(Text(f"did you mean: {result.suggestion}", style="yellow"))
+        err.print(text(f"did you mean: {result.suggestion}", style="yellow"))
     if result.pending:
         err.print(
-            Text(
+            text(
                 f"{plural(result.pending, 'entry', 'entries')} not searchable yet: run "
                 "`aggregator reindex`",
                 style="yellow",
