@@ -43,6 +43,7 @@ class Segment:
         self.top = top  # the whole index's searcher: idf and average lengths are global
         self.deleted: frozenset[int] = frozenset(getattr(self.reader, "deleted_docs_set", ()))
         self._norms: dict[str, list[float]] = {}
+        self._doc_norms: dict[str, list[float]] = {}
         self._lengths: dict[str, bytes] = {}
         self._columns: dict[str, Any] = {}
         self._sorted: dict[str, tuple[array, array]] = {}
@@ -101,16 +102,15 @@ class Segment:
         scorable = field.scorable
         if scorable:
             factor = self.top.idf(fieldname, btext) * (BM25_K1 + 1) * boost
-            norms = self.norms(fieldname)
-            lengths = self.lengths(fieldname)
+            doc_norms = self.doc_norms(fieldname)
+        scores: Iterable[float]
         for ids, weights in postings_blocks(matcher, only):
             if scorable:
-                normed = map(norms.__getitem__, map(lengths.__getitem__, ids))
-                scores = list(bm25(factor, weights, normed))
+                scores = bm25(factor, weights, map(doc_norms.__getitem__, ids))
             else:  # Whoosh scores these by the posting's weight
                 scores = [w * boost for w in weights]
             if adding is not None:
-                scores = list(map(add, map(adding.__getitem__, ids), scores))
+                scores = map(add, map(adding.__getitem__, ids), scores)
             out.update(zip(ids, scores, strict=True))
         return out
 
@@ -168,6 +168,15 @@ class Segment:
             ]
             self._norms[fieldname] = norms
         return norms
+
+    def doc_norms(self, fieldname: str) -> list[float]:
+        """Each document's norm for the field, looked up once per searcher: scoring a
+        posting then takes one look-up instead of two."""
+        found = self._doc_norms.get(fieldname)
+        if found is None:
+            found = list(map(self.norms(fieldname).__getitem__, self.lengths(fieldname)))
+            self._doc_norms[fieldname] = found
+        return found
 
     def lengths(self, fieldname: str) -> bytes:
         """Every document's encoded length of the field, as one bytes object."""

@@ -75,7 +75,9 @@ class _Part:
     best, so these are ranked apart and the blocks bound only the documents without it."""
     factor: float = 0.0
     norms: list[float] = field(default_factory=list)
-    lengths: bytes = b""
+    """By encoded length, for the blocks' bounds."""
+    doc_norms: list[float] = field(default_factory=list)
+    """By document, for scores."""
     blocks: list[_Block] = field(default_factory=list)
 
     def found(self, docs: Iterable[int]) -> tuple[list[int], list[float]]:
@@ -95,7 +97,7 @@ class _Part:
 
     def score(self, ids: list[int], weights: Sequence[float]) -> list[float]:
         """The documents' scores, as `Segment.term` and `_or` compute them."""
-        normed = map(self.norms.__getitem__, map(self.lengths.__getitem__, ids))
+        normed = map(self.doc_norms.__getitem__, ids)
         large = bm25(self.factor, weights, normed)
         if not self.small:
             return list(large)
@@ -135,7 +137,7 @@ class WordMatches:
             return _live(part)
         part.factor = seg.top.idf(large.fieldname, btext) * (BM25_K1 + 1)
         part.norms = seg.norms(large.fieldname)
-        part.lengths = seg.lengths(large.fieldname)
+        part.doc_norms = seg.doc_norms(large.fieldname)
         part.seeds = dict(small)  # documents with the small field only keep its score
         while matcher.is_active():
             # The block's best: its largest weight at its shortest length (a length byte of
