@@ -15,7 +15,7 @@ from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from functools import cached_property
-from itertools import accumulate, compress, repeat
+from itertools import accumulate, chain, compress, repeat
 from operator import add, mul, truediv
 from typing import Any
 
@@ -356,18 +356,25 @@ def as_text(value: Any) -> Any:
     return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
+COMPLEMENT_AT = 0.9
+"""A segment more of which than this matches is counted by what does not match, subtracted
+from its cached counts; below it, counting the matches in one pass is cheaper (merging a
+segment's counts into the total is a Python step per value)."""
+
+
 def facet_counts(parts: Iterable[tuple[Segment, Collection[int]]], fieldname: str) -> Counter[str]:
     """How many of each segment's documents have each value of a sortable field, read from
-    the column (a reference column counted by its references, never expanded per document)."""
+    the column: the values of every segment's matches go through one C-level count."""
     counts: Counter[str] = Counter()
+    values: list[Iterable[Any]] = []
     for seg, docs in parts:
         column = seg.column(fieldname)
         if not isinstance(column, RefColumn):
-            counts.update(as_text(v) for v in map(column.__getitem__, docs))
-        elif len(docs) * 2 > len(seg.live_docs):
-            # Most of the segment matches: count the few that do not, and subtract.
+            values.append(map(as_text, map(column.__getitem__, docs)))
+        elif len(docs) > COMPLEMENT_AT * len(seg.live_docs):
             counts.update(seg.counts(fieldname))
             counts.subtract(column.count(seg.live_docs.difference(docs)))
         else:
-            counts.update(column.count(docs))
+            values.append(map(column.uniques.__getitem__, map(column.refs.__getitem__, docs)))
+    counts.update(chain.from_iterable(values))
     return +counts
