@@ -238,12 +238,28 @@ def test_the_core_never_loads_textual():
     assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
 
 
+def test_a_command_printing_json_never_loads_rich(tmp_path: Path):
+    """rich formats for the terminal; a script reading JSON should not pay for loading it."""
+    code = (
+        "import sys\n"
+        "from aggregator.cli import run\n"
+        f"code = run(['--data-dir', {str(tmp_path / 'home')!r}, 'stats', '--json'])\n"
+        "sys.exit(code or (3 if any(m == 'rich' or m.startswith('rich.') for m in sys.modules)"
+        " else 0))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], timeout=60, capture_output=True)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["entries"] == 0
+
+
 def test_the_progress_display_on_a_terminal(monkeypatch: pytest.MonkeyPatch, capsys):
     """On a terminal a fetch shows a progress bar on the (lazily made) error console, then
     its summary; rich is loaded only then."""
     from aggregator import cli_output
     from aggregator.models import FetchProgress, FetchReport, UpdateResult
 
+    monkeypatch.setenv("TERM", "xterm-256color")  # rich draws nothing on a dumb terminal
+    monkeypatch.delenv("TTY_INTERACTIVE", raising=False)
     terminal = cli_output._LazyConsole(stderr=True, force_terminal=True, width=80)
     monkeypatch.setattr(cli_output, "err", terminal)
     result = UpdateResult(url="https://a.example/feed", title="A", category="", status="ok", new=2)

@@ -191,12 +191,19 @@ def test_a_worker_that_cannot_read_its_share_leaves_it_to_this_process(
 
     monkeypatch.setattr(index_directory, "WORKER_SHARE", 50)
     docs = {d.id: d for d in make_docs(200)}
-    batch = Stored(list(docs), lambda ids: [docs[i] for i in ids])
+    read: list[str] = []
+
+    def load(ids: list[str]) -> list[Any]:
+        read.extend(ids)
+        return [docs[i] for i in ids]
+
+    batch = Stored(list(docs), load)
     broken = _BrokenPool(sqlite3.OperationalError("database is locked"))
     index = Index(tmp_path / "ix")
     assert index.apply(batch, fresh=True, pool=broken, workers=1) == 200  # type: ignore[arg-type]
     assert index.doc_count() == 200
     assert index.segment_count() == 2
+    assert sorted(read) == sorted(docs)  # both shares read here, the worker's included
 
 
 def test_merged_segments_keep_every_posting(tmp_path: Path):

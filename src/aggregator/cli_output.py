@@ -38,8 +38,8 @@ class _LazyConsole:
         return self._console
 
 
-out: Console = _LazyConsole(highlight=False, soft_wrap=True)  # type: ignore[assignment]
-err: Console = _LazyConsole(stderr=True, highlight=False, soft_wrap=True)  # type: ignore[assignment]
+out = _LazyConsole(highlight=False, soft_wrap=True)
+err = _LazyConsole(stderr=True, highlight=False, soft_wrap=True)
 
 
 def text(value: str = "", style: str = "") -> Text:
@@ -83,7 +83,7 @@ class FetchDisplay:
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[new]}"),
                 TimeElapsedColumn(),
-                console=err.console(),  # type: ignore[attr-defined]
+                console=err.console(),
                 transient=True,
             )
             self._progress.start()
