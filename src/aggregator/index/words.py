@@ -36,8 +36,6 @@ from aggregator.index.topk import largest
 
 MERGE_AT = 8
 """Rows waiting, as a multiple of the page, before they are merged into it."""
-BATCH = 16
-"""Blocks scored together, best bounds first."""
 
 
 def word_terms(query: Any) -> list[Any] | None:
@@ -192,33 +190,27 @@ class WordMatches:
             ),
             reverse=True,
         )
-        # Blocks are taken a batch at a time (a Python step per block cost more than scoring
-        # it when most blocks must be scored, as for a word whose scores saturate). Rows that
-        # reach the page's last wait in `pending`, merged into the page now and then.
+        # Rows that beat the page's last when found wait in `pending`, merged into the page
+        # now and then: merging after every block cost more than scoring it.
         pending: list[tuple[float, int]] = []
         floor = best[-1][0] if len(best) >= limit else None
-        for start in range(0, len(queue), BATCH):
-            batch = queue[start : start + BATCH]
-            if floor is not None and floor > batch[0][0]:
+        for bound, i, j in queue:
+            if floor is not None and floor > bound:
                 break  # no document left can reach the page
-            by_part: dict[int, list[_Block]] = {}
-            for bound, i, j in batch:
-                if floor is None or floor <= bound:
-                    by_part.setdefault(i, []).append(self.parts[i].blocks[j])
-            for i, blocks in by_part.items():
-                part = self.parts[i]
-                ids = list(chain.from_iterable(b.ids for b in blocks))
-                scores = part.score(ids, list(chain.from_iterable(b.weights for b in blocks)))
-                if floor is not None:  # only what reaches the page's last (C-level maps)
-                    beats = list(map(le, repeat(floor), scores))
-                    scores, ids = list(compress(scores, beats)), list(compress(ids, beats))
-                offset, docs, small = part.seg.offset, part.docs, part.small
-                # Documents with the small field are among the seeds already.
-                pending += [
-                    (s, -(offset + d))
-                    for s, d in zip(scores, ids, strict=True)
-                    if d in docs and d not in small
-                ]
+            part = self.parts[i]
+            block = part.blocks[j]
+            scores = part.score(block.ids, block.weights)
+            ids: Iterable[int] = block.ids
+            if floor is not None:  # only what reaches the page's last (C-level maps)
+                beats = list(map(le, repeat(floor), scores))
+                scores, ids = list(compress(scores, beats)), list(compress(ids, beats))
+            offset, docs, small = part.seg.offset, part.docs, part.small
+            # Documents with the small field are among the seeds already.
+            pending += [
+                (s, -(offset + d))
+                for s, d in zip(scores, ids, strict=True)
+                if d in docs and d not in small
+            ]
             if len(pending) >= MERGE_AT * limit:
                 best, pending = heapq.nlargest(limit, chain(best, pending)), []
                 floor = best[-1][0] if len(best) >= limit else None
