@@ -16,7 +16,7 @@ from operator import sub
 from typing import Any
 
 from aggregator.index.analysis import FastPositions, positions_array
-from aggregator.index.reading import BlockCache, Only, Scores, Segment, as_text
+from aggregator.index.reading import BlockCache, Only, Scores, Segment, facet_counts
 from aggregator.index.topk import largest
 
 
@@ -206,13 +206,9 @@ class PhraseMatches:
 
     def facets(self, fieldname: str) -> Counter[str]:
         """Counts over the checked sample, scaled to the estimated total."""
-        counts: Counter[str] = Counter()
         sampled = sum(len(hits) for _, hits in self._sample)
         if not sampled:
-            return counts
+            return Counter()
         scale = self._total / sampled
-        for i, hits in self._sample:
-            column = self.parts[i][0].column(fieldname)
-            for value, n in Counter(map(column.__getitem__, hits)).items():
-                counts[as_text(value)] += n
+        counts = facet_counts([(self.parts[i][0], hits) for i, hits in self._sample], fieldname)
         return Counter({name: max(1, round(n * scale)) for name, n in counts.items()})

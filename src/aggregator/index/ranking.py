@@ -25,7 +25,14 @@ from aggregator.index.phrases import (
     PhraseMatches,
     Unsupported,
 )
-from aggregator.index.reading import Only, Scores, Segment, facet_counts, postings_blocks
+from aggregator.index.reading import (
+    Only,
+    Scores,
+    Segment,
+    facet_counts,
+    postings_blocks,
+    summed,
+)
 from aggregator.index.topk import largest
 from aggregator.index.words import WordMatches, word_terms
 
@@ -42,10 +49,7 @@ def evaluate(query: Any, segment: Segment, only: Only = None) -> Scores:
     """
     kind = type(query)
     if kind is Q.Term:
-        btext = segment.btext(query)
-        if btext is None:
-            return {}
-        return segment.term(query.fieldname, btext, query.boost, only)
+        return _term(query, segment, only)
     if kind is Q.And:
         return _boosted(_and(query.subqueries, segment, only), query.boost)
     if kind is Q.Or:
@@ -74,6 +78,14 @@ def evaluate(query: Any, segment: Segment, only: Only = None) -> Scores:
     if _is_phrase(query):
         return _phrase(query, segment, only)
     raise Unsupported(type(query).__name__)
+
+
+def _term(query: Any, segment: Segment, only: Only = None, adding: Scores | None = None) -> Scores:
+    """A Term query's scores (with `adding`, added to an AND's so far, in the same pass)."""
+    btext = segment.btext(query)
+    if btext is None:
+        return {}
+    return segment.term(query.fieldname, btext, query.boost, only, adding=adding)
 
 
 def _by_column(query: Any, segment: Segment) -> bool:
@@ -127,10 +139,7 @@ def _and(subqueries: list[Any], segment: Segment, only: Only = None) -> Scores:
         if not result:
             return {}
         if type(term) is Q.Term:  # read and added in one pass
-            btext = segment.btext(term)
-            if btext is None:
-                return {}
-            result = segment.term(term.fieldname, btext, term.boost, adding=result)
+            result = _term(term, segment, adding=result)
             continue
         more = evaluate(term, segment, result)
         result = {d: s + more[d] for d, s in result.items() if d in more}
@@ -154,14 +163,7 @@ def _estimate(query: Any, segment: Segment) -> int:
 
 
 def _or(query: Any, segment: Segment, only: Only = None) -> Scores:
-    parts = [evaluate(sub, segment, only) for sub in query.subqueries]
-    if not parts:
-        return {}
-    parts.sort(key=len, reverse=True)
-    result = dict(parts[0])
-    for part in parts[1:]:
-        get = result.get
-        result.update({d: s + get(d, 0.0) for d, s in part.items()})
+    result = summed(evaluate(sub, segment, only) for sub in query.subqueries)
     if query.scale:
         result = _coordinated(query, segment, result)
     return result
@@ -243,13 +245,7 @@ class Ranker:
         seg: Segment, phrases: list[Any], restrict: Any, exclude: Any
     ) -> tuple[Segment, list[PhraseCandidates], Scores]:
         found = [PhraseCandidates(p, seg) for p in phrases]
-        # The largest copied, the others (a title's few) added to it.
-        largest, *others = sorted((p.bounds for p in found), key=len, reverse=True)
-        bounds = dict(largest)
-        for part in others:
-            get = bounds.get
-            bounds.update({d: b + get(d, 0.0) for d, b in part.items()})
-        return seg, found, _filtered(bounds, seg, restrict, exclude)
+        return seg, found, _filtered(summed(p.bounds for p in found), seg, restrict, exclude)
 
 
 def _phrase_parts(query: Any) -> list[Any] | None:

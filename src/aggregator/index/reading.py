@@ -254,6 +254,20 @@ class Segment:
         return counts
 
 
+def summed(parts: Iterable[Scores]) -> Scores:
+    """Several parts' scores added document by document (an OR's, a word's or a phrase's
+    fields): the largest part copied and the others added to it, in that order, so that
+    scores are Whoosh's to the last bit."""
+    ordered = sorted(parts, key=len, reverse=True)
+    if not ordered:
+        return {}
+    out = dict(ordered[0])
+    for part in ordered[1:]:
+        get = out.get
+        out.update({d: s + get(d, 0.0) for d, s in part.items()})
+    return out
+
+
 def bm25(factor: float, weights: Sequence[float], norms: Iterable[float]) -> Iterator[float]:
     """factor × w / (w + norm), posting by posting, by C-level maps: no Python step per
     posting. The one place scores are computed: `words` bounds a block by the same

@@ -42,11 +42,8 @@ writer holds its share's postings until the segment is written.
 Other fields key by the bytes Whoosh gives and keep a flat list of [docnum, weight, value,
 ...]: they hold a few postings per document.
 """
-_SHORT_TAILS = [
-    count.to_bytes(4, "little") + (5 + 2 * count).to_bytes(4, "little") for count in range(4096)
-]
-"""The count and size of a posting whose positions are packed as 16 bits (most are), packed
-once: count, then the size `encode_positions` gives (4 count bytes, a type code, 2 each)."""
+_U32 = [i.to_bytes(4, "little") for i in range(4096)]
+"""Small unsigned ints packed once: most counts and sizes of encoded positions."""
 
 
 def _is_text(field: Any) -> bool:
@@ -104,7 +101,7 @@ class BulkWriter(SegmentWriter):
         """A text field's postings, straight from its terms; returns its length in words."""
         words = field.analyzer.terms(value)
         doc = docnum.to_bytes(4, "little")
-        small = len(_SHORT_TAILS)
+        small = len(_U32)
         for term, poslist in term_positions(words).items():
             encoded = encode_positions(poslist)
             count, size = len(poslist), len(encoded)
@@ -113,10 +110,8 @@ class BulkWriter(SegmentWriter):
                 postings = table[term] = [bytearray(), bytearray()]
             meta = postings[0]
             meta += doc
-            if count < small and size == 5 + 2 * count:  # positions packed as 16 bits
-                meta += _SHORT_TAILS[count]
-            else:
-                meta += count.to_bytes(4, "little") + size.to_bytes(4, "little")
+            meta += _U32[count] if count < small else count.to_bytes(4, "little")
+            meta += _U32[size] if size < small else size.to_bytes(4, "little")
             postings[1] += encoded
         return len(words)
 

@@ -31,6 +31,7 @@ from aggregator.index.reading import (
     bm25,
     current_block,
     facet_counts,
+    summed,
 )
 from aggregator.index.topk import largest
 
@@ -132,7 +133,7 @@ class WordMatches:
         part = _Part(seg, set(small), small)
         matcher = seg.postings(large.fieldname, btext)
         if not isinstance(matcher, W3LeafMatcher) or not schema[large.fieldname].scorable:
-            part.seeds = _summed(seg.term(large.fieldname, btext), small)
+            part.seeds = summed([seg.term(large.fieldname, btext), small])
             part.docs = set(part.seeds)
             return _live(part)
         part.factor = seg.top.idf(large.fieldname, btext) * (BM25_K1 + 1)
@@ -256,12 +257,3 @@ def _live(part: _Part) -> _Part | None:
     if part.seg.deleted:
         part.docs -= part.seg.deleted
     return part if part.docs else None
-
-
-def _summed(large: Scores, small: Scores) -> Scores:
-    """Both fields' scores added, in `_or`'s order (the larger field's dict copied, the
-    smaller's added to it), so that scores are the same to the last bit."""
-    out = dict(large)
-    get = out.get
-    out.update({d: s + get(d, 0.0) for d, s in small.items()})
-    return out

@@ -67,6 +67,7 @@ class Library(SourceList, Fetching, Searching):
         self.settings = settings
         self.first_run = first_run
         self._list_title = DEFAULT_LIST_TITLE
+        self._list_cache = None
         self._updater: Updater | None = None
         self._index: Index | None = None
         self.use_processes = True

@@ -35,7 +35,7 @@ class SourceList:
             stamp: tuple[int, int] | None = (stat.st_mtime_ns, stat.st_size)
         except OSError:
             stamp = None  # reading it says what is wrong
-        cached = getattr(self, "_list_cache", None)
+        cached = self._list_cache
         if stamp is not None and cached is not None and cached[0] == stamp:
             document = cached[1]
         else:
