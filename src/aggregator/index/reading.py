@@ -4,7 +4,9 @@ lengths, columns, and the terms a pattern stands for, each loaded once per searc
 Whoosh answers a query by walking a tree of matchers one posting at a time: a few Python
 calls per matching document and per query term. Here a term's postings come a block at a
 time (document numbers and weights; positions only for the documents a phrase checks), so
-that `ranking` scores them with C-level maps and set and dict operations.
+that they are scored with C-level maps and set and dict operations. The few pieces every
+kind of match shares live here too: `bm25` (the one scoring formula), `summed` (fields'
+scores added) and `facet_counts` (counts by topic and source from the columns).
 """
 
 from __future__ import annotations
