@@ -252,6 +252,15 @@ def test_a_command_printing_json_never_loads_rich(tmp_path: Path):
     assert json.loads(result.stdout)["entries"] == 0
 
 
+def test_fetching_never_loads_httpx_own_command_line_tool():
+    """httpx imports its CLI (click, rich, pygments) unless told not to: ~30 ms a run."""
+    code = (
+        "import sys, aggregator.update, httpx\n"
+        "sys.exit(3 if {'rich', 'pygments'} & set(sys.modules) else 0)\n"
+    )
+    assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
+
+
 def test_the_progress_display_on_a_terminal(monkeypatch: pytest.MonkeyPatch, capsys):
     """On a terminal a fetch shows a progress bar on the (lazily made) error console, then
     its summary; rich is loaded only then."""

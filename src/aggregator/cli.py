@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -465,12 +465,8 @@ def _print_json(document: object) -> None:
 # -- entry point -------------------------------------------------------------------------------
 
 
-def main(argv: list[str] | None = None) -> NoReturn:
-    """Run the command line; every failure becomes one line on stderr and an exit code."""
-    sys.exit(run(argv))
-
-
 def run(argv: list[str] | None = None) -> int:
+    """Run the command line; every failure becomes one line on stderr and an exit code."""
     try:
         result = cli.main(args=argv, prog_name="aggregator", standalone_mode=False)
     except AggregatorError as exc:

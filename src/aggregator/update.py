@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from aggregator.config import Settings
 from aggregator.errors import FetchError, HttpStatusError, NetworkError
-from aggregator.fetch import HttpClient, Response
+from aggregator.fetch import HttpClient, Response, tls_context_soon
 from aggregator.models import (
     EntryDraft,
     FetchProgress,
@@ -73,6 +73,7 @@ class Updater:
         self.settings = settings
         self.store = store
         self.processes = processes
+        self._tls = tls_context_soon()
         self._task: asyncio.Task[FetchReport] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -113,7 +114,7 @@ class Updater:
         interrupted = False
         tasks: list[asyncio.Task[UpdateResult]] = []
         try:
-            async with HttpClient(self.settings.fetch) as http:
+            async with HttpClient(self.settings.fetch, self._tls) as http:
                 self._http = http
                 tasks = [
                     asyncio.create_task(self._one(s, states.get(s.url), failures)) for s in due
