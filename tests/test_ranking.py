@@ -11,7 +11,7 @@ import pytest
 from whoosh import query as Q
 from whoosh import sorting
 
-from aggregator.index import Index, phrases, ranking
+from aggregator.index import Index, phrases, ranking, reading
 from aggregator.index.ranking import Ranker, Unsupported, evaluate
 from aggregator.index.words import WordMatches
 from aggregator.search import parse_query
@@ -166,6 +166,9 @@ def test_a_common_phrase_is_checked_lazily_with_the_same_page(
         assert lazy.scores() == exact.scores()  # checked in full when asked
         assert len(lazy) == pytest.approx(len(exact), rel=0.35)
         assert set(lazy.facets("topic")) <= set(exact.facets("topic"))
+        monkeypatch.setattr(reading, "BLOCK_CACHE_SIZE", 1)  # blocks read again, same answer
+        capped = Ranker(searcher).matches(query)
+        assert capped.top(10) == exact.top(10) and capped.scores() == exact.scores()
 
 
 @pytest.mark.parametrize("text", ["vaccine", "the", "café", "hospital", "title:hospital"])

@@ -30,6 +30,9 @@ from aggregator.index.codec import FastLeafMatcher
 Scores = dict[int, float]
 """Document number (within one segment) → score."""
 BlockCache = dict[int, tuple[list[int], Callable[[int], bytes]]]
+BLOCK_CACHE_SIZE = 512
+"""Blocks a `BlockCache` keeps (one term in one segment, for one search): enough for the
+rounds of a common phrase, and a bound on the memory a long paging through it can hold."""
 """Postings blocks of one term already read: document numbers and a value getter."""
 Only = Scores | set[int] | None
 """The documents a search still considers (in an AND), or None for all of them."""
@@ -150,6 +153,8 @@ class Segment:
                         matcher._read_values()
                         block = (ids, matcher._values.__getitem__)
                     if blocks is not None:
+                        if len(blocks) >= BLOCK_CACHE_SIZE:  # the oldest goes first
+                            del blocks[next(iter(blocks))]
                         blocks[key] = block
                 ids, value = block
                 for d in docs[start:at]:
