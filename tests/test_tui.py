@@ -360,6 +360,10 @@ def test_library_loads_newest_first_with_the_status_bar(library):
     drive(AggregatorApp(settings, library=lib), script)
 
 
+def sidebar_labels(app: AggregatorApp) -> list[str]:
+    return [str(n.label) for n in _nodes(app.main.query_one(Sidebar).root)]
+
+
 def _nodes(node: Any) -> list[Any]:
     found = [node]
     for child in node.children:
@@ -416,6 +420,15 @@ def test_enter_opens_the_reader_in_place_of_the_list_when_narrow(library):
         assert stored(lib, ORDER[1]).read
         assert entries.rows[1].read
         assert "8 entries · 7 unread" in status_text(app)
+        assert sidebar_labels(app) == [
+            "All  7",
+            "Medicine  4",
+            "Clinic Notes  3",
+            "Oncology  1",
+            "Cell Letters  1",
+            "Travel  3",
+            "Rail Diary  3",
+        ]
         await pilot.press("escape")
         assert not main.reading and entries.display and not reader.display
         assert app.focused is entries and current_title(app) == ORDER[1]
@@ -509,11 +522,25 @@ def test_m_toggles_read(library):
         await settle(pilot)
         assert stored(lib, ORDER[1]).read and entry_list(app).rows[1].read
         assert "7 unread" in status_text(app)
+        assert sidebar_labels(app)[:5] == [
+            "All  7",
+            "Medicine  4",
+            "Clinic Notes  3",
+            "Oncology  1",
+            "Cell Letters  1",
+        ]
         assert current_title(app) == ORDER[1]
         await pilot.press("m")
         await settle(pilot)
         assert not stored(lib, ORDER[1]).read and not entry_list(app).rows[1].read
         assert "8 unread" in status_text(app)
+        assert sidebar_labels(app)[:5] == [
+            "All  8",
+            "Medicine  5",
+            "Clinic Notes  3",
+            "Oncology  2",
+            "Cell Letters  2",
+        ]
 
     drive(AggregatorApp(settings, library=lib), script)
 
@@ -549,6 +576,15 @@ def test_capital_a_marks_all_in_view_read(library):
         for row in lib.entries():
             assert lib.store.entry(row.id).read == (row.category == "Travel"), row.title
         assert "5 unread" in status_text(app)
+        assert sidebar_labels(app) == [  # the counts follow, as the library has them
+            "All  5",
+            "Medicine  5",
+            "Clinic Notes  3",
+            "Oncology  2",
+            "Cell Letters  2",
+            "Travel",
+            "Rail Diary",
+        ]
 
     drive(AggregatorApp(settings, library=lib), script)
 

@@ -298,6 +298,8 @@ class EntryRow:
     read: bool
     starred: bool
     partial: bool = False
+    source_url: str = ""
+    """The source's address (one string object per source), for the sidebar's counts."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -256,7 +256,7 @@ class EntryRows(Database):
         sql = f"""SELECT e.id, e.title,
                          COALESCE(NULLIF(s.title, ''), NULLIF(s.feed_title, ''), e.source_url),
                          COALESCE(s.category, ''), e.published, COALESCE(f.read, 0),
-                         COALESCE(f.starred, 0), e.full_text = 'partial'
+                         COALESCE(f.starred, 0), e.full_text = 'partial', e.source_url
                   FROM entry AS e
                   LEFT JOIN entry_flags AS f ON f.entry_id = e.id
                   LEFT JOIN source AS s ON s.url = e.source_url
@@ -267,8 +267,19 @@ class EntryRows(Database):
             args.append(limit)
         with self._read() as conn:
             rows = conn.execute(sql, args).fetchall()
+        urls: dict[str, str] = {}  # one string per source, not one per row
         return [
-            EntryRow(r[0], r[1], r[2], r[3], from_db(r[4]), bool(r[5]), bool(r[6]), bool(r[7]))
+            EntryRow(
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                from_db(r[4]),
+                bool(r[5]),
+                bool(r[6]),
+                bool(r[7]),
+                urls.setdefault(r[8], r[8]),
+            )
             for r in rows
         ]
 

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import webbrowser
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from rich.text import Text
@@ -139,10 +139,14 @@ class AggregatorApp(App[str | None]):
         status.last_refresh = max(successes) if successes else status.last_refresh
         status.show()
 
-    def adjust_unread(self, change: int) -> None:
+    def adjust_unread(self, changes: Mapping[str, int]) -> None:
+        """Entries read or marked unread here, as a change per source: the status bar and
+        the sidebar's counts follow without reading the library's counts again."""
         status = self.main.query_one(StatusBar)
-        status.unread = max(0, status.unread + change)
+        status.unread = max(0, status.unread + sum(changes.values()))
         status.show()
+        if self.main.search_result is None:  # during a search the sidebar shows its facets
+            self.main.query_one(Sidebar).adjust_unread(changes)
 
     # -- flags and links -----------------------------------------------------------------------
 

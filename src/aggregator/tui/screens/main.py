@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -163,7 +164,7 @@ class MainScreen(Screen[None]):
 
                 entries.update_row(replace(row, **changes))
                 if "read" in changes and changes["read"] != row.read:
-                    self.app.adjust_unread(-1 if changes["read"] else 1)
+                    self.app.adjust_unread({row.source_url: -1 if changes["read"] else 1})
                 break
 
     # -- keys --------------------------------------------------------------------------------
@@ -220,6 +221,7 @@ class MainScreen(Screen[None]):
         unread = [r.id for r in entries.rows if not r.read]
         if not unread:
             return
+        by_source = Counter(r.source_url for r in entries.rows if not r.read)
         self.app.set_read(unread, True)
         from dataclasses import replace
 
@@ -228,7 +230,7 @@ class MainScreen(Screen[None]):
             entries.snippets and dict(entries.snippets),
             keep=entries.current.id if entries.current else None,
         )
-        self.app.adjust_unread(-len(unread))
+        self.app.adjust_unread({url: -n for url, n in by_source.items()})
         self.app.notify(f"Marked {len(unread):,} entries read.", timeout=2)
 
     def action_open_link(self) -> None:
@@ -307,7 +309,16 @@ class MainScreen(Screen[None]):
         result = event.result
         self.search_result = result
         rows = [
-            EntryRow(h.id, h.title, h.source, h.category, h.published, h.read, h.starred)
+            EntryRow(
+                h.id,
+                h.title,
+                h.source,
+                h.category,
+                h.published,
+                h.read,
+                h.starred,
+                source_url=h.source_url,
+            )
             for h in result.hits
         ]
         snippets = {h.id: Snippet(h.snippet, h.highlights) for h in result.hits}

@@ -3,12 +3,13 @@ search, the counts by topic and source to narrow the results."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from rich.text import Text
 from textual.message import Message
 from textual.widgets import Tree
-from textual.widgets.tree import TreeNode
+from textual.widgets.tree import NodeID, TreeNode
 
 from aggregator.models import SourceInfo
 
@@ -37,45 +38,61 @@ class Sidebar(Tree[Place]):
         self.show_root = True
         self.guide_depth = 2
         self.auto_expand = False
+        self._counted: dict[NodeID, tuple[str, int, bool]] = {}
+        """Each node's name, unread count and failing mark, as its label shows them."""
+        self._topics_of: dict[str, list[TreeNode[Place]]] = {}
+        """A source's topic nodes, outermost first."""
 
     def show_sources(self, sources: list[SourceInfo], total_unread: int) -> None:
         """The library as topics and sources, keeping the selection where it was."""
         chosen = self.cursor_node.data if self.cursor_node is not None else None
         self.clear()
-        self.root.set_label(_label("All", total_unread))
         self.root.data = Place("all")
+        self._counted = {}
+        self._topics_of = {}
+        self._count(self.root, "All", total_unread)
         topics: dict[str, TreeNode[Place]] = {}
         unread_by_topic: dict[str, int] = {}
         for info in sources:
-            parts = [p for p in info.source.category.split("/") if p] or ["Unfiled"]
-            for i in range(len(parts)):
-                path = "/".join(parts[: i + 1])
+            for path in _topic_paths(info.source.category):
                 unread_by_topic[path] = unread_by_topic.get(path, 0) + info.unread
         for info in sources:
-            parts = [p for p in info.source.category.split("/") if p] or ["Unfiled"]
             parent = self.root
-            for i in range(len(parts)):
-                path = "/".join(parts[: i + 1])
+            paths = _topic_paths(info.source.category)
+            for path in paths:
                 if path not in topics:
-                    topics[path] = parent.add(
-                        _label(parts[i], unread_by_topic[path]),
-                        data=Place("topic", path),
-                        expand=True,
-                    )
+                    topics[path] = parent.add("", data=Place("topic", path), expand=True)
+                    self._count(topics[path], path.rsplit("/", 1)[-1], unread_by_topic[path])
                 parent = topics[path]
-            failing = bool(info.state.last_error)
-            parent.add_leaf(
-                _label(info.display_title, info.unread, failing=failing),
-                data=Place("source", info.source.url),
-            )
+            leaf = parent.add_leaf("", data=Place("source", info.source.url))
+            self._count(leaf, info.display_title, info.unread, bool(info.state.last_error))
+            self._topics_of[info.source.url] = [topics[path] for path in paths]
         self.root.expand()
         self._select(chosen)
+
+    def adjust_unread(self, changes: Mapping[str, int]) -> None:
+        """Unread counts moved by entries read here (a change per source URL)."""
+        for url, change in changes.items():
+            topics = self._topics_of.get(url)
+            if topics is None:
+                continue  # not a source shown here
+            for node in (self.root, *topics, *self._source_nodes(url)):
+                name, count, failing = self._counted[node.id]
+                self._count(node, name, max(0, count + change), failing)
+
+    def _source_nodes(self, url: str) -> list[TreeNode[Place]]:
+        return [n for n in _walk(self.root) if n.data == Place("source", url)]
+
+    def _count(self, node: TreeNode[Place], name: str, count: int, failing: bool = False) -> None:
+        self._counted[node.id] = (name, count, failing)
+        node.set_label(_label(name, count, failing=failing))
 
     def show_facets(
         self, facets: dict[str, dict[str, int]], titles: dict[str, str], total: int
     ) -> None:
         """Counts of the current search by topic and by source."""
         self.clear()
+        self._counted, self._topics_of = {}, {}  # no unread counts shown to adjust
         self.root.set_label(_label("All results", total))
         self.root.data = Place("all")
         topic_counts = sorted(facets.get("category", {}).items(), key=lambda kv: -kv[1])
@@ -116,6 +133,12 @@ def _label(name: str, count: int, *, failing: bool = False) -> Text:
     if count:
         label.append(f"  {count:,}", style="bold cyan")
     return label
+
+
+def _topic_paths(category: str) -> list[str]:
+    """ "a/b" → ["a", "a/b"]; a source without a topic is under "Unfiled"."""
+    parts = [p for p in category.split("/") if p] or ["Unfiled"]
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
 
 
 def _walk(node: TreeNode[Place]) -> list[TreeNode[Place]]:
