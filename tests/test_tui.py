@@ -772,6 +772,8 @@ def test_did_you_mean_and_ctrl_y_applies_it(library):
         await wait_until(pilot, lambda: len(titles(app)) == 2)
         assert app.main.query_one("#search", Input).value == "vaccine"
         assert "Did you mean" not in screen_text(app)
+        await pilot.press("s")  # typing goes on after the suggestion, not inside it
+        assert app.main.query_one("#search", Input).value == "vaccines"
 
     drive(AggregatorApp(settings, library=lib), script)
 

@@ -345,7 +345,9 @@ class MainScreen(Screen[None]):
 
     def action_use_suggestion(self) -> None:
         if self.search_result is not None and self.search_result.suggestion:
-            self.query_one(SearchBar).value = self.search_result.suggestion
+            bar = self.query_one(SearchBar)
+            bar.value = self.search_result.suggestion
+            bar.cursor_position = len(bar.value)  # typing goes on at the end
 
     def clear_search(self, *, keep_focus: bool = False) -> None:
         """Back to the list as it was before the search."""
