@@ -673,7 +673,7 @@ def test_typing_a_query_shows_results_with_snippets(library):
         assert snippets[entry_list(app).rows[1].id].text.startswith("The vaccine trial")
         text = screen_text(app)
         assert "The vaccine trial for rare" in text
-        assert "2 results by relevance (t to change)" in text
+        assert "2 entries by relevance (t to change)" in text
         assert app.focused is app.main.query_one("#search")  # typing goes on
 
     drive(AggregatorApp(settings, library=lib), script)

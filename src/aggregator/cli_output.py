@@ -289,7 +289,8 @@ def print_search(result: SearchResult) -> None:
         _search_notes(result)
         return
     about = "" if result.exact else "about "
-    head = text(f"{about}{plural(result.total, 'result')}", style="bold")
+    # Entries, not hits: a story carried by several sources is one hit naming them all.
+    head = text(f"{about}{plural(result.total, 'entry', 'entries')}", style="bold")
     head.append(f" · {result.took_ms:.0f} ms", style="dim")
     out.print(head)
     _search_notes(result)

@@ -334,7 +334,9 @@ class MainScreen(Screen[None]):
             notes.append(f"Read as: {result.interpretation}")
         order = "newest first" if self.search_sort == "newest" else "by relevance"
         about = "" if result.exact else "about "
-        summary = f"{about}{result.total:,} results {order} (t to change) · {result.took_ms:.0f} ms"
+        # Entries, not rows: a story carried by several sources is one row naming them all.
+        found = f"{about}{result.total:,} {'entry' if result.total == 1 else 'entries'}"
+        summary = f"{found} {order} (t to change) · {result.took_ms:.0f} ms"
         self.query_one("#notice", Static).update(Text("  ·  ".join([summary, *notes])))
         self.set_class(True, "searching")
 
