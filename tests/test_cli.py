@@ -46,7 +46,9 @@ def test_plain_listing_is_one_line_per_source(capsys):
     code, out, _ = cli(capsys, "sources", "list")
     lines = out.splitlines()
     assert code == 0 and len(lines) >= 24
-    assert all(len(line.split("\t")) == 5 for line in lines)
+    # topic, title, URL, entries, unread, health
+    assert all(len(line.split("\t")) == 6 for line in lines)
+    assert all(line.split("\t")[3:5] == ["0", "0"] for line in lines)
 
 
 def test_add_and_remove(capsys, isolated_home: Path):

@@ -137,7 +137,7 @@ def sources() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @pass_context
 def sources_list(obj: Context, as_json: bool) -> None:
-    """Every source with its topic, entry count and health."""
+    """Every source with its topic, entry and unread counts, and health."""
     with obj.library() as library:
         infos = library.sources()
     if as_json:
@@ -148,9 +148,8 @@ def sources_list(obj: Context, as_json: bool) -> None:
         for info in infos:
             s = info.source
             status = info.state.last_error or ("ok" if info.state.last_success else "new")
-            click.echo(
-                "\t".join([s.category, info.display_title, s.url, str(info.entries), status])
-            )
+            fields = [s.category, info.display_title, s.url, info.entries, info.unread, status]
+            click.echo("\t".join(map(str, fields)))
 
 
 @sources.command("add")
