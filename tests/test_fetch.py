@@ -15,7 +15,7 @@ import pytest
 
 from aggregator.config import FetchSettings
 from aggregator.errors import HttpStatusError, NetworkError, RedirectError, TooLargeError
-from aggregator.fetch import HttpClient, Response
+from aggregator.fetch import HttpClient, Response, _reason
 from tests.httpd import Route
 
 
@@ -187,6 +187,13 @@ def test_connection_refused_is_flagged_as_a_connection_error():
     with pytest.raises(NetworkError) as info:
         get(f"http://127.0.0.1:{port}/feed")
     assert info.value.connection
+    assert str(info.value) == "cannot connect: all connection attempts failed"
+
+
+def test_a_network_error_reads_as_a_sentence_without_its_errno():
+    assert _reason(OSError(-2, "Name or service not known")) == "name or service not known"
+    assert _reason(OSError("SSL: CERTIFICATE_VERIFY_FAILED")) == "SSL: CERTIFICATE_VERIFY_FAILED"
+    assert _reason(TimeoutError()) == "TimeoutError"
 
 
 def test_per_host_limit_is_kept(server):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import ssl
 import sys
 import threading
@@ -361,8 +362,16 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
+_ERRNO = re.compile(r"\[Errno -?\d+\]\s*")
+
+
 def _reason(exc: Exception) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    """One line a person can read: "[Errno 111] Connection refused" is "connection refused"."""
+    text = _ERRNO.sub("", " ".join(str(exc).split()))
+    if not text:
+        return type(exc).__name__
+    if text[1:2].islower():  # a capitalised sentence, not "SSL: ..." or a name
+        text = text[0].lower() + text[1:]
     return text[:200]
 
 
