@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from rich.style import Style
 from rich.text import Text
 from textual.message import Message
 from textual.widgets import Tree
@@ -34,14 +35,14 @@ class Sidebar(Tree[Place]):
             self.place = place
 
     def __init__(self, *, id: str | None = None) -> None:
+        self._counted: dict[NodeID, tuple[str, int, bool]] = {}
+        """Each node's name, count and failing mark, as its label shows them."""
+        self._topics_of: dict[str, list[TreeNode[Place]]] = {}
+        """A source's topic nodes, outermost first."""
         super().__init__(Text("All"), data=Place("all"), id=id)
         self.show_root = True
         self.guide_depth = 2
         self.auto_expand = False
-        self._counted: dict[NodeID, tuple[str, int, bool]] = {}
-        """Each node's name, unread count and failing mark, as its label shows them."""
-        self._topics_of: dict[str, list[TreeNode[Place]]] = {}
-        """A source's topic nodes, outermost first."""
 
     def show_sources(self, sources: list[SourceInfo], total_unread: int) -> None:
         """The library as topics and sources, keeping the selection where it was."""
@@ -92,24 +93,36 @@ class Sidebar(Tree[Place]):
     ) -> None:
         """Counts of the current search by topic and by source."""
         self.clear()
-        self._counted, self._topics_of = {}, {}  # no unread counts shown to adjust
-        self.root.set_label(_label("All results", total))
+        self._counted, self._topics_of = {}, {}  # counts of results: reading moves none
+        self._count(self.root, "All results", total)
         self.root.data = Place("all")
         topic_counts = sorted(facets.get("category", {}).items(), key=lambda kv: -kv[1])
         source_counts = sorted(facets.get("source", {}).items(), key=lambda kv: -kv[1])
         if topic_counts:
             topics = self.root.add(Text("Topics", style="bold"), data=Place("heading"), expand=True)
             for name, count in topic_counts:
-                topics.add_leaf(_label(name, count), data=Place("facet-topic", name))
+                self._count(topics.add_leaf("", data=Place("facet-topic", name)), name, count)
         if source_counts:
             sources = self.root.add(
                 Text("Sources", style="bold"), data=Place("heading"), expand=True
             )
             for url, count in source_counts:
-                sources.add_leaf(
-                    _label(titles.get(url, url), count), data=Place("facet-source", url)
-                )
+                leaf = sources.add_leaf("", data=Place("facet-source", url))
+                self._count(leaf, titles.get(url, url), count)
         self.root.expand()
+
+    def render_label(self, node: TreeNode[Place], base_style: Style, style: Style) -> Text:
+        """As the tree draws it, but a long name gives way to its count, not the reverse."""
+        text = super().render_label(node, base_style, style)
+        counted = self._counted.get(node.id)
+        room = self.scrollable_content_region.width - self.guide_depth * _depth(node)
+        if counted is None or text.cell_len <= room or room <= 0:
+            return text
+        name, count, failing = counted
+        toggle = 2 if node.allow_expand else 0  # the ▼ / ▶ before a topic
+        label = _label(name, count, failing=failing, room=room - toggle)
+        label.stylize(style)
+        return Text.assemble(text[:toggle], label)
 
     def _select(self, place: Place | None) -> None:
         if place is None:
@@ -125,13 +138,17 @@ class Sidebar(Tree[Place]):
             self.post_message(self.Chosen(event.node.data))
 
 
-def _label(name: str, count: int, *, failing: bool = False) -> Text:
+def _label(name: str, count: int, *, failing: bool = False, room: int | None = None) -> Text:
+    """`room`: cells the label may take; the name is shortened so that the count shows."""
     label = Text(no_wrap=True, overflow="ellipsis")
     if failing:
         label.append("! ", style="bold red")
     label.append(name)  # a Text, never markup: source names come from feeds
-    if count:
-        label.append(f"  {count:,}", style="bold cyan")
+    counted = f"  {count:,}" if count else ""
+    if room is not None and label.cell_len + len(counted) > room:
+        label.truncate(max(1, room - len(counted)), overflow="ellipsis")
+    if counted:
+        label.append(counted, style="bold cyan")
     return label
 
 
@@ -139,6 +156,13 @@ def _topic_paths(category: str) -> list[str]:
     """ "a/b" → ["a", "a/b"]; a source without a topic is under "Unfiled"."""
     parts = [p for p in category.split("/") if p] or ["Unfiled"]
     return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def _depth(node: TreeNode[Place]) -> int:
+    depth, parent = 0, node.parent
+    while parent is not None:
+        depth, parent = depth + 1, parent.parent
+    return depth
 
 
 def _walk(node: TreeNode[Place]) -> list[TreeNode[Place]]:
