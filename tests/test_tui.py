@@ -761,6 +761,20 @@ def test_facets_in_the_sidebar_narrow_the_results(library):
     drive(AggregatorApp(settings, library=lib), script)
 
 
+def test_no_results_leave_no_article_in_the_reader(library):
+    """Wide layout: a search that finds nothing empties the reader beside the list."""
+    settings, lib = library
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        assert await previewed(pilot) == ORDER[0]
+        await search(pilot, "nosuchwordanywhere")
+        assert titles(app) == []
+        await wait_until(pilot, lambda: app.main.query_one(Reader).entry is None)
+        assert "Select an entry to read it." in screen_text(app)
+
+    drive(AggregatorApp(settings, library=lib), script)
+
+
 def test_did_you_mean_and_ctrl_y_applies_it(library):
     settings, lib = library
 

@@ -115,12 +115,15 @@ class MainScreen(Screen[None]):
         self.query_one(EntryList).focus()
 
     @on(EntryList.Highlighted)
-    def highlighted(self, event: EntryList.Highlighted) -> None:
+    async def highlighted(self, event: EntryList.Highlighted) -> None:
         """In the wide layout the reader follows the cursor, once the cursor rests: moving
-        through the list never waits for an article to render."""
+        through the list never waits for an article to render. An empty list (no results)
+        empties it: an article left there would read as one of them."""
         if self._preview is not None:
             self._preview.stop()
-        if self.size.width >= WIDE and event.row is not None:
+        if self.size.width >= WIDE and event.row is None and not self.reading:
+            await self.query_one(Reader).show(None)
+        elif self.size.width >= WIDE and event.row is not None:
             entry_id = event.row.id
             self._preview = self.set_timer(
                 PREVIEW_DELAY_S, lambda: self.load_entry(entry_id, mark_read=False)
