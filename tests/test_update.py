@@ -331,8 +331,9 @@ def test_fetch_json_read_and_check(server, tmp_path, capsys):
     assert out.startswith("Alpha\n") and "word199" in out
     code, _, err = cli(capsys, "--opml", str(opml), "read", "000000000000")
     assert code == 1 and "no entry" in err
-    code, out, _ = cli(capsys, "--opml", str(opml), "sources", "check")
+    code, out, err = cli(capsys, "--opml", str(opml), "sources", "check")
     assert code == 0 and "ok      Good: 1 entry" in out and "failed  Bad: HTTP 404" in out
+    assert err.strip() == "2 sources: 1 ok, 1 failed"
 
 
 def test_sources_add_discovers_the_feed_of_a_page(server, tmp_path, capsys):

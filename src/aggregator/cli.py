@@ -212,6 +212,11 @@ def sources_check(obj: Context, urls: tuple[str, ...], as_json: bool) -> None:
         else:
             line = f"failed  {r.title}: {r.error}"
         out.print(text(line, style="" if r.status == "ok" else "red"))
+    failed = sum(r.status != "ok" for r in results)
+    if len(results) > 1:
+        err.print(
+            text(f"{plural(len(results), 'source')}: {len(results) - failed} ok, {failed} failed")
+        )
 
 
 @sources.command("remove")
