@@ -22,7 +22,7 @@ import pytest
 from rich.console import Console
 from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input
+from textual.widgets import DataTable, Input, Static
 
 from aggregator.config import Settings, load_settings
 from aggregator.library import Library, open_library
@@ -1012,9 +1012,13 @@ def test_capital_s_lists_every_source_with_its_health(tmp_path, server):
             str(table.get_row_at(i)[1]): [str(cell) for cell in table.get_row_at(i)]
             for i in range(3)
         }
-        assert rows["Works"][5] == "✓ ok" and rows["Works"][2] == "1"
-        assert rows["Breaks"][5].startswith("✗ HTTP 500")
-        assert rows["Clinic Notes"][5] == "not fetched yet"
+        assert rows["Works"][6] == "✓ ok" and rows["Works"][2] == "1"
+        assert rows["Breaks"][6].startswith("✗ HTTP 500")
+        assert rows["Clinic Notes"][6] == "not fetched yet"
+        # The highlighted source's address and whole error below the table.
+        await pilot.press(*["down"] * list(rows).index("Breaks"))
+        detail = str(app.screen.query_one("#sources-detail", Static).content)
+        assert detail.startswith(broken) and "HTTP 500" in detail
         labels = [str(n.label) for n in _nodes(app.main.query_one(Sidebar).root)]
         assert "! Breaks" in labels  # failing sources are marked in the sidebar too
         await pilot.press("escape")

@@ -35,11 +35,14 @@ class SourcesScreen(Screen[None]):
             cursor_type="row", zebra_stripes=True, id="sources-table"
         )
         yield table
+        yield Static("", id="sources-detail")
         yield Footer()
 
     def on_mount(self) -> None:
+        self._infos: dict[str, SourceInfo] = {}
         table = self.query_one(DataTable)
-        for label in ("Topic", "Source", "Entries", "Unread", "Last success", "Health", "Next try"):
+        # Health last: an error can be long, and the columns after it would go off screen.
+        for label in ("Topic", "Source", "Entries", "Unread", "Last success", "Next try", "Health"):
             table.add_column(label, key=label)
         self.load()
         table.focus()
@@ -52,6 +55,7 @@ class SourcesScreen(Screen[None]):
     def show(self, infos: list[SourceInfo]) -> None:
         table = self.query_one(DataTable)
         table.clear()
+        self._infos = {info.source.url: info for info in infos}
         for info in infos:
             state = info.state
             if state.gone:
@@ -70,10 +74,22 @@ class SourcesScreen(Screen[None]):
                 Text(f"{info.entries:,}", justify="right"),
                 Text(f"{info.unread:,}", justify="right"),
                 Text(_when(state.last_success)),
-                health,
                 Text(_when(state.next_attempt)),
+                health,
                 key=info.source.url,
             )
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """The highlighted source's address and whole last error, below the table."""
+        info = self._infos.get(str(event.row_key.value))
+        detail = self.query_one("#sources-detail", Static)
+        if info is None:
+            detail.update("")
+            return
+        line = Text(info.source.url, style="dim")
+        if info.state.last_error:
+            line.append(f"\n{info.state.last_error}", style="red")
+        detail.update(line)
 
     def _selected(self) -> str | None:
         table = self.query_one(DataTable)
