@@ -8,6 +8,7 @@ index is written fresh and nothing is shared between tests.
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from aggregator import cli_output
 from aggregator.cli import run
 from aggregator.config import load_settings
 from aggregator.errors import UserError
@@ -623,6 +625,32 @@ def test_cli_plain_output_is_one_tab_separated_line_per_hit(lib: Library, opml: 
     assert [row[0] for row in rows] == [ID["a1"], ID["a2"]]
     assert all(len(row) == 7 for row in rows)
     assert rows[0][1:5] == ["2024-06-15", "Medicine", "Alpha Health Daily", ENTRIES["a1"][1]]
+
+
+def test_cli_on_a_terminal_wraps_snippets_at_words_under_the_title(
+    lib: Library, opml: Path, monkeypatch: pytest.MonkeyPatch
+):
+    shown = io.StringIO()
+    terminal = cli_output._LazyConsole(
+        file=shown,
+        force_terminal=True,
+        width=40,
+        color_system=None,
+        highlight=False,
+        soft_wrap=True,
+    )
+    monkeypatch.setattr(cli_output, "out", terminal)
+    assert run(["--opml", str(opml), "search", "hospital", "--limit", "1"]) == 0
+    (hit,) = lib.search("hospital", limit=1).hits
+    lines = shown.getvalue().splitlines()
+    title = next(i for i, line in enumerate(lines) if line.startswith(" 1. "))
+    url = next(i for i, line in enumerate(lines) if line.strip() == hit.url)
+    snippet = lines[title + 2 : url]  # after the title and its source line
+    assert len(snippet) > 1, lines  # it did wrap
+    assert all(
+        line.startswith("    ") and line == line.rstrip() and len(line) <= 40 for line in snippet
+    )
+    assert " ".join(" ".join(snippet).split()) == " ".join(hit.snippet.split())
 
 
 def test_cli_tells_did_you_mean_on_stderr(lib: Library, opml: Path, capsys):

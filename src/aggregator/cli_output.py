@@ -305,10 +305,14 @@ def print_search(result: SearchResult) -> None:
         if h.also_in:
             meta += " · also in " + ", ".join(h.also_in)
         out.print(text("    " + meta, style="cyan"))
-        snippet = text("    " + h.snippet)
+        snippet = text(h.snippet)
         for start, end in h.highlights:
-            snippet.stylize("bold yellow", start + 4, end + 4)
-        out.print(snippet)
+            snippet.stylize("bold yellow", start, end)
+        # Wrapped at words, indented under the title (the other lines are left whole: a URL
+        # or an id is copied from a terminal, not read across a break).
+        for part in snippet.wrap(out.console(), max(20, out.width - 4)):
+            part.rstrip()
+            out.print(text("    ") + part)
         if h.url:
             out.print(text("    " + h.url, style="dim"))
     facets = []
