@@ -32,19 +32,23 @@ class Reader(VerticalScroll, can_focus=True):
         yield Markdown("", open_links=False)
 
     async def show(self, entry: Entry | None) -> None:
-        self.entry = entry
+        """The body is rendered first (a long article takes a moment), then the header: the
+        old article stays whole until the new one replaces it, never one's title over the
+        other's text."""
         title = self.query_one("#reader-title", Static)
         meta = self.query_one("#reader-meta", Static)
         link = self.query_one("#reader-link", Static)
         note = self.query_one("#reader-note", Static)
         body = self.query_one(Markdown)
         if entry is None:
+            await body.update("")
             title.update(Text("Select an entry to read it.", style="italic"))
             for widget in (meta, link, note):
                 widget.update("")
             note.display = False
-            await body.update("")
+            self.entry = None
             return
+        await body.update(entry.markdown or entry.text or entry.summary)
         title.update(Text(entry.title or "(untitled)"))
         parts = [entry.source_title or entry.source_url, entry.author]
         if entry.published:
@@ -59,5 +63,5 @@ class Reader(VerticalScroll, can_focus=True):
             note.update(Text("A teaser: the full article comes with the next refresh."))
         else:
             note.update("")
-        await body.update(entry.markdown or entry.text or entry.summary)
+        self.entry = entry
         self.scroll_home(animate=False)
