@@ -30,10 +30,10 @@ from aggregator.index.codec import FastLeafMatcher
 Scores = dict[int, float]
 """Document number (within one segment) → score."""
 BlockCache = dict[int, tuple[list[int], Callable[[int], bytes]]]
+"""Postings blocks of one term already read: document numbers and a value getter."""
 BLOCK_CACHE_SIZE = 512
 """Blocks a `BlockCache` keeps (one term in one segment, for one search): enough for the
 rounds of a common phrase, and a bound on the memory a long paging through it can hold."""
-"""Postings blocks of one term already read: document numbers and a value getter."""
 Only = Scores | set[int] | None
 """The documents a search still considers (in an AND), or None for all of them."""
 
