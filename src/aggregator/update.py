@@ -13,9 +13,10 @@ import asyncio
 import multiprocessing
 import os
 import random
+import ssl
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -73,7 +74,7 @@ class Updater:
         self.settings = settings
         self.store = store
         self.processes = processes
-        self._tls = tls_context_soon()
+        self._tls: Future[ssl.SSLContext] | None = None
         self._task: asyncio.Task[FetchReport] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -84,6 +85,8 @@ class Updater:
         force: bool = False,
         progress: ProgressCallback | None = None,
     ) -> FetchReport:
+        if sources:  # its TLS context is built while the sources' state is read
+            self._tls = tls_context_soon()
         return asyncio.run(self._main(sources, force, progress))
 
     def cancel(self) -> None:

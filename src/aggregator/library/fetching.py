@@ -41,12 +41,11 @@ class Fetching:
         from aggregator.update import Updater
 
         urls = list(urls)
-        # The updater first: it starts work that overlaps the reading of the source list.
+        chosen = self.select_sources(urls, category)
         self._updater = Updater(
             self._with_limits(concurrency, per_host), self.store, processes=self.use_processes
         )
         try:
-            chosen = self.select_sources(urls, category)
             report = self._updater.run(chosen, force=bool(urls), progress=progress)
         finally:
             self._updater = None

@@ -121,7 +121,7 @@ class MainScreen(Screen[None]):
         empties it: an article left there would read as one of them."""
         if self._preview is not None:
             self._preview.stop()
-        if self.size.width >= WIDE and event.row is None and not self.reading:
+        if self.size.width >= WIDE and event.row is None:
             await self.query_one(Reader).show(None)
         elif self.size.width >= WIDE and event.row is not None:
             entry_id = event.row.id
@@ -155,6 +155,9 @@ class MainScreen(Screen[None]):
         assert isinstance(entry, Entry)
         if not self.is_attached:
             return  # the app is closing: nothing left to show it in
+        current = self.query_one(EntryList).current
+        if current is None or current.id != entry.id:
+            return  # the list moved on (or emptied) while the entry was read
         await self.query_one(Reader).show(entry)
         if marked and not entry.read:
             self._set_row(entry.id, read=True)

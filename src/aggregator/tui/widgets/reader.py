@@ -32,9 +32,10 @@ class Reader(VerticalScroll, can_focus=True):
         yield Markdown("", open_links=False)
 
     async def show(self, entry: Entry | None) -> None:
-        """The body is rendered first (a long article takes a moment), then the header: the
-        old article stays whole until the new one replaces it, never one's title over the
-        other's text."""
+        """The body is rendered first and the header set right after it: a long article
+        takes a moment to render, and meanwhile the old one stays whole instead of showing
+        under the new title. (Textual swaps a very long body in parts, so its first part can
+        show under the old title for a moment.)"""
         title = self.query_one("#reader-title", Static)
         meta = self.query_one("#reader-meta", Static)
         link = self.query_one("#reader-link", Static)

@@ -39,6 +39,8 @@ class Sidebar(Tree[Place]):
         """Each node's name, count and failing mark, as its label shows them."""
         self._topics_of: dict[str, list[TreeNode[Place]]] = {}
         """A source's topic nodes, outermost first."""
+        self._unread_shown = False
+        """Whether the counts are the library's unread ones (not a search's)."""
         super().__init__(Text("All"), data=Place("all"), id=id)
         self.show_root = True
         self.guide_depth = 2
@@ -49,8 +51,7 @@ class Sidebar(Tree[Place]):
         chosen = self.cursor_node.data if self.cursor_node is not None else None
         self.clear()
         self.root.data = Place("all")
-        self._counted = {}
-        self._topics_of = {}
+        self._counted, self._topics_of, self._unread_shown = {}, {}, True
         self._count(self.root, "All", total_unread)
         topics: dict[str, TreeNode[Place]] = {}
         unread_by_topic: dict[str, int] = {}
@@ -73,10 +74,11 @@ class Sidebar(Tree[Place]):
 
     def adjust_unread(self, changes: Mapping[str, int]) -> None:
         """Unread counts moved by entries read here (a change per source URL)."""
+        if not self._unread_shown:
+            return  # a search's counts are shown: reading moves none of them
         for url, change in changes.items():
-            topics = self._topics_of.get(url)
-            if topics is None:
-                continue  # not a source shown here
+            # An entry of a source no longer listed still counts in All.
+            topics = self._topics_of.get(url, [])
             for node in (self.root, *topics, *self._source_nodes(url)):
                 name, count, failing = self._counted[node.id]
                 self._count(node, name, max(0, count + change), failing)
@@ -93,7 +95,7 @@ class Sidebar(Tree[Place]):
     ) -> None:
         """Counts of the current search by topic and by source."""
         self.clear()
-        self._counted, self._topics_of = {}, {}  # counts of results: reading moves none
+        self._counted, self._topics_of, self._unread_shown = {}, {}, False
         self._count(self.root, "All results", total)
         self.root.data = Place("all")
         topic_counts = sorted(facets.get("category", {}).items(), key=lambda kv: -kv[1])
