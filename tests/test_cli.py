@@ -93,6 +93,10 @@ def test_import_a_real_list_then_export_it(capsys, corpus: Path, tmp_path: Path)
     target = tmp_path / "out.opml"
     code, _, _ = cli(capsys, "opml", "export", str(target))
     assert code == 0 and target.read_text(encoding="utf-8").count("xmlUrl=") == out.count("xmlUrl=")
+    # A directory that is not there is a mistake to report, not one to make.
+    code, _, err = cli(capsys, "opml", "export", str(tmp_path / "no" / "such" / "out.opml"))
+    assert code == 1 and "No such file or directory" in err and err.count("\n") == 1
+    assert not (tmp_path / "no").exists()
 
 
 @pytest.mark.parametrize(
