@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import io
 import socket
+import threading
 import time
 import webbrowser
 from collections.abc import Awaitable, Callable, Iterator
@@ -543,6 +544,53 @@ def test_m_toggles_read(library):
         ]
 
     drive(AggregatorApp(settings, library=lib), script)
+
+
+def test_marking_read_while_the_list_loads_leaves_rows_and_counts_agreeing(library, monkeypatch):
+    """A list load that read its rows before a mark was written, and its counts after,
+    showed the entry unread with counts that had it read. Loads and flag writes now take
+    turns, and a written flag is shown again on whatever list is there."""
+    settings, lib = library
+    gate, armed = threading.Event(), threading.Event()
+    stats = lib.stats
+
+    def slow_stats() -> Any:
+        if armed.is_set():
+            armed.clear()
+            gate.wait(10)  # the load has its rows: hold it here while "m" is pressed
+        return stats()
+
+    monkeypatch.setattr(lib, "stats", slow_stats)
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        await pilot.press("j")
+        armed.set()
+        app.load_library(keep=ORDER[1])
+        await wait_until_true(lambda: not armed.is_set())
+        await pilot.press("m")  # shown at once; written after the load (or, before: during it)
+        await pilot.pause(0.2)
+        gate.set()
+        await settle(pilot)
+        assert stored(lib, ORDER[1]).read
+        assert entry_list(app).rows[1].read
+        assert "8 entries · 7 unread" in status_text(app)
+        assert sidebar_labels(app)[:5] == [
+            "All  7",
+            "Medicine  4",
+            "Clinic Notes  3",
+            "Oncology  1",
+            "Cell Letters  1",
+        ]
+
+    drive(AggregatorApp(settings, library=lib), script)
+
+
+async def wait_until_true(condition: Callable[[], object], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached")
+        await asyncio.sleep(0.01)
 
 
 def test_s_stars(library):

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import threading
 import webbrowser
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -71,6 +72,9 @@ class AggregatorApp(App[str | None]):
         self._library = library
         self.user_keys, self.unknown_keys = keymap(settings.keys)
         self._refreshing = False
+        self.flags_lock = threading.Lock()
+        """Held while the list and its counts are read, and while read or starred flags are
+        written: a load sees a flag change whole or not at all (see `set_read`)."""
         if demo:
             self.sub_title = "demo · sample articles, no network"
 
@@ -114,9 +118,10 @@ class AggregatorApp(App[str | None]):
         view = self.main.view
         if keep is None:
             self.call_from_thread(self._first_rows, library.entries(view, limit=FIRST_ROWS))
-        rows = library.entries(view)
-        sources = library.sources()
-        stats = library.stats()
+        with self.flags_lock:
+            rows = library.entries(view)
+            sources = library.sources()
+            stats = library.stats()
         self.call_from_thread(
             self._loaded, LibraryLoaded(sources, rows, stats.entries, stats.unread), keep
         )
@@ -152,11 +157,18 @@ class AggregatorApp(App[str | None]):
 
     @work(thread=True, group="flags", exit_on_error=False)
     def set_read(self, ids: list[str], read: bool) -> None:
-        self.library.set_read(ids, read)
+        """Written, then shown again: the rows already show it (at the key press), but a
+        list loaded in between was read before the write, with counts to match; showing
+        it again on that list moves the counts with it."""
+        with self.flags_lock:
+            self.library.set_read(ids, read)
+        self.call_from_thread(self.main.show_flags, ids, read=read)
 
     @work(thread=True, group="flags", exit_on_error=False)
     def set_starred(self, entry_id: str, starred: bool) -> None:
-        self.library.set_starred([entry_id], starred)
+        with self.flags_lock:
+            self.library.set_starred([entry_id], starred)
+        self.call_from_thread(self.main.show_flags, [entry_id], starred=starred)
 
     def open_link(self, url: str) -> None:
         """Open in $BROWSER (or the system's); only http(s): a feed must not open local files."""

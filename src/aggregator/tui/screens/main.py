@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -146,7 +147,8 @@ class MainScreen(Screen[None]):
         library = self.app.library
         entry = library.entry(entry_id)
         if mark_read and not entry.read:
-            library.set_read([entry_id])
+            with self.app.flags_lock:
+                library.set_read([entry_id])
         self.app.call_from_thread(self._show_entry, entry, mark_read)
 
     async def _show_entry(self, entry: object, marked: bool) -> None:
@@ -160,18 +162,25 @@ class MainScreen(Screen[None]):
             return  # the list moved on (or emptied) while the entry was read
         await self.query_one(Reader).show(entry)
         if marked and not entry.read:
-            self._set_row(entry.id, read=True)
+            self.show_flags([entry.id], read=True)
 
-    def _set_row(self, entry_id: str, **changes: bool) -> None:
+    def show_flags(self, ids: Collection[str], **changes: bool) -> None:
+        """These entries' rows with these flags; unread counts move by the rows that change."""
+        from dataclasses import replace
+
+        wanted = set(ids)
         entries = self.query_one(EntryList)
-        for row in entries.rows:
-            if row.id == entry_id:
-                from dataclasses import replace
-
-                entries.update_row(replace(row, **changes))
-                if "read" in changes and changes["read"] != row.read:
-                    self.app.adjust_unread({row.source_url: -1 if changes["read"] else 1})
-                break
+        moved: Counter[str] = Counter()
+        for i, row in enumerate(entries.rows):
+            if row.id in wanted:
+                shown = replace(row, **changes)
+                if shown != row:
+                    entries.rows[i] = shown
+                    if shown.read != row.read:
+                        moved[row.source_url] += -1 if shown.read else 1
+        entries.refresh()
+        if moved:
+            self.app.adjust_unread(moved)
 
     # -- keys --------------------------------------------------------------------------------
 
@@ -214,29 +223,21 @@ class MainScreen(Screen[None]):
         row = self.query_one(EntryList).current
         if row is not None:
             self.app.set_read([row.id], not row.read)
-            self._set_row(row.id, read=not row.read)
+            self.show_flags([row.id], read=not row.read)
 
     def action_star(self) -> None:
         row = self.query_one(EntryList).current
         if row is not None:
             self.app.set_starred(row.id, not row.starred)
-            self._set_row(row.id, starred=not row.starred)
+            self.show_flags([row.id], starred=not row.starred)
 
     def action_all_read(self) -> None:
         entries = self.query_one(EntryList)
         unread = [r.id for r in entries.rows if not r.read]
         if not unread:
             return
-        by_source = Counter(r.source_url for r in entries.rows if not r.read)
         self.app.set_read(unread, True)
-        from dataclasses import replace
-
-        entries.set_rows(
-            [replace(r, read=True) for r in entries.rows],
-            entries.snippets and dict(entries.snippets),
-            keep=entries.current.id if entries.current else None,
-        )
-        self.app.adjust_unread({url: -n for url, n in by_source.items()})
+        self.show_flags(unread, read=True)
         self.app.notify(f"Marked {len(unread):,} entries read.", timeout=2)
 
     def action_open_link(self) -> None:

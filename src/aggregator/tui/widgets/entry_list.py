@@ -86,13 +86,6 @@ class EntryList(ScrollView, can_focus=True):
         self.scroll_to(y=max(0, index * self.line_height - self.size.height // 3), animate=False)
         self.refresh()
 
-    def update_row(self, row: EntryRow) -> None:
-        for i, existing in enumerate(self.rows):
-            if existing.id == row.id:
-                self.rows[i] = row
-                self.refresh()
-                return
-
     @property
     def current(self) -> EntryRow | None:
         return self.rows[self.cursor] if 0 <= self.cursor < len(self.rows) else None
