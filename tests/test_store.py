@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -12,6 +12,7 @@ import pytest
 from aggregator.errors import EntryNotFoundError, StoreError, StoreVersionError
 from aggregator.models import EntryDraft, Source
 from aggregator.store import Store
+from aggregator.store.database import from_db, to_db
 from aggregator.store.schema import SCHEMA_VERSION
 
 FEED = "https://feed.example/rss"
@@ -172,3 +173,18 @@ def test_sources_gone_from_the_list_are_unlisted_not_deleted(store: Store):
     store.sync_sources([])
     assert store.entry_totals()[0] == 1
     assert store.source_counts()[FEED] == (1, 1)
+
+
+def test_stored_times_read_back_as_the_same_utc_instant():
+    """Times are kept as fixed-width UTC text; reading them gives aware UTC datetimes."""
+    cet = timezone(timedelta(hours=1))
+    for value in (
+        datetime(2024, 5, 23, 16, 0, 7, tzinfo=UTC),
+        datetime(2024, 5, 23, 17, 0, 7, tzinfo=cet),
+        datetime(2024, 5, 23, 16, 0, 7),  # naive: taken as UTC
+    ):
+        text = to_db(value)
+        assert text == "2024-05-23T16:00:07Z"
+        back = from_db(text)
+        assert back == datetime(2024, 5, 23, 16, 0, 7, tzinfo=UTC) and back.tzinfo is UTC
+    assert from_db(None) is None and from_db("") is None

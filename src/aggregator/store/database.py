@@ -26,9 +26,11 @@ def to_db(value: datetime | None) -> str | None:
 
 
 def from_db(value: str | None) -> datetime | None:
+    """`to_db`'s text back (fromisoformat, in C: strptime took half of listing 100k rows)."""
     if not value:
         return None
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def select_in(
