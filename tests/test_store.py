@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from aggregator.errors import EntryNotFoundError, StoreError, StoreVersionError
-from aggregator.models import EntryDraft, Source
+from aggregator.models import EntryDraft, Source, View
 from aggregator.store import Store
 from aggregator.store.database import from_db, to_db
 from aggregator.store.schema import SCHEMA_VERSION
@@ -91,6 +91,31 @@ def test_migration_runs_once_and_reopening_is_harmless(tmp_path: Path):
 
 def draft(guid: str, **fields) -> EntryDraft:
     return EntryDraft(guid=guid, title=fields.pop("title", f"Title {guid}"), **fields)
+
+
+def test_a_version_1_library_is_migrated_and_keeps_its_entries(tmp_path: Path):
+    """Version 2 puts the id in `entry_by_source`: per-source counts read that index alone."""
+    path = tmp_path / "lib.sqlite3"
+    store = Store.open(path)
+    store.sync_sources([Source(url=FEED, title="Feed", category="Medicine")])
+    store.upsert_entries(FEED, [draft("a"), draft("b")])
+    store.close()
+    conn = sqlite3.connect(path)  # as version 1 left it
+    conn.executescript(
+        """DROP INDEX entry_by_source;
+           CREATE INDEX entry_by_source ON entry (source_url, published DESC);
+           PRAGMA user_version = 1;"""
+    )
+    conn.close()
+    store = Store.open(path)
+    assert {row.title for row in store.list_entries(View())} == {"Title a", "Title b"}
+    assert store.source_counts() == {FEED: (2, 2)}
+    store.close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    sql = "SELECT source_url, count(id) FROM entry GROUP BY source_url"
+    plan = " ".join(str(row) for row in conn.execute("EXPLAIN QUERY PLAN " + sql))
+    assert "COVERING INDEX entry_by_source" in plan
 
 
 def test_entries_upsert_counts_and_the_queue_follows_in_the_same_transaction(store: Store):

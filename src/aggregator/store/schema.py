@@ -9,7 +9,7 @@ its change in the same transaction: the index can never silently miss one.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _V1 = """
 CREATE TABLE source (
@@ -102,5 +102,13 @@ BEGIN
 END;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1,)
+_V2 = """
+-- With the id in it, a source's entry and unread counts are read from this index alone
+-- (every source's, at 100,000 entries: 129 -> 25 ms; the sidebar and the sources screen
+-- ask for them on every load).
+DROP INDEX entry_by_source;
+CREATE INDEX entry_by_source ON entry (source_url, published DESC, id);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 assert len(MIGRATIONS) == SCHEMA_VERSION
