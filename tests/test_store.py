@@ -94,7 +94,8 @@ def draft(guid: str, **fields) -> EntryDraft:
 
 
 def test_a_version_1_library_is_migrated_and_keeps_its_entries(tmp_path: Path):
-    """Version 2 puts the id in `entry_by_source`: per-source counts read that index alone."""
+    """Version 2 puts the id in `entry_by_source` (per-source counts read that index alone)
+    and adds `entry_by_date` (see the next test)."""
     path = tmp_path / "lib.sqlite3"
     store = Store.open(path)
     store.sync_sources([Source(url=FEED, title="Feed", category="Medicine")])
@@ -102,7 +103,7 @@ def test_a_version_1_library_is_migrated_and_keeps_its_entries(tmp_path: Path):
     store.close()
     conn = sqlite3.connect(path)  # as version 1 left it
     conn.executescript(
-        """DROP INDEX entry_by_source;
+        """DROP INDEX entry_by_date; DROP INDEX entry_by_source;
            CREATE INDEX entry_by_source ON entry (source_url, published DESC);
            PRAGMA user_version = 1;"""
     )
@@ -116,6 +117,8 @@ def test_a_version_1_library_is_migrated_and_keeps_its_entries(tmp_path: Path):
     sql = "SELECT source_url, count(id) FROM entry GROUP BY source_url"
     plan = " ".join(str(row) for row in conn.execute("EXPLAIN QUERY PLAN " + sql))
     assert "COVERING INDEX entry_by_source" in plan
+    names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert "entry_by_date" in names
 
 
 def test_entries_upsert_counts_and_the_queue_follows_in_the_same_transaction(store: Store):
@@ -213,3 +216,24 @@ def test_stored_times_read_back_as_the_same_utc_instant():
         back = from_db(text)
         assert back == datetime(2024, 5, 23, 16, 0, 7, tzinfo=UTC) and back.tzinfo is UTC
     assert from_db(None) is None and from_db("") is None
+
+
+def test_a_screenful_of_the_list_is_read_in_order_from_an_index(store: Store):
+    """The first rows of a list walk `entry_by_date` and stop; a whole list is read in table
+    order and sorted (through the index every row would be a random read)."""
+    store.upsert_entries(FEED, [draft(str(i)) for i in range(5)])
+    conn = store._conn()
+    executed: list[str] = []
+    conn.set_trace_callback(executed.append)
+    try:
+        assert len(store.list_entries(View(), limit=3)) == 3
+        assert len(store.list_entries(View())) == 5
+    finally:
+        conn.set_trace_callback(None)
+    screenful, whole = [sql for sql in executed if sql.lstrip().startswith("SELECT e.id")]
+
+    def plan(sql: str) -> str:
+        return " ".join(str(row) for row in conn.execute("EXPLAIN QUERY PLAN " + sql))
+
+    assert "entry_by_date" in plan(screenful) and "TEMP B-TREE" not in plan(screenful)
+    assert "entry_by_date" not in plan(whole)

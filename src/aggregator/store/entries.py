@@ -253,11 +253,14 @@ class EntryRows(Database):
             where.append("COALESCE(f.read, 0) = 0")
         if view.starred_only:
             where.append("COALESCE(f.starred, 0) = 1")
+        # A screenful walks `entry_by_date` and stops; a whole list reads the table in order
+        # and sorts it (through the index it would fetch each row at random: 40% slower).
+        whole = not limit and not view.source_url
         sql = f"""SELECT e.id, e.title,
                          COALESCE(NULLIF(s.title, ''), NULLIF(s.feed_title, ''), e.source_url),
                          COALESCE(s.category, ''), e.published, COALESCE(f.read, 0),
                          COALESCE(f.starred, 0), e.full_text = 'partial', e.source_url
-                  FROM entry AS e
+                  FROM entry AS e {"NOT INDEXED" if whole else ""}
                   LEFT JOIN entry_flags AS f ON f.entry_id = e.id
                   LEFT JOIN source AS s ON s.url = e.source_url
                   {"WHERE " + " AND ".join(where) if where else ""}

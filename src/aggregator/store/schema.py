@@ -108,6 +108,9 @@ _V2 = """
 -- ask for them on every load).
 DROP INDEX entry_by_source;
 CREATE INDEX entry_by_source ON entry (source_url, published DESC, id);
+-- The list's order (newest first, an undated entry by when it was first seen): its first
+-- screenful is read from here instead of sorting the library (111 -> 0 ms at 100,000).
+CREATE INDEX entry_by_date ON entry (COALESCE(NULLIF(published, ''), first_seen) DESC);
 """
 
 MIGRATIONS: tuple[str, ...] = (_V1, _V2)
