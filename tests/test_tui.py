@@ -354,19 +354,21 @@ def test_library_loads_newest_first_with_the_status_bar(library):
         assert "8 entries · 8 unread · refreshed never" in status_text(app)
         sidebar = app.main.query_one(Sidebar)
         labels = [str(n.label) for n in _nodes(sidebar.root)]
-        assert labels == [
-            "All  8",
-            "Medicine  5",
-            "Clinic Notes  3",
-            "Oncology  2",
-            "Cell Letters  2",
-            "Travel  3",
-            "Rail Diary  3",
-        ]
+        assert labels == UNTOUCHED
 
     drive(AggregatorApp(settings, library=lib), script)
 
 
+UNTOUCHED = [
+    "All  8",
+    "Medicine  5",
+    "Clinic Notes  3",
+    "Oncology  2",
+    "Cell Letters  2",
+    "Travel  3",
+    "Rail Diary  3",
+]
+"""The sidebar's labels for the test library, nothing read."""
 TRIAL_READ = ["All  7", "Medicine  4", "Clinic Notes  3", "Oncology  1", "Cell Letters  1"]
 """The sidebar's first labels once the vaccine trial (ORDER[1], in Cell Letters) is read."""
 
@@ -531,13 +533,7 @@ def test_m_toggles_read(library):
         await settle(pilot)
         assert not stored(lib, ORDER[1]).read and not entry_list(app).rows[1].read
         assert "8 unread" in status_text(app)
-        assert sidebar_labels(app)[:5] == [
-            "All  8",
-            "Medicine  5",
-            "Clinic Notes  3",
-            "Oncology  2",
-            "Cell Letters  2",
-        ]
+        assert sidebar_labels(app)[:5] == UNTOUCHED[:5]
 
     drive(AggregatorApp(settings, library=lib), script)
 
@@ -606,15 +602,8 @@ def test_capital_a_marks_all_in_view_read(library):
         for row in lib.entries():
             assert lib.store.entry(row.id).read == (row.category == "Travel"), row.title
         assert "5 unread" in status_text(app)
-        assert sidebar_labels(app) == [  # the counts follow, as the library has them
-            "All  5",
-            "Medicine  5",
-            "Clinic Notes  3",
-            "Oncology  2",
-            "Cell Letters  2",
-            "Travel",
-            "Rail Diary",
-        ]
+        # The counts follow, as the library has them: Travel's are all read.
+        assert sidebar_labels(app) == ["All  5", *UNTOUCHED[1:5], "Travel", "Rail Diary"]
 
     drive(AggregatorApp(settings, library=lib), script)
 

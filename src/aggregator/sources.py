@@ -454,21 +454,13 @@ def _xml_name(name: str) -> bool:
     return re.fullmatch(r"[A-Za-z_][\w.-]*", name) is not None
 
 
-def save_opml(
-    path: str | os.PathLike[str],
-    sources: Iterable[Source],
-    *,
-    title: str,
-    make_parents: bool = True,
-) -> None:
+def save_opml(path: str | os.PathLike[str], sources: Iterable[Source], *, title: str) -> None:
     """Write atomically (temp file, fsync, rename): a crash never leaves half a list.
 
-    `make_parents=False` for an export: a mistyped directory is an error, not a new folder.
-    """
+    The directory must be there (the library makes its own): a mistyped one is an error,
+    not a new folder."""
     target = Path(path)
     data = write_opml(sources, title=title)
-    if make_parents:
-        target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".feeds-", suffix=".opml", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:

@@ -160,7 +160,7 @@ class SourceList:
         listed = self._read_list()
         if path is not None:
             try:
-                opml.save_opml(path, listed, title=self._list_title, make_parents=False)
+                opml.save_opml(path, listed, title=self._list_title)
             except OSError as exc:
                 raise OpmlError(
                     f"cannot write {path}: {exc.strerror or exc}", path=str(path)

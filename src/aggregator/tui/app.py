@@ -74,7 +74,7 @@ class AggregatorApp(App[str | None]):
         self._refreshing = False
         self.flags_lock = threading.Lock()
         """Held while the list and its counts are read, and while read or starred flags are
-        written: a load sees a flag change whole or not at all (see `set_read`)."""
+        written: a load sees a flag change whole or not at all (see `mark`)."""
         if demo:
             self.sub_title = "demo · sample articles, no network"
 
@@ -118,13 +118,15 @@ class AggregatorApp(App[str | None]):
         view = self.main.view
         if keep is None:
             self.call_from_thread(self._first_rows, library.entries(view, limit=FIRST_ROWS))
+        # Shown before the lock is let go: a flag written after these reads is shown again
+        # (`mark`) only once this list is there, never before it and then overwritten.
         with self.flags_lock:
             rows = library.entries(view)
             sources = library.sources()
             stats = library.stats()
-        self.call_from_thread(
-            self._loaded, LibraryLoaded(sources, rows, stats.entries, stats.unread), keep
-        )
+            self.call_from_thread(
+                self._loaded, LibraryLoaded(sources, rows, stats.entries, stats.unread), keep
+            )
 
     def _first_rows(self, rows: list[EntryRow]) -> None:
         if self.main.search_result is None and len(self.main.query_one(EntryList).rows) <= len(
@@ -150,25 +152,31 @@ class AggregatorApp(App[str | None]):
         status = self.main.query_one(StatusBar)
         status.unread = max(0, status.unread + sum(changes.values()))
         status.show()
-        if self.main.search_result is None:  # during a search the sidebar shows its facets
-            self.main.query_one(Sidebar).adjust_unread(changes)
+        self.main.query_one(Sidebar).adjust_unread(changes)
 
     # -- flags and links -----------------------------------------------------------------------
 
-    @work(thread=True, group="flags", exit_on_error=False)
-    def set_read(self, ids: list[str], read: bool) -> None:
-        """Written, then shown again: the rows already show it (at the key press), but a
-        list loaded in between was read before the write, with counts to match; showing
-        it again on that list moves the counts with it."""
-        with self.flags_lock:
-            self.library.set_read(ids, read)
-        self.call_from_thread(self.main.show_flags, ids, read=read)
+    def mark(self, ids: list[str], **flags: bool) -> None:
+        """Entries read or unread, starred or not: shown at once, written, then shown again.
+        A list loaded in between was read before the write, with counts to match; showing
+        the flags again on that list moves its counts with them."""
+        self.main.show_flags(ids, **flags)
+        self._write_flags(ids, **flags)
 
     @work(thread=True, group="flags", exit_on_error=False)
-    def set_starred(self, entry_id: str, starred: bool) -> None:
+    def _write_flags(self, ids: list[str], **flags: bool) -> None:
+        self.store_flags(ids, **flags)
+        self.call_from_thread(self.main.show_flags, ids, **flags)
+
+    def store_flags(
+        self, ids: list[str], *, read: bool | None = None, starred: bool | None = None
+    ) -> None:
+        """Write flags to the library, never in the middle of a list's load (a worker's job)."""
         with self.flags_lock:
-            self.library.set_starred([entry_id], starred)
-        self.call_from_thread(self.main.show_flags, [entry_id], starred=starred)
+            if read is not None:
+                self.library.set_read(ids, read)
+            if starred is not None:
+                self.library.set_starred(ids, starred)
 
     def open_link(self, url: str) -> None:
         """Open in $BROWSER (or the system's); only http(s): a feed must not open local files."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -122,9 +123,11 @@ class MainScreen(Screen[None]):
         empties it: an article left there would read as one of them."""
         if self._preview is not None:
             self._preview.stop()
-        if self.size.width >= WIDE and event.row is None:
+        if self.size.width < WIDE:
+            return
+        if event.row is None:
             await self.query_one(Reader).show(None)
-        elif self.size.width >= WIDE and event.row is not None:
+        else:
             entry_id = event.row.id
             self._preview = self.set_timer(
                 PREVIEW_DELAY_S, lambda: self.load_entry(entry_id, mark_read=False)
@@ -147,8 +150,7 @@ class MainScreen(Screen[None]):
         library = self.app.library
         entry = library.entry(entry_id)
         if mark_read and not entry.read:
-            with self.app.flags_lock:
-                library.set_read([entry_id])
+            self.app.store_flags([entry_id], read=True)
         self.app.call_from_thread(self._show_entry, entry, mark_read)
 
     async def _show_entry(self, entry: object, marked: bool) -> None:
@@ -166,8 +168,6 @@ class MainScreen(Screen[None]):
 
     def show_flags(self, ids: Collection[str], **changes: bool) -> None:
         """These entries' rows with these flags; unread counts move by the rows that change."""
-        from dataclasses import replace
-
         wanted = set(ids)
         entries = self.query_one(EntryList)
         moved: Counter[str] = Counter()
@@ -222,22 +222,19 @@ class MainScreen(Screen[None]):
     def action_toggle_read(self) -> None:
         row = self.query_one(EntryList).current
         if row is not None:
-            self.app.set_read([row.id], not row.read)
-            self.show_flags([row.id], read=not row.read)
+            self.app.mark([row.id], read=not row.read)
 
     def action_star(self) -> None:
         row = self.query_one(EntryList).current
         if row is not None:
-            self.app.set_starred(row.id, not row.starred)
-            self.show_flags([row.id], starred=not row.starred)
+            self.app.mark([row.id], starred=not row.starred)
 
     def action_all_read(self) -> None:
         entries = self.query_one(EntryList)
         unread = [r.id for r in entries.rows if not r.read]
         if not unread:
             return
-        self.app.set_read(unread, True)
-        self.show_flags(unread, read=True)
+        self.app.mark(unread, read=True)
         self.app.notify(f"Marked {len(unread):,} entries read.", timeout=2)
 
     def action_open_link(self) -> None:

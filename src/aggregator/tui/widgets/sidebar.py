@@ -37,8 +37,8 @@ class Sidebar(Tree[Place]):
     def __init__(self, *, id: str | None = None) -> None:
         self._counted: dict[NodeID, tuple[str, int, bool]] = {}
         """Each node's name, count and failing mark, as its label shows them."""
-        self._topics_of: dict[str, list[TreeNode[Place]]] = {}
-        """A source's topic nodes, outermost first."""
+        self._counting: dict[str, list[TreeNode[Place]]] = {}
+        """The nodes whose counts a source's entries are in: its topics and its own."""
         self._unread_shown = False
         """Whether the counts are the library's unread ones (not a search's)."""
         super().__init__(Text("All"), data=Place("all"), id=id)
@@ -51,7 +51,7 @@ class Sidebar(Tree[Place]):
         chosen = self.cursor_node.data if self.cursor_node is not None else None
         self.clear()
         self.root.data = Place("all")
-        self._counted, self._topics_of, self._unread_shown = {}, {}, True
+        self._counted, self._counting, self._unread_shown = {}, {}, True
         self._count(self.root, "All", total_unread)
         topics: dict[str, TreeNode[Place]] = {}
         unread_by_topic: dict[str, int] = {}
@@ -68,7 +68,7 @@ class Sidebar(Tree[Place]):
                 parent = topics[path]
             leaf = parent.add_leaf("", data=Place("source", info.source.url))
             self._count(leaf, info.display_title, info.unread, bool(info.state.last_error))
-            self._topics_of[info.source.url] = [topics[path] for path in paths]
+            self._counting[info.source.url] = [*(topics[path] for path in paths), leaf]
         self.root.expand()
         self._select(chosen)
 
@@ -78,13 +78,9 @@ class Sidebar(Tree[Place]):
             return  # a search's counts are shown: reading moves none of them
         for url, change in changes.items():
             # An entry of a source no longer listed still counts in All.
-            topics = self._topics_of.get(url, [])
-            for node in (self.root, *topics, *self._source_nodes(url)):
+            for node in (self.root, *self._counting.get(url, ())):
                 name, count, failing = self._counted[node.id]
                 self._count(node, name, max(0, count + change), failing)
-
-    def _source_nodes(self, url: str) -> list[TreeNode[Place]]:
-        return [n for n in _walk(self.root) if n.data == Place("source", url)]
 
     def _count(self, node: TreeNode[Place], name: str, count: int, failing: bool = False) -> None:
         self._counted[node.id] = (name, count, failing)
@@ -95,7 +91,7 @@ class Sidebar(Tree[Place]):
     ) -> None:
         """Counts of the current search by topic and by source."""
         self.clear()
-        self._counted, self._topics_of, self._unread_shown = {}, {}, False
+        self._counted, self._counting, self._unread_shown = {}, {}, False
         self._count(self.root, "All results", total)
         self.root.data = Place("all")
         topic_counts = sorted(facets.get("category", {}).items(), key=lambda kv: -kv[1])
