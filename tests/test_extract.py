@@ -19,6 +19,22 @@ def test_text_keeps_paragraphs_and_drops_scripts():
     assert html_to_text(html) == "Title\n\nOne bold word.\n\na\n\nb"
 
 
+@pytest.mark.parametrize(
+    ("html", "text"),
+    [
+        ("a<br>b<br/>c", "a\nb\nc"),
+        ("<table><tr><th>k</th><td>1</td></tr><tr><td>2</td></tr></table>", "k 1\n\n2"),
+        ("<svg><text>drawn</text></svg>after <style>p{}</style>it", "after it"),
+        ("<ul>\n  <li> one  </li>\n\n\n  <li>two\u00a0 three</li></ul>", "one\n\ntwo three"),
+        ("&lt;b&gt; &amp; caf&eacute;", "<b> & café"),
+        ("<!-- nothing but a comment -->", ""),
+        ("<p>\x1b[31mred</p>", "red"),
+    ],
+)
+def test_text_of_breaks_cells_and_odd_documents(html: str, text: str):
+    assert html_to_text(html) == text
+
+
 def test_markdown_structure_and_safe_links():
     html = (
         '<base href="https://site.example/blog/post.html">'

@@ -49,6 +49,23 @@ _TEXT_PARSER = etree.HTMLParser(
 """Plain lxml elements (not lxml.html's, whose class lookup runs in Python for every node)."""
 
 
+_TEXT_XSLT = etree.XSLT(
+    etree.XML(
+        f"""<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">
+        <xsl:output method="text" encoding="utf-8"/>
+        <xsl:template match="{"|".join(_BLOCKS)}"><xsl:text>&#10;&#10;</xsl:text>
+            <xsl:apply-templates/><xsl:text>&#10;&#10;</xsl:text></xsl:template>
+        <xsl:template match="br"><xsl:text>&#10;</xsl:text></xsl:template>
+        <xsl:template match="{"|".join(_CELLS)}"><xsl:apply-templates/>
+            <xsl:text> </xsl:text></xsl:template>
+        <xsl:template match="{"|".join(_DROP)}"/>
+        </xsl:stylesheet>"""
+    )
+)
+"""Plain text in one pass of C: blocks set apart by blank lines, cells by a space, scripts
+and the like dropped. A third faster than editing each block's text from Python."""
+
+
 def html_to_text(markup: str) -> str:
     """Readable plain text: paragraphs separated by a blank line, spaces collapsed."""
     if not markup or not markup.strip():
@@ -57,25 +74,19 @@ def html_to_text(markup: str) -> str:
     markup = drop_control_references(strip_controls(markup))
     try:
         root = etree.fromstring(markup, _TEXT_PARSER)
-    except (etree.ParserError, ValueError):
-        root = None
-    if root is None:
-        return " ".join(strip_controls(html.unescape(_TAG.sub(" ", markup))).split())
-    etree.strip_elements(root, *_DROP, with_tail=False)
-    for element in root.iter(_BLOCKS):
-        element.tail = "\n\n" + (element.tail or "")
-        element.text = "\n\n" + (element.text or "")
-    for element in root.iter("br"):
-        element.tail = "\n" + (element.tail or "")
-    for element in root.iter(_CELLS):
-        element.tail = " " + (element.tail or "")
-    return _tidy("".join(root.itertext()))
+        if root is not None:
+            return _tidy(str(_TEXT_XSLT(root)))
+    except (etree.ParserError, etree.XSLTApplyError, ValueError):
+        pass
+    # lxml found no document, or the stylesheet could not run: the tags go, the text stays.
+    return " ".join(strip_controls(html.unescape(_TAG.sub(" ", markup))).split())
 
 
 def _tidy(text: str) -> str:
     """Spaces collapsed, lines trimmed, at most one blank line in a row.
 
-    Written as whole-string passes that the regex engine can skip through quickly: this runs
+    Written as whole-string passes that the regex engine can skip through quickly (a pattern
+    that may start with a space is tried at every position: several times slower): this runs
     for every entry of every fetch.
     """
     if text.isascii():
@@ -85,7 +96,7 @@ def _tidy(text: str) -> str:
         text = _ODD_SPACE.sub(" ", text)
     if "  " in text:
         text = _SPACE_RUN.sub(" ", text)
-    text = text.replace(" \n", "\n").replace("\n ", "\n")
+    text = "\n".join([line.strip(" ") for line in text.split("\n")])
     return _BLANK_LINES.sub("\n\n", text).strip()
 
 

@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from xml.sax import expatreader
 
 import feedparser
+import feedparser.api
 
 from aggregator.errors import FeedError
 from aggregator.models import EntryDraft
@@ -30,6 +32,30 @@ _TRACKING_PARAMS = re.compile(
 )
 _TAG = re.compile(r"<[^>]*>")
 _PLAIN_URL = re.compile(r"https?://[a-z0-9.-]+(:[0-9]+)?(/[^?#]*)?\Z")
+
+
+class _BufferedExpat(expatreader.ExpatParser):
+    """Expat that hands over a text node in one piece instead of a piece per line.
+
+    Same events, far fewer of them: feedparser runs Python for each piece of text, and the
+    content of a feed with escaped HTML arrives as a hundred pieces an item (an eighth of
+    its parse time here).
+    """
+
+    def reset(self) -> None:
+        super().reset()
+        self._parser.buffer_text = True
+        self._parser.buffer_size = 1 << 16
+
+
+def create_parser() -> expatreader.ExpatParser:
+    """The SAX driver protocol: feedparser asks this module for its parser (see below)."""
+    return _BufferedExpat()
+
+
+# feedparser builds its parser with `xml.sax.make_parser(PREFERRED_XML_PARSERS)`, which
+# imports each named module and calls its `create_parser`.
+feedparser.api.PREFERRED_XML_PARSERS = [__name__]
 
 
 @dataclass(frozen=True, slots=True)
