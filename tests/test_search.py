@@ -491,7 +491,14 @@ def test_unknown_sort_is_a_one_line_user_error(lib: Library):
 
 @pytest.mark.parametrize(
     ("query", "suggestion"),
-    [("hospitel", "hospital"), ("vacine", "vaccine"), ("vacine clinics", "vaccine clinics")],
+    [
+        ("hospitel", "hospital"),
+        ("vacine", "vaccine"),
+        ("vacine clinics", "vaccine clinics"),
+        # Offered back as it can be read: no unmatched quote or parenthesis.
+        ('vacine "clinics', "vaccine clinics"),
+        ("(vacine OR hospitel", "vaccine OR hospital"),
+    ],
 )
 def test_did_you_mean_offers_the_real_word(lib: Library, query: str, suggestion: str):
     """A misspelling absent from the index is answered with the word as written in an entry."""

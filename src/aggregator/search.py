@@ -163,7 +163,9 @@ class Searcher:
             terms=_query_terms(parsed.query, ranker),
             facets=facets,
             interpretation="; ".join(parsed.notes),
-            suggestion=_suggest(searcher, parsed.words, text, text_of) if len(hits) < 3 else "",
+            suggestion=(
+                _suggest(searcher, parsed.words, _balanced(text), text_of) if len(hits) < 3 else ""
+            ),
             any_word=any_word,
             exact=exact,
         )
@@ -390,14 +392,24 @@ def _is_plain_question(text: str) -> bool:
     return len(words) >= 3 and not operators and not syntax
 
 
-def _forgive(text: str, notes: list[str]) -> str:
-    """Repair what would make the parser guess: stray quotes, brackets, colons, operators."""
+def _balanced(text: str) -> str:
+    """Without an unmatched quote or parentheses: the query as typed, as it can be read (and
+    offered back as a suggestion)."""
     if text.count('"') % 2:
         text = text[: text.rfind('"')] + text[text.rfind('"') + 1 :]
-        notes.append("an unmatched quote was ignored")
     if text.count("(") != text.count(")"):
-        text = text.replace("(", " ").replace(")", " ")
+        text = " ".join(text.replace("(", " ").replace(")", " ").split())
+    return text
+
+
+def _forgive(text: str, notes: list[str]) -> str:
+    """Repair what would make the parser guess: stray quotes, brackets, colons, operators."""
+    balanced = _balanced(text)
+    if balanced.count('"') != text.count('"'):
+        notes.append("an unmatched quote was ignored")
+    if balanced.count("(") != text.count("("):
         notes.append("unbalanced parentheses were ignored")
+    text = balanced
     if "[" in text or "]" in text:
         text = text.replace("[", " ").replace("]", " ")
         notes.append("brackets were read as spaces")
