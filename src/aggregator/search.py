@@ -404,12 +404,11 @@ def _balanced(text: str) -> str:
 
 def _forgive(text: str, notes: list[str]) -> str:
     """Repair what would make the parser guess: stray quotes, brackets, colons, operators."""
-    balanced = _balanced(text)
-    if balanced.count('"') != text.count('"'):
+    if text.count('"') % 2:
         notes.append("an unmatched quote was ignored")
-    if balanced.count("(") != text.count("("):
+    if text.count("(") != text.count(")"):
         notes.append("unbalanced parentheses were ignored")
-    text = balanced
+    text = _balanced(text)
     if "[" in text or "]" in text:
         text = text.replace("[", " ").replace("]", " ")
         notes.append("brackets were read as spaces")
