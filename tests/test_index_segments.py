@@ -253,3 +253,17 @@ def test_updates_replace_and_deletes_remove(tmp_path: Path):
             reader.stored_fields(d)["id"] for d in reader.postings("content", "zeppelin").all_ids()
         }
     assert found == {doc.id for doc in docs[:5]}
+
+
+def test_fast_word_split_matches_the_tokenizer():
+    """Indexing splits ASCII text in C; it must find the words, and so the terms, that the
+    tokenizer the query parser and highlighter use finds."""
+    from aggregator.index.analysis import FoldStemTokenizer
+
+    rng = random.Random(7)
+    alphabet = "abcXYZ019_ -.,'\n\t!é€Щ"
+    texts = ["", " ", "one", "it's end-of-line", "Café Müller naïve", "Привет, мир", "a_b 2024"]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60))) for _ in range(500)]
+    fast = FoldStemTokenizer()
+    for text in texts * 2:  # the second pass is answered from the caches
+        assert fast.terms(text) == [t.text for t in FoldStemTokenizer()(text)], text

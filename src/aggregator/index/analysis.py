@@ -7,6 +7,7 @@ all see the same analysis.
 
 from __future__ import annotations
 
+import operator
 import re
 import sys
 from array import array
@@ -25,6 +26,11 @@ SCHEMA_VERSION = 8
 """Bump when the schema, the analyzer or a posting encoding changes: an index of another
 version is rebuilt from the store."""
 _WORD = re.compile(r"\w+")
+_ASCII_WORDS = bytes(
+    b if chr(b).isascii() and (chr(b).isalnum() or b == 95) else 32 for b in range(256)
+)
+"""For ASCII text, what `\\w+` matches: every other byte made a space, so `split` finds the
+words in C (two and a half times faster than the regex, which makes a match per word)."""
 
 
 def fold(text: str) -> str:
@@ -43,6 +49,7 @@ class FoldStemTokenizer(Tokenizer):
     def __init__(self, stemming: bool = True) -> None:
         self.stemming = stemming
         self._cache: dict[str, str] = {}
+        self._ascii: dict[bytes, str] = {}
 
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and other.stemming == self.stemming  # type: ignore[attr-defined]
@@ -56,6 +63,7 @@ class FoldStemTokenizer(Tokenizer):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.stemming = state["stemming"]
         self._cache = {}
+        self._ascii = {}
 
     def term(self, word: str) -> str:
         cached = self._cache.get(word)
@@ -66,12 +74,27 @@ class FoldStemTokenizer(Tokenizer):
         return cached
 
     def terms(self, value: str) -> list[str]:
-        cache = self._cache
-        words = _WORD.findall(fold(value))
-        out = [cache.get(w) for w in words]
-        if None in out:
-            out = [self.term(w) for w in words]
-        return out  # type: ignore[return-value]
+        folded = fold(value)
+        if not folded.isascii():
+            return [self.term(w) for w in _WORD.findall(folded)]
+        words = folded.encode("ascii").translate(_ASCII_WORDS).split()
+        if len(words) < 2:  # itemgetter wants two keys to give back a tuple
+            return [self._ascii_term(w) for w in words]
+        pick = operator.itemgetter(*words)
+        try:
+            return list(pick(self._ascii))
+        except KeyError:  # a word not seen before: stem the new ones, then look up again
+            cache = self._ascii
+            if len(cache) >= 500_000:
+                return [self._ascii_term(w) for w in words]
+            for word in words:
+                if word not in cache:
+                    cache[word] = self.term(word.decode("ascii"))
+            return list(pick(cache))
+
+    def _ascii_term(self, word: bytes) -> str:
+        term = self._ascii.get(word)
+        return self.term(word.decode("ascii")) if term is None else term
 
     def __call__(
         self,
