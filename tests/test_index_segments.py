@@ -162,19 +162,28 @@ def test_a_pool_that_cannot_run_leaves_the_work_to_this_process(
     broken = _BrokenPool()
     assert index.apply(docs, fresh=True, pool=broken, workers=1) == 200  # type: ignore[arg-type]
     assert index.doc_count() == 200
+    # Once broken, a pool refuses new work: the next batch is written here too.
+    refusing = _BrokenPool(on_submit=True)
+    more = make_docs(400)[200:]
+    assert index.apply(more, fresh=True, pool=refusing, workers=1) == 200  # type: ignore[arg-type]
+    assert index.doc_count() == 400
 
 
 class _BrokenPool:
-    """A pool whose worker died (or failed as given): every result raises."""
+    """A pool whose worker died (or failed as given): every result raises; or, as a pool
+    broken in an earlier batch does, it refuses work when it is submitted."""
 
-    def __init__(self, error: BaseException | None = None) -> None:
+    def __init__(self, error: BaseException | None = None, *, on_submit: bool = False) -> None:
         from concurrent.futures.process import BrokenProcessPool
 
         self.error = error or BrokenProcessPool("worker died")
+        self.on_submit = on_submit
 
     def submit(self, *args: object) -> Any:
         from concurrent.futures import Future
 
+        if self.on_submit:
+            raise self.error
         future: Future = Future()
         future.set_exception(self.error)
         return future

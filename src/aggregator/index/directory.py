@@ -129,11 +129,7 @@ class Index:
                     writer.delete_by_term("id", eid)  # the old copy, if any
             parts = max(1, min(workers + 1, len(ids) // WORKER_SHARE)) if pool else 1
             shares = _split(batch, parts)
-            futures = [
-                pool.submit(_write_share, str(self.directory), share)
-                for share in shares[1:]
-                if pool is not None
-            ]
+            futures = [self._submit(pool, share) for share in shares[1:] if pool is not None]
             for doc in shares[0]:
                 writer.add_document(**_fields(doc))
             # This process's segment is finished while the workers still write theirs.
@@ -152,8 +148,16 @@ class Index:
             raise
         return len(ids)
 
-    def _segment_of(self, future: Future, share: list[IndexDoc] | Stored) -> Any:
+    def _submit(self, pool: Executor, share: list[IndexDoc] | Stored) -> Future | None:
+        try:
+            return pool.submit(_write_share, str(self.directory), share)
+        except BrokenProcessPool:  # its processes died in an earlier batch (or never started)
+            return None
+
+    def _segment_of(self, future: Future | None, share: list[IndexDoc] | Stored) -> Any:
         """A worker's segment; when the worker could not run, its share is written here."""
+        if future is None:
+            return _write_share(str(self.directory), share)
         try:
             return future.result()
         except (BrokenProcessPool, OSError, StoreError, sqlite3.Error):
