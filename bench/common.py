@@ -11,9 +11,10 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TextIO
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -70,26 +71,24 @@ def _tree(pid: int) -> list[int]:
     return found
 
 
-def _rss_kb(pids: list[int]) -> int:
+def _sum_kb(pids: list[int], name: str, read: Callable[[TextIO], int]) -> int:
+    """`read` applied to /proc/PID/`name` of each process that is still there, summed."""
     total = 0
     for p in pids:
         try:
-            with open(f"/proc/{p}/statm") as fh:
-                total += int(fh.read().split()[1]) * PAGE_KB
+            with open(f"/proc/{p}/{name}") as fh:
+                total += read(fh)
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
     return total
 
 
-def _pss_kb(pids: list[int]) -> int:
-    total = 0
-    for p in pids:
-        try:
-            with open(f"/proc/{p}/smaps_rollup") as fh:
-                total += sum(int(line.split()[1]) for line in fh if line.startswith("Pss:"))
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
-            continue
-    return total
+def _statm_rss(fh: TextIO) -> int:
+    return int(fh.read().split()[1]) * PAGE_KB
+
+
+def _rollup_pss(fh: TextIO) -> int:
+    return sum(int(line.split()[1]) for line in fh if line.startswith("Pss:"))
 
 
 def measure(
@@ -111,9 +110,9 @@ def measure(
         count = 0
         while not done.is_set():
             pids = _tree(proc.pid)
-            peak = max(peak, _rss_kb(pids))
+            peak = max(peak, _sum_kb(pids, "statm", _statm_rss))
             if count % PSS_EVERY == 0:
-                peak_pss = max(peak_pss, _pss_kb(pids))
+                peak_pss = max(peak_pss, _sum_kb(pids, "smaps_rollup", _rollup_pss))
             count += 1
             done.wait(0.02)
 
