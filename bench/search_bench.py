@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -218,6 +219,9 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--skip-reader", action="store_true")
+    ap.add_argument(
+        "--keep", action="store_true", help="keep the libraries built (GBs at 100k) to look at"
+    )
     args = ap.parse_args()
     if not FARM.exists():
         sys.exit(f"feedfarm not found at {FARM}: the benchmarks need ../shared beside the project")
@@ -266,6 +270,10 @@ def main() -> None:
             + ", ".join(f"{k} {v:.1f}" for k, v in r["aggregator"]["by_kind_median_ms"].items())
         )
     print(f"\nsaved {save('search', {'rows': rows, 'table': table})}")
+    if args.keep:
+        print(f"libraries kept in {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
