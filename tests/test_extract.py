@@ -35,6 +35,15 @@ def test_text_of_breaks_cells_and_odd_documents(html: str, text: str):
     assert html_to_text(html) == text
 
 
+@pytest.mark.parametrize("depth", [300, 1000, 3000])
+def test_deeply_nested_pages_keep_their_text(depth: int):
+    """libxml2 drops what is nested past 255 (and stops at 2,048); the Markdown converter
+    recurses per level. A hostile page must not hide its text or make an entry unreadable."""
+    page = "<p>intro</p>" + "<div>" * depth + "<b>deep</b> text" + "</div>" * depth + "<p>end</p>"
+    assert html_to_text(page).split() == ["intro", "deep", "text", "end"]
+    assert html_to_markdown(page).split() == ["intro", "deep", "text", "end"]
+
+
 def test_markdown_structure_and_safe_links():
     html = (
         '<base href="https://site.example/blog/post.html">'

@@ -16,6 +16,7 @@ import re
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import lxml.html
@@ -44,9 +45,14 @@ _ODD_ASCII_SPACE = re.compile("[\t\r\f\v]+")
 _SPACE_RUN = re.compile("  +")
 _TAG = re.compile(r"<[^>]*>")
 _TEXT_PARSER = etree.HTMLParser(
-    remove_comments=True, remove_pis=True, no_network=True, default_doctype=False
+    remove_comments=True, remove_pis=True, no_network=True, default_doctype=False, huge_tree=True
 )
-"""Plain lxml elements (not lxml.html's, whose class lookup runs in Python for every node)."""
+"""Plain lxml elements (not lxml.html's, whose class lookup runs in Python for every node).
+`huge_tree`: without it libxml2 drops everything of a page nested over 255 deep."""
+_LIMIT_HIT = [etree.ErrorTypes.ERR_RESOURCE_LIMIT]
+MARKDOWN_DEPTH = 100
+"""Elements nested deeper than this lose their tags (not their text) before Markdown is made:
+the converter recurses per level, and a hostile page nested a thousand deep would crash it."""
 
 
 _TEXT_XSLT = etree.XSLT(
@@ -74,11 +80,12 @@ def html_to_text(markup: str) -> str:
     markup = drop_control_references(strip_controls(markup))
     try:
         root = etree.fromstring(markup, _TEXT_PARSER)
-        if root is not None:
+        if root is not None and not _TEXT_PARSER.error_log.filter_types(_LIMIT_HIT):
             return _tidy(str(_TEXT_XSLT(root)))
     except (etree.ParserError, etree.XSLTApplyError, ValueError):
         pass
-    # lxml found no document, or the stylesheet could not run: the tags go, the text stays.
+    # lxml found no document or stopped at its depth limit (2,048), or the stylesheet could
+    # not run: the tags go, the text stays.
     return " ".join(strip_controls(html.unescape(_TAG.sub(" ", markup))).split())
 
 
@@ -141,9 +148,23 @@ def html_to_markdown(markup: str, base: str = "") -> str:
         else:
             element.attrs = {}
     body = soup.body or soup
+    _flatten_below(body, MARKDOWN_DEPTH)
     markdown = _converter().convert_soup(body)
     lines = [line.rstrip() for line in strip_controls(markdown).split("\n")]
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip() + "\n"
+
+
+def _flatten_below(root: Any, depth: int) -> None:
+    """Unwrap every element nested more than `depth` below `root` (walked without recursion)."""
+    stack, deep = [(root, 0)], []
+    while stack:
+        node, level = stack.pop()
+        for child in node.find_all(True, recursive=False):
+            if level >= depth:
+                deep.append(child)
+            stack.append((child, level + 1))
+    for element in deep:
+        element.unwrap()
 
 
 @functools.cache
