@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import random
 
 import pytest
@@ -42,6 +43,21 @@ def test_deeply_nested_pages_keep_their_text(depth: int):
     page = "<p>intro</p>" + "<div>" * depth + "<b>deep</b> text" + "</div>" * depth + "<p>end</p>"
     assert html_to_text(page).split() == ["intro", "deep", "text", "end"]
     assert html_to_markdown(page).split() == ["intro", "deep", "text", "end"]
+
+
+@pytest.mark.parametrize("tags", [("<blockquote>", "</blockquote>"), ("<ul><li>", "</li></ul>")])
+def test_deeply_nested_quotes_and_lists_stay_readable(tags: tuple[str, str]):
+    """Markdown renderers drop what is nested past 20 blocks: the text must still show."""
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    opening, closing = tags
+    page = "<p>top</p>" + opening * 40 + "quoted" + closing * 40 + "<p>end</p>"
+    console = Console(file=io.StringIO(), width=100)
+    console.print(Markdown(html_to_markdown(page)))
+    assert "quoted" in console.file.getvalue()  # type: ignore[attr-defined]
+    shallow = html_to_markdown("<blockquote><blockquote>twice</blockquote></blockquote>")
+    assert shallow.startswith("> > twice")  # ordinary nesting keeps its shape
 
 
 def test_markdown_structure_and_safe_links():

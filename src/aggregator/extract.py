@@ -53,6 +53,10 @@ _LIMIT_HIT = [etree.ErrorTypes.ERR_RESOURCE_LIMIT]
 MARKDOWN_DEPTH = 100
 """Elements nested deeper than this lose their tags (not their text) before Markdown is made:
 the converter recurses per level, and a hostile page nested a thousand deep would crash it."""
+QUOTE_DEPTH = 12
+"""Quotes and lists nested deeper than this lose theirs too: Markdown renderers (markdown-it)
+silently drop what is nested past 20 blocks, and a list level counts twice (list, item)."""
+_NESTING = frozenset({"blockquote", "ul", "ol", "li", "dl", "dd"})
 
 
 _TEXT_XSLT = etree.XSLT(
@@ -155,14 +159,17 @@ def html_to_markdown(markup: str, base: str = "") -> str:
 
 
 def _flatten_below(root: Any, depth: int) -> None:
-    """Unwrap every element nested more than `depth` below `root` (walked without recursion)."""
-    stack, deep = [(root, 0)], []
+    """Unwrap every element nested more than `depth` below `root`, and every quote or list
+    nested more than `QUOTE_DEPTH` deep (walked without recursion)."""
+    stack, deep = [(root, 0, 0)], []
     while stack:
-        node, level = stack.pop()
+        node, level, quotes = stack.pop()
         for child in node.find_all(True, recursive=False):
-            if level >= depth:
+            nested = quotes + (child.name in _NESTING)
+            if level >= depth or nested > QUOTE_DEPTH:
                 deep.append(child)
-            stack.append((child, level + 1))
+                nested -= child.name in _NESTING  # its content stays at its parent's depth
+            stack.append((child, level + 1, nested))
     for element in deep:
         element.unwrap()
 
