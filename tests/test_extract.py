@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import random
+import re
 
 import pytest
 
@@ -36,28 +37,38 @@ def test_text_of_breaks_cells_and_odd_documents(html: str, text: str):
     assert html_to_text(html) == text
 
 
-@pytest.mark.parametrize("depth", [300, 1000, 3000])
+@pytest.mark.parametrize("depth", [120, 300, 1000, 3000])
 def test_deeply_nested_pages_keep_their_text(depth: int):
-    """libxml2 drops what is nested past 255 (and stops at 2,048); the Markdown converter
-    recurses per level. A hostile page must not hide its text or make an entry unreadable."""
-    page = "<p>intro</p>" + "<div>" * depth + "<b>deep</b> text" + "</div>" * depth + "<p>end</p>"
-    assert html_to_text(page).split() == ["intro", "deep", "text", "end"]
-    assert html_to_markdown(page).split() == ["intro", "deep", "text", "end"]
+    """libxml2 stops at 255 levels; the Markdown converter recurses per level. A hostile page
+    must not hide its text, run its words together or make an entry unreadable."""
+    inner = "<p>alpha</p><p>beta</p><a href='https://e.example/x'>link</a>"
+    page = "<p>intro</p>" + "<div>" * depth + inner + "</div>" * depth + "<p>end</p>"
+    assert html_to_text(page).split() == ["intro", "alpha", "beta", "link", "end"]
+    markdown = html_to_markdown(page)
+    assert markdown.split()[:3] == ["intro", "alpha", "beta"]
+    assert "[link](https://e.example/x)" in markdown
 
 
-@pytest.mark.parametrize("tags", [("<blockquote>", "</blockquote>"), ("<ul><li>", "</li></ul>")])
+@pytest.mark.parametrize(
+    "tags", [("<blockquote>", "</blockquote>"), ("<ul><li>x</li><li>", "</li></ul>")]
+)
 def test_deeply_nested_quotes_and_lists_stay_readable(tags: tuple[str, str]):
-    """Markdown renderers drop what is nested past 20 blocks: the text must still show."""
+    """Markdown renderers drop what is nested past 20 blocks: the text must still show, its
+    paragraphs and items still apart."""
     from rich.console import Console
     from rich.markdown import Markdown
 
     opening, closing = tags
-    page = "<p>top</p>" + opening * 40 + "quoted" + closing * 40 + "<p>end</p>"
-    console = Console(file=io.StringIO(), width=100)
+    inner = "<p>alpha</p><ul><li>beta</li><li>gamma</li></ul>"
+    page = "<p>top</p>" + opening * 40 + inner + closing * 40 + "<p>end</p>"
+    console = Console(file=io.StringIO(), width=400)
     console.print(Markdown(html_to_markdown(page)))
-    assert "quoted" in console.file.getvalue()  # type: ignore[attr-defined]
+    shown = console.file.getvalue()  # type: ignore[attr-defined]
+    assert all(re.search(rf"\b{word}\b", shown) for word in ("alpha", "beta", "gamma", "end"))
     shallow = html_to_markdown("<blockquote><blockquote>twice</blockquote></blockquote>")
     assert shallow.startswith("> > twice")  # ordinary nesting keeps its shape
+    lists = html_to_markdown("<ul><li>a<ul><li>b<ul><li>c</li></ul></li></ul></li></ul>")
+    assert lists.split("\n")[2].strip() == "- c"  # and so do lists a few levels deep
 
 
 def test_markdown_structure_and_safe_links():

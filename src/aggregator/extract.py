@@ -13,6 +13,7 @@ import functools
 import html
 import logging
 import re
+import threading
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,18 +45,17 @@ _ODD_SPACE_ONE = re.compile("[\t\r\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]")
 _ODD_ASCII_SPACE = re.compile("[\t\r\f\v]+")
 _SPACE_RUN = re.compile("  +")
 _TAG = re.compile(r"<[^>]*>")
-_TEXT_PARSER = etree.HTMLParser(
-    remove_comments=True, remove_pis=True, no_network=True, default_doctype=False, huge_tree=True
-)
-"""Plain lxml elements (not lxml.html's, whose class lookup runs in Python for every node).
-`huge_tree`: without it libxml2 drops everything of a page nested over 255 deep."""
+_PARSERS = threading.local()
+"""A text parser per thread: a parser's error log (read to see whether it stopped at its
+depth limit) is cleared by the next parse, which another thread could start."""
 _LIMIT_HIT = [etree.ErrorTypes.ERR_RESOURCE_LIMIT]
 MARKDOWN_DEPTH = 100
-"""Elements nested deeper than this lose their tags (not their text) before Markdown is made:
-the converter recurses per level, and a hostile page nested a thousand deep would crash it."""
-QUOTE_DEPTH = 12
-"""Quotes and lists nested deeper than this lose theirs too: Markdown renderers (markdown-it)
-silently drop what is nested past 20 blocks, and a list level counts twice (list, item)."""
+"""Elements nested deeper than this lose their tags (not their text, nor the breaks between
+blocks) before Markdown is made: the converter recurses per level, and a hostile page nested
+a thousand deep would crash it."""
+QUOTE_DEPTH = 16
+"""Quotes and lists nested deeper than this become plain paragraphs: Markdown renderers
+(markdown-it) silently drop what is nested past 20 blocks, and a list level counts twice."""
 _NESTING = frozenset({"blockquote", "ul", "ol", "li", "dl", "dd"})
 
 
@@ -82,15 +82,27 @@ def html_to_text(markup: str) -> str:
         return ""
     # Controls go before parsing: lxml keeps them in text nodes and then refuses to edit them.
     markup = drop_control_references(strip_controls(markup))
+    parser = _text_parser()
     try:
-        root = etree.fromstring(markup, _TEXT_PARSER)
-        if root is not None and not _TEXT_PARSER.error_log.filter_types(_LIMIT_HIT):
+        root = etree.fromstring(markup, parser)
+        if root is not None and not parser.error_log.filter_types(_LIMIT_HIT):
             return _tidy(str(_TEXT_XSLT(root)))
     except (etree.ParserError, etree.XSLTApplyError, ValueError):
         pass
-    # lxml found no document or stopped at its depth limit (2,048), or the stylesheet could
-    # not run: the tags go, the text stays.
+    # lxml found no document, or stopped at its depth limit (255: kept, as the stylesheet
+    # recurses in C per level and a deeper tree could exhaust a thread's stack), or the
+    # stylesheet could not run: the tags go, the text stays.
     return " ".join(strip_controls(html.unescape(_TAG.sub(" ", markup))).split())
+
+
+def _text_parser() -> etree.HTMLParser:
+    """Plain lxml elements (not lxml.html's, whose class lookup runs in Python per node)."""
+    parser = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = _PARSERS.parser = etree.HTMLParser(
+            remove_comments=True, remove_pis=True, no_network=True, default_doctype=False
+        )
+    return parser
 
 
 def _tidy(text: str) -> str:
@@ -152,25 +164,36 @@ def html_to_markdown(markup: str, base: str = "") -> str:
         else:
             element.attrs = {}
     body = soup.body or soup
-    _flatten_below(body, MARKDOWN_DEPTH)
+    _flatten_below(soup, body, MARKDOWN_DEPTH)
     markdown = _converter().convert_soup(body)
     lines = [line.rstrip() for line in strip_controls(markdown).split("\n")]
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip() + "\n"
 
 
-def _flatten_below(root: Any, depth: int) -> None:
-    """Unwrap every element nested more than `depth` below `root`, and every quote or list
-    nested more than `QUOTE_DEPTH` deep (walked without recursion)."""
-    stack, deep = [(root, 0, 0)], []
+def _flatten_below(soup: Any, root: Any, depth: int) -> None:
+    """Make what is nested too deep for Markdown shallow (walked without recursion).
+
+    Quotes and lists nested more than `QUOTE_DEPTH` deep become paragraphs. Elements more
+    than `depth` below `root` lose their tags, but a block's edges stay line breaks and an
+    element holding no other keeps its tag (links, code): words never run together.
+    """
+    stack, deep, renamed = [(root, 0, 0)], [], []
     while stack:
         node, level, quotes = stack.pop()
         for child in node.find_all(True, recursive=False):
             nested = quotes + (child.name in _NESTING)
-            if level >= depth or nested > QUOTE_DEPTH:
+            if nested > QUOTE_DEPTH and child.name in _NESTING:
+                renamed.append(child)
+                nested -= 1  # its content stays at its parent's depth
+            if level >= depth and child.find(True) is not None:
                 deep.append(child)
-                nested -= child.name in _NESTING  # its content stays at its parent's depth
             stack.append((child, level + 1, nested))
+    for element in renamed:
+        element.name = "p" if element.name in ("li", "dd") else "div"
     for element in deep:
+        if element.name in _BLOCKS:
+            element.insert_before(soup.new_tag("br"))
+            element.insert_after(soup.new_tag("br"))
         element.unwrap()
 
 
