@@ -226,30 +226,36 @@ def main() -> None:
     if not FARM.exists():
         sys.exit(f"feedfarm not found at {FARM}: the benchmarks need ../shared beside the project")
     work = Path(tempfile.mkdtemp(prefix="aggsearch-"))
-    rows = []
-    for size in args.sizes:
-        docs = farm_docs(size, work)
-        lib, built = build_library(docs, work / f"lib-{size}")
-        queries = make_queries(docs)
-        ours = time_aggregator(lib, queries, args.repeat)
-        # Same mix on a subset: words and phrases, which reader's FTS5 shares.
-        shared = [(k, q) for k, q in queries if k in ("word", "rare", "words", "phrase")]
-        ours_shared = time_aggregator(lib, shared, args.repeat)
-        theirs = None if args.skip_reader else time_reader(docs, queries, args.repeat, work)
-        rows.append(
-            {
-                "size": size,
-                "built": built,
-                "aggregator": ours,
-                "aggregator_shared": ours_shared,
-                "reader": theirs,
-                "queries": queries,
-            }
-        )
-        lib.close()
-        print(
-            f"{size:>7} entries: indexed {built['index_per_s']:.0f}/s; search median {ours['median_ms']:.1f} ms, p95 {ours['p95_ms']:.1f} ms"
-        )
+    try:
+        rows = []
+        for size in args.sizes:
+            docs = farm_docs(size, work)
+            lib, built = build_library(docs, work / f"lib-{size}")
+            queries = make_queries(docs)
+            ours = time_aggregator(lib, queries, args.repeat)
+            # Same mix on a subset: words and phrases, which reader's FTS5 shares.
+            shared = [(k, q) for k, q in queries if k in ("word", "rare", "words", "phrase")]
+            ours_shared = time_aggregator(lib, shared, args.repeat)
+            theirs = None if args.skip_reader else time_reader(docs, queries, args.repeat, work)
+            rows.append(
+                {
+                    "size": size,
+                    "built": built,
+                    "aggregator": ours,
+                    "aggregator_shared": ours_shared,
+                    "reader": theirs,
+                    "queries": queries,
+                }
+            )
+            lib.close()
+            print(
+                f"{size:>7} entries: indexed {built['index_per_s']:.0f}/s; search median {ours['median_ms']:.1f} ms, p95 {ours['p95_ms']:.1f} ms"
+            )
+    finally:
+        if args.keep:
+            print(f"libraries kept in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
     lines = [
         "| entries | index entries/s | index MB / store MB | search median ms | p95 ms | words+phrases median / p95 ms | reader FTS5 index/s | reader median / p95 ms |",
         "|---|---|---|---|---|---|---|---|",
@@ -270,10 +276,6 @@ def main() -> None:
             + ", ".join(f"{k} {v:.1f}" for k, v in r["aggregator"]["by_kind_median_ms"].items())
         )
     print(f"\nsaved {save('search', {'rows': rows, 'table': table})}")
-    if args.keep:
-        print(f"libraries kept in {work}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -164,8 +164,12 @@ def main() -> None:
         # Measured in a fresh process: this one still holds what building the index took.
         again = [sys.executable, __file__, "--library", str(work / "lib")]
         os.execv(sys.executable, again if args.keep else [*again, "--built"])
-    paint = first_paint(home, opml)
-    measured = asyncio.run(in_app(home, opml))
+    try:
+        paint = first_paint(home, opml)
+        measured = asyncio.run(in_app(home, opml))
+    finally:
+        if args.built and home.parent.name.startswith("aggtui-"):
+            shutil.rmtree(home.parent, ignore_errors=True)  # the run's own work directory
     result = {"first_paint": paint, **measured}
     lines = [
         f"first paint (tmux, 120x40): UI {paint.get('ui_s', float('nan')):.2f} s, entries listed {paint.get('entries_s', float('nan')):.2f} s",
@@ -175,8 +179,6 @@ def main() -> None:
     ]
     print("\n".join(lines))
     print(f"saved {save('tui', {'result': result, 'table': lines})}")
-    if args.built:
-        shutil.rmtree(home.parent, ignore_errors=True)  # the run's own work directory
 
 
 if __name__ == "__main__":

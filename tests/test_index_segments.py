@@ -276,3 +276,18 @@ def test_fast_word_split_matches_the_tokenizer():
     fast = FoldStemTokenizer()
     for text in texts * 2:  # the second pass is answered from the caches
         assert fast.terms(text) == [t.text for t in FoldStemTokenizer()(text)], text
+
+
+def test_a_full_word_cache_stops_growing_and_still_answers(monkeypatch: pytest.MonkeyPatch):
+    from aggregator.index import analysis
+
+    monkeypatch.setattr(analysis, "CACHE_WORDS", 50)
+    tokenizer = analysis.FoldStemTokenizer()
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    words = [f"walk{a}{b}ing" for a in letters[:10] for b in letters[:20]]  # 200, > 50
+    text = " ".join(words)
+    want = [t.text for t in analysis.FoldStemTokenizer()(text)]
+    assert sum(term != word for term, word in zip(want, words, strict=True)) > 100  # stemmed
+    assert tokenizer.terms(text) == want
+    assert tokenizer.terms(text) == want  # the second time partly from the cache
+    assert len(tokenizer._ascii) == 50 and len(tokenizer._cache) == 0

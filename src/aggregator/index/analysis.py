@@ -26,6 +26,8 @@ SCHEMA_VERSION = 8
 """Bump when the schema, the analyzer or a posting encoding changes: an index of another
 version is rebuilt from the store."""
 _WORD = re.compile(r"\w+")
+CACHE_WORDS = 500_000
+"""Words whose terms a tokenizer remembers, per cache (about 45 MB when full)."""
 _ASCII_WORDS = bytes(
     b if chr(b).isascii() and (chr(b).isalnum() or b == 95) else 32 for b in range(256)
 )
@@ -68,12 +70,19 @@ class FoldStemTokenizer(Tokenizer):
     def term(self, word: str) -> str:
         cached = self._cache.get(word)
         if cached is None:
-            cached = stem(word) if self.stemming else word
-            if len(self._cache) < 500_000:
+            cached = self._stem(word)
+            if len(self._cache) < CACHE_WORDS:
                 self._cache[word] = cached
         return cached
 
+    def _stem(self, word: str) -> str:
+        return stem(word) if self.stemming else word
+
     def terms(self, value: str) -> list[str]:
+        """Indexing's path: the terms of a whole text, ASCII words split and looked up in C.
+
+        Its cache is its own (keyed by bytes), so a process that only indexes holds one.
+        """
         folded = fold(value)
         if not folded.isascii():
             return [self.term(w) for w in _WORD.findall(folded)]
@@ -81,20 +90,20 @@ class FoldStemTokenizer(Tokenizer):
         if len(words) < 2:  # itemgetter wants two keys to give back a tuple
             return [self._ascii_term(w) for w in words]
         pick = operator.itemgetter(*words)
+        cache = self._ascii
         try:
-            return list(pick(self._ascii))
+            return list(pick(cache))
         except KeyError:  # a word not seen before: stem the new ones, then look up again
-            cache = self._ascii
-            if len(cache) >= 500_000:
-                return [self._ascii_term(w) for w in words]
             for word in words:
                 if word not in cache:
-                    cache[word] = self.term(word.decode("ascii"))
+                    if len(cache) >= CACHE_WORDS:  # full: the rest are stemmed, not kept
+                        return [self._ascii_term(w) for w in words]
+                    cache[word] = self._stem(word.decode("ascii"))
             return list(pick(cache))
 
     def _ascii_term(self, word: bytes) -> str:
         term = self._ascii.get(word)
-        return self.term(word.decode("ascii")) if term is None else term
+        return self._stem(word.decode("ascii")) if term is None else term
 
     def __call__(
         self,
