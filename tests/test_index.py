@@ -193,6 +193,33 @@ def test_an_index_of_another_version_is_refilled(tmp_path: Path):
         assert lib.search("zebra").total == 5
 
 
+def test_nothing_queued_leaves_a_current_index_closed(tmp_path: Path):
+    """A fetch that stored nothing new ends without loading Whoosh; a missing index is still
+    noticed and refilled."""
+    home, opml = make_home(tmp_path)
+    with open_library(load_settings(data_dir=home, opml=str(opml))) as lib:
+        lib.store.upsert_entries(FEED, drafts("v", 5))
+        assert lib.update_index() == 5
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from aggregator.config import load_settings
+        from aggregator.library import open_library
+        with open_library(load_settings(data_dir={str(home)!r}, opml={str(opml)!r})) as lib:
+            assert lib.update_index() == 0
+        print("whoosh" in sys.modules)
+        """
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "False"
+    for path in (home / "index").glob("_entries_*.toc"):
+        path.unlink()  # the index is gone: the next update refills it
+    with open_library(load_settings(data_dir=home, opml=str(opml))) as lib:
+        assert lib.update_index() == 5
+        assert lib.search("zebra").total == 5
+
+
 def test_processes_creating_the_index_at_once_all_open_it(tmp_path: Path):
     """The first start of two programs at once: one creates the index, the other opens it."""
     script = textwrap.dedent(

@@ -3,20 +3,41 @@
 `analysis` says what words become, `segments` writes them fast in `codec`'s postings blocks,
 `directory` keeps the index in step (versions, locking, batches); `reading`, `ranking`,
 `words` and `phrases` answer queries over whole postings lists for `search` (`topk` picks a
-page out of many matches); `storage` reads segments in place.
+page out of many matches); `storage` reads segments in place; `version` says which index
+a directory holds without loading any of that.
 """
 
-from aggregator.index.analysis import (
-    SCHEMA_VERSION,
-    FoldStemTokenizer,
-    category_keywords,
-    fold,
-    make_schema,
-)
-from aggregator.index.directory import INDEX_NAME, Index, Stored, _fields, default_workers
-from aggregator.index.storage import read_in_place
+from typing import TYPE_CHECKING, Any
 
-read_in_place()
+from aggregator.index.version import INDEX_NAME, SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    from aggregator.index.analysis import FoldStemTokenizer, category_keywords, fold, make_schema
+    from aggregator.index.directory import Index, Stored, _fields, default_workers
+
+_LAZY = {
+    "FoldStemTokenizer": "analysis",
+    "category_keywords": "analysis",
+    "fold": "analysis",
+    "make_schema": "analysis",
+    "Index": "directory",
+    "Stored": "directory",
+    "_fields": "directory",
+    "default_workers": "directory",
+}
+"""Loaded on first use: `version` alone (a fetch that stored nothing) needs no Whoosh."""
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'aggregator.index' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"aggregator.index.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "INDEX_NAME",

@@ -22,9 +22,6 @@ from whoosh.lang.porter import stem
 from whoosh.support.charset import accent_map
 from whoosh.system import _INT_SIZE
 
-SCHEMA_VERSION = 8
-"""Bump when the schema, the analyzer or a posting encoding changes: an index of another
-version is rebuilt from the store."""
 _WORD = re.compile(r"\w+")
 CACHE_WORDS = 500_000
 """Words whose terms a tokenizer remembers, per cache (about 45 MB when full)."""

@@ -22,8 +22,10 @@ from whoosh import index as whoosh_index
 from whoosh.index import LockError
 
 from aggregator.errors import IndexLockedError, StoreError
-from aggregator.index.analysis import SCHEMA_VERSION, category_keywords, fold, make_schema
+from aggregator.index.analysis import category_keywords, fold, make_schema
 from aggregator.index.segments import BulkWriter, write_segment
+from aggregator.index.storage import read_in_place
+from aggregator.index.version import INDEX_NAME, SCHEMA_VERSION, VERSION_FILE
 from aggregator.models import IndexDoc
 
 try:
@@ -31,7 +33,7 @@ try:
 except ImportError:  # not POSIX: two processes creating an index at once are not guarded
     fcntl = None  # type: ignore[assignment]
 
-INDEX_NAME = "entries"
+read_in_place()  # before any segment is opened, here or in a worker process
 POOL_MB = 64
 """Memory for the postings of the few non-text fields before they spill to disk."""
 WORKER_SHARE = 1000
@@ -48,7 +50,7 @@ class Index:
 
     @property
     def _version_file(self) -> Path:
-        return self.directory / "aggregator-index-version"
+        return self.directory / VERSION_FILE
 
     def _open_or_create(self) -> Any:
         """Open the index, or make a new one when it is missing or of another version.

@@ -54,6 +54,11 @@ class Searching:
         Each batch is committed to the index before its queue rows are dropped: a crash at any
         point leaves the rest queued, and the next run finishes it.
         """
+        from aggregator.index.version import looks_current
+
+        current = self._index is None and looks_current(self.settings.index_dir)
+        if current and not self.store.pending_index_count():
+            return 0  # nothing to apply to a current index: it stays closed
         from aggregator.index import Stored, default_workers
 
         index = self._open_index()
