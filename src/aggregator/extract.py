@@ -164,17 +164,17 @@ def html_to_markdown(markup: str, base: str = "") -> str:
         else:
             element.attrs = {}
     body = soup.body or soup
-    _flatten_below(soup, body, MARKDOWN_DEPTH)
+    _flatten_below(soup, body)
     markdown = _converter().convert_soup(body)
     lines = [line.rstrip() for line in strip_controls(markdown).split("\n")]
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip() + "\n"
 
 
-def _flatten_below(soup: Any, root: Any, depth: int) -> None:
+def _flatten_below(soup: Any, root: Any) -> None:
     """Make what is nested too deep for Markdown shallow (walked without recursion).
 
     Quotes and lists nested more than `QUOTE_DEPTH` deep become paragraphs. Elements more
-    than `depth` below `root` lose their tags, but a block's edges stay line breaks and an
+    than `MARKDOWN_DEPTH` below `root` lose their tags, but a block's edges stay line breaks and an
     element holding no other keeps its tag (links, code): words never run together.
     """
     stack, deep, renamed = [(root, 0, 0)], [], []
@@ -185,7 +185,7 @@ def _flatten_below(soup: Any, root: Any, depth: int) -> None:
             if nested > QUOTE_DEPTH and child.name in _NESTING:
                 renamed.append(child)
                 nested -= 1  # its content stays at its parent's depth
-            if level >= depth and child.find(True) is not None:
+            if level >= MARKDOWN_DEPTH and child.find(True) is not None:
                 deep.append(child)
             stack.append((child, level + 1, nested))
     for element in renamed:

@@ -74,7 +74,6 @@ class Updater:
         self.settings = settings
         self.store = store
         self.processes = processes
-        self._tls: Future[ssl.SSLContext] | None = None
         self._task: asyncio.Task[FetchReport] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -85,9 +84,9 @@ class Updater:
         force: bool = False,
         progress: ProgressCallback | None = None,
     ) -> FetchReport:
-        if sources:  # its TLS context is built while the sources' state is read
-            self._tls = tls_context_soon()
-        return asyncio.run(self._main(sources, force, progress))
+        # Its TLS context is built while the sources' state is read.
+        tls = tls_context_soon() if sources else None
+        return asyncio.run(self._main(sources, force, progress, tls))
 
     def cancel(self) -> None:
         """Stop a run from another thread (the TUI); the run returns what it finished."""
@@ -95,7 +94,11 @@ class Updater:
             self._loop.call_soon_threadsafe(self._task.cancel)
 
     async def _main(
-        self, sources: Sequence[Source], force: bool, progress: ProgressCallback | None
+        self,
+        sources: Sequence[Source],
+        force: bool,
+        progress: ProgressCallback | None,
+        tls: Future[ssl.SSLContext] | None,
     ) -> FetchReport:
         self._loop = asyncio.get_running_loop()
         self._task = asyncio.current_task()  # type: ignore[assignment]
@@ -117,7 +120,7 @@ class Updater:
         interrupted = False
         tasks: list[asyncio.Task[UpdateResult]] = []
         try:
-            async with HttpClient(self.settings.fetch, self._tls) as http:
+            async with HttpClient(self.settings.fetch, tls) as http:
                 self._http = http
                 tasks = [
                     asyncio.create_task(self._one(s, states.get(s.url), failures)) for s in due

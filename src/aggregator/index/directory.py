@@ -25,7 +25,7 @@ from aggregator.errors import IndexLockedError, StoreError
 from aggregator.index.analysis import category_keywords, fold, make_schema
 from aggregator.index.segments import BulkWriter, write_segment
 from aggregator.index.storage import read_in_place
-from aggregator.index.version import INDEX_NAME, SCHEMA_VERSION, VERSION_FILE
+from aggregator.index.version import INDEX_NAME, SCHEMA_VERSION, VERSION_FILE, looks_current
 from aggregator.models import IndexDoc
 
 try:
@@ -59,13 +59,13 @@ class Index:
         """
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            if self._current():
+            if looks_current(self.directory):
                 self.needs_rebuild = False
                 return whoosh_index.open_dir(str(self.directory), indexname=INDEX_NAME)
             # Two processes starting at once must not both create it: the second would
             # delete the files the first is writing.
             with _exclusive(self.directory / "aggregator-create.lock"):
-                if self._current():
+                if looks_current(self.directory):
                     self.needs_rebuild = False
                     return whoosh_index.open_dir(str(self.directory), indexname=INDEX_NAME)
                 self.needs_rebuild = True
@@ -78,14 +78,6 @@ class Index:
             raise StoreError(
                 f"cannot open the index in {self.directory}: {exc}", path=str(self.directory)
             ) from None
-
-    def _current(self) -> bool:
-        """An index is there, of this version."""
-        return (
-            whoosh_index.exists_in(str(self.directory), indexname=INDEX_NAME)
-            and self._version_file.exists()
-            and self._version_file.read_text().strip() == str(SCHEMA_VERSION)
-        )
 
     @property
     def whoosh(self) -> Any:
