@@ -12,6 +12,7 @@ from whoosh.formats import Existence, Frequency
 
 from aggregator.index.analysis import FastPositions, encode_positions
 from aggregator.index.codec import FastCodec, FastLeafMatcher
+from aggregator.index.reading import TermBlocks, postings_blocks
 
 
 def write_and_read(
@@ -92,3 +93,24 @@ def test_ids_and_weights_are_read_without_positions():
     matcher._read_weights()
     assert list(matcher._ids) == [d for d, _, _ in postings[:128]]
     assert matcher._values is None  # positions still packed
+
+
+@pytest.mark.parametrize("kind", ["positions", "existence", "fixed"])
+def test_a_block_s_values_are_read_after_the_matcher_has_moved_on(kind: str):
+    """A phrase scores every block first and reads positions afterwards, from where each
+    block was: they must be the values the matcher gives in place, in every format."""
+    postings = make_postings(700, 9, "mixed")
+    fmt = {"positions": FastPositions(), "existence": Existence(), "fixed": Frequency()}[kind]
+    if kind == "existence":
+        postings = [(d, 1.0, b"") for d, _, _ in postings]
+    elif kind == "fixed":
+        postings = [(d, w, int(w).to_bytes(4, "big")) for d, w, _ in postings]
+    in_place = read_all(write_and_read(fmt, postings)[0])
+    matcher, _ = write_and_read(fmt, postings)
+    blocks = TermBlocks()
+    assert sum(len(ids) for ids, _ in postings_blocks(matcher, blocks=blocks)) == 700
+    assert not matcher.is_active()
+    docs = [d for d, _, _ in postings]
+    assert blocks.values_for(docs) == {d: v for d, _, v in in_place}
+    absent = sorted(set(range(docs[-1] + 2)) - set(docs))[:50]
+    assert blocks.values_for(absent) == {}

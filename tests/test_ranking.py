@@ -169,7 +169,7 @@ def test_a_common_phrase_is_checked_lazily_with_the_same_page(
         monkeypatch.setattr(reading, "BLOCK_CACHE_SIZE", 1)  # blocks read again, same answer
         capped = Ranker(searcher).matches(query)
         assert capped.top(10) == exact.top(10) and capped.scores() == exact.scores()
-        caches = [c for _, found, _ in capped.parts for p in found for c in p._blocks]
+        caches = [c._decoded for _, found, _ in capped.parts for p in found for c in p._blocks]
         assert caches and all(len(cache) <= 1 for cache in caches)
 
 

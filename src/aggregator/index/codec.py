@@ -245,38 +245,39 @@ class FastLeafMatcher(W3LeafMatcher):
             self._weights = _unpacked("f", packed)
 
     def _read_values(self) -> None:
-        joined = self._joined_values()
-        if joined is None:
-            return  # `_values` is set already
-        raw, ends = joined
-        self._values = tuple(map(raw.__getitem__, map(slice, ends, ends[1:])))
+        value = self.block_values()
+        self._values = tuple(map(value, range(self._blocklength)))
 
-    def block_values(self) -> Callable[[int], bytes]:
+    def block_values(self) -> Callable[[int], Any]:
         """The current block's values by position, each cut out when asked for: a phrase
         checks a few documents of a block, and splitting every value was most of the cost."""
-        joined = self._joined_values()
-        if joined is None:
-            return self._values.__getitem__
-        raw, ends = joined
-        return lambda i: raw[ends[i] : ends[i + 1]]
-
-    def _joined_values(self) -> tuple[bytes, list[int]] | None:
-        """The block's values as one string and where each ends, or None when fixed-size or
-        empty values were put in `_values` instead."""
         if self._data is None:
             self._read_data()
         packed = self._data[self._sizes[0] + self._sizes[1] :]
-        fixedsize = self._fixedsize
-        if fixedsize == 0:
-            self._values = (None,) * self._blocklength
-            return None
-        raw = _inflate(packed) if len(packed) else b""
-        if fixedsize is not None and fixedsize > 0:
-            self._values = tuple(raw[i : i + fixedsize] for i in range(0, len(raw), fixedsize))
-            return None
-        if not raw:  # a format whose values are all empty
-            self._values = (b"",) * self._blocklength
-            return None
-        count = int.from_bytes(raw[:4], "little")
-        ends = list(accumulate(_unpacked("I", raw[4 : 4 + 4 * count]), initial=4 + 4 * count))
-        return raw, ends
+        return _values_reader(packed, self._fixedsize)
+
+    def block_values_later(self) -> Callable[[], Callable[[int], Any]]:
+        """`block_values` of the current block, callable after the matcher has moved on.
+
+        A phrase ranks its candidates from every block's ids and weights first and checks
+        positions afterwards, in a few blocks: this keeps where the block's values are, not
+        their bytes.
+        """
+        postfile, fixedsize = self._postfile, self._fixedsize
+        start = self._dataoffset + self._sizes[0] + self._sizes[1]
+        size = self._nextoffset - start
+        return lambda: _values_reader(postfile.get(start, size), fixedsize)
+
+
+def _values_reader(packed: bytes, fixedsize: int | None) -> Callable[[int], Any]:
+    """One block's values (positions) by posting, from their deflated part."""
+    if fixedsize == 0:
+        return lambda i: None
+    raw = _inflate(packed) if len(packed) else b""
+    if fixedsize is not None and fixedsize > 0:
+        return lambda i: raw[i * fixedsize : (i + 1) * fixedsize]
+    if not raw:  # a format whose values are all empty
+        return lambda i: b""
+    size = int.from_bytes(raw[:4], "little")
+    ends = list(accumulate(_unpacked("I", raw[4 : 4 + 4 * size]), initial=4 + 4 * size))
+    return lambda i: raw[ends[i] : ends[i + 1]]

@@ -9,6 +9,7 @@ count and the facets.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable
 from itertools import repeat
@@ -16,7 +17,7 @@ from operator import sub
 from typing import Any
 
 from aggregator.index.analysis import FastPositions, positions_array
-from aggregator.index.reading import BlockCache, Only, Scores, Segment, facet_counts
+from aggregator.index.reading import Only, Scores, Segment, TermBlocks, facet_counts
 from aggregator.index.topk import largest
 
 
@@ -55,7 +56,7 @@ class PhraseCandidates:
         self.query, self.segment = query, segment
         self.bounds: Scores = {}
         self.btexts: list[bytes] = []
-        self._blocks: list[BlockCache] = []
+        self._blocks: list[TermBlocks] = []
         fieldname = query.fieldname
         schema = segment.reader.schema
         if fieldname not in schema:
@@ -69,7 +70,7 @@ class PhraseCandidates:
             return
         if not self.btexts:
             return
-        self._blocks = [{} for _ in self.btexts]
+        self._blocks = [TermBlocks() for _ in self.btexts]
         # Rarest word first: the others are read only for the documents it is in, and the
         # set of phrase starts it gives is the smallest to narrow.
         frequency = segment.reader.doc_frequency
@@ -77,11 +78,11 @@ class PhraseCandidates:
             range(len(self.btexts)), key=lambda i: frequency(fieldname, self.btexts[i])
         )
         first, *others = self._order
-        bounds = segment.term(fieldname, self.btexts[first], only=only)
+        bounds = segment.term(fieldname, self.btexts[first], only=only, blocks=self._blocks[first])
         for i in others:
             if not bounds:
                 return
-            bounds = segment.term(fieldname, self.btexts[i], adding=bounds)
+            bounds = segment.term(fieldname, self.btexts[i], adding=bounds, blocks=self._blocks[i])
         if not bounds:
             return
         if query.boost != 1.0:
@@ -92,11 +93,8 @@ class PhraseCandidates:
         """The documents of `docs` (in order) where the phrase is, with their scores."""
         if len(self.btexts) < 2 or not docs:
             return {d: self.bounds[d] for d in docs if d in self.bounds}
-        fieldname, slop = self.query.fieldname, self.query.slop
-        kept = [
-            self.segment.values_for(fieldname, self.btexts[i], docs, self._blocks[i])
-            for i in self._order
-        ]
+        slop = self.query.slop
+        kept = [self._blocks[i].values_for(docs) for i in self._order]
         shifts = [[-(i + s) for s in range(slop)] for i in self._order]
         found: Scores = {}
         for d in docs:
@@ -202,7 +200,11 @@ class PhraseMatches:
             floor = best[-1][0] if best else None
             if len(best) >= candidates or (len(hits) >= limit and hits[limit - 1][0] >= floor):
                 return [(-neg, score) for _, neg, score in hits[:limit]]
-            want *= 4
+            # Each round is a pass over every candidate: the next takes enough for the page
+            # at the rate of matches among the best so far (which match more often than the
+            # rest: a rate from a sample of all candidates would overshoot).
+            rate = (len(hits) + 1) / (len(best) + 2)
+            want = max(want * 2, len(best) + math.ceil(max(1, limit - len(hits)) * 1.5 / rate))
 
     def facets(self, fieldname: str) -> Counter[str]:
         """Counts over the checked sample, scaled to the estimated total."""

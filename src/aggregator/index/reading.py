@@ -29,11 +29,10 @@ from aggregator.index.codec import FastLeafMatcher
 
 Scores = dict[int, float]
 """Document number (within one segment) → score."""
-BlockCache = dict[int, tuple[list[int], Callable[[int], bytes]]]
-"""Postings blocks of one term already read: document numbers and a value getter."""
 BLOCK_CACHE_SIZE = 512
-"""Blocks a `BlockCache` keeps (one term in one segment, for one search): enough for the
-rounds of a common phrase, and a bound on the memory a long paging through it can hold."""
+"""Blocks whose positions a `TermBlocks` keeps decoded (one term in one segment, for one
+search): enough for the rounds of a common phrase, and a bound on the memory a long paging
+through it can hold."""
 Only = Scores | set[int] | None
 """The documents a search still considers (in an AND), or None for all of them."""
 
@@ -87,13 +86,15 @@ class Segment:
         only: Only = None,
         *,
         adding: Scores | None = None,
+        blocks: TermBlocks | None = None,
     ) -> Scores:
         """A term's documents scored by BM25F as Whoosh scores them.
 
         With `only` (the documents still in the running, in an AND), the blocks before the
         first of them are skipped unread, and only theirs are scored. With `adding` (the
         scores so far of an AND), only its documents are read, and each gets its score there
-        plus this term's: the AND's next step in the same pass.
+        plus this term's: the AND's next step in the same pass. `blocks` keeps where the
+        blocks read are, for a phrase to check positions in them afterwards.
         """
         if adding is not None:
             only = adding
@@ -109,7 +110,7 @@ class Segment:
             factor = self.top.idf(fieldname, btext) * (BM25_K1 + 1) * boost
             doc_norms = self.doc_norms(fieldname)
         scores: Iterable[float]
-        for ids, weights in postings_blocks(matcher, only):
+        for ids, weights in postings_blocks(matcher, only, blocks):
             if scorable:
                 scores = bm25(factor, weights, map(doc_norms.__getitem__, ids))
             else:  # Whoosh scores these by the posting's weight
@@ -117,51 +118,6 @@ class Segment:
             if adding is not None:
                 scores = map(add, map(adding.__getitem__, ids), scores)
             out.update(zip(ids, scores, strict=True))
-        return out
-
-    def values_for(
-        self, fieldname: str, btext: bytes, docs: list[int], blocks: BlockCache | None = None
-    ) -> dict[int, bytes]:
-        """The term's posting values (positions) in `docs` (sorted, all holding the term),
-        read only from the blocks that hold them; `blocks` keeps those read for the next
-        call (a common phrase is checked in rounds, often in the same blocks)."""
-        out: dict[int, bytes] = {}
-        matcher = self.postings(fieldname, btext)
-        if matcher is None:
-            return out
-        if not isinstance(matcher, W3LeafMatcher):
-            wanted = set(docs)
-            while matcher.is_active():
-                if matcher.id() in wanted:
-                    out[matcher.id()] = matcher.value()
-                matcher.next()
-            return out
-        at = 0
-        while matcher.is_active() and at < len(docs):
-            last = matcher.block_max_id()
-            if docs[at] <= last:
-                start = at
-                while at < len(docs) and docs[at] <= last:
-                    at += 1
-                key = matcher._nextoffset  # where the block ends: one per block
-                block = blocks.get(key) if blocks is not None else None
-                if block is None:
-                    ids = _block_ids(matcher)
-                    if isinstance(matcher, FastLeafMatcher):
-                        block = (ids, matcher.block_values())
-                    else:
-                        matcher._read_values()
-                        block = (ids, matcher._values.__getitem__)
-                    if blocks is not None:
-                        if len(blocks) >= BLOCK_CACHE_SIZE:  # the oldest goes first
-                            del blocks[next(iter(blocks))]
-                        blocks[key] = block
-                ids, value = block
-                for d in docs[start:at]:
-                    i = bisect_left(ids, d)
-                    if i < len(ids) and ids[i] == d:
-                        out[d] = value(i)
-            matcher._next_block()
         return out
 
     def norms(self, fieldname: str) -> list[float]:
@@ -305,9 +261,12 @@ def current_block(matcher: W3LeafMatcher) -> tuple[list[int], Any]:
     return ids, matcher._weights
 
 
-def postings_blocks(matcher: Any, only: Only = None) -> Iterable[tuple[Any, Any]]:
+def postings_blocks(
+    matcher: Any, only: Only = None, blocks: TermBlocks | None = None
+) -> Iterable[tuple[Any, Any]]:
     """(ids, weights) a block at a time, of the documents in `only` if given; other matchers
-    (inlined postings) in one piece. Positions are left packed (`Segment.values_for`)."""
+    (inlined postings) in one piece. Positions are left packed; `blocks`, if given, learns
+    where each block yielded keeps them."""
     if only is not None and not only:
         return
     first = min(only) if only is not None else 0
@@ -321,18 +280,75 @@ def postings_blocks(matcher: Any, only: Only = None) -> Iterable[tuple[Any, Any]
                 # Chosen by C-level maps: no Python step per posting.
                 keep = list(map(only.__contains__, ids))
                 if any(keep):
+                    if blocks is not None:
+                        blocks.add(ids, _values_later(matcher))
                     yield list(compress(ids, keep)), list(compress(weights, keep))
             else:
+                if blocks is not None:
+                    blocks.add(ids, _values_later(matcher))
                 yield ids, weights
             matcher._next_block()
         return
-    ids, weights = [], []
+    ids, weights, values = [], [], []
     while matcher.is_active():
         if only is None or matcher.id() in only:
             ids.append(matcher.id())
             weights.append(matcher.weight())
+            if blocks is not None:
+                values.append(matcher.value())
         matcher.next()
+    if blocks is not None and ids:
+        blocks.add(ids, lambda: values.__getitem__)
     yield ids, weights
+
+
+def _values_later(matcher: W3LeafMatcher) -> Callable[[], Callable[[int], Any]]:
+    if isinstance(matcher, FastLeafMatcher):
+        return matcher.block_values_later()
+    matcher._read_values()  # Whoosh's blocks: the values come with the rest
+    values = matcher._values
+    return lambda: values.__getitem__
+
+
+class TermBlocks:
+    """One term's postings blocks in a segment, as scoring read them: each block's
+    document numbers, and its positions, decoded only when a document of it is checked.
+
+    A phrase scores every candidate before it checks any; keeping the blocks' places then
+    spares reading the term's postings again for each round of checks.
+    """
+
+    def __init__(self) -> None:
+        self._lasts: list[int] = []
+        self._ids: list[list[int]] = []
+        self._later: list[Callable[[], Callable[[int], Any]]] = []
+        self._decoded: dict[int, Callable[[int], Any]] = {}
+
+    def add(self, ids: list[int], values_later: Callable[[], Callable[[int], Any]]) -> None:
+        """A block read, in document order."""
+        self._lasts.append(ids[-1])
+        self._ids.append(ids)
+        self._later.append(values_later)
+
+    def values_for(self, docs: Iterable[int]) -> dict[int, Any]:
+        """The term's values (positions) in those of `docs` its blocks hold."""
+        out: dict[int, Any] = {}
+        lasts, decoded = self._lasts, self._decoded
+        for d in docs:
+            k = bisect_left(lasts, d)
+            if k == len(lasts):
+                continue
+            ids = self._ids[k]
+            i = bisect_left(ids, d)
+            if ids[i] != d:
+                continue
+            value = decoded.get(k)
+            if value is None:
+                if len(decoded) >= BLOCK_CACHE_SIZE:  # the oldest goes first
+                    del decoded[next(iter(decoded))]
+                value = decoded[k] = self._later[k]()
+            out[d] = value(i)
+        return out
 
 
 def _load_column(reader: Any) -> Any:
