@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from aggregator.config import load_settings
 from aggregator.library import Library, open_library
 from aggregator.models import Source
 from aggregator.sources import save_opml
-from tests.httpd import Route, item, rss
+from tests.httpd import LoopbackServer, Route, item, rss
 
 LONG = " ".join(f"word{i}" for i in range(200))
 
@@ -422,3 +423,76 @@ def test_ctrl_c_stops_the_run_and_keeps_what_was_stored(server, tmp_path):
     assert report["interrupted"] and report["new"] < 40 and len(report["sources"]) < 40
     stats = subprocess.run([*cmd, "stats", "--json"], capture_output=True, check=True)
     assert json.loads(stats.stdout)["entries"] == report["new"]
+
+
+def test_a_busy_host_does_not_hold_back_other_hosts(server, tmp_path):
+    """A source whose host has no free turn must not take a place another host could use:
+    here host A answers only once host B has been asked, so with A's feeds first, two places
+    and one turn per host, B must be asked while A's first request is still waiting."""
+    other = LoopbackServer()
+    try:
+        asked_b = threading.Event()
+
+        def answer_after_b(h) -> None:
+            waited = asked_b.wait(10)
+            body = rss(item(h.path, "waited" if waited else "gave up", LONG))
+            LoopbackServer._send(h, 200, body, "application/rss+xml", {})
+
+        a_urls = [server.route(f"/a{i}", Route(handler=answer_after_b)) for i in range(4)]
+        b_url = other.route("/b", Route(handler=lambda h: (asked_b.set(), ok(h))))
+        sources = [Source(url=u, title=u) for u in [*a_urls, b_url]]
+        with library_with(tmp_path, *sources) as lib:
+            report = lib.fetch(concurrency=2, per_host=1)
+            assert [r.status for r in report.results] == ["ok"] * 5
+            assert lib.search("waited").total == 4 and lib.search("gave").total == 0
+    finally:
+        other.close()
+
+
+def ok(h) -> None:
+    LoopbackServer._send(h, 200, rss(item("b", "B", LONG)), "application/rss+xml", {})
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_frontier_keeps_both_limits_and_starts_every_source_once(seed):
+    """Random answers and endings: never more than `concurrency` sources running or
+    `per_host` of one host waiting for an answer, each host's sources in list order, every
+    source started exactly once, and nothing left waiting while a place is free."""
+    from collections import Counter
+    from random import Random
+
+    from aggregator.update import _Frontier
+
+    rng = Random(seed)
+    hosts = [f"http://h{i}.example:80" for i in range(rng.randint(1, 5))]
+    sources = [Source(url=f"{rng.choice(hosts)}/f{n}") for n in range(rng.randint(1, 40))]
+    concurrency, per_host = rng.randint(1, 6), rng.randint(1, 3)
+    frontier = _Frontier(sources, concurrency, per_host)
+    started, asking, running = [], [], []
+    frontier.on_free = lambda: None
+    while True:
+        for source, turn in frontier.take():
+            started.append(source)
+            asking.append((source, turn))
+            running.append(source)
+        by_host = Counter(s.url.split("/f")[0] for s, _ in asking)
+        assert len(running) <= concurrency and max(by_host.values(), default=0) <= per_host
+        if not running:
+            break
+        if asking and rng.random() < 0.6:
+            source, turn = asking.pop(rng.randrange(len(asking)))
+            turn.end()
+            turn.end()  # twice is once
+        else:
+            source = running.pop(rng.randrange(len(running)))
+            for i, (s, turn) in enumerate(asking):
+                if s is source:
+                    asking.pop(i)
+                    turn.end()
+                    break
+            frontier.finished()
+    assert sorted(s.url for s in started) == sorted(s.url for s in sources)
+    for host in hosts:
+        assert [s for s in started if s.url.startswith(host)] == [
+            s for s in sources if s.url.startswith(host)
+        ]

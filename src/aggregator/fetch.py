@@ -75,6 +75,11 @@ class Response:
         return self.headers.get("content-type", "")
 
 
+def host_of(url: str) -> str:
+    """What the per-host limit counts by: the URL's host and port."""
+    return (urlsplit(url).netloc or "").lower()
+
+
 def tls_context_soon() -> Future[ssl.SSLContext]:
     """Start building the TLS context that `HttpClient` will need.
 
@@ -190,8 +195,7 @@ class HttpClient:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        host = (urlsplit(url).netloc or "").lower()
-        per_host = self._hosts.setdefault(host, asyncio.Semaphore(self.settings.per_host))
+        per_host = self._hosts.setdefault(host_of(url), asyncio.Semaphore(self.settings.per_host))
         async with self._global, per_host:
             try:
                 async with asyncio.timeout(self.settings.timeout):

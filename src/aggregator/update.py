@@ -15,7 +15,8 @@ import os
 import random
 import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from aggregator.config import Settings
 from aggregator.errors import FetchError, HttpStatusError, NetworkError
-from aggregator.fetch import HttpClient, Response, tls_context_soon
+from aggregator.fetch import HttpClient, Response, host_of, tls_context_soon
 from aggregator.models import (
     EntryDraft,
     FetchProgress,
@@ -106,10 +107,9 @@ class Updater:
         states = await asyncio.to_thread(self.store.source_states)
         self._pending = await asyncio.to_thread(self.store.sources_with_pending_articles)
         self._not_modified: list[tuple[str, str | None]] = []
-        # Sources between request and stored entries. Without a bound, the network outruns
-        # parsing on a cold run and every fetched body waits in memory (600 MB at 1,000 feeds).
-        self._in_flight = asyncio.Semaphore(self.settings.fetch.concurrency)
         due, skipped = _due(sources, states, force)
+        limits = self.settings.fetch
+        frontier = _Frontier(due, limits.concurrency, limits.per_host)
         self._cpu: Executor | None = None  # made on first use: an all-304 run needs none
         self._cpu_size = len(due)
         db = ThreadPoolExecutor(1, thread_name_prefix="aggregator-store")
@@ -118,15 +118,29 @@ class Updater:
         failures: list[tuple[Failure, BaseException]] = []
         tally = _Tally()
         interrupted = False
-        tasks: list[asyncio.Task[UpdateResult]] = []
+        running: set[asyncio.Task[UpdateResult]] = set()
+        landed: asyncio.Queue[asyncio.Task[UpdateResult]] = asyncio.Queue()
+
+        def launch() -> None:
+            for source, turn in frontier.take():
+                state = states.get(source.url)
+                task = asyncio.create_task(self._one(source, state, failures, turn))
+                running.add(task)
+                task.add_done_callback(land)
+
+        def land(task: asyncio.Task[UpdateResult]) -> None:
+            running.discard(task)
+            frontier.finished()
+            landed.put_nowait(task)
+            launch()
+
+        frontier.on_free = launch
         try:
             async with HttpClient(self.settings.fetch, tls) as http:
                 self._http = http
-                tasks = [
-                    asyncio.create_task(self._one(s, states.get(s.url), failures)) for s in due
-                ]
-                for next_done in asyncio.as_completed(tasks):
-                    result = await next_done
+                launch()
+                for _ in due:
+                    result = (await landed.get()).result()
                     results[result.url] = result
                     tally.done += 1
                     tally.new += result.new
@@ -137,9 +151,10 @@ class Updater:
                         )
         except asyncio.CancelledError:
             interrupted = True
-            for task in tasks:
+            frontier.close()
+            for task in running:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*running, return_exceptions=True)
         finally:
             if self._cpu is not None:
                 self._cpu.shutdown(wait=True, cancel_futures=True)
@@ -195,16 +210,16 @@ class Updater:
         source: Source,
         state: SourceState | None,
         failures: list[tuple[Failure, BaseException]],
+        turn: _Turn,
     ) -> UpdateResult:
         base = UpdateResult(
             url=source.url, title=source.display_title, category=source.category, status="failed"
         )
         state = state or SourceState(url=source.url)
         try:
-            async with self._in_flight:
-                if source.type == "html" and source.selector:
-                    return await self._page_source(source, state, base)
-                return await self._feed_source(source, state, base)
+            if source.type == "html" and source.selector:
+                return await self._page_source(source, state, base, turn)
+            return await self._feed_source(source, state, base, turn)
         except FetchError as exc:
             failures.append((_failure(source.url, exc, state), exc))
             return replace(base, error=str(exc))
@@ -214,13 +229,16 @@ class Updater:
             error = f"unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
             failures.append((_failure(source.url, FetchError(error, url=source.url), state), exc))
             return replace(base, error=error)
+        finally:
+            turn.end()
 
     async def _feed_source(
-        self, source: Source, state: SourceState, base: UpdateResult
+        self, source: Source, state: SourceState, base: UpdateResult, turn: _Turn
     ) -> UpdateResult:
         response = await self._http.get(
             source.url, etag=state.etag, last_modified=state.last_modified, accept=FEED_ACCEPT
         )
+        turn.end()
         if response.not_modified:
             self._not_modified.append((source.url, response.moved_to))
             done, failed = 0, 0
@@ -305,12 +323,13 @@ class Updater:
         return True
 
     async def _page_source(
-        self, source: Source, state: SourceState, base: UpdateResult
+        self, source: Source, state: SourceState, base: UpdateResult, turn: _Turn
     ) -> UpdateResult:
         """A listing page without a feed: each new link matching the selector is an entry."""
         response = await self._http.get(
             source.url, etag=state.etag, last_modified=state.last_modified, accept=PAGE_ACCEPT
         )
+        turn.end()
         if response.not_modified:
             self._not_modified.append((source.url, response.moved_to))
             return replace(base, status="not_modified", moved_to=response.moved_to)
@@ -351,6 +370,72 @@ class Updater:
             )
         except FetchError:
             return await self._cpu_call("page_entry_job", b"", link.url, link.url, link.text)
+
+
+class _Turn:
+    """A source's claim on its host, given back once the source's own request is answered
+    (its parsing and article pages then need no turn of the host's)."""
+
+    __slots__ = ("_give_back",)
+
+    def __init__(self, give_back: Callable[[], None]) -> None:
+        self._give_back: Callable[[], None] | None = give_back
+
+    def end(self) -> None:
+        if self._give_back is not None:
+            give_back, self._give_back = self._give_back, None
+            give_back()
+
+
+class _Frontier:
+    """Which due sources start next.
+
+    At most `concurrency` sources run at once, from request to stored entries (without a
+    bound the network outruns parsing on a cold run and every fetched body waits in memory:
+    600 MB at 1,000 feeds), and at most `per_host` of one host wait for an answer. A source
+    whose host is busy is not started, so it holds no place that a source of another host
+    could use (started, it would wait for its host while holding one: a list with sixteen
+    feeds of one site first ran two at a time). Hosts take turns; each host's sources keep
+    the list's order.
+    """
+
+    def __init__(self, sources: Sequence[Source], concurrency: int, per_host: int) -> None:
+        self._queues: dict[str, deque[Source]] = {}
+        for source in sources:
+            self._queues.setdefault(host_of(source.url), deque()).append(source)
+        self._ready = deque(self._queues)  # hosts with sources waiting and a turn free
+        self._asking: Counter[str] = Counter()
+        self._running = 0
+        self._concurrency = max(1, concurrency)
+        self._per_host = max(1, per_host)
+        self._closed = False
+        self.on_free: Callable[[], None] = lambda: None
+        """Called when a host's turn is given back: a source of it may start now."""
+
+    def take(self) -> Iterator[tuple[Source, _Turn]]:
+        """The sources that may start now, each with its claim on its host."""
+        while not self._closed and self._ready and self._running < self._concurrency:
+            host = self._ready.popleft()
+            queue = self._queues[host]
+            source = queue.popleft()
+            self._asking[host] += 1
+            self._running += 1
+            if queue and self._asking[host] < self._per_host:
+                self._ready.append(host)
+            yield source, _Turn(lambda host=host: self._answered(host))
+
+    def finished(self) -> None:
+        self._running -= 1
+
+    def close(self) -> None:
+        """Start nothing more (the run is stopping)."""
+        self._closed = True
+
+    def _answered(self, host: str) -> None:
+        self._asking[host] -= 1
+        if self._queues[host] and self._asking[host] == self._per_host - 1:
+            self._ready.append(host)  # it was full, so it is not in the queue of hosts
+            self.on_free()
 
 
 def _due(
