@@ -278,6 +278,27 @@ def test_fast_word_split_matches_the_tokenizer():
         assert fast.terms(text) == [t.text for t in FoldStemTokenizer()(text)], text
 
 
+def test_words_and_their_offsets_are_the_regex_s():
+    """Snippets split ASCII text in C and work out two offsets from the pieces; words and
+    offsets must be those `\\w+` gives, whatever the runs of other characters."""
+    import re
+
+    from aggregator.index.analysis import words_at
+
+    rng = random.Random(11)
+    alphabet = "abcXYZ019_ -.,'\n\t!é€Щ"
+    texts = ["", " ", "  ", "one", ",,lead", "trail,,", "a  b", "Café Müller", "a_b 2024"]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60))) for _ in range(500)]
+    texts += [
+        "".join(rng.choice(alphabet[:15]) for _ in range(rng.randint(0, 60))) for _ in range(500)
+    ]
+    for text in texts:
+        words, start_of = words_at(text)
+        found = list(re.finditer(r"\w+", text))
+        assert words == [m.group() for m in found], text
+        assert [start_of(k) for k in range(len(words))] == [m.start() for m in found], text
+
+
 def test_a_full_word_cache_stops_growing_and_still_answers(monkeypatch: pytest.MonkeyPatch):
     from aggregator.index import analysis
 

@@ -17,7 +17,8 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from itertools import islice
+from itertools import compress, count, repeat
+from operator import is_
 from typing import Any
 
 from whoosh import matching, sorting
@@ -29,7 +30,7 @@ from whoosh.query.spans import Span, SpanWrappingMatcher
 from whoosh.util import make_binary_tree
 
 from aggregator.errors import UserError
-from aggregator.index import FoldStemTokenizer, Index, fold, make_schema
+from aggregator.index import FoldStemTokenizer, Index, fold, make_schema, words_at
 from aggregator.index.ranking import Ranker, Unsupported
 
 FIELDS = {
@@ -616,22 +617,20 @@ def snippet(
     """
     if not text:
         return "", []
-    seen = _SNIPPET_WORD.findall(text)
+    seen, start_of = words_at(text)
     if not seen:
         return text[:200], []
-    # Each distinct word is analysed once: a long article repeats most of its words.
-    term_of = {}
-    for word in set(seen):
-        term = _STEMMER.term(fold(word))
-        if term in terms:
-            term_of[word] = term
-    matched = [(i, term_of[w]) for i, w in enumerate(seen) if w in term_of]
+    # Terms looked up in C; a word not met before is analysed once, however often it comes.
+    terms_of = list(map(_TERM_OF_WORD.get, seen))
+    if None in terms_of:
+        new = {w: _term_of_word(w) for w in set(compress(seen, map(is_, terms_of, repeat(None))))}
+        terms_of = list(map(new.get, seen, terms_of))
+    at = list(compress(count(), map(terms.__contains__, terms_of)))
+    matched = list(zip(at, map(terms_of.__getitem__, at), strict=True))
     start = _best_window(matched, len(seen), words)
     end = min(len(seen), start + words)
-    # Character offsets of the window's first and last words: the scan stops at the last.
-    found = list(islice(_SNIPPET_WORD.finditer(text), end))
-    begin_char = found[start].start()
-    end_char = found[end - 1].end()
+    begin_char = start_of(start)
+    end_char = start_of(end - 1) + len(seen[end - 1])
     prefix = "… " if start > 0 else ""
     suffix = " …" if end < len(seen) else ""
     body = " ".join(text[begin_char:end_char].split())
@@ -642,6 +641,19 @@ def snippet(
         if m.group() in wanted:
             spans.append((m.start() + len(prefix), m.end() + len(prefix)))
     return prefix + body + suffix, spans
+
+
+_TERM_OF_WORD: dict[str, str] = {}
+"""A word as written → its term, for snippets."""
+TERMS_KEPT = 200_000
+"""Words `_TERM_OF_WORD` keeps at most (about 25 MB when full)."""
+
+
+def _term_of_word(word: str) -> str:
+    term = _STEMMER.term(fold(word))
+    if len(_TERM_OF_WORD) < TERMS_KEPT:
+        _TERM_OF_WORD[word] = term
+    return term
 
 
 def _best_window(matched: list[tuple[int, str]], total: int, words: int) -> int:

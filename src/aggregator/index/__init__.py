@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, Any
 from aggregator.index.version import INDEX_NAME, SCHEMA_VERSION
 
 if TYPE_CHECKING:
-    from aggregator.index.analysis import FoldStemTokenizer, category_keywords, fold, make_schema
+    from aggregator.index.analysis import (
+        FoldStemTokenizer,
+        category_keywords,
+        fold,
+        make_schema,
+        words_at,
+    )
     from aggregator.index.directory import Index, Stored, _fields, default_workers
 
 _LAZY = {
@@ -20,6 +26,7 @@ _LAZY = {
     "category_keywords": "analysis",
     "fold": "analysis",
     "make_schema": "analysis",
+    "words_at": "analysis",
     "Index": "directory",
     "Stored": "directory",
     "_fields": "directory",
@@ -50,4 +57,5 @@ __all__ = [
     "default_workers",
     "fold",
     "make_schema",
+    "words_at",
 ]

@@ -7,11 +7,12 @@ all see the same analysis.
 
 from __future__ import annotations
 
+import itertools
 import operator
 import re
 import sys
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from whoosh.analysis import Token, Tokenizer
@@ -36,6 +37,28 @@ def fold(text: str) -> str:
     """Lower case without accents: what both the index and the query see."""
     text = text.lower()
     return text if text.isascii() else text.translate(accent_map)
+
+
+def words_at(text: str) -> tuple[list[str], Callable[[int], int]]:
+    """The words `\\w+` finds in `text`, as written, and where the k-th one starts.
+
+    ASCII text (most of it) is split in C, as `FoldStemTokenizer.terms` does: non-word bytes
+    made spaces, then split on single spaces (a run of them leaves empty pieces). A word's
+    offset is the length of the pieces before it plus one space after each; a snippet asks
+    for two, so they are not all worked out.
+    """
+    if not text.isascii():
+        found = list(_WORD.finditer(text))
+        return [m.group() for m in found], [m.start() for m in found].__getitem__
+    pieces = text.encode("ascii").translate(_ASCII_WORDS).split(b" ")
+    words = b" ".join(filter(None, pieces)).decode("ascii").split(" ") if any(pieces) else []
+    where = list(itertools.compress(itertools.count(), pieces))  # each word's piece
+
+    def start(k: int) -> int:
+        j = where[k]
+        return sum(map(len, pieces[:j])) + j
+
+    return words, start
 
 
 class FoldStemTokenizer(Tokenizer):
