@@ -45,6 +45,9 @@ class FetchSettings:
 class IndexSettings:
     lock_wait: float = field(default=30.0, metadata={"min": 0.0})
     """Seconds to wait for another process writing the index before giving up (exit 2)."""
+    search_helper: bool = True
+    """In a session that searches again and again (the terminal UI), over 20,000 entries or
+    more: a second process ranks half of each search, so it uses two cores."""
 
 
 @dataclass(frozen=True, slots=True)

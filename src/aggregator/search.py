@@ -11,6 +11,7 @@ match, and how well, instead of finding nothing.
 from __future__ import annotations
 
 import calendar
+import contextlib
 import functools
 import re
 from bisect import bisect_left
@@ -31,7 +32,10 @@ from whoosh.util import make_binary_tree
 
 from aggregator.errors import UserError
 from aggregator.index import FoldStemTokenizer, Index, fold, make_schema, words_at
-from aggregator.index.ranking import Ranker, Unsupported
+from aggregator.index.helper import MIN_DOCS as HELPER_MIN_DOCS
+from aggregator.index.helper import SearchHelper
+from aggregator.index.helper import supported as helper_supported
+from aggregator.index.ranking import Page, Ranker, Unsupported
 
 FIELDS = {
     "title": "title",
@@ -95,14 +99,25 @@ class ParsedQuery:
 
 
 class Searcher:
-    """Runs queries against one index; opens a fresh reader when the index has changed."""
+    """Runs queries against one index; opens a fresh reader when the index has changed.
 
-    def __init__(self, index: Index) -> None:
+    With `helper`, a second search over a large index starts a helper process that ranks
+    half of each later search (`index.helper`): a session that searches again and again
+    gets both cores; a command that searches once never starts it.
+    """
+
+    def __init__(self, index: Index, *, helper: bool = False) -> None:
         self.index = index
         self._searcher: Any = None
         self._ranker: Ranker | None = None
+        self._want_helper = helper and helper_supported()
+        self._searches = 0
+        self._helper: SearchHelper | None = None
 
     def close(self) -> None:
+        if self._helper is not None:
+            self._helper.close()
+            self._helper = None
         if self._searcher is not None:
             self._searcher.close()
             self._searcher = None
@@ -119,6 +134,15 @@ class Searcher:
             self._searcher = self.index.whoosh.searcher()
             self._ranker = None
         return self._searcher
+
+    def _helper_for(self, searcher: Any) -> SearchHelper | None:
+        self._searches += 1
+        if self._helper is None and self._want_helper and self._searches >= 2:
+            self._want_helper = False  # one try per session
+            if searcher.doc_count() >= HELPER_MIN_DOCS:
+                with contextlib.suppress(OSError):  # searches stay in this process
+                    self._helper = SearchHelper(self.index.directory)
+        return self._helper
 
     def _current_ranker(self) -> Ranker:
         searcher = self._current()
@@ -154,7 +178,7 @@ class Searcher:
             sort=sort,
         )
         try:
-            found = _ranked(ranker, parsed, ask)
+            found = _ranked(ranker, parsed, ask, self._helper_for(searcher))
         except Unsupported:
             found = _whoosh_ranked(searcher, parsed, ask)
         hits, parsed, total, facets, exact, any_word = found
@@ -188,22 +212,24 @@ class _Ask:
     sort: str
 
 
-def _ranked(ranker: Ranker, parsed: ParsedQuery, ask: _Ask) -> Found:
+def _ranked(
+    ranker: Ranker, parsed: ParsedQuery, ask: _Ask, helper: SearchHelper | None = None
+) -> Found:
     """The search by whole postings lists: every match scored, counted and faceted exactly
-    (a very common phrase's count and facets estimated)."""
-    matches = ranker.matches(parsed.query, ask.filters, ask.mask)
+    (a very common phrase's count and facets estimated); with a helper, half the segments
+    are ranked in its process."""
+    page = _page(ranker, parsed.query, ask, helper)
     any_word = False
-    if len(matches) < ANY_WORD_BELOW and _is_plain_question(parsed.text):
+    if page.total < ANY_WORD_BELOW and _is_plain_question(parsed.text):
         loose = parse_query(ask.text, now=ask.now, any_word=True)
-        looser = ranker.matches(loose.query, ask.filters, ask.mask)
-        if len(looser) > len(matches):
-            matches, parsed, any_word = looser, loose, True
+        looser = _page(ranker, loose.query, ask, helper)
+        if looser.total > page.total:
+            page, parsed, any_word = looser, loose, True
     sort = ask.sort
-    top = matches.top(_top_size(ask.limit), newest=sort == "newest")
     stored = ranker.searcher.stored_fields
     hits = []
-    for docnum, score in top:
-        fields = stored(docnum)
+    for _, neg, score in page.rows:
+        fields = stored(-neg)
         hits.append(
             RawHit(
                 id=fields["id"],
@@ -215,12 +241,17 @@ def _ranked(ranker: Ranker, parsed: ParsedQuery, ask: _Ask) -> Found:
             )
         )
     facets = {
-        name: {
-            value: n for value, n in matches.facets(column).most_common() if value not in ("", "-")
-        }
+        name: {value: n for value, n in page.facets[column].most_common() if value not in ("", "-")}
         for name, column in (("category", "topic"), ("source", "source_url"))
     }
-    return hits, parsed, len(matches), facets, matches.exact, any_word
+    return hits, parsed, page.total, facets, page.exact, any_word
+
+
+def _page(ranker: Ranker, query: Any, ask: _Ask, helper: SearchHelper | None) -> Page:
+    size, newest = _top_size(ask.limit), ask.sort == "newest"
+    if helper is None:
+        return ranker.page(query, ask.filters, ask.mask, size, newest)
+    return helper.page(ranker, query, ask.filters, ask.mask, size, newest)
 
 
 def _top_size(limit: int) -> int:

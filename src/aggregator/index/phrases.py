@@ -77,12 +77,12 @@ class PhraseCandidates:
         self._order = sorted(
             range(len(self.btexts)), key=lambda i: frequency(fieldname, self.btexts[i])
         )
-        first, *others = self._order
-        bounds = segment.term(fieldname, self.btexts[first], only=only, blocks=self._blocks[first])
-        for i in others:
-            if not bounds:
-                return
-            bounds = segment.term(fieldname, self.btexts[i], adding=bounds, blocks=self._blocks[i])
+        bounds = segment.every(
+            fieldname,
+            [self.btexts[i] for i in self._order],
+            only,
+            [self._blocks[i] for i in self._order],
+        )
         if not bounds:
             return
         if query.boost != 1.0:
@@ -125,8 +125,13 @@ class PhraseMatches:
 
     exact = False
 
-    def __init__(self, parts: list[tuple[Segment, list[PhraseCandidates], Scores]]) -> None:
+    def __init__(
+        self, parts: list[tuple[Segment, list[PhraseCandidates], Scores]], share: float = 1.0
+    ) -> None:
+        """`share`: the part of the index these segments are (another process may check the
+        rest): the sample shrinks with it, so that the two together check as many as one."""
         self.parts = parts
+        self._sample_size = max(1, round(SAMPLE * share))
         self._checked: list[Scores] = [{} for _ in parts]  # what is known to match
         self._seen: list[set[int]] = [set() for _ in parts]  # what has been checked
         self._total = 0
@@ -153,7 +158,7 @@ class PhraseMatches:
 
     def _estimate(self) -> None:
         candidates = sum(len(bounds) for _, _, bounds in self.parts)
-        share = SAMPLE / candidates
+        share = self._sample_size / candidates
         found = tried = 0
         for i, (_, _, bounds) in enumerate(self.parts):
             runs = max(1, round(RUNS * len(bounds) / candidates))

@@ -9,10 +9,13 @@ does not know raises `Unsupported`, and the caller uses Whoosh's own search.
 
 from __future__ import annotations
 
+import heapq
 import sys
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable
-from itertools import repeat
+from dataclasses import dataclass
+from itertools import chain, repeat
 from operator import sub
 from typing import Any
 
@@ -36,7 +39,17 @@ from aggregator.index.reading import (
 from aggregator.index.topk import largest
 from aggregator.index.words import WordMatches, word_terms
 
-__all__ = ["Matches", "PhraseMatches", "Ranker", "Scores", "Segment", "Unsupported", "evaluate"]
+__all__ = [
+    "FACET_COLUMNS",
+    "Matches",
+    "Page",
+    "PhraseMatches",
+    "Ranker",
+    "Scores",
+    "Segment",
+    "Unsupported",
+    "evaluate",
+]
 
 
 # -- evaluating a query tree -----------------------------------------------------------------
@@ -206,12 +219,78 @@ def _phrase(query: Any, segment: Segment, only: Only = None) -> Scores:
 # -- a whole search ----------------------------------------------------------------------------
 
 
-class Ranker:
-    """Ranks, counts and facets a query over every segment of one Whoosh searcher."""
+FACET_COLUMNS = ("topic", "source_url")
+"""The columns a page counts its matches by (topic and source)."""
 
-    def __init__(self, searcher: Any) -> None:
+
+@dataclass
+class Page:
+    """What a search shows of a query's matches: the best rows, the count and the facets.
+
+    Rows are (key, -docnum, score), best first: the key is the score, or the date when the
+    newest come first. Pages of different segments merge into the page of all of them.
+    """
+
+    total: int
+    exact: bool
+    rows: list[tuple[Any, int, float]]
+    facets: dict[str, Counter[str]]
+
+    @staticmethod
+    def merged(pages: Iterable[Page], size: int) -> Page:
+        pages = list(pages)
+        facets: dict[str, Counter[str]] = {}
+        for page in pages:
+            for column, counts in page.facets.items():
+                facets.setdefault(column, Counter()).update(counts)
+        return Page(
+            total=sum(page.total for page in pages),
+            exact=all(page.exact for page in pages),
+            rows=heapq.nlargest(size, chain.from_iterable(page.rows for page in pages)),
+            facets=facets,
+        )
+
+
+class Ranker:
+    """Ranks, counts and facets a query over every segment of one Whoosh searcher (or, as
+    `view` gives, over some of them)."""
+
+    def __init__(
+        self, searcher: Any, segments: list[Segment] | None = None, share: float = 1.0
+    ) -> None:
         self.searcher = searcher
-        self.segments = [Segment(s, offset, searcher) for s, offset in searcher.leaf_searchers()]
+        if segments is None:
+            segments = [Segment(s, offset, searcher) for s, offset in searcher.leaf_searchers()]
+        self.segments = segments
+        self.share = share
+        """The part of the index's documents these segments hold."""
+
+    def view(self, positions: Iterable[int]) -> Ranker:
+        """A ranker over some of the segments (by position), sharing what they have loaded."""
+        segments = [self.segments[i] for i in positions]
+        total = sum(s.reader.doc_count_all() for s in self.segments) or 1
+        share = self.share * sum(s.reader.doc_count_all() for s in segments) / total
+        return Ranker(self.searcher, segments, share)
+
+    def page(self, query: Any, restrict: Any, exclude: Any, size: int, newest: bool) -> Page:
+        """The best `size` rows, the count and the facets of `query`'s matches."""
+        matches = self.matches(query, restrict, exclude)
+        if newest:
+            found = matches.top(size, newest=True)
+            rows = [(self._published(d), -d, score) for d, score in found]
+        else:
+            rows = [(score, -d, score) for d, score in matches.top(size)]
+        return Page(
+            total=len(matches),
+            exact=matches.exact,
+            rows=rows,
+            facets={column: matches.facets(column) for column in FACET_COLUMNS},
+        )
+
+    def _published(self, docnum: int) -> Any:
+        offsets = [seg.offset for seg in self.segments]
+        seg = self.segments[bisect_right(offsets, docnum) - 1]
+        return seg.column("published")[docnum - seg.offset]
 
     def matches(
         self, query: Any, restrict: Any = None, exclude: Any = None
@@ -229,8 +308,8 @@ class Ranker:
             candidates = [
                 self._phrase_candidates(seg, phrases, restrict, exclude) for seg in self.segments
             ]
-            lazy = PhraseMatches([c for c in candidates if c[2]])
-            if sum(len(bounds) for _, _, bounds in lazy.parts) > LAZY_PHRASES:
+            lazy = PhraseMatches([c for c in candidates if c[2]], self.share)
+            if sum(len(bounds) for _, _, bounds in lazy.parts) > LAZY_PHRASES * self.share:
                 return lazy
             return Matches([(seg, scores) for seg, scores in lazy.checked_all() if scores])
         parts = []

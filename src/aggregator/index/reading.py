@@ -14,11 +14,11 @@ from __future__ import annotations
 import sys
 from array import array
 from bisect import bisect_left, bisect_right
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from functools import cached_property
 from itertools import accumulate, chain, compress, repeat
-from operator import add, mul, truediv
+from operator import add, is_not, mul, truediv
 from typing import Any
 
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher
@@ -119,6 +119,53 @@ class Segment:
                 scores = map(add, map(adding.__getitem__, ids), scores)
             out.update(zip(ids, scores, strict=True))
         return out
+
+    def every(
+        self,
+        fieldname: str,
+        btexts: list[bytes],
+        only: Only = None,
+        blocks: list[TermBlocks] | None = None,
+    ) -> Scores:
+        """The documents holding every one of the terms (of one scored field, in that order:
+        rarest first), each with their scores summed, as `term` with `adding` sums them.
+
+        The scores so far are laid out by document number instead of in a dict: a common
+        word's next term is then looked up by list index, and one dict is made at the end.
+        """
+        size = self.reader.doc_count_all()
+        doc_norms = self.doc_norms(fieldname)
+        so_far: list[float | None] | None = None
+        docs: list[int] = []
+        for k, btext in enumerate(btexts):
+            if (fieldname, btext) not in self.reader:
+                return {}
+            matcher = self.postings(fieldname, btext)
+            if matcher is None:
+                return {}
+            factor = self.top.idf(fieldname, btext) * (BM25_K1 + 1)
+            here = blocks[k] if blocks is not None else None
+            scores: list[float | None] = [None] * size
+            docs = []
+            for ids, weights in postings_blocks(matcher, only if k == 0 else None, here):
+                if so_far is None:
+                    kept = bm25(factor, weights, map(doc_norms.__getitem__, ids))
+                else:
+                    before = list(map(so_far.__getitem__, ids))
+                    mask = list(map(is_not, before, repeat(None)))
+                    ids = list(compress(ids, mask))
+                    if not ids:
+                        continue
+                    kept_weights = list(compress(weights, mask))  # bm25 reads it twice
+                    mine = bm25(factor, kept_weights, map(doc_norms.__getitem__, ids))
+                    kept = map(add, compress(before, mask), mine)
+                docs += ids
+                deque(map(scores.__setitem__, ids, kept), maxlen=0)
+            if not docs:
+                return {}
+            so_far = scores
+        assert so_far is not None
+        return dict(zip(docs, map(so_far.__getitem__, docs), strict=True))
 
     def norms(self, fieldname: str) -> list[float]:
         """BM25's length normalisation for each of the 256 encoded field lengths."""

@@ -108,7 +108,7 @@ class Searching:
         started = time.perf_counter()
         index = self._open_index()
         if self._searcher is None:
-            self._searcher = Searcher(index)
+            self._searcher = Searcher(index, helper=self.settings.index.search_helper)
         raw = self._searcher.search(
             query,
             limit=limit,
