@@ -103,3 +103,107 @@ def test_one_search_never_starts_a_helper(index, monkeypatch):
         small.search("vaccine", now=NOW)
     assert small._helper is None
     small.close()
+
+
+FILL = [
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "epsilon",
+    "zeta",
+    "eta",
+    "theta",
+    "iota",
+    "kappa",
+    "lambda",
+    "omicron",
+]
+
+
+def phrase_docs(n: int, prefix: str, with_phrase: bool, seed: int) -> list:
+    """Entries of filler words; with `with_phrase`, all hold "vaccine" and "trial", and
+    about 40% hold them side by side."""
+    import random
+    from datetime import timedelta
+
+    from aggregator.models import IndexDoc
+
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        words = [rng.choice(FILL) for _ in range(20)]
+        if with_phrase and rng.random() < 0.4:
+            words[5:5] = ["vaccine", "trial"]
+        elif with_phrase:
+            words[2:2] = ["trial"]
+            words[12:12] = ["vaccine"]
+        url = f"https://s.example/{prefix}/{i}"
+        out.append(
+            IndexDoc(
+                id=f"{prefix}{i}",
+                title=" ".join(words[:4]),
+                text=" ".join(words),
+                author="",
+                source="S",
+                source_url=f"https://s{i % 3}.example/feed",
+                category="Medicine",
+                url=url,
+                published=datetime(2024, 1, 1, tzinfo=UTC) + timedelta(hours=i),
+                canonical_url=url,
+            )
+        )
+    return out
+
+
+def test_a_phrase_counted_exactly_alone_is_counted_exactly_with_the_helper(tmp_path, monkeypatch):
+    """All 3,000 candidates in one half: that half alone is over its share of the limit
+    for checking every candidate, but the whole index is not, so one process counts them
+    exactly, and so must the two (found by review: the half estimated from a sample)."""
+    index = Index(tmp_path / "ix")
+    index.apply(phrase_docs(3000, "a", False, 1), fresh=True)  # older entries: no phrase
+    index.apply(phrase_docs(3000, "b", True, 2), fresh=True)  # newer: 3,000 candidates
+    alone = Searcher(index)
+    helped = with_helper(index, monkeypatch)
+    try:
+        before = helped._helper.answered
+        for sort in ("relevance", "newest"):
+            want = page(alone, '"vaccine trial"', sort=sort)
+            assert want[3] is True  # exact
+            assert page(helped, '"vaccine trial"', sort=sort) == want
+        assert helped._helper.answered > before
+    finally:
+        helped.close()
+        alone.close()
+
+
+def test_requests_arrive_whole_through_signals(index, monkeypatch):
+    """A request bigger than the pipe's buffer, written while signals arrive (the terminal
+    UI has a handler for SIGWINCH): a write may then take only part of it, and the rest must
+    follow, or the helper waits for bytes that never come (found by review)."""
+    import os
+    import signal
+    import threading
+
+    helped = with_helper(index, monkeypatch)
+    deny = [f"read-entry-{i:06d}" for i in range(4_500)]  # ~225 KB pickled: over 64 KB
+    previous = signal.signal(signal.SIGWINCH, lambda *_: None)
+    stop = threading.Event()
+
+    def storm() -> None:
+        while not stop.is_set():
+            os.kill(os.getpid(), signal.SIGWINCH)
+            time.sleep(0.0005)
+
+    thread = threading.Thread(target=storm)
+    thread.start()
+    try:
+        before = helped._helper.answered
+        for _ in range(20):
+            helped.search("vaccine trial", now=NOW, deny=deny)
+        assert helped._helper.running and helped._helper.answered - before == 20
+    finally:
+        stop.set()
+        thread.join()
+        signal.signal(signal.SIGWINCH, previous)
+        helped.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -455,9 +456,9 @@ def ok(h) -> None:
 
 @pytest.mark.parametrize("seed", range(20))
 def test_the_frontier_keeps_both_limits_and_starts_every_source_once(seed):
-    """Random answers and endings: never more than `concurrency` sources running or
-    `per_host` of one host waiting for an answer, each host's sources in list order, every
-    source started exactly once, and nothing left waiting while a place is free."""
+    """Sources end in random order: never more than `concurrency` running or `per_host` of
+    one host, each host's sources in list order, every source started exactly once, and
+    nothing left waiting while a place is free."""
     from collections import Counter
     from random import Random
 
@@ -468,31 +469,60 @@ def test_the_frontier_keeps_both_limits_and_starts_every_source_once(seed):
     sources = [Source(url=f"{rng.choice(hosts)}/f{n}") for n in range(rng.randint(1, 40))]
     concurrency, per_host = rng.randint(1, 6), rng.randint(1, 3)
     frontier = _Frontier(sources, concurrency, per_host)
-    started, asking, running = [], [], []
-    frontier.on_free = lambda: None
+    started: list[Source] = []
+    running: list[Source] = []
     while True:
-        for source, turn in frontier.take():
+        for source in frontier.take():
             started.append(source)
-            asking.append((source, turn))
             running.append(source)
-        by_host = Counter(s.url.split("/f")[0] for s, _ in asking)
+        by_host = Counter(s.url.split("/f")[0] for s in running)
         assert len(running) <= concurrency and max(by_host.values(), default=0) <= per_host
+        waiting = {s.url.split("/f")[0] for s in sources if s not in started}
+        free = {h for h in waiting if by_host[h] < per_host}
+        assert not (free and len(running) < concurrency), "a source could have started"
         if not running:
             break
-        if asking and rng.random() < 0.6:
-            source, turn = asking.pop(rng.randrange(len(asking)))
-            turn.end()
-            turn.end()  # twice is once
-        else:
-            source = running.pop(rng.randrange(len(running)))
-            for i, (s, turn) in enumerate(asking):
-                if s is source:
-                    asking.pop(i)
-                    turn.end()
-                    break
-            frontier.finished()
+        frontier.finished(running.pop(rng.randrange(len(running))))
     assert sorted(s.url for s in started) == sorted(s.url for s in sources)
     for host in hosts:
         assert [s for s in started if s.url.startswith(host)] == [
             s for s in sources if s.url.startswith(host)
         ]
+
+
+def test_a_source_s_article_pages_do_not_hold_back_other_hosts(server, tmp_path):
+    """A source keeps its host's turn while it fetches its article pages (found by review:
+    it gave the turn back once its feed answered, so the next feed of that host was started
+    and waited behind those pages, holding a place host B could use). Here A's article pages
+    answer only once B's second feed has been asked."""
+    other = LoopbackServer()
+    try:
+        asked_b = threading.Event()
+        body = f"<html><body><article><h1>Story</h1><p>{LONG}</p></article></body></html>"
+
+        def article_after_b(h) -> None:
+            if asked_b.wait(10):
+                LoopbackServer._send(h, 200, body.encode(), "text/html", {})
+            else:  # B was held back: the article fails
+                LoopbackServer._send(h, 500, b"gave up", "text/plain", {})
+
+        feeds = []
+        for i in range(3):
+            page = server.route(f"/a{i}.html", Route(handler=article_after_b))
+            feeds.append(
+                server.route(f"/a{i}", Route(body=rss(item(f"a{i}", "A", "Teaser.", link=page))))
+            )
+
+        def slow_b0(h) -> None:  # done after A's first feed has answered
+            time.sleep(0.5)
+            LoopbackServer._send(h, 200, rss(item("b0", "B", LONG)), "application/rss+xml", {})
+
+        b_first = other.route("/b0", Route(handler=slow_b0))
+        b_url = other.route("/b1", Route(handler=lambda h: (asked_b.set(), ok(h))))
+        sources = [Source(url=u, title=u) for u in [*feeds, b_first, b_url]]
+        with library_with(tmp_path, *sources) as lib:
+            report = lib.fetch(concurrency=2, per_host=1)
+            statuses = [(r.status, r.articles) for r in report.results]
+            assert statuses == [("ok", 1)] * 3 + [("ok", 0)] * 2
+    finally:
+        other.close()

@@ -14,6 +14,7 @@ import calendar
 import contextlib
 import functools
 import re
+import threading
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -113,6 +114,7 @@ class Searcher:
         self._want_helper = helper and helper_supported()
         self._searches = 0
         self._helper: SearchHelper | None = None
+        self._starting = threading.Lock()  # the terminal UI searches from worker threads
 
     def close(self) -> None:
         if self._helper is not None:
@@ -136,13 +138,14 @@ class Searcher:
         return self._searcher
 
     def _helper_for(self, searcher: Any) -> SearchHelper | None:
-        self._searches += 1
-        if self._helper is None and self._want_helper and self._searches >= 2:
-            self._want_helper = False  # one try per session
-            if searcher.doc_count() >= HELPER_MIN_DOCS:
-                with contextlib.suppress(OSError):  # searches stay in this process
-                    self._helper = SearchHelper(self.index.directory)
-        return self._helper
+        with self._starting:
+            self._searches += 1
+            if self._helper is None and self._want_helper and self._searches >= 2:
+                self._want_helper = False  # one try per session
+                if searcher.doc_count() >= HELPER_MIN_DOCS:
+                    with contextlib.suppress(OSError):  # searches stay in this process
+                        self._helper = SearchHelper(self.index.directory)
+            return self._helper
 
     def _current_ranker(self) -> Ranker:
         searcher = self._current()

@@ -122,19 +122,17 @@ class Updater:
         landed: asyncio.Queue[asyncio.Task[UpdateResult]] = asyncio.Queue()
 
         def launch() -> None:
-            for source, turn in frontier.take():
-                state = states.get(source.url)
-                task = asyncio.create_task(self._one(source, state, failures, turn))
+            for source in frontier.take():
+                task = asyncio.create_task(self._one(source, states.get(source.url), failures))
+                task.add_done_callback(lambda done, source=source: land(done, source))
                 running.add(task)
-                task.add_done_callback(land)
 
-        def land(task: asyncio.Task[UpdateResult]) -> None:
+        def land(task: asyncio.Task[UpdateResult], source: Source) -> None:
             running.discard(task)
-            frontier.finished()
+            frontier.finished(source)
             landed.put_nowait(task)
             launch()
 
-        frontier.on_free = launch
         try:
             async with HttpClient(self.settings.fetch, tls) as http:
                 self._http = http
@@ -210,7 +208,6 @@ class Updater:
         source: Source,
         state: SourceState | None,
         failures: list[tuple[Failure, BaseException]],
-        turn: _Turn,
     ) -> UpdateResult:
         base = UpdateResult(
             url=source.url, title=source.display_title, category=source.category, status="failed"
@@ -218,8 +215,8 @@ class Updater:
         state = state or SourceState(url=source.url)
         try:
             if source.type == "html" and source.selector:
-                return await self._page_source(source, state, base, turn)
-            return await self._feed_source(source, state, base, turn)
+                return await self._page_source(source, state, base)
+            return await self._feed_source(source, state, base)
         except FetchError as exc:
             failures.append((_failure(source.url, exc, state), exc))
             return replace(base, error=str(exc))
@@ -229,16 +226,13 @@ class Updater:
             error = f"unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
             failures.append((_failure(source.url, FetchError(error, url=source.url), state), exc))
             return replace(base, error=error)
-        finally:
-            turn.end()
 
     async def _feed_source(
-        self, source: Source, state: SourceState, base: UpdateResult, turn: _Turn
+        self, source: Source, state: SourceState, base: UpdateResult
     ) -> UpdateResult:
         response = await self._http.get(
             source.url, etag=state.etag, last_modified=state.last_modified, accept=FEED_ACCEPT
         )
-        turn.end()
         if response.not_modified:
             self._not_modified.append((source.url, response.moved_to))
             done, failed = 0, 0
@@ -323,13 +317,12 @@ class Updater:
         return True
 
     async def _page_source(
-        self, source: Source, state: SourceState, base: UpdateResult, turn: _Turn
+        self, source: Source, state: SourceState, base: UpdateResult
     ) -> UpdateResult:
         """A listing page without a feed: each new link matching the selector is an entry."""
         response = await self._http.get(
             source.url, etag=state.etag, last_modified=state.last_modified, accept=PAGE_ACCEPT
         )
-        turn.end()
         if response.not_modified:
             self._not_modified.append((source.url, response.moved_to))
             return replace(base, status="not_modified", moved_to=response.moved_to)
@@ -372,31 +365,17 @@ class Updater:
             return await self._cpu_call("page_entry_job", b"", link.url, link.url, link.text)
 
 
-class _Turn:
-    """A source's claim on its host, given back once the source's own request is answered
-    (its parsing and article pages then need no turn of the host's)."""
-
-    __slots__ = ("_give_back",)
-
-    def __init__(self, give_back: Callable[[], None]) -> None:
-        self._give_back: Callable[[], None] | None = give_back
-
-    def end(self) -> None:
-        if self._give_back is not None:
-            give_back, self._give_back = self._give_back, None
-            give_back()
-
-
 class _Frontier:
     """Which due sources start next.
 
     At most `concurrency` sources run at once, from request to stored entries (without a
     bound the network outruns parsing on a cold run and every fetched body waits in memory:
-    600 MB at 1,000 feeds), and at most `per_host` of one host wait for an answer. A source
-    whose host is busy is not started, so it holds no place that a source of another host
-    could use (started, it would wait for its host while holding one: a list with sixteen
-    feeds of one site first ran two at a time). Hosts take turns; each host's sources keep
-    the list's order.
+    600 MB at 1,000 feeds), and at most `per_host` of one host. A source whose host has its
+    share running is not started, so it holds no place that a source of another host could
+    use (started, it would wait for its host while holding one: a list with sixteen feeds of
+    one site first ran two at a time while every other site waited). A source keeps its
+    host's turn until it is done, article pages included: those go to its host too, most
+    often. Hosts take turns; each host's sources keep the list's order.
     """
 
     def __init__(self, sources: Sequence[Source], concurrency: int, per_host: int) -> None:
@@ -404,38 +383,34 @@ class _Frontier:
         for source in sources:
             self._queues.setdefault(host_of(source.url), deque()).append(source)
         self._ready = deque(self._queues)  # hosts with sources waiting and a turn free
-        self._asking: Counter[str] = Counter()
+        self._busy: Counter[str] = Counter()
         self._running = 0
         self._concurrency = max(1, concurrency)
         self._per_host = max(1, per_host)
         self._closed = False
-        self.on_free: Callable[[], None] = lambda: None
-        """Called when a host's turn is given back: a source of it may start now."""
 
-    def take(self) -> Iterator[tuple[Source, _Turn]]:
-        """The sources that may start now, each with its claim on its host."""
+    def take(self) -> Iterator[Source]:
+        """The sources that may start now."""
         while not self._closed and self._ready and self._running < self._concurrency:
             host = self._ready.popleft()
             queue = self._queues[host]
             source = queue.popleft()
-            self._asking[host] += 1
+            self._busy[host] += 1
             self._running += 1
-            if queue and self._asking[host] < self._per_host:
+            if queue and self._busy[host] < self._per_host:
                 self._ready.append(host)
-            yield source, _Turn(lambda host=host: self._answered(host))
+            yield source
 
-    def finished(self) -> None:
+    def finished(self, source: Source) -> None:
+        host = host_of(source.url)
         self._running -= 1
+        self._busy[host] -= 1
+        if self._queues[host] and self._busy[host] == self._per_host - 1:
+            self._ready.append(host)  # it was full, so it is not among the ready hosts
 
     def close(self) -> None:
         """Start nothing more (the run is stopping)."""
         self._closed = True
-
-    def _answered(self, host: str) -> None:
-        self._asking[host] -= 1
-        if self._queues[host] and self._asking[host] == self._per_host - 1:
-            self._ready.append(host)  # it was full, so it is not in the queue of hosts
-            self.on_free()
 
 
 def _due(

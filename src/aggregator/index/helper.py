@@ -25,6 +25,7 @@ import threading
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from aggregator.index import ranking
 from aggregator.index.ranking import Page, Ranker, Unsupported
 
 MIN_DOCS = 20_000
@@ -32,6 +33,9 @@ MIN_DOCS = 20_000
 than the milliseconds it saves."""
 REPLY_WAIT_S = 5.0
 """A helper slower than this to answer is stopped, and the search finished here."""
+LARGEST_REQUEST = 256 * 1024
+"""A request bigger than this (a filter listing thousands of read or starred entries) is
+not sent: pickling it there and back would cost more than half the ranking saves."""
 _SIZE = struct.Struct("<Q")
 _READY = "ready"
 
@@ -59,8 +63,8 @@ def split(ranker: Ranker) -> tuple[list[int], list[int]]:
 
 
 def supported() -> bool:
-    """Two cores, and pipes that `select` can wait on."""
-    return (os.cpu_count() or 1) >= 2 and sys.platform != "win32"
+    """Two cores, and pipes that `poll` can wait on."""
+    return (os.cpu_count() or 1) >= 2 and hasattr(select, "poll")
 
 
 class SearchHelper:
@@ -99,6 +103,14 @@ class SearchHelper:
                 self.answered += 1
             else:
                 there = ranker.view(theirs).page(query, restrict, exclude, size, newest)
+            if here.candidates + there.candidates <= ranking.LAZY_PHRASES:
+                # One process checks every candidate of a phrase this rare; a half that had
+                # more than its share of them estimated: it is checked in full here.
+                whole = ranking.LAZY_PHRASES
+                if not here.exact:
+                    here = ranker.view(mine).page(query, restrict, exclude, size, newest, whole)
+                if not there.exact:
+                    there = ranker.view(theirs).page(query, restrict, exclude, size, newest, whole)
             return Page.merged([here, there], size)
         finally:
             self._lock.release()
@@ -108,6 +120,16 @@ class SearchHelper:
         return self._proc is not None
 
     def close(self) -> None:
+        # Not under a search another thread is running (it would read a closed pipe); one
+        # that takes longer than a helper may is abandoned.
+        locked = self._lock.acquire(timeout=REPLY_WAIT_S + 1)
+        try:
+            self._stop()
+        finally:
+            if locked:
+                self._lock.release()
+
+    def _stop(self) -> None:
         proc, self._proc = self._proc, None
         if proc is None:
             return
@@ -130,14 +152,14 @@ class SearchHelper:
         if proc is None or proc.stdout is None:
             return False
         if proc.poll() is not None:
-            self.close()
+            self._stop()
             return False
         if not self._ready:
-            if not select.select([proc.stdout], [], [], 0)[0]:
+            if not _readable(proc.stdout, 0):
                 return False
             self._ready = _read(proc.stdout, 0.5) == _READY
             if not self._ready:
-                self.close()
+                self._stop()
         return self._ready
 
     def _send(self, request: tuple[Any, ...]) -> bool:
@@ -146,12 +168,14 @@ class SearchHelper:
             data = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception:  # a query node that does not pickle: ranked here
             return False
+        if len(data) > LARGEST_REQUEST:
+            return False
         try:
             assert proc is not None and proc.stdin is not None
-            proc.stdin.write(_SIZE.pack(len(data)) + data)
+            _write_all(proc.stdin, _SIZE.pack(len(data)) + data)
             return True
-        except OSError:
-            self.close()
+        except (OSError, ValueError):
+            self._stop()
             return False
 
     def _receive(self) -> Any:
@@ -160,7 +184,7 @@ class SearchHelper:
             return None
         reply = _read(proc.stdout, REPLY_WAIT_S)
         if reply is None:  # gone, or too slow: its answer would come out of turn
-            self.close()
+            self._stop()
         return reply
 
 
@@ -180,15 +204,34 @@ def _read(pipe: BinaryIO, wait_s: float) -> Any:
 
 def _read_exactly(pipe: BinaryIO, size: int, wait_s: float) -> bytes | None:
     parts: list[bytes] = []
-    while size:
-        if not select.select([pipe], [], [], wait_s)[0]:
-            return None
-        chunk = pipe.read(size)
-        if not chunk:
-            return None
-        parts.append(chunk)
-        size -= len(chunk)
+    try:
+        while size:
+            if not _readable(pipe, wait_s):
+                return None
+            chunk = pipe.read(size)
+            if not chunk:
+                return None
+            parts.append(chunk)
+            size -= len(chunk)
+    except (OSError, ValueError):  # closed under us
+        return None
     return b"".join(parts)
+
+
+def _readable(pipe: BinaryIO, wait_s: float) -> bool:
+    """Whether the pipe has something to read within `wait_s` (poll: any descriptor number,
+    where select stops at 1024)."""
+    poller = select.poll()
+    poller.register(pipe.fileno(), select.POLLIN)
+    return bool(poller.poll(wait_s * 1000))
+
+
+def _write_all(pipe: BinaryIO, data: bytes) -> None:
+    """All of `data`: an unbuffered write may take only part (a signal, a full pipe)."""
+    view = memoryview(data)
+    while view:
+        written = pipe.write(view)
+        view = view[written or 0 :]
 
 
 def _write(pipe: BinaryIO, message: Any) -> None:

@@ -131,6 +131,7 @@ class PhraseMatches:
         """`share`: the part of the index these segments are (another process may check the
         rest): the sample shrinks with it, so that the two together check as many as one."""
         self.parts = parts
+        self.candidates = sum(len(bounds) for _, _, bounds in parts)
         self._sample_size = max(1, round(SAMPLE * share))
         self._checked: list[Scores] = [{} for _ in parts]  # what is known to match
         self._seen: list[set[int]] = [set() for _ in parts]  # what has been checked

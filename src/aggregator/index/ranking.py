@@ -235,6 +235,8 @@ class Page:
     exact: bool
     rows: list[tuple[Any, int, float]]
     facets: dict[str, Counter[str]]
+    candidates: int = 0
+    """For a phrase: its candidates (entries with all its words), checked or not."""
 
     @staticmethod
     def merged(pages: Iterable[Page], size: int) -> Page:
@@ -248,6 +250,7 @@ class Page:
             exact=all(page.exact for page in pages),
             rows=heapq.nlargest(size, chain.from_iterable(page.rows for page in pages)),
             facets=facets,
+            candidates=sum(page.candidates for page in pages),
         )
 
 
@@ -272,9 +275,17 @@ class Ranker:
         share = self.share * sum(s.reader.doc_count_all() for s in segments) / total
         return Ranker(self.searcher, segments, share)
 
-    def page(self, query: Any, restrict: Any, exclude: Any, size: int, newest: bool) -> Page:
+    def page(
+        self,
+        query: Any,
+        restrict: Any,
+        exclude: Any,
+        size: int,
+        newest: bool,
+        lazy_above: float | None = None,
+    ) -> Page:
         """The best `size` rows, the count and the facets of `query`'s matches."""
-        matches = self.matches(query, restrict, exclude)
+        matches = self.matches(query, restrict, exclude, lazy_above)
         if newest:
             found = matches.top(size, newest=True)
             rows = [(self._published(d), -d, score) for d, score in found]
@@ -285,6 +296,7 @@ class Ranker:
             exact=matches.exact,
             rows=rows,
             facets={column: matches.facets(column) for column in FACET_COLUMNS},
+            candidates=matches.candidates,
         )
 
     def _published(self, docnum: int) -> Any:
@@ -293,13 +305,20 @@ class Ranker:
         return seg.column("published")[docnum - seg.offset]
 
     def matches(
-        self, query: Any, restrict: Any = None, exclude: Any = None
+        self,
+        query: Any,
+        restrict: Any = None,
+        exclude: Any = None,
+        lazy_above: float | None = None,
     ) -> Matches | PhraseMatches | WordMatches:
         """Every match of `query`; `restrict`/`exclude` are queries for filters and masks.
 
-        A phrase with more candidates than LAZY_PHRASES is checked lazily (see
-        `PhraseMatches`); everything else is matched, scored and counted exactly.
+        A phrase with more candidates than `lazy_above` (LAZY_PHRASES, in proportion to the
+        share of the index this ranker sees) is checked lazily (see `PhraseMatches`);
+        everything else is matched, scored and counted exactly.
         """
+        if lazy_above is None:
+            lazy_above = LAZY_PHRASES * self.share
         terms = word_terms(query)
         if terms is not None and restrict is None and exclude is None:
             return WordMatches(self.segments, terms)
@@ -309,9 +328,11 @@ class Ranker:
                 self._phrase_candidates(seg, phrases, restrict, exclude) for seg in self.segments
             ]
             lazy = PhraseMatches([c for c in candidates if c[2]], self.share)
-            if sum(len(bounds) for _, _, bounds in lazy.parts) > LAZY_PHRASES * self.share:
+            if lazy.candidates > lazy_above:
                 return lazy
-            return Matches([(seg, scores) for seg, scores in lazy.checked_all() if scores])
+            exact = Matches([(seg, scores) for seg, scores in lazy.checked_all() if scores])
+            exact.candidates = lazy.candidates
+            return exact
         parts = []
         for seg in self.segments:
             scores = _filtered(evaluate(query, seg), seg, restrict, exclude)
@@ -361,6 +382,7 @@ class Matches:
 
     def __init__(self, parts: list[tuple[Segment, Scores]]) -> None:
         self.parts = parts
+        self.candidates = 0  # a phrase's, when it is one
 
     def __len__(self) -> int:
         return sum(len(scores) for _, scores in self.parts)

@@ -109,6 +109,7 @@ class WordMatches:
     """A single word's matches (see the module's text); the same answers as `Matches`."""
 
     exact = True
+    candidates = 0  # not a phrase
 
     def __init__(self, segments: list[Segment], terms: list[Any]) -> None:
         self.terms = terms
