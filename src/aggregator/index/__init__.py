@@ -3,8 +3,9 @@
 `analysis` says what words become, `segments` writes them fast in `codec`'s postings blocks,
 `directory` keeps the index in step (versions, locking, batches); `reading`, `ranking`,
 `words` and `phrases` answer queries over whole postings lists for `search` (`topk` picks a
-page out of many matches); `storage` reads segments in place; `version` says which index
-a directory holds without loading any of that.
+page out of many matches; `helper` ranks half of each search in a second process); `storage`
+reads segments in place; `version` says which index a directory holds without loading any of
+that.
 """
 
 from typing import TYPE_CHECKING, Any
