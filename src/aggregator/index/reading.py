@@ -18,7 +18,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from functools import cached_property
 from itertools import accumulate, chain, compress, repeat
-from operator import add, is_not, mul, truediv
+from operator import add, mul, truediv
 from typing import Any
 
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher
@@ -135,7 +135,10 @@ class Segment:
         """
         size = self.reader.doc_count_all()
         doc_norms = self.doc_norms(fieldname)
-        so_far: list[float | None] | None = None
+        # 0.0 marks a document without the terms so far: a posting's BM25 score is never 0
+        # (its weight is at least 1, and an idf over every document, deleted ones included,
+        # is above 0), so the scores themselves say where the terms are.
+        so_far: list[float] | None = None
         docs: list[int] = []
         for k, btext in enumerate(btexts):
             if (fieldname, btext) not in self.reader:
@@ -145,20 +148,19 @@ class Segment:
                 return {}
             factor = self.top.idf(fieldname, btext) * (BM25_K1 + 1)
             here = blocks[k] if blocks is not None else None
-            scores: list[float | None] = [None] * size
+            scores = [0.0] * size
             docs = []
             for ids, weights in postings_blocks(matcher, only if k == 0 else None, here):
                 if so_far is None:
                     kept = bm25(factor, weights, map(doc_norms.__getitem__, ids))
                 else:
                     before = list(map(so_far.__getitem__, ids))
-                    mask = list(map(is_not, before, repeat(None)))
-                    ids = list(compress(ids, mask))
+                    ids = list(compress(ids, before))
                     if not ids:
                         continue
-                    kept_weights = list(compress(weights, mask))  # bm25 reads it twice
+                    kept_weights = list(compress(weights, before))  # bm25 reads it twice
                     mine = bm25(factor, kept_weights, map(doc_norms.__getitem__, ids))
-                    kept = map(add, compress(before, mask), mine)
+                    kept = map(add, filter(None, before), mine)
                 docs += ids
                 deque(map(scores.__setitem__, ids, kept), maxlen=0)
             if not docs:
