@@ -526,3 +526,18 @@ def test_a_source_s_article_pages_do_not_hold_back_other_hosts(server, tmp_path)
             assert statuses == [("ok", 1)] * 3 + [("ok", 0)] * 2
     finally:
         other.close()
+
+
+def test_a_host_that_cannot_be_reached_is_not_tried_again_for_each_of_its_feeds(tmp_path):
+    """Twelve feeds of a host that refuses connections: the first ones go through their
+    retries, the rest fail at once with the same reason (each would otherwise wait through
+    its own backoff), and each is still recorded as failed, never dropped."""
+    dead = _dead_url()
+    sources = [Source(url=f"{dead}/f{i}") for i in range(12)]
+    with library_with(tmp_path, *sources) as lib:
+        report = lib.fetch(per_host=2)
+        assert [r.status for r in report.results] == ["failed"] * 12
+        again = [r for r in report.results if r.error and "as earlier in this run" in r.error]
+        assert len(again) >= 8
+        assert all(r.error.startswith("cannot connect") for r in report.results)
+        assert report.offline  # every source failed to connect: nothing marked broken

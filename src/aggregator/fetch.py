@@ -107,6 +107,10 @@ class HttpClient:
         self.settings = settings
         self._global = asyncio.Semaphore(settings.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._unreachable: dict[str, str] = {}
+        """Hosts no connection could be made to, after every try, with the reason: the rest
+        of their requests in this run fail at once (fifty feeds of a host that is down would
+        each wait through their retries)."""
         self._client = httpx.AsyncClient(
             follow_redirects=False,
             timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout, pool=None),
@@ -138,6 +142,9 @@ class HttpClient:
         accept: str = "*/*",
     ) -> Response:
         """GET with conditional headers, limits and retries; raises a `FetchError` subclass."""
+        reason = self._unreachable.get(host_of(url))
+        if reason is not None:
+            raise NetworkError(f"{reason} (as earlier in this run)", url=url, connection=True)
         tries = max(1, self.settings.tries)
         for attempt in range(1, tries + 1):
             try:
@@ -150,8 +157,10 @@ class HttpClient:
                 if wait > RETRY_AFTER_WAIT_S:
                     raise
                 await asyncio.sleep(wait)
-            except NetworkError:
+            except NetworkError as exc:
                 if attempt == tries:
+                    if exc.connection:
+                        self._unreachable.setdefault(host_of(exc.url), str(exc))
                     raise
                 await asyncio.sleep(_backoff(attempt))
         raise AssertionError("unreachable")
