@@ -286,3 +286,12 @@ def test_the_progress_display_on_a_terminal(monkeypatch: pytest.MonkeyPatch, cap
     captured = capsys.readouterr()
     assert "1 source in 0.5 s: 2 new entries" in captured.out
     assert "Fetching" in captured.err or "Indexing" in captured.err
+
+
+@pytest.mark.parametrize("query", ['"night train"', "night", "nig*", "night~", "title:night"])
+def test_searching_a_new_library_finds_nothing_and_says_so(capsys, query: str):
+    """A fresh library has an index with no segment yet: every kind of query answers, with
+    no results (a phrase crashed there once: 'EmptyReader' has no lengths)."""
+    code, out, err = cli(capsys, "search", query, "--json")
+    assert code == 0, err
+    assert json.loads(out)["total"] == 0

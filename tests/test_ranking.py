@@ -141,13 +141,18 @@ def test_an_unknown_query_node_is_left_to_whoosh(index: Index):
         evaluate(span, Ranker(searcher).segments[0])
 
 
-def test_an_empty_index_ranks_nothing(tmp_path: Path):
+@pytest.mark.parametrize(
+    "text", ['vaccine "a b" vacc*', '"night train"', "vaccine", "vacc*", "title:x published:2024"]
+)
+def test_an_empty_index_ranks_nothing(tmp_path: Path, text: str):
     index = Index(tmp_path / "empty")
     with index.whoosh.searcher() as searcher:
-        matches = Ranker(searcher).matches(parse_query('vaccine "a b" vacc*', now=NOW).query)
+        matches = Ranker(searcher).matches(parse_query(text, now=NOW).query)
         assert len(matches) == 0 and matches.scores() == {}
         assert matches.top(10, newest=True) == []
         assert matches.facets("topic") == {}
+        page = Ranker(searcher).page(parse_query(text, now=NOW).query, None, None, 10, False)
+        assert (page.total, page.rows) == (0, [])
 
 
 @pytest.mark.parametrize("text", ['"the hospital"', '"vaccine trial"', '"of the"'])

@@ -133,6 +133,8 @@ class Segment:
         The scores so far are laid out by document number instead of in a dict: a common
         word's next term is then looked up by list index, and one dict is made at the end.
         """
+        if not all((fieldname, btext) in self.reader for btext in btexts):
+            return {}  # a word not in this segment (or an empty index, with no lengths)
         size = self.reader.doc_count_all()
         doc_norms = self.doc_norms(fieldname)
         # 0.0 marks a document without the terms so far: a posting's BM25 score is never 0
@@ -141,8 +143,6 @@ class Segment:
         so_far: list[float] | None = None
         docs: list[int] = []
         for k, btext in enumerate(btexts):
-            if (fieldname, btext) not in self.reader:
-                return {}
             matcher = self.postings(fieldname, btext)
             if matcher is None:
                 return {}
