@@ -541,3 +541,23 @@ def test_a_host_that_cannot_be_reached_is_not_tried_again_for_each_of_its_feeds(
         assert len(again) >= 8
         assert all(r.error.startswith("cannot connect") for r in report.results)
         assert report.offline  # every source failed to connect: nothing marked broken
+
+
+def test_an_unreachable_scheme_does_not_stop_the_same_host_s_other(server, tmp_path):
+    """`https://` to a server that speaks only HTTP fails to connect (no TLS handshake);
+    the same host's `http://` feed on that port must still be fetched (found by review: the
+    unreachable hosts were keyed by host and port only, so one failure stopped both)."""
+    feed = server.route("/feed", Route(body=rss(item("a", "A", LONG))))
+    tls = feed.replace("http://", "https://", 1)
+    with library_with(tmp_path, Source(url=tls), Source(url=feed)) as lib:
+        report = lib.fetch(per_host=1)
+        assert [r.status for r in report.results] == ["failed", "ok"]
+        assert report.results[0].error.startswith("cannot connect") and not report.offline
+
+
+def test_a_source_named_twice_is_fetched_once(server, tmp_path):
+    url = server.route("/feed", Route(body=rss(item("a", "A", LONG), item("b", "B", LONG))))
+    with library_with(tmp_path, Source(url=url)) as lib:
+        report = lib.fetch([url, url])
+        assert [(r.url, r.new) for r in report.results] == [(url, 2)]
+        assert len(server.hits("/feed")) == 1

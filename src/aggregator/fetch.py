@@ -80,6 +80,17 @@ def host_of(url: str) -> str:
     return (urlsplit(url).netloc or "").lower()
 
 
+def _endpoint(url: str) -> tuple[str, str, int | None]:
+    """Where a connection goes: scheme, host and port (`http://h` and `https://h` are two)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
+
+
 def tls_context_soon() -> Future[ssl.SSLContext]:
     """Start building the TLS context that `HttpClient` will need.
 
@@ -107,10 +118,10 @@ class HttpClient:
         self.settings = settings
         self._global = asyncio.Semaphore(settings.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
-        self._unreachable: dict[str, str] = {}
-        """Hosts no connection could be made to, after every try, with the reason: the rest
-        of their requests in this run fail at once (fifty feeds of a host that is down would
-        each wait through their retries)."""
+        self._unreachable: dict[tuple[str, str, int | None], str] = {}
+        """Endpoints no connection could be made to, after every try, with the reason: the
+        rest of their requests in this run fail at once (fifty feeds of a host that is down
+        would each wait through their retries)."""
         self._client = httpx.AsyncClient(
             follow_redirects=False,
             timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout, pool=None),
@@ -142,7 +153,7 @@ class HttpClient:
         accept: str = "*/*",
     ) -> Response:
         """GET with conditional headers, limits and retries; raises a `FetchError` subclass."""
-        reason = self._unreachable.get(host_of(url))
+        reason = self._unreachable.get(_endpoint(url))
         if reason is not None:
             raise NetworkError(f"{reason} (as earlier in this run)", url=url, connection=True)
         tries = max(1, self.settings.tries)
@@ -160,7 +171,7 @@ class HttpClient:
             except NetworkError as exc:
                 if attempt == tries:
                     if exc.connection:
-                        self._unreachable.setdefault(host_of(exc.url), str(exc))
+                        self._unreachable.setdefault(_endpoint(exc.url), str(exc))
                     raise
                 await asyncio.sleep(_backoff(attempt))
         raise AssertionError("unreachable")

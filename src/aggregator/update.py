@@ -418,7 +418,11 @@ def _due(
 ) -> tuple[list[Source], list[SkippedSource]]:
     now = datetime.now(UTC)
     due, skipped = [], []
+    seen: set[str] = set()
     for source in sources:
+        if source.url in seen:
+            continue  # named twice (`fetch --source URL --source URL`): fetched once
+        seen.add(source.url)
         state = states.get(source.url)
         if not force and state is not None:
             if state.gone:
