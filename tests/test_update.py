@@ -4,6 +4,7 @@ full text, page sources, source health, and what a failure must never do."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 import time
@@ -561,3 +562,23 @@ def test_a_source_named_twice_is_fetched_once(server, tmp_path):
         report = lib.fetch([url, url])
         assert [(r.url, r.new) for r in report.results] == [(url, 2)]
         assert len(server.hits("/feed")) == 1
+
+
+def test_a_job_s_own_error_is_told_from_a_pool_that_failed():
+    """A job that raises ValueError in a worker process (a hostile document) is that job's
+    error; a pool whose workers died is the pool's. Taking the first for the second shut the
+    pool down and cancelled every other source's parse (found by review)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    from aggregator.update import raised_by_job
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with pytest.raises(ValueError) as raised:
+            pool.submit(int, "not a number").result()
+        assert raised_by_job(raised.value)
+        with pytest.raises(BrokenProcessPool) as broken:
+            pool.submit(os._exit, 1).result()
+        assert not raised_by_job(broken.value)
+    assert not raised_by_job(ValueError("raised here"))

@@ -18,7 +18,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures.process import BrokenProcessPool, _RemoteTraceback
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -189,9 +189,9 @@ class Updater:
         pool = self._cpu
         try:
             return await loop.run_in_executor(pool, getattr(jobs, job), *args)
-        except (BrokenProcessPool, OSError, ValueError):
-            if isinstance(pool, ThreadPoolExecutor):
-                raise  # the job's own error, not the pool's
+        except (BrokenProcessPool, OSError, ValueError) as exc:
+            if isinstance(pool, ThreadPoolExecutor) or raised_by_job(exc):
+                raise  # the job's own error, not the pool's: its source fails, no other
             # Worker processes could not start or died (an odd __main__, no /dev/shm, a
             # kill): parse on a thread for the rest of the run rather than fail every source.
             if self._cpu is pool:
@@ -472,6 +472,17 @@ def _offline(failures: list[tuple[Failure, BaseException]], attempted: int) -> b
         and len(failures) == attempted
         and all(isinstance(e, NetworkError) and e.connection for _, e in failures)
     )
+
+
+def raised_by_job(exc: BaseException) -> bool:
+    """Whether a worker process raised this from the job it ran (the pool hands it over with
+    the worker's traceback as its cause), rather than the pool failing to run the job.
+
+    A job's own ValueError or OSError (a hostile document) must fail only its source: taken
+    for the pool's, it shut the pool down and cancelled every other source's parse, and the
+    run ended as if interrupted.
+    """
+    return isinstance(exc.__cause__, _RemoteTraceback)
 
 
 def _cpu_pool(sources: int, init_worker: Callable[[], None]) -> Executor:
