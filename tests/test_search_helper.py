@@ -207,3 +207,20 @@ def test_requests_arrive_whole_through_signals(index, monkeypatch):
         thread.join()
         signal.signal(signal.SIGWINCH, previous)
         helped.close()
+
+
+def test_ctrl_c_is_left_to_the_searching_process(index, monkeypatch):
+    """A Ctrl-C in the terminal reaches every process of the foreground group: the helper
+    ignores it (the searching process decides), and still answers."""
+    import os
+    import signal
+
+    helped = with_helper(index, monkeypatch)
+    try:
+        os.kill(helped._helper._proc.pid, signal.SIGINT)
+        time.sleep(0.3)
+        before = helped._helper.answered
+        helped.search("vaccine", now=NOW)
+        assert helped._helper.running and helped._helper.answered == before + 1
+    finally:
+        helped.close()

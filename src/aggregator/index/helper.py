@@ -245,12 +245,16 @@ def _write(pipe: BinaryIO, message: Any) -> None:
 
 def serve(directory: str) -> None:
     """Answer requests until the input closes."""
+    import signal
+
     from whoosh import index as whoosh_index
 
     import aggregator.index.directory  # segments read in place, as in the other process
     import aggregator.search  # noqa: F401  (its query nodes arrive pickled)
     from aggregator.index.version import INDEX_NAME
 
+    # Ctrl-C is the other process's to handle: this one ends when its input closes.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # The protocol keeps the real stdout; anything printed by mistake goes nowhere.
     out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     devnull = os.open(os.devnull, os.O_WRONLY)
