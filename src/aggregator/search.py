@@ -19,8 +19,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from itertools import compress, count, repeat
-from operator import is_
+from itertools import compress, count
 from typing import Any
 
 from whoosh import matching, sorting
@@ -654,11 +653,7 @@ def snippet(
     seen, start_of = words_at(text)
     if not seen:
         return text[:200], []
-    # Terms looked up in C; a word not met before is analysed once, however often it comes.
-    terms_of = list(map(_TERM_OF_WORD.get, seen))
-    if None in terms_of:
-        new = {w: _term_of_word(w) for w in set(compress(seen, map(is_, terms_of, repeat(None))))}
-        terms_of = list(map(new.get, seen, terms_of))
+    terms_of = _STEMMER.word_terms(seen)
     at = list(compress(count(), map(terms.__contains__, terms_of)))
     matched = list(zip(at, map(terms_of.__getitem__, at), strict=True))
     start = _best_window(matched, len(seen), words)
@@ -675,19 +670,6 @@ def snippet(
         if m.group() in wanted:
             spans.append((m.start() + len(prefix), m.end() + len(prefix)))
     return prefix + body + suffix, spans
-
-
-_TERM_OF_WORD: dict[str, str] = {}
-"""A word as written → its term, for snippets."""
-TERMS_KEPT = 200_000
-"""Words `_TERM_OF_WORD` keeps at most (about 25 MB when full)."""
-
-
-def _term_of_word(word: str) -> str:
-    term = _STEMMER.term(fold(word))
-    if len(_TERM_OF_WORD) < TERMS_KEPT:
-        _TERM_OF_WORD[word] = term
-    return term
 
 
 def _best_window(matched: list[tuple[int, str]], total: int, words: int) -> int:

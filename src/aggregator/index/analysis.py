@@ -98,6 +98,19 @@ class FoldStemTokenizer(Tokenizer):
     def _stem(self, word: str) -> str:
         return stem(word) if self.stemming else word
 
+    def word_terms(self, words: list[str]) -> list[str]:
+        """Each word's term, words as written (a snippet's): folded and looked up in C in the
+        cache `term` keeps; a word not met before is stemmed once, however often it comes."""
+        folded = list(map(str.lower, words))
+        if not all(map(str.isascii, folded)):
+            folded = [w.translate(accent_map) for w in folded]  # as `fold` does
+        found = list(map(self._cache.get, folded))
+        if None in found:
+            unknown = map(operator.is_, found, itertools.repeat(None))
+            new = {w: self.term(w) for w in set(itertools.compress(folded, unknown))}
+            found = list(map(new.get, folded, found))
+        return found  # type: ignore[return-value]
+
     def terms(self, value: str) -> list[str]:
         """Indexing's path: the terms of a whole text, ASCII words split and looked up in C.
 

@@ -87,30 +87,30 @@ class SearchHelper:
         self, ranker: Ranker, query: Any, restrict: Any, exclude: Any, size: int, newest: bool
     ) -> Page:
         """`ranker.page(...)`, half of it ranked in the helper when it can take it."""
+        asked = (query, restrict, exclude, size, newest)
         if len(ranker.segments) < 2 or not self._lock.acquire(blocking=False):
-            return ranker.page(query, restrict, exclude, size, newest)
+            return ranker.page(*asked)
         try:
             if not self._usable():
-                return ranker.page(query, restrict, exclude, size, newest)
+                return ranker.page(*asked)
             mine, theirs = split(ranker)
-            request = (signature(ranker), theirs, query, restrict, exclude, size, newest)
-            sent = self._send(request)
+            sent = self._send((signature(ranker), theirs, *asked))
             try:
-                here = ranker.view(mine).page(query, restrict, exclude, size, newest)
+                here = ranker.view(mine).page(*asked)
             finally:
                 there = self._receive() if sent else None  # read even if this side failed
             if isinstance(there, Page):
                 self.answered += 1
             else:
-                there = ranker.view(theirs).page(query, restrict, exclude, size, newest)
+                there = ranker.view(theirs).page(*asked)
             if here.candidates + there.candidates <= ranking.LAZY_PHRASES:
                 # One process checks every candidate of a phrase this rare; a half that had
                 # more than its share of them estimated: it is checked in full here.
                 whole = ranking.LAZY_PHRASES
                 if not here.exact:
-                    here = ranker.view(mine).page(query, restrict, exclude, size, newest, whole)
+                    here = ranker.view(mine).page(*asked, whole)
                 if not there.exact:
-                    there = ranker.view(theirs).page(query, restrict, exclude, size, newest, whole)
+                    there = ranker.view(theirs).page(*asked, whole)
             return Page.merged([here, there], size)
         finally:
             self._lock.release()
@@ -165,14 +165,14 @@ class SearchHelper:
     def _send(self, request: tuple[Any, ...]) -> bool:
         proc = self._proc
         try:
-            data = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
+            data = _framed(request)
         except Exception:  # a query node that does not pickle: ranked here
             return False
         if len(data) > LARGEST_REQUEST:
             return False
         try:
             assert proc is not None and proc.stdin is not None
-            _write_all(proc.stdin, _SIZE.pack(len(data)) + data)
+            _write_all(proc.stdin, data)
             return True
         except (OSError, ValueError):
             self._stop()
@@ -234,10 +234,10 @@ def _write_all(pipe: BinaryIO, data: bytes) -> None:
         view = view[written or 0 :]
 
 
-def _write(pipe: BinaryIO, message: Any) -> None:
+def _framed(message: Any) -> bytes:
+    """A message as it goes down the pipe: its size, then its pickle."""
     data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    pipe.write(_SIZE.pack(len(data)) + data)
-    pipe.flush()
+    return _SIZE.pack(len(data)) + data
 
 
 # -- the helper's side ----------------------------------------------------------------------
@@ -256,11 +256,11 @@ def serve(directory: str) -> None:
     # Ctrl-C is the other process's to handle: this one ends when its input closes.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # The protocol keeps the real stdout; anything printed by mistake goes nowhere.
-    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     inp = sys.stdin.buffer
-    _write(out, _READY)
+    _write_all(out, _framed(_READY))
     ix: Any = None
     searcher: Any = None
     ranker: Ranker | None = None
@@ -288,7 +288,7 @@ def serve(directory: str) -> None:
             reply = "unsupported"
         except Exception as exc:  # never a traceback on a terminal: the other side falls back
             reply = f"error: {type(exc).__name__}"
-        _write(out, reply)
+        _write_all(out, _framed(reply))
 
 
 if __name__ == "__main__":

@@ -158,7 +158,7 @@ class PhraseMatches:
         return [(seg, self._checked[i]) for i, (seg, _, _) in enumerate(self.parts)]
 
     def _estimate(self) -> None:
-        candidates = sum(len(bounds) for _, _, bounds in self.parts)
+        candidates = self.candidates
         share = self._sample_size / candidates
         found = tried = 0
         for i, (_, _, bounds) in enumerate(self.parts):
@@ -184,7 +184,7 @@ class PhraseMatches:
         """As `Matches.top`, checking candidates in the order of their best possible key
         (score or date) until no unchecked one can enter the page."""
         want = limit * 2
-        candidates = sum(len(bounds) for _, _, bounds in self.parts)
+        candidates = self.candidates
         while True:
             parts: list[tuple[list[Any], tuple[Iterable[Any], ...]]] = []
             for i, (seg, _, bounds) in enumerate(self.parts):

@@ -13,7 +13,7 @@ import heapq
 import sys
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import chain, repeat
 from operator import sub
@@ -287,8 +287,8 @@ class Ranker:
         """The best `size` rows, the count and the facets of `query`'s matches."""
         matches = self.matches(query, restrict, exclude, lazy_above)
         if newest:
-            found = matches.top(size, newest=True)
-            rows = [(self._published(d), -d, score) for d, score in found]
+            published = self._published()
+            rows = [(published(d), -d, score) for d, score in matches.top(size, newest=True)]
         else:
             rows = [(score, -d, score) for d, score in matches.top(size)]
         return Page(
@@ -299,10 +299,15 @@ class Ranker:
             candidates=matches.candidates,
         )
 
-    def _published(self, docnum: int) -> Any:
+    def _published(self) -> Callable[[int], Any]:
+        """An index-wide document's date, from its segment's column."""
         offsets = [seg.offset for seg in self.segments]
-        seg = self.segments[bisect_right(offsets, docnum) - 1]
-        return seg.column("published")[docnum - seg.offset]
+
+        def date(docnum: int) -> Any:
+            seg = self.segments[bisect_right(offsets, docnum) - 1]
+            return seg.column("published")[docnum - seg.offset]
+
+        return date
 
     def matches(
         self,
@@ -330,9 +335,8 @@ class Ranker:
             lazy = PhraseMatches([c for c in candidates if c[2]], self.share)
             if lazy.candidates > lazy_above:
                 return lazy
-            exact = Matches([(seg, scores) for seg, scores in lazy.checked_all() if scores])
-            exact.candidates = lazy.candidates
-            return exact
+            checked = [(seg, scores) for seg, scores in lazy.checked_all() if scores]
+            return Matches(checked, candidates=lazy.candidates)
         parts = []
         for seg in self.segments:
             scores = _filtered(evaluate(query, seg), seg, restrict, exclude)
@@ -380,9 +384,9 @@ class Matches:
 
     exact = True
 
-    def __init__(self, parts: list[tuple[Segment, Scores]]) -> None:
+    def __init__(self, parts: list[tuple[Segment, Scores]], candidates: int = 0) -> None:
         self.parts = parts
-        self.candidates = 0  # a phrase's, when it is one
+        self.candidates = candidates  # a phrase's, when it is one
 
     def __len__(self) -> int:
         return sum(len(scores) for _, scores in self.parts)

@@ -86,15 +86,13 @@ class Segment:
         only: Only = None,
         *,
         adding: Scores | None = None,
-        blocks: TermBlocks | None = None,
     ) -> Scores:
         """A term's documents scored by BM25F as Whoosh scores them.
 
         With `only` (the documents still in the running, in an AND), the blocks before the
         first of them are skipped unread, and only theirs are scored. With `adding` (the
         scores so far of an AND), only its documents are read, and each gets its score there
-        plus this term's: the AND's next step in the same pass. `blocks` keeps where the
-        blocks read are, for a phrase to check positions in them afterwards.
+        plus this term's: the AND's next step in the same pass.
         """
         if adding is not None:
             only = adding
@@ -110,7 +108,7 @@ class Segment:
             factor = self.top.idf(fieldname, btext) * (BM25_K1 + 1) * boost
             doc_norms = self.doc_norms(fieldname)
         scores: Iterable[float]
-        for ids, weights in postings_blocks(matcher, only, blocks):
+        for ids, weights in postings_blocks(matcher, only):
             if scorable:
                 scores = bm25(factor, weights, map(doc_norms.__getitem__, ids))
             else:  # Whoosh scores these by the posting's weight
