@@ -21,7 +21,6 @@ from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
 from whoosh.formats import Positions
 from whoosh.lang.porter import stem
 from whoosh.support.charset import accent_map
-from whoosh.system import _INT_SIZE
 
 _WORD = re.compile(r"\w+")
 CACHE_WORDS = 500_000
@@ -193,9 +192,8 @@ def term_positions(terms: Sequence[str]) -> dict[str, list[int]]:
     return poses
 
 
-_COUNTS = [i.to_bytes(_INT_SIZE, "big") for i in range(256)]
 _SINGLE_LIMIT = 8192
-_SINGLE = [_COUNTS[1] + b"H" + p.to_bytes(2, "little") for p in range(_SINGLE_LIMIT)]
+_SINGLE = [b"H" + p.to_bytes(2, "little") for p in range(_SINGLE_LIMIT)]
 """A word's one position in a document, encoded once for the first positions of any text.
 
 Made whole at import rather than as positions turn up: a cache filled during indexing
@@ -204,37 +202,30 @@ held could then never be given back."""
 
 
 def encode_positions(poslist: Sequence[int]) -> bytes:
-    """Count, a type code, then the positions as a machine array (`array` packs in C).
+    """A type code, then the positions as a machine array (`array` packs in C).
 
-    Positions are stored as they are, not as gaps: the posting blocks are compressed anyway,
-    and both encoding and decoding stay one C call.
+    No count (the weight and the value's size say it) and no gaps: a single position, most
+    postings, takes three bytes, so the blocks need no compressing, and both encoding and
+    decoding stay one C call.
     """
-    count = len(poslist)
-    if count == 1:  # most terms occur once in a document
+    if len(poslist) == 1:  # most terms occur once in a document
         first = poslist[0]
         if first < _SINGLE_LIMIT:
             return _SINGLE[first]
-        return _COUNTS[1] + (
-            b"H" + first.to_bytes(2, "little")
-            if first < 65536
-            else b"I" + first.to_bytes(4, "little")
-        )
-    head = _COUNTS[count] if count < 256 else count.to_bytes(_INT_SIZE, "big")
-    if poslist[-1] < 65536:
-        data = array("H", poslist).tobytes()
-        if sys.byteorder != "little":
-            data = _swapped("H", data)
-        return head + b"H" + data
-    data = array("I", poslist).tobytes()
+        if first < 65536:
+            return b"H" + first.to_bytes(2, "little")
+        return b"I" + first.to_bytes(4, "little")
+    code = "H" if poslist[-1] < 65536 else "I"
+    data = array(code, poslist).tobytes()
     if sys.byteorder != "little":
-        data = _swapped("I", data)
-    return head + b"I" + data
+        data = _swapped(code, data)
+    return code.encode("ascii") + data
 
 
 def positions_array(value: bytes) -> array:
     """`encode_positions` undone: the positions as a machine array (phrases check them)."""
-    positions = array(chr(value[_INT_SIZE]))
-    positions.frombytes(value[_INT_SIZE + 1 :])
+    positions = array(chr(value[0]))
+    positions.frombytes(value[1:])
     if sys.byteorder != "little":
         positions.byteswap()
     return positions
@@ -265,7 +256,7 @@ class FastPositions(Positions):
         return positions_array(valuestring).tolist()
 
     def decode_frequency(self, valuestring: bytes) -> int:
-        return int.from_bytes(valuestring[:_INT_SIZE], "big")
+        return (len(valuestring) - 1) // (2 if valuestring[0] == ord("H") else 4)
 
 
 class FastText(TEXT):

@@ -4,7 +4,7 @@ Whoosh's own codec stores each block of a term's postings (document numbers, wei
 each document's positions) as one compressed pickle, so ranking a common word decompresses
 and unpickles every position of it too. This codec keeps Whoosh's files, block headers and
 skipping, and packs each block as three parts: document-number gaps and weights as packed
-arrays, and the positions compressed apart, read only when a phrase asks for them.
+arrays, and the positions apart, read only when a phrase asks for them.
 """
 
 from __future__ import annotations
@@ -38,6 +38,9 @@ _SAME = struct.Struct("<f")
 ALL_ONE, ALL_SAME, EACH = 0, 1, 2
 SMALL = 64
 """Packed document-number gaps shorter than this (bytes) are stored as they are."""
+_AS_THEY_ARE, _DEFLATED = b"r", b"z"
+"""The first byte of a block's values: a text field's positions are kept as they are
+(deflating them was an eighth of indexing and saved little: see `encode_positions`)."""
 _LITTLE = sys.byteorder == "little"
 
 
@@ -171,22 +174,25 @@ class FastPostingsWriter(W3PostingsWriter):
         self._new_block()
 
     def _packed_values(self) -> bytes:
-        """Values (positions) in one raw deflate stream: their sizes, then the values."""
+        """Values (positions) after a mark: a text field's as they are (their sizes, then
+        the values), any other format's in one raw deflate stream."""
         values = self._values
         if not values:
             return b""
         if isinstance(values, Joined):
-            sizes = _packed(array("I", values.sizes))
-            return _deflate(len(values).to_bytes(4, "little") + sizes + values.data)
+            code = _id_typecode(max(values.sizes))
+            sizes = _packed(array(code, values.sizes))
+            count = len(values).to_bytes(4, "little")
+            return b"".join((_AS_THEY_ARE, count, code.encode("ascii"), sizes, values.data))
         fixedsize = self._format.fixed_value_size()
         if fixedsize is not None and fixedsize >= 0:
-            return _deflate(b"".join(values))
+            return _DEFLATED + _deflate(b"".join(values))
         sizes = _packed(array("I", map(len, values)))
-        return _deflate(len(values).to_bytes(4, "little") + sizes + b"".join(values))
+        return _DEFLATED + _deflate(len(values).to_bytes(4, "little") + sizes + b"".join(values))
 
 
 class FastLeafMatcher(W3LeafMatcher):
-    """Reads `FastPostingsWriter` blocks: positions are decompressed only when asked for."""
+    """Reads `FastPostingsWriter` blocks: positions are read only when asked for."""
 
     def _goto(self, position: int) -> None:
         """Read a block's header (Whoosh's, but packed, not pickled); the rest on demand."""
@@ -270,10 +276,18 @@ class FastLeafMatcher(W3LeafMatcher):
 
 
 def _values_reader(packed: bytes, fixedsize: int | None) -> Callable[[int], Any]:
-    """One block's values (positions) by posting, from their deflated part."""
+    """One block's values (positions) by posting, from their part of the block."""
     if fixedsize == 0:
         return lambda i: None
-    raw = _inflate(packed) if len(packed) else b""
+    if not len(packed):
+        return lambda i: b""
+    packed = bytes(packed)
+    if packed[:1] == _AS_THEY_ARE:
+        count, code = int.from_bytes(packed[1:5], "little"), chr(packed[5])
+        start = 6 + count * array(code).itemsize
+        ends = list(accumulate(_unpacked(code, packed[6:start]), initial=start))
+        return lambda i: packed[ends[i] : ends[i + 1]]
+    raw = _inflate(packed[1:])
     if fixedsize is not None and fixedsize > 0:
         return lambda i: raw[i * fixedsize : (i + 1) * fixedsize]
     if not raw:  # a format whose values are all empty

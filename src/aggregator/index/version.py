@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 """Bump when the schema, the analyzer or a posting encoding changes: an index of another
 version is rebuilt from the store."""
 INDEX_NAME = "entries"
