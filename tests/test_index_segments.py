@@ -13,7 +13,7 @@ import pytest
 from whoosh import index as whoosh_index
 from whoosh.writing import SegmentWriter
 
-from aggregator.index import INDEX_NAME, Index, make_schema
+from aggregator.index import INDEX_NAME, Index, make_schema, segments
 from aggregator.index import directory as index_directory
 from aggregator.index.analysis import FastPositions
 from aggregator.models import IndexDoc
@@ -312,3 +312,32 @@ def test_a_full_word_cache_stops_growing_and_still_answers(monkeypatch: pytest.M
     assert tokenizer.terms(text) == want
     assert tokenizer.terms(text) == want  # the second time partly from the cache
     assert len(tokenizer._ascii) == 50 and len(tokenizer._cache) == 0
+
+
+def test_postings_of_other_fields_are_whoosh_s():
+    """The shortcuts for ids, dates and URLs (and the remembered categories) give exactly
+    what Whoosh's own `field.index` gives, value by value."""
+    schema = make_schema()
+    values: dict[str, list[Any]] = {
+        "id": ["e1", "Ünïcode id with spaces", "https://x.example/a?b=c#d"],
+        "canonical": ["https://x.example/a", "e2"],
+        "source_url": ["https://s.example/feed", "https://s.example/feed"],
+        "topic": ["Medicine/Oncology", "-", "Travel"],
+        "category": ["medicine,medicine/oncology,oncology", "-", "travel", "travel"],
+        "url": [
+            index_directory.fold("https://Example.com/News/2024/café-café_x?id=1&id=1"),
+            "https://example.com/a/a/a/b",
+            "",
+        ],
+        "published": [
+            datetime(2024, 6, 1, 12, 30, 5, 123456),
+            datetime(1950, 1, 1),
+            datetime(1970, 1, 1),
+            datetime(9999, 12, 31, 23, 59, 59),
+        ],
+    }
+    for name, field_values in values.items():
+        field = schema[name]
+        make = segments._postings_maker(field)
+        for value in field_values:
+            assert make(value) == list(field.index(value)), (name, value)
