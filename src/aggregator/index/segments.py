@@ -28,6 +28,8 @@ from whoosh.util.numeric import to_sortable
 from whoosh.writing import SegmentWriter
 
 from aggregator.index.analysis import (
+    SINGLE,
+    SINGLE_LIMIT,
     FastPositions,
     FoldStemTokenizer,
     encode_positions,
@@ -50,6 +52,8 @@ Other fields key by the bytes Whoosh gives and keep a flat list of [docnum, weig
 """
 _U32 = [i.to_bytes(4, "little") for i in range(4096)]
 """Small unsigned ints packed once: most counts and sizes of encoded positions."""
+_ONCE = _U32[1] + _U32[len(SINGLE[0])]
+"""The count and size of a single position's encoding."""
 
 
 def _is_text(field: Any) -> bool:
@@ -115,13 +119,18 @@ class BulkWriter(SegmentWriter):
         """A text field's postings, straight from its terms; returns its length in words."""
         words = field.analyzer.terms(value)
         doc = docnum.to_bytes(4, "little")
+        once = doc + _ONCE
         small = len(_U32)
         for term, poslist in term_positions(words).items():
-            encoded = encode_positions(poslist)
-            count, size = len(poslist), len(encoded)
             postings = table.get(term)
             if postings is None:
                 postings = table[term] = [bytearray(), bytearray()]
+            if len(poslist) == 1 and poslist[0] < SINGLE_LIMIT:  # most postings
+                postings[0] += once
+                postings[1] += SINGLE[poslist[0]]
+                continue
+            encoded = encode_positions(poslist)
+            count, size = len(poslist), len(encoded)
             meta = postings[0]
             meta += doc
             meta += _U32[count] if count < small else count.to_bytes(4, "little")
