@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -581,6 +582,90 @@ def test_an_entry_is_searchable_only_once_indexed(lib: Library):
     assert [h.id for h in after.hits] == [entry_id(TRAVEL, "new")] and after.pending == 0
 
 
+def _store_fjords(library: Library, count: int) -> None:
+    library.store.upsert_entries(
+        TRAVEL,
+        [
+            EntryDraft(guid=f"fjord{i}", title=f"Fjord ferries {i}", text="Ferries cross.")
+            for i in range(count)
+        ],
+    )
+
+
+def test_catch_up_indexes_what_was_left_queued(lib: Library):
+    """Entries a crash or an interrupted fetch left queued become searchable before a
+    search, without a fetch."""
+    _store_fjords(lib, 3)
+    assert lib.search("fjord").pending == 3
+    heard: list[tuple[int, int]] = []
+    assert lib.catch_up(lambda done, total: heard.append((done, total))) == 3
+    assert heard == [(0, 3), (3, 3)]
+    result = lib.search("fjord")
+    assert result.total == 3 and result.pending == 0
+    assert lib.catch_up() == 0
+
+
+def test_catch_up_leaves_a_busy_index_to_its_writer(lib: Library):
+    """While this process (another thread) or another process writes the index, catching up
+    returns at once: that writer applies the queue."""
+    from aggregator.index import Index
+
+    _store_fjords(lib, 2)
+    with lib._writing:
+        assert lib.catch_up() == 0
+    other = Index(lib.settings.index_dir)._writer(0)  # as another process would hold it
+    try:
+        started = time.monotonic()
+        assert lib.catch_up() == 0
+        assert time.monotonic() - started < lib.settings.index.lock_wait
+    finally:
+        other.cancel()
+    assert lib.search("fjord").pending == 2
+    assert lib.catch_up() == 2
+
+
+def test_indexing_stopped_keeps_its_batches_and_leaves_the_rest_queued(
+    lib: Library, monkeypatch: pytest.MonkeyPatch
+):
+    """`stop_indexing` (the program closing) ends indexing between batches, or inside one
+    before it is committed; what is left is there for the next run."""
+    from aggregator.library import searching
+
+    monkeypatch.setattr(searching, "INDEX_BATCH", 2)
+    _store_fjords(lib, 7)
+
+    def stop_after_one_batch(done: int, total: int) -> None:
+        if done:
+            lib.stop_indexing()
+
+    assert lib.update_index(stop_after_one_batch) == 2
+    assert lib.search("fjord").pending == 5
+    assert lib.update_index() == 0  # stopped for good: this library is closing
+    again = open_library(lib.settings)
+    try:
+        assert again.catch_up() == 5
+        assert again.search("fjord").total == 7
+    finally:
+        again.close()
+
+
+def test_an_index_stopped_inside_a_batch_commits_none_of_it(lib: Library):
+    from aggregator.index import Index
+    from aggregator.index.directory import Stopped
+    from aggregator.models import IndexDoc
+
+    docs = [
+        IndexDoc(f"x{i}", "zeppelin", "", "", "", TRAVEL, "Travel", "", None, "") for i in range(3)
+    ]
+    index = Index(lib.settings.index_dir)
+    before = index.doc_count()
+    with pytest.raises(Stopped):
+        index.apply(docs, stop=lambda: True)
+    assert Index(lib.settings.index_dir).doc_count() == before
+    assert index.apply(docs) == 3
+    assert Index(lib.settings.index_dir).doc_count() == before + 3
+
+
 def test_an_edited_title_is_searched_by_its_new_words(lib: Library):
     """After an upsert with a new title and `update_index`, the old title word no longer finds it."""
     edited = replace(draft("a1"), title="Santé publique launches a measles drive")
@@ -622,6 +707,18 @@ def test_cli_json_is_one_document(lib: Library, opml: Path, capsys):
     hit_keys = {"id", "title", "url", "source", "category", "published", "score", "snippet"}
     assert all(hit_keys <= set(hit) for hit in document["hits"])
     assert [h["id"] for h in document["hits"]] == [h.id for h in lib.search("hospital").hits]
+
+
+def test_cli_search_catches_up_an_index_of_an_older_format(lib: Library, opml: Path, capsys):
+    """After an upgrade that changes the index format, the first search rebuilds the index
+    from the store and finds everything, instead of finding nothing."""
+    from aggregator.index.version import VERSION_FILE
+
+    lib.close()
+    (lib.settings.index_dir / VERSION_FILE).write_text("1\n")
+    assert run(["--opml", str(opml), "search", "hospital", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["total"] == 5 and document["pending"] == 0
 
 
 def test_cli_plain_output_is_one_tab_separated_line_per_hit(lib: Library, opml: Path, capsys):

@@ -698,6 +698,24 @@ def test_typing_a_query_shows_results_with_snippets(library):
     drive(AggregatorApp(settings, library=lib), script)
 
 
+def test_entries_left_unindexed_are_indexed_at_start_and_found(tmp_path):
+    """Entries stored but never indexed (a crash, a refresh cut short, a new index format)
+    are indexed when the app starts, without a refresh, and search finds them."""
+    settings, lib = make_library(tmp_path, entries=False)
+    for url, drafts in ENTRIES.items():
+        lib.store.upsert_entries(url, drafts)
+    app = AggregatorApp(settings, library=lib)
+    notes = record_notes(app)
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        assert "Indexed 8 entries" in notes
+        assert app.main.query_one(StatusBar).activity == ""
+        await search(pilot, "sleeper", typed=True)
+        assert titles(app) == ["The sleeper train to the mountains"]
+
+    drive_owned(app, script)
+
+
 def test_enter_in_the_search_bar_goes_to_the_results_then_q_quits(library):
     settings, lib = library
 

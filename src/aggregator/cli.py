@@ -311,7 +311,13 @@ def search(
     as_json: bool,
 ) -> None:
     """Search the library: words, "phrases", OR, NOT, -word, field:value, published:>2024-06."""
+
+    def catching_up(done: int, total: int) -> None:
+        if done == 0 and not as_json and err.is_terminal:
+            err.print(text(f"Indexing {plural(total, 'entry', 'entries')} first…", style="dim"))
+
     with obj.library() as library:
+        library.catch_up(catching_up)  # what a crash, a Ctrl-C or a new index format left
         result = library.search(
             query,
             limit=limit,

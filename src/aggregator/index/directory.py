@@ -41,6 +41,11 @@ WORKER_SHARE = 1000
 would cost more than it saves."""
 
 
+class Stopped(Exception):
+    """Indexing was asked to stop (the program is closing): the batch is not committed and
+    stays queued."""
+
+
 class Index:
     """One Whoosh index directory. Searching opens readers; `apply` is the only writer."""
 
@@ -101,6 +106,7 @@ class Index:
         fresh: bool = False,
         pool: Executor | None = None,
         workers: int = 0,
+        stop: Callable[[], bool] | None = None,
     ) -> int:
         """Write one batch and commit it; returns the entries it names.
 
@@ -110,7 +116,8 @@ class Index:
         together, or none. Another process holding the writer is waited for up to `wait_s`;
         a lock left by a killed process is an fcntl lock the kernel already released. A
         `Stored` batch is read from the store while the writer is held, by each process for
-        its own share.
+        its own share. `stop`, asked every READ_CHUNK entries this process writes, can end
+        the batch uncommitted (`Stopped`).
         """
         batch: list[IndexDoc] | Stored = upserts if isinstance(upserts, Stored) else list(upserts)
         ids = batch.ids if isinstance(batch, Stored) else [doc.id for doc in batch]
@@ -124,7 +131,9 @@ class Index:
             parts = max(1, min(workers + 1, len(ids) // WORKER_SHARE)) if pool else 1
             shares = _split(batch, parts)
             futures = [self._submit(pool, share) for share in shares[1:] if pool is not None]
-            for doc in shares[0]:
+            for n, doc in enumerate(shares[0]):
+                if stop is not None and n % READ_CHUNK == 0 and stop():
+                    raise Stopped
                 writer.add_document(**_fields(doc))
             # This process's segment is finished while the workers still write theirs.
             final = writer._merge_segments(merge_small, None, None)

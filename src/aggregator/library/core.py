@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import replace
 from datetime import datetime
 from importlib import resources
@@ -72,6 +73,8 @@ class Library(SourceList, Fetching, Searching):
         self._index: Index | None = None
         self.use_processes = True
         self._searcher: Searcher | None = None
+        self._writing = threading.Lock()
+        self._closing = threading.Event()
         sources = self._read_list()  # a broken list fails before the store is touched
         self.store = Store.open(settings.db_path)
         self.store.sync_sources(sources)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aggregator.config import Settings
+from aggregator.errors import IndexLockedError
 from aggregator.models import Entry, Hit, IndexDoc, SearchResult
 from aggregator.store import Store
 
@@ -32,6 +34,10 @@ class Searching:
     _searcher: Searcher | None
     use_processes: bool
     """Whether fetching and indexing may start worker processes (not from the terminal UI)."""
+    _writing: threading.Lock
+    """Held while this library writes the index: two threads of one process take turns."""
+    _closing: threading.Event
+    """Set by `stop_indexing`: indexing ends at its next check, what is left stays queued."""
 
     def _open_index(self) -> Index:
         from aggregator.index import Index  # Whoosh loads only when search or indexing needs it
@@ -52,22 +58,53 @@ class Searching:
         """Apply every queued change to the index, in batches; returns the entries applied.
 
         Each batch is committed to the index before its queue rows are dropped: a crash at any
-        point leaves the rest queued, and the next run finishes it.
+        point leaves the rest queued, and the next run finishes it. `progress` hears (0,
+        total) first when there is anything to apply.
         """
+        with self._writing:
+            return self._apply_queue(progress, wait_s=wait_s, fresh=fresh)
+
+    def catch_up(self, progress: ProgressFn | None = None) -> int:
+        """Apply what a crash, an interrupted fetch or a new index format left queued, unless
+        the index is being written now (here or by another process, which applies it).
+
+        Returns the entries applied (0 at once when the index is busy): for a search to see
+        everything stored, and for a program starting up.
+        """
+        if not self._writing.acquire(blocking=False):
+            return 0
+        try:
+            return self._apply_queue(progress, wait_s=0.0, fresh=False)
+        except IndexLockedError:
+            return 0
+        finally:
+            self._writing.release()
+
+    def stop_indexing(self) -> None:
+        """From another thread, when the program closes: indexing stops within a few hundred
+        entries; the batches committed stay, the rest stays queued for the next run."""
+        self._closing.set()
+
+    def _apply_queue(
+        self, progress: ProgressFn | None, *, wait_s: float | None, fresh: bool
+    ) -> int:
         from aggregator.index.version import looks_current
 
         current = self._index is None and looks_current(self.settings.index_dir)
         if current and not self.store.pending_index_count():
             return 0  # nothing to apply to a current index: it stays closed
         from aggregator.index import Stored, default_workers
+        from aggregator.index.directory import Stopped
 
         index = self._open_index()
         wait_s = self.settings.index.lock_wait if wait_s is None else wait_s
         total = self.store.pending_index_count()
+        if progress is not None and total:
+            progress(0, total)
         done = 0
         pool: Executor | None = None
         try:
-            while True:
+            while not self._closing.is_set():
                 last_seq, upserts, deletes = self.store.queued_changes(INDEX_BATCH)
                 if not last_seq:
                     break
@@ -75,7 +112,18 @@ class Searching:
                 workers = default_workers(len(upserts)) if self.use_processes else 0
                 if workers and pool is None:
                     pool = _index_pool(workers)
-                index.apply(batch, deletes, wait_s=wait_s, fresh=fresh, pool=pool, workers=workers)
+                try:
+                    index.apply(
+                        batch,
+                        deletes,
+                        wait_s=wait_s,
+                        fresh=fresh,
+                        pool=pool,
+                        workers=workers,
+                        stop=self._closing.is_set,
+                    )
+                except Stopped:
+                    break
                 self.store.mark_indexed(last_seq)
                 done += len(upserts) + len(deletes)
                 if progress is not None:

@@ -23,6 +23,7 @@ from aggregator.models import EntryRow, FetchReport
 from aggregator.tui.commands import AggregatorCommands
 from aggregator.tui.keys import binding, keymap
 from aggregator.tui.messages import (
+    IndexCaughtUp,
     IndexProgress,
     LibraryLoaded,
     RefreshFinished,
@@ -103,11 +104,21 @@ class AggregatorApp(App[str | None]):
         self.push_screen("main")
         self.load_library()
         if self.refresh_on_start:
-            self.refresh_place(Place("all"), label="all sources")
+            self.refresh_place(Place("all"), label="all sources")  # indexes what it stores
+        else:
+            self._catch_up()
+
+    async def action_quit(self) -> None:
+        self._stop_work()  # first: their threads would slow the closing down
+        await super().action_quit()
 
     def on_unmount(self) -> None:
+        self._stop_work()
+
+    def _stop_work(self) -> None:
         if self._library is not None:
             self._library.cancel_fetch()
+            self._library.stop_indexing()
 
     # -- loading -----------------------------------------------------------------------------
 
@@ -127,6 +138,25 @@ class AggregatorApp(App[str | None]):
             self.call_from_thread(
                 self._loaded, LibraryLoaded(sources, rows, stats.entries, stats.unread), keep
             )
+
+    @work(thread=True, group="index", exit_on_error=False)
+    def _catch_up(self) -> None:
+        """Entries stored but not searchable yet are indexed first, with progress shown."""
+        applied = self.library.catch_up(
+            lambda done, total: self.post_message(IndexProgress(done, total))
+        )
+        if applied:
+            self.post_message(IndexCaughtUp(applied))
+
+    @on(IndexCaughtUp)
+    def index_caught_up(self, event: IndexCaughtUp) -> None:
+        if not self._refreshing:
+            status = self.main.query_one(StatusBar)
+            status.activity = ""
+            status.show()
+        self.notify(f"Indexed {event.applied:,} entries: search sees everything stored.")
+        if self.main.search_result is not None:
+            self.main.run_search()
 
     def _first_rows(self, rows: list[EntryRow]) -> None:
         if self.main.search_result is None and len(self.main.query_one(EntryList).rows) <= len(

@@ -38,6 +38,14 @@ class IndexProgress(Message):
 
 
 @dataclass
+class IndexCaughtUp(Message):
+    """Entries left unsearchable (by a crash, an interrupted refresh, a new index format)
+    were indexed at start-up."""
+
+    applied: int
+
+
+@dataclass
 class RefreshFinished(Message):
     report: FetchReport
     label: str
