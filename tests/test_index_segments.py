@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import random
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -264,6 +265,25 @@ def test_updates_replace_and_deletes_remove(tmp_path: Path):
     assert found == {doc.id for doc in docs[:5]}
 
 
+def test_merging_drops_words_only_deleted_entries_held(tmp_path: Path):
+    """A word that only an edited or deleted entry held has no postings left once its
+    segment is merged: the merge drops it. It was written as an empty term, which failed
+    every later write of the index."""
+    docs = make_docs(77)
+    index = Index(tmp_path / "fast")
+    index.apply(docs[:7], fresh=True)
+    index.apply([replace(docs[1], title="Typo fixd")])
+    index.apply([replace(docs[1], title="Typo fixed")])  # "fixd" is now held by no entry
+    index.apply([], deletes=[docs[2].id])
+    final = [replace(docs[1], title="Typo fixed"), *docs[3:]]
+    for start in range(7, 77, 7):
+        index.apply(docs[start : start + 7], fresh=True)
+    assert index.segment_count() < 14  # merged along the way
+    whoosh_written(tmp_path / "whoosh", [docs[0], *final])
+    assert postings(tmp_path / "fast") == postings(tmp_path / "whoosh")
+    assert ("title", b"fixd") not in postings(tmp_path / "fast")
+
+
 def test_fast_word_split_matches_the_tokenizer():
     """Indexing splits ASCII text in C; it must find the words, and so the terms, that the
     tokenizer the query parser and highlighter use finds."""
@@ -336,6 +356,11 @@ def test_postings_of_other_fields_are_whoosh_s():
             datetime(9999, 12, 31, 23, 59, 59),
         ],
     }
+    # Whoosh also takes a list of values, and a date as its bytes.
+    values["id"].append(["a", "b"])
+    values["category"].append(["travel", "travel"])
+    values["url"].append(("https://a.example", "https://b.example"))
+    values["published"].append(schema["published"].to_bytes(datetime(2024, 1, 1)))
     for name, field_values in values.items():
         field = schema[name]
         make = segments._postings_maker(field)

@@ -15,6 +15,7 @@ import sys
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from itertools import chain
 from typing import Any
 
@@ -159,14 +160,16 @@ class BulkWriter(SegmentWriter):
             if table is None:
                 continue  # a field this schema no longer has
             matcher = reader.postings(name, tbytes)
+            boost = self.schema[name].format.field_boost if name in self._text else 1.0
+            flat = _merged_postings(matcher, startdoc, docmap, boost)
+            if not flat:
+                continue  # every entry that held it was deleted: the term goes
             if name in self._text:
-                boost = self.schema[name].format.field_boost
-                postings = table.setdefault(tbytes.decode("utf-8"), [bytearray(), bytearray()])
-                _merge_packed(postings, matcher, startdoc, docmap, boost)
-            else:
-                table.setdefault(tbytes, []).extend(
-                    _merged_postings(matcher, startdoc, docmap, 1.0)
+                _add_packed(
+                    table.setdefault(tbytes.decode("utf-8"), [bytearray(), bytearray()]), flat
                 )
+            else:
+                table.setdefault(tbytes, []).extend(flat)
 
     def add_reader(self, reader: Any) -> None:
         if self._merged_from is None:
@@ -247,10 +250,13 @@ def _postings_maker(field: Any) -> Callable[[Any], Postings]:
     postings of values they have seen, up to REMEMBERED of them.
     """
     fmt, analyzer = field.format, field.analyzer
+    whoosh_s = _remembered(field)
     if type(field) is DATETIME:
         shifts = range(0, field.bits, field.shift_step) if field.shift_step else range(1)
 
         def date_terms(value: Any) -> Postings:
+            if type(value) is not datetime:
+                return whoosh_s(value)
             number = field.prepare_number(field.prepare_datetime(value))
             number = to_sortable(field.numtype, field.bits, field.signed, number)
             return [(field.sortable_to_bytes(number, shift), 1, 1.0, b"") for shift in shifts]
@@ -258,19 +264,31 @@ def _postings_maker(field: Any) -> Callable[[Any], Postings]:
         return date_terms
     if type(fmt) is Existence and type(analyzer) is IDTokenizer:
         boost = fmt.field_boost
-        return lambda value: [(value.encode("utf-8"), 1, boost, b"")]
+        return lambda value: (
+            [(value.encode("utf-8"), 1, boost, b"")] if type(value) is str else whoosh_s(value)
+        )
     if type(fmt) is Frequency and isinstance(analyzer, FoldStemTokenizer):
         boost = fmt.field_boost
 
-        def counted_terms(value: str) -> Postings:
+        def counted_terms(value: Any) -> Postings:
+            if type(value) is not str:
+                return whoosh_s(value)
             counts = Counter(analyzer.terms(value))
             return [(t.encode("utf-8"), n, n * boost, pack_uint(n)) for t, n in counts.items()]
 
         return counted_terms
+    return whoosh_s
+
+
+def _remembered(field: Any) -> Callable[[Any], Postings]:
+    """`field.index`, remembering the postings of up to REMEMBERED values it has seen."""
     seen: dict[Any, Postings] = {}
 
     def remembered(value: Any) -> Postings:
-        postings = seen.get(value)
+        try:
+            postings = seen.get(value)
+        except TypeError:  # a list of values: not a key
+            return list(field.index(value))
         if postings is None:
             postings = list(field.index(value))
             if len(seen) < REMEMBERED:
@@ -347,11 +365,9 @@ def _unpacked_meta(meta: bytearray) -> tuple[array, array, array]:
     return packed[0::3], packed[1::3], packed[2::3]
 
 
-def _merge_packed(
-    postings: list[bytearray], matcher: Any, startdoc: int, docmap: Any, boost: float
-) -> None:
-    """A merged segment's postings of one text term, renumbered, added to its packed table."""
-    flat = _merged_postings(matcher, startdoc, docmap, boost)
+def _add_packed(postings: list[bytearray], flat: list[Any]) -> None:
+    """A merged segment's postings of one text term ([docnum, weight, value, ...], renumbered)
+    added to its packed table."""
     values = flat[2::3]
     meta = array(
         "I",
