@@ -284,6 +284,36 @@ def test_merging_drops_words_only_deleted_entries_held(tmp_path: Path):
     assert ("title", b"fixd") not in postings(tmp_path / "fast")
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_adds_edits_deletes_and_merges_leave_whoosh_s_postings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
+):
+    """Any history of batches (new entries, edited ones, deleted ones) with merges along the
+    way leaves the postings Whoosh's own writer gives for the entries that remain."""
+    monkeypatch.setattr(index_directory, "SMALL_SEGMENT", 12)
+    monkeypatch.setattr(index_directory, "MERGE_AT", 3)
+    rng = random.Random(seed)
+    pool = make_docs(200, seed=seed)
+    edits = make_docs(200, seed=seed + 100)
+    live: dict[str, IndexDoc] = {}
+    index = Index(tmp_path / "fast")
+    for _ in range(30):
+        new = [pool.pop() for _ in range(min(len(pool), rng.randrange(0, 8)))]
+        edited = [
+            replace(rng.choice(edits), id=eid)
+            for eid in rng.sample(sorted(live), min(len(live), rng.randrange(0, 4)))
+        ]
+        gone = rng.sample(sorted(set(live) - {d.id for d in edited}), min(len(live) // 4, 2))
+        index.apply([*new, *edited], deletes=gone)
+        live.update({d.id: d for d in [*new, *edited]})
+        for eid in gone:
+            del live[eid]
+    whoosh_written(tmp_path / "whoosh", list(live.values()))
+    assert index.doc_count() == len(live)
+    assert postings(tmp_path / "fast") == postings(tmp_path / "whoosh")
+    assert lengths(tmp_path / "fast") == lengths(tmp_path / "whoosh")
+
+
 def test_fast_word_split_matches_the_tokenizer():
     """Indexing splits ASCII text in C; it must find the words, and so the terms, that the
     tokenizer the query parser and highlighter use finds."""
