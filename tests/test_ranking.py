@@ -135,6 +135,31 @@ def test_deleted_documents_never_come_back(index: Index):
     assert len(ids) == 300 - len(gone) + 250
 
 
+def test_require_and_andmaybe_are_whoosh_s_compositions(index: Index):
+    """`a REQUIRE b`: a's documents that b also matches, scored by a; `a ANDMAYBE b`: a's
+    documents, with b's score added where b matches. (Whoosh's own REQUIRE fails an
+    assertion while skipping blocks, so each side is Whoosh's and the composition checked.)"""
+    a, _ = both(index, "vaccine")
+    b, _ = both(index, "trial")
+    _, required = both(index, "vaccine REQUIRE trial")
+    _, maybe = both(index, "vaccine ANDMAYBE trial")
+    assert required == pytest.approx({d: s for d, s in a.items() if d in b})
+    assert maybe == pytest.approx({d: s + b.get(d, 0.0) for d, s in a.items()})
+    assert 0 < len(required) < len(maybe) == len(a)
+
+
+@pytest.mark.parametrize("text", ["-vaccine -trial", "NOT vaccine NOT trial"])
+def test_only_exclusions_are_every_live_entry_but_theirs(index: Index, text: str):
+    """Whoosh's inverse matcher lets a deleted document through when the excluded word's
+    postings run out before it: the ranker starts from the live documents."""
+    excluded = both(index, "vaccine OR trial")[0].keys()
+    with index.whoosh.searcher() as searcher:
+        live = Ranker(searcher).matches(Q.Every()).scores().keys()
+    _, found = both(index, text)
+    assert found == dict.fromkeys(live - excluded, 2.0)  # 1.0 per exclusion, as Whoosh
+    assert found
+
+
 def test_an_unknown_query_node_is_left_to_whoosh(index: Index):
     span = Q.SpanNear(Q.Term("content", "vaccin"), Q.Term("content", "trial"))
     with index.whoosh.searcher() as searcher, pytest.raises(Unsupported):

@@ -666,6 +666,39 @@ def test_an_index_stopped_inside_a_batch_commits_none_of_it(lib: Library):
     assert Index(lib.settings.index_dir).doc_count() == before + 3
 
 
+def test_did_you_mean_ignores_words_only_removed_copies_held(lib: Library):
+    """Once every entry with a misspelling is corrected, the misspelling is not "in the
+    index" any more: it gets a suggestion (its postings linger until a merge)."""
+    typo = replace(draft("c2"), text=draft("c2").text + " A zepelin overhead.")
+    lib.store.upsert_entries(TRAVEL, [typo])
+    lib.update_index()
+    assert lib.search("zepelin").total == 1
+    lib.store.upsert_entries(TRAVEL, [replace(typo, text=typo.text.replace("zepelin", "zeppelin"))])
+    lib.update_index()
+    result = lib.search("zepelin")
+    assert result.total == 0 and result.suggestion == "zeppelin"
+
+
+def test_a_query_whoosh_cannot_run_is_a_one_line_error(
+    lib: Library, monkeypatch: pytest.MonkeyPatch
+):
+    """Queries the ranker leaves to Whoosh's own matchers, which fail on a few rare
+    combinations: a clear error, not a traceback."""
+    from aggregator import search as search_module
+    from aggregator.index.ranking import Unsupported
+
+    def unsupported(*args: object) -> None:
+        raise Unsupported("test")
+
+    def failing(*args: object) -> None:
+        raise AssertionError
+
+    monkeypatch.setattr(search_module, "_ranked", unsupported)
+    monkeypatch.setattr(search_module, "_whoosh_ranked", failing)
+    with pytest.raises(UserError, match="this query could not be run"):
+        lib.search("vaccine")
+
+
 def test_an_edited_title_is_searched_by_its_new_words(lib: Library):
     """After an upsert with a new title and `update_index`, the old title word no longer finds it."""
     edited = replace(draft("a1"), title="Santé publique launches a measles drive")

@@ -182,7 +182,13 @@ class Searcher:
         try:
             found = _ranked(ranker, parsed, ask, self._helper_for(searcher))
         except Unsupported:
-            found = _whoosh_ranked(searcher, parsed, ask)
+            try:
+                found = _whoosh_ranked(searcher, parsed, ask)
+            except Exception as exc:  # Whoosh's matchers fail on a few rare combinations
+                raise UserError(
+                    f"this query could not be run ({type(exc).__name__}{': ' if str(exc) else ''}"
+                    f"{exc}): try it with fewer operators"
+                ) from None
         hits, parsed, total, facets, exact, any_word = found
         return RawResults(
             hits=hits,
@@ -522,12 +528,12 @@ def _suggest(
     changed = original
     for word in words:
         term = _STEMMER.term(fold(word))
-        if reader.doc_frequency("content", term) or reader.doc_frequency("title", term):
+        if _held(reader, "content", term) or _held(reader, "title", term):
             continue
         best, best_freq = None, 0
         for distance in (1, 2):
             for candidate in reader.terms_within("content", term, distance, prefix=1):
-                freq = reader.doc_frequency("content", candidate)
+                freq = _held(reader, "content", candidate)
                 if freq > best_freq:
                     best, best_freq = candidate, freq
             if best:
@@ -536,6 +542,15 @@ def _suggest(
             spelled = _spell(searcher, best, text_of) or best
             changed = re.sub(rf"\b{re.escape(word)}\b", spelled, changed, count=1)
     return changed if changed != original else ""
+
+
+def _held(reader: Any, fieldname: str, term: str) -> int:
+    """How many entries hold `term` (0 when only deleted copies did): a term's document
+    frequency counts the copies an edit or a removal left in a segment until it is merged."""
+    freq = reader.doc_frequency(fieldname, term)
+    if freq and reader.has_deletions() and not reader.postings(fieldname, term).is_active():
+        return 0
+    return freq
 
 
 def _spell(searcher: Any, term: str, text_of: Callable[[str], str] | None) -> str:

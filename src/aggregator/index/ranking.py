@@ -73,6 +73,18 @@ def evaluate(query: Any, segment: Segment, only: Only = None) -> Scores:
             negative = evaluate(query.b, segment, positive)
             positive = {d: s for d, s in positive.items() if d not in negative}
         return _boosted(positive, query.boost)
+    if kind is Q.Require:  # both sides, scored by the first (as Whoosh scores it)
+        scores = evaluate(query.a, segment, only)
+        if scores:
+            required = evaluate(query.b, segment, scores)
+            scores = {d: s for d, s in scores.items() if d in required}
+        return _boosted(scores, query.boost)
+    if kind is Q.AndMaybe:  # the first side, with the second's score where it also matches
+        scores = evaluate(query.a, segment, only)
+        if scores:
+            maybe = evaluate(query.b, segment, scores)
+            scores = {d: s + maybe.get(d, 0.0) for d, s in scores.items()}
+        return _boosted(scores, query.boost)
     if kind is Q.Not:  # alone (inside And it is subtracted): every other document
         excluded = evaluate(query.query, segment)
         return dict.fromkeys(segment.live_docs - excluded.keys(), 1.0)
@@ -143,11 +155,13 @@ def _expanded(query: Any, segment: Segment) -> Scores:
 def _and(subqueries: list[Any], segment: Segment, only: Only = None) -> Scores:
     positive = [q for q in subqueries if type(q) is not Q.Not]
     negative = [q.query for q in subqueries if type(q) is Q.Not]
-    if not positive:
-        raise Unsupported("only negative terms")
-    # Rarest first: once the running intersection is empty the rest need not be read.
-    ordered = sorted(positive, key=lambda q: _estimate(q, segment))
-    result = evaluate(ordered[0], segment, only)
+    if not positive:  # only exclusions: every live document but theirs
+        live = segment.live_docs if only is None else segment.live_docs.intersection(only)
+        result: Scores = dict.fromkeys(live, 0.0)
+        ordered = []
+    else:  # rarest first: once the running intersection is empty the rest need not be read
+        ordered = sorted(positive, key=lambda q: _estimate(q, segment))
+        result = evaluate(ordered[0], segment, only)
     for term in ordered[1:]:
         if not result:
             return {}
