@@ -624,6 +624,53 @@ def test_catch_up_leaves_a_busy_index_to_its_writer(lib: Library):
     assert lib.catch_up() == 2
 
 
+def test_catch_up_gives_way_to_a_writer_waiting_in_this_process(
+    lib: Library, monkeypatch: pytest.MonkeyPatch
+):
+    """A refresh (or a removal) that wants the index while the start-up catch-up runs gets
+    it at the catch-up's next check, and applies the rest itself: nothing twice."""
+    import threading
+
+    from aggregator.library import searching
+
+    monkeypatch.setattr(searching, "INDEX_BATCH", 2)
+    _store_fjords(lib, 8)
+    results: list[int] = []
+    waiter = threading.Thread(target=lambda: results.append(lib.update_index()))
+
+    def start_a_writer(done: int, total: int) -> None:
+        if done == 2:  # after the catch-up's first batch
+            waiter.start()
+            while not lib._wanted.is_set():
+                time.sleep(0.01)
+
+    applied = lib.catch_up(start_a_writer)
+    waiter.join()
+    assert applied == 2 and results == [6]
+    assert lib.search("fjord").total == 8
+    assert lib._open_index().doc_count() == len(ENTRIES) + 8
+
+
+def test_a_catch_up_never_indexes_between_another_writer_s_batches(
+    lib: Library, monkeypatch: pytest.MonkeyPatch
+):
+    """A second library (another process) that catches up while a reindex runs waits for
+    none of it and applies nothing: the reindex holds the queue from reading a batch to
+    marking it done, so no batch is indexed twice."""
+    from aggregator.library import searching
+
+    monkeypatch.setattr(searching, "INDEX_BATCH", 4)
+    other = open_library(lib.settings)
+    caught: list[int] = []
+    try:
+        assert lib.reindex(lambda done, total: caught.append(other.catch_up())) == len(ENTRIES)
+        assert caught and set(caught) == {0}
+        assert lib._open_index().doc_count() == len(ENTRIES)
+        assert lib.search("").total == len(ENTRIES)
+    finally:
+        other.close()
+
+
 def test_indexing_stopped_keeps_its_batches_and_leaves_the_rest_queued(
     lib: Library, monkeypatch: pytest.MonkeyPatch
 ):
@@ -752,6 +799,23 @@ def test_cli_search_catches_up_an_index_of_an_older_format(lib: Library, opml: P
     assert run(["--opml", str(opml), "search", "hospital", "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert document["total"] == 5 and document["pending"] == 0
+
+
+def test_cli_search_still_searches_when_the_index_cannot_be_written(
+    lib: Library, opml: Path, capsys, monkeypatch: pytest.MonkeyPatch
+):
+    """Catching up is a courtesy: a full disk says so in one line and the search goes on
+    over what is indexed."""
+
+    def full(self: Library, progress: object = None) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Library, "catch_up", full)
+    assert run(["--opml", str(opml), "search", "hospital", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["total"] == 5
+    assert "could not index what is waiting" in captured.err
+    assert "Traceback" not in captured.err
 
 
 def test_cli_plain_output_is_one_tab_separated_line_per_hit(lib: Library, opml: Path, capsys):

@@ -698,14 +698,20 @@ def test_typing_a_query_shows_results_with_snippets(library):
     drive(AggregatorApp(settings, library=lib), script)
 
 
-def test_entries_left_unindexed_are_indexed_at_start_and_found(tmp_path):
-    """Entries stored but never indexed (a crash, a refresh cut short, a new index format)
-    are indexed when the app starts, without a refresh, and search finds them."""
+def _unindexed_app(tmp_path: Path) -> tuple[Settings, Library, AggregatorApp, Notes]:
+    """The app on a library whose entries are stored but not indexed (a crash between the
+    two, a refresh cut short, an index of an older format)."""
     settings, lib = make_library(tmp_path, entries=False)
     for url, drafts in ENTRIES.items():
         lib.store.upsert_entries(url, drafts)
     app = AggregatorApp(settings, library=lib)
-    notes = record_notes(app)
+    return settings, lib, app, record_notes(app)
+
+
+def test_entries_left_unindexed_are_indexed_at_start_and_found(tmp_path):
+    """Entries stored but never indexed (a crash, a refresh cut short, a new index format)
+    are indexed when the app starts, without a refresh, and search finds them."""
+    _, _, app, notes = _unindexed_app(tmp_path)
 
     async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
         assert "Indexed 8 entries" in notes
@@ -714,6 +720,25 @@ def test_entries_left_unindexed_are_indexed_at_start_and_found(tmp_path):
         assert titles(app) == ["The sleeper train to the mountains"]
 
     drive_owned(app, script)
+
+
+def test_a_busy_index_at_start_leaves_no_indexing_in_the_status_bar(tmp_path):
+    """Another aggregator is writing the index when the app starts: the app leaves the
+    queue to it and says nothing is being indexed here."""
+    from aggregator.index import Index
+
+    settings, lib, app, notes = _unindexed_app(tmp_path)
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        assert app.main.query_one(StatusBar).activity == ""
+        assert "Indexed" not in notes
+        assert lib.store.pending_index_count() == 8
+
+    held = Index(settings.index_dir)._writer(0)  # as the other aggregator holds it
+    try:
+        drive_owned(app, script)
+    finally:
+        held.cancel()
 
 
 def test_enter_in_the_search_bar_goes_to_the_results_then_q_quits(library):

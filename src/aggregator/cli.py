@@ -317,7 +317,10 @@ def search(
             err.print(text(f"Indexing {plural(total, 'entry', 'entries')} first…", style="dim"))
 
     with obj.library() as library:
-        library.catch_up(catching_up)  # what a crash, a Ctrl-C or a new index format left
+        try:
+            library.catch_up(catching_up)  # what a crash, a Ctrl-C or a new index format left
+        except (AggregatorError, OSError) as exc:  # searching what is indexed is still worth it
+            err.print(text(f"could not index what is waiting: {exc}", style="yellow"))
         result = library.search(
             query,
             limit=limit,

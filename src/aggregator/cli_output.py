@@ -337,8 +337,8 @@ def _search_notes(result: SearchResult) -> None:
     if result.pending:
         err.print(
             text(
-                f"{plural(result.pending, 'entry', 'entries')} not searchable yet: another "
-                "aggregator is indexing them (search again when it is done)",
+                f"{plural(result.pending, 'entry', 'entries')} not searchable yet "
+                "(search again once they are indexed)",
                 style="yellow",
             )
         )

@@ -167,6 +167,27 @@ class Index:
             # The worker died, or could not read its share (it opens the store itself).
             return _write_share(str(self.directory), share)
 
+    @contextmanager
+    def draining(self, wait_s: float) -> Iterator[None]:
+        """Held while one process applies the change queue, from reading a batch to marking
+        it done: another process waits its turn (up to `wait_s`) instead of indexing, between
+        two of this one's batches, a batch this one has read and would write again."""
+        with (self.directory / "aggregator-drain.lock").open("a") as handle:
+            deadline = time.monotonic() + wait_s
+            while fcntl is not None:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise self._busy(wait_s) from None
+                    time.sleep(0.1)
+            try:
+                yield
+            finally:
+                if fcntl is not None:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+
     def rebuild(self, wait_s: float = 30.0) -> None:
         """An empty index with the current schema (the caller refills it from the store)."""
         writer = self._writer(wait_s)  # not while another process writes
@@ -180,12 +201,15 @@ class Index:
                 return BulkWriter(self._ix, limitmb=POOL_MB)
             except LockError:
                 if time.monotonic() >= deadline:
-                    raise IndexLockedError(
-                        f"the search index in {self.directory} is being written by another "
-                        f"aggregator; waited {wait_s:.0f} s",
-                        path=str(self.directory),
-                    ) from None
+                    raise self._busy(wait_s) from None
                 time.sleep(0.1)
+
+    def _busy(self, wait_s: float) -> IndexLockedError:
+        return IndexLockedError(
+            f"the search index in {self.directory} is being written by another aggregator; "
+            f"waited {wait_s:.0f} s",
+            path=str(self.directory),
+        )
 
 
 READ_CHUNK = 500

@@ -75,6 +75,7 @@ class Library(SourceList, Fetching, Searching):
         self._searcher: Searcher | None = None
         self._writing = threading.Lock()
         self._closing = threading.Event()
+        self._wanted = threading.Event()
         sources = self._read_list()  # a broken list fails before the store is touched
         self.store = Store.open(settings.db_path)
         self.store.sync_sources(sources)

@@ -38,6 +38,8 @@ class Searching:
     """Held while this library writes the index: two threads of one process take turns."""
     _closing: threading.Event
     """Set by `stop_indexing`: indexing ends at its next check, what is left stays queued."""
+    _wanted: threading.Event
+    """Set by an `update_index` waiting for a `catch_up` in this process, which gives way."""
 
     def _open_index(self) -> Index:
         from aggregator.index import Index  # Whoosh loads only when search or indexing needs it
@@ -59,24 +61,29 @@ class Searching:
 
         Each batch is committed to the index before its queue rows are dropped: a crash at any
         point leaves the rest queued, and the next run finishes it. `progress` hears (0,
-        total) first when there is anything to apply.
+        total) first, once this process has the index, when there is anything to apply.
         """
-        with self._writing:
-            return self._apply_queue(progress, wait_s=wait_s, fresh=fresh)
+        if not self._writing.acquire(blocking=False):
+            self._wanted.set()  # a catch-up running here gives way
+            self._writing.acquire()
+        try:
+            self._wanted.clear()
+            return self._drain(progress, wait_s=wait_s, fresh=fresh)
+        finally:
+            self._writing.release()
 
     def catch_up(self, progress: ProgressFn | None = None) -> int:
-        """Apply what a crash, an interrupted fetch or a new index format left queued, unless
-        the index is being written now (here or by another process, which applies it).
+        """Apply what a crash, an interrupted fetch or a new index format left queued, giving
+        way to any other writer: returns at once when the index is busy (here or in another
+        process, which applies it), and between batches when another wants it.
 
-        Returns the entries applied (0 at once when the index is busy): for a search to see
-        everything stored, and for a program starting up.
+        Returns the entries applied: for a search to see everything stored, and for a program
+        starting up.
         """
         if not self._writing.acquire(blocking=False):
             return 0
         try:
-            return self._apply_queue(progress, wait_s=0.0, fresh=False)
-        except IndexLockedError:
-            return 0
+            return self._drain(progress, wait_s=0.0, fresh=False, give_way=True)
         finally:
             self._writing.release()
 
@@ -85,26 +92,63 @@ class Searching:
         entries; the batches committed stay, the rest stays queued for the next run."""
         self._closing.set()
 
-    def _apply_queue(
-        self, progress: ProgressFn | None, *, wait_s: float | None, fresh: bool
+    def reindex(self, progress: ProgressFn | None = None) -> int:
+        """Rebuild the index from the store: the store is the truth, the index is derived."""
+        wait_s = self.settings.index.lock_wait
+        with self._writing:
+            index = self._open_index()
+            with index.draining(wait_s):
+                index.rebuild(wait_s)
+                self.store.requeue_everything()
+                return self._apply_queue(index, progress, wait_s=wait_s, fresh=True)
+
+    def _drain(
+        self,
+        progress: ProgressFn | None,
+        *,
+        wait_s: float | None,
+        fresh: bool,
+        give_way: bool = False,
     ) -> int:
         from aggregator.index.version import looks_current
 
         current = self._index is None and looks_current(self.settings.index_dir)
         if current and not self.store.pending_index_count():
             return 0  # nothing to apply to a current index: it stays closed
+        index = self._open_index()
+        wait_s = self.settings.index.lock_wait if wait_s is None else wait_s
+        try:
+            with index.draining(wait_s):
+                return self._apply_queue(
+                    index, progress, wait_s=wait_s, fresh=fresh, give_way=give_way
+                )
+        except IndexLockedError:
+            if give_way:
+                return 0
+            raise
+
+    def _apply_queue(
+        self,
+        index: Index,
+        progress: ProgressFn | None,
+        *,
+        wait_s: float,
+        fresh: bool,
+        give_way: bool = False,
+    ) -> int:
         from aggregator.index import Stored, default_workers
         from aggregator.index.directory import Stopped
 
-        index = self._open_index()
-        wait_s = self.settings.index.lock_wait if wait_s is None else wait_s
+        def stop() -> bool:
+            return self._closing.is_set() or (give_way and self._wanted.is_set())
+
         total = self.store.pending_index_count()
         if progress is not None and total:
             progress(0, total)
         done = 0
         pool: Executor | None = None
         try:
-            while not self._closing.is_set():
+            while not stop():
                 last_seq, upserts, deletes = self.store.queued_changes(INDEX_BATCH)
                 if not last_seq:
                     break
@@ -120,10 +164,14 @@ class Searching:
                         fresh=fresh,
                         pool=pool,
                         workers=workers,
-                        stop=self._closing.is_set,
+                        stop=stop,
                     )
                 except Stopped:
                     break
+                except IndexLockedError:
+                    if give_way:  # Whoosh's own lock, held by something that is not us
+                        break
+                    raise
                 self.store.mark_indexed(last_seq)
                 done += len(upserts) + len(deletes)
                 if progress is not None:
@@ -132,13 +180,6 @@ class Searching:
             if pool is not None:
                 pool.shutdown(cancel_futures=True)
         return done
-
-    def reindex(self, progress: ProgressFn | None = None) -> int:
-        """Rebuild the index from the store: the store is the truth, the index is derived."""
-        index = self._open_index()
-        index.rebuild(self.settings.index.lock_wait)
-        self.store.requeue_everything()
-        return self.update_index(progress, fresh=True)
 
     def search(
         self,

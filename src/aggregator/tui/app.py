@@ -142,10 +142,12 @@ class AggregatorApp(App[str | None]):
     @work(thread=True, group="index", exit_on_error=False)
     def _catch_up(self) -> None:
         """Entries stored but not searchable yet are indexed first, with progress shown."""
-        applied = self.library.catch_up(
-            lambda done, total: self.post_message(IndexProgress(done, total))
-        )
-        if applied:
+        applied = 0
+        try:
+            applied = self.library.catch_up(
+                lambda done, total: self.post_message(IndexProgress(done, total))
+            )
+        finally:  # done, given way to a refresh, or failed (shown as any worker's error)
             self.post_message(IndexCaughtUp(applied))
 
     @on(IndexCaughtUp)
@@ -154,9 +156,10 @@ class AggregatorApp(App[str | None]):
             status = self.main.query_one(StatusBar)
             status.activity = ""
             status.show()
-        self.notify(f"Indexed {event.applied:,} entries: search sees everything stored.")
-        if self.main.search_result is not None:
-            self.main.run_search()
+        if event.applied:
+            self.notify(f"Indexed {event.applied:,} entries: search sees them now.")
+            if self.main.search_result is not None:
+                self.main.run_search()
 
     def _first_rows(self, rows: list[EntryRow]) -> None:
         if self.main.search_result is None and len(self.main.query_one(EntryList).rows) <= len(
@@ -365,13 +368,15 @@ class AggregatorApp(App[str | None]):
     @work(thread=True, group="sources", exit_on_error=False)
     def _delete(self, url: str, then: Callable[[], object] | None) -> None:
         source, removed = self.library.remove_source(url)
-        self.library.update_index()
         self.call_from_thread(
             self.notify, f"Removed {source.display_title} and {removed:,} entries."
         )
         self.call_from_thread(self._after_delete)
         if then is not None:
             self.call_from_thread(then)
+        # Searches already leave out what the store no longer has; the index follows after
+        # (behind whatever else is queued, which may take a while).
+        self.library.update_index()
 
     def _after_delete(self) -> None:
         self.main.place = Place("all")

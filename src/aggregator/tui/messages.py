@@ -39,8 +39,8 @@ class IndexProgress(Message):
 
 @dataclass
 class IndexCaughtUp(Message):
-    """Entries left unsearchable (by a crash, an interrupted refresh, a new index format)
-    were indexed at start-up."""
+    """The start-up indexing of entries left unsearchable (by a crash, an interrupted
+    refresh, a new index format) is over: `applied` of them were indexed."""
 
     applied: int
 
