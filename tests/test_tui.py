@@ -8,6 +8,7 @@ or fetched from a loopback server; waits are on workers and conditions, never on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import socket
 import threading
@@ -24,6 +25,7 @@ from rich.console import Console
 from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
+from textual.worker import WorkerCancelled
 
 from aggregator.config import Settings, load_settings
 from aggregator.library import Library, open_library
@@ -192,7 +194,9 @@ async def settle(pilot: Pilot[Any]) -> None:
     start workers included)."""
     app = pilot.app
     for _ in range(20):
-        await app.workers.wait_for_complete()
+        # An exclusive worker (a list load) replaced by a newer one is cancelled, as designed.
+        with contextlib.suppress(WorkerCancelled):
+            await app.workers.wait_for_complete()
         await pilot.pause()
         if not any(w.is_running for w in app.workers):
             await pilot.pause()
