@@ -605,6 +605,20 @@ def test_catch_up_indexes_what_was_left_queued(lib: Library):
     assert lib.catch_up() == 0
 
 
+def test_indexing_in_one_process_reports_progress_within_a_batch(
+    lib: Library, monkeypatch: pytest.MonkeyPatch
+):
+    """The terminal UI indexes in its own process: its status line moves every few hundred
+    entries, not once a batch of 10,000."""
+    from aggregator.index import directory
+
+    monkeypatch.setattr(directory, "READ_CHUNK", 2)
+    _store_fjords(lib, 5)
+    heard: list[tuple[int, int]] = []
+    assert lib.catch_up(lambda done, total: heard.append((done, total))) == 5
+    assert heard == [(0, 5), (2, 5), (4, 5), (5, 5)]
+
+
 def test_catch_up_leaves_a_busy_index_to_its_writer(lib: Library):
     """While this process (another thread) or another process writes the index, catching up
     returns at once: that writer applies the queue."""
@@ -707,7 +721,7 @@ def test_an_index_stopped_inside_a_batch_commits_none_of_it(lib: Library):
     index = Index(lib.settings.index_dir)
     before = index.doc_count()
     with pytest.raises(Stopped):
-        index.apply(docs, stop=lambda: True)
+        index.apply(docs, checkpoint=lambda written: True)
     assert Index(lib.settings.index_dir).doc_count() == before
     assert index.apply(docs) == 3
     assert Index(lib.settings.index_dir).doc_count() == before + 3

@@ -106,7 +106,7 @@ class Index:
         fresh: bool = False,
         pool: Executor | None = None,
         workers: int = 0,
-        stop: Callable[[], bool] | None = None,
+        checkpoint: Callable[[int], bool] | None = None,
     ) -> int:
         """Write one batch and commit it; returns the entries it names.
 
@@ -116,8 +116,8 @@ class Index:
         together, or none. Another process holding the writer is waited for up to `wait_s`;
         a lock left by a killed process is an fcntl lock the kernel already released. A
         `Stored` batch is read from the store while the writer is held, by each process for
-        its own share. `stop`, asked every READ_CHUNK entries this process writes, can end
-        the batch uncommitted (`Stopped`).
+        its own share. `checkpoint`, told every READ_CHUNK entries how many this process has
+        written (for progress), can end the batch uncommitted by answering True (`Stopped`).
         """
         batch: list[IndexDoc] | Stored = upserts if isinstance(upserts, Stored) else list(upserts)
         ids = batch.ids if isinstance(batch, Stored) else [doc.id for doc in batch]
@@ -132,7 +132,7 @@ class Index:
             shares = _split(batch, parts)
             futures = [self._submit(pool, share) for share in shares[1:] if pool is not None]
             for n, doc in enumerate(shares[0]):
-                if stop is not None and n % READ_CHUNK == 0 and stop():
+                if checkpoint is not None and n % READ_CHUNK == 0 and checkpoint(n):
                     raise Stopped
                 writer.add_document(**_fields(doc))
             # This process's segment is finished while the workers still write theirs.

@@ -156,6 +156,12 @@ class Searching:
                 workers = default_workers(len(upserts)) if self.use_processes else 0
                 if workers and pool is None:
                     pool = _index_pool(workers)
+
+                def checkpoint(written: int, before: int = done, alone: bool = not workers) -> bool:
+                    if progress is not None and alone and written:  # the batch is all here
+                        progress(before + written, max(total, before + written))
+                    return stop()
+
                 try:
                     index.apply(
                         batch,
@@ -164,7 +170,7 @@ class Searching:
                         fresh=fresh,
                         pool=pool,
                         workers=workers,
-                        stop=stop,
+                        checkpoint=checkpoint,
                     )
                 except Stopped:
                     break
