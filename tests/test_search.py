@@ -685,6 +685,32 @@ def test_a_catch_up_never_indexes_between_another_writer_s_batches(
         other.close()
 
 
+def test_another_process_can_index_between_a_catch_up_s_batches(
+    lib: Library, monkeypatch: pytest.MonkeyPatch
+):
+    """A long catch-up (a rebuild after an upgrade, in the terminal UI) holds the queue a
+    batch at a time: a fetch in another process indexes in between, without waiting for
+    all of it, and nothing is indexed twice."""
+    from aggregator.library import searching
+
+    monkeypatch.setattr(searching, "INDEX_BATCH", 2)
+    _store_fjords(lib, 8)
+    other = open_library(lib.settings)
+    theirs: list[int] = []
+
+    def the_other_indexes(done: int, total: int) -> None:
+        if done == 2 and not theirs:
+            theirs.append(other.update_index(wait_s=0))
+
+    try:
+        assert lib.catch_up(the_other_indexes) == 2
+        assert theirs == [6]
+        assert lib._open_index().doc_count() == len(ENTRIES) + 8
+        assert lib.search("fjord").total == 8
+    finally:
+        other.close()
+
+
 def test_indexing_stopped_keeps_its_batches_and_leaves_the_rest_queued(
     lib: Library, monkeypatch: pytest.MonkeyPatch
 ):

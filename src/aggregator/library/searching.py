@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import signal
 import threading
@@ -97,10 +98,10 @@ class Searching:
         wait_s = self.settings.index.lock_wait
         with self._writing:
             index = self._open_index()
-            with index.draining(wait_s):
+            with index.draining(wait_s):  # all of it: nothing indexed into a half-built index
                 index.rebuild(wait_s)
                 self.store.requeue_everything()
-                return self._apply_queue(index, progress, wait_s=wait_s, fresh=True)
+                return self._apply_queue(index, progress, wait_s=wait_s, fresh=True, held=True)
 
     def _drain(
         self,
@@ -117,15 +118,7 @@ class Searching:
             return 0  # nothing to apply to a current index: it stays closed
         index = self._open_index()
         wait_s = self.settings.index.lock_wait if wait_s is None else wait_s
-        try:
-            with index.draining(wait_s):
-                return self._apply_queue(
-                    index, progress, wait_s=wait_s, fresh=fresh, give_way=give_way
-                )
-        except IndexLockedError:
-            if give_way:
-                return 0
-            raise
+        return self._apply_queue(index, progress, wait_s=wait_s, fresh=fresh, give_way=give_way)
 
     def _apply_queue(
         self,
@@ -135,7 +128,12 @@ class Searching:
         wait_s: float,
         fresh: bool,
         give_way: bool = False,
+        held: bool = False,
     ) -> int:
+        """The queue's batches, each read, written and marked done while this process holds
+        the queue (unless the caller `held` it already): another process indexing the same
+        batch meanwhile would write it twice. Between batches another process may take a
+        turn; `give_way` (a catch-up) then stops, as it does for a writer waiting here."""
         from aggregator.index import Stored, default_workers
         from aggregator.index.directory import Stopped
 
@@ -143,42 +141,44 @@ class Searching:
             return self._closing.is_set() or (give_way and self._wanted.is_set())
 
         total = self.store.pending_index_count()
-        if progress is not None and total:
-            progress(0, total)
         done = 0
         pool: Executor | None = None
         try:
             while not stop():
-                last_seq, upserts, deletes = self.store.queued_changes(INDEX_BATCH)
-                if not last_seq:
-                    break
-                batch = Stored(upserts, _StoredDocs(self.store))
-                workers = default_workers(len(upserts)) if self.use_processes else 0
-                if workers and pool is None:
-                    pool = _index_pool(workers)
-
-                def checkpoint(written: int, before: int = done, alone: bool = not workers) -> bool:
-                    if progress is not None and alone and written:  # the batch is all here
-                        progress(before + written, max(total, before + written))
-                    return stop()
-
                 try:
-                    index.apply(
-                        batch,
-                        deletes,
-                        wait_s=wait_s,
-                        fresh=fresh,
-                        pool=pool,
-                        workers=workers,
-                        checkpoint=checkpoint,
-                    )
+                    with contextlib.nullcontext() if held else index.draining(wait_s):
+                        last_seq, upserts, deletes = self.store.queued_changes(INDEX_BATCH)
+                        if not last_seq:
+                            break
+                        if progress is not None and not done:
+                            progress(0, total)
+                        workers = default_workers(len(upserts)) if self.use_processes else 0
+                        if workers and pool is None:
+                            pool = _index_pool(workers)
+
+                        def checkpoint(
+                            written: int, before: int = done, alone: bool = not workers
+                        ) -> bool:
+                            if progress is not None and alone and written:  # all here
+                                progress(before + written, max(total, before + written))
+                            return stop()
+
+                        index.apply(
+                            Stored(upserts, _StoredDocs(self.store)),
+                            deletes,
+                            wait_s=wait_s,
+                            fresh=fresh,
+                            pool=pool,
+                            workers=workers,
+                            checkpoint=checkpoint,
+                        )
+                        self.store.mark_indexed(last_seq)
                 except Stopped:
                     break
                 except IndexLockedError:
-                    if give_way:  # Whoosh's own lock, held by something that is not us
+                    if give_way:  # another process has the index: it applies the rest
                         break
                     raise
-                self.store.mark_indexed(last_seq)
                 done += len(upserts) + len(deletes)
                 if progress is not None:
                     progress(done, max(total, done))
