@@ -261,7 +261,7 @@ class FastPositions(Positions):
         return positions_array(valuestring).tolist()
 
     def decode_frequency(self, valuestring: bytes) -> int:
-        return (len(valuestring) - 1) // (2 if valuestring[0] == ord("H") else 4)
+        return (len(valuestring) - 1) // array(chr(valuestring[0])).itemsize
 
 
 class FastText(TEXT):

@@ -42,8 +42,8 @@ would cost more than it saves."""
 
 
 class Stopped(Exception):
-    """Indexing was asked to stop (the program is closing): the batch is not committed and
-    stays queued."""
+    """Indexing was asked to stop (the program closing, or another writer of this process
+    wanting the index): the batch is not committed and stays queued."""
 
 
 class Index:
@@ -172,21 +172,8 @@ class Index:
         """Held while one process applies the change queue, from reading a batch to marking
         it done: another process waits its turn (up to `wait_s`) instead of indexing, between
         two of this one's batches, a batch this one has read and would write again."""
-        with (self.directory / "aggregator-drain.lock").open("a") as handle:
-            deadline = time.monotonic() + wait_s
-            while fcntl is not None:
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise self._busy(wait_s) from None
-                    time.sleep(0.1)
-            try:
-                yield
-            finally:
-                if fcntl is not None:
-                    fcntl.flock(handle, fcntl.LOCK_UN)
+        with _exclusive(self.directory / "aggregator-drain.lock", wait_s, self._busy):
+            yield
 
     def rebuild(self, wait_s: float = 30.0) -> None:
         """An empty index with the current schema (the caller refills it from the store)."""
@@ -270,11 +257,25 @@ MERGE_AT = 6
 
 
 @contextmanager
-def _exclusive(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on `path` (an fcntl lock: the kernel drops it if we die)."""
+def _exclusive(
+    path: Path, wait_s: float | None = None, busy: Callable[[float], Exception] = TimeoutError
+) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (an fcntl lock: the kernel drops it if we die).
+
+    With `wait_s`, waited for that long at most, then `busy(wait_s)` is raised.
+    """
     with path.open("a") as handle:
         if fcntl is not None:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+            flags = fcntl.LOCK_EX if wait_s is None else fcntl.LOCK_EX | fcntl.LOCK_NB
+            deadline = time.monotonic() + (wait_s or 0.0)
+            while True:
+                try:
+                    fcntl.flock(handle, flags)
+                    break
+                except BlockingIOError:  # held elsewhere, and not waited for without end
+                    if time.monotonic() >= deadline:
+                        raise busy(wait_s or 0.0) from None
+                    time.sleep(0.1)
         try:
             yield
         finally:
