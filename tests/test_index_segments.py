@@ -81,7 +81,8 @@ def postings(directory: Path) -> dict[tuple[str, bytes], list[tuple[str, float, 
         reader = searcher.reader()
         ids = {docnum: fields["id"] for docnum, fields in reader.iter_docs()}
         for field, term, docnum, weight, value in reader.iter_postings():
-            out.setdefault((field, term), []).append((ids[docnum], round(weight, 4), value))
+            # A term kept in its row answers "" for no value where a block answers None.
+            out.setdefault((field, term), []).append((ids[docnum], round(weight, 4), value or None))
     return {key: sorted(value) for key, value in out.items()}
 
 

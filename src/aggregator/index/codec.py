@@ -126,12 +126,18 @@ class Joined:
 
 class FastPostingsWriter(W3PostingsWriter):
     def finish_postings(self) -> Any:
-        if (
-            isinstance(self._values, Joined)
-            and not self.written()
-            and len(self) < self._inlinelimit
-        ):
-            self._values = self._values.split()  # Whoosh inlines this short list as values
+        # A term with one posting (every id, URL and most date terms: most terms of a
+        # segment) is kept in its row of the terms table, not written as a block of its
+        # own. Whoosh means to do this (its `inlinelimit`) but calls a method its term info
+        # does not have, so its default keeps it off.
+        if not self.written() and len(self._ids) == 1:
+            terminfo, self._terminfo = self._terminfo, None
+            terminfo.add_block(self)
+            values = self._values
+            terminfo.set_inlined(
+                self._ids, self._weights, values.split() if isinstance(values, Joined) else values
+            )
+            return terminfo
         return super().finish_postings()
 
     def _write_block(self, last: bool = False) -> None:
