@@ -1053,6 +1053,34 @@ def test_d_deletes_a_source_after_a_confirm(library):
     drive(AggregatorApp(settings, library=lib), script)
 
 
+def test_a_notice_naming_a_source_shows_its_title_as_written(tmp_path):
+    """A toast renders markup unless told not to: a title with a stray closing tag crashed
+    the app when its removal was announced."""
+    title = "Civic [/oops] Ledger [link=file:///etc/passwd]click[/link]"
+    settings, lib = make_library(
+        tmp_path, [Source(url=MED, title=title, category="Politics")], entries=False
+    )
+    lib.store.upsert_entries(MED, ENTRIES[MED])
+
+    async def main() -> None:
+        app = AggregatorApp(settings, library=lib)
+        async with app.run_test(size=(120, 40), notifications=True) as pilot:
+            await settle(pilot)
+            await choose(pilot, Place("source", MED))
+            await pilot.press("d", "y")
+            await settle(pilot)
+            assert app.is_running
+            text = screen_text(app)  # the toast wraps the title after "Ledger"
+            assert "Removed Civic [/oops] Ledger" in text
+            assert "[link=file:///etc/passwd]click[/link] and 3 entries." in text
+            assert all(not link.startswith("file:") for link in screen_links(app))
+
+    try:
+        asyncio.run(main())
+    finally:
+        lib.close()
+
+
 def test_capital_s_lists_every_source_with_its_health(tmp_path, server):
     ok = server.route("/ok.xml", Route(body=rss(item("o1", "Fine", LONG))))
     broken = server.route("/broken.xml", Route(status=500, body=b"no"))

@@ -14,6 +14,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.worker import Worker, WorkerState
 
 from aggregator.config import Settings
@@ -410,6 +411,20 @@ class AggregatorApp(App[str | None]):
         self.call_from_thread(self.notify, f"Wrote {path}")
 
     # -- help and errors -------------------------------------------------------------------------
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every notice is plain text: most name a source, an entry or an error from a feed,
+        and a toast that read `[/x]` in a title as markup failed to render and took the app
+        down. (Screens' own `notify` asks for markup: it is refused here too.)"""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.user_keys))
