@@ -170,6 +170,26 @@ def test_failures_are_recorded_and_never_touch_what_is_stored(server, tmp_path):
         assert "backing off" in skipped.skipped[0].reason
 
 
+def test_a_feed_cut_off_mid_item_changes_nothing_stored(server, tmp_path):
+    """A body cut short parses leniently: its half-read item must not replace the stored
+    one, and its validators must not be kept (a 304 would keep the damage)."""
+    whole = rss(item("a", "First", LONG), item("b", "Second", LONG))
+    url = server.route("/feed", Route(body=whole, etag='"1"'))
+    with library_with(tmp_path, Source(url=url)) as lib:
+        assert lib.fetch().results[0].new == 2
+        text = {e.title: lib.entry(e.id).text for e in lib.entries()}
+        longer = rss(item("c", "Third", LONG), item("a", "First", LONG), item("b", "Second", LONG))
+        cut = longer[: longer.index(b"word100", longer.index(b"Second"))]
+        server.route("/feed", Route(body=cut, etag='"2"'))
+        result = lib.fetch().results[0]
+        assert result.status == "ok" and result.warning and "ill-formed" in result.warning
+        assert (result.new, result.updated) == (1, 0)  # a new item is kept; none is changed
+        assert {e.title: lib.entry(e.id).text for e in lib.entries() if e.title != "Third"} == text
+        assert lib.sources()[0].state.etag is None  # the next run asks for the whole feed
+        server.route("/feed", Route(body=whole, etag='"3"'))
+        assert lib.fetch().results[0].status == "ok"
+
+
 def test_html_where_a_feed_was_expected(server, tmp_path):
     url = server.route(
         "/page",

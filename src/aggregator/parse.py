@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
-from xml.sax import expatreader
+from xml.sax import SAXException, expatreader
 
 import feedparser
 import feedparser.api
@@ -66,6 +66,9 @@ class ParsedFeed:
     format: str = ""
     warning: str = ""
     """Set when the document was ill-formed but entries could still be read from it."""
+    broken: bool = False
+    """Not well-formed XML (a body cut off in transit looks like this): its last entries may
+    be half read, so it may add entries but must not change stored ones."""
 
 
 def parse_feed(body: bytes, url: str, headers: Mapping[str, str] | None = None) -> ParsedFeed:
@@ -94,12 +97,16 @@ def parse_feed(body: bytes, url: str, headers: Mapping[str, str] | None = None) 
         warning = one_line(
             f"ill-formed feed, read what could be: {parsed.get('bozo_exception', '')}"
         )
+    # feedparser's other bozo reasons (a charset that was not the declared one, an odd
+    # Content-Type) leave the document whole; a SAX error means the XML itself broke off.
+    broken = isinstance(parsed.get("bozo_exception"), SAXException)
     return ParsedFeed(
         title=_plain(feed.get("title", ""), feed.get("title_detail")),
         site_url=site,
         entries=entries,
         format=parsed.version or "unknown",
         warning=warning[:300],
+        broken=broken,
     )
 
 

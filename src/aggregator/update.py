@@ -253,15 +253,19 @@ class Updater:
             self.settings.fetch.teaser_words,
             source.full_text,
         )
+        # A broken document adds what it can but changes nothing stored, and its validators
+        # are not kept: a 304 to them would keep the next run from reading the whole feed.
+        whole = not parsed.broken
         counts = await self._db_call(
             self.store.record_success,
             source.url,
             parsed.entries,
-            etag=response.etag,
-            last_modified=response.last_modified,
+            etag=response.etag if whole else None,
+            last_modified=response.last_modified if whole else None,
             moved_to=response.moved_to,
             feed_title=parsed.title,
             site_url=parsed.site_url,
+            update=whole,
         )
         done, failed = await self._complete_articles(source)
         return replace(

@@ -90,7 +90,12 @@ class EntryRows(Database):
             return self._upsert(conn, source_url, drafts)
 
     def _upsert(
-        self, conn: sqlite3.Connection, source_url: str, drafts: Iterable[EntryDraft]
+        self,
+        conn: sqlite3.Connection,
+        source_url: str,
+        drafts: Iterable[EntryDraft],
+        *,
+        update: bool = True,
     ) -> UpsertCounts:
         batch = {entry_id(source_url, d.guid): d for d in drafts}
         if not batch:
@@ -106,7 +111,7 @@ class EntryRows(Database):
                 new_rows.append(
                     (eid, source_url, draft.guid, *_content(draft), digest, stamp, stamp)
                 )
-            elif stored[eid] != digest:
+            elif update and stored[eid] != digest:
                 changed_rows.append(_changed(draft, eid, digest, stamp))
         conn.executemany(_NEW_ENTRY, new_rows)
         conn.executemany(_CHANGED_ENTRY, changed_rows)

@@ -72,15 +72,17 @@ class SourceRows(EntryRows, Database):
         moved_to: str | None = None,
         feed_title: str = "",
         site_url: str = "",
+        update: bool = True,
     ) -> UpsertCounts:
         """A fetched source: its entries and its new state in one transaction.
 
         The validators (ETag, Last-Modified) are saved only together with the entries, so a
         crash can never leave a validator that would make the next run skip unsaved entries.
+        `update=False` adds new entries and leaves stored ones as they are.
         """
         stamp = now_db()
         with self._write() as conn:
-            counts = self._upsert(conn, url, drafts)
+            counts = self._upsert(conn, url, drafts, update=update)
             conn.execute(
                 """UPDATE source SET etag = ?, last_modified = ?, last_attempt = ?,
                      last_success = ?, last_error = NULL, failures = 0, next_attempt = NULL,
