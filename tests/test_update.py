@@ -359,6 +359,30 @@ def test_fetch_json_read_and_check(server, tmp_path, capsys):
     assert err.strip() == "2 sources: 1 ok, 1 failed"
 
 
+def test_empty_and_absurdly_nested_bodies_are_one_line_failures(server, tmp_path, capsys):
+    good = server.route("/good", Route(body=rss(item("a", "Alpha", LONG))))
+    empty = server.route("/empty", Route(body=b""))
+    deep = server.route("/deep", Route(body=b"[" * 100_000, content_type="application/json"))
+    sources = [Source(url=good, title="Good"), Source(url=empty, title="Empty")]
+    sources.append(Source(url=deep, title="Deep"))
+    with library_with(tmp_path, *sources) as lib:
+        errors = {r.title: r.error for r in lib.fetch().results}
+    assert errors == {
+        "Good": None,
+        "Empty": "not a feed: the response was empty",
+        "Deep": "not a feed: JSON nested too deeply to read",
+    }
+    opml = tmp_path / "list.opml"
+    code, out, err = cli(capsys, "--data-dir", str(tmp_path / "home"), "--opml", str(opml),
+                         "sources", "check")  # fmt: skip
+    assert code == 0 and "ok      Good: 1 entry" in out
+    assert "failed  Empty: not a feed: the response was empty" in out
+    assert err.strip() == "3 sources: 1 ok, 2 failed"
+    code, _, err = cli(capsys, "--data-dir", str(tmp_path / "home"), "--opml", str(opml),
+                       "sources", "add", empty)  # fmt: skip
+    assert code == 1 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
 def test_sources_add_discovers_the_feed_of_a_page(server, tmp_path, capsys):
     feed = server.route("/blog/feed.xml", Route(body=rss(item("a", "A", LONG), title="The Blog")))
     server.route("/blog/comments.xml", Route(body=rss(title="Comments")))

@@ -75,6 +75,8 @@ def parse_feed(body: bytes, url: str, headers: Mapping[str, str] | None = None) 
     """Parse a fetched document; raise `FeedError` with one line when it is not a feed."""
     headers = {k.lower(): v for k, v in (headers or {}).items()}
     content_type = headers.get("content-type", "")
+    if not body.strip():  # feedparser answers an empty body with a result missing its fields
+        raise FeedError("not a feed: the response was empty", url=url)
     head = body[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
     if "json" in content_type.lower() or head.startswith(b"{"):
         return parse_json_feed(body, url)
@@ -161,6 +163,8 @@ def parse_json_feed(body: bytes, url: str) -> ParsedFeed:
         document = json.loads(body.decode("utf-8-sig", errors="replace"))
     except ValueError as exc:
         raise FeedError(f"not a feed: invalid JSON ({exc})", url=url) from None
+    except RecursionError:  # arrays or objects nested thousands deep
+        raise FeedError("not a feed: JSON nested too deeply to read", url=url) from None
     version = str(document.get("version", "")) if isinstance(document, dict) else ""
     if "jsonfeed.org/version/" not in version:
         raise FeedError("not a feed: JSON without a JSON Feed version", url=url)

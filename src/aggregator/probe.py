@@ -11,10 +11,11 @@ from urllib.parse import urljoin
 
 from aggregator import pages
 from aggregator.config import FetchSettings
-from aggregator.errors import FeedError, FetchError, InvalidSourceError, NetworkError
+from aggregator.errors import FetchError, InvalidSourceError, NetworkError
 from aggregator.fetch import HttpClient, Response
 from aggregator.models import Source, UpdateResult
 from aggregator.parse import ParsedFeed, parse_feed
+from aggregator.sanitize import one_line
 from aggregator.update import FEED_ACCEPT
 
 SELECTOR_HINT = (
@@ -72,7 +73,7 @@ async def _discover(settings: FetchSettings, url: str) -> Discovery:
 def _as_feed(response: Response) -> ParsedFeed | None:
     try:
         return parse_feed(response.body, response.final_url, response.headers)
-    except FeedError:
+    except Exception:  # a FeedError, or whatever else a parser trips on: not a feed to add
         return None
 
 
@@ -107,6 +108,8 @@ async def _check_one(http: HttpClient, source: Source) -> UpdateResult:
         )
     except FetchError as exc:
         return replace(base, error=str(exc))
+    except Exception as exc:  # one source's surprise must not end the check of the others
+        return replace(base, error=f"unexpected {type(exc).__name__}: {one_line(str(exc))[:200]}")
     return replace(
         base,
         status="ok",
