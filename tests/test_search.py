@@ -305,6 +305,23 @@ def test_dates(lib: Library, query: str, expected: set[str]):
     assert found(lib, query) == expected
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "published:>9999-12-31",
+        "published:<=9999-12-31",
+        "published:>-3000y",
+        "published:>-999999d",
+        "published:>-99999999999999999999999d",
+    ],
+)
+def test_dates_at_the_calendar_s_ends_are_read_not_crashed_on(lib: Library, query: str):
+    """The last day there is, and ages older than the calendar: a range or a note, never an
+    internal error."""
+    expected = set() if query == "published:>9999-12-31" else {"c1", "c5"}
+    assert found(lib, f"glacier {query}") == expected
+
+
 # -- wildcards, fuzzy, folding, stemming -------------------------------------------------------
 
 

@@ -576,7 +576,7 @@ def _take_dates(text: str, now: datetime, notes: list[str]) -> tuple[str, list[A
             notes.append(f"'{match.group(0)}' has no closing ']': read to its end date")
         try:
             queries.append(_date_query(value, now))
-        except ValueError:
+        except (ValueError, OverflowError):
             notes.append(f"'{match.group(0)}' is not a date (try 2024, 2024-06-01, >-7d): ignored")
         return " "
 
@@ -622,7 +622,8 @@ def _period(value: str, now: datetime) -> tuple[datetime, datetime]:
     if rel:
         amount, unit = int(rel.group(1)), rel.group(2)
         days = {"d": 1, "w": 7, "m": 30, "y": 365}[unit] * amount
-        return now - timedelta(days=days), now
+        # Further back than the calendar goes (`>-3000y`) is everything there is.
+        return now - timedelta(days=min(days, (now - datetime.min).days)), now
     if value in ("today", "yesterday"):
         day = now.replace(hour=0, minute=0, second=0, microsecond=0)
         if value == "yesterday":
@@ -642,7 +643,7 @@ def _period(value: str, now: datetime) -> tuple[datetime, datetime]:
         last = calendar.monthrange(year, month)[1]
         return datetime(year, month, 1), datetime(year, month, last, 23, 59, 59)
     start = datetime(year, month, day)
-    return start, start + timedelta(days=1) - timedelta(microseconds=1)
+    return start, start.replace(hour=23, minute=59, second=59, microsecond=999_999)
 
 
 def _utc(value: Any) -> datetime | None:
