@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import threading
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -40,6 +41,25 @@ def test_new_library_is_wal_at_the_current_version(tmp_path: Path):
     conn = sqlite3.connect(tmp_path / "lib.sqlite3")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_second_aggregator_waits_while_the_first_creates_the_library(tmp_path: Path):
+    """Switching to WAL needs the file to itself, and SQLite does not wait for that: a
+    second process opening a new library while the first wrote its schema failed at once,
+    claiming a 30 s wait."""
+    path = tmp_path / "lib.sqlite3"
+    first = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    first.execute("BEGIN IMMEDIATE")
+    first.execute("CREATE TABLE being_created (x)")  # as a first process's migration would
+    releaser = threading.Timer(0.5, lambda: first.execute("ROLLBACK"))
+    releaser.start()
+    try:
+        Store.open(path).close()  # waits for the first, then finds the schema to create
+    finally:
+        releaser.join()
+        first.close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_a_newer_library_is_refused_and_left_untouched(tmp_path: Path):

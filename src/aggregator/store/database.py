@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -87,7 +88,7 @@ class Database:
             raise StoreError(f"cannot open {self.path}: {exc}", path=str(self.path)) from None
         try:
             self._check_version(conn)
-            conn.execute("PRAGMA journal_mode=WAL")
+            _switch_to_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
             self._migrate(conn)
@@ -135,7 +136,7 @@ class Database:
 
     def _error(self, exc: sqlite3.Error) -> StoreError:
         text = str(exc)
-        if "locked" in text or "busy" in text:
+        if _busy(exc):
             return StoreError(
                 f"{self.path} is busy: another aggregator held it for over {BUSY_TIMEOUT_S:.0f} s",
                 path=str(self.path),
@@ -173,6 +174,25 @@ class Database:
             if isinstance(exc, sqlite3.Error):
                 raise self._error(exc) from None
             raise
+
+
+def _switch_to_wal(conn: sqlite3.Connection) -> None:
+    """SQLite does not wait out its busy timeout for this switch: while another aggregator
+    creates a new library, it would fail at once, so the wait is here."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
+
+
+def _busy(exc: sqlite3.Error) -> bool:
+    text = str(exc)
+    return "locked" in text or "busy" in text
 
 
 def _statements(script: str) -> Iterator[str]:
