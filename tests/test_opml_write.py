@@ -122,3 +122,36 @@ def test_the_library_reads_the_list_again_when_the_file_changes(tmp_path: Path):
         assert [s.source.url for s in library.sources()] == ["https://b.example/feed"]
         save_opml(path, [*renamed, *first], title="mine")
         assert len(library.sources()) == 2
+
+
+def test_outlines_that_are_not_sources_survive_a_rewrite_of_the_list(tmp_path: Path, capsys):
+    """A `file:` or `exec:` feed, a relative URL or a link to another list is not fetched,
+    but the list is the user's: adding or removing a source must not delete them, and
+    `sources list` says they are there and unused."""
+    from aggregator.cli import run
+
+    path = tmp_path / "feeds.opml"
+    path.write_text(
+        '<?xml version="1.0"?><opml version="2.0"><head><title>mine</title></head><body>'
+        '<outline text="Good" xmlUrl="https://a.example/feed" myattr="keep"/>'
+        '<outline text="Tools"><outline text="Script" type="rss" xmlUrl="exec:~/bin/s.sh"'
+        ' note="newsboat"/></outline>'
+        '<outline text="Local" xmlUrl="file:///etc/passwd"/>'
+        '<outline text="Relative" xmlUrl="feeds/x.xml"/>'
+        "</body></opml>"
+    )
+    home = ["--data-dir", str(tmp_path / "home"), "--opml", str(path)]
+    assert run([*home, "sources", "add", "--no-discover", "https://b.example/rss"]) == 0
+    assert run([*home, "sources", "remove", "https://a.example/feed"]) == 0
+    capsys.readouterr()
+    assert run([*home, "sources", "list"]) == 0
+    err = capsys.readouterr().err
+    for url in ("exec:~/bin/s.sh", "file:///etc/passwd", "feeds/x.xml"):
+        assert f"not used: {url}:" in err
+    root = etree.fromstring(path.read_bytes())
+    kept = {o.get("xmlUrl"): o for o in root.iter("outline") if o.get("xmlUrl")}
+    assert set(kept) == {"https://b.example/rss", "exec:~/bin/s.sh", "file:///etc/passwd",
+                         "feeds/x.xml"}  # fmt: skip
+    assert kept["exec:~/bin/s.sh"].get("note") == "newsboat"
+    assert kept["exec:~/bin/s.sh"].getparent().get("text") == "Tools"  # in its folder still
+    assert read_opml(path.read_bytes()).sources[0].url == "https://b.example/rss"

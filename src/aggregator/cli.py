@@ -140,6 +140,10 @@ def sources_list(obj: Context, as_json: bool) -> None:
     """Every source with its topic, entry and unread counts, and health."""
     with obj.library() as library:
         infos = library.sources()
+        refused = library.refused_outlines()
+    for outline in refused:  # never silent: the file holds them, aggregator does not use them
+        where = outline.url or outline.title or "(no URL)"
+        err.print(text(f"not used: {where}: {outline.reason}"))
     if as_json:
         _print_json([_source_json(info) for info in infos])
     elif out.is_terminal:

@@ -43,6 +43,10 @@ class SkippedOutline:
     url: str
     title: str
     reason: str
+    folder: str = ""
+    """Where it sits in the list (`/`-separated), so a rewrite of the list puts it back."""
+    attributes: tuple[tuple[str, str], ...] = ()
+    """The outline's attributes as read: a rewrite of the user's own list keeps them all."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -345,20 +345,17 @@ def _collect(title: str, found: list[tuple[list[str], dict[str, str]]]) -> OpmlD
         kind = _get(attrs, "type").strip().lower() or "rss"
         name = one_line(_get(attrs, "text")) or one_line(_get(attrs, "title"))
         raw_url = _page_url(attrs) if kind == "html" else _get(attrs, "xmlurl")
+        folder, as_read = "/".join(path), tuple(attrs.items())
         if (kind in LIST_TYPES and not _get(attrs, "xmlurl").strip()) or kind == "source":
             reason = f"a link to another list or page (type={kind}), not a feed"
-            skipped.append(
-                SkippedOutline(
-                    url=one_line(raw_url or _get(attrs, "url")), title=name, reason=reason
-                )
-            )
+            shown = one_line(raw_url or _get(attrs, "url"))
+            skipped.append(SkippedOutline(shown, name, reason, folder, as_read))
             continue
         try:
             url = normalize_source_url(raw_url)
         except InvalidSourceError as exc:
-            skipped.append(SkippedOutline(url=one_line(raw_url), title=name, reason=str(exc)))
+            skipped.append(SkippedOutline(one_line(raw_url), name, str(exc), folder, as_read))
             continue
-        folder = "/".join(path)
         tags = _category_paths(_get(attrs, "category"))
         if url in sources:
             merged += 1
@@ -406,8 +403,18 @@ def _extra(attrs: dict[str, str], kind: str) -> tuple[tuple[str, str], ...]:
 # --- writing ----------------------------------------------------------------------------------
 
 
-def write_opml(sources: Iterable[Source], *, title: str = "aggregator sources") -> bytes:
-    """Strict OPML 2.0: folders from each source's category path, extra attributes kept."""
+def write_opml(
+    sources: Iterable[Source],
+    *,
+    title: str = "aggregator sources",
+    kept: Iterable[SkippedOutline] = (),
+) -> bytes:
+    """Strict OPML 2.0: folders from each source's category path, extra attributes kept.
+
+    `kept`: outlines of the list that are not sources here (a `file:` or `exec:` feed, a
+    relative URL, a link to another list) go back where they were, as they were: the file
+    is the user's, and another reader may use them.
+    """
     root = etree.Element("opml", version="2.0")
     head = etree.SubElement(root, "head")
     etree.SubElement(head, "title").text = title
@@ -420,6 +427,11 @@ def write_opml(sources: Iterable[Source], *, title: str = "aggregator sources") 
         outline = etree.SubElement(parent, "outline")
         for key, value in _outline_attributes(source):
             outline.set(key, value)
+    for skipped in kept:
+        outline = etree.SubElement(_folder(folders, skipped.folder), "outline")
+        for key, value in skipped.attributes:
+            if _xml_name(key):
+                outline.set(key, value)
     etree.indent(root, space="  ")
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
@@ -454,13 +466,19 @@ def _xml_name(name: str) -> bool:
     return re.fullmatch(r"[A-Za-z_][\w.-]*", name) is not None
 
 
-def save_opml(path: str | os.PathLike[str], sources: Iterable[Source], *, title: str) -> None:
+def save_opml(
+    path: str | os.PathLike[str],
+    sources: Iterable[Source],
+    *,
+    title: str,
+    kept: Iterable[SkippedOutline] = (),
+) -> None:
     """Write atomically (temp file, fsync, rename): a crash never leaves half a list.
 
     The directory must be there (the library makes its own): a mistyped one is an error,
     not a new folder."""
     target = Path(path)
-    data = write_opml(sources, title=title)
+    data = write_opml(sources, title=title, kept=kept)
     fd, tmp = tempfile.mkstemp(prefix=".feeds-", suffix=".opml", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:

@@ -12,6 +12,7 @@ from aggregator.models import (
     AddedSource,
     ImportReport,
     OpmlDocument,
+    SkippedOutline,
     Source,
     SourceInfo,
     SourceState,
@@ -26,6 +27,8 @@ class SourceList:
     store: Store
     _list_title: str
     _list_cache: tuple[tuple[int, int], OpmlDocument] | None
+    _list_refused: tuple[SkippedOutline, ...] = ()
+    """Outlines of the list that are not sources here: kept when the list is rewritten."""
 
     def _read_list(self) -> list[Source]:
         """The list as the file holds it now: read again only when the file has changed."""
@@ -42,11 +45,19 @@ class SourceList:
             document = opml.read_opml_file(path)
             self._list_cache = (stamp, document) if stamp is not None else None
         self._list_title = document.title or DEFAULT_LIST_TITLE
+        self._list_refused = document.skipped
         return list(document.sources)
+
+    def refused_outlines(self) -> tuple[SkippedOutline, ...]:
+        """Outlines of the user's list that are not sources here, each with its reason."""
+        self._read_list()
+        return self._list_refused
 
     def _save_list(self, sources: list[Source]) -> None:
         try:
-            opml.save_opml(self.settings.opml_path, sources, title=self._list_title)
+            opml.save_opml(
+                self.settings.opml_path, sources, title=self._list_title, kept=self._list_refused
+            )
         except OSError as exc:
             path = str(self.settings.opml_path)
             raise DataDirError(f"cannot write {path}: {exc.strerror or exc}", path=path) from None
@@ -160,12 +171,12 @@ class SourceList:
         listed = self._read_list()
         if path is not None:
             try:
-                opml.save_opml(path, listed, title=self._list_title)
+                opml.save_opml(path, listed, title=self._list_title, kept=self._list_refused)
             except OSError as exc:
                 raise OpmlError(
                     f"cannot write {path}: {exc.strerror or exc}", path=str(path)
                 ) from None
-        return opml.write_opml(listed, title=self._list_title)
+        return opml.write_opml(listed, title=self._list_title, kept=self._list_refused)
 
     def select_sources(self, urls: Iterable[str] = (), category: str | None = None) -> list[Source]:
         """Sources named by URL (each must exist) and/or under a category (and its subfolders)."""
