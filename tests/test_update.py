@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import threading
 import time
@@ -626,3 +627,18 @@ def test_a_job_s_own_error_is_told_from_a_pool_that_failed():
             pool.submit(os._exit, 1).result()
         assert not raised_by_job(broken.value)
     assert not raised_by_job(ValueError("raised here"))
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signal masks")
+def test_pool_workers_never_see_ctrl_c_even_while_they_start():
+    """A terminal's Ctrl-C reaches every process of the group: a worker still importing
+    printed a KeyboardInterrupt traceback over the one-line "interrupted" (found by review).
+    Workers start with SIGINT blocked, from before their first import; this process's own
+    mask is as it was."""
+    from aggregator.pools import process_pool
+
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    with process_pool(1) as pool:
+        blocked = pool.submit(signal.pthread_sigmask, signal.SIG_BLOCK, []).result()
+    assert signal.SIGINT in blocked
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == before

@@ -11,6 +11,7 @@ freed. (Files and the store are closed by the command itself, never by that coll
 from __future__ import annotations
 
 import gc
+import signal
 import sys
 from typing import NoReturn
 
@@ -22,6 +23,10 @@ def main() -> NoReturn:
     gc.freeze()
     gc.enable()
     code = run()
+    # The command is over (an interrupted one has stopped and closed what it had open):
+    # another Ctrl-C now would only break into the interpreter's own exit steps (joining
+    # threads and worker processes) with a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     gc.freeze()
     sys.exit(code)
 

@@ -10,14 +10,13 @@ nothing broken. Ctrl-C stops the run; what was stored stays stored.
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import os
 import random
 import ssl
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool, _RemoteTraceback
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -35,6 +34,7 @@ from aggregator.models import (
     SourceState,
     UpdateResult,
 )
+from aggregator.pools import process_pool
 from aggregator.store import Failure, PendingArticle, Store
 
 if TYPE_CHECKING:
@@ -493,8 +493,4 @@ def _cpu_pool(sources: int, init_worker: Callable[[], None]) -> Executor:
     cpus = os.cpu_count() or 1
     if sources < POOL_THRESHOLD or cpus < 2:
         return ThreadPoolExecutor(1, thread_name_prefix="aggregator-parse")
-    return ProcessPoolExecutor(
-        max_workers=min(cpus, 4),
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=init_worker,
-    )
+    return process_pool(min(cpus, 4), initializer=init_worker)

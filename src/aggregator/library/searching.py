@@ -4,18 +4,17 @@
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
-import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aggregator.config import Settings
 from aggregator.errors import IndexLockedError
 from aggregator.models import Entry, Hit, IndexDoc, SearchResult
+from aggregator.pools import process_pool
 from aggregator.store import Store
 
 if TYPE_CHECKING:
@@ -264,12 +263,7 @@ _worker_stores: dict[str, Store] = {}
 def _index_pool(workers: int) -> Executor | None:
     """Processes that write index segments beside this one; none when they cannot start."""
     try:
-        return ProcessPoolExecutor(
-            workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=signal.signal,  # Ctrl-C is the parent's to handle
-            initargs=(signal.SIGINT, signal.SIG_IGN),
-        )
+        return process_pool(workers)
     except (OSError, ValueError):
         return None
 
