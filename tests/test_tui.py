@@ -497,14 +497,47 @@ def test_n_and_p_move_to_the_next_and_previous_unread(library):
         await pilot.press("n")
         assert current_title(app) == ORDER[5]
         await pilot.press("p")
-        assert current_title(app) == ORDER[3]
-        await pilot.press("p")
-        assert current_title(app) == ORDER[0]
+        assert current_title(app) == ORDER[0]  # 3, read when n reached it, is passed over
         await pilot.press("p")
         assert current_title(app) == ORDER[0]
         assert "No more unread entries here." in notes
+        await settle(pilot)
+        assert all(stored(lib, ORDER[i]).read for i in (0, 3, 5))  # what n and p reached
+        assert not stored(lib, ORDER[6]).read
 
     drive(AggregatorApp(settings, library=lib), script)
+
+
+def test_reading_beside_the_list_marks_what_space_and_n_reach(library):
+    """Wide layout, without ever pressing Enter: the cursor keys only show an entry (it
+    stays unread), but paging through one to its end with Space, and going on with Space or
+    n, is reading them. Before, nothing was marked read unless Enter had been pressed once."""
+    settings, lib = library
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        reader = app.main.query_one(Reader)
+        assert await previewed(pilot) == ORDER[0]
+        await pilot.press("j")
+        assert await previewed(pilot) == ORDER[1]
+        await pilot.press("k")
+        assert await previewed(pilot) == ORDER[0]
+        await settle(pilot)
+        assert not stored(lib, ORDER[0]).read and not stored(lib, ORDER[1]).read
+        for _ in range(40):
+            if reader.scroll_y >= reader.max_scroll_y:
+                break
+            await pilot.press("space")
+            await pilot.pause()
+        await pilot.press("space")  # at the end: this one is read, on to the next unread
+        await settle(pilot)
+        assert current_title(app) == ORDER[1]
+        assert stored(lib, ORDER[0]).read and stored(lib, ORDER[1]).read
+        await pilot.press("n")
+        await settle(pilot)
+        assert current_title(app) == ORDER[2] and stored(lib, ORDER[2]).read
+        assert "5 unread" in status_text(app)
+
+    drive(AggregatorApp(settings, library=lib), script, size=(120, 24))
 
 
 def test_n_while_reading_opens_the_next_unread(library):
@@ -776,6 +809,39 @@ def test_escape_clears_the_search_and_restores_the_list(library):
         assert app.focused is entry_list(app)
         assert not entry_list(app).snippets
         assert "results" not in screen_text(app)
+
+    drive(AggregatorApp(settings, library=lib), script)
+
+
+def test_one_escape_clears_a_search_made_after_opening_an_entry(library):
+    """Wide layout: Enter opens an entry beside the list; a search from there, then Esc in
+    its results, clears it at once (the first Esc used to do nothing visible)."""
+    settings, lib = library
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        await pilot.press("enter")
+        await settle(pilot)
+        await search(pilot, "vaccine")
+        await pilot.press("enter")  # to the results
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.main.search_result is None and titles(app) == ORDER
+
+    drive(AggregatorApp(settings, library=lib), script)
+
+
+def test_a_new_query_is_not_narrowed_by_the_last_one_s_facet(library):
+    settings, lib = library
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        await search(pilot, "night OR vaccine")
+        await choose(pilot, Place("facet-source", RAIL))
+        await wait_until(pilot, lambda: len(titles(app)) == 1)
+        assert "1 entry in Rail Diary" in screen_text(app)  # the narrowing is named
+        await search(pilot, "vaccine")
+        await wait_until(pilot, lambda: "Flu vaccine season opens early" in titles(app))
+        labels = [str(n.label) for n in _nodes(app.main.query_one(Sidebar).root)]
+        assert labels[0] == "All results  2"  # this query's facets, not the last one's
 
     drive(AggregatorApp(settings, library=lib), script)
 

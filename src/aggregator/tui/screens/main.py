@@ -188,8 +188,11 @@ class MainScreen(Screen[None]):
         if self.reading:
             self.reading = False
             self._layout()
+            in_reader = isinstance(self.focused, Reader)
             self.query_one(EntryList).focus()
-        elif self.search_result is not None or self.query_one(SearchBar).value:
+            if self.size.width < WIDE or in_reader:
+                return  # back to the list: that was the step
+        if self.search_result is not None or self.query_one(SearchBar).value:
             self.clear_search()
         elif isinstance(self.focused, SearchBar):
             self.query_one(EntryList).focus()
@@ -201,6 +204,9 @@ class MainScreen(Screen[None]):
         reader = self.query_one(Reader)
         if self.reading or self.size.width >= WIDE:
             if reader.scroll_y >= reader.max_scroll_y:
+                shown = self.query_one(EntryList).current
+                if shown is not None and not shown.read:  # paged through to its end: read
+                    self.app.mark([shown.id], read=True)
                 self.action_unread(1)
             else:
                 reader.scroll_page_down(animate=False)
@@ -213,7 +219,9 @@ class MainScreen(Screen[None]):
         while 0 <= index < len(entries.rows):
             if not entries.rows[index].read:
                 entries.move_to(index)
-                if self.reading:
+                # Going to the next unread is reading it, in either layout (the cursor
+                # keys only show an entry beside the list, and leave it unread).
+                if self.reading or self.size.width >= WIDE:
                     self.load_entry(entries.rows[index].id, mark_read=True)
                 return
             index += step
@@ -285,6 +293,8 @@ class MainScreen(Screen[None]):
         if self._before_search is None:
             current = self.query_one(EntryList).current
             self._before_search = (self.place, current.id if current else None)
+        if event.query.strip() != self.search_query.strip():
+            self.search_filter = None  # a new query: its own facets, not the last one's choice
         self.search_query = event.query
         self.run_search()
 
@@ -340,6 +350,10 @@ class MainScreen(Screen[None]):
         about = "" if result.exact else "about "
         # Entries, not rows: a story carried by several sources is one row naming them all.
         found = f"{about}{result.total:,} {'entry' if result.total == 1 else 'entries'}"
+        narrow = self.search_filter
+        if narrow is not None and narrow.kind in ("facet-topic", "facet-source"):
+            name = result.source_titles.get(narrow.value, narrow.value)
+            found += f" in {name}"  # the sidebar's choice narrows them: say so
         summary = f"{found} {order} (t to change) · {result.took_ms:.0f} ms"
         self.query_one("#notice", Static).update(Text("  ·  ".join([summary, *notes])))
         self.set_class(True, "searching")
