@@ -1289,15 +1289,21 @@ def test_keys_from_the_config_remap_actions(library):
     assert ("[keys] in config.toml names no action: entry.nonsense", "warning") in notes.messages
 
 
+def _nowhere(n: int) -> list[Source]:
+    """Sources on `n` ports nothing listens on: hosts that cannot be reached."""
+    ports = []
+    for _ in range(n):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            ports.append(sock.getsockname()[1])
+    return [
+        Source(url=f"http://127.0.0.1:{port}/feed.xml", title=f"Nowhere {i}", category="A")
+        for i, port in enumerate(ports)
+    ]
+
+
 def test_offline_and_empty_the_first_refresh_offers_the_demo(tmp_path):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    settings, lib = make_library(
-        tmp_path,
-        [Source(url=f"http://127.0.0.1:{port}/feed.xml", title="Nowhere", category="A")],
-        entries=False,
-    )
+    settings, lib = make_library(tmp_path, _nowhere(2), entries=False)
     settings = no_retries(settings, lib)
 
     async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
@@ -1320,15 +1326,9 @@ def test_offline_and_empty_the_first_refresh_offers_the_demo(tmp_path):
 
 
 def test_offline_with_a_library_stays_without_asking(tmp_path):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    settings, lib = make_library(
-        tmp_path,
-        [Source(url=f"http://127.0.0.1:{port}/feed.xml", title="Nowhere", category="A")],
-        entries=False,
-    )
-    lib.store.upsert_entries(f"http://127.0.0.1:{port}/feed.xml", ENTRIES[RAIL])
+    sources = _nowhere(2)
+    settings, lib = make_library(tmp_path, sources, entries=False)
+    lib.store.upsert_entries(sources[0].url, ENTRIES[RAIL])
     settings = no_retries(settings, lib)
 
     async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:

@@ -586,7 +586,21 @@ def test_a_host_that_cannot_be_reached_is_not_tried_again_for_each_of_its_feeds(
         again = [r for r in report.results if r.error and "as earlier in this run" in r.error]
         assert len(again) >= 8
         assert all(r.error.startswith("cannot connect") for r in report.results)
-        assert report.offline  # every source failed to connect: nothing marked broken
+        # One site down is not the machine offline: its feeds are recorded as failing.
+        assert not report.offline
+        assert all(i.state.failures == 1 for i in lib.sources())
+
+
+def test_one_unreachable_source_refreshed_alone_is_failing_not_offline(server, tmp_path):
+    """Adding a source whose host is down refreshes it alone: that said "Offline" and set
+    the status bar offline while every other source was fine (found by review)."""
+    good = server.route("/good", Route(body=rss(item("a", "A", LONG))))
+    dead = _dead_url()
+    with library_with(tmp_path, Source(url=good), Source(url=dead)) as lib:
+        report = lib.fetch(urls=[dead])
+        assert not report.offline and report.results[0].error.startswith("cannot connect")
+        assert {i.source.url: i.state.failures for i in lib.sources()}[dead] == 1
+        assert lib.fetch(urls=[good]).results[0].status == "ok"
 
 
 def test_an_unreachable_scheme_does_not_stop_the_same_host_s_other(server, tmp_path):

@@ -470,11 +470,14 @@ def _failure(url: str, exc: FetchError, state: SourceState) -> Failure:
 
 
 def _offline(failures: list[tuple[Failure, BaseException]], attempted: int) -> bool:
-    """Every attempted source failed to connect at all: the machine, not the sources."""
+    """Every attempted source failed to connect at all, on more than one host: the machine,
+    not the sources. One host that cannot be reached (a single source refreshed, or every
+    feed of one site) says nothing about the machine: its sources are recorded as failing."""
     return (
         attempted > 0
         and len(failures) == attempted
         and all(isinstance(e, NetworkError) and e.connection for _, e in failures)
+        and len({host_of(f.url) for f, _ in failures}) > 1
     )
 
 
