@@ -295,3 +295,24 @@ def test_searching_a_new_library_finds_nothing_and_says_so(capsys, query: str):
     code, out, err = cli(capsys, "search", query, "--json")
     assert code == 0, err
     assert json.loads(out)["total"] == 0
+
+
+def test_output_into_a_pipe_closed_early_ends_quietly(tmp_path: Path):
+    """`aggregator sources list | head -1`: the reader goes away mid-output. Click made that
+    exit 1 (a mistake of the user's) with no message; it is no mistake: exit 0, silent."""
+    outlines = "".join(
+        f'<outline text="S{i}" xmlUrl="https://s{i}.example/feed.xml"/>' for i in range(3000)
+    )
+    opml = tmp_path / "feeds.opml"
+    opml.write_text(f'<opml version="2.0"><body>{outlines}</body></opml>')
+    for extra in ([], ["--json"]):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "aggregator", "--data-dir", str(tmp_path / "home"),
+             "--opml", str(opml), "sources", "list", *extra],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )  # fmt: skip
+        assert proc.stdout is not None and proc.stdout.readline()
+        proc.stdout.close()  # as `head -1` does
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0 and err == b""

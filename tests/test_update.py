@@ -201,6 +201,15 @@ def test_html_where_a_feed_was_expected(server, tmp_path):
         assert result.status == "failed" and "HTML page" in result.error
 
 
+def test_a_feed_labelled_json_is_read_as_what_it_is(server, tmp_path):
+    url = server.route(
+        "/mislabelled", Route(body=rss(item("a", "A", LONG)), content_type="application/json")
+    )
+    with library_with(tmp_path, Source(url=url)) as lib:
+        result = lib.fetch().results[0]
+        assert (result.status, result.new) == ("ok", 1)
+
+
 def test_gone_sources_are_marked_and_skipped(server, tmp_path):
     url = server.route("/gone", Route(status=410))
     with library_with(tmp_path, Source(url=url)) as lib:

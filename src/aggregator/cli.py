@@ -58,7 +58,22 @@ class Context:
 pass_context = click.make_pass_decorator(Context)
 
 
+class _PipeClosed(Exception):
+    """Standard output was closed by its reader (`| head`)."""
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        # Click turns a closed pipe into exit(1), the code for a mistake of the user's:
+        # carried past it as something that is not an OSError, `run` ends it quietly.
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            raise _PipeClosed from None
+
+
 @click.group(
+    cls=_Group,
     invoke_without_command=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -497,7 +512,7 @@ def run(argv: list[str] | None = None) -> int:
     except (click.Abort, KeyboardInterrupt):
         _fail("interrupted")
         return 130
-    except BrokenPipeError:
+    except (BrokenPipeError, _PipeClosed):
         # `aggregator ... | head` closed the pipe: not an error worth a message.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

@@ -78,7 +78,8 @@ def parse_feed(body: bytes, url: str, headers: Mapping[str, str] | None = None) 
     if not body.strip():  # feedparser answers an empty body with a result missing its fields
         raise FeedError("not a feed: the response was empty", url=url)
     head = body[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
-    if "json" in content_type.lower() or head.startswith(b"{"):
+    # What the body is decides, not its label: RSS served as application/json is still RSS.
+    if head.startswith(b"{") or ("json" in content_type.lower() and not head.startswith(b"<")):
         return parse_json_feed(body, url)
     # No content-location: feedparser would then resolve every URI it meets (a fifth of its
     # time); only entry links matter here, and `_http_url` resolves those against the feed.
