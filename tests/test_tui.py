@@ -778,6 +778,18 @@ def test_a_busy_index_at_start_leaves_no_indexing_in_the_status_bar(tmp_path):
         held.cancel()
 
 
+def test_ctrl_c_quits_as_in_any_terminal_program(library):
+    """It showed a notice with its markup as text ("Press [b]ctrl+q[/b] to quit") instead."""
+    settings, lib = library
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert not app.is_running and app.return_value is None
+
+    drive(AggregatorApp(settings, library=lib), script)
+
+
 def test_enter_in_the_search_bar_goes_to_the_results_then_q_quits(library):
     settings, lib = library
 
@@ -1064,8 +1076,9 @@ def test_e_edits_the_source_chosen_in_the_sidebar(library):
 
     async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
         notes = record_notes(app)
+        app.main.query_one(Sidebar).focus()  # on "All": no source there
         await pilot.press("e")
-        assert "Choose a source in the sidebar first." in notes
+        assert "Highlight a source in the sidebar, or one of its entries." in notes
         assert app.screen is app.main
         await choose(pilot, Place("source", RAIL))
         assert set(titles(app)) == {d.title for d in ENTRIES[RAIL]}
@@ -1085,6 +1098,38 @@ def test_e_edits_the_source_chosen_in_the_sidebar(library):
         labels = [str(n.label) for n in _nodes(app.main.query_one(Sidebar).root)]
         assert "Trains  3" in labels and "Slow Rails  3" in labels
         assert "Rail Diary  3" not in labels
+
+    drive(AggregatorApp(settings, library=lib), script)
+
+
+def test_e_and_d_act_on_the_highlighted_source_or_the_entry_s(library):
+    """Found by review: with the cursor on a source in the sidebar (not yet chosen with
+    Enter), or on an entry in the list, e and d asked to choose a source first."""
+    settings, lib = library
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        sidebar = app.main.query_one(Sidebar)
+        sidebar.focus()
+        await pilot.pause()
+        line = next(
+            i
+            for i in range(sidebar.last_line + 1)
+            if (n := sidebar.get_node_at_line(i)) and n.data == Place("source", ONC)
+        )
+        sidebar.cursor_line = line
+        await pilot.press("d")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "Remove Cell Letters" in screen_text(app)
+        await pilot.press("n")
+        await settle(pilot)
+        entry_list(app).focus()
+        await pilot.pause()
+        row = entry_list(app).current
+        assert row is not None
+        await pilot.press("e")
+        form = app.screen
+        assert isinstance(form, SourceFormScreen)
+        assert form.query_one("#url", Input).value == row.source_url
 
     drive(AggregatorApp(settings, library=lib), script)
 

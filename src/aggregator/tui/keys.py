@@ -6,7 +6,7 @@ from textual.binding import Binding
 
 # id: (default keys, description, shown in the footer)
 ACTIONS: dict[str, tuple[str, str, bool]] = {
-    "app.quit": ("q", "Quit", True),
+    "app.quit": ("q,ctrl+c", "Quit", True),
     "app.help": ("question_mark", "Keys", True),
     "app.search": ("slash", "Search", True),
     "app.back": ("escape", "Back", True),

@@ -264,7 +264,8 @@ class MainScreen(Screen[None]):
         self.app.open_link(event.href)
 
     def action_refresh_here(self) -> None:
-        self.app.refresh_place(self.place)
+        place = self._place_in_focus()
+        self.app.refresh_place(place if place.kind in ("all", "topic", "source") else self.place)
 
     def action_edit_source(self) -> None:
         url = self._source_in_focus()
@@ -276,10 +277,25 @@ class MainScreen(Screen[None]):
         if url:
             self.app.delete_source(url)
 
+    def _place_in_focus(self) -> Place:
+        """The sidebar's highlighted node while the sidebar has focus (what the cursor is
+        on, not only what Enter last chose), else the place the list shows."""
+        sidebar = self.query_one(Sidebar)
+        node = sidebar.cursor_node
+        if self.focused is sidebar and node is not None and node.data is not None:
+            return node.data
+        return self.place
+
     def _source_in_focus(self) -> str | None:
-        if self.place.kind == "source":
-            return self.place.value
-        self.app.notify("Choose a source in the sidebar first.", timeout=2)
+        """The source that `e` and `d` act on: the one highlighted or chosen in the sidebar,
+        else the source of the entry under the cursor."""
+        place = self._place_in_focus()
+        if place.kind in ("source", "facet-source"):
+            return place.value
+        row = self.query_one(EntryList).current
+        if row is not None and row.source_url and not isinstance(self.focused, Sidebar):
+            return row.source_url
+        self.app.notify("Highlight a source in the sidebar, or one of its entries.", timeout=2)
         return None
 
     # -- search ------------------------------------------------------------------------------
