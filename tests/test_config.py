@@ -51,6 +51,9 @@ def test_config_file_and_env_override(tmp_path: Path):
         ("[fetch]\nconcurrency = 0\n", "fetch.concurrency"),
         ("[fetch]\nconcurrency = true\n", "fetch.concurrency"),
         ("[fetch]\nproxy = 'ftp://x'\n", "fetch.proxy"),
+        ("[fetch]\ntimeout = nan\n", "fetch.timeout"),  # every request would fail
+        ("[fetch]\nconnect_timeout = inf\n", "fetch.connect_timeout"),
+        ('[fetch]\nuser_agent = "me\\nX-Evil: 1"\n', "fetch.user_agent"),
         ("[fetchh]\n", "fetchh"),
         ("fetch = 3\n", "fetch"),
     ],

@@ -6,6 +6,7 @@ Every setting has a default, so a missing config.toml is normal. A bad file or v
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -187,6 +188,11 @@ def _check_value(key: str, value: object, kind: str, minimum: float | None) -> o
     }[kind]
     if not ok:
         raise ConfigError(f"setting '{key}' must be {_KIND_WORDS[kind]}, got {value!r}", key=key)
+    if kind == "float" and not math.isfinite(value):  # type: ignore[arg-type]
+        raise ConfigError(f"setting '{key}' must be a finite number, got {value!r}", key=key)
+    if kind == "str" and any(ord(c) < 32 or ord(c) == 127 for c in value):  # type: ignore[union-attr]
+        # A line break in a header value (user_agent) would fail every request.
+        raise ConfigError(f"setting '{key}' must be one line of text, got {value!r}", key=key)
     if minimum is not None and value < minimum:  # type: ignore[operator]
         raise ConfigError(f"setting '{key}' must be at least {minimum}, got {value!r}", key=key)
     return float(value) if kind == "float" else value  # type: ignore[arg-type]
