@@ -220,12 +220,15 @@ def test_gone_sources_are_marked_and_skipped(server, tmp_path):
         assert lib.fetch(urls=[url]).results[0].status == "failed"  # naming it forces a try
 
 
-def test_permanent_redirect_is_reported(server, tmp_path):
+def test_permanent_redirect_is_reported(server, tmp_path, capsys):
     server.route("/new", Route(body=rss(item("x", "X", LONG))))
     old = server.route("/old", Route(status=301, headers={"Location": "/new"}))
     with library_with(tmp_path, Source(url=old)) as lib:
         assert lib.fetch().results[0].moved_to == server.url("/new")
         assert lib.sources()[0].state.moved_to == server.url("/new")
+    home = ["--data-dir", str(tmp_path / "home"), "--opml", str(tmp_path / "list.opml")]
+    code, out, _ = cli(capsys, *home, "sources", "list")
+    assert code == 0 and f"ok; moved permanently to {server.url('/new')}" in out
 
 
 def _dead_url() -> str:

@@ -167,6 +167,8 @@ def sources_list(obj: Context, as_json: bool) -> None:
         for info in infos:
             s = info.source
             status = info.state.last_error or ("ok" if info.state.last_success else "new")
+            if info.state.moved_to:  # so the list can be updated by hand or by a script
+                status += f"; moved permanently to {info.state.moved_to}"
             fields = [s.category, info.display_title, s.url, info.entries, info.unread, status]
             click.echo("\t".join(map(str, fields)))
 
@@ -475,6 +477,8 @@ def _sources_table(infos: list[SourceInfo]) -> Table:
             health = text("✓ ok", style="green")
         else:
             health = text("not fetched yet", style="dim")
+        if state.moved_to:
+            health.append(f"; moved permanently to {state.moved_to}", style="yellow")
         table.add_row(
             text(info.source.category or "—"),
             text(info.display_title),
