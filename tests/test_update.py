@@ -148,6 +148,24 @@ def test_page_source_with_a_selector(server, tmp_path):
         assert len(server.hits("/news/0.html")) == 1
 
 
+def test_a_page_source_s_article_that_failed_is_fetched_again_later(server, tmp_path):
+    """Found by review: an article page that failed once (an outage) was stored empty and
+    partial, and never fetched again, since its link was then known."""
+    article = server.route("/news/a.html", Route(status=404))
+    listing = f"<html><body><ul class='news'><li><a href='{article}'>A notice</a></li></ul>"
+    url = server.route("/notices", Route(body=listing.encode(), content_type="text/html"))
+    with library_with(tmp_path, Source(url=url, type="html", selector="ul.news a")) as lib:
+        first = lib.fetch().results[0]
+        assert (first.new, first.articles) == (1, 0)
+        assert [status for _, status, _ in entries(lib).values()] == ["pending"]
+        body = f"<html><body><article><h1>A notice</h1><p>{LONG}</p></article></body></html>"
+        server.route("/news/a.html", Route(body=body.encode(), content_type="text/html"))
+        again = lib.fetch().results[0]
+        assert (again.new, again.articles) == (0, 1)
+        (row,) = lib.entries()
+        assert lib.entry(row.id).full_text == "full" and "word150" in lib.entry(row.id).text
+
+
 def test_failures_are_recorded_and_never_touch_what_is_stored(server, tmp_path):
     good = server.route("/good", Route(body=rss(item("g", "Good", LONG))))
     flaky = server.route("/flaky", Route(body=rss(item("f", "Kept", LONG))))

@@ -329,7 +329,14 @@ class Updater:
         )
         if response.not_modified:
             self._not_modified.append((source.url, response.moved_to))
-            return replace(base, status="not_modified", moved_to=response.moved_to)
+            done, failed = await self._complete_articles(source)  # pages that failed before
+            return replace(
+                base,
+                status="not_modified",
+                moved_to=response.moved_to,
+                articles=done,
+                articles_failed=failed,
+            )
         links, title = await self._cpu_call(
             "links_job", response.body, response.final_url, source.selector
         )
@@ -349,14 +356,15 @@ class Updater:
             site_url=response.final_url,
         )
         articles = sum(d.full_text == "full" for d in drafts)
+        done, failed = await self._complete_articles(source)  # pages that failed before
         return replace(
             base,
             status="ok",
             new=counts.new,
             updated=counts.updated,
             unchanged=len(known),
-            articles=articles,
-            articles_failed=len(drafts) - articles,
+            articles=articles + done,
+            articles_failed=len(drafts) - articles + failed,
         )
 
     async def _page_entry(self, link: FoundLink) -> EntryDraft:
@@ -366,7 +374,10 @@ class Updater:
                 "page_entry_job", response.body, response.final_url, link.url, link.text
             )
         except FetchError:
-            return await self._cpu_call("page_entry_job", b"", link.url, link.url, link.text)
+            # Stored as waiting for its article, which later runs fetch again like a feed
+            # teaser's (a few tries, then partial): an outage must not leave it empty for good.
+            draft = await self._cpu_call("page_entry_job", b"", link.url, link.url, link.text)
+            return replace(draft, full_text="pending")
 
 
 class _Frontier:
