@@ -88,7 +88,32 @@ def test_markdown_structure_and_safe_links():
 
 def test_markup_in_text_stays_literal_text():
     md = html_to_markdown("<p>[bold]not markup[/bold] [link=file:///x]y[/link]</p>")
-    assert "[bold]not markup[/bold]" in md
+    assert r"\[bold\]not markup\[/bold\]" in md  # shown as written by a Markdown renderer
+
+
+def test_text_that_spells_a_link_stays_text_and_addresses_stay_whole():
+    """Found by review: feed text "[click](javascript:…)" became a live link in the stored
+    Markdown, and a `)` in an address ended the link early, for tools reading `read`."""
+    from markdown_it import MarkdownIt
+
+    md = html_to_markdown(
+        "<p>Plain [click](javascript:alert(1)) and "
+        '<a href="http://ok.example/)](javascript:alert(1))">paren</a> '
+        '<img src="http://i.example/a b.png" alt="[x](file:///etc/passwd)"></p>'
+    )
+    links = [
+        t.attrGet("href") or t.attrGet("src")
+        for block in MarkdownIt().parse(md)
+        for t in block.children or []
+        if t.type in ("link_open", "image")
+    ]
+    assert links == [
+        "http://ok.example/%29%5D%28javascript:alert%281%29%29",  # one address, as given
+        "http://i.example/a%20b.png",  # the image, as a link
+    ]
+    rendered = MarkdownIt().render(md)
+    assert "[click](javascript:alert(1))" in rendered  # as text
+    assert 'href="javascript' not in rendered and 'href="file' not in rendered
 
 
 @pytest.mark.parametrize(

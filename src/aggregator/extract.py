@@ -206,13 +206,20 @@ def _converter() -> object:
 
         def convert_img(self, el, text, parent_tags) -> str:  # noqa: ANN001 - markdownify's API
             src = el.get("src") or ""
-            alt = one_line(el.get("alt") or "") or "image"
+            alt = _brackets_escaped(one_line(el.get("alt") or "")) or "image"
             return f"[image: {alt}]({src})" if src else ""
+
+        def escape(self, text, parent_tags) -> str:  # noqa: ANN001 - markdownify's API
+            # Text that spells a link ("[x](javascript:…)") must stay text for whatever
+            # renders this Markdown next (`aggregator read` is for other tools too).
+            return _brackets_escaped(super().escape(text, parent_tags))
 
     return Converter(heading_style="ATX", bullets="-", escape_misc=False)
 
 
 def _safe_url(value: object, base: str) -> str:
+    """An http(s) URL that cannot end a Markdown link early: `(`, `)`, `<`, `>` and spaces
+    are percent-encoded (`…/x)](javascript:…)` stays one address)."""
     if not isinstance(value, str) or not value.strip():
         return ""
     try:
@@ -220,7 +227,14 @@ def _safe_url(value: object, base: str) -> str:
         scheme = urlsplit(absolute).scheme.lower()
     except ValueError:
         return ""
-    return absolute if scheme in ("http", "https") else ""
+    return absolute.translate(_URL_ENCODED) if scheme in ("http", "https") else ""
+
+
+_URL_ENCODED = str.maketrans({c: f"%{ord(c):02X}" for c in "()<> "})
+
+
+def _brackets_escaped(text: str) -> str:
+    return text.replace("[", "\\[").replace("]", "\\]") if text else text
 
 
 # -- article pages -----------------------------------------------------------------------------
