@@ -660,6 +660,35 @@ def test_o_opens_http_links_in_the_browser(library, monkeypatch):
     drive(AggregatorApp(settings, library=lib), script)
 
 
+def test_a_browser_in_this_terminal_is_waited_for_in_the_foreground(library, monkeypatch):
+    """w3m or lynx as $BROWSER ran on a worker thread while the app kept drawing and taking
+    keys over it (found by review): it is now run in the foreground, the app suspended (in
+    a real terminal; a headless test cannot suspend, so only the foreground is seen here)."""
+    from aggregator.tui import app as app_module
+
+    settings, lib = library
+    calls: list[tuple[str, bool]] = []
+    monkeypatch.setattr(webbrowser, "get", lambda *a: webbrowser.GenericBrowser("w3m"))
+
+    def record(url: str, *args: object, **kwargs: object) -> bool:
+        calls.append((url, threading.current_thread() is threading.main_thread()))
+        return True
+
+    monkeypatch.setattr(webbrowser, "open", record)
+    assert app_module._in_this_terminal()
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        await pilot.press("j")
+        assert await previewed(pilot) == ORDER[1]
+        await pilot.press("o")
+        await settle(pilot)
+        assert calls == [("https://example.org/trial", True)]
+
+    drive(AggregatorApp(settings, library=lib), script)
+    monkeypatch.setattr(webbrowser, "get", lambda *a: webbrowser.BackgroundBrowser("firefox"))
+    assert not app_module._in_this_terminal()
+
+
 def test_o_refuses_links_that_are_not_http(tmp_path, monkeypatch):
     settings, lib = make_library(tmp_path, entries=False)
     lib.store.upsert_entries(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from rich.text import Text
 from textual import on, work
-from textual.app import App
+from textual.app import App, SuspendNotSupported
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.worker import Worker, WorkerState
@@ -216,6 +216,17 @@ class AggregatorApp(App[str | None]):
         """Open in $BROWSER (or the system's); only http(s): a feed must not open local files."""
         if not url.lower().startswith(("http://", "https://")):
             self.notify("Only http and https links are opened.", severity="warning")
+            return
+        if _in_this_terminal():
+            # w3m, lynx and the like take the terminal: the app steps aside until they exit
+            # (run beside it, both drew on the screen and keys went to the app).
+            try:
+                with self.suspend():
+                    opened = webbrowser.open(url)
+            except SuspendNotSupported:
+                opened = webbrowser.open(url)
+            if not opened:
+                self.notify(f"Could not open the link: no browser available for {url}")
             return
         self._open_in_browser(url)
 
@@ -447,6 +458,15 @@ class AggregatorApp(App[str | None]):
             status.activity = ""
             status.show()
         self.notify(Text(" ".join(message.split())).plain, severity="error", timeout=8)
+
+
+def _in_this_terminal() -> bool:
+    """Whether the browser `webbrowser` would use runs in this terminal and until it quits
+    (a $BROWSER or text browser it does not know as a desktop one), rather than in a window."""
+    try:
+        return type(webbrowser.get()) is webbrowser.GenericBrowser
+    except webbrowser.Error:
+        return False
 
 
 def _summary(report: FetchReport, label: str) -> str:
