@@ -40,6 +40,7 @@ from aggregator.tui.screens.source_form import SourceFormScreen
 from aggregator.tui.screens.sources import SourcesScreen
 from aggregator.tui.widgets.entry_list import EntryList
 from aggregator.tui.widgets.reader import Reader
+from aggregator.tui.widgets.search_bar import SearchBar
 from aggregator.tui.widgets.sidebar import Place, Sidebar
 from aggregator.tui.widgets.status_bar import StatusBar
 from tests.httpd import Route, item, rss
@@ -883,6 +884,38 @@ def test_a_new_query_is_not_narrowed_by_the_last_one_s_facet(library):
         await wait_until(pilot, lambda: "Flu vaccine season opens early" in titles(app))
         labels = [str(n.label) for n in _nodes(app.main.query_one(Sidebar).root)]
         assert labels[0] == "All results  2"  # this query's facets, not the last one's
+
+    drive(AggregatorApp(settings, library=lib), script)
+
+
+def test_keys_typed_while_a_cleared_query_is_on_its_way_are_kept(library):
+    """Found by review: after ctrl+u, the debounced "query is empty" message could arrive
+    after the next letters were typed, and clearing the search wiped them."""
+    settings, lib = library
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        await search(pilot, "vaccine")
+        bar = app.main.query_one(SearchBar)
+        bar.post_message(SearchBar.QueryChanged(""))  # the bar was emptied a moment ago...
+        bar.value = "night"  # ... and typed in again before that was handled
+        await wait_until(pilot, lambda: "The sleeper train to the mountains" in titles(app))
+        await settle(pilot)
+        assert bar.value == "night" and app.main.search_result is not None
+
+    drive(AggregatorApp(settings, library=lib), script)
+
+
+def test_focusing_the_search_bar_does_not_select_the_query(library):
+    """Tab passes through the bar on its way to the sidebar's facets: the query was selected
+    whole, and the next key replaced it."""
+    settings, lib = library
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        await search(pilot, "vaccine")
+        await pilot.press("enter")
+        app.main.query_one(SearchBar).focus()
+        await pilot.press("s")
+        assert app.main.query_one(SearchBar).value == "vaccines"
 
     drive(AggregatorApp(settings, library=lib), script)
 

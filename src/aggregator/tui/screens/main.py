@@ -302,6 +302,8 @@ class MainScreen(Screen[None]):
 
     @on(SearchBar.QueryChanged)
     def search_changed(self, event: SearchBar.QueryChanged) -> None:
+        if event.query != self.query_one(SearchBar).value:
+            return  # typed on since: that text's own message follows (and this one would clear it)
         if not event.query.strip():
             if self.search_result is not None:
                 self.clear_search(keep_focus=True)

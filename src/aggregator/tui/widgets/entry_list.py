@@ -96,14 +96,18 @@ class EntryList(ScrollView, can_focus=True):
         if not self.rows:
             self.post_message(self.Highlighted(None))
             return
-        top = value * self.line_height
+        self._show_cursor()
+        self.refresh()
+        self.post_message(self.Highlighted(self.current))
+
+    def _show_cursor(self) -> None:
+        """Scroll just enough for the cursor's row to be in view."""
+        top = self.cursor * self.line_height
         bottom = top + self.line_height
         if top < self.scroll_y:
             self.scroll_to(y=top, animate=False)
         elif bottom > self.scroll_y + self.size.height:
             self.scroll_to(y=bottom - self.size.height, animate=False)
-        self.refresh()
-        self.post_message(self.Highlighted(self.current))
 
     def move_to(self, index: int) -> None:
         if self.rows:
@@ -124,6 +128,10 @@ class EntryList(ScrollView, can_focus=True):
 
     def on_resize(self) -> None:
         self.virtual_size = Size(self.size.width, max(1, len(self.rows)) * self.line_height)
+        # The cursor may have moved while the list was hidden (the reader in its place on a
+        # narrow terminal) or the terminal shrank: its row comes back into view.
+        if self.rows and self.size.height:
+            self.call_after_refresh(self._show_cursor)
 
     # -- drawing -----------------------------------------------------------------------------
 

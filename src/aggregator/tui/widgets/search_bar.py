@@ -30,7 +30,11 @@ class SearchBar(Input):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(
-            placeholder='Search  (words, "phrases", OR, -word, title:, published:>-7d …)', id=id
+            placeholder='Search  (words, "phrases", OR, -word, title:, published:>-7d …)',
+            id=id,
+            # Tab passes through here on its way to the sidebar's facets: a query selected
+            # whole on focus was replaced by the next key pressed.
+            select_on_focus=False,
         )
         self._timer: Timer | None = None
 
