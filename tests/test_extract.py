@@ -13,7 +13,12 @@ from aggregator.sanitize import one_line, strip_controls
 
 
 def forbidden(text: str) -> list[str]:
-    return [c for c in text if (ord(c) < 32 and c not in "\n\t") or 0x7F <= ord(c) <= 0x9F]
+    bidi = {*range(0x202A, 0x202F), *range(0x2066, 0x206A)}
+    return [
+        c
+        for c in text
+        if (ord(c) < 32 and c not in "\n\t") or 0x7F <= ord(c) <= 0x9F or ord(c) in bidi
+    ]
 
 
 def test_text_keeps_paragraphs_and_drops_scripts():
@@ -118,7 +123,16 @@ def test_text_that_spells_a_link_stays_text_and_addresses_stay_whole():
 
 @pytest.mark.parametrize(
     "text",
-    ["\x1b[31mred\x1b[0m", "\x1b]0;title\x07x", "\x9b31mx", "a\rb", "\x00\x08x", "\x1bPdcs\x1b\\x"],
+    [
+        "\x1b[31mred\x1b[0m",
+        "\x1b]0;title\x07x",
+        "\x9b31mx",
+        "a\rb",
+        "\x00\x08x",
+        "\x1bPdcs\x1b\\x",
+        "invoice\u202efdp.exe",  # shown as "invoiceexe.pdf"
+        "\u2066isolated\u2069 \u202aembedded\u202c",
+    ],
 )
 def test_strip_controls(text: str):
     assert forbidden(strip_controls(text)) == []
