@@ -74,6 +74,15 @@ def test_add_and_remove(capsys, isolated_home: Path):
     assert code == 1 and "no source with URL" in err
 
 
+def test_a_topic_that_is_not_in_the_list_is_an_error_not_an_empty_fetch(
+    capsys, isolated_home: Path
+):
+    """`fetch --category Medcine` fetched nothing and exited 0 (found by review)."""
+    code, _, err = cli(capsys, "fetch", "--category", "Medcine", "--json")
+    assert code == 1 and "no topic named 'Medcine'" in err and "Medicine" in err
+    assert len(err.strip().splitlines()) == 1
+
+
 @pytest.mark.parametrize(
     "url", ["file:///etc/passwd", "javascript:alert(1)", "not a url", "|cat /etc/passwd"]
 )

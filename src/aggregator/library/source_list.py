@@ -7,7 +7,13 @@ from collections.abc import Iterable
 
 from aggregator import sources as opml
 from aggregator.config import Settings
-from aggregator.errors import DataDirError, InvalidSourceError, OpmlError, SourceNotFoundError
+from aggregator.errors import (
+    DataDirError,
+    InvalidSourceError,
+    OpmlError,
+    SourceNotFoundError,
+    UserError,
+)
 from aggregator.models import (
     AddedSource,
     ImportReport,
@@ -184,11 +190,18 @@ class SourceList:
         chosen = [_find(listed, url) for url in urls] or listed
         if category:
             wanted = _clean_category(category).lower()
-            chosen = [
+            inside = [
                 s
-                for s in chosen
+                for s in listed
                 if s.category.lower() == wanted or s.category.lower().startswith(wanted + "/")
             ]
+            if not inside:  # a typo would otherwise fetch nothing and say all is well
+                topics = sorted({s.category.split("/")[0] for s in listed if s.category})
+                raise UserError(
+                    f"no topic named '{category}' in your list (topics: {', '.join(topics)})"
+                )
+            urls_inside = {s.url for s in inside}
+            chosen = [s for s in chosen if s.url in urls_inside]
         return chosen
 
 
