@@ -905,6 +905,28 @@ def test_keys_typed_while_a_cleared_query_is_on_its_way_are_kept(library):
     drive(AggregatorApp(settings, library=lib), script)
 
 
+def test_letters_typed_right_after_the_slash_are_not_commands(library):
+    """Keys arriving in one burst ("/Anight" typed fast, or pasted): the bar took focus only
+    after the queued letters had gone to the list, where they are commands (A marked every
+    entry read, n the next one, a opened the add form)."""
+    from textual import events
+
+    settings, lib = library
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        driver = app._driver
+        assert driver is not None
+        for key, char in [("slash", "/"), ("A", "A"), *[(c, c) for c in "night"]]:
+            event = events.Key(key, char)
+            event.set_sender(app)
+            driver.send_message(event)  # as the terminal's input does, without waiting
+        await settle(pilot)
+        assert app.screen is app.main and isinstance(app.focused, SearchBar)
+        assert not any(row.read for row in lib.entries())
+
+    drive(AggregatorApp(settings, library=lib), script)
+
+
 def test_focusing_the_search_bar_does_not_select_the_query(library):
     """Tab passes through the bar on its way to the sidebar's facets: the query was selected
     whole, and the next key replaced it."""

@@ -198,7 +198,9 @@ class MainScreen(Screen[None]):
             self.query_one(EntryList).focus()
 
     def action_search(self) -> None:
-        self.query_one(SearchBar).focus()
+        # At once, not after the messages already queued (as `focus()` does): "/night" typed
+        # fast, or pasted, sent its letters to the list, where n, t, r and a are commands.
+        self.set_focus(self.query_one(SearchBar))
 
     def action_page(self) -> None:
         reader = self.query_one(Reader)
