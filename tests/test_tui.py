@@ -366,6 +366,7 @@ def test_library_loads_newest_first_with_the_status_bar(library):
 
 UNTOUCHED = [
     "All  8",
+    "Starred",  # none yet
     "Medicine  5",
     "Clinic Notes  3",
     "Oncology  2",
@@ -374,7 +375,14 @@ UNTOUCHED = [
     "Rail Diary  3",
 ]
 """The sidebar's labels for the test library, nothing read."""
-TRIAL_READ = ["All  7", "Medicine  4", "Clinic Notes  3", "Oncology  1", "Cell Letters  1"]
+TRIAL_READ = [
+    "All  7",
+    "Starred",
+    "Medicine  4",
+    "Clinic Notes  3",
+    "Oncology  1",
+    "Cell Letters  1",
+]
 """The sidebar's first labels once the vaccine trial (ORDER[1], in Cell Letters) is read."""
 
 
@@ -565,7 +573,7 @@ def test_m_toggles_read(library):
         await settle(pilot)
         assert stored(lib, ORDER[1]).read and entry_list(app).rows[1].read
         assert "7 unread" in status_text(app)
-        assert sidebar_labels(app)[:5] == TRIAL_READ
+        assert sidebar_labels(app)[:6] == TRIAL_READ
         assert current_title(app) == ORDER[1]
         await pilot.press("m")
         await settle(pilot)
@@ -604,7 +612,7 @@ def test_marking_read_while_the_list_loads_leaves_rows_and_counts_agreeing(libra
         assert stored(lib, ORDER[1]).read
         assert entry_list(app).rows[1].read
         assert "8 entries · 7 unread" in status_text(app)
-        assert sidebar_labels(app)[:5] == TRIAL_READ
+        assert sidebar_labels(app)[:6] == TRIAL_READ
 
     drive(AggregatorApp(settings, library=lib), script)
 
@@ -625,6 +633,38 @@ def test_s_stars(library):
     drive(AggregatorApp(settings, library=lib), script)
 
 
+def test_starred_entries_have_a_place_and_u_lists_only_unread(library):
+    """Found by review: starring had no use in the app (no way to list starred entries),
+    and there was no way to hide what was read."""
+    settings, lib = library
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        notes = record_notes(app)
+        await pilot.press("j", "s", "j", "j", "s")  # star ORDER[1] and ORDER[3]
+        await settle(pilot)
+        assert sidebar_labels(app)[1] == "Starred  2"
+        await choose(pilot, Place("starred"))
+        await wait_until(pilot, lambda: titles(app) == [ORDER[1], ORDER[3]])
+        entry_list(app).focus()
+        await pilot.press("s")  # unstarred here: the count follows
+        await settle(pilot)
+        assert sidebar_labels(app)[1] == "Starred  1"
+        await choose(pilot, Place("all"))
+        await wait_until(pilot, lambda: titles(app) == ORDER)
+        entry_list(app).focus()
+        await pilot.press("m")  # ORDER[0] read
+        await settle(pilot)
+        await pilot.press("u")
+        await wait_until(pilot, lambda: titles(app) == ORDER[1:])
+        assert "listing unread only" in status_text(app)
+        assert "Only unread entries are listed (u to change)." in notes
+        await pilot.press("u")
+        await wait_until(pilot, lambda: titles(app) == ORDER)
+        assert "listing unread only" not in status_text(app)
+
+    drive(AggregatorApp(settings, library=lib), script)
+
+
 def test_capital_a_marks_all_in_view_read(library):
     settings, lib = library
 
@@ -641,7 +681,7 @@ def test_capital_a_marks_all_in_view_read(library):
             assert lib.store.entry(row.id).read == (row.category == "Travel"), row.title
         assert "5 unread" in status_text(app)
         # The counts follow, as the library has them: Travel's are all read.
-        assert sidebar_labels(app) == ["All  5", *UNTOUCHED[1:5], "Travel", "Rail Diary"]
+        assert sidebar_labels(app) == ["All  5", *UNTOUCHED[1:6], "Travel", "Rail Diary"]
 
     drive(AggregatorApp(settings, library=lib), script)
 

@@ -136,9 +136,8 @@ class AggregatorApp(App[str | None]):
             rows = library.entries(view)
             sources = library.sources()
             stats = library.stats()
-            self.call_from_thread(
-                self._loaded, LibraryLoaded(sources, rows, stats.entries, stats.unread), keep
-            )
+            loaded = LibraryLoaded(sources, rows, stats.entries, stats.unread, stats.starred)
+            self.call_from_thread(self._loaded, loaded, keep)
 
     @work(thread=True, group="index", exit_on_error=False)
     def _catch_up(self) -> None:
@@ -171,11 +170,12 @@ class AggregatorApp(App[str | None]):
     def _loaded(self, event: LibraryLoaded, keep: str | None) -> None:
         main = self.main
         if main.search_result is None:
-            main.query_one(Sidebar).show_sources(event.sources, event.unread)
+            main.query_one(Sidebar).show_sources(event.sources, event.unread, event.starred)
         current = main.query_one(EntryList).current
         main.show_library(event.rows, keep=keep or (current.id if current else None))
         status = main.query_one(StatusBar)
         status.entries, status.unread = event.total, event.unread
+        status.unread_only = main.unread_only
         successes = [s.state.last_success for s in event.sources if s.state.last_success]
         status.last_refresh = max(successes) if successes else status.last_refresh
         status.show()

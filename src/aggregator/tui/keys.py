@@ -21,6 +21,7 @@ ACTIONS: dict[str, tuple[str, str, bool]] = {
     "entry.toggle_read": ("m", "Read", False),
     "entry.star": ("s", "Star", False),
     "entry.all_read": ("A", "All read", False),
+    "entry.unread_only": ("u", "Unread only", False),
     "entry.open_link": ("o", "Open link", True),
     "search.sort": ("t", "Sort", False),
     "search.suggestion": ("ctrl+y", "Use suggestion", False),

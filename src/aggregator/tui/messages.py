@@ -17,6 +17,7 @@ class LibraryLoaded(Message):
     rows: list[EntryRow]
     total: int
     unread: int
+    starred: int = 0
 
 
 @dataclass

@@ -45,6 +45,7 @@ class MainScreen(Screen[None]):
         binding("entry.toggle_read", "toggle_read"),
         binding("entry.star", "star"),
         binding("entry.all_read", "all_read"),
+        binding("entry.unread_only", "unread_only"),
         binding("entry.open_link", "open_link"),
         binding("search.sort", "toggle_sort"),
         binding("search.suggestion", "use_suggestion"),
@@ -62,6 +63,8 @@ class MainScreen(Screen[None]):
         self.search_query = ""
         self.search_sort = "relevance"
         self.search_filter: Place | None = None
+        self.unread_only = False
+        """`u`: the list shows only unread entries (of the place chosen)."""
         self._generation = 0
         self._before_search: tuple[Place, str | None] | None = None
         self.reading = False
@@ -94,11 +97,23 @@ class MainScreen(Screen[None]):
 
     @property
     def view(self) -> View:
+        only = self.unread_only
         if self.place.kind == "topic":
-            return View(category=self.place.value)
+            return View(category=self.place.value, unread_only=only)
         if self.place.kind == "source":
-            return View(source_url=self.place.value)
-        return View()
+            return View(source_url=self.place.value, unread_only=only)
+        if self.place.kind == "starred":
+            return View(starred_only=True, unread_only=only)
+        return View(unread_only=only)
+
+    def action_unread_only(self) -> None:
+        """List only unread entries, or all again (entries read meanwhile stay listed until
+        the list is loaded again: the cursor never loses its place under you)."""
+        self.unread_only = not self.unread_only
+        current = self.query_one(EntryList).current
+        self.app.load_library(keep=current.id if current else None)
+        shown = "Only unread entries are listed" if self.unread_only else "All entries are listed"
+        self.app.notify(f"{shown} (u to change).", timeout=2)
 
     def show_library(self, rows: list[EntryRow], keep: str | None = None) -> None:
         entries = self.query_one(EntryList)
@@ -171,6 +186,7 @@ class MainScreen(Screen[None]):
         wanted = set(ids)
         entries = self.query_one(EntryList)
         moved: Counter[str] = Counter()
+        starred = 0
         for i, row in enumerate(entries.rows):
             if row.id in wanted:
                 shown = replace(row, **changes)
@@ -178,9 +194,13 @@ class MainScreen(Screen[None]):
                     entries.rows[i] = shown
                     if shown.read != row.read:
                         moved[row.source_url] += -1 if shown.read else 1
+                    if shown.starred != row.starred:
+                        starred += 1 if shown.starred else -1
         entries.refresh()
         if moved:
             self.app.adjust_unread(moved)
+        if starred:
+            self.query_one(Sidebar).adjust_starred(starred)
 
     # -- keys --------------------------------------------------------------------------------
 
@@ -267,7 +287,9 @@ class MainScreen(Screen[None]):
 
     def action_refresh_here(self) -> None:
         place = self._place_in_focus()
-        self.app.refresh_place(place if place.kind in ("all", "topic", "source") else self.place)
+        if place.kind not in ("topic", "source"):
+            place = self.place if self.place.kind in ("topic", "source") else Place("all")
+        self.app.refresh_place(place)
 
     def action_edit_source(self) -> None:
         url = self._source_in_focus()

@@ -19,7 +19,7 @@ from aggregator.models import SourceInfo
 class Place:
     """What a sidebar node stands for."""
 
-    kind: str  # "all", "topic", "source", "facet-topic", "facet-source", "heading"
+    kind: str  # "all", "starred", "topic", "source", "facet-topic", "facet-source", "heading"
     value: str = ""
 
 
@@ -41,18 +41,22 @@ class Sidebar(Tree[Place]):
         """The nodes whose counts a source's entries are in: its topics and its own."""
         self._unread_shown = False
         """Whether the counts are the library's unread ones (not a search's)."""
+        self._starred: TreeNode[Place] | None = None
         super().__init__(Text("All"), data=Place("all"), id=id)
         self.show_root = True
         self.guide_depth = 2
         self.auto_expand = False
 
-    def show_sources(self, sources: list[SourceInfo], total_unread: int) -> None:
-        """The library as topics and sources, keeping the selection where it was."""
+    def show_sources(self, sources: list[SourceInfo], total_unread: int, starred: int = 0) -> None:
+        """The library as topics and sources, keeping the selection where it was; first,
+        the starred entries (their count, not an unread one)."""
         chosen = self.cursor_node.data if self.cursor_node is not None else None
         self.clear()
         self.root.data = Place("all")
         self._counted, self._counting, self._unread_shown = {}, {}, True
         self._count(self.root, "All", total_unread)
+        self._starred = self.root.add_leaf("", data=Place("starred"))
+        self._count(self._starred, "Starred", starred)
         topics: dict[str, TreeNode[Place]] = {}
         unread_by_topic: dict[str, int] = {}
         for info in sources:
@@ -81,6 +85,13 @@ class Sidebar(Tree[Place]):
             for node in (self.root, *self._counting.get(url, ())):
                 name, count, failing = self._counted[node.id]
                 self._count(node, name, max(0, count + change), failing)
+
+    def adjust_starred(self, change: int) -> None:
+        """Entries starred (+) or unstarred (-) here."""
+        node = self._starred
+        if self._unread_shown and node is not None and node.id in self._counted:
+            name, count, failing = self._counted[node.id]
+            self._count(node, name, max(0, count + change), failing)
 
     def _count(self, node: TreeNode[Place], name: str, count: int, failing: bool = False) -> None:
         self._counted[node.id] = (name, count, failing)

@@ -20,10 +20,13 @@ class StatusBar(Static):
         self.last_refresh: datetime | None = None
         self.offline: bool | None = None
         self.activity = ""
+        self.unread_only = False
 
     def show(self) -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f"{self.entries:,} entries · {self.unread:,} unread")
+        if self.unread_only:
+            text.append(" · listing unread only (u)", style="bold")
         when = (
             self.last_refresh.astimezone().strftime("%d %b %H:%M") if self.last_refresh else "never"
         )
