@@ -945,7 +945,7 @@ def test_keys_typed_while_a_cleared_query_is_on_its_way_are_kept(library):
     drive(AggregatorApp(settings, library=lib), script)
 
 
-def test_letters_typed_right_after_the_slash_are_not_commands(library):
+def test_letters_typed_right_after_the_slash_go_to_the_search_bar(library):
     """Keys arriving in one burst ("/Anight" typed fast, or pasted): the bar took focus only
     after the queued letters had gone to the list, where they are commands (A marked every
     entry read, n the next one, a opened the add form)."""
@@ -962,7 +962,10 @@ def test_letters_typed_right_after_the_slash_are_not_commands(library):
             driver.send_message(event)  # as the terminal's input does, without waiting
         await settle(pilot)
         assert app.screen is app.main and isinstance(app.focused, SearchBar)
+        assert app.focused.value == "Anight"  # typed where they were meant to go
         assert not any(row.read for row in lib.entries())
+        await pilot.press("slash", "x")  # in the bar, / is a character of the query
+        assert app.focused.value == "Anight/x"
 
     drive(AggregatorApp(settings, library=lib), script)
 

@@ -36,7 +36,9 @@ WIDE = 110
 
 class MainScreen(Screen[None]):
     BINDINGS = [
-        binding("app.search", "search"),
+        # A priority binding runs as the key arrives, before the keys queued behind it are
+        # sent on: letters typed in the same burst as / then reach the search bar.
+        binding("app.search", "search", priority=True),
         binding("app.back", "back"),
         binding("entry.open", "open_entry"),
         binding("entry.page", "page"),
@@ -218,9 +220,13 @@ class MainScreen(Screen[None]):
             self.query_one(EntryList).focus()
 
     def action_search(self) -> None:
+        bar = self.query_one(SearchBar)
+        if self.focused is bar:
+            bar.insert_text_at_cursor("/")  # a query can hold one (url:, category:)
+            return
         # At once, not after the messages already queued (as `focus()` does): "/night" typed
         # fast, or pasted, sent its letters to the list, where n, t, r and a are commands.
-        self.set_focus(self.query_one(SearchBar))
+        self.set_focus(bar)
 
     def action_page(self) -> None:
         reader = self.query_one(Reader)
