@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.screen import Screen
@@ -222,8 +223,9 @@ class MainScreen(Screen[None]):
     def action_search(self) -> None:
         bar = self.query_one(SearchBar)
         if self.focused is bar:
-            bar.insert_text_at_cursor("/")  # a query can hold one (url:, category:)
-            return
+            # The key goes on to the bar, behind the letters typed before it (a query can
+            # hold a / : url:, category:).
+            raise SkipAction
         # At once, not after the messages already queued (as `focus()` does): "/night" typed
         # fast, or pasted, sent its letters to the list, where n, t, r and a are commands.
         self.set_focus(bar)
