@@ -74,6 +74,15 @@ def test_add_and_remove(capsys, isolated_home: Path):
     assert code == 1 and "no source with URL" in err
 
 
+def test_a_page_source_s_selector_is_checked_when_it_is_added(capsys, isolated_home: Path):
+    """A malformed selector was accepted and failed only at the next fetch (found by review)."""
+    code, _, err = cli(capsys, "sources", "add", "https://page.example/news", "--selector", "ul[[a")
+    assert code == 1 and "bad selector 'ul[[a': Malformed attribute selector" in err
+    assert len(err.strip().splitlines()) == 1
+    _, out, _ = cli(capsys, "sources", "list", "--json")
+    assert "https://page.example/news" not in out
+
+
 def test_a_topic_that_is_not_in_the_list_is_an_error_not_an_empty_fetch(
     capsys, isolated_home: Path
 ):

@@ -1322,6 +1322,25 @@ def test_a_notice_naming_a_source_shows_its_title_as_written(tmp_path):
         lib.close()
 
 
+def test_a_refresh_with_one_failure_says_which_source_and_why(tmp_path, server):
+    ok = server.route("/ok.xml", Route(body=rss(item("o1", "Fine", LONG))))
+    broken = server.route("/broken.xml", Route(status=500, body=b"no"))
+    settings, lib = make_library(
+        tmp_path,
+        [Source(url=ok, title="Works", category="A"), Source(url=broken, title="Breaks")],
+        entries=False,
+    )
+    settings = no_retries(settings, lib)
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        notes = record_notes(app)
+        await pilot.press("R")
+        await settle(pilot)
+        assert "1 new in A · Breaks failed: HTTP 500" in notes.text()
+
+    drive_owned(AggregatorApp(settings, library=lib), script)
+
+
 def test_capital_s_lists_every_source_with_its_health(tmp_path, server):
     ok = server.route("/ok.xml", Route(body=rss(item("o1", "Fine", LONG))))
     broken = server.route("/broken.xml", Route(status=500, body=b"no"))

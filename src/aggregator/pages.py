@@ -76,6 +76,16 @@ def discover_feeds(page: bytes | str, base_url: str) -> list[FoundFeed]:
     return list(found.values())
 
 
+def selector_problem(selector: str) -> str:
+    """Why a CSS selector cannot be used ("" when it can): checked when a page source is
+    added, not first at its next fetch."""
+    try:
+        BeautifulSoup("", "html.parser").select(selector)
+    except (SelectorSyntaxError, ValueError, NotImplementedError) as exc:
+        return one_line(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)[:120]
+    return ""
+
+
 def article_links(page: bytes | str, base_url: str, selector: str) -> list[FoundLink]:
     """Links matched by the CSS selector (or inside the matched elements), absolute, http(s)."""
     soup = _soup(page)

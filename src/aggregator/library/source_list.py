@@ -105,6 +105,11 @@ class SourceList:
         _refuse_duplicate(listed, normalized)
         category = _clean_category(category)
         if selector:
+            from aggregator import pages
+
+            problem = pages.selector_problem(selector)
+            if problem:
+                raise UserError(f"bad selector {selector!r}: {problem}; not added")
             source = Source(normalized, title.strip(), category, type="html", selector=selector)
             self._save_list([*listed, source])
             return AddedSource(source)

@@ -480,8 +480,11 @@ def _summary(report: FetchReport, label: str) -> str:
     parts = [
         f"{n:,} new in {t}" for t, n in sorted(new_by_topic.items(), key=lambda kv: -kv[1])
     ] or [f"Nothing new ({label})"]
-    if report.failed:
-        parts.append(f"{report.failed} source{'s' if report.failed != 1 else ''} failed")
+    failed = [r for r in report.results if r.status == "failed"]
+    if len(failed) == 1:  # which, and why: the sources screen (S) has every failure
+        parts.append(f"{failed[0].title or failed[0].url} failed: {failed[0].error or '?'}")
+    elif failed:
+        parts.append(f"{len(failed)} sources failed (S lists them)")
     return " · ".join(parts)
 
 
