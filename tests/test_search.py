@@ -986,3 +986,16 @@ def test_open_date_ranges(lib: Library, query: str, expected: set[str]):
 def test_url_field_takes_a_pasted_url(lib: Library):
     """`url:https://capitol.example` finds the entries linking to that host."""
     assert found(lib, "url:https://capitol.example") == {"d1", "d2", "d3", "d4"}
+
+
+def test_cli_names_a_topic_or_source_that_is_not_in_the_list(lib: Library, opml: Path, capsys):
+    """A typo in --category or --source found nothing and said so as if the library had no
+    match (found by review); a subtopic's own name is a topic as `category:` reads it."""
+    assert run(["--opml", str(opml), "search", "hospital", "--category", "Medcine"]) == 1
+    err = capsys.readouterr().err
+    assert "no topic named 'Medcine'" in err and "Medicine" in err
+    assert run(["--opml", str(opml), "search", "hospital", "--source", "https://no.example/"]) == 1
+    assert "no source with URL https://no.example/" in capsys.readouterr().err
+    for topic in ("medicine", "Medicine/Oncology", "oncology"):
+        assert run(["--opml", str(opml), "search", "tumour", "--category", topic]) == 0
+    capsys.readouterr()
