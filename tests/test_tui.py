@@ -484,6 +484,38 @@ def test_space_pages_the_reader_then_moves_to_the_next_unread(library):
     drive(AggregatorApp(settings, library=lib), script, size=(80, 24))
 
 
+def test_j_and_k_move_in_every_pane(library):
+    """Found by review: j and k worked only in the entry list."""
+    settings, lib = library
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        reader = app.main.query_one(Reader)
+        await pilot.press("enter")  # the long article, in the reader's place
+        await settle(pilot)
+        await pilot.press("j", "j", "j")
+        await pilot.pause()
+        assert reader.scroll_y == 3
+        await pilot.press("k")
+        await pilot.pause()
+        assert reader.scroll_y == 2
+        await pilot.press("escape")
+        sidebar = app.main.query_one(Sidebar)
+        sidebar.focus()
+        await pilot.pause()
+        line = sidebar.cursor_line
+        await pilot.press("j", "j")
+        assert sidebar.cursor_line == line + 2
+        await pilot.press("k")
+        assert sidebar.cursor_line == line + 1
+        await pilot.press("S")
+        await settle(pilot)
+        table = app.screen.query_one(DataTable)
+        await pilot.press("j", "j", "k")
+        assert table.cursor_row == 1
+
+    drive(AggregatorApp(settings, library=lib), script, size=(80, 24))
+
+
 def test_space_in_the_list_pages_the_list(library):
     settings, lib = library
 

@@ -25,7 +25,14 @@ class SourcesScreen(Screen[None]):
         binding("source.edit", "edit"),
         binding("source.delete", "delete"),
         Binding("c", "check", "Check now", id="sources.check"),
+        Binding("j", "move(1)", "Down", show=False, id="sources.down"),
+        Binding("k", "move(-1)", "Up", show=False, id="sources.up"),
     ]
+
+    def action_move(self, step: int) -> None:
+        """j and k move in the table, as in the list."""
+        table = self.query_one(DataTable)
+        table.move_cursor(row=table.cursor_row + step)
 
     app: AggregatorApp
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Markdown, Static
 
@@ -11,6 +12,11 @@ from aggregator.models import Entry
 
 
 class Reader(VerticalScroll, can_focus=True):
+    # j and k move in every pane, as in the list (vi keys, as newsboat and mutt have them).
+    BINDINGS = [
+        Binding("j", "scroll_down", "Down", show=False, id="reader.down"),
+        Binding("k", "scroll_up", "Up", show=False, id="reader.up"),
+    ]
     DEFAULT_CSS = """
     Reader { padding: 0 2; background: $surface; }
     Reader > #reader-title { text-style: bold; color: $text; padding: 1 0 0 0; }

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from rich.style import Style
 from rich.text import Text
+from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import NodeID, TreeNode
@@ -24,6 +25,10 @@ class Place:
 
 
 class Sidebar(Tree[Place]):
+    BINDINGS = [  # j and k move here too, as in the list
+        Binding("j", "cursor_down", "Down", show=False, id="sidebar.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="sidebar.up"),
+    ]
     DEFAULT_CSS = """
     Sidebar { width: 30; background: $panel; padding: 0 1; }
     Sidebar.narrow { width: 22; }
