@@ -155,3 +155,19 @@ def test_outlines_that_are_not_sources_survive_a_rewrite_of_the_list(tmp_path: P
     assert kept["exec:~/bin/s.sh"].get("note") == "newsboat"
     assert kept["exec:~/bin/s.sh"].getparent().get("text") == "Tools"  # in its folder still
     assert read_opml(path.read_bytes()).sources[0].url == "https://b.example/rss"
+
+
+def test_a_folder_named_with_a_slash_stays_one_folder():
+    """Found by review: "UI / UX" became a topic UI with a subtopic UX, and was written back
+    as two nested folders. Real folders nest as before."""
+    doc = read_opml(
+        b'<opml version="2.0"><body><outline text="UI / UX">'
+        b'<outline text="A" xmlUrl="https://a.example/f"/></outline>'
+        b'<outline text="News"><outline text="World/Europe">'
+        b'<outline text="B" xmlUrl="https://b.example/f"/></outline></outline></body></opml>'
+    )
+    assert [s.category.split("/") for s in doc.sources] == [["UI ∕ UX"], ["News", "World∕Europe"]]
+    root = etree.fromstring(write_opml(doc.sources))
+    folders = [o.get("text") for o in root.iter("outline") if o.get("xmlUrl") is None]
+    assert folders == ["UI / UX", "News", "World/Europe"]
+    assert read_opml(write_opml(doc.sources)).sources == doc.sources

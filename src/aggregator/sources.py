@@ -320,7 +320,14 @@ def _feed_outlines(
             yield path, attrs  # reported as skipped by _collect
         name = one_line(_get(attrs, "text")) or one_line(_get(attrs, "title"))
         if len(child):
+            # A topic path is `/`-separated: a folder named "UI / UX" keeps its slash as a
+            # look-alike that separates nothing, and gets it back when the list is written.
+            name = name.replace("/", FOLDER_SLASH)
             yield from _feed_outlines(child, [*path, name] if name else path)
+
+
+FOLDER_SLASH = "\u2215"
+"""DIVISION SLASH: stands for a `/` inside one folder's name."""
 
 
 def _page_url(attrs: dict[str, str]) -> str:
@@ -441,6 +448,7 @@ def _folder(folders: dict[str, etree._Element], path: str) -> etree._Element:
         return folders[path]
     parent_path, _, name = path.rpartition("/")
     parent = _folder(folders, parent_path)
+    name = name.replace(FOLDER_SLASH, "/")
     folder = etree.SubElement(parent, "outline", text=name, title=name)
     folders[path] = folder
     return folder
