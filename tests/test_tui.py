@@ -1475,11 +1475,24 @@ def test_command_palette_offers_opml_and_export_writes_a_valid_file(library, tmp
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, PromptScreen))
         prompt = app.screen.query_one(Input)
-        assert prompt.value == "feeds-export.opml"
+        assert prompt.value == str(Path.cwd() / "feeds-export.opml")  # the whole path
         prompt.value = str(target)
         await pilot.press("enter")
         await settle(pilot)
         assert f"Wrote {target}" in notes
+        # Again to the same file: a confirm first, and "Keep it" keeps it.
+        target.write_text("mine")
+        app.ask_to_export(str(target))
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await settle(pilot)
+        assert "exists. Replace it?" in screen_text(app)
+        await pilot.press("n")
+        await settle(pilot)
+        assert target.read_text() == "mine"
+        app.ask_to_export(str(target))
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await settle(pilot)
         document = read_opml_file(target)
         assert [(s.url, s.title, s.category) for s in document.sources] == [
             (MED, "Clinic Notes", "Medicine"),

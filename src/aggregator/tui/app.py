@@ -416,10 +416,22 @@ class AggregatorApp(App[str | None]):
         )
         self.call_from_thread(self.load_library)
 
+    def ask_to_export(self, path: str) -> None:
+        """Export to `path`, after a confirm when that would replace a file."""
+        target = Path(path).expanduser().absolute()
+        if not target.exists():
+            self.export_opml(str(target))
+            return
+        self.push_screen(
+            ConfirmScreen(f"{target} exists. Replace it?", yes="Replace", no="Keep it"),
+            lambda yes: self.export_opml(str(target)) if yes else None,
+        )
+
     @work(thread=True, group="opml", exit_on_error=False)
     def export_opml(self, path: str) -> None:
-        self.library.export_opml(Path(path).expanduser())
-        self.call_from_thread(self.notify, f"Wrote {path}")
+        target = Path(path).expanduser().absolute()
+        self.library.export_opml(target)
+        self.call_from_thread(self.notify, f"Wrote {target}")
 
     # -- help and errors -------------------------------------------------------------------------
 

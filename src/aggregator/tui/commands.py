@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -43,7 +44,13 @@ class AggregatorCommands(Provider):
             (
                 "Export OPML",
                 "Write your source list as OPML 2.0",
-                partial(_ask, app, "Export to which file?", app.export_opml, "feeds-export.opml"),
+                partial(
+                    _ask,
+                    app,
+                    "Export to which file?",
+                    app.ask_to_export,
+                    str(Path.cwd() / "feeds-export.opml"),  # where it goes, in full
+                ),
             ),
             (
                 "Keys and action ids",
