@@ -171,3 +171,48 @@ def test_a_folder_named_with_a_slash_stays_one_folder():
     folders = [o.get("text") for o in root.iter("outline") if o.get("xmlUrl") is None]
     assert folders == ["UI / UX", "News", "World/Europe"]
     assert read_opml(write_opml(doc.sources)).sources == doc.sources
+
+
+def test_editing_the_list_changes_only_what_changed(tmp_path: Path, capsys):
+    """Found by review: every rewrite of the user's list dropped its comments, head, empty
+    folders, folder attributes and a title different from its text. The list is edited in
+    place now: the sources that changed, nothing else."""
+    from aggregator.cli import run
+
+    path = tmp_path / "feeds.opml"
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<opml version="2.0"><head><title>mine</title>'
+        "<ownerName>Ana</ownerName><expansionState>1,3</expansionState></head><body>"
+        "<!-- kept for later -->"
+        '<outline text="Science" isOpen="true" x-color="blue">'
+        '<outline text="Nature" title="Nature (weekly)" xmlUrl="https://nature.example/rss"/>'
+        '<outline text="Old" xmlUrl="https://old.example/rss"/></outline>'
+        '<outline text="Empty folder" isOpen="false"/>'
+        "</body></opml>"
+    )
+    home = ["--data-dir", str(tmp_path / "home"), "--opml", str(path)]
+    assert run([*home, "sources", "remove", "https://old.example/rss"]) == 0
+    assert run([*home, "sources", "add", "--no-discover", "--category", "Science/Space",
+                "https://space.example/rss"]) == 0  # fmt: skip
+    assert run([*home, "sources", "add", "--no-discover", "https://misc.example/rss"]) == 0
+    capsys.readouterr()
+    written = path.read_text()
+    root = etree.fromstring(path.read_bytes())
+    head = root.find("head")
+    assert head is not None and head.findtext("ownerName") == "Ana"
+    assert head.findtext("expansionState") == "1,3" and head.findtext("title") == "mine"
+    assert "<!-- kept for later -->" in written
+    science = root.find("body/outline[@text='Science']")
+    assert science is not None and science.get("isOpen") == "true"
+    assert science.get("x-color") == "blue"
+    nature = science.find("outline[@text='Nature']")
+    assert nature is not None and nature.get("title") == "Nature (weekly)"  # untouched
+    assert root.find("body/outline[@text='Empty folder']") is not None
+    assert "old.example" not in written
+    space = science.find("outline[@text='Space']/outline")
+    assert space is not None and space.get("xmlUrl") == "https://space.example/rss"
+    assert [s.url for s in read_opml(path.read_bytes()).sources] == [
+        "https://nature.example/rss",
+        "https://space.example/rss",
+        "https://misc.example/rss",
+    ]

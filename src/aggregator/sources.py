@@ -13,7 +13,7 @@ import html.entities
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
@@ -470,6 +470,124 @@ def _outline_attributes(source: Source) -> list[tuple[str, str]]:
     return attrs
 
 
+def edit_opml(data: bytes, sources: Sequence[Source]) -> bytes | None:
+    """The list in `data` holding `sources` now, changed only where they changed.
+
+    Outlines of sources that went are removed, a changed source's outline is rewritten (and
+    moved when its topic changed), new ones are added to their folder; everything else (the
+    head, comments, empty folders, folder attributes, a title that differs from the text,
+    outlines that are not sources here) stays as it was. None when `data` is not one OPML
+    document with a body: then the list is written anew.
+    """
+    document = read_opml(data)
+    tree = _editable_tree(data, document)
+    if tree is None:
+        return None
+    root, body = tree
+    before = {s.url: s for s in document.sources}
+    wanted = {s.url: s for s in sources}
+    placed: dict[str, list[etree._Element]] = {}
+    for element in body.iter():
+        url = _outline_url(element)
+        if url:
+            placed.setdefault(url, []).append(element)
+    for url, elements in placed.items():
+        source = wanted.get(url)
+        if source is None:  # removed: every outline of it (duplicates were merged into it)
+            for element in elements:
+                _detach(element)
+        elif source != before.get(url):
+            first = elements[0]
+            for key in list(first.attrib):
+                del first.attrib[key]
+            for key, value in _outline_attributes(source):
+                first.set(key, value)
+            if _folder_of(first) != source.category:
+                _detach(first)
+                _tree_folder(body, source.category).append(first)
+    for source in sources:
+        if source.url not in placed:
+            outline = etree.SubElement(_tree_folder(body, source.category), "outline")
+            for key, value in _outline_attributes(source):
+                outline.set(key, value)
+    etree.indent(root, space="  ")
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def _editable_tree(
+    data: bytes, document: OpmlDocument
+) -> tuple[etree._Element, etree._Element] | None:
+    """The list's XML tree and its body, as written (comments and all) when that reads as
+    the same sources, else as repaired (`_repair` drops comments to parse broken lists)."""
+    text = _decode(data)
+    for candidate in (text, _repair(text)):
+        chunks = _opml_chunks(candidate)
+        root = _parse_xml(chunks[0]) if len(chunks) == 1 else None
+        body = _child(root, "body") if root is not None else None
+        if root is not None and body is not None:
+            read = _collect(document.title, list(_feed_outlines(body, [])))
+            if read.sources == document.sources:
+                return root, body
+    return None
+
+
+def _outline_url(element: etree._Element) -> str:
+    """The source URL an outline stands for, as `_collect` reads it ("" for none)."""
+    if _local(element).lower() != "outline":
+        return ""
+    attrs = _attrs(element)
+    kind = _get(attrs, "type").strip().lower() or "rss"
+    if (kind in LIST_TYPES and not _get(attrs, "xmlurl").strip()) or kind == "source":
+        return ""
+    raw = _page_url(attrs) if kind == "html" else _get(attrs, "xmlurl")
+    if not raw.strip():
+        return ""
+    try:
+        return normalize_source_url(raw)
+    except InvalidSourceError:
+        return ""
+
+
+def _name(element: etree._Element) -> str:
+    attrs = _attrs(element)
+    name = one_line(_get(attrs, "text")) or one_line(_get(attrs, "title"))
+    return name.replace("/", FOLDER_SLASH)
+
+
+def _folder_of(element: etree._Element) -> str:
+    names = []
+    parent = element.getparent()
+    while parent is not None and _local(parent).lower() == "outline":
+        if _name(parent):
+            names.append(_name(parent))
+        parent = parent.getparent()
+    return "/".join(reversed(names))
+
+
+def _tree_folder(body: etree._Element, path: str) -> etree._Element:
+    """The folder outline for a topic path under `body`, made where it is missing."""
+    node = body
+    for part in [p for p in path.split("/") if p]:
+        for child in node:
+            if (
+                _local(child).lower() == "outline"
+                and not _outline_url(child)
+                and _name(child) == part
+            ):
+                node = child
+                break
+        else:
+            shown = part.replace(FOLDER_SLASH, "/")
+            node = etree.SubElement(node, "outline", text=shown, title=shown)
+    return node
+
+
+def _detach(element: etree._Element) -> None:
+    parent = element.getparent()
+    if parent is not None:
+        parent.remove(element)
+
+
 def _xml_name(name: str) -> bool:
     return re.fullmatch(r"[A-Za-z_][\w.-]*", name) is not None
 
@@ -480,13 +598,24 @@ def save_opml(
     *,
     title: str,
     kept: Iterable[SkippedOutline] = (),
+    in_place: bool = False,
 ) -> None:
     """Write atomically (temp file, fsync, rename): a crash never leaves half a list.
 
+    `in_place`: the file is the user's own list, edited where the sources changed and left
+    as it was elsewhere (`edit_opml`); written anew only when it cannot be edited that way.
     The directory must be there (the library makes its own): a mistyped one is an error,
     not a new folder."""
     target = Path(path)
-    data = write_opml(sources, title=title, kept=kept)
+    sources = list(sources)
+    data = None
+    if in_place and target.exists():
+        try:
+            data = edit_opml(target.read_bytes(), sources)
+        except (OSError, OpmlError):
+            data = None
+    if data is None:
+        data = write_opml(sources, title=title, kept=kept)
     fd, tmp = tempfile.mkstemp(prefix=".feeds-", suffix=".opml", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:

@@ -62,7 +62,11 @@ class SourceList:
     def _save_list(self, sources: list[Source]) -> None:
         try:
             opml.save_opml(
-                self.settings.opml_path, sources, title=self._list_title, kept=self._list_refused
+                self.settings.opml_path,
+                sources,
+                title=self._list_title,
+                kept=self._list_refused,
+                in_place=True,
             )
         except OSError as exc:
             path = str(self.settings.opml_path)
