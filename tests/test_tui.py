@@ -1067,6 +1067,35 @@ def test_facets_in_the_sidebar_narrow_the_results(library):
     drive(AggregatorApp(settings, library=lib), script)
 
 
+def test_search_results_come_a_page_more_at_a_time(tmp_path):
+    """Found by review: the UI showed at most 50 results. Reaching the last one loads the
+    next 50, the cursor staying where it is, until there are no more."""
+    settings, lib = make_library(tmp_path, entries=False)
+    lib.store.upsert_entries(
+        MED, [_draft(f"m{i}", f"Market day {i}", "A market by the harbour.", 1 + i % 28)
+              for i in range(120)]
+    )  # fmt: skip
+    lib.update_index()
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        await search(pilot, "market")
+        await pilot.press("enter")
+        assert len(titles(app)) == 50
+        await pilot.press("end")
+        await wait_until(pilot, lambda: len(titles(app)) == 100)
+        assert entry_list(app).cursor == 49  # where it was
+        await pilot.press("end")
+        await wait_until(pilot, lambda: len(titles(app)) == 120)
+        await pilot.press("end")
+        await settle(pilot)
+        assert len(titles(app)) == 120 and entry_list(app).cursor == 119
+        await pilot.press("t")  # another order: from its first page again
+        await wait_until(pilot, lambda: app.main.search_sort == "newest")
+        await wait_until(pilot, lambda: len(titles(app)) == 50)
+
+    drive_owned(AggregatorApp(settings, library=lib), script)
+
+
 def test_no_results_leave_no_article_in_the_reader(library):
     """Wide layout: a search that finds nothing empties the reader beside the list."""
     settings, lib = library

@@ -66,6 +66,10 @@ class MainScreen(Screen[None]):
         self.search_query = ""
         self.search_sort = "relevance"
         self.search_filter: Place | None = None
+        self.search_limit = SEARCH_PAGE
+        """Results asked for: a page more each time the cursor reaches the last one."""
+        self._more_wanted = False
+        self._search_exhausted = True
         self.unread_only = False
         """`u`: the list shows only unread entries (of the place chosen)."""
         self._generation = 0
@@ -141,6 +145,16 @@ class MainScreen(Screen[None]):
         empties it: an article left there would read as one of them."""
         if self._preview is not None:
             self._preview.stop()
+        entries = self.query_one(EntryList)
+        if (
+            self.search_result is not None
+            and not self._search_exhausted
+            and event.row is not None
+            and entries.cursor == len(entries.rows) - 1
+        ):
+            self._search_exhausted = True  # until this page is in
+            self.search_limit += SEARCH_PAGE
+            self.run_search(more=True)
         if self.size.width < WIDE:
             return
         if event.row is None:
@@ -352,18 +366,28 @@ class MainScreen(Screen[None]):
     def search_done(self) -> None:
         self.query_one(EntryList).focus()
 
-    def run_search(self) -> None:
+    def run_search(self, *, more: bool = False) -> None:
+        """Search again: a new query, order or narrowing from its first page; `more` for the
+        same search with another page, the cursor staying where it is."""
+        if not more:
+            self.search_limit = SEARCH_PAGE
+        self._more_wanted = more
         self._generation += 1
-        self._search(self.search_query, self.search_sort, self.search_filter, self._generation)
+        self._search(
+            self.search_query, self.search_sort, self.search_filter, self._generation,
+            self.search_limit,
+        )  # fmt: skip
 
     @work(thread=True, exclusive=True, group="search", exit_on_error=False)
-    def _search(self, query: str, sort: str, narrow: Place | None, generation: int) -> None:
+    def _search(
+        self, query: str, sort: str, narrow: Place | None, generation: int, limit: int
+    ) -> None:
         kwargs: dict[str, str] = {}
         if narrow is not None and narrow.kind == "facet-topic":
             kwargs["category"] = narrow.value
         elif narrow is not None and narrow.kind == "facet-source":
             kwargs["source"] = narrow.value
-        result = self.app.library.search(query, limit=SEARCH_PAGE, sort=sort, **kwargs)
+        result = self.app.library.search(query, limit=limit, sort=sort, **kwargs)
         self.post_message(SearchFinished(result, generation))
 
     @on(SearchFinished)
@@ -388,7 +412,9 @@ class MainScreen(Screen[None]):
         snippets = {h.id: Snippet(h.snippet, h.highlights) for h in result.hits}
         entries = self.query_one(EntryList)
         entries.empty_text = "No results."
-        entries.set_rows(rows, snippets)
+        current = entries.current
+        entries.set_rows(rows, snippets, keep=current.id if self._more_wanted and current else None)
+        self._search_exhausted = len(result.hits) < self.search_limit
         if self.search_filter is None:
             self.query_one(Sidebar).show_facets(result.facets, result.source_titles, result.total)
         notes = []
