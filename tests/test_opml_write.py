@@ -216,3 +216,10 @@ def test_editing_the_list_changes_only_what_changed(tmp_path: Path, capsys):
         "https://space.example/rss",
         "https://misc.example/rss",
     ]
+
+
+def test_no_empty_title_or_site_is_written():
+    """`sources add --no-discover` wrote title="" and htmlUrl="" (found by review)."""
+    root = etree.fromstring(write_opml([Source(url="https://bare.example/feed")]))
+    (outline,) = root.iter("outline")
+    assert outline.attrib == {"text": "", "type": "rss", "xmlUrl": "https://bare.example/feed"}

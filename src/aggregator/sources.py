@@ -457,9 +457,14 @@ def _folder(folders: dict[str, etree._Element], path: str) -> etree._Element:
 def _outline_attributes(source: Source) -> list[tuple[str, str]]:
     extra = dict(source.extra)
     kind = extra.pop("originalType", None) or source.type
-    attrs = [("text", source.title), ("title", source.title), ("type", kind)]
-    attrs.append(("xmlUrl", source.url))
-    attrs.append(("htmlUrl", source.html_url or (source.url if source.type == "html" else "")))
+    # OPML wants `text` on every outline; empty `title` and `htmlUrl` are only noise.
+    attrs = [("text", source.title)]
+    if source.title:
+        attrs.append(("title", source.title))
+    attrs += [("type", kind), ("xmlUrl", source.url)]
+    html_url = source.html_url or (source.url if source.type == "html" else "")
+    if html_url:
+        attrs.append(("htmlUrl", html_url))
     if source.full_text:
         attrs.append(("fullText", "true"))
     if source.selector:
