@@ -12,7 +12,7 @@ from lxml import etree
 from aggregator.config import load_settings
 from aggregator.library import open_library
 from aggregator.models import Source
-from aggregator.sources import read_opml, read_opml_file, save_opml, write_opml
+from aggregator.sources import edit_opml, read_opml, read_opml_file, save_opml, write_opml
 
 SOURCES = [
     Source(
@@ -223,3 +223,49 @@ def test_no_empty_title_or_site_is_written():
     root = etree.fromstring(write_opml([Source(url="https://bare.example/feed")]))
     (outline,) = root.iter("outline")
     assert outline.attrib == {"text": "", "type": "rss", "xmlUrl": "https://bare.example/feed"}
+
+
+@pytest.mark.parametrize(
+    ("opml", "change"),
+    [
+        # Not well-formed (a bare &): edited, it would be saved as the forgiving parse left it.
+        ('<outline text="Tom & Jerry" xmlUrl="https://a.example/f"/>', "add"),
+        # A feed that is also a folder of others: retitled or removed, it took them along.
+        (
+            '<outline text="Blog" xmlUrl="https://a.example/f">'
+            '<outline text="Child" xmlUrl="https://c.example/f"/></outline>',
+            "retitle",
+        ),
+        # One feed in two folders (merged): moved, the other outline came first and won.
+        (
+            '<outline text="A"><outline text="Feed" xmlUrl="https://a.example/f"/></outline>'
+            '<outline text="B"><outline text="Old" xmlUrl="https://a.example/f"/></outline>',
+            "move",
+        ),
+    ],
+)
+def test_a_list_that_cannot_be_edited_exactly_is_written_anew(
+    tmp_path: Path, opml: str, change: str
+):
+    """Found by a review of the in-place edit: each of these came out wrong or ill-formed."""
+    from dataclasses import replace
+
+    data = f'<opml version="2.0"><head><title>t</title></head><body>{opml}</body></opml>'
+    path = tmp_path / "feeds.opml"
+    path.write_text(data)
+    sources = list(read_opml(data.encode()).sources)
+    if change == "add":
+        sources.append(Source(url="https://new.example/f", title="New"))
+    elif change == "retitle":
+        sources[0] = replace(sources[0], title="Blog2")
+    else:
+        sources[0] = replace(sources[0], category="C", tags=("B",))
+    assert edit_opml(data.encode(), sources) is None
+    save_opml(path, sources, title="t", in_place=True)
+    etree.fromstring(path.read_bytes(), etree.XMLParser(recover=False))  # well-formed
+    assert list(read_opml(path.read_bytes()).sources) == sources
+
+
+def test_attribute_names_in_any_script_survive():
+    source = Source(url="https://a.example/f", title="A", extra=(("ñote", "keep"),))
+    assert read_opml(write_opml([source])).sources == (source,)

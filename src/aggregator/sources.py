@@ -481,8 +481,12 @@ def edit_opml(data: bytes, sources: Sequence[Source]) -> bytes | None:
     Outlines of sources that went are removed, a changed source's outline is rewritten (and
     moved when its topic changed), new ones are added to their folder; everything else (the
     head, comments, empty folders, folder attributes, a title that differs from the text,
-    outlines that are not sources here) stays as it was. None when `data` is not one OPML
-    document with a body: then the list is written anew.
+    outlines that are not sources here) stays as it was.
+
+    Only when that edit is exact; else None, and the caller writes the list anew: `data` is
+    not one well-formed OPML document (a list that needs repairs, or nests deeper than a
+    parser goes, would be saved as the repairs left it), or a source that changes or goes
+    has more than one outline (merged duplicates) or is also a folder holding others.
     """
     document = read_opml(data)
     tree = _editable_tree(data, document)
@@ -492,24 +496,31 @@ def edit_opml(data: bytes, sources: Sequence[Source]) -> bytes | None:
     before = {s.url: s for s in document.sources}
     wanted = {s.url: s for s in sources}
     placed: dict[str, list[etree._Element]] = {}
-    for element in body.iter():
+    for element in _outline_tree(body):
         url = _outline_url(element)
         if url:
             placed.setdefault(url, []).append(element)
     for url, elements in placed.items():
+        if wanted.get(url) != before.get(url) and (
+            len(elements) > 1 or next(_outline_tree(elements[0]), None) is not None
+        ):
+            return None
+    for url, elements in placed.items():
         source = wanted.get(url)
-        if source is None:  # removed: every outline of it (duplicates were merged into it)
-            for element in elements:
-                _detach(element)
-        elif source != before.get(url):
-            first = elements[0]
-            for key in list(first.attrib):
-                del first.attrib[key]
-            for key, value in _outline_attributes(source):
-                first.set(key, value)
-            if _folder_of(first) != source.category:
-                _detach(first)
-                _tree_folder(body, source.category).append(first)
+        if source == before.get(url):
+            continue  # unchanged: left as written
+        (element,) = elements  # one outline, with none inside it (checked above)
+        if source is None:
+            _detach(element)
+            continue
+        for key in list(element.attrib):
+            if "}" not in key:  # another program's namespaced attributes stay
+                del element.attrib[key]
+        for key, value in _outline_attributes(source):
+            element.set(key, value)
+        if _folder_of(element) != source.category:
+            _detach(element)
+            _tree_folder(body, source.category).append(element)
     for source in sources:
         if source.url not in placed:
             outline = etree.SubElement(_tree_folder(body, source.category), "outline")
@@ -522,18 +533,31 @@ def edit_opml(data: bytes, sources: Sequence[Source]) -> bytes | None:
 def _editable_tree(
     data: bytes, document: OpmlDocument
 ) -> tuple[etree._Element, etree._Element] | None:
-    """The list's XML tree and its body, as written (comments and all) when that reads as
-    the same sources, else as repaired (`_repair` drops comments to parse broken lists)."""
-    text = _decode(data)
-    for candidate in (text, _repair(text)):
-        chunks = _opml_chunks(candidate)
-        root = _parse_xml(chunks[0]) if len(chunks) == 1 else None
-        body = _child(root, "body") if root is not None else None
-        if root is not None and body is not None:
-            read = _collect(document.title, list(_feed_outlines(body, [])))
-            if read.sources == document.sources:
-                return root, body
-    return None
+    """The list's XML tree and its body, exactly as written (comments and all): parsed
+    strictly, and reading as the same sources as the forgiving reader found."""
+    chunks = _opml_chunks(_decode(data))
+    if len(chunks) != 1:
+        return None
+    parser = etree.XMLParser(
+        recover=False, resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+    )
+    try:
+        root = etree.fromstring(chunks[0].encode("utf-8"), parser)
+    except etree.XMLSyntaxError:
+        return None
+    body = _child(root, "body")
+    if body is None:
+        return None
+    read = _collect(document.title, list(_feed_outlines(body, [])))
+    return (root, body) if read.sources == document.sources else None
+
+
+def _outline_tree(parent: etree._Element) -> Iterator[etree._Element]:
+    """The outlines below `parent`, through outlines only, as `_feed_outlines` walks them."""
+    for child in parent:
+        if _local(child).lower() == "outline":
+            yield child
+            yield from _outline_tree(child)
 
 
 def _outline_url(element: etree._Element) -> str:
@@ -594,7 +618,8 @@ def _detach(element: etree._Element) -> None:
 
 
 def _xml_name(name: str) -> bool:
-    return re.fullmatch(r"[A-Za-z_][\w.-]*", name) is not None
+    """A name lxml takes for an attribute (XML allows letters of any script)."""
+    return re.fullmatch(r"[^\W\d][\w.-]*", name) is not None
 
 
 def save_opml(
