@@ -338,7 +338,7 @@ def search(
             err.print(text(f"Indexing {plural(total, 'entry', 'entries')} first…", style="dim"))
 
     with obj.library() as library:
-        _check_search_filters(library, category, source_url)
+        library.check_search_filters(category, source_url)
         try:
             library.catch_up(catching_up)  # what a crash, a Ctrl-C or a new index format left
         except (AggregatorError, OSError) as exc:  # searching what is indexed is still worth it
@@ -489,27 +489,6 @@ def _sources_table(infos: list[SourceInfo]) -> Table:
             health,
         )
     return table
-
-
-def _check_search_filters(library: Library, category: str | None, source: str | None) -> None:
-    """A topic or source that is not in the list is a mistake to name, not a reason to find
-    nothing and say so as if the library had no match."""
-    if source:
-        library.select_sources([source])  # one line when it is not a source
-    if not category:
-        return
-    named: set[str] = set()
-    listed = [info.source for info in library.sources()]
-    for listed_source in listed:
-        for path in (listed_source.category, *listed_source.tags):
-            parts = [p for p in path.lower().split("/") if p]
-            named.update("/".join(parts[: i + 1]) for i in range(len(parts)))
-            named.update(parts)
-    if category.strip().strip("/").lower() not in named:
-        topics = sorted({s.category.split("/")[0] for s in listed if s.category})
-        raise click.ClickException(
-            f"no topic named '{category}' in your list (topics: {', '.join(topics)})"
-        )
 
 
 def _local_time(value: datetime | None) -> str | None:

@@ -76,12 +76,16 @@ def discover_feeds(page: bytes | str, base_url: str) -> list[FoundFeed]:
     return list(found.values())
 
 
+_BAD_SELECTOR = (SelectorSyntaxError, ValueError, NotImplementedError)
+"""What soupsieve raises for a selector it cannot use."""
+
+
 def selector_problem(selector: str) -> str:
     """Why a CSS selector cannot be used ("" when it can): checked when a page source is
     added, not first at its next fetch."""
     try:
         BeautifulSoup("", "html.parser").select(selector)
-    except (SelectorSyntaxError, ValueError, NotImplementedError) as exc:
+    except _BAD_SELECTOR as exc:
         return one_line(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)[:120]
     return ""
 
@@ -92,7 +96,7 @@ def article_links(page: bytes | str, base_url: str, selector: str) -> list[Found
     base = _base(soup, base_url)
     try:
         matches = soup.select(selector)
-    except (SelectorSyntaxError, ValueError, NotImplementedError) as exc:
+    except _BAD_SELECTOR as exc:
         raise FeedError(
             f"bad selector {selector!r}: {one_line(str(exc))[:120]}", url=base_url
         ) from None

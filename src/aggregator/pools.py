@@ -13,7 +13,6 @@ import signal
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.context import SpawnContext, SpawnProcess
-from typing import Any
 
 
 class _SpawnProcess(SpawnProcess):
@@ -34,10 +33,8 @@ class _SpawnContext(SpawnContext):
 
 
 def process_pool(
-    workers: int, initializer: Callable[..., object] | None = None, initargs: tuple[Any, ...] = ()
+    workers: int, initializer: Callable[[], object] | None = None
 ) -> ProcessPoolExecutor:
     """A pool of `workers` fresh interpreters (spawned, not forked: this process runs
     threads) that never see SIGINT."""
-    return ProcessPoolExecutor(
-        workers, mp_context=_SpawnContext(), initializer=initializer, initargs=initargs
-    )
+    return ProcessPoolExecutor(workers, mp_context=_SpawnContext(), initializer=initializer)

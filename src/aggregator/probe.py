@@ -15,8 +15,7 @@ from aggregator.errors import FetchError, InvalidSourceError, NetworkError
 from aggregator.fetch import HttpClient, Response
 from aggregator.models import Source, UpdateResult
 from aggregator.parse import ParsedFeed, parse_feed
-from aggregator.sanitize import one_line
-from aggregator.update import FEED_ACCEPT
+from aggregator.update import FEED_ACCEPT, unexpected_error
 
 SELECTOR_HINT = (
     'to follow the page itself, add it to feeds.opml as <outline type="html" '
@@ -109,7 +108,7 @@ async def _check_one(http: HttpClient, source: Source) -> UpdateResult:
     except FetchError as exc:
         return replace(base, error=str(exc))
     except Exception as exc:  # one source's surprise must not end the check of the others
-        return replace(base, error=f"unexpected {type(exc).__name__}: {one_line(str(exc))[:200]}")
+        return replace(base, error=unexpected_error(exc))
     return replace(
         base,
         status="ok",

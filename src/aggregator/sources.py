@@ -318,16 +318,33 @@ def _feed_outlines(
             yield path, attrs
         elif kind in LIST_TYPES and (_get(attrs, "url") or _get(attrs, "xmlurl")):
             yield path, attrs  # reported as skipped by _collect
-        name = one_line(_get(attrs, "text")) or one_line(_get(attrs, "title"))
         if len(child):
-            # A topic path is `/`-separated: a folder named "UI / UX" keeps its slash as a
-            # look-alike that separates nothing, and gets it back when the list is written.
-            name = name.replace("/", FOLDER_SLASH)
+            name = _folder_name(attrs)
             yield from _feed_outlines(child, [*path, name] if name else path)
 
 
 FOLDER_SLASH = "\u2215"
 """DIVISION SLASH: stands for a `/` inside one folder's name."""
+
+
+def _outline_name(attrs: dict[str, str]) -> str:
+    return one_line(_get(attrs, "text")) or one_line(_get(attrs, "title"))
+
+
+def _folder_name(attrs: dict[str, str]) -> str:
+    """A folder's name as one step of a topic path: a topic path is `/`-separated, so a
+    folder named "UI / UX" keeps its slash as a look-alike that separates nothing (and gets
+    it back when the list is written)."""
+    return _outline_name(attrs).replace("/", FOLDER_SLASH)
+
+
+def _address(attrs: dict[str, str]) -> tuple[str, str, bool]:
+    """An outline's type, the address it gives, and whether it links to another list or
+    page rather than being a feed."""
+    kind = _get(attrs, "type").strip().lower() or "rss"
+    raw_url = _page_url(attrs) if kind == "html" else _get(attrs, "xmlurl")
+    link = (kind in LIST_TYPES and not _get(attrs, "xmlurl").strip()) or kind == "source"
+    return kind, raw_url, link
 
 
 def _page_url(attrs: dict[str, str]) -> str:
@@ -349,11 +366,10 @@ def _collect(title: str, found: list[tuple[list[str], dict[str, str]]]) -> OpmlD
     skipped: list[SkippedOutline] = []
     merged = 0
     for path, attrs in found:
-        kind = _get(attrs, "type").strip().lower() or "rss"
-        name = one_line(_get(attrs, "text")) or one_line(_get(attrs, "title"))
-        raw_url = _page_url(attrs) if kind == "html" else _get(attrs, "xmlurl")
+        kind, raw_url, link = _address(attrs)
+        name = _outline_name(attrs)
         folder, as_read = "/".join(path), tuple(attrs.items())
-        if (kind in LIST_TYPES and not _get(attrs, "xmlurl").strip()) or kind == "source":
+        if link:
             reason = f"a link to another list or page (type={kind}), not a feed"
             shown = one_line(raw_url or _get(attrs, "url"))
             skipped.append(SkippedOutline(shown, name, reason, folder, as_read))
@@ -564,31 +580,22 @@ def _outline_url(element: etree._Element) -> str:
     """The source URL an outline stands for, as `_collect` reads it ("" for none)."""
     if _local(element).lower() != "outline":
         return ""
-    attrs = _attrs(element)
-    kind = _get(attrs, "type").strip().lower() or "rss"
-    if (kind in LIST_TYPES and not _get(attrs, "xmlurl").strip()) or kind == "source":
-        return ""
-    raw = _page_url(attrs) if kind == "html" else _get(attrs, "xmlurl")
-    if not raw.strip():
+    _, raw_url, link = _address(_attrs(element))
+    if link or not raw_url.strip():
         return ""
     try:
-        return normalize_source_url(raw)
+        return normalize_source_url(raw_url)
     except InvalidSourceError:
         return ""
-
-
-def _name(element: etree._Element) -> str:
-    attrs = _attrs(element)
-    name = one_line(_get(attrs, "text")) or one_line(_get(attrs, "title"))
-    return name.replace("/", FOLDER_SLASH)
 
 
 def _folder_of(element: etree._Element) -> str:
     names = []
     parent = element.getparent()
     while parent is not None and _local(parent).lower() == "outline":
-        if _name(parent):
-            names.append(_name(parent))
+        name = _folder_name(_attrs(parent))
+        if name:
+            names.append(name)
         parent = parent.getparent()
     return "/".join(reversed(names))
 
@@ -601,7 +608,7 @@ def _tree_folder(body: etree._Element, path: str) -> etree._Element:
             if (
                 _local(child).lower() == "outline"
                 and not _outline_url(child)
-                and _name(child) == part
+                and _folder_name(_attrs(child)) == part
             ):
                 node = child
                 break

@@ -223,7 +223,7 @@ class Updater:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug or a hostile document must not stop the other sources
-            error = f"unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+            error = unexpected_error(exc)
             failures.append((_failure(source.url, FetchError(error, url=source.url), state), exc))
             return replace(base, error=error)
 
@@ -234,17 +234,7 @@ class Updater:
             source.url, etag=state.etag, last_modified=state.last_modified, accept=FEED_ACCEPT
         )
         if response.not_modified:
-            self._not_modified.append((source.url, response.moved_to))
-            done, failed = 0, 0
-            if source.url in self._pending:
-                done, failed = await self._complete_articles(source)
-            return replace(
-                base,
-                status="not_modified",
-                moved_to=response.moved_to,
-                articles=done,
-                articles_failed=failed,
-            )
+            return await self._unchanged(source, response, base)
         parsed: ParsedFeed = await self._cpu_call(
             "parse_job",
             response.body,
@@ -275,6 +265,23 @@ class Updater:
             updated=counts.updated,
             unchanged=counts.unchanged,
             warning=parsed.warning or None,
+            moved_to=response.moved_to,
+            articles=done,
+            articles_failed=failed,
+        )
+
+    async def _unchanged(
+        self, source: Source, response: Response, base: UpdateResult
+    ) -> UpdateResult:
+        """A 304: the source's state is recorded at the end of the run; articles still
+        waiting (a feed's teasers, a page source's pages that failed) are fetched now."""
+        self._not_modified.append((source.url, response.moved_to))
+        done, failed = 0, 0
+        if source.url in self._pending:
+            done, failed = await self._complete_articles(source)
+        return replace(
+            base,
+            status="not_modified",
             moved_to=response.moved_to,
             articles=done,
             articles_failed=failed,
@@ -328,15 +335,7 @@ class Updater:
             source.url, etag=state.etag, last_modified=state.last_modified, accept=PAGE_ACCEPT
         )
         if response.not_modified:
-            self._not_modified.append((source.url, response.moved_to))
-            done, failed = await self._complete_articles(source)  # pages that failed before
-            return replace(
-                base,
-                status="not_modified",
-                moved_to=response.moved_to,
-                articles=done,
-                articles_failed=failed,
-            )
+            return await self._unchanged(source, response, base)
         links, title = await self._cpu_call(
             "links_job", response.body, response.final_url, source.selector
         )
@@ -490,6 +489,12 @@ def _offline(failures: list[tuple[Failure, BaseException]], attempted: int) -> b
         and all(isinstance(e, NetworkError) and e.connection for _, e in failures)
         and len({host_of(f.url) for f, _ in failures}) > 1
     )
+
+
+def unexpected_error(exc: BaseException) -> str:
+    """The one line a source gets for an exception nothing expected (a bug, or a document
+    a library trips on)."""
+    return f"unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
 
 
 def raised_by_job(exc: BaseException) -> bool:

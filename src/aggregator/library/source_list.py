@@ -205,13 +205,33 @@ class SourceList:
                 if s.category.lower() == wanted or s.category.lower().startswith(wanted + "/")
             ]
             if not inside:  # a typo would otherwise fetch nothing and say all is well
-                topics = sorted({s.category.split("/")[0] for s in listed if s.category})
-                raise UserError(
-                    f"no topic named '{category}' in your list (topics: {', '.join(topics)})"
-                )
+                raise _unknown_topic(category, listed)
             urls_inside = {s.url for s in inside}
             chosen = [s for s in chosen if s.url in urls_inside]
         return chosen
+
+    def check_search_filters(self, category: str | None, source: str | None) -> None:
+        """A topic or source to narrow a search by must be in the list: named by mistake, it
+        would find nothing, as if the library had no match. A topic is named as `category:`
+        reads it: by its path, or by the name of any of its levels."""
+        listed = self._read_list()
+        if source:
+            _find(listed, source)
+        if not category:
+            return
+        named: set[str] = set()
+        for listed_source in listed:
+            for path in (listed_source.category, *listed_source.tags):
+                parts = path.lower().split("/") if path else []
+                named.update("/".join(parts[: i + 1]) for i in range(len(parts)))
+                named.update(parts)
+        if _clean_category(category).lower() not in named:
+            raise _unknown_topic(category, listed)
+
+
+def _unknown_topic(category: str, listed: list[Source]) -> UserError:
+    topics = sorted({s.category.split("/")[0] for s in listed if s.category})
+    return UserError(f"no topic named '{category}' in your list (topics: {', '.join(topics)})")
 
 
 def _refuse_duplicate(listed: list[Source], url: str) -> None:

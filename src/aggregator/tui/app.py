@@ -420,16 +420,15 @@ class AggregatorApp(App[str | None]):
         """Export to `path`, after a confirm when that would replace a file."""
         target = Path(path).expanduser().absolute()
         if not target.exists():
-            self.export_opml(str(target))
+            self.export_opml(target)
             return
         self.push_screen(
             ConfirmScreen(f"{target} exists. Replace it?", yes="Replace", no="Keep it"),
-            lambda yes: self.export_opml(str(target)) if yes else None,
+            lambda yes: self.export_opml(target) if yes else None,
         )
 
     @work(thread=True, group="opml", exit_on_error=False)
-    def export_opml(self, path: str) -> None:
-        target = Path(path).expanduser().absolute()
+    def export_opml(self, target: Path) -> None:
         self.library.export_opml(target)
         self.call_from_thread(self.notify, f"Wrote {target}")
 

@@ -69,7 +69,6 @@ class MainScreen(Screen[None]):
         self.search_limit = SEARCH_PAGE
         """Results asked for: a page more each time the cursor reaches the last one."""
         self._more_wanted = False
-        self._search_exhausted = True
         self.unread_only = False
         """`u`: the list shows only unread entries (of the place chosen)."""
         self._generation = 0
@@ -146,13 +145,15 @@ class MainScreen(Screen[None]):
         if self._preview is not None:
             self._preview.stop()
         entries = self.query_one(EntryList)
+        result = self.search_result
         if (
-            self.search_result is not None
-            and not self._search_exhausted
+            # A full page came back, so there may be more (a page asked for and not in yet
+            # is not full: this asks once).
+            result is not None
+            and len(result.hits) >= self.search_limit
             and event.row is not None
             and entries.cursor == len(entries.rows) - 1
         ):
-            self._search_exhausted = True  # until this page is in
             self.search_limit += SEARCH_PAGE
             self.run_search(more=True)
         if self.size.width < WIDE:
@@ -414,7 +415,6 @@ class MainScreen(Screen[None]):
         entries.empty_text = "No results."
         current = entries.current
         entries.set_rows(rows, snippets, keep=current.id if self._more_wanted and current else None)
-        self._search_exhausted = len(result.hits) < self.search_limit
         if self.search_filter is None:
             self.query_one(Sidebar).show_facets(result.facets, result.source_titles, result.total)
         notes = []

@@ -88,15 +88,17 @@ class Sidebar(Tree[Place]):
         for url, change in changes.items():
             # An entry of a source no longer listed still counts in All.
             for node in (self.root, *self._counting.get(url, ())):
-                name, count, failing = self._counted[node.id]
-                self._count(node, name, max(0, count + change), failing)
+                self._move_count(node, change)
 
     def adjust_starred(self, change: int) -> None:
         """Entries starred (+) or unstarred (-) here."""
         node = self._starred
         if self._unread_shown and node is not None and node.id in self._counted:
-            name, count, failing = self._counted[node.id]
-            self._count(node, name, max(0, count + change), failing)
+            self._move_count(node, change)
+
+    def _move_count(self, node: TreeNode[Place], change: int) -> None:
+        name, count, failing = self._counted[node.id]
+        self._count(node, name, max(0, count + change), failing)
 
     def _count(self, node: TreeNode[Place], name: str, count: int, failing: bool = False) -> None:
         self._counted[node.id] = (name, count, failing)
