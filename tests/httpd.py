@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -37,7 +38,8 @@ class Seen:
 
 
 class LoopbackServer:
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        """With `tls` (a server context), it speaks https."""
         self.routes: dict[str, list[Route]] = {}
         self.requests: list[Seen] = []
         self._lock = threading.Lock()
@@ -57,9 +59,11 @@ class LoopbackServer:
                 pass  # clients hanging up mid-response is what several tests do on purpose
 
         self.httpd = Server(("127.0.0.1", 0), Handler)
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.base = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self._thread.start()
 

@@ -222,3 +222,31 @@ def test_per_host_limit_is_kept(server):
 
 def test_gzip_helper_round_trip():
     assert gzip.decompress(_bomb(1 << 20)) == bytes(1 << 20)
+
+
+def test_https_uses_the_ca_certificates_of_ssl_cert_file(tls_server, certificate, monkeypatch):
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
+    url = tls_server.route("/feed", Route(body=b"<rss/>"))
+    assert get(url).body == b"<rss/>"
+
+
+def test_https_with_an_untrusted_certificate_fails_with_its_reason(tls_server, monkeypatch):
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    url = tls_server.route("/feed", Route(body=b"<rss/>"))
+    with pytest.raises(NetworkError, match="certificate verify failed"):
+        get(url)
+
+
+def test_unreadable_ca_file_is_a_one_line_error(tls_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+    url = tls_server.route("/feed", Route(body=b"<rss/>"))
+    with pytest.raises(NetworkError, match="cannot load CA certificates"):
+        get(url)
+
+
+def test_plain_http_never_loads_ca_certificates(server, tmp_path, monkeypatch):
+    # A CA file that cannot be read would fail any request that loaded it.
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+    url = server.route("/feed", Route(body=b"<rss/>"))
+    assert get(url).body == b"<rss/>"

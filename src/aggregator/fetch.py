@@ -10,6 +10,7 @@ connections and 5xx; 429 and 503 honour Retry-After.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import re
 import ssl
@@ -91,31 +92,59 @@ def _endpoint(url: str) -> tuple[str, str, int | None]:
     return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
 
 
-def tls_context_soon() -> Future[ssl.SSLContext]:
-    """Start building the TLS context that `HttpClient` will need.
+def tls_context() -> ssl.SSLContext:
+    """A client TLS context as httpx would build it, but with no CA certificates yet.
 
-    Loading the CA bundle takes ~30 ms, most of it in OpenSSL outside the GIL: begun first,
-    on a thread, it overlaps the reading of the source list and of the sources' state that
-    come before a run's first request. The context is what httpx would build itself
-    (certifi's bundle, or SSL_CERT_FILE / SSL_CERT_DIR from the environment).
+    Loading the CA bundle costs ~30 ms, and a run whose sources are all plain http needs
+    none: `load_ca_soon` fills it in, and `HttpClient` waits for that before its first
+    https request. OpenSSL consults the store at each handshake, so certificates loaded
+    after the client was made are used by every later connection.
     """
-    future: Future[ssl.SSLContext] = Future()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies hostnames and chains
+    keylog = os.environ.get("SSLKEYLOGFILE")
+    if keylog and not sys.flags.ignore_environment:
+        context.keylog_filename = keylog  # as ssl.create_default_context does
+    return context
 
-    def build() -> None:
+
+def load_ca_soon(context: ssl.SSLContext) -> Future[None]:
+    """Load the CA certificates into `context` on a thread (OpenSSL reads the bundle
+    outside the GIL, so this overlaps whatever the run does meanwhile): certifi's bundle,
+    or SSL_CERT_FILE / SSL_CERT_DIR from the environment, as httpx would."""
+    future: Future[None] = Future()
+
+    def load() -> None:
         try:
-            future.set_result(httpx.create_ssl_context(verify=True, trust_env=True))
+            if os.environ.get("SSL_CERT_FILE"):
+                context.load_verify_locations(cafile=os.environ["SSL_CERT_FILE"])
+            elif os.environ.get("SSL_CERT_DIR"):
+                context.load_verify_locations(capath=os.environ["SSL_CERT_DIR"])
+            else:
+                import certifi
+
+                context.load_verify_locations(cafile=certifi.where())
+            future.set_result(None)
         except BaseException as exc:  # handed to whoever waits for it
             future.set_exception(exc)
 
-    threading.Thread(target=build, name="aggregator-tls", daemon=True).start()
+    threading.Thread(target=load, name="aggregator-tls", daemon=True).start()
     return future
 
 
 class HttpClient:
     """Shared by every request of a run; use as `async with HttpClient(settings) as http`."""
 
-    def __init__(self, settings: FetchSettings, tls: Future[ssl.SSLContext] | None = None) -> None:
+    def __init__(
+        self,
+        settings: FetchSettings,
+        tls: ssl.SSLContext | None = None,
+        ca: Future[None] | None = None,
+    ) -> None:
+        """`tls` and `ca`: a context from `tls_context` whose certificates `load_ca_soon` is
+        already loading; by default both are made here, the loading begun on first need."""
         self.settings = settings
+        self._tls = tls or tls_context()
+        self._ca = ca
         self._global = asyncio.Semaphore(settings.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._unreachable: dict[tuple[str, str, int | None], str] = {}
@@ -135,7 +164,7 @@ class HttpClient:
             },
             proxy=settings.proxy or None,
             trust_env=True,
-            verify=True if tls is None else tls.result(),
+            verify=self._tls,
         )
 
     async def __aenter__(self) -> HttpClient:
@@ -217,6 +246,8 @@ class HttpClient:
             headers["If-Modified-Since"] = last_modified
         per_host = self._hosts.setdefault(host_of(url), asyncio.Semaphore(self.settings.per_host))
         async with self._global, per_host:
+            if url[:6].lower() == "https:":
+                await self._ca_loaded(url)
             try:
                 async with asyncio.timeout(self.settings.timeout):
                     async with self._client.stream("GET", url, headers=headers) as response:
@@ -239,6 +270,14 @@ class HttpClient:
                 ) from None
             except (httpx.TransportError, httpx.InvalidURL) as exc:
                 raise NetworkError(f"network error: {_reason(exc)}", url=url) from None
+
+    async def _ca_loaded(self, url: str) -> None:
+        if self._ca is None:
+            self._ca = load_ca_soon(self._tls)
+        try:
+            await asyncio.wrap_future(self._ca)
+        except (OSError, ssl.SSLError) as exc:
+            raise NetworkError(f"cannot load CA certificates: {_reason(exc)}", url=url) from None
 
     async def _read_body(
         self, response: httpx.Response, url: str, headers: dict[str, str]

@@ -17,14 +17,13 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool, _RemoteTraceback
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aggregator.config import Settings
 from aggregator.errors import FetchError, HttpStatusError, NetworkError
-from aggregator.fetch import HttpClient, Response, host_of, tls_context_soon
+from aggregator.fetch import HttpClient, Response, host_of, load_ca_soon, tls_context
 from aggregator.models import (
     EntryDraft,
     FetchProgress,
@@ -34,7 +33,6 @@ from aggregator.models import (
     SourceState,
     UpdateResult,
 )
-from aggregator.pools import process_pool
 from aggregator.store import Failure, PendingArticle, Store
 
 if TYPE_CHECKING:
@@ -85,9 +83,11 @@ class Updater:
         force: bool = False,
         progress: ProgressCallback | None = None,
     ) -> FetchReport:
-        # Its TLS context is built while the sources' state is read.
-        tls = tls_context_soon() if sources else None
-        return asyncio.run(self._main(sources, force, progress, tls))
+        # With https sources, the CA certificates load while the sources' state is read.
+        tls = tls_context()
+        https = any(s.url[:6].lower() == "https:" for s in sources)
+        ca = load_ca_soon(tls) if https else None
+        return asyncio.run(self._main(sources, force, progress, tls, ca))
 
     def cancel(self) -> None:
         """Stop a run from another thread (the TUI); the run returns what it finished."""
@@ -99,7 +99,8 @@ class Updater:
         sources: Sequence[Source],
         force: bool,
         progress: ProgressCallback | None,
-        tls: Future[ssl.SSLContext] | None,
+        tls: ssl.SSLContext,
+        ca: Future[None] | None,
     ) -> FetchReport:
         self._loop = asyncio.get_running_loop()
         self._task = asyncio.current_task()  # type: ignore[assignment]
@@ -134,7 +135,7 @@ class Updater:
             launch()
 
         try:
-            async with HttpClient(self.settings.fetch, tls) as http:
+            async with HttpClient(self.settings.fetch, tls, ca) as http:
                 self._http = http
                 launch()
                 for _ in due:
@@ -180,6 +181,8 @@ class Updater:
 
     async def _cpu_call(self, job: str, *args: Any) -> Any:
         """Run a function of `aggregator.jobs` in the CPU pool (parsing imports load lazily)."""
+        from concurrent.futures.process import BrokenProcessPool
+
         from aggregator import jobs
 
         if self._cpu is None:
@@ -505,6 +508,8 @@ def raised_by_job(exc: BaseException) -> bool:
     for the pool's, it shut the pool down and cancelled every other source's parse, and the
     run ended as if interrupted.
     """
+    from concurrent.futures.process import _RemoteTraceback
+
     return isinstance(exc.__cause__, _RemoteTraceback)
 
 
@@ -512,4 +517,6 @@ def _cpu_pool(sources: int, init_worker: Callable[[], None]) -> Executor:
     cpus = os.cpu_count() or 1
     if sources < POOL_THRESHOLD or cpus < 2:
         return ThreadPoolExecutor(1, thread_name_prefix="aggregator-parse")
+    from aggregator.pools import process_pool  # multiprocessing: only for runs that parse
+
     return process_pool(min(cpus, 4), initializer=init_worker)

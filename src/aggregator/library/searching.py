@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 from aggregator.config import Settings
 from aggregator.errors import IndexLockedError
 from aggregator.models import Entry, Hit, IndexDoc, SearchResult
-from aggregator.pools import process_pool
 from aggregator.store import Store
 
 if TYPE_CHECKING:
@@ -262,6 +261,8 @@ _worker_stores: dict[str, Store] = {}
 
 def _index_pool(workers: int) -> Executor | None:
     """Processes that write index segments beside this one; none when they cannot start."""
+    from aggregator.pools import process_pool
+
     try:
         return process_pool(workers)
     except (OSError, ValueError):
