@@ -133,12 +133,31 @@ def test_a_version_1_library_is_migrated_and_keeps_its_entries(tmp_path: Path):
     assert store.source_counts() == {FEED: (2, 2)}
     store.close()
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     sql = "SELECT source_url, count(id) FROM entry GROUP BY source_url"
     plan = " ".join(str(row) for row in conn.execute("EXPLAIN QUERY PLAN " + sql))
     assert "COVERING INDEX entry_by_source" in plan
     names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     assert "entry_by_date" in names
+
+
+def test_version_3_drops_markdown_made_before_brackets_were_escaped(tmp_path: Path):
+    path = tmp_path / "lib.sqlite3"
+    store = Store.open(path)
+    store.sync_sources([Source(url=FEED, title="Feed", category="Medicine")])
+    store.upsert_entries(FEED, [draft("a", html="<p>[x](javascript:alert(1))</p>")])
+    (eid,) = [row[0] for row in queue(store)]
+    store.set_markdown(eid, "[x](javascript:alert(1))")  # as an older version cached it
+    queued = queue(store)
+    store.close()
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+    store = Store.open(path)
+    assert store.entry(eid).markdown == ""  # made again, escaped, on the next read
+    assert queue(store) == queued  # nothing to index again
+    store.close()
 
 
 def test_entries_upsert_counts_and_the_queue_follows_in_the_same_transaction(store: Store):

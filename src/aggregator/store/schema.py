@@ -9,7 +9,7 @@ its change in the same transaction: the index can never silently miss one.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _V1 = """
 CREATE TABLE source (
@@ -113,5 +113,12 @@ CREATE INDEX entry_by_source ON entry (source_url, published DESC, id);
 CREATE INDEX entry_by_date ON entry (COALESCE(NULLIF(published, ''), first_seen) DESC);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+_V3 = """
+-- Markdown is made from an entry's HTML when it is first read, and kept. That made before
+-- brackets in text were escaped (a `[x](javascript:...)` written in an article stayed a live
+-- link for whatever renders `aggregator read`): made again on the next read.
+UPDATE entry SET content_markdown = '' WHERE content_markdown != '' AND content_html != '';
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 assert len(MIGRATIONS) == SCHEMA_VERSION
