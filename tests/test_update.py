@@ -16,7 +16,7 @@ import pytest
 from aggregator.cli import run
 from aggregator.config import load_settings
 from aggregator.library import Library, open_library
-from aggregator.models import Source
+from aggregator.models import OfferedFeed, Source
 from aggregator.sources import save_opml
 from tests.httpd import LoopbackServer, Route, item, rss
 
@@ -430,6 +430,156 @@ def test_sources_add_discovers_the_feed_of_a_page(server, tmp_path, capsys):
     code, out, _ = cli(capsys, "sources", "list", "--json")
     added = [s for s in json.loads(out) if s["url"] == feed]
     assert added and added[0]["category"] == "Travel" and added[0]["title"] == "The Blog"
+
+
+COMMENTS_ATOM = (
+    b'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+    b"<title>Comments</title><id>urn:x:comments</id><updated>2024-01-01T00:00:00Z</updated>"
+    b"</feed>"
+)
+
+
+def declaring(*hrefs: str) -> Route:
+    """A web page whose head declares each href as an RSS feed, in this order."""
+    links = "".join(
+        f'<link rel="alternate" type="application/rss+xml" href="{href}">' for href in hrefs
+    )
+    return Route(body=f"<html><head>{links}</head><body></body></html>".encode(),
+                 content_type="text/html")  # fmt: skip
+
+
+def fetch_settings(tmp_path: Path, **changes: object):
+    from dataclasses import replace
+
+    return replace(load_settings(data_dir=tmp_path / "home").fetch, **changes)
+
+
+def test_sources_add_lists_only_the_alternatives_that_answer_with_a_feed(server, capsys):
+    server.route("/blog/old.xml", Route(status=404))
+    posts = server.route("/blog/feed.xml", Route(body=rss(item("a", "A", LONG), title="Posts")))
+    server.route("/blog/about", Route(body=b"<html><body>About</body></html>",
+                                      content_type="text/html"))  # fmt: skip
+    comments = server.route("/blog/comments.atom", Route(body=COMMENTS_ATOM))
+    page = server.route(
+        "/blog/",
+        declaring("old.xml", "feed.xml", "about", "javascript:alert(1)", "file:///etc/passwd",
+                  "comments.atom"),
+    )  # fmt: skip
+    code, out, err = cli(capsys, "sources", "add", page)
+    assert code == 0 and posts in out
+    assert err.strip() == f"The page also offers:\n  Comments (atom): {comments}"
+    assert "javascript" not in err and "file:" not in err
+
+
+def test_discovery_gives_each_alternative_its_title_and_kind(server, tmp_path):
+    from aggregator import probe
+
+    posts = server.route("/blog/feed.xml", Route(body=rss(item("a", "A", LONG), title="Posts")))
+    server.route("/blog/gone.xml", Route(status=404))
+    comments = server.route("/blog/comments.atom", Route(body=COMMENTS_ATOM))
+    page = server.route("/blog/", declaring("feed.xml", "gone.xml", "comments.atom"))
+    found = probe.discover(fetch_settings(tmp_path), page)
+    assert (found.url, found.title, found.kind) == (posts, "Posts", "rss")
+    assert found.offered == (OfferedFeed(comments, "Comments", "atom"),)
+    assert found.alternatives == (comments,)
+
+
+def test_a_feed_declared_twice_is_listed_once_and_the_added_one_not_again(server, capsys):
+    posts = server.route("/blog/feed.xml", Route(body=rss(item("a", "A", LONG), title="Posts")))
+    server.route("/blog/feed", Route(status=301, headers={"Location": "/blog/feed.xml"}))
+    comments = server.route("/blog/comments.xml", Route(body=rss(title="Comments")))
+    page = server.route(
+        "/blog/",
+        declaring("feed", "feed.xml", "comments.xml", comments, comments + "#latest",
+                  "/blog/./comments.xml"),
+    )  # fmt: skip
+    code, out, err = cli(capsys, "sources", "add", page)
+    assert code == 0 and posts in out
+    assert err.strip() == f"The page also offers:\n  Comments (rss): {comments}"
+    assert len(server.hits("/blog/comments.xml")) == 1
+
+
+def test_a_page_whose_declared_feeds_all_fail_is_tried_at_the_usual_addresses(server, capsys):
+    server.route("/blog/old.xml", Route(status=404))
+    feed = server.route("/feed", Route(body=rss(item("a", "A", LONG), title="Posts")))
+    page = server.route("/blog/", declaring("old.xml"))
+    code, out, _ = cli(capsys, "sources", "add", page)
+    assert code == 0 and feed in out
+
+
+def test_a_feed_declared_over_http_and_https_is_asked_for_once_over_https(
+    server, tls_server, certificate, monkeypatch, capsys
+):
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
+    secure = tls_server.route("/feed.xml", Route(body=rss(item("a", "A", LONG), title="Posts")))
+    plain = "http://" + secure.removeprefix("https://")
+    page = server.route("/", declaring(plain, secure))
+    code, out, err = cli(capsys, "sources", "add", page)
+    assert code == 0 and secure in out
+    assert "also offers" not in err
+    assert len(tls_server.hits("/feed.xml")) == 1
+
+
+def test_a_page_declaring_one_feed_over_http_and_https_declares_it_once():
+    from aggregator import pages
+
+    page = declaring(
+        "http://Example.org:80/feed", "/comments", "https://example.org/feed#top", "feed"
+    ).body
+    found = pages.discover_feeds(page, "http://example.org/blog/")
+    assert [f.url for f in found] == [
+        "https://example.org/feed",
+        "http://example.org/comments",
+        "http://example.org/blog/feed",
+    ]
+
+
+def test_at_most_five_alternatives_are_checked(server, tmp_path):
+    from aggregator import probe
+
+    urls = [server.route(f"/f{i}.xml", Route(body=rss(title=f"Feed {i}"))) for i in range(8)]
+    page = server.route("/", declaring(*urls))
+    found = probe.discover(fetch_settings(tmp_path), page)
+    assert found.url == urls[0] and found.alternatives == tuple(urls[1:6])
+    assert not server.hits("/f6.xml") and not server.hits("/f7.xml")
+
+
+def test_alternatives_are_checked_together_and_a_slow_one_is_left_out(
+    server, tmp_path, monkeypatch
+):
+    """`a` answers only once `b` has been asked: checked one after the other, `a` would give
+    up (a 404); `slow` answers after the wait for alternatives is over, so it is left out."""
+    from aggregator import probe
+
+    monkeypatch.setattr(probe, "ALTERNATIVES_WAIT_S", 1.0)
+    asked_b, release = threading.Event(), threading.Event()
+
+    def a(h) -> None:
+        if asked_b.wait(10):
+            LoopbackServer._send(h, 200, rss(title="A"), "application/rss+xml", {})
+        else:
+            LoopbackServer._send(h, 404, b"gave up", "text/plain", {})
+
+    def b(h) -> None:
+        asked_b.set()
+        LoopbackServer._send(h, 200, rss(title="B"), "application/rss+xml", {})
+
+    def slow(h) -> None:
+        release.wait(30)
+        LoopbackServer._send(h, 200, rss(title="Slow"), "application/rss+xml", {})
+
+    main = server.route("/main.xml", Route(body=rss(title="Main")))
+    urls = [server.route(f"/{f.__name__}.xml", Route(handler=f)) for f in (a, slow, b)]
+    page = server.route("/", declaring(main, *urls))
+    try:
+        found = probe.discover(fetch_settings(tmp_path, per_host=4), page)
+    finally:
+        release.set()
+    assert found.url == main
+    assert found.offered == (
+        OfferedFeed(urls[0], "A", "rss"),
+        OfferedFeed(urls[2], "B", "rss"),
+    )
 
 
 def test_sources_add_tries_common_paths_then_explains_selectors(server, capsys):

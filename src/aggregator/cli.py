@@ -195,8 +195,10 @@ def sources_add(
     source = added.source
     where = f" in {source.category}" if source.category else ""
     out.print(text(f"Added {source.display_title}{where} ({source.url})"))
-    if added.alternatives:
-        err.print(text("The page also offers: " + ", ".join(added.alternatives)))
+    if added.offered:
+        err.print("The page also offers:")
+        for feed in added.offered:
+            err.print(text(f"  {feed.title or feed.url} ({feed.kind}): {feed.url}"))
     if added.warning:
         err.print(text(f"warning: {added.warning}"))
 

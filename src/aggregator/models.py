@@ -229,11 +229,24 @@ class FetchProgress:
 
 
 @dataclass(frozen=True, slots=True)
+class OfferedFeed:
+    """A feed a page declares besides the one added; it answered with a feed when asked."""
+
+    url: str
+    title: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
 class AddedSource:
     source: Source
-    alternatives: tuple[str, ...] = ()
+    offered: tuple[OfferedFeed, ...] = ()
     """Other feeds the page offered, when the URL was a page and one of its feeds was chosen."""
     warning: str = ""
+
+    @property
+    def alternatives(self) -> tuple[str, ...]:
+        return tuple(feed.url for feed in self.offered)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ and leaves guessing common paths to the caller, which has the network.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urljoin, urlsplit
 
 from bs4 import BeautifulSoup
@@ -60,20 +60,46 @@ def looks_like_html(body: bytes, content_type: str = "") -> bool:
 
 
 def discover_feeds(page: bytes | str, base_url: str) -> list[FoundFeed]:
-    """Feeds a page declares with `<link rel="alternate" type=…>`, in page order, no repeats."""
+    """Feeds a page declares with `<link rel="alternate" type=…>`, in page order, no repeats.
+
+    Only http and https addresses, without their fragment. One feed declared twice (relative
+    and absolute, with a fragment, over http and https: see `address_key`) is kept once, at
+    its first place, by its https address when it has one.
+    """
     soup = _soup(page)
     base = _base(soup, base_url)
-    found: dict[str, FoundFeed] = {}
+    found: dict[tuple[str, int | None, str, str], FoundFeed] = {}
     for link in soup.find_all("link", href=True):
         rel = link.get("rel") or []
         rels = {r.lower() for r in (rel if isinstance(rel, list) else str(rel).split())}
         kind = FEED_TYPES.get(str(link.get("type", "")).split(";")[0].strip().lower())
         if "alternate" not in rels or kind is None:
             continue
-        url = _http_url(str(link["href"]), base)
-        if url and url not in found:
-            found[url] = FoundFeed(url=url, title=one_line(str(link.get("title") or "")), type=kind)
+        url = _http_url(str(link["href"]), base).split("#", 1)[0]
+        if not url:
+            continue
+        title = one_line(str(link.get("title") or ""))
+        key = address_key(url)
+        kept = found.get(key)
+        if kept is None:
+            found[key] = FoundFeed(url=url, title=title, type=kind)
+        elif kept.url.startswith("http:") and url.startswith("https:"):
+            found[key] = replace(kept, url=url, title=kept.title or title)
     return list(found.values())
+
+
+def address_key(url: str) -> tuple[str, int | None, str, str]:
+    """What two addresses of one feed share: host (any case), port (the scheme's default
+    left out), path and query. The scheme (http or https) and the fragment do not count."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port == {"http": 80, "https": 443}.get(scheme):
+        port = None
+    return (parts.hostname or "").lower(), port, parts.path or "/", parts.query
 
 
 _BAD_SELECTOR = (SelectorSyntaxError, ValueError, NotImplementedError)

@@ -13,7 +13,7 @@ from aggregator import pages
 from aggregator.config import FetchSettings
 from aggregator.errors import FetchError, InvalidSourceError, NetworkError
 from aggregator.fetch import HttpClient, Response
-from aggregator.models import Source, UpdateResult
+from aggregator.models import OfferedFeed, Source, UpdateResult
 from aggregator.parse import ParsedFeed, parse_feed
 from aggregator.update import FEED_ACCEPT, unexpected_error
 
@@ -24,14 +24,45 @@ SELECTOR_HINT = (
 )
 
 
+MAX_ALTERNATIVES = 5
+"""How many of the feeds a page declares after the one added are checked (and, when they
+answer with a feed, offered)."""
+ALTERNATIVES_WAIT_S = 10.0
+"""How long the alternatives may still take once the feed to add is known; later ones are
+left out, as a feed that could not be confirmed."""
+
+
 @dataclass(frozen=True, slots=True)
 class Discovery:
     url: str
     """The feed to add."""
     title: str
     kind: str
-    alternatives: tuple[str, ...] = ()
+    offered: tuple[OfferedFeed, ...] = ()
+    """Other feeds the page declares that answered with a feed, in page order, each once,
+    never the one to add. Declared feeds that failed (an HTTP error, not a feed, too slow)
+    are left out."""
     warning: str = ""
+
+    @property
+    def alternatives(self) -> tuple[str, ...]:
+        """The addresses of `offered`."""
+        return tuple(a.url for a in self.offered)
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """A candidate that answered with a feed."""
+
+    asked: str
+    final_url: str
+    """Where the feed came from, after redirects."""
+    feed: OfferedFeed
+    """Its address to add (the permanent redirect's target, if any), title and kind."""
+
+    @property
+    def keys(self) -> set[tuple[str, int | None, str, str]]:
+        return {pages.address_key(u) for u in (self.asked, self.final_url, self.feed.url)}
 
 
 def discover(settings: FetchSettings, url: str) -> Discovery:
@@ -52,21 +83,89 @@ async def _discover(settings: FetchSettings, url: str) -> Discovery:
         if not pages.looks_like_html(response.body, response.content_type):
             raise InvalidSourceError(f"{url} is neither a feed nor a web page; not added", url=url)
         declared = pages.discover_feeds(response.body, response.final_url)
-        candidates = [f.url for f in declared] or [
-            urljoin(response.final_url, path) for path in pages.COMMON_FEED_PATHS
-        ]
-        for candidate in candidates:
-            try:
-                found = await http.get(candidate, accept=FEED_ACCEPT)
-            except FetchError:
-                continue
-            feed = _as_feed(found)
-            if feed is not None:
-                others = tuple(c for c in (f.url for f in declared) if c != candidate)
-                return Discovery(found.moved_to or candidate, feed.title, _kind(feed), others)
-        raise InvalidSourceError(
-            f"no feed found at {url}; " + SELECTOR_HINT.format(url=url), url=url
-        )
+        # A page whose declared feeds all fail may still serve one at a usual address.
+        found = await _declared_feed(http, declared) if declared else None
+        if found is None:
+            found = await _common_path_feed(http, response.final_url)
+        if found is None:
+            raise InvalidSourceError(
+                f"no feed found at {url}; " + SELECTOR_HINT.format(url=url), url=url
+            )
+        return found
+
+
+async def _declared_feed(http: HttpClient, declared: list[pages.FoundFeed]) -> Discovery | None:
+    """The first declared feed that answers with a feed, and those of the next
+    `MAX_ALTERNATIVES` that do too.
+
+    Asked together, in page order: the candidate being waited for and the ones after it are
+    in flight at once, and the client's global and per-host limits decide how many really
+    go out together.
+    """
+    tasks: list[asyncio.Task[_Answer | None]] = []
+
+    def start_up_to(count: int) -> None:
+        while len(tasks) < min(count, len(declared)):
+            feed = declared[len(tasks)]
+            tasks.append(asyncio.create_task(_answer(http, feed.url, feed.title)))
+
+    try:
+        for i in range(len(declared)):
+            start_up_to(i + 1 + MAX_ALTERNATIVES)
+            chosen = await tasks[i]
+            if chosen is not None:
+                others = await _settled(tasks[i + 1 :], ALTERNATIVES_WAIT_S)
+                return Discovery(
+                    chosen.feed.url, chosen.feed.title, chosen.feed.kind, _offered(chosen, others)
+                )
+        return None
+    finally:
+        for task in tasks:
+            task.cancel()  # those still running: too slow to be offered, or not needed
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _common_path_feed(http: HttpClient, page_url: str) -> Discovery | None:
+    """The first of the usual feed addresses that answers with a feed (guesses: no others
+    are offered)."""
+    for path in pages.COMMON_FEED_PATHS:
+        found = await _answer(http, urljoin(page_url, path), "")
+        if found is not None:
+            return Discovery(found.feed.url, found.feed.title, found.feed.kind)
+    return None
+
+
+async def _answer(http: HttpClient, url: str, declared_title: str) -> _Answer | None:
+    """The feed at `url`, or None when it fails in any way."""
+    try:
+        response = await http.get(url, accept=FEED_ACCEPT)
+        feed = await asyncio.to_thread(_as_feed, response)
+    except Exception:  # a FetchError, or a surprise: either way not a feed to add or offer
+        return None
+    if feed is None:
+        return None
+    found = OfferedFeed(response.moved_to or url, feed.title or declared_title, _kind(feed))
+    return _Answer(url, response.final_url, found)
+
+
+async def _settled(tasks: Sequence[asyncio.Task[_Answer | None]], timeout: float) -> list[_Answer]:
+    """The answers among `tasks` that came in time, in their order."""
+    if tasks:
+        await asyncio.wait(tasks, timeout=timeout)
+    return [t.result() for t in tasks if t.done() and t.result() is not None]
+
+
+def _offered(chosen: _Answer, others: Sequence[_Answer]) -> tuple[OfferedFeed, ...]:
+    """`others` less the ones that are `chosen` again or repeat an earlier one (as declared,
+    as redirected, over http or https)."""
+    seen = chosen.keys
+    offered: list[OfferedFeed] = []
+    for other in others:
+        if other.keys & seen:
+            continue
+        seen |= other.keys
+        offered.append(other.feed)
+    return tuple(offered)
 
 
 def _as_feed(response: Response) -> ParsedFeed | None:

@@ -132,7 +132,7 @@ class SourceList:
             html_url=normalized if feed_url != normalized else "",
         )
         self._save_list([*listed, source])
-        return AddedSource(source, found.alternatives, found.warning)
+        return AddedSource(source, found.offered, found.warning)
 
     def update_source(
         self,
