@@ -272,3 +272,63 @@ def test_html_page_sources_with_a_selector():
         "https://gov.example/notices",
         "ul.news a",
     )
+
+
+# -- tags, and lists nested deeper than a parser goes ------------------------------------------
+
+
+def test_the_category_attribute_marks_the_root_and_commas_inside_a_path():
+    """A feed outside any folder is filed under its first `category` path (newsboat's
+    export has no folders), unless the root `/` is named: then it has tags and no topic.
+    `‚` (U+201A) stands for a comma inside one path."""
+    document = read(
+        '<opml><body><outline text="A" xmlUrl="https://a.example/f" category="/News,Science"/>'
+        '<outline text="B" xmlUrl="https://b.example/f" category="/,/News/World,Science"/>'
+        '<outline text="C" xmlUrl="https://c.example/f" category="/Arts\u201a Culture/Film"/>'
+        "</body></opml>"
+    )
+    by_title = {s.title: (s.category, s.tags) for s in document.sources}
+    assert by_title == {
+        "A": ("News", ("Science",)),
+        "B": ("", ("News/World", "Science")),
+        "C": ("Arts, Culture/Film", ()),
+    }
+
+
+def _nested(depth: int, *, after: str = "") -> bytes:
+    return (
+        '<opml version="2.0"><head><title>deep</title></head><body>'
+        '<outline text="Before" xmlUrl="https://before.example/f"/>'
+        + "".join(f'<outline text="L{i}">' for i in range(depth))
+        + '<outline text="Deep" xmlUrl="https://deep.example/f"/>'
+        + "</outline>" * depth
+        + after
+        + "</body></opml>"
+    ).encode()
+
+
+def test_a_list_nested_300_levels_deep_is_read_whole():
+    """Found by review: past 256 levels (libxml2's default limit) the parser stopped and the
+    whole list read as empty, in silence."""
+    document = read_opml(
+        _nested(300, after='<outline text="After" xmlUrl="https://after.example/f"/>')
+    )
+    by_title = {s.title: s.category for s in document.sources}
+    assert set(by_title) == {"Before", "Deep", "After"}
+    assert by_title["Deep"].split("/") == [f"L{i}" for i in range(300)]
+    assert not document.skipped
+
+
+def test_nesting_deeper_than_the_parser_goes_is_reported_in_one_line():
+    """2048 levels is where libxml2 stops even with `huge_tree`: what it did not read is
+    one line in `skipped` (`sources list` shows it), never lost in silence."""
+    from aggregator import sources
+
+    document = read_opml(
+        _nested(2100, after='<outline text="After" xmlUrl="https://a.example/f"/>')
+    )
+    assert [s.title for s in document.sources] == ["Before"]  # read up to where it stops
+    (unread,) = document.skipped
+    assert unread.title == "the rest of the list" and not unread.url
+    assert "deeper than 2048 levels" in unread.reason and "\n" not in unread.reason
+    assert sources.unread_part(document) == unread.reason

@@ -228,8 +228,8 @@ def test_no_empty_title_or_site_is_written():
 @pytest.mark.parametrize(
     ("opml", "change"),
     [
-        # Not well-formed (a bare &): edited, it would be saved as the forgiving parse left it.
-        ('<outline text="Tom & Jerry" xmlUrl="https://a.example/f"/>', "add"),
+        # A folder with no end tag: only the forgiving parse can say where it ends.
+        ('<outline text="A"><outline text="Tom" xmlUrl="https://a.example/f"/>', "add"),
         # A feed that is also a folder of others: retitled or removed, it took them along.
         (
             '<outline text="Blog" xmlUrl="https://a.example/f">'
@@ -269,3 +269,163 @@ def test_a_list_that_cannot_be_edited_exactly_is_written_anew(
 def test_attribute_names_in_any_script_survive():
     source = Source(url="https://a.example/f", title="A", extra=(("ñote", "keep"),))
     assert read_opml(write_opml([source])).sources == (source,)
+
+
+# -- tags: every place, every mark -------------------------------------------------------------
+
+TAGGED = [
+    Source(url="https://top.example/f", title="Top, tagged", tags=("News",)),
+    Source(url="https://top2.example/f", title="Top, paths", tags=("News/World", "Science")),
+    Source(url="https://nested.example/f", title="Nested", category="Med/Onco", tags=("Sci",)),
+    Source(url="https://comma.example/f", title="Comma", tags=("Arts, Culture",)),
+    Source(
+        url="https://comma2.example/f",
+        title="Comma, nested",
+        category="Arts, Culture",
+        tags=("Arts, Culture/Film", "Books"),
+    ),
+    Source(url="https://slash.example/f", title="Slash", tags=("UI ∕ UX", "Design/UI ∕ UX")),
+    Source(
+        url="https://slash2.example/f", title="Slash, nested", category="UI ∕ UX", tags=("A/B",)
+    ),
+    Source(url="https://plain.example/f", title="Plain"),
+]
+
+
+def test_tags_read_back_as_written_wherever_the_source_is():
+    """Found by review: a source outside any folder came back with its first tag as its
+    topic, and a tag with a comma came back as two tags."""
+    data = write_opml(TAGGED)
+    assert list(read_opml(data).sources) == TAGGED
+    categories = {o.get("xmlUrl"): o.get("category") for o in etree.fromstring(data).iter()}
+    # What other readers see: OPML 2.0 paths; the root `/` (listparser drops it) marks one
+    # with no topic; a comma inside a path is the look-alike `‚`, a `/` in a name `∕`.
+    assert categories["https://top2.example/f"] == "/,/News/World,/Science"
+    assert categories["https://nested.example/f"] == "/Sci"
+    assert categories["https://comma.example/f"] == "/,/Arts\u201a Culture"
+    assert categories["https://slash.example/f"] == "/,/UI ∕ UX,/Design/UI ∕ UX"
+    assert categories["https://plain.example/f"] is None
+    edited = edit_opml(write_opml([]), TAGGED)  # added to a list in place: the same outlines
+    assert edited is not None and list(read_opml(edited).sources) == TAGGED
+
+
+# -- lists nested deeper than 256 levels -------------------------------------------------------
+
+
+def test_a_list_nested_300_levels_deep_is_written_and_edited_whole(tmp_path: Path):
+    deep = "/".join(f"L{i}" for i in range(300))
+    sources = [Source(url="https://deep.example/f", title="Deep", category=deep)]
+    path = tmp_path / "feeds.opml"
+    save_opml(path, sources, title="deep")
+    assert list(read_opml_file(path).sources) == sources
+    more = [*sources, Source(url="https://more.example/f", title="More", category=deep + "/X")]
+    assert edit_opml(path.read_bytes(), more) is not None
+    save_opml(path, more, title="deep", in_place=True)
+    assert list(read_opml_file(path).sources) == more
+
+
+def test_a_list_read_in_part_is_not_written_anew(tmp_path: Path):
+    """Written anew from what was read, the part past the parser's depth would be gone."""
+    from aggregator.errors import OpmlError
+
+    depth = 2100  # libxml2 stops at 2048, even with huge_tree
+    data = (
+        '<opml version="2.0"><body><outline text="A" xmlUrl="https://a.example/f"/>'
+        + '<outline text="L">' * depth
+        + '<outline text="Deep" xmlUrl="https://deep.example/f"/>'
+        + "</outline>" * depth
+        + "</body></opml>"
+    ).encode()
+    path = tmp_path / "feeds.opml"
+    path.write_bytes(data)
+    document = read_opml(data)
+    more = [*document.sources, Source(url="https://b.example/f", title="B")]
+    with pytest.raises(OpmlError, match=r"not changed: .*deeper than 2048 levels"):
+        save_opml(path, more, title="t", kept=document.skipped, in_place=True)
+    assert path.read_bytes() == data
+    exported = write_opml(document.sources, kept=document.skipped)  # an export: no stray outline
+    assert [o.get("xmlUrl") for o in etree.fromstring(exported).iter("outline")] == [
+        "https://a.example/f"
+    ]
+
+
+# -- lists that are not well-formed XML, edited in place ---------------------------------------
+
+BROKEN = """<?xml version="1.0" encoding="UTF-8"?>
+<!-- my feeds, by hand -->
+<opml version="2.0">
+\t<head>
+\t\t<title>Mine & yours</title>
+\t\t<ownerName>Ana</ownerName>
+\t</head>
+\t<body>
+\t\t<!-- news first -->
+\t\t<outline text="News & Views" title="News & Views">
+\t\t\t<outline text="Tom & Jerry" xmlUrl="https://tom.example/feed" type="rss" />
+\t\t\t<outline text="Caf&eacute;" xmlUrl="https://cafe.example/rss" type="rss" />
+\t\t\t<outline text="Газета "Коммерсантъ"" xmlUrl="https://kommersant.example/rss" type="rss" />
+\t\t\t<outline text="Old" xmlUrl="https://old.example/rss" type="rss" />
+\t\t</outline>
+\t\t<outline text="Later" />
+\t</body>
+</opml>
+"""
+
+EDITED = """<?xml version="1.0" encoding="UTF-8"?>
+<!-- my feeds, by hand -->
+<opml version="2.0">
+\t<head>
+\t\t<title>Mine &amp; yours</title>
+\t\t<ownerName>Ana</ownerName>
+\t</head>
+\t<body>
+\t\t<!-- news first -->
+\t\t<outline text="News &amp; Views" title="News &amp; Views">
+\t\t\t<outline text="Tom &amp; Jerry" xmlUrl="https://tom.example/feed" type="rss" />
+\t\t\t<outline text="Café" xmlUrl="https://cafe.example/rss" type="rss" />
+\t\t\t<outline text="Газета &quot;Коммерсантъ&quot;" xmlUrl="https://kommersant.example/rss" type="rss" />
+\t\t</outline>
+\t\t<outline text="Later" />
+\t\t<outline text="Science" title="Science">
+\t\t\t<outline text="Space" title="Space">
+\t\t\t\t<outline text="New" title="New" type="rss" xmlUrl="https://new.example/rss" />
+\t\t\t</outline>
+\t\t</outline>
+\t</body>
+</opml>
+"""
+
+
+def test_a_list_that_is_not_well_formed_is_edited_in_place(tmp_path: Path):
+    """Found by review: a list with a bare `&` (most of awesome-rss-feeds) was written anew
+    on `sources add/remove`, losing its comments, head and empty folders. It is edited in
+    place now, with the repairs XML needs (`&amp;`, `&quot;`, `é` for `&eacute;`) and no
+    other change: its layout and every untouched line stay as they were."""
+    path = tmp_path / "feeds.opml"
+    path.write_text(BROKEN, encoding="utf-8")
+    document = read_opml_file(path)
+    sources = [s for s in document.sources if s.url != "https://old.example/rss"]
+    sources.append(Source(url="https://new.example/rss", title="New", category="Science/Space"))
+    save_opml(path, sources, title=document.title, kept=document.skipped, in_place=True)
+    assert path.read_text(encoding="utf-8") == EDITED
+    etree.fromstring(path.read_bytes(), etree.XMLParser(recover=False))  # well-formed
+    assert sorted(read_opml_file(path).sources, key=lambda s: s.url) == sorted(
+        sources, key=lambda s: s.url
+    )
+
+
+def test_every_awesome_list_is_edited_in_place(corpus: Path):
+    """Remove a source and add one under a new nested topic: each of the 118 lists (63 of
+    them not well-formed) is edited in place, well-formed, and reads back as the sources."""
+    files = sorted((corpus / "awesome-rss-feeds-opml").rglob("*.opml"))
+    assert len(files) == 118
+    for path in files:
+        data = path.read_bytes()
+        sources = list(read_opml(data).sources)
+        del sources[len(sources) // 2]
+        sources.append(Source(url="https://new.example/f", title="N & <M>", category="X/Y/Z"))
+        edited = edit_opml(data, sources)
+        assert edited is not None, path.name
+        etree.fromstring(edited, etree.XMLParser(recover=False))
+        again = read_opml(edited).sources
+        assert sorted(again, key=lambda s: s.url) == sorted(sources, key=lambda s: s.url)

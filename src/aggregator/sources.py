@@ -4,6 +4,8 @@ Reading is lenient because real lists are broken: a bare `&` in an attribute (mo
 one popular collection), HTML entities XML does not define, concatenated documents, missing end
 tags. The aim is that every feed outline a person can see in the file comes in, titled exactly
 as written. Writing produces strict OPML 2.0 that other readers (newsboat included) import.
+Changing the user's own list edits it in place (`edit_opml`): what changed, and the repairs
+XML needs when the file was broken; its comments, head and layout stay.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
@@ -39,6 +42,8 @@ KNOWN_ATTRIBUTES = (
 LIST_TYPES = {"source", "include", "link"}
 """Outline types that point at other lists or pages, not feeds (unless they carry an xmlUrl)."""
 MAX_OPML_BYTES = 32 * 1024 * 1024
+MAX_DEPTH = 2048
+"""Nesting the XML parser reads (libxml2's limit with `huge_tree`; 256 without it)."""
 
 
 # --- URLs -------------------------------------------------------------------------------------
@@ -96,21 +101,48 @@ def read_opml_file(path: str | os.PathLike[str]) -> OpmlDocument:
 
 
 def read_opml(data: bytes, *, origin: str = "OPML") -> OpmlDocument:
-    """Parse OPML bytes into sources; outlines that cannot be sources are listed, not lost."""
+    """Parse OPML bytes into sources; outlines that cannot be sources are listed, not lost.
+
+    A list nested deeper than the XML parser goes (`MAX_DEPTH` levels) is read up to there,
+    and the part it could not read is listed in `skipped` as one entry saying so
+    (`unread_part`): never lost in silence.
+    """
+    if len(data) > MAX_OPML_BYTES:
+        raise OpmlError(f"{origin}: larger than {MAX_OPML_BYTES // 2**20} MB", path=origin)
     text = _repair(_decode(data))
     chunks = _opml_chunks(text)
     if not chunks:
         raise OpmlError(f"{origin}: {_what_is_it(text)}", path=origin)
     title = ""
     found: list[tuple[list[str], dict[str, str]]] = []
+    unread: list[SkippedOutline] = []
     for chunk in chunks:
-        root = _parse_xml(chunk)
+        root, stopped = _parse_xml(chunk)
         if root is None:
             continue
         title = title or _head_title(root)
         body = _child(root, "body")
         found.extend(_feed_outlines(body if body is not None else root, []))
-    return _collect(title, found)
+        if stopped and not unread:
+            unread.append(SkippedOutline(url="", title=UNREAD_TITLE, reason=stopped))
+    document = _collect(title, found)
+    if unread:
+        document = replace(document, skipped=(*document.skipped, *unread))
+    return document
+
+
+UNREAD_TITLE = "the rest of the list"
+"""Title of the `skipped` entry that stands for what the parser could not read: shown as
+"not used: the rest of the list: nested deeper than 2048 levels, where the XML parser stops"."""
+
+
+def unread_part(document: OpmlDocument) -> str:
+    """Why part of the list was not read ("" when all of it was): a list read in part must
+    not be written anew from that part, which would delete the rest."""
+    for outline in document.skipped:
+        if outline.title == UNREAD_TITLE and not outline.url and not outline.attributes:
+            return outline.reason
+    return ""
 
 
 def _decode(data: bytes) -> str:
@@ -138,12 +170,22 @@ _XML_ENTITIES = {"amp", "lt", "gt", "quot", "apos"}
 _ENTITY_OR_AMP = re.compile(r"&(#[0-9]+;|#[xX][0-9a-fA-F]+;|[A-Za-z_][\w.-]*;)?")
 
 
+_DECLARATION = re.compile(r"<\?xml[^>]*\?>")
+_DOCTYPE = re.compile(r"<!DOCTYPE[^\[>]*(?:\[.*?\])?\s*>", re.DOTALL | re.IGNORECASE)
+
+
 def _repair(text: str) -> str:
     """Fix what breaks XML parsers in real lists, without changing what a reader sees."""
-    text = re.sub(r"<\?xml[^>]*\?>", "", text, count=1)
+    text = _DECLARATION.sub("", text, count=1)
     text = re.sub(r"<!--.*?(?:-->|$)", "", text, flags=re.DOTALL)
     # No DTDs: OPML needs none, and internal entities are a classic resource attack.
-    text = re.sub(r"<!DOCTYPE[^\[>]*(?:\[.*?\])?\s*>", "", text, flags=re.DOTALL | re.IGNORECASE)
+    text = _DOCTYPE.sub("", text)
+    return _mend_markup(text)
+
+
+def _mend_markup(text: str) -> str:
+    """Markup (no comments in it) as a strict XML parser takes it: control characters gone,
+    outline attributes quoted, bare `&` and HTML entities written as XML wants them."""
     text = strip_controls(text)  # XML forbids most of them; a title must not carry any
     text = _requote_outlines(text)
 
@@ -250,18 +292,35 @@ def _opml_chunks(text: str) -> list[str]:
     return [text[a:b] for a, b in zip(starts, [*starts[1:], len(text)], strict=True)]
 
 
-def _parse_xml(text: str) -> etree._Element | None:
-    parser = etree.XMLParser(
-        recover=True, resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+def _xml_parser(*, recover: bool) -> etree.XMLParser:
+    """No DTD, no entity expansion, no network. `huge_tree` lifts libxml2's depth limit from
+    256 to `MAX_DEPTH` (a real list may nest deeper than 256) and its limit on one text node
+    from 10 MB to 1 GB, which `MAX_OPML_BYTES` keeps out of reach. A DTD never gets here:
+    DOCTYPEs are removed, and what is parsed starts at `<opml` or has only comments and
+    processing instructions before it."""
+    return etree.XMLParser(
+        recover=recover, resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True
     )
+
+
+def _parse_xml(text: str) -> tuple[etree._Element | None, str]:
+    """The tree of `text` as a forgiving parser reads it, and, when the parser stopped before
+    the end (nesting deeper than it goes), why, in one line ("" when it read it all)."""
+    parser = _xml_parser(recover=True)
     try:
-        return etree.fromstring(text.encode("utf-8"), parser)
+        root = etree.fromstring(text.encode("utf-8"), parser)
     except etree.XMLSyntaxError:
-        return None
+        return None, ""
+    for error in parser.error_log:
+        if error.type == etree.ErrorTypes.ERR_RESOURCE_LIMIT:  # libxml2 stops at these
+            if "depth" in error.message.lower():
+                return root, f"nested deeper than {MAX_DEPTH} levels, where the XML parser stops"
+            return root, f"the XML parser stopped there: {one_line(error.message)}"
+    return root, ""
 
 
 def _what_is_it(text: str) -> str:
-    root = _parse_xml(text)
+    root, _ = _parse_xml(text)
     if root is None:
         return "not an OPML file (not XML at all)"
     name = _local(root).lower()
@@ -309,7 +368,15 @@ def _get(attrs: dict[str, str], name: str) -> str:
 def _feed_outlines(
     parent: etree._Element, path: list[str]
 ) -> Iterator[tuple[list[str], dict[str, str]]]:
-    for child in parent:
+    """Feed outlines in document order with their folder path; a loop, not recursion, so a
+    list nested as deep as the parser goes does not exhaust Python's stack."""
+    stack = [(iter(parent), path)]
+    while stack:
+        children, path = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
+            continue
         if _local(child).lower() != "outline":
             continue
         attrs = _attrs(child)
@@ -320,11 +387,15 @@ def _feed_outlines(
             yield path, attrs  # reported as skipped by _collect
         if len(child):
             name = _folder_name(attrs)
-            yield from _feed_outlines(child, [*path, name] if name else path)
+            stack.append((iter(child), [*path, name] if name else path))
 
 
 FOLDER_SLASH = "\u2215"
-"""DIVISION SLASH: stands for a `/` inside one folder's name."""
+"""DIVISION SLASH: stands for a `/` inside one folder's name, in a topic path and in the
+`category` attribute, where `/` separates levels (a folder's own text keeps its `/`)."""
+TAG_COMMA = "\u201a"
+"""SINGLE LOW-9 QUOTATION MARK: stands for a `,` inside a path of the `category` attribute,
+where `,` separates paths (see `_category_attribute`)."""
 
 
 def _outline_name(attrs: dict[str, str]) -> str:
@@ -351,14 +422,18 @@ def _page_url(attrs: dict[str, str]) -> str:
     return _get(attrs, "xmlurl") or _get(attrs, "url") or _get(attrs, "htmlurl")
 
 
-def _category_paths(value: str) -> list[str]:
-    """`category="/a/b,/c, tag"` → ['a/b', 'c', 'tag'], with empty and repeated parts dropped."""
+def _category_paths(value: str) -> tuple[list[str], bool]:
+    """`category="/a/b,/c, tag"` → ['a/b', 'c', 'tag'], with empty and repeated parts dropped,
+    and whether one path is the root itself (`/`): the outline is filed where it stands, not
+    under its first path (see `_category_attribute`). `TAG_COMMA` is read as `,`."""
     paths: list[str] = []
+    rooted = False
     for item in value.split(","):
-        parts = [p.strip() for p in item.split("/") if p.strip()]
+        parts = [p.strip().replace(TAG_COMMA, ",") for p in item.split("/") if p.strip()]
         if parts and "/".join(parts) not in paths:
             paths.append("/".join(parts))
-    return paths
+        rooted = rooted or (not parts and "/" in item)
+    return paths, rooted
 
 
 def _collect(title: str, found: list[tuple[list[str], dict[str, str]]]) -> OpmlDocument:
@@ -379,14 +454,16 @@ def _collect(title: str, found: list[tuple[list[str], dict[str, str]]]) -> OpmlD
         except InvalidSourceError as exc:
             skipped.append(SkippedOutline(one_line(raw_url), name, str(exc), folder, as_read))
             continue
-        tags = _category_paths(_get(attrs, "category"))
+        tags, rooted = _category_paths(_get(attrs, "category"))
         if url in sources:
             merged += 1
             first = sources[url]
             extra_tags = [t for t in [folder, *tags] if t and t != first.category]
             sources[url] = _with_tags(first, extra_tags)
             continue
-        category = folder or (tags[0] if tags else "")
+        # Lists with no folders (newsboat's export) file each feed by its `category`: the
+        # first path is its topic, unless the root is named (`_category_attribute`).
+        category = folder or (tags[0] if tags and not rooted else "")
         sources[url] = Source(
             url=url,
             title=name,
@@ -451,6 +528,8 @@ def write_opml(
         for key, value in _outline_attributes(source):
             outline.set(key, value)
     for skipped in kept:
+        if not skipped.attributes:
+            continue  # not an outline (the part of a list that could not be read)
         outline = etree.SubElement(_folder(folders, skipped.folder), "outline")
         for key, value in skipped.attributes:
             if _xml_name(key):
@@ -460,14 +539,18 @@ def write_opml(
 
 
 def _folder(folders: dict[str, etree._Element], path: str) -> etree._Element:
-    if path in folders:
-        return folders[path]
-    parent_path, _, name = path.rpartition("/")
-    parent = _folder(folders, parent_path)
-    name = name.replace(FOLDER_SLASH, "/")
-    folder = etree.SubElement(parent, "outline", text=name, title=name)
-    folders[path] = folder
-    return folder
+    """The folder outline for a topic path, made with the ones above it where missing (a
+    loop: a path may be as deep as the parser reads)."""
+    parts = path.split("/") if path else []
+    have = len(parts)
+    while "/".join(parts[:have]) not in folders:
+        have -= 1
+    parent = folders["/".join(parts[:have])]
+    for level in range(have + 1, len(parts) + 1):
+        name = parts[level - 1].replace(FOLDER_SLASH, "/")
+        parent = etree.SubElement(parent, "outline", text=name, title=name)
+        folders["/".join(parts[:level])] = parent
+    return parent
 
 
 def _outline_attributes(source: Source) -> list[tuple[str, str]]:
@@ -486,9 +569,26 @@ def _outline_attributes(source: Source) -> list[tuple[str, str]]:
     if source.selector:
         attrs.append(("selector", source.selector))
     if source.tags:
-        attrs.append(("category", ",".join("/" + t for t in source.tags)))
+        attrs.append(("category", _category_attribute(source)))
     attrs.extend((k, v) for k, v in extra.items() if _xml_name(k))
     return attrs
+
+
+def _category_attribute(source: Source) -> str:
+    """The `category` attribute for a source's tags, as OPML 2.0 has it: comma-separated,
+    slash-delimited paths (`/News/World,/Science`).
+
+    Two marks make it read back as written, and read sensibly by other readers:
+    - A source that has tags but no topic starts with the root path: `/,/News/World`. A
+      list's outline outside any folder is otherwise filed under its first path (how lists
+      with no folders, newsboat's export, give topics). listparser drops an empty path; a
+      reader that takes paths as tags as written shows a tag `/`.
+    - A `,` inside one path, which would split it in two, is written `TAG_COMMA` (‚, a
+      look-alike that separates nothing): `/Arts‚ Culture`. Other readers show it as it
+      looks. A `/` inside one folder's name is `FOLDER_SLASH` (∕) in a path already.
+    """
+    paths = [tag.replace(",", TAG_COMMA) for tag in source.tags]
+    return ",".join(["/"] * (not source.category) + ["/" + path for path in paths])
 
 
 def edit_opml(data: bytes, sources: Sequence[Source]) -> bytes | None:
@@ -497,12 +597,15 @@ def edit_opml(data: bytes, sources: Sequence[Source]) -> bytes | None:
     Outlines of sources that went are removed, a changed source's outline is rewritten (and
     moved when its topic changed), new ones are added to their folder; everything else (the
     head, comments, empty folders, folder attributes, a title that differs from the text,
-    outlines that are not sources here) stays as it was.
+    outlines that are not sources here) stays as it was. A list that is not well-formed XML
+    gets the repairs a strict parser needs and no others (`_mend`): a bare `&` becomes
+    `&amp;`, an HTML entity its character, a raw quote in a value `&quot;`.
 
-    Only when that edit is exact; else None, and the caller writes the list anew: `data` is
-    not one well-formed OPML document (a list that needs repairs, or nests deeper than a
-    parser goes, would be saved as the repairs left it), or a source that changes or goes
-    has more than one outline (merged duplicates) or is also a folder holding others.
+    Only when that edit is exact; else None, and the caller writes the list anew: the list
+    needs other repairs (a missing end tag, documents run together), nests deeper than the
+    parser goes, a source that changes or goes has more than one outline (merged
+    duplicates) or is also a folder holding others, or the edited list would not read back
+    as `sources` and the same outlines skipped (checked, never assumed).
     """
     document = read_opml(data)
     tree = _editable_tree(data, document)
@@ -536,29 +639,102 @@ def edit_opml(data: bytes, sources: Sequence[Source]) -> bytes | None:
             element.set(key, value)
         if _folder_of(element) != source.category:
             _detach(element)
-            _tree_folder(body, source.category).append(element)
+            _place(_tree_folder(body, source.category), element)
     for source in sources:
         if source.url not in placed:
-            outline = etree.SubElement(_tree_folder(body, source.category), "outline")
+            outline = etree.Element("outline")
             for key, value in _outline_attributes(source):
                 outline.set(key, value)
-    etree.indent(root, space="  ")
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+            _place(_tree_folder(body, source.category), outline)
+    edited = _serialize(root, _decode(data))
+    if data.startswith(codecs.BOM_UTF8):
+        edited = codecs.BOM_UTF8 + edited
+    return edited if _reads_as(edited, sources, document.skipped) else None
+
+
+def _serialize(root: etree._Element, original: str) -> bytes:
+    """The document as UTF-8, written as `original` was where a parsed tree remembers it not:
+    its XML declaration (when it says UTF-8, or none), empty tags spelled `<x />` or `<x/>`,
+    line ends (a parser reads CRLF as LF), a newline at the end or not. Comments and
+    processing instructions around the root element go on a line of their own."""
+    declared = re.match(r"\s*(<\?xml[^>]*\?>)", original)
+    declaration = declared.group(1) if declared else ""
+    encoding = re.search(r"""encoding\s*=\s*["']([^"']*)""", declaration)
+    if encoding and encoding.group(1).lower().replace("_", "-") not in ("utf-8", "utf8"):
+        declaration = "<?xml version='1.0' encoding='UTF-8'?>"
+    spaced = original.count(" />") > original.count("/>") / 2
+    before = reversed(list(root.itersiblings(preceding=True)))
+    lines = [declaration] if declaration else []
+    for node in [*before, root, *root.itersiblings()]:
+        markup = etree.tostring(node, encoding="unicode", with_tail=False)
+        lines.append(_space_empty_tags(markup) if spaced else markup)
+    ending = "\n" if original.endswith("\n") else ""
+    text = "\n".join(lines) + ending
+    if original.count("\r\n") > original.count("\n") / 2:
+        text = text.replace("\n", "\r\n")  # a raw line end is never part of a value
+    return text.encode("utf-8")
+
+
+def _space_empty_tags(markup: str) -> str:
+    """`<x/>` as `<x />`, outside comments, CDATA and processing instructions (a serialized
+    attribute or text has its `>` escaped, so `/>` is a tag's end everywhere else)."""
+    out: list[str] = []
+    pos = 0
+    for match in _VERBATIM.finditer(markup):
+        out += [markup[pos : match.start()].replace("/>", " />"), match.group()]
+        pos = match.end()
+    out.append(markup[pos:].replace("/>", " />"))
+    return "".join(out)
+
+
+_VERBATIM = re.compile(r"<!--.*?-->|<!\[CDATA\[.*?\]\]>|<\?.*?\?>", re.DOTALL)
+"""Comments, CDATA sections and processing instructions: text a repair leaves alone."""
+_PROLOG = re.compile(r"(?:\s|<!--.*?-->|<\?.*?\?>)*", re.DOTALL)
+
+
+def _mend(text: str) -> str:
+    """The list's text with what a strict XML parser refuses repaired as the reader repairs
+    it (`_mend_markup`: bare `&`, HTML entities, raw quotes and `<` in outline attributes,
+    control characters), and nothing else: comments, CDATA and processing instructions stay
+    as written."""
+    out: list[str] = []
+    pos = 0
+    for match in _VERBATIM.finditer(text):
+        out += [_mend_markup(text[pos : match.start()]), match.group()]
+        pos = match.end()
+    out.append(_mend_markup(text[pos:]))
+    return "".join(out)
 
 
 def _editable_tree(
     data: bytes, document: OpmlDocument
 ) -> tuple[etree._Element, etree._Element] | None:
-    """The list's XML tree and its body, exactly as written (comments and all): parsed
-    strictly, and reading as the same sources as the forgiving reader found."""
-    chunks = _opml_chunks(_decode(data))
+    """The list's XML tree and its body, as written (comments and all), or if it is not
+    well-formed XML, with `_mend`'s repairs: parsed strictly, and reading as the same sources
+    as the forgiving reader found. Comments and processing instructions before `<opml>` are
+    kept; other text there (which the reader ignores) is not. The XML declaration goes (the
+    edited list is UTF-8), and so does a DOCTYPE (the reader ignores it; no DTD is parsed)."""
+    if unread_part(document):
+        return None
+    text = _DOCTYPE.sub("", _DECLARATION.sub("", _decode(data), count=1))
+    for candidate in (text, _mend(text)):
+        tree = _strict_tree(candidate, document)
+        if tree is not None:
+            return tree
+    return None
+
+
+def _strict_tree(text: str, document: OpmlDocument) -> tuple[etree._Element, etree._Element] | None:
+    # Where documents start, with comments blanked out: `<opml` in a comment starts none.
+    blanked = _VERBATIM.sub(lambda m: " " * len(m.group()), text)
+    chunks = _opml_chunks(blanked)
     if len(chunks) != 1:
         return None
-    parser = etree.XMLParser(
-        recover=False, resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
-    )
+    start = len(blanked) - len(chunks[0])
+    if not _PROLOG.fullmatch(text, 0, start):
+        text = text[start:]
     try:
-        root = etree.fromstring(chunks[0].encode("utf-8"), parser)
+        root = etree.fromstring(text.encode("utf-8"), _xml_parser(recover=False))
     except etree.XMLSyntaxError:
         return None
     body = _child(root, "body")
@@ -568,12 +744,33 @@ def _editable_tree(
     return (root, body) if read.sources == document.sources else None
 
 
+def _reads_as(data: bytes, sources: Sequence[Source], skipped: Sequence[SkippedOutline]) -> bool:
+    """Whether `data` is well-formed and reads back as the same outlines skipped and, in any
+    order, the same sources as the list written anew would: `sources` themselves, unless
+    they hold what no list can (a line break in a title, a tag that is also the topic)."""
+    try:
+        etree.fromstring(data, _xml_parser(recover=False))
+        document = read_opml(data)
+    except (etree.XMLSyntaxError, OpmlError):
+        return False
+    anew = read_opml(write_opml(sources)).sources
+    return document.skipped == tuple(skipped) and _by_url(document.sources) == _by_url(anew)
+
+
+def _by_url(sources: Iterable[Source]) -> dict[str, Source]:
+    return {source.url: source for source in sources}
+
+
 def _outline_tree(parent: etree._Element) -> Iterator[etree._Element]:
     """The outlines below `parent`, through outlines only, as `_feed_outlines` walks them."""
-    for child in parent:
-        if _local(child).lower() == "outline":
+    stack = [iter(parent)]
+    while stack:
+        child = next(stack[-1], None)
+        if child is None:
+            stack.pop()
+        elif _local(child).lower() == "outline":
             yield child
-            yield from _outline_tree(child)
+            stack.append(iter(child))
 
 
 def _outline_url(element: etree._Element) -> str:
@@ -614,14 +811,67 @@ def _tree_folder(body: etree._Element, path: str) -> etree._Element:
                 break
         else:
             shown = part.replace(FOLDER_SLASH, "/")
-            node = etree.SubElement(node, "outline", text=shown, title=shown)
+            folder = etree.Element("outline", text=shown, title=shown)
+            _place(node, folder)
+            node = folder
     return node
 
 
-def _detach(element: etree._Element) -> None:
+def _blank(text: str | None) -> bool:
+    return text is None or text.isspace()
+
+
+def _place(parent: etree._Element, element: etree._Element) -> None:
+    """Append `element` to `parent` laid out as the list is laid out: on a line of its own
+    and indented like its siblings when the list has lines, inline when it has none. The
+    rest of the list keeps its layout (it is not indented anew)."""
+    element.tail = None
+    if len(parent):
+        last = parent[-1]
+        if _blank(last.tail) and _blank(parent.text):
+            element.tail, last.tail = last.tail, parent.text  # the gap before each child
+    else:
+        indent = _indent(parent)
+        if indent is not None:
+            parent.text = "\n" + indent + _indent_unit(parent)
+            element.tail = "\n" + indent
+    parent.append(element)
+
+
+def _indent(element: etree._Element) -> str | None:
+    """The whitespace that starts `element`'s line, or None when it does not start one."""
+    before = element.getprevious()
     parent = element.getparent()
-    if parent is not None:
-        parent.remove(element)
+    space = before.tail if before is not None else parent.text if parent is not None else None
+    if not space or "\n" not in space or not space.isspace():
+        return None
+    return space.rsplit("\n", 1)[1]
+
+
+def _indent_unit(element: etree._Element) -> str:
+    """One level of the list's indentation, as its author wrote it (tabs, two spaces, …)."""
+    for node in element.getroottree().iter():
+        text = node.text or ""
+        if not len(node) or "\n" not in text or not text.isspace():
+            continue
+        inner, outer = text.rsplit("\n", 1)[1], _indent(node) or ""
+        if len(inner) > len(outer) and inner.startswith(outer):
+            return inner[len(outer) :]
+    return "  "
+
+
+def _detach(element: etree._Element) -> None:
+    """Remove `element`, keeping the layout: the last child's tail closes its parent."""
+    parent = element.getparent()
+    if parent is None:
+        return
+    if element.getnext() is None and _blank(element.tail):
+        before = element.getprevious()
+        if before is not None and _blank(before.tail):
+            before.tail = element.tail
+        elif before is None and _blank(parent.text):
+            parent.text = element.tail
+    parent.remove(element)
 
 
 def _xml_name(name: str) -> bool:
@@ -648,9 +898,17 @@ def save_opml(
     data = None
     if in_place and target.exists():
         try:
-            data = edit_opml(target.read_bytes(), sources)
+            original = target.read_bytes()
+            data = edit_opml(original, sources)
+            unread = "" if data is not None else unread_part(read_opml(original))
         except (OSError, OpmlError):
-            data = None
+            data, unread = None, ""
+        if unread:
+            raise OpmlError(
+                f"{target}: not changed: the rest of the list was not read ({unread}), and "
+                "writing the list anew would delete it; nest its folders less deeply",
+                path=str(target),
+            )
     if data is None:
         data = write_opml(sources, title=title, kept=kept)
     fd, tmp = tempfile.mkstemp(prefix=".feeds-", suffix=".opml", dir=target.parent)
