@@ -497,6 +497,29 @@ def test_limit_caps_the_hits_not_the_total(lib: Library):
     assert result.total == len(ENTRIES)
 
 
+def test_mark_search_read_marks_every_match_not_a_page(lib: Library, monkeypatch):
+    """Every entry a search finds is marked read, however many pages of hits that is (each
+    entry of a story two sources carry too), narrowed as the search is; it returns the ids
+    it turned read, leaving out those read already."""
+    from aggregator.library import searching
+
+    monkeypatch.setattr(searching, "ALL_HITS_FIRST", 2)  # a first try that cannot hold them all
+    lib.store.set_flags([ID["b1"]], read=True)
+    assert sorted(lib.mark_search_read("hospital", category="Medicine")) == sorted(
+        ID[k] for k in ("a2", "a4", "b2")
+    )
+    assert {KEY[i] for i in lib.store.read_ids()} == {"a2", "a4", "b1", "b2"}
+    assert lib.mark_search_read("hospital") == [ID["d1"]]  # a4's story, from Capitol Ledger
+    assert lib.mark_search_read("hospital") == []
+    lib.store.set_flags([ID["c1"], ID["c2"]], starred=True)
+    starred = lib.mark_search_read("", starred=True, source=TRAVEL)
+    assert sorted(starred) == sorted([ID["c1"], ID["c2"]])
+    assert {KEY[i] for i in lib.store.read_ids()} == {"a2", "a4", "b1", "b2", "d1", "c1", "c2"}
+    _store_fjords(lib, 7)
+    lib.update_index()
+    assert len(lib.mark_search_read("fjord")) == 7
+
+
 def test_unknown_sort_is_a_one_line_user_error(lib: Library):
     """A sort other than relevance or newest is refused, in one line naming the choices."""
     with pytest.raises(UserError, match="relevance or newest") as caught:

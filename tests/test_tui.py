@@ -549,6 +549,126 @@ def test_n_and_p_move_to_the_next_and_previous_unread(library):
     drive(AggregatorApp(settings, library=lib), script)
 
 
+def test_n_and_p_go_on_to_the_next_and_previous_source_with_unread_entries(library):
+    """Found by review: n stopped at the end of a source's list. It goes on, in the
+    sidebar's order (round to the top), to the next source with unread entries, chooses it in
+    the sidebar and moves to its first unread; p back to the previous one's last unread."""
+    settings, lib = library
+    lib.set_read([r.id for r in lib.entries() if r.title == "A new trial for rare tumours"])
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        notes = record_notes(app)
+        sidebar = app.main.query_one(Sidebar)
+        await choose(pilot, Place("source", MED))
+        entry_list(app).focus()
+        await pilot.press("n", "n")
+        assert current_title(app) == MARKUP_TITLE  # Clinic Notes' last
+        await pilot.press("n")  # on to Cell Letters, past its read first entry
+        await settle(pilot)
+        assert app.main.place == Place("source", ONC)
+        assert sidebar.cursor_node is not None and sidebar.cursor_node.data == Place("source", ONC)
+        assert titles(app) == ["A new trial for rare tumours", "Screening saves lives, again"]
+        assert current_title(app) == "Screening saves lives, again"
+        assert "On to Cell Letters (1 unread)." in notes
+        await pilot.press("n")
+        await settle(pilot)
+        assert app.main.place == Place("source", RAIL)
+        assert current_title(app) == "The sleeper train to the mountains"
+        await pilot.press("p")  # back: Cell Letters' last unread
+        await settle(pilot)
+        assert app.main.place == Place("source", ONC)
+        assert current_title(app) == "Screening saves lives, again"
+        await choose(pilot, Place("source", RAIL))
+        entry_list(app).focus()
+        await pilot.press("end", "n")  # round to the top of the sidebar
+        await settle(pilot)
+        assert app.main.place == Place("source", MED)
+        assert current_title(app) == "Flu vaccine season opens early"
+        assert app.focused is entry_list(app)
+
+    drive(AggregatorApp(settings, library=lib), script, size=(80, 24))
+
+
+def test_n_goes_on_to_the_next_topic_and_says_when_nothing_is_left(library):
+    """A topic chosen in the sidebar goes on to the next topic with unread entries outside it
+    (its subtopics were in its list); with nothing unread anywhere, n says so."""
+    settings, lib = library
+    medicine = {d.title for url in (MED, ONC) for d in ENTRIES[url]}
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        notes = record_notes(app)
+        await choose(pilot, Place("topic", "Medicine"))
+        entry_list(app).focus()
+        assert set(titles(app)) == medicine
+        await pilot.press("enter", *["n"] * 4)  # reading: each one n reaches is read
+        await settle(pilot)
+        assert all(stored(lib, title).read for title in medicine)
+        await pilot.press("n")  # past Medicine and Oncology (in it): Travel
+        await settle(pilot)
+        assert app.main.place == Place("topic", "Travel") and app.main.reading
+        reader = app.main.query_one(Reader)
+        assert reader.entry is not None
+        assert reader.entry.title == "The sleeper train to the mountains"
+        assert "On to Travel (3 unread)." in notes
+        await pilot.press("n", "n")
+        await settle(pilot)
+        assert all(row.read for row in lib.entries())
+        await pilot.press("n")
+        await settle(pilot)
+        assert "No unread entries left." in notes
+        assert app.main.place == Place("topic", "Travel")
+
+    drive(AggregatorApp(settings, library=lib), script, size=(80, 24))
+
+
+def test_n_in_search_results_stays_in_the_results(library):
+    settings, lib = library
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        notes = record_notes(app)
+        await choose(pilot, Place("source", RAIL))
+        await search(pilot, "vaccine")
+        await pilot.press("enter", "n")
+        assert current_title(app) == "A new trial for rare tumours"
+        await pilot.press("n")
+        await settle(pilot)
+        assert "No more unread results." in notes
+        assert titles(app) == ["Flu vaccine season opens early", "A new trial for rare tumours"]
+        assert app.main.search_result is not None
+
+    drive(AggregatorApp(settings, library=lib), script, size=(80, 24))
+
+
+def test_a_notice_naming_the_next_source_shows_its_title_as_written(tmp_path):
+    title = "Civic [/oops] Ledger [link=file:///etc/passwd]click[/link]"
+    settings, lib = make_library(
+        tmp_path,
+        [Source(url=MED, title="Clinic Notes", category="A"), Source(url=ONC, title=title)],
+        entries=False,
+    )
+    lib.store.upsert_entries(MED, ENTRIES[MED])
+    lib.store.upsert_entries(ONC, ENTRIES[ONC])
+
+    async def main() -> None:
+        app = AggregatorApp(settings, library=lib)
+        async with app.run_test(size=(120, 40), notifications=True) as pilot:
+            await settle(pilot)
+            await choose(pilot, Place("source", MED))
+            entry_list(app).focus()
+            await pilot.press("end", "n")
+            await settle(pilot)
+            assert app.is_running and app.main.place == Place("source", ONC)
+            text = screen_text(app)
+            assert "On to Civic [/oops] Ledger" in text
+            assert "[link=file:///etc/passwd]click[/link] (2 unread)." in text
+            assert all(not link.startswith("file:") for link in screen_links(app))
+
+    try:
+        asyncio.run(main())
+    finally:
+        lib.close()
+
+
 def test_reading_beside_the_list_marks_what_space_and_n_reach(library):
     """Wide layout, without ever pressing Enter: the cursor keys only show an entry (it
     stays unread), but paging through one to its end with Space, and going on with Space or
@@ -716,6 +836,55 @@ def test_capital_a_marks_all_in_view_read(library):
         assert sidebar_labels(app) == ["All  5", *UNTOUCHED[1:6], "Travel", "Rail Diary"]
 
     drive(AggregatorApp(settings, library=lib), script)
+
+
+def test_capital_a_in_search_results_marks_every_match_not_only_those_loaded(tmp_path):
+    """Found by review: A in the results marked the 50 loaded so far. It marks every entry
+    the search finds, narrowed as the results are (here by a source in the sidebar), and
+    says how many it marked."""
+    settings, lib = make_library(tmp_path, entries=False)
+    lib.store.upsert_entries(
+        MED, [_draft(f"m{i}", f"Market day {i}", "A market by the harbour.", 1 + i % 28)
+              for i in range(70)]
+    )  # fmt: skip
+    lib.store.upsert_entries(
+        ONC, [_draft(f"o{i}", f"Market stall {i}", "A market in the square.", 1 + i % 28)
+              for i in range(60)]
+    )  # fmt: skip
+    lib.store.upsert_entries(RAIL, ENTRIES[RAIL])  # found by no market search
+    lib.update_index()
+
+    def unread(url: str) -> int:
+        return sum(not row.read for row in lib.entries() if row.source_url == url)
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        notes = record_notes(app)
+        await search(pilot, "market")
+        await pilot.press("enter")
+        await choose(pilot, Place("facet-source", ONC))
+        await wait_until(
+            pilot, lambda: app.main.search_filter is not None and len(titles(app)) == 50
+        )
+        entry_list(app).focus()
+        await pilot.press("A")
+        await settle(pilot)
+        assert "Marked 60 entries read." in notes
+        assert (unread(MED), unread(ONC), unread(RAIL)) == (70, 0, 3)
+        assert all(row.read for row in entry_list(app).rows)
+        assert "133 entries · 73 unread" in status_text(app)
+        await choose(pilot, Place("all"))
+        await wait_until(pilot, lambda: app.main.search_filter is None and len(titles(app)) == 50)
+        entry_list(app).focus()
+        await pilot.press("A")
+        await settle(pilot)
+        assert "Marked 70 entries read." in notes
+        assert (unread(MED), unread(ONC), unread(RAIL)) == (0, 0, 3)
+        assert "133 entries · 3 unread" in status_text(app)
+        await pilot.press("escape")  # the library again, its counts as stored
+        await settle(pilot)
+        assert sidebar_labels(app)[0] == "All  3"
+
+    drive_owned(AggregatorApp(settings, library=lib), script)
 
 
 def test_o_opens_http_links_in_the_browser(library, monkeypatch):
@@ -1457,6 +1626,29 @@ def test_question_mark_lists_keys_and_action_ids(library):
         assert app.screen is app.main
 
     drive(AggregatorApp(settings, library=lib), script)
+
+
+def test_c_on_the_sources_screen_is_in_its_footer_the_help_and_the_keymap(library):
+    """Found by review: c (check the highlighted source now, storing nothing) was missing
+    from the help and could not be remapped; its footer entry said only "Check now"."""
+    settings, lib = library
+    settings = replace(settings, keys=(("source.check", "x"),))
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        await pilot.press("question_mark")
+        help_lines = screen_text(app).splitlines()
+        (line,) = [line for line in help_lines if "source.check" in line]
+        assert " x " in line and "Check source (sources screen)" in line
+        assert "storing nothing" in " ".join(help_lines[help_lines.index(line) :][:2])
+        await pilot.press("escape", "S")
+        await settle(pilot)
+        assert isinstance(app.screen, SourcesScreen)
+        assert "x Check source" in screen_text(app).splitlines()[-1]
+
+    app = AggregatorApp(settings, library=lib)
+    notes = record_notes(app)
+    drive(app, script, size=(100, 40))
+    assert "names no action" not in notes
 
 
 def test_the_help_names_the_keys_section_of_the_config(library):

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from aggregator.config import Settings
 from aggregator.errors import IndexLockedError
-from aggregator.models import Entry, Hit, IndexDoc, SearchResult
+from aggregator.models import Entry, Hit, IndexDoc, SearchResult, View
 from aggregator.store import Store
 
 if TYPE_CHECKING:
@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 INDEX_BATCH = 10_000
 """Changes applied per commit: each process writing a share keeps its postings in memory
 (about 9 KB per farm entry), so a share of 5,000 stays near 45 MB."""
+ALL_HITS_FIRST = 1_000
+"""Hits asked for by the first try at every match of a query (`mark_search_read`); a query
+with more is asked again for all of them."""
 ProgressFn = Callable[[int, int], None]
 
 
@@ -196,13 +199,10 @@ class Searching:
         unread: bool = False,
         starred: bool = False,
     ) -> SearchResult:
-        from aggregator.search import Searcher, snippet
+        from aggregator.search import snippet
 
         started = time.perf_counter()
-        index = self._open_index()
-        if self._searcher is None:
-            self._searcher = Searcher(index, helper=self.settings.index.search_helper)
-        raw = self._searcher.search(
+        raw = self._current_searcher().search(
             query,
             limit=limit,
             sort=sort,
@@ -231,6 +231,41 @@ class Searching:
             source_titles=titles,
             exact=raw.exact,
         )
+
+    def mark_search_read(
+        self,
+        query: str,
+        *,
+        category: str | None = None,
+        source: str | None = None,
+        starred: bool = False,
+    ) -> list[str]:
+        """Mark read every entry `search` finds with these arguments: all its matches, not a
+        page of them, and every entry of a story that several sources carry. Returns the ids
+        that were unread (and are read now)."""
+        searcher = self._current_searcher()
+        allow = self.store.starred_ids() if starred else None
+        limit = ALL_HITS_FIRST
+        while True:
+            raw = searcher.search(query, limit=limit, category=category, source=source, allow=allow)
+            if len(raw.hits) < limit:  # fewer than asked for: every match is here
+                break
+            limit = max(limit * 2, raw.total + 1)
+        found = {hit.id for hit in raw.hits}
+        # Only entries the store has (the index may still hold some since removed), unread.
+        unread = [
+            row.id for row in self.store.list_entries(View(unread_only=True)) if row.id in found
+        ]
+        self.store.set_flags(unread, read=True)
+        return unread
+
+    def _current_searcher(self) -> Searcher:
+        from aggregator.search import Searcher
+
+        index = self._open_index()
+        if self._searcher is None:
+            self._searcher = Searcher(index, helper=self.settings.index.search_helper)
+        return self._searcher
 
 
 class _StoredDocs:

@@ -136,7 +136,9 @@ class AggregatorApp(App[str | None]):
             rows = library.entries(view)
             sources = library.sources()
             stats = library.stats()
-            loaded = LibraryLoaded(sources, rows, stats.entries, stats.unread, stats.starred)
+            loaded = LibraryLoaded(
+                sources, rows, stats.entries, stats.unread, stats.starred, view=view
+            )
             self.call_from_thread(self._loaded, loaded, keep)
 
     @work(thread=True, group="index", exit_on_error=False)
@@ -173,6 +175,7 @@ class AggregatorApp(App[str | None]):
             main.query_one(Sidebar).show_sources(event.sources, event.unread, event.starred)
         current = main.query_one(EntryList).current
         main.show_library(event.rows, keep=keep or (current.id if current else None))
+        main.list_loaded(event.view)
         status = main.query_one(StatusBar)
         status.entries, status.unread = event.total, event.unread
         status.unread_only = main.unread_only

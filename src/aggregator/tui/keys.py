@@ -27,7 +27,12 @@ ACTIONS: dict[str, tuple[str, str, bool]] = {
     "search.suggestion": ("ctrl+y", "Use suggestion", False),
     "source.edit": ("e", "Edit source", False),
     "source.delete": ("d", "Delete source", False),
+    "source.check": ("c", "Check source", True),
 }
+HELP: dict[str, str] = {
+    "source.check": "Check source (sources screen): fetch and read it now, storing nothing",
+}
+"""What the help says of an action, when more than its footer label."""
 
 
 def binding(action_id: str, action: str, *, priority: bool = False) -> Binding:

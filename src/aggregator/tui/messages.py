@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from aggregator.models import EntryRow, FetchProgress, FetchReport, SearchResult, SourceInfo
+from aggregator.models import EntryRow, FetchProgress, FetchReport, SearchResult, SourceInfo, View
 
 
 @dataclass
@@ -18,6 +18,8 @@ class LibraryLoaded(Message):
     total: int
     unread: int
     starred: int = 0
+    view: View | None = None
+    """The view the rows are of."""
 
 
 @dataclass

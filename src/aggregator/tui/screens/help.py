@@ -10,7 +10,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from aggregator.tui.keys import ACTIONS
+from aggregator.tui.keys import ACTIONS, HELP
 
 
 class HelpScreen(ModalScreen[None]):
@@ -27,7 +27,9 @@ class HelpScreen(ModalScreen[None]):
         table.add_column(Text("Action id"), style="dim")
         for action_id, (default, description, _) in ACTIONS.items():
             keys = self.keys.get(action_id, default)
-            table.add_row(Text(_pretty(keys)), Text(description), Text(action_id))
+            table.add_row(
+                Text(_pretty(keys)), Text(HELP.get(action_id, description)), Text(action_id)
+            )
         for keys, description in (
             ("↑ ↓ j k", "Move in the list"),
             ("PgUp PgDn Home End", "Move by pages, to the ends"),

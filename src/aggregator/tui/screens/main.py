@@ -33,6 +33,8 @@ SEARCH_PAGE = 50
 """Hits shown for a search; each costs a snippet, so fewer keep typing responsive."""
 WIDE = 110
 """From this width the reader sits beside the list; below it, it takes the list's place."""
+PLACES = ("topic", "source")
+"""The sidebar's places that `n` and `p` go on from, to the next (previous) of their kind."""
 
 
 class MainScreen(Screen[None]):
@@ -73,6 +75,9 @@ class MainScreen(Screen[None]):
         """`u`: the list shows only unread entries (of the place chosen)."""
         self._generation = 0
         self._before_search: tuple[Place, str | None] | None = None
+        self._unread_on_load: tuple[View, int] | None = None
+        """`n` or `p` went on to another place: once its list (this view) is loaded, the
+        cursor goes to its first (1) or last (-1) unread entry."""
         self.reading = False
         self._preview: Timer | None = None
 
@@ -116,6 +121,7 @@ class MainScreen(Screen[None]):
         """List only unread entries, or all again (entries read meanwhile stay listed until
         the list is loaded again: the cursor never loses its place under you)."""
         self.unread_only = not self.unread_only
+        self._unread_on_load = None
         current = self.query_one(EntryList).current
         self.app.load_library(keep=current.id if current else None)
         shown = "Only unread entries are listed" if self.unread_only else "All entries are listed"
@@ -127,8 +133,24 @@ class MainScreen(Screen[None]):
         if self.search_result is None:
             entries.set_rows(rows, keep=keep)
 
+    def list_loaded(self, view: View | None) -> None:
+        """The whole list of `view` is shown: the cursor goes on to the unread entry that
+        `n` or `p` went to another place for."""
+        wanted = self._unread_on_load
+        if wanted is None or self.search_result is not None or view != wanted[0]:
+            return
+        self._unread_on_load = None
+        step = wanted[1]
+        rows = self.query_one(EntryList).rows
+        unread = [i for i, row in enumerate(rows) if not row.read]
+        if not unread:  # read meanwhile (elsewhere: another window, the command line)
+            self.app.notify("No more unread entries here.", timeout=2)
+            return
+        self._go_to_unread(unread[0] if step > 0 else unread[-1])
+
     @on(Sidebar.Chosen)
     def chosen(self, event: Sidebar.Chosen) -> None:
+        self._unread_on_load = None
         if self.search_result is not None:
             self.search_filter = None if event.place.kind == "all" else event.place
             self.run_search()
@@ -259,18 +281,40 @@ class MainScreen(Screen[None]):
             self.query_one(EntryList).action_page(1)
 
     def action_unread(self, step: int) -> None:
+        """The next (1) or previous (-1) unread entry in the list; past its end, for a topic
+        or source chosen in the sidebar, in the next (previous) one that has any, in the
+        sidebar's order. Search results keep to themselves."""
         entries = self.query_one(EntryList)
         index = entries.cursor + step
         while 0 <= index < len(entries.rows):
             if not entries.rows[index].read:
-                entries.move_to(index)
-                # Going to the next unread is reading it, in either layout (the cursor
-                # keys only show an entry beside the list, and leave it unread).
-                if self.reading or self.size.width >= WIDE:
-                    self.load_entry(entries.rows[index].id, mark_read=True)
+                self._go_to_unread(index)
                 return
             index += step
-        self.app.notify("No more unread entries here.", timeout=2)
+        if self.search_result is not None:
+            self.app.notify("No more unread results.", timeout=2)
+            return
+        sidebar = self.query_one(Sidebar)
+        found = sidebar.next_unread(self.place, step) if self.place.kind in PLACES else None
+        if found is not None:
+            place, name, count = found
+            sidebar.select(place)
+            self.place = place
+            self._unread_on_load = (self.view, step)
+            self.app.load_library()
+            self.app.notify(f"On to {name} ({count:,} unread).", timeout=2)
+        elif sidebar.unread == 0:
+            self.app.notify("No unread entries left.", timeout=2)
+        else:
+            self.app.notify("No more unread entries here.", timeout=2)
+
+    def _go_to_unread(self, index: int) -> None:
+        entries = self.query_one(EntryList)
+        entries.move_to(index)
+        # Going to the next unread is reading it, in either layout (the cursor keys only
+        # show an entry beside the list, and leave it unread).
+        if self.reading or self.size.width >= WIDE:
+            self.load_entry(entries.rows[index].id, mark_read=True)
 
     def action_toggle_read(self) -> None:
         row = self.query_one(EntryList).current
@@ -285,10 +329,41 @@ class MainScreen(Screen[None]):
     def action_all_read(self) -> None:
         entries = self.query_one(EntryList)
         unread = [r.id for r in entries.rows if not r.read]
+        if self.search_result is not None:
+            if not self.search_result.hits:
+                return
+            # Every entry the search finds, not only the pages loaded: those loaded show it
+            # at once, the library marks them all.
+            self.show_flags(unread, read=True)
+            self._mark_results_read(self.search_result.query, self.search_filter)
+            return
         if not unread:
             return
         self.app.mark(unread, read=True)
         self.app.notify(f"Marked {len(unread):,} entries read.", timeout=2)
+
+    @work(thread=True, group="flags", exit_on_error=False)
+    def _mark_results_read(self, query: str, narrow: Place | None) -> None:
+        library = self.app.library
+        with self.app.flags_lock:
+            marked = library.mark_search_read(query, **_narrowing(narrow))
+            unread = library.stats().unread
+        self.app.call_from_thread(self._results_read, marked, unread)
+
+    def _results_read(self, marked: list[str], unread: int) -> None:
+        if self.search_result is None:
+            # Cleared meanwhile: the list and counts loaded since may be from before.
+            current = self.query_one(EntryList).current
+            self.app.load_library(keep=current.id if current else None)
+        else:
+            self.show_flags(marked, read=True)
+            status = self.query_one(StatusBar)
+            status.unread = unread  # the library's: most of those marked are not listed
+            status.show()
+        if marked:
+            self.app.notify(f"Marked {len(marked):,} entries read.", timeout=2)
+        else:
+            self.app.notify("Every entry found was read already.", timeout=2)
 
     def action_open_link(self) -> None:
         reader = self.query_one(Reader)
@@ -355,6 +430,7 @@ class MainScreen(Screen[None]):
             if self.search_result is not None:
                 self.clear_search(keep_focus=True)
             return
+        self._unread_on_load = None
         if self._before_search is None:
             current = self.query_one(EntryList).current
             self._before_search = (self.place, current.id if current else None)
@@ -383,12 +459,7 @@ class MainScreen(Screen[None]):
     def _search(
         self, query: str, sort: str, narrow: Place | None, generation: int, limit: int
     ) -> None:
-        kwargs: dict[str, str] = {}
-        if narrow is not None and narrow.kind == "facet-topic":
-            kwargs["category"] = narrow.value
-        elif narrow is not None and narrow.kind == "facet-source":
-            kwargs["source"] = narrow.value
-        result = self.app.library.search(query, limit=limit, sort=sort, **kwargs)
+        result = self.app.library.search(query, limit=limit, sort=sort, **_narrowing(narrow))
         self.post_message(SearchFinished(result, generation))
 
     @on(SearchFinished)
@@ -462,3 +533,12 @@ class MainScreen(Screen[None]):
         self.app.load_library(keep=keep)
         if not keep_focus:
             self.query_one(EntryList).focus()
+
+
+def _narrowing(narrow: Place | None) -> dict[str, str]:
+    """The search's arguments for the topic or source chosen among its facets."""
+    if narrow is not None and narrow.kind == "facet-topic":
+        return {"category": narrow.value}
+    if narrow is not None and narrow.kind == "facet-source":
+        return {"source": narrow.value}
+    return {}

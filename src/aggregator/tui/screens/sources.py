@@ -24,7 +24,7 @@ class SourcesScreen(Screen[None]):
         binding("app.add_source", "add"),
         binding("source.edit", "edit"),
         binding("source.delete", "delete"),
-        Binding("c", "check", "Check now", id="sources.check"),
+        binding("source.check", "check"),  # fetch and parse the highlighted one, store nothing
         Binding("j", "move(1)", "Down", show=False, id="sources.down"),
         Binding("k", "move(-1)", "Up", show=False, id="sources.up"),
     ]

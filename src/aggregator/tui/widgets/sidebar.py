@@ -79,7 +79,8 @@ class Sidebar(Tree[Place]):
             self._count(leaf, info.display_title, info.unread, bool(info.state.last_error))
             self._counting[info.source.url] = [*(topics[path] for path in paths), leaf]
         self.root.expand()
-        self._select(chosen)
+        if chosen is not None:
+            self.select(chosen)
 
     def adjust_unread(self, changes: Mapping[str, int]) -> None:
         """Unread counts moved by entries read here (a change per source URL)."""
@@ -140,13 +141,52 @@ class Sidebar(Tree[Place]):
         label.stylize(style)
         return Text.assemble(text[:toggle], label)
 
-    def _select(self, place: Place | None) -> None:
-        if place is None:
-            return
+    def select(self, place: Place) -> None:
+        """Put the cursor on `place` (its topics opened to show it), without choosing it."""
         for node in _walk(self.root):
             if node.data == place:
-                self.move_cursor(node)
+                parent = node.parent
+                while parent is not None:
+                    parent.expand()
+                    parent = parent.parent
+                # A node's line is known once the tree's lines are built again after a
+                # change, which asking for the last line does: the cursor went to the line
+                # a new node did not have yet (the top, "All").
+                last = self.last_line
+                if 0 <= node.line <= last:
+                    self.move_cursor(node)
                 return
+
+    @property
+    def unread(self) -> int:
+        """The library's unread entries as counted here (none while a search's are shown)."""
+        counted = self._counted.get(self.root.id)
+        return counted[1] if self._unread_shown and counted else 0
+
+    def next_unread(self, place: Place, step: int) -> tuple[Place, str, int] | None:
+        """The topic or source after `place` (`step` 1) or before it (-1), in this order and
+        round from the end to the start, with unread entries that `place`'s list did not
+        show: its place, name and that count. A topic's subtopics are in its list (passed
+        over); a topic holding it counts its other entries only."""
+        if not self._unread_shown:
+            return None
+        nodes = [n for n in _walk(self.root) if n.data is not None and n.data.kind == place.kind]
+        here = next((n for n in nodes if n.data == place), None)
+        if here is None:
+            return None
+        at = nodes.index(here)
+        after, before = nodes[at + 1 :], nodes[:at]
+        order = after + before if step > 0 else before[::-1] + after[::-1]
+        shown = self._counted[here.id][1]
+        for node in order:
+            if _holds(here, node):
+                continue
+            name, count, _ = self._counted[node.id]
+            if _holds(node, here):
+                count -= shown
+            if count > 0 and node.data is not None:
+                return node.data, name, count
+        return None
 
     def on_tree_node_selected(self, event: Tree.NodeSelected[Place]) -> None:
         event.stop()
@@ -179,6 +219,16 @@ def _depth(node: TreeNode[Place]) -> int:
     while parent is not None:
         depth, parent = depth + 1, parent.parent
     return depth
+
+
+def _holds(outer: TreeNode[Place], node: TreeNode[Place]) -> bool:
+    """Whether `node` is inside `outer` (a subtopic, or a topic's source)."""
+    parent = node.parent
+    while parent is not None:
+        if parent is outer:
+            return True
+        parent = parent.parent
+    return False
 
 
 def _walk(node: TreeNode[Place]) -> list[TreeNode[Place]]:
