@@ -1,0 +1,60 @@
+"""Saving the user's list to disk atomically, edited in place when it can be."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from aggregator.errors import OpmlError
+from aggregator.models import SkippedOutline, Source
+from aggregator.sources.editing import edit_opml
+from aggregator.sources.reading import read_opml, unread_part
+from aggregator.sources.writing import write_opml
+
+
+def save_opml(
+    path: str | os.PathLike[str],
+    sources: Iterable[Source],
+    *,
+    title: str,
+    kept: Iterable[SkippedOutline] = (),
+    in_place: bool = False,
+) -> None:
+    """Write atomically (temp file, fsync, rename): a crash never leaves half a list.
+
+    `in_place`: the file is the user's own list, edited where the sources changed and left
+    as it was elsewhere (`edit_opml`); written anew only when it cannot be edited that way.
+    The directory must be there (the library makes its own): a mistyped one is an error,
+    not a new folder."""
+    target = Path(path)
+    sources = list(sources)
+    data = None
+    if in_place and target.exists():
+        try:
+            original = target.read_bytes()
+            data = edit_opml(original, sources)
+            unread = "" if data is not None else unread_part(read_opml(original))
+        except (OSError, OpmlError):
+            data, unread = None, ""
+        if unread:
+            raise OpmlError(
+                f"{target}: not changed: the rest of the list was not read ({unread}), and "
+                "writing the list anew would delete it; nest its folders less deeply",
+                path=str(target),
+            )
+    if data is None:
+        data = write_opml(sources, title=title, kept=kept)
+    fd, tmp = tempfile.mkstemp(prefix=".feeds-", suffix=".opml", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if target.exists():
+            os.chmod(tmp, target.stat().st_mode & 0o777)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

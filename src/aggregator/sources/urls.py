@@ -1,0 +1,39 @@
+"""Source addresses: what URL a source may have, and how the program writes it."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+from aggregator.errors import InvalidSourceError
+from aggregator.sanitize import one_line
+
+
+def normalize_source_url(url: str) -> str:
+    """Return the URL as the program will fetch it, or raise if it cannot be a source.
+
+    Only http and https: a shared OPML must never make the program read local files or run
+    commands (newsboat's `|command` and `exec:` URLs are refused here too). The old `feed:`
+    pseudo-scheme is unwrapped because some exporters still write it.
+    """
+    raw = one_line(url)
+    lowered = raw.lower()
+    if lowered.startswith("feed://"):
+        raw = "http://" + raw[7:]
+    elif lowered.startswith("feed:"):
+        raw = raw[5:]
+    try:
+        parts = urlsplit(raw)
+    except ValueError as exc:
+        raise InvalidSourceError(f"not a valid URL: {raw!r} ({exc})", url=raw) from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        shown = f"'{scheme}:'" if scheme else "no scheme"
+        raise InvalidSourceError(
+            f"only http and https URLs can be sources ({shown} in {raw!r})", url=raw
+        )
+    if not parts.hostname:
+        raise InvalidSourceError(f"URL has no host: {raw!r}", url=raw)
+    netloc = parts.netloc.rsplit("@", 1)
+    host = netloc[-1].lower()
+    netloc_out = (netloc[0] + "@" + host) if len(netloc) == 2 else host
+    return urlunsplit((scheme, netloc_out, parts.path or "/", parts.query, parts.fragment))
