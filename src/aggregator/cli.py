@@ -310,8 +310,8 @@ def read(obj: Context, entry_id: str, fmt: str) -> None:
         click.echo(render_entry(entry, markdown=fmt == "markdown"))
 
 
-@cli.command()
-@click.argument("query")
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("words", nargs=-1, required=True)
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
 @click.option(
     "--sort", type=click.Choice(["relevance", "newest"]), default="relevance", show_default=True
@@ -324,7 +324,7 @@ def read(obj: Context, entry_id: str, fmt: str) -> None:
 @pass_context
 def search(
     obj: Context,
-    query: str,
+    words: tuple[str, ...],
     limit: int,
     sort: str,
     category: str | None,
@@ -333,7 +333,12 @@ def search(
     starred: bool,
     as_json: bool,
 ) -> None:
-    """Search the library: words, "phrases", OR, NOT, -word, field:value, published:>2024-06."""
+    """Search the library: words, "phrases", OR, NOT, -word, field:value, published:>2024-06.
+
+    The query may be one argument or several (joined by spaces); a word starting with `-`
+    is a word to exclude, not an option, unless it is one of the options below.
+    """
+    query = " ".join(words)
 
     def catching_up(done: int, total: int) -> None:
         if done == 0 and not as_json and err.is_terminal:

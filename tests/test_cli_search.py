@@ -1,0 +1,60 @@
+"""`aggregator search` as a command line: how the query is taken and echoed back."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from aggregator.cli import run
+from aggregator.config import load_settings
+from aggregator.library import open_library
+from aggregator.models import EntryDraft, Source
+from aggregator.sources import save_opml
+
+FEED = "https://health.example/feed"
+TEXTS = {
+    "a": "Covid vaccine trial results in the hospital",
+    "b": "Hospital beds and winter flu season",
+    "c": "Vaccine supply reaches rural clinics",
+}
+
+
+@pytest.fixture
+def opml(tmp_path: Path, isolated_home: Path) -> Path:
+    path = tmp_path / "list.opml"
+    save_opml(path, [Source(url=FEED, title="Health", category="Medicine")], title="t")
+    library = open_library(load_settings(data_dir=isolated_home, opml=str(path)))
+    library.store.upsert_entries(
+        FEED, [EntryDraft(guid=k, title=t, text=t, url=f"https://health.example/{k}")
+               for k, t in TEXTS.items()]
+    )  # fmt: skip
+    assert library.update_index() == len(TEXTS)
+    library.close()
+    return path
+
+
+def titles(capsys: pytest.CaptureFixture[str]) -> set[str]:
+    return {hit["title"] for hit in json.loads(capsys.readouterr().out)["hits"]}
+
+
+def test_a_query_starting_with_a_minus_is_a_query_not_an_option(opml: Path, capsys):
+    assert run(["--opml", str(opml), "search", "hospital", "--json"]) == 0
+    assert titles(capsys) == {TEXTS["a"], TEXTS["b"]}
+    assert run(["--opml", str(opml), "search", "-covid", "hospital", "--json"]) == 0
+    assert titles(capsys) == {TEXTS["b"]}
+
+
+def test_several_arguments_are_one_query(opml: Path, capsys):
+    assert run(["--opml", str(opml), "search", "vaccine", "rural", "--json"]) == 0
+    assert titles(capsys) == {TEXTS["c"]}
+    assert run(["--opml", str(opml), "search", "vaccine rural", "--limit", "5", "--json"]) == 0
+    assert titles(capsys) == {TEXTS["c"]}
+
+
+def test_escape_sequences_in_a_query_are_not_echoed_to_the_terminal(opml: Path, capsys):
+    assert run(["--opml", str(opml), "search", "hospitel \x1b[2J"]) == 0
+    captured = capsys.readouterr()
+    assert "did you mean" in captured.err
+    assert "\x1b" not in captured.err and "\x1b" not in captured.out
