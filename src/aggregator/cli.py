@@ -521,7 +521,15 @@ def run(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         _fail(exc.format_message())
         return 1
-    except (click.Abort, KeyboardInterrupt):
+    except (click.Abort, KeyboardInterrupt) as exc:
+        cause = exc.__cause__
+        if isinstance(cause, EOFError) and not isinstance(exc, KeyboardInterrupt):
+            # Click turns any EOFError into Abort, meant for Ctrl-D at a prompt; this
+            # program has no prompt: it is data that ended early.
+            if os.environ.get("AGGREGATOR_DEBUG"):
+                raise cause from None
+            _fail(f"internal error: EOFError: {cause} (set AGGREGATOR_DEBUG=1 for details)")
+            return 3
         _fail("interrupted")
         return 130
     except (BrokenPipeError, _PipeClosed):

@@ -7,8 +7,12 @@ what results and facets need; the store has the text.
 from __future__ import annotations
 
 import os
+import pickle
 import sqlite3
+import struct
 import time
+import warnings
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future
 from concurrent.futures.process import BrokenProcessPool
@@ -64,15 +68,15 @@ class Index:
         """
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            if looks_current(self.directory):
+            if looks_current(self.directory) and (ix := _open_readable(self.directory)):
                 self.needs_rebuild = False
-                return whoosh_index.open_dir(str(self.directory), indexname=INDEX_NAME)
+                return ix
             # Two processes starting at once must not both create it: the second would
             # delete the files the first is writing.
             with _exclusive(self.directory / "aggregator-create.lock"):
-                if looks_current(self.directory):
+                if looks_current(self.directory) and (ix := _open_readable(self.directory)):
                     self.needs_rebuild = False
-                    return whoosh_index.open_dir(str(self.directory), indexname=INDEX_NAME)
+                    return ix
                 self.needs_rebuild = True
                 ix = whoosh_index.create_in(
                     str(self.directory), make_schema(), indexname=INDEX_NAME
@@ -197,6 +201,23 @@ class Index:
             f"waited {wait_s:.0f} s",
             path=str(self.directory),
         )
+
+
+_DAMAGE = (EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError, struct.error,
+           pickle.UnpicklingError, zlib.error, whoosh_index.IndexError)  # fmt: skip
+"""What reading a damaged table of contents raises (cut short, or overwritten)."""
+
+
+def _open_readable(directory: Path) -> Any:
+    """The index in `directory`, or None when its table of contents cannot be read: it is
+    derived from the store, so a damaged one is made anew and refilled like a missing one."""
+    with warnings.catch_warnings():
+        # Whoosh leaves the file open when reading fails; it is closed when the error goes.
+        warnings.simplefilter("ignore", ResourceWarning)
+        try:
+            return whoosh_index.open_dir(str(directory), indexname=INDEX_NAME)
+        except _DAMAGE:
+            return None
 
 
 READ_CHUNK = 500

@@ -4,21 +4,25 @@
 from __future__ import annotations
 
 import contextlib
+import struct
 import threading
 import time
+import traceback
+import warnings
+import zlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aggregator.config import Settings
-from aggregator.errors import IndexLockedError
+from aggregator.errors import IndexLockedError, StoreError
 from aggregator.models import Entry, Hit, IndexDoc, SearchResult, View
 from aggregator.store import Store
 
 if TYPE_CHECKING:
     from aggregator.index import Index
-    from aggregator.search import RawHit, Searcher
+    from aggregator.search import RawHit, RawResults, Searcher
 
 INDEX_BATCH = 10_000
 """Changes applied per commit: each process writing a share keeps its postings in memory
@@ -85,7 +89,9 @@ class Searching:
         if not self._writing.acquire(blocking=False):
             return 0
         try:
-            return self._drain(progress, wait_s=0.0, fresh=False, give_way=True)
+            # Opened even when nothing is queued: a search will open it anyway, and one found
+            # damaged is made anew here and refilled before that search, not after it.
+            return self._drain(progress, wait_s=0.0, fresh=False, give_way=True, open_it=True)
         finally:
             self._writing.release()
 
@@ -111,11 +117,12 @@ class Searching:
         wait_s: float | None,
         fresh: bool,
         give_way: bool = False,
+        open_it: bool = False,
     ) -> int:
         from aggregator.index.version import looks_current
 
         current = self._index is None and looks_current(self.settings.index_dir)
-        if current and not self.store.pending_index_count():
+        if current and not open_it and not self.store.pending_index_count():
             return 0  # nothing to apply to a current index: it stays closed
         index = self._open_index()
         wait_s = self.settings.index.lock_wait if wait_s is None else wait_s
@@ -202,7 +209,7 @@ class Searching:
         from aggregator.search import snippet
 
         started = time.perf_counter()
-        raw = self._current_searcher().search(
+        raw = self._search_index(
             query,
             limit=limit,
             sort=sort,
@@ -243,11 +250,12 @@ class Searching:
         """Mark read every entry `search` finds with these arguments: all its matches, not a
         page of them, and every entry of a story that several sources carry. Returns the ids
         that were unread (and are read now)."""
-        searcher = self._current_searcher()
         allow = self.store.starred_ids() if starred else None
         limit = ALL_HITS_FIRST
         while True:
-            raw = searcher.search(query, limit=limit, category=category, source=source, allow=allow)
+            raw = self._search_index(
+                query, limit=limit, category=category, source=source, allow=allow
+            )
             if len(raw.hits) < limit:  # fewer than asked for: every match is here
                 break
             limit = max(limit * 2, raw.total + 1)
@@ -258,6 +266,22 @@ class Searching:
         ]
         self.store.set_flags(unread, read=True)
         return unread
+
+    def _search_index(self, query: str, **options: Any) -> RawResults:
+        """`Searcher.search`, with a damaged index file named as such (a segment cut short
+        raised EOFError, which the command line took for Ctrl-D)."""
+        try:
+            return self._current_searcher().search(query, **options)
+        except (EOFError, struct.error, zlib.error) as exc:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ResourceWarning)
+                traceback.clear_frames(exc.__traceback__)  # closes what Whoosh left open
+            directory = str(self.settings.index_dir)
+            raise StoreError(
+                f"the search index in {directory} is damaged ({type(exc).__name__}: {exc}); "
+                "run: aggregator reindex",
+                path=directory,
+            ) from None
 
     def _current_searcher(self) -> Searcher:
         from aggregator.search import Searcher
