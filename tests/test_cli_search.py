@@ -58,3 +58,8 @@ def test_escape_sequences_in_a_query_are_not_echoed_to_the_terminal(opml: Path, 
     captured = capsys.readouterr()
     assert "did you mean" in captured.err
     assert "\x1b" not in captured.err and "\x1b" not in captured.out
+
+
+def test_a_source_named_in_another_case_is_searched_as_listed(opml: Path, capsys):
+    assert run(["--opml", str(opml), "search", "hospital", "--source", "HTTPS://Health.Example/feed", "--json"]) == 0  # fmt: skip
+    assert titles(capsys) == {TEXTS["a"], TEXTS["b"]}

@@ -210,15 +210,15 @@ class SourceList:
             chosen = [s for s in chosen if s.url in urls_inside]
         return chosen
 
-    def check_search_filters(self, category: str | None, source: str | None) -> None:
+    def check_search_filters(self, category: str | None, source: str | None) -> str | None:
         """A topic or source to narrow a search by must be in the list: named by mistake, it
         would find nothing, as if the library had no match. A topic is named as `category:`
-        reads it: by its path, or by the name of any of its levels."""
+        reads it: by its path, or by the name of any of its levels. Returns the source's
+        address as listed (`HTTP://Host/feed` is `http://host/feed`), to search by."""
         listed = self._read_list()
-        if source:
-            _find(listed, source)
+        found = _find(listed, source).url if source else None
         if not category:
-            return
+            return found
         named: set[str] = set()
         for listed_source in listed:
             for path in (listed_source.category, *listed_source.tags):
@@ -227,6 +227,7 @@ class SourceList:
                 named.update(parts)
         if _clean_category(category).lower() not in named:
             raise _unknown_topic(category, listed)
+        return found
 
 
 def _unknown_topic(category: str, listed: list[Source]) -> UserError:
