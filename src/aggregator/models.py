@@ -327,3 +327,7 @@ class View:
     source_url: str | None = None
     unread_only: bool = False
     starred_only: bool = False
+    tagged: tuple[str, ...] = ()
+    """Sources filed under `category` by a tag (another folder of the list, the OPML
+    `category` attribute) rather than by their folder: their entries are in the topic too.
+    The library fills it in from the list."""

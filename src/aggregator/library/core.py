@@ -116,7 +116,10 @@ class Library(SourceList, Fetching, Searching):
 
     def entries(self, view: View | None = None, limit: int | None = None) -> list[EntryRow]:
         """Rows for a list, newest first: all entries, a topic (with subtopics), a source."""
-        return self.store.list_entries(view or View(), limit)
+        view = view or View()
+        if view.category and not view.tagged:
+            view = replace(view, tagged=self.tagged_sources(view.category))
+        return self.store.list_entries(view, limit)
 
     def set_read(self, entry_ids: list[str], read: bool = True) -> None:
         self.store.set_flags(entry_ids, read=read)

@@ -199,16 +199,30 @@ class SourceList:
         chosen = [_find(listed, url) for url in urls] or listed
         if category:
             wanted = _clean_category(category).lower()
-            inside = [
-                s
-                for s in listed
-                if s.category.lower() == wanted or s.category.lower().startswith(wanted + "/")
-            ]
+            inside = [s for s in listed if any(_within(p, wanted) for p in (s.category, *s.tags))]
             if not inside:  # a typo would otherwise fetch nothing and say all is well
                 raise _unknown_topic(category, listed)
             urls_inside = {s.url for s in inside}
             chosen = [s for s in chosen if s.url in urls_inside]
         return chosen
+
+    def tagged_sources(self, category: str, *, by_name: bool = False) -> tuple[str, ...]:
+        """Sources filed under a topic by a tag (another folder of the list) and not by
+        their folder: a topic's entries include theirs. A topic is its path (`News` holds
+        `News/World`) or, `by_name`, also the name of any of its levels, as `category:`
+        reads it in a search."""
+        wanted = _clean_category(category).lower()
+        found = []
+        for source in self._read_list():
+            if not source.tags or _within(source.category, wanted):
+                continue
+            if by_name:
+                hit = any(wanted in _topic_names(tag) for tag in source.tags)
+            else:
+                hit = any(_within(tag, wanted) for tag in source.tags)
+            if hit:
+                found.append(source.url)
+        return tuple(found)
 
     def check_search_filters(self, category: str | None, source: str | None) -> str | None:
         """A topic or source to narrow a search by must be in the list: named by mistake, it
@@ -222,9 +236,7 @@ class SourceList:
         named: set[str] = set()
         for listed_source in listed:
             for path in (listed_source.category, *listed_source.tags):
-                parts = path.lower().split("/") if path else []
-                named.update("/".join(parts[: i + 1]) for i in range(len(parts)))
-                named.update(parts)
+                named |= _topic_names(path)
         if _clean_category(category).lower() not in named:
             raise _unknown_topic(category, listed)
         return found
@@ -249,6 +261,19 @@ def _find(listed: list[Source], url: str) -> Source:
         if source.url in (normalized, url.strip()):
             return source
     raise SourceNotFoundError(url.strip())
+
+
+def _within(path: str, wanted: str) -> bool:
+    """Whether a topic path is the topic `wanted` (lower case) or one of its subtopics."""
+    path = path.lower()
+    return bool(path) and (path == wanted or path.startswith(wanted + "/"))
+
+
+def _topic_names(path: str) -> set[str]:
+    """What names a topic path in a search: the path of each of its levels, and each level's
+    own name (`News/World`: news, news/world, world)."""
+    parts = path.lower().split("/") if path else []
+    return {"/".join(parts[: i + 1]) for i in range(len(parts))} | set(parts)
 
 
 def _clean_category(category: str) -> str:

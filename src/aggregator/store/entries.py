@@ -251,9 +251,12 @@ class EntryRows(Database):
             where.append("e.source_url = ?")
             args.append(view.source_url)
         if view.category:
-            where.append("(s.category = ? OR s.category LIKE ? ESCAPE '\\')")
+            tagged = f" OR e.source_url IN ({', '.join('?' * len(view.tagged))})"
+            where.append(
+                f"(s.category = ? OR s.category LIKE ? ESCAPE '\\'{tagged if view.tagged else ''})"
+            )
             escaped = view.category.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            args.extend([view.category, escaped + "/%"])
+            args.extend([view.category, escaped + "/%", *view.tagged])
         if view.unread_only:
             where.append("COALESCE(f.read, 0) = 0")
         if view.starred_only:

@@ -65,19 +65,22 @@ class Sidebar(Tree[Place]):
         topics: dict[str, TreeNode[Place]] = {}
         unread_by_topic: dict[str, int] = {}
         for info in sources:
-            for path in _topic_paths(info.source.category):
+            for path in _all_topic_paths(info):  # a topic counts a source once, however filed
                 unread_by_topic[path] = unread_by_topic.get(path, 0) + info.unread
         for info in sources:
-            parent = self.root
-            paths = _topic_paths(info.source.category)
-            for path in paths:
-                if path not in topics:
-                    topics[path] = parent.add("", data=Place("topic", path), expand=True)
-                    self._count(topics[path], path.rsplit("/", 1)[-1], unread_by_topic[path])
-                parent = topics[path]
-            leaf = parent.add_leaf("", data=Place("source", info.source.url))
-            self._count(leaf, info.display_title, info.unread, bool(info.state.last_error))
-            self._counting[info.source.url] = [*(topics[path] for path in paths), leaf]
+            leaves = []
+            for folder in _folders(info):  # its folder, then the others its tags name
+                parent = self.root
+                for path in _topic_paths(folder):
+                    if path not in topics:
+                        topics[path] = parent.add("", data=Place("topic", path), expand=True)
+                        self._count(topics[path], path.rsplit("/", 1)[-1], unread_by_topic[path])
+                    parent = topics[path]
+                leaf = parent.add_leaf("", data=Place("source", info.source.url))
+                self._count(leaf, info.display_title, info.unread, bool(info.state.last_error))
+                leaves.append(leaf)
+            paths = _all_topic_paths(info)
+            self._counting[info.source.url] = [*(topics[path] for path in paths), *leaves]
         self.root.expand()
         if chosen is not None:
             self.select(chosen)
@@ -206,6 +209,17 @@ def _label(name: str, count: int, *, failing: bool = False, room: int | None = N
     if counted:
         label.append(counted, style="bold cyan")
     return label
+
+
+def _folders(info: SourceInfo) -> list[str]:
+    """Where a source is shown: its folder, and each other folder its tags name."""
+    return list(dict.fromkeys([info.source.category, *info.source.tags]))
+
+
+def _all_topic_paths(info: SourceInfo) -> list[str]:
+    """Every topic a source's entries are in, each once (`News/World` and `News/Politics`
+    share `News`)."""
+    return list(dict.fromkeys(p for folder in _folders(info) for p in _topic_paths(folder)))
 
 
 def _topic_paths(category: str) -> list[str]:

@@ -1,0 +1,59 @@
+"""A source filed in several folders (its folder, and others its tags name): its entries are
+in each of those topics — in the list, the sidebar, `fetch --category` and searches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from aggregator.models import Source, View
+from aggregator.tui.app import AggregatorApp
+from aggregator.tui.widgets.sidebar import Place
+from tests.test_tui import MED, ONC, RAIL, choose, drive_owned, make_library, sidebar_labels, titles
+
+pytestmark = pytest.mark.usefixtures("utc")
+
+SOURCES = [
+    Source(url=MED, title="Clinic Notes", category="Medicine"),
+    Source(url=ONC, title="Cell Letters", category="Medicine/Oncology", tags=("Travel/Health",)),
+    Source(url=RAIL, title="Rail Diary", category="Travel"),
+]
+
+
+def test_a_tagged_source_is_listed_in_its_other_topic(tmp_path: Path):
+    _, lib = make_library(tmp_path, SOURCES)
+    try:
+        rows = lib.entries(View(category="Travel"))
+        assert {r.source_url for r in rows} == {RAIL, ONC}
+        assert {r.source_url for r in lib.entries(View(category="Travel/Health"))} == {ONC}
+        assert {r.source_url for r in lib.entries(View(category="Medicine"))} == {MED, ONC}
+        assert [s.url for s in lib.select_sources(category="Travel")] == [ONC, RAIL]
+        assert lib.tagged_sources("health", by_name=True) == (ONC,)
+        assert lib.tagged_sources("health") == ()  # by path, a level's name is not a topic
+    finally:
+        lib.close()
+
+
+def test_the_sidebar_shows_a_tagged_source_in_each_topic_counting_it_once(tmp_path: Path):
+    settings, lib = make_library(tmp_path, SOURCES)
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        assert sidebar_labels(app) == [
+            "All  8",
+            "Starred",
+            "Medicine  5",
+            "Clinic Notes  3",
+            "Oncology  2",
+            "Cell Letters  2",
+            "Travel  5",  # Rail Diary's 3 and Cell Letters' 2
+            "Health  2",
+            "Cell Letters  2",
+            "Rail Diary  3",
+        ]
+        await choose(pilot, Place("topic", "Travel"))
+        assert len(titles(app)) == 5
+
+    drive_owned(AggregatorApp(settings, library=lib), script)
