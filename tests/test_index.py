@@ -193,6 +193,20 @@ def test_an_index_of_another_version_is_refilled(tmp_path: Path):
         assert lib.search("zebra").total == 5
 
 
+def test_an_index_from_before_cjk_bigrams_is_rebuilt(tmp_path: Path):
+    """Version 9 held Chinese and Japanese runs whole and Arabic diacritics unfolded: such an
+    index is refilled from the store, and then finds a word inside a run."""
+    home, opml = make_home(tmp_path)
+    with open_library(load_settings(data_dir=home, opml=str(opml))) as lib:
+        lib.store.upsert_entries(FEED, [EntryDraft(guid="jp", title="東京の天気予報と気候変動")])
+        lib.update_index()
+    (home / "index" / "aggregator-index-version").write_text("9\n")
+    with open_library(load_settings(data_dir=home, opml=str(opml))) as lib:
+        assert lib.search("東京").pending == 1
+        lib.update_index()
+        assert lib.search("気候変動").total == 1
+
+
 def test_nothing_queued_leaves_a_current_index_closed(tmp_path: Path):
     """A fetch that stored nothing new ends without loading Whoosh; a missing index is still
     noticed and refilled."""

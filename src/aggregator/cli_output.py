@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from aggregator.models import Entry, FetchProgress, FetchReport, SearchResult, UpdateResult
-from aggregator.sanitize import strip_controls
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -44,12 +43,10 @@ err = _LazyConsole(stderr=True, highlight=False, soft_wrap=True)
 
 
 def text(value: str = "", style: str = "") -> Text:
-    """Untrusted text as rich Text, never as markup, its control characters (terminal
-    escape sequences) dropped: a query typed or scripted with them is echoed back in "read
-    as" and "did you mean". (rich loads with the first line shown.)"""
+    """Untrusted text as rich Text, never as markup (rich loads with the first line shown)."""
     from rich.text import Text
 
-    return Text(strip_controls(value), style=style)
+    return Text(value, style=style)
 
 
 def iso(value: datetime | None) -> str | None:

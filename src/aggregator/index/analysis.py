@@ -1,15 +1,15 @@
 """What a word becomes in the index: folded, stemmed terms, their positions, and the schema.
 
-Words are folded (case, accents: `sante` finds `Santé`) and stemmed (English, Porter) by one
-tokenizer that caches each word's term, so the index, the query parser and the highlighter
-all see the same analysis.
+Words are folded (case, accents and other diacritics, compatibility forms: `sante` finds
+`Santé`, `finding` finds `ﬁnding`) and stemmed (English, Porter) by one tokenizer that caches
+each word's term, so the index, the query parser and the highlighter all see the same
+analysis. Chinese, Japanese and Korean runs become overlapping bigrams (`folding`).
 """
 
 from __future__ import annotations
 
 import itertools
 import operator
-import re
 import sys
 from array import array
 from collections.abc import Callable, Iterator, Sequence
@@ -20,9 +20,10 @@ from whoosh.columns import RefBytesColumn
 from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
 from whoosh.formats import Positions
 from whoosh.lang.porter import stem
-from whoosh.support.charset import accent_map
 
-_WORD = re.compile(r"\w+")
+from aggregator.index.folding import WORD, cjk_patterns, fold, grams, words_and_spans
+from aggregator.index.folding import pieces as analysed
+
 CACHE_WORDS = 500_000
 """Words whose terms a tokenizer remembers, per cache (about 45 MB when full)."""
 _ASCII_WORDS = bytes(
@@ -34,14 +35,15 @@ _ASCII_FOLDED_WORDS = _ASCII_WORDS.lower()
 """The same, with upper case made lower in the same pass: `fold` for ASCII text."""
 
 
-def fold(text: str) -> str:
-    """Lower case without accents: what both the index and the query see."""
-    text = text.lower()
-    return text if text.isascii() else text.translate(accent_map)
+class Words(list[str]):
+    """Words as written, and (`folded`) the folded word the index holds for each."""
+
+    folded: list[str]
 
 
 def words_at(text: str) -> tuple[list[str], Callable[[int], int]]:
-    """The words `\\w+` finds in `text`, as written, and where the k-th one starts.
+    """The index's words of `text`, as written, and where the k-th one starts (a CJK bigram's
+    two characters are a word of their own, overlapping the next).
 
     ASCII text (most of it) is split in C, as `FoldStemTokenizer.terms` does: non-word bytes
     made spaces, then split on single spaces (a run of them leaves empty pieces). A word's
@@ -49,8 +51,10 @@ def words_at(text: str) -> tuple[list[str], Callable[[int], int]]:
     for two, so they are not all worked out.
     """
     if not text.isascii():
-        found = list(_WORD.finditer(text))
-        return [m.group() for m in found], [m.start() for m in found].__getitem__
+        folded, begins, ends = words_and_spans(text)  # a CJK bigram is a word here
+        written = Words(map(text.__getitem__, map(slice, begins, ends)))
+        written.folded = folded  # for `word_terms`: no folding the words again
+        return written, begins.__getitem__
     pieces = text.encode("ascii").translate(_ASCII_WORDS).split(b" ")
     words = b" ".join(filter(None, pieces)).decode("ascii").split(" ") if any(pieces) else []
     where = list(itertools.compress(itertools.count(), pieces))  # each word's piece
@@ -100,11 +104,19 @@ class FoldStemTokenizer(Tokenizer):
         return stem(word) if self.stemming else word
 
     def word_terms(self, words: list[str]) -> list[str]:
-        """Each word's term, words as written (a snippet's): folded and looked up in C in the
-        cache `term` keeps; a word not met before is stemmed once, however often it comes."""
-        folded = list(map(str.lower, words))
-        if not all(map(str.isascii, folded)):
-            folded = [w.translate(accent_map) for w in folded]  # as `fold` does
+        """Each word's term, words as written (a snippet's, from `words_at`, which has folded
+        them already): folded and looked up in C in the cache `term` keeps; a word not met
+        before is stemmed once, however often it comes."""
+        folded = getattr(words, "folded", None)
+        if folded is None:
+            folded = list(map(str.lower, words))
+            if not all(map(str.isascii, folded)):
+                folded = [w if w.isascii() else _first_piece(w) for w in folded]
+        return self._cached_terms(folded)
+
+    def _cached_terms(self, folded: list[str]) -> list[str]:
+        """Folded words' terms, looked up in C; a new word is stemmed once however often it
+        comes."""
         found = list(map(self._cache.get, folded))
         if None in found:
             unknown = map(operator.is_, found, itertools.repeat(None))
@@ -122,7 +134,7 @@ class FoldStemTokenizer(Tokenizer):
         else:
             folded = fold(value)
             if not folded.isascii():
-                return [self.term(w) for w in _WORD.findall(folded)]
+                return self._unicode_terms(folded)
             words = folded.encode("ascii").translate(_ASCII_WORDS).split()
         if len(words) < 2:  # itemgetter wants two keys to give back a tuple
             return [self._ascii_term(w) for w in words]
@@ -137,6 +149,20 @@ class FoldStemTokenizer(Tokenizer):
                         return [self._ascii_term(w) for w in words]
                     cache[word] = self._stem(word.decode("ascii"))
             return list(pick(cache))
+
+    def _unicode_terms(self, folded: str) -> list[str]:
+        """The terms of folded text that is not all ASCII: words stemmed, CJK runs bigrams."""
+        has_cjk, cjk_pieces = cjk_patterns()
+        if has_cjk.search(folded) is None:
+            return self._cached_terms(WORD.findall(folded))
+        term = self.term
+        found: list[str] = []
+        for run, word in cjk_pieces.findall(folded):
+            if word:
+                found.append(term(word))
+            else:
+                found += grams(run)
+        return found
 
     def _ascii_term(self, word: bytes) -> str:
         term = self._ascii.get(word)
@@ -165,24 +191,23 @@ class FoldStemTokenizer(Tokenizer):
                 token.startchar, token.endchar = start_char, start_char + len(value)
             yield token
             return
-        folded = fold(value)
-        same_length = len(folded) == len(value)
-        for pos, match in enumerate(_WORD.finditer(folded)):
-            word = match.group()
-            token.text = self.term(word)
+        for pos, (word, start, end, gram) in enumerate(analysed(value)):
+            token.text = word if gram else self.term(word)
             token.boost, token.stopped = 1.0, False
             if keeporiginal:
                 token.original = word
             if positions:
                 token.pos = start_pos + pos
-            if chars and same_length:
-                token.startchar, token.endchar = (
-                    start_char + match.start(),
-                    start_char + match.end(),
-                )
-            elif chars:
-                token.startchar = token.endchar = start_char
+            if chars:
+                token.startchar, token.endchar = start_char + start, start_char + end
             yield token
+
+
+def _first_piece(word: str) -> str:
+    """The folded word a word as written (one of `words_at`'s) is indexed as."""
+    for piece, _, _, _ in analysed(word):
+        return piece
+    return ""
 
 
 def term_positions(terms: Sequence[str]) -> dict[str, list[int]]:
@@ -265,9 +290,16 @@ class FastPositions(Positions):
 
 
 class FastText(TEXT):
+    """Words with positions. A query word that analyses to several terms (`東京都`: two
+    bigrams; `U.S.`) asks for them as a phrase, as they stand in the text it came from."""
+
     def __init__(self, field_boost: float = 1.0, **kwargs: Any) -> None:
         super().__init__(
-            analyzer=FoldStemTokenizer(), phrase=True, field_boost=field_boost, **kwargs
+            analyzer=FoldStemTokenizer(),
+            phrase=True,
+            field_boost=field_boost,
+            multitoken_query="phrase",
+            **kwargs,
         )
         self.format = FastPositions(field_boost=field_boost)
 
@@ -276,7 +308,12 @@ class NameText(TEXT):
     """Names (authors, sources): folded, not stemmed, positions kept for "exact names"."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(analyzer=FoldStemTokenizer(stemming=False), phrase=True, **kwargs)
+        super().__init__(
+            analyzer=FoldStemTokenizer(stemming=False),
+            phrase=True,
+            multitoken_query="phrase",
+            **kwargs,
+        )
         self.format = FastPositions()
 
 

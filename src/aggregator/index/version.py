@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 """Bump when the schema, the analyzer or a posting encoding changes: an index of another
-version is rebuilt from the store."""
+version is rebuilt from the store. 10: CJK bigrams, every script's diacritics and
+compatibility forms folded."""
 INDEX_NAME = "entries"
 VERSION_FILE = "aggregator-index-version"
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from aggregator.config import Settings
 from aggregator.errors import IndexLockedError, StoreError
 from aggregator.models import Entry, Hit, IndexDoc, SearchResult, View
+from aggregator.sanitize import strip_controls
 from aggregator.store import Store
 
 if TYPE_CHECKING:
@@ -232,8 +233,9 @@ class Searching:
             took_ms=(time.perf_counter() - started) * 1000,
             hits=tuple(hits),
             facets=raw.facets,
-            suggestion=raw.suggestion,
-            interpretation=raw.interpretation,
+            # Both echo the query, which may hold escape sequences (typed, or from a script).
+            suggestion=strip_controls(raw.suggestion),
+            interpretation=strip_controls(raw.interpretation),
             pending=self.store.pending_index_count(),
             source_titles=titles,
             exact=raw.exact,
