@@ -230,11 +230,6 @@ def test_a_library_in_many_scripts_is_searchable(lib: Library, query: str, keys:
     assert found(lib, query) == keys
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="search.snippet marks words by matching `\\w+` in the snippet against them, which a "
-    "CJK bigram never is: it needs the offsets `words_at` gives",
-)
 def test_a_cjk_word_is_highlighted(lib: Library):
     (hit,) = lib.search("気候変動").hits
     assert {hit.snippet[a:b] for a, b in hit.highlights} == {"気候変動"}

@@ -414,6 +414,233 @@ def test_a_pasted_question_is_ranked_by_how_many_words_match(lib: Library):
     assert "every word" in result.interpretation
 
 
+# -- what the any-word reading loosens, and what it keeps --------------------------------------
+
+EVERYTHING = {k for k in ENTRIES if k not in ("a4", "d1")} | {"budget"}
+"""Every entry, as `keys` names them (a4 and d1 are one story)."""
+
+
+def test_the_any_word_reading_still_excludes(lib: Library):
+    """A long question no entry answers whole is ranked by how many of its words match; its
+    `-word` still excludes (the fallback dropped every operator of a query of 8 words)."""
+    result = lib.search("vaccine clinics nurses staffing rollout region winter -budget")
+    assert "every word" in result.interpretation
+    assert "a1" in keys(result)
+    assert "a2" not in keys(result)  # "The vaccine budget is unchanged"
+
+
+def test_the_any_word_reading_never_makes_words_of_fields(lib: Library):
+    """Fields stay fields: `source:alpha` never turns into the words "source" and "alpha"."""
+    result = lib.search("title:vaccine author:muller source:alpha category:medicine")
+    assert keys(result) == ["a1"]
+    assert "every word" not in result.interpretation
+
+
+def test_a_pasted_address_finds_its_entry_first(lib: Library):
+    """An address with a port is one clause of the `url:` field, not eight words read
+    anywhere, and the entry at that very address comes first."""
+    pages = [
+        EntryDraft(
+            guid=f"page{n}",
+            title=f"Test page {n}",
+            text="A page on a test server.",
+            url=f"http://127.0.0.1:8080/a/{n}",
+            canonical_url=f"http://127.0.0.1:8080/a/{n}",
+        )
+        for n in (10, 1, 12)
+    ]
+    lib.store.upsert_entries(TRAVEL, pages)
+    lib.update_index()
+    result = lib.search("url:http://127.0.0.1:8080/a/1")
+    assert result.hits[0].url == "http://127.0.0.1:8080/a/1"
+    assert result.total <= 3 and "every word" not in result.interpretation
+
+
+def test_a_pasted_passage_reads_its_quotes_as_words(lib: Library):
+    """In a passage, quotation marks are punctuation: no entry has the quote, and the
+    words in it still count."""
+    result = lib.search(
+        'Is the "vaccine campaign in every region" reaching the rural clinics and towns before'
+        " the winter?"
+    )
+    assert keys(result)[0] == "a1"
+    assert "every word" in result.interpretation
+
+
+# -- operators read forgivingly ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "expected", "note"),
+    [
+        ("NOT NOT vaccine", {"a1", "a2"}, "'NOT NOT' cancel out"),
+        ("NOT OR vaccine", EVERYTHING - {"a1", "a2"}, "'OR' after 'NOT' was ignored"),
+        ("NOT AND vaccine", EVERYTHING - {"a1", "a2"}, "'AND' after 'NOT' was ignored"),
+        ("vaccine NOT OR budget", {"a1"}, "'OR' after 'NOT' was ignored"),
+        ("hospital OR OR glacier", HOSPITAL | {"c1", "c5"}, "read 'OR OR' as 'OR'"),
+        ("glacier OR AND sunscreen", {"c1", "c5", "c2"}, "'AND' after 'OR' was ignored"),
+        ("(NOT) glacier", {"c1", "c5"}, "'NOT' with nothing after it was ignored"),
+        ("glacier ()", {"c1", "c5"}, "empty parentheses were ignored"),
+        ("glacier published:", {"c1", "c5"}, "nothing after 'published:'"),
+        ("gla?ier", {"c1", "c5"}, "'?' in 'gla?ier' stands for any one letter"),
+    ],
+)
+def test_operators_in_odd_places_are_read_and_told(
+    lib: Library, query: str, expected: set[str], note: str
+):
+    """Two operators in a row, an operator with nothing to work on, an empty field or group:
+    read as the words and operators around them can be (the first of two operators stands),
+    never an internal error, and the reading told."""
+    result = lib.search(query)
+    assert set(keys(result)) == expected
+    assert note in result.interpretation
+
+
+def test_a_wildcard_is_not_corrected_letter_by_letter(lib: Library):
+    """`?` inside a word stands for a letter: "did you mean" leaves such a word alone (it
+    was read as two words and the second one corrected)."""
+    result = lib.search("x?glaciar")
+    assert result.hits == () and result.suggestion == ""
+
+
+# -- near words --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("hospital~", HOSPITAL),
+        ("hospitl~", HOSPITAL),
+        ("vacine~", {"a1", "a2"}),
+        ("vacine~2", {"a1", "a2"}),
+        ("title:vacine~", {"a1"}),
+    ],
+)
+def test_a_near_word_finds_the_word_s_own_stem(lib: Library, query: str, expected: set[str]):
+    """The index holds stems (`hospital` is `hospit`, two edits away): a near word is
+    compared with the stems by its own stem too (it found nothing)."""
+    assert found(lib, query) == expected
+
+
+def test_a_near_word_ranks_the_closest_word_first(lib: Library):
+    """An entry full of near words (hospice, hosts, vicinity, vane) comes after the entries
+    with the word meant: each entry counts its best term, a near one for less."""
+    lib.store.upsert_entries(
+        TRAVEL,
+        [
+            EntryDraft(
+                guid="near",
+                title="Notes from the coast",
+                text="The hospice hosts hospices and hosts in the vicinity: vicinity, vane.",
+            )
+        ],
+    )
+    lib.update_index()
+    near = entry_id(TRAVEL, "near")
+    ranked = [hit.id for hit in lib.search("hospital~").hits]
+    assert ranked[-1] == near and len(ranked) == 5
+    assert [hit.id for hit in lib.search("vacine~2").hits][:2] == [ID["a1"], ID["a2"]]
+
+
+@pytest.mark.parametrize(
+    ("query", "edits", "note"),
+    [
+        ("hospital~", 2, ""),
+        ("hospital~1", 1, ""),
+        ("hospital~5", 2, "at most two edits"),
+        ("hospital~" + "9" * 50, 2, "at most two edits"),
+        ("flu~2", 1, ""),  # three to five letters: one edit
+        ("ox~2", 0, ""),  # one or two letters: none
+    ],
+)
+def test_near_words_allow_few_edits(query: str, edits: int, note: str):
+    """As Lucene: at most two edits, fewer for short words (many more reach most of the
+    index, and took seconds)."""
+    parsed = parse_query(query)
+    assert {leaf.maxdist for leaf in parsed.query.leaves()} == {edits}
+    assert note in "; ".join(parsed.notes)
+
+
+# -- phrases and fields without positions --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ('url:"capitol.example"', {"d1", "d2", "d3", "d4"}),
+        ('url:"wander.example/c1"', {"c1"}),
+        ('category:"medicine/oncology"', {"b1", "b2"}),
+    ],
+)
+def test_a_quoted_value_of_a_field_without_positions_is_its_words(
+    lib: Library, query: str, expected: set[str]
+):
+    """`url:` keeps no word positions: a quoted value is its words, found anywhere in the
+    address (it failed: "object has no attribute 'decode_positions'")."""
+    assert found(lib, query) == expected
+
+
+def test_a_pasted_blob_is_looked_up_as_it_is():
+    """A word longer than the index could hold is neither corrected nor near-matched: the
+    edit-distance searches over it took a minute."""
+    blob = "x" * 10_000
+    assert parse_query(blob).words == []
+    assert [type(leaf).__name__ for leaf in parse_query(blob + "~").query.leaves()] == [
+        "Term",
+        "Term",
+    ]
+
+
+def test_a_long_phrase_is_matched_by_its_first_words():
+    """A phrase of 200 words (the same word over and over took 15 s) is matched by its first
+    32, and the reading says so."""
+    parsed = parse_query('"' + " ".join(["the"] * 200) + '"')
+    assert {len(leaf.words) for leaf in parsed.query.leaves()} == {32}
+    assert "a phrase of 200 words was matched by its first 32" in parsed.notes
+
+
+# -- dates in the query ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("published:>2024", {"b1", "budget", "d3", "c5", "c4"}),
+        ("published:>=2025", {"b1", "budget", "d3", "c5", "c4"}),
+        ("published:>2024-06", {"a2", "c2", "b1", "budget", "d3", "c5", "c4"}),
+        ("published:<2024-06", {"a3", "c3", "d2", "d4", "c1"}),
+        ("published:<=2024-06", {"a3", "c3", "d2", "d4", "c1", "a1", "b2"}),
+        ("glacier NOT published:2024", {"c5"}),
+        ("glacier -published:2024", {"c5"}),
+        ("sunscreen OR published:2024-06-03", {"c2", "b2"}),
+        ("(glacier OR sunscreen) -published:2024-07", {"c1", "c5"}),
+        ("published:[2024-03 to 2024-01]", {"c1"}),
+        ("published:[* TO 2023-06]", {"c3", "d2"}),
+        ("published:[2025-09 TO *]", {"budget", "d3", "c5", "c4"}),
+        ("published:2024-02-30", set()),
+        ("glacier OR published:2024-02-30", {"c1", "c5"}),
+        ("published:2023-13", set()),
+    ],
+)
+def test_dates_are_clauses_like_any_other(lib: Library, query: str, expected: set[str]):
+    """`>` is after the whole period named and `<` before it; a date can be excluded or
+    OR'ed like a word; a range may be open (`*`) or written backwards; a date the calendar
+    does not have matches nothing (every one of these was misread)."""
+    assert found(lib, query) == expected
+
+
+@pytest.mark.parametrize(
+    ("query", "note"),
+    [
+        ("published:[2024-03 to 2024-01]", "its ends were swapped"),
+        ("published:2024-02-30", "February 2024 has 29 days): it matches nothing"),
+        ("published:2023-13", "there is no month 13"),
+    ],
+)
+def test_a_date_read_otherwise_than_written_says_so(lib: Library, query: str, note: str):
+    assert note in lib.search(query).interpretation
+
+
 # -- sorting, filters, facets ------------------------------------------------------------------
 
 

@@ -3,9 +3,12 @@
 Words must all match (ranked by BM25F over title and text); `OR`, `NOT` and `-word`;
 "exact phrases"; fields (`title:`, `author:`, `source:`, `category:`, `url:`); dates
 (`published:2024`, `published:>2024-06-01`, `published:[2024-01 to 2024-03]`,
-`published:>-7d`); `word*` and `word~`. A query that does not parse is read as words and says
-so; a long question whose words do not all appear together is ranked by how many of its words
-match, and how well, instead of finding nothing.
+`published:>-7d`), clauses like the others (`NOT published:2024`); `word*`, `z?brafish` and
+`word~`. The query is read by its own small parser (`_Reader`), each word by the index's
+analyzer: what cannot be read is passed over or read as words, and the notes say so. A
+question whose words do not all appear together is ranked by how many of its plain words
+match, and how well, its fields, exclusions, phrases and dates kept, instead of finding
+nothing.
 """
 
 from __future__ import annotations
@@ -26,8 +29,8 @@ from whoosh import matching, sorting
 from whoosh import query as Q
 from whoosh.analysis import STOP_WORDS
 from whoosh.matching import binary
-from whoosh.qparser import AndGroup, FuzzyTermPlugin, MultifieldParser, OrGroup, PlusMinusPlugin
 from whoosh.query.spans import Span, SpanWrappingMatcher
+from whoosh.support.levenshtein import damerau_levenshtein
 from whoosh.util import make_binary_tree
 
 from aggregator.errors import UserError
@@ -50,14 +53,28 @@ FIELDS = {
 DATE_FIELDS = ("published", "date")
 ANY_WORD_BELOW = 3
 """When requiring every word finds fewer hits than this, rank by any word instead."""
+PLAIN_WORDS = 3
+"""The any-word reading needs this many plain words (two words are a query that means both)."""
 PASSAGE_WORDS = 8
-"""A query this long is read as a pasted passage: its words, not its punctuation."""
+"""A query with this many plain words is a pasted passage: its quotation marks are
+punctuation: the any-word reading counts the words of its quotes with the others (the
+exact quote adding to the score)."""
+MAX_WORD = 64
+"""A word longer than this (a pasted blob) is looked up as it is: no near matches and no "did
+you mean", whose edit-distance searches would take seconds over it."""
+MAX_PHRASE = 32
+"""A phrase is matched by its first this many words."""
+MAX_SLOP = 32
+"""`"a b"~N` lets at most this many words between."""
+MAX_EDITS = 2
+"""`word~N` allows at most this many edits: more reaches most of the index."""
 COUNT_EXACTLY = 20_000
 """Whoosh's own search (for queries the ranker does not know) counts matches one by one up
 to this many (exact total and facets), and estimates beyond."""
 # A closed range; an unclosed one up to its end date (the words after it stay words); a date.
 _DATE_TERM = re.compile(
-    r"\b(?:published|date):(\[[^\]]*\]|\[[^\s\]]*(?:\s+to(?:\s+[^\s\]]+)?)?|[^\s\[]+)",
+    r"\b(published|date):(?:[ \t]+(?=[\[<>*\d]))?"
+    r"(\[[^\]]*\]|\[[^\s\]]*(?:\s+to(?:\s+[^\s\]]+)?)?|[^\s\[\]()]+)",
     re.IGNORECASE,
 )
 _STEMMER = FoldStemTokenizer()
@@ -96,6 +113,10 @@ class ParsedQuery:
     """The plain words of the query, for "did you mean"."""
     text: str = ""
     """The query as it was finally read, when that differs from what was typed."""
+    loose: Any = None
+    """The any-word reading (the plain words ranked by how many match, everything else kept
+    as written), or None when the query has too few plain words to loosen."""
+    loose_note: str = ""
 
 
 class Searcher:
@@ -228,8 +249,8 @@ def _ranked(
     are ranked in its process."""
     page = _page(ranker, parsed.query, ask, helper)
     any_word = False
-    if page.total < ANY_WORD_BELOW and _is_plain_question(parsed.text):
-        loose = parse_query(ask.text, now=ask.now, any_word=True)
+    if page.total < ANY_WORD_BELOW and parsed.loose is not None:
+        loose = _loosened(parsed)
         looser = _page(ranker, loose.query, ask, helper)
         if looser.total > page.total:
             page, parsed, any_word = looser, loose, True
@@ -272,8 +293,8 @@ def _whoosh_ranked(searcher: Any, parsed: ParsedQuery, ask: _Ask) -> Found:
     run = _Runner(searcher, ask.limit, sort, ask.filters, ask.mask)
     results = run.top(parsed.query)
     any_word = False
-    if results.scored_length() < ANY_WORD_BELOW and _is_plain_question(parsed.text):
-        loose = parse_query(ask.text, now=ask.now, any_word=True)
+    if results.scored_length() < ANY_WORD_BELOW and parsed.loose is not None:
+        loose = _loosened(parsed)
         looser = run.top(loose.query)
         if looser.scored_length() > results.scored_length():
             results, parsed, any_word = looser, loose, True
@@ -372,44 +393,66 @@ def _facets(results: Any) -> dict[str, dict[str, int]]:
 
 
 def parse_query(text: str, *, now: datetime | None = None, any_word: bool = False) -> ParsedQuery:
-    """User text → Whoosh query, forgiving: whatever cannot be read is read as words."""
+    """User text → Whoosh query, forgiving: whatever cannot be read is read as words, and
+    every repair is told in the notes.
+
+    `OR` binds tighter than words side by side and explicit `AND` tighter than `OR` (as in
+    Whoosh: `a b OR c` is a and (b or c)); `NOT` and `-` take the clause after them. With
+    `any_word`, the any-word reading (see `ParsedQuery.loose`), when the query has one.
+    """
     now = now or datetime.now(UTC)
     notes: list[str] = []
     text = " ".join(text.split())
     text, dates = _take_dates(text, now, notes)
     text = _forgive(text, notes)
-    schema_parser = MultifieldParser(
-        ["title", "content"], _schema(), group=OrGroup.factory(0.9) if any_word else AndGroup
+    reader = _Reader(_tokens(text), dates, notes)
+    items = reader.sequence(top=True)
+    query = _all_of([item.query for item in items]).normalize() if items else Q.Every()
+    parsed = ParsedQuery(query=query, notes=notes, words=reader.words, text=text)
+    _loosen(parsed, items)
+    return _loosened(parsed) if any_word and parsed.loose is not None else parsed
+
+
+def _loosen(parsed: ParsedQuery, items: list[_Item]) -> None:
+    """The any-word reading, for when no entry has every word: the plain words (a word with
+    no field, sign, quote or operator) are ranked by how many of them match, and how well;
+    everything else (fields, exclusions, phrases, dates, OR and AND, near and partial
+    words) stays as written. In a pasted passage (PASSAGE_WORDS plain words or more) quotes
+    are the passage's punctuation: their words count with the others, and a quote found
+    whole adds to the score. Stop words are dropped: they match nearly everything and would
+    only slow the ranking."""
+    plain = re.findall(r"\w+", " ".join(item.plain for item in items if item.plain is not None))
+    if len(plain) < PLAIN_WORDS:
+        return
+    passage = len(plain) >= PASSAGE_WORDS
+    if passage:
+        plain = re.findall(
+            r"\w+", " ".join(i.plain or i.quoted or "" for i in items if i.plain or i.quoted)
+        )
+    words = [w for w in plain if w.lower() not in STOP_WORDS]
+    if not words:
+        return
+    anyof = Q.Or([_word_query(_DEFAULT_FIELDS, w) for w in words], scale=0.9)
+    kept = [item.query for item in items if item.plain is None and not (passage and item.quoted)]
+    loose = Q.And([*kept, anyof]) if kept else anyof
+    phrases = [item.query for item in items if passage and item.quoted]
+    if phrases:
+        loose = Q.AndMaybe(loose, _any_of(phrases))
+    parsed.loose = loose.normalize()
+    parsed.loose_note = "no entry has every word: ranked by how many of them match"
+    if kept:
+        parsed.loose_note += " (the rest of the query applies as written)"
+    if phrases:
+        parsed.loose_note += "; in a passage this long a quote's words count as words"
+
+
+def _loosened(parsed: ParsedQuery) -> ParsedQuery:
+    return ParsedQuery(
+        query=parsed.loose,
+        notes=[*parsed.notes, parsed.loose_note],
+        words=parsed.words,
+        text=parsed.text,
     )
-    schema_parser.add_plugin(FuzzyTermPlugin())
-    schema_parser.add_plugin(PlusMinusPlugin())
-    schema_parser.phraseclass = FastPhrase
-    if any_word:
-        # Every word counts, none is required: operators and punctuation are dropped, and so
-        # are stop words, which match nearly everything and would only slow the ranking.
-        words = [w for w in re.findall(r"\w+", text) if w.lower() not in STOP_WORDS]
-        text = " ".join(words) or text
-        notes.append("no entry has every word: ranked by how many of them match")
-    try:
-        parsed = schema_parser.parse(text) if text.strip() else Q.Every()
-    except Exception:  # Whoosh's parser has corners that raise; read the words instead
-        notes.append("read as plain words")
-        words_only = " ".join(re.findall(r"\w+", text))
-        parsed = schema_parser.parse(words_only) if words_only else Q.Every()
-    if dates:
-        # A date alone (no words) is a browse of that period; Every() would swallow it.
-        empty = parsed is Q.NullQuery or isinstance(parsed, Q.Every)
-        combined = Q.And(dates) if empty else Q.And([parsed, *dates])
-    else:
-        combined = parsed
-    words = [
-        w.strip('"()')
-        for w in text.split()
-        if ":" not in w
-        and w not in ("AND", "OR", "NOT")
-        and re.fullmatch(r'"?\(?[^\W\d_]{3,}\)?"?', w)
-    ]
-    return ParsedQuery(query=combined.normalize(), notes=notes, words=words, text=text)
 
 
 @functools.cache
@@ -417,19 +460,26 @@ def _schema() -> Any:
     return make_schema()
 
 
-def _is_plain_question(text: str) -> bool:
-    """Prose: three words or more with no operator, field, phrase, prefix or fuzzy term, or
-    a long passage (a pasted paragraph means its words, whatever punctuation it carries).
-
-    Only prose falls back to any-word ranking; a short query with operators means what it says.
-    """
-    words = re.findall(r"\w+", text)
-    if len(words) >= PASSAGE_WORDS:
-        return True
-    tokens = text.split()
-    operators = any(w in _OPERATORS or w.startswith("-") for w in tokens)
-    syntax = any(c in text for c in '"*~') or re.search(r"\b(?:" + "|".join(FIELDS) + r"):", text)
-    return len(words) >= 3 and not operators and not syntax
+_DEFAULT_FIELDS = ("title", "content")
+_TIGHT: dict[str, Callable[[Any, Any], Any]] = {
+    "AND": lambda a, b: Q.And([a, b]),
+    "ANDNOT": Q.AndNot,
+    "ANDMAYBE": Q.AndMaybe,
+    "REQUIRE": Q.Require,
+}
+"""Operators that bind tighter than OR (as in Whoosh), each with what it makes of a and b."""
+_BINARY = frozenset([*_TIGHT, "OR"])
+_OPERATORS = frozenset([*_BINARY, "NOT"])
+_FIELD_VALUE = re.compile(r"(?<![\w\"])([A-Za-z_]+):[ \t]*(\S*)")
+_FIELDED = re.compile(r"([a-z]+):(.+)", re.DOTALL)
+_NEAR = re.compile(r"(.*\w)~(\d*)", re.DOTALL)
+_BOOST = re.compile(r"(.*[^\W_]|.*[*\"])\^(\d{1,3}(?:\.\d{1,3})?)", re.DOTALL)
+_DATE_MARK = re.compile("\ue000(\\d+)\ue001")
+"""A date clause, read before the rest (its ranges hold spaces) and left in the text as a
+mark the reader puts it back at, under the operators around it."""
+MATCH_NOTHING = Q.Term("id", "")
+"""A clause that can match no entry (entries' ids are never empty): what an impossible date
+stands for. Whoosh's NullQuery would be dropped from an AND instead."""
 
 
 def _balanced(text: str) -> str:
@@ -443,7 +493,7 @@ def _balanced(text: str) -> str:
 
 
 def _forgive(text: str, notes: list[str]) -> str:
-    """Repair what would make the parser guess: stray quotes, brackets, colons, operators."""
+    """Repair what would make the reader guess: stray quotes, brackets, colons, dashes."""
     if text.count('"') % 2:
         notes.append("an unmatched quote was ignored")
     if text.count("(") != text.count(")"):
@@ -458,9 +508,14 @@ def _forgive(text: str, notes: list[str]) -> str:
 
     def field_name(match: re.Match[str]) -> str:
         name, value = match.group(1), match.group(2)
-        if name.lower() in FIELDS:
+        if name.lower() in FIELDS or name.lower() in DATE_FIELDS:
             if not value:
                 notes.append(f"nothing after '{name}:': ignored")
+                return " "
+            if name.lower() in DATE_FIELDS:  # a value `_take_dates` could not read
+                if match.group(0) != f"{name}:{value}":
+                    return f"{name} {value}"  # prose: "the date: tomorrow"
+                notes.append(f"'{match.group(0)}' is not a date (try 2024, >-7d): ignored")
                 return " "
             if match.group(0) != f"{name}:{value}":
                 notes.append(f"read '{match.group(0)}' as '{name}:{value}'")
@@ -475,21 +530,414 @@ def _forgive(text: str, notes: list[str]) -> str:
         text = re.sub(r"(^|\s):+|:+(\s|$)", r"\1 \2", text)
         notes.append("a stray ':' was ignored")
     text = re.sub(r"(?<=\w)[?!.,;]+(?=\s|$)", "", text)  # a question's punctuation
-    text = text.replace("?", " ")
-    text = re.sub(r"(?:^|(?<=\s))-+(?=\s|$)", " ", text)  # a dash between words, not an exclusion
-    words = text.split()
-    while words and words[-1] in _OPERATORS:
-        notes.append(f"'{words.pop()}' at the end was ignored")
-    while words and words[0] in ("AND", "OR"):
-        notes.append(f"'{words.pop(0)}' at the start was ignored")
-    if words and all(w.startswith("-") or w == "NOT" for w in words):
-        # Only exclusions: "everything but", as `NOT word` already reads.
-        words = ["NOT " + w[1:] if w.startswith("-") else w for w in words if w != "NOT"]
-    return " ".join(words)
+    # A question mark inside a word stands for one letter (`z?brafish`); elsewhere it is a
+    # question's. An address keeps its own (`url:who.int/page?id=3`).
+    words = [
+        w if w.startswith("url:") else re.sub(r"(?<!\w)\?+|\?+(?!\w)", " ", w)
+        for w in text.split(" ")
+    ]
+    text = " ".join(words)
+    wild = [w for w in text.split() if "?" in w and not w.startswith("url:")]
+    if wild:
+        notes.append(f"'?' in '{wild[0]}' stands for any one letter")
+    return re.sub(r"(?:^|(?<=\s))-+(?=\s|$)", " ", text)  # a dash between words
 
 
-_OPERATORS = ("AND", "OR", "NOT")
-_FIELD_VALUE = re.compile(r"(?<![\w\"])([A-Za-z_]+):[ \t]*(\S*)")
+@dataclass
+class _Item:
+    """A clause of the query as read: its Whoosh query, and its text when it is plain words
+    (no field, sign, quote or operator), which the any-word reading may loosen."""
+
+    query: Any
+    plain: str | None = None
+    quoted: str | None = None
+    """A phrase's words, when it searches the default fields: in a pasted passage its
+    quotation marks are punctuation (see `_loosen`)."""
+
+
+def _tokens(text: str) -> list[tuple[str, ...]]:
+    """The forgiven text → tokens: `(`, `)`, AND, OR, NOT, `-` (a word's minus sign),
+    `field(` (a field before a parenthesis), `date` (a date's mark), `phrase`, `word`."""
+    tokens: list[tuple[str, ...]] = []
+    at, end = 0, len(text)
+    while at < end:
+        char = text[at]
+        if char.isspace():
+            at += 1
+        elif char in "()":
+            tokens.append((char,))
+            at += 1
+        elif (sign := _SIGN.match(text, at)) is not None:
+            at = sign.end()
+            if "-" in sign.group() and at < end and not text[at].isspace():
+                tokens.append(("-",))
+        elif (date := _DATE_MARK.match(text, at)) is not None:
+            tokens.append(("date", date.group(1)))
+            at = date.end()
+        elif (phrase := _PHRASE.match(text, at)) is not None:
+            name, words, after = phrase.groups()
+            tokens.append(("phrase", name or "", words, after or ""))
+            at = phrase.end()
+        elif (group := _FIELD_GROUP.match(text, at)) is not None:
+            tokens.append(("field(", group.group(1)))
+            at = group.end()
+        else:
+            word = _WORD_TOKEN.match(text, at)
+            assert word is not None  # any other character starts a word
+            tokens.append((word.group(),) if word.group() in _OPERATORS else ("word", word.group()))
+            at = word.end()
+    return tokens
+
+
+_SIGN = re.compile(r"[-+]+")
+_PHRASE = re.compile(r'(?:([a-z]+):)?"([^"]*)"(~\d*|\^\d{1,3}(?:\.\d{1,3})?)?')
+_FIELD_GROUP = re.compile(r"([a-z]+):(?=\()")
+_WORD_TOKEN = re.compile('[^\\s()"\ue000]+|["\ue000]')
+
+
+class _Reader:
+    """Tokens → clauses, by recursive descent, forgiving: an operator with nothing on one
+    side, two operators in a row, an empty or unopened parenthesis are passed over with a
+    note; everything else is read as it stands."""
+
+    def __init__(self, tokens: list[tuple[str, ...]], dates: list[Any], notes: list[str]) -> None:
+        self.tokens, self.dates, self.notes = tokens, dates, notes
+        self.at = 0
+        self.field: str | None = None
+        """Inside `title:( … )`: the field its words search."""
+        self.words: list[str] = []
+        """Plain words and the words of phrases, for "did you mean" (not those excluded)."""
+        self.negated = 0
+
+    def _peek(self) -> str | None:
+        return self.tokens[self.at][0] if self.at < len(self.tokens) else None
+
+    def _take(self) -> tuple[str, ...]:
+        self.at += 1
+        return self.tokens[self.at - 1]
+
+    def _note(self, note: str) -> None:
+        if note not in self.notes:
+            self.notes.append(note)
+
+    def sequence(self, top: bool = False) -> list[_Item]:
+        """Clauses side by side, up to a `)` (or the end): all of them must match."""
+        items: list[_Item] = []
+        while (kind := self._peek()) is not None:
+            if kind == ")":
+                if not top:
+                    break
+                self._take()
+                self._note("a ')' before its '(' was ignored")
+            elif kind in _BINARY:
+                self._take()
+                self._note(f"'{kind}' with nothing before it was ignored")
+            elif (item := self._either()) is not None:
+                items.append(item)
+        return items
+
+    def _either(self) -> _Item | None:
+        """`a OR b OR c`."""
+        parts = [p for p in [self._both()] if p is not None]
+        while self._peek() == "OR":
+            self._take()
+            if self._operand_missing("OR"):
+                break
+            if (part := self._both()) is not None:
+                parts.append(part)
+        if len(parts) < 2:
+            return parts[0] if parts else None
+        return _Item(Q.Or([part.query for part in parts]))
+
+    def _both(self) -> _Item | None:
+        """`a AND b AND c`, and Whoosh's `a ANDNOT b`, `a ANDMAYBE b` (b only adds to the
+        score) and `a REQUIRE b` (b only narrows)."""
+        left = self._unary()
+        while (operator := self._peek()) in _TIGHT:
+            self._take()
+            if self._operand_missing(operator):
+                break
+            right = self._unary()
+            if left is None or right is None:
+                left = left or right
+            elif operator == "AND":
+                left = _Item(_all_of([left.query, right.query]))
+            else:
+                left = _Item(_TIGHT[operator](left.query, right.query))
+        return left
+
+    def _operand_missing(self, operator: str) -> bool:
+        """After `operator`: pass over the operators that follow it (`OR OR`, `OR AND`: the
+        first one stands) and say whether nothing is left for it to join."""
+        while (kind := self._peek()) in _BINARY:
+            self._take()
+            if kind == operator:
+                self._note(f"read '{operator} {operator}' as '{operator}'")
+            else:
+                self._note(f"'{kind}' after '{operator}' was ignored")
+        if self._peek() in (None, ")"):
+            self._note(f"'{operator}' with nothing after it was ignored")
+            return True
+        return False
+
+    def _unary(self) -> _Item | None:
+        """`NOT a`, `-a`; two negations cancel out."""
+        signs = []
+        while self._peek() in ("NOT", "-"):
+            signs.append(self._take()[0])
+            if self._operand_missing(signs[-1]):
+                return None
+        self.negated += len(signs) % 2
+        item = self._primary()
+        self.negated -= len(signs) % 2
+        if item is None or not signs:
+            return item
+        if len(signs) % 2 == 0:
+            self._note(f"'{' '.join(signs)}' cancel out")
+            return _Item(item.query)
+        if len(signs) > 1:
+            self._note(f"read '{' '.join(signs)}' as '{signs[-1]}'")
+        return _Item(Q.Not(item.query))
+
+    def _primary(self) -> _Item | None:
+        token = self._take()
+        kind = token[0]
+        if kind in ("(", "field("):
+            if kind == "field(":
+                self._take()  # its "("
+            outer, self.field = self.field, token[1] if kind == "field(" else self.field
+            items = self.sequence()
+            self.field = outer
+            if self._peek() == ")":
+                self._take()
+            else:
+                self._note("a '(' without its ')' was closed at the end")
+            if not items:
+                self._note("empty parentheses were ignored")
+                return None
+            query = _all_of([item.query for item in items])
+            if kind == "field(":
+                return _Item(query)
+            # Parentheses around plain words (a passage's asides) leave them plain words.
+            if all(item.plain is not None for item in items):
+                return _Item(query, " ".join(item.plain or "" for item in items))
+            if all(item.plain or item.quoted for item in items):
+                return _Item(query, quoted=" ".join(i.plain or i.quoted or "" for i in items))
+            return _Item(query)
+        if kind == "date":
+            date = self.dates[int(token[1])]
+            return None if date is None else _Item(date)
+        if kind == "phrase":
+            _, name, words, after = token
+            fields = (name,) if name in _FIELD_NAMES else self._fields()
+            if name in ("", "content") and not self.negated:
+                self.words += re.findall(r"[^\W\d_]{3,}", words)
+            quoted = words if not name and self.field is None else None
+            return _Item(self._phrase(fields, words, after), quoted=quoted)
+        return self._word(token[1])
+
+    def _fields(self) -> tuple[str, ...]:
+        return (self.field,) if self.field in _FIELD_NAMES else _DEFAULT_FIELDS
+
+    def _word(self, word: str) -> _Item | None:
+        fields = self._fields()
+        fielded = _FIELDED.fullmatch(word)
+        if fielded and fielded.group(1) in _FIELD_NAMES:
+            fields, word = (fielded.group(1),), fielded.group(2)
+        boost = 1.0
+        if (boosted := _BOOST.fullmatch(word)) is not None:
+            word, boost = boosted.group(1), float(boosted.group(2))
+        if "*" in word or ("?" in word and fields != ("url",)):
+            return _Item(_partial(fields, word).with_boost(boost))
+        if (near := _NEAR.fullmatch(word)) is not None:
+            query = self._near(fields, near.group(1), near.group(2))
+            return _Item(query.with_boost(boost))
+        if _SPELLED.fullmatch(word) and not fielded and not self.negated:
+            self.words.append(word)
+        plain = word if not fielded and self.field is None and boost == 1.0 else None
+        query = _word_query(fields, word)
+        if fields == ("url",) and "/" in word.strip("/"):
+            query = _address(query, word)
+        return _Item(query.with_boost(boost), plain)
+
+    def _near(self, fields: tuple[str, ...], word: str, digits: str) -> Any:
+        """`word~` and `word~N`: the index terms within a few edits of the word (see
+        `NearTerm`); `N` is at most MAX_EDITS, and short words get fewer."""
+        asked = None
+        if digits:
+            asked = int(digits) if len(digits) < 4 else MAX_EDITS + 1
+            if asked > MAX_EDITS:
+                self._note(f"read '{word}~{digits}' as '{word}~{MAX_EDITS}': at most two edits")
+                asked = MAX_EDITS
+        if len(word) > MAX_WORD:
+            return _word_query(fields, word)
+        schema, parts = _schema(), []
+        for name in fields:
+            terms = list(schema[name].process_text(word, mode="query"))
+            typed = fold(word) if name != "category" else word.lower()
+            if len(terms) != 1:  # a near match is of one word
+                parts.append(_word_query((name,), word))
+                continue
+            stem = terms[0]
+            parts.append(NearTerm(name, stem, _edits(stem, asked), typed, _edits(typed, asked)))
+        return _any_of(parts)
+
+    def _phrase(self, fields: tuple[str, ...], text: str, after: str) -> Any:
+        """Words in order, in each field that keeps positions; in a field that keeps none
+        (`url:`, `category:`), its words anywhere in it."""
+        slop, boost = 1, 1.0
+        if after.startswith("~") and after[1:]:
+            slop = min(int(after[1:]) if len(after) < 6 else MAX_SLOP + 1, MAX_SLOP + 1)
+            if slop > MAX_SLOP:
+                self._note(f"'~{after[1:]}' after a phrase read as '~{MAX_SLOP}'")
+                slop = MAX_SLOP
+            slop = max(slop, 1)
+        elif after.startswith("^"):
+            boost = float(after[1:])
+        schema, parts = _schema(), []
+        for name in fields:
+            field = schema[name]
+            words = list(field.process_text(text, mode="query"))
+            if len(words) > MAX_PHRASE:
+                self._note(f"a phrase of {len(words)} words was matched by its first {MAX_PHRASE}")
+                words = words[:MAX_PHRASE]
+            if not words:
+                continue
+            if len(words) == 1:
+                parts.append(Q.Term(name, words[0]))
+            elif field.format.supports("positions"):
+                parts.append(FastPhrase(name, words, slop=slop))
+            else:
+                parts.append(Q.And([Q.Term(name, w) for w in words]))
+        return _any_of(parts).with_boost(boost)
+
+
+_FIELD_NAMES = frozenset(FIELDS.values())
+_SPELLED = re.compile(rf"[^\W\d_]{{3,{MAX_WORD}}}")
+"""A word "did you mean" may correct: letters only, and not a pasted blob."""
+
+
+def _word_query(fields: Iterable[str], word: str) -> Any:
+    """A word in each of the fields, as Whoosh's parser reads it: a word the analyzer
+    splits (`can't`, `i.e`) is a phrase of its parts, or all of them in a field that keeps
+    no positions (`url:`)."""
+    schema, parts = _schema(), []
+    for name in fields:
+        field = schema[name]
+        terms = list(field.process_text(word, mode="query"))
+        if len(terms) == 1:
+            parts.append(Q.Term(name, terms[0]))
+        elif terms and field.format.supports("positions") and len(terms) <= MAX_PHRASE:
+            parts.append(FastPhrase(name, terms))
+        elif terms:
+            parts.append(Q.And([Q.Term(name, term) for term in dict.fromkeys(terms)]))
+    return _any_of(parts)
+
+
+def _address(words: Any, address: str) -> Any:
+    """`url:` with a whole address: the entries whose address holds all its words (the
+    field keeps no order), the entry at that very address first."""
+    exact = [Q.Term("canonical", f"{scheme}://{address}", boost=100.0) for scheme in _SCHEMES]
+    return Q.AndMaybe(words, Q.Or(exact))
+
+
+_SCHEMES = ("https", "http")
+
+
+def _partial(fields: tuple[str, ...], word: str) -> Any:
+    """`vacc*` (a prefix), `z?brafish` (`?` one letter, `*` any): the terms it stands for."""
+    pattern = fold(word)
+    if not pattern.strip("*?"):
+        return Q.Every()  # `*` alone: everything
+    parts = []
+    for name in fields:
+        if pattern.endswith("*") and "*" not in pattern[:-1] and "?" not in pattern:
+            parts.append(Q.Prefix(name, pattern[:-1]))
+        else:
+            parts.append(Q.Wildcard(name, pattern))
+    return _any_of(parts)
+
+
+def _any_of(queries: list[Any]) -> Any:
+    if not queries:
+        return Q.NullQuery
+    return queries[0] if len(queries) == 1 else Q.Or(queries)
+
+
+def _all_of(queries: list[Any]) -> Any:
+    """AND, without `*` (everything) in it: Whoosh would read an AND holding Every as Every."""
+    kept = [q for q in queries if not isinstance(q, Q.Every)]
+    if not kept:
+        return Q.Every() if queries else Q.NullQuery
+    return kept[0] if len(kept) == 1 else Q.And(kept)
+
+
+def _edits(text: str, asked: int | None) -> int:
+    """Edits a near match allows: as Lucene, none for a word of one or two letters, one up
+    to five letters, two beyond; fewer when asked for fewer."""
+    most = 0 if len(text) <= 2 else 1 if len(text) <= 5 else MAX_EDITS
+    return most if asked is None else min(asked, most)
+
+
+class NearTerm(Q.FuzzyTerm):
+    """`word~`: the terms within a few edits of the word's stem, or of the word as typed.
+
+    The index holds stems (`hospital` is `hospit`, two edits away from the word): the word
+    as typed alone would miss its own stem. Each term found is weighted by how close it is
+    (`expansion_boost`): the ranker scores a document by its best term, so an entry with
+    the exact word comes before one with many near ones.
+    """
+
+    def __init__(
+        self, fieldname: str, text: str, maxdist: int, typed: str, typed_dist: int
+    ) -> None:
+        super().__init__(fieldname, text, maxdist=maxdist, prefixlength=0)
+        self.typed, self.typed_dist = typed, typed_dist
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            super().__eq__(other)
+            and self.typed == other.typed  # type: ignore[attr-defined]
+            and self.typed_dist == other.typed_dist  # type: ignore[attr-defined]
+        )
+
+    def __hash__(self) -> int:
+        return super().__hash__() ^ hash((self.typed, self.typed_dist))
+
+    def __repr__(self) -> str:
+        return (
+            f"NearTerm({self.fieldname!r}, {self.text!r}, maxdist={self.maxdist}, "
+            f"typed={self.typed!r}, typed_dist={self.typed_dist}, boost={self.boost})"
+        )
+
+    def _btexts(self, ixreader: Any) -> list[Any]:
+        found: dict[Any, None] = {}
+        for text, distance in dict.fromkeys(
+            ((self.text, self.maxdist), (self.typed, self.typed_dist))
+        ):
+            if distance:
+                found.update(dict.fromkeys(ixreader.terms_within(self.fieldname, text, distance)))
+            elif (self.fieldname, text) in ixreader:
+                found[text] = None
+        return list(found)
+
+    def expansion_boost(self, term: bytes | str) -> float:
+        """1 for the word itself, a quarter for each edit away: an entry with a term one
+        edit off has to hold it four times as strongly (more often, in a shorter text) to
+        pass an entry with the word. A letter doubled or not (`vacine`, `vaccine`), the
+        commonest slip, is half an edit."""
+        term = term.decode() if isinstance(term, bytes) else term
+        return 0.25 ** min(_slips(term, text) for text in (self.text, self.typed))
+
+
+def _slips(a: str, b: str) -> float:
+    """Edits from a to b, a letter doubled or undoubled counting half."""
+    edits = damerau_levenshtein(a, b)
+    single = damerau_levenshtein(_DOUBLED.sub(r"\1", a), _DOUBLED.sub(r"\1", b))
+    return single + (edits - single) / 2 if single < edits else edits
+
+
+_DOUBLED = re.compile(r"(.)\1+")
 
 
 def _query_terms(query: Any, ranker: Ranker) -> set[str]:
@@ -567,36 +1015,67 @@ def _spell(searcher: Any, term: str, text_of: Callable[[str], str] | None) -> st
 # -- dates ---------------------------------------------------------------------------------
 
 
+class _Impossible(ValueError):
+    """A date written as one that the calendar does not have (2024-02-30)."""
+
+
 def _take_dates(text: str, now: datetime, notes: list[str]) -> tuple[str, list[Any]]:
-    queries = []
+    """Each date clause read and left as a mark (see `_DATE_MARK`), so that `NOT`, `-` and
+    `OR` apply to it as to any clause; a date that cannot be read is left out, with a note."""
+    queries: list[Any] = []
 
     def take(match: re.Match[str]) -> str:
-        value = match.group(1)
+        written, value = match.group(0), match.group(2)
         if value.startswith("[") and not value.endswith("]"):
-            notes.append(f"'{match.group(0)}' has no closing ']': read to its end date")
+            notes.append(f"'{written}' has no closing ']': read to its end date")
+        elif written != f"{match.group(1)}:{value}":
+            notes.append(f"read '{written}' as '{match.group(1)}:{value}'")
         try:
-            queries.append(_date_query(value, now))
+            queries.append(_date_query(value, now, notes, written))
+        except _Impossible as exc:
+            notes.append(f"'{written}' is not in the calendar ({exc}): it matches nothing")
+            queries.append(MATCH_NOTHING)
         except (ValueError, OverflowError):
-            notes.append(f"'{match.group(0)}' is not a date (try 2024, 2024-06-01, >-7d): ignored")
-        return " "
+            notes.append(f"'{written}' is not a date (try 2024, 2024-06-01, >-7d): ignored")
+            queries.append(None)
+        return f"\ue000{len(queries) - 1}\ue001"
 
     return _DATE_TERM.sub(take, text), queries
 
 
-def _date_query(value: str, now: datetime) -> Any:
-    """`2024`, `2024-06`, `>2024-06-01`, `<=2024`, `>-7d`, `[2024-01 to 2024-03]`, `today`."""
+def _date_query(value: str, now: datetime, notes: list[str], written: str) -> Any:
+    """`2024`, `2024-06`, `>2024-06-01`, `<=2024`, `>-7d`, `[2024-01 to 2024-03]`, `today`.
+
+    `>` is after the whole period named (`>2024`: from 2025), `<` before it, `>=` and `<=`
+    include it; an age (`>-7d`, newer than seven days ago; `today`) is the instant it starts
+    at. A range
+    may leave an end open (`[2024-01 to]`, `[* TO 2023-06]`), and one written the wrong way
+    round is read the right way round.
+    """
     value = value.strip()
     if value.startswith("["):
-        low, high = _split_range(value.strip("[]"))
-        start = _period(low, now)[0] if low.strip() else None
-        end = _period(high, now)[1] if high.strip() else None
+        low, high = (part.strip() for part in _split_range(value.strip("[]")))
+        start = _period(low, now)[0] if low not in ("", "*") else None
+        end = _period(high, now)[1] if high not in ("", "*") else None
+        if start is not None and end is not None and start > end:
+            notes.append(f"read '{written}' from {high} to {low}: its ends were swapped")
+            start, end = _period(high, now)[0], _period(low, now)[1]
         return Q.DateRange("published", start, end)
     for op in (">=", "<=", ">", "<"):
         if value.startswith(op):
-            first, last = _period(value[len(op) :], now)
-            if op[0] == ">":
+            rest = value[len(op) :]
+            first, last = _period(rest, now)
+            if _relative(rest):  # an age: newer (`>`) or older (`<`) than that instant
+                if op[0] == ">":
+                    return Q.DateRange("published", first, None)
+                return Q.DateRange("published", None, first, endexcl=op == "<")
+            if op == ">":
+                return Q.DateRange("published", last, None, startexcl=True)
+            if op == ">=":
                 return Q.DateRange("published", first, None)
-            return Q.DateRange("published", None, last if op == "<=" else first)
+            if op == "<":
+                return Q.DateRange("published", None, first, endexcl=True)
+            return Q.DateRange("published", None, last)
     first, last = _period(value, now)
     return Q.DateRange("published", first, None if _relative(value) else last)
 
@@ -637,11 +1116,17 @@ def _period(value: str, now: datetime) -> tuple[datetime, datetime]:
     year = int(parts.group(1))
     month = int(parts.group(2)) if parts.group(2) else None
     day = int(parts.group(3)) if parts.group(3) else None
+    if year < 1:
+        raise _Impossible("there is no year 0")
     if month is None:
-        return datetime(year, 1, 1), datetime(year, 12, 31, 23, 59, 59)
+        return datetime(year, 1, 1), datetime(year, 12, 31, 23, 59, 59, 999_999)
+    if not 1 <= month <= 12:
+        raise _Impossible(f"there is no month {month}")
+    last = calendar.monthrange(year, month)[1]
     if day is None:
-        last = calendar.monthrange(year, month)[1]
-        return datetime(year, month, 1), datetime(year, month, last, 23, 59, 59)
+        return datetime(year, month, 1), datetime(year, month, last, 23, 59, 59, 999_999)
+    if not 1 <= day <= last:
+        raise _Impossible(f"{calendar.month_name[month]} {year} has {last} days")
     start = datetime(year, month, day)
     return start, start.replace(hour=23, minute=59, second=59, microsecond=999_999)
 
@@ -653,7 +1138,6 @@ def _utc(value: Any) -> datetime | None:
 # -- snippets ------------------------------------------------------------------------------
 
 SNIPPET_WORDS = 36
-_SNIPPET_WORD = re.compile(r"\w+")
 
 
 def snippet(
@@ -679,12 +1163,18 @@ def snippet(
     prefix = "… " if start > 0 else ""
     suffix = " …" if end < len(seen) else ""
     body = " ".join(text[begin_char:end_char].split())
-    # Offsets are recomputed on the whitespace-collapsed body.
+    # Offsets are found again in the whitespace-collapsed body, by the analyzer's own words
+    # (a CJK pair or a word with harakat is no `\w+` run of the text).
+    body_words, body_start = words_at(body)
     spans: list[tuple[int, int]] = []
-    wanted = {seen[i] for i, _ in matched if start <= i < end}
-    for m in _SNIPPET_WORD.finditer(body):
-        if m.group() in wanted:
-            spans.append((m.start() + len(prefix), m.end() + len(prefix)))
+    for k, term in enumerate(_STEMMER.word_terms(body_words)):
+        if term in terms:
+            first = body_start(k) + len(prefix)
+            last = first + len(body_words[k])
+            if spans and first <= spans[-1][1]:  # overlapping pairs of characters: one mark
+                spans[-1] = (spans[-1][0], max(last, spans[-1][1]))
+            else:
+                spans.append((first, last))
     return prefix + body + suffix, spans
 
 

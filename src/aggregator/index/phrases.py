@@ -70,21 +70,23 @@ class PhraseCandidates:
             return
         if not self.btexts:
             return
-        self._blocks = [TermBlocks() for _ in self.btexts]
+        # A word the phrase repeats ("the … the") is read once: its blocks are shared.
+        shared = {btext: TermBlocks() for btext in self.btexts}
+        self._blocks = [shared[btext] for btext in self.btexts]
         # Rarest word first: the others are read only for the documents it is in, and the
         # set of phrase starts it gives is the smallest to narrow.
         frequency = segment.reader.doc_frequency
         self._order = sorted(
             range(len(self.btexts)), key=lambda i: frequency(fieldname, self.btexts[i])
         )
-        bounds = segment.every(
-            fieldname,
-            [self.btexts[i] for i in self._order],
-            only,
-            [self._blocks[i] for i in self._order],
-        )
+        distinct = list(dict.fromkeys(self.btexts[i] for i in self._order))
+        bounds = segment.every(fieldname, distinct, only, [shared[b] for b in distinct])
         if not bounds:
             return
+        for btext, times in Counter(self.btexts).items():
+            if times > 1:  # scored once for each time it is in the phrase, as Whoosh does
+                again = segment.term(fieldname, btext, only=bounds)
+                bounds = {d: b + (times - 1) * again[d] for d, b in bounds.items()}
         if query.boost != 1.0:
             bounds = {d: b * query.boost for d, b in bounds.items()}
         self.bounds = bounds
@@ -94,13 +96,21 @@ class PhraseCandidates:
         if len(self.btexts) < 2 or not docs:
             return {d: self.bounds[d] for d in docs if d in self.bounds}
         slop = self.query.slop
-        kept = [self._blocks[i].values_for(docs) for i in self._order]
+        values_of: dict[int, dict[int, Any]] = {}  # by term (a repeated word's are shared)
+        for i in self._order:
+            blocks = self._blocks[i]
+            if id(blocks) not in values_of:
+                values_of[id(blocks)] = blocks.values_for(docs)
+        kept = [values_of[id(self._blocks[i])] for i in self._order]
         shifts = [[-(i + s) for s in range(slop)] for i in self._order]
         found: Scores = {}
         for d in docs:
             starts: set[int] | None = None
+            decoded: dict[int, Any] = {}
             for values, offsets in zip(kept, shifts, strict=True):
-                positions = positions_array(values[d])
+                positions = decoded.get(id(values))
+                if positions is None:
+                    positions = decoded[id(values)] = positions_array(values[d])
                 # Shifted by C-level maps: each word's positions moved back to where the
                 # phrase would start.
                 shifted = set().union(*(map(offset.__add__, positions) for offset in offsets))

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import heapq
 import sys
+import weakref
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from itertools import chain, repeat
-from operator import sub
+from itertools import chain, compress, repeat
+from operator import gt, sub
 from typing import Any
 
 from whoosh import query as Q
@@ -137,19 +138,79 @@ def _boosted(scores: Scores, boost: float) -> Scores:
 
 def _expanded(query: Any, segment: Segment) -> Scores:
     """The documents of every term a prefix, wildcard, fuzzy term or range expands to, each
-    scored (as Whoosh does with no weighting) by the summed weights of the terms it has."""
+    scored by the best of its terms: the term's BM25 score; for a query that weighs its
+    terms (`expansion_boost`: a near match weighs less than the word), times that weight,
+    with the terms' idf blended.
+
+    Not the terms' sum: an entry holding many of the expansions (`hosp*`: hospital, host,
+    hospice) would outrank one holding the word meant, and the raw term counts Whoosh adds
+    up are on no scale a word's score is on.
+    """
     fieldname = query.field()
     schema = segment.reader.schema
     if fieldname not in schema:
         return {}
+    boost_of = getattr(query, "expansion_boost", None)
+    btexts = segment.expand(query)
+    if isinstance(query, Q.Wildcard) and query.text[:1] in "*?":
+        # `*ing`, `*a*`: most of the vocabulary, and words alike only in a letter or two.
+        # Which entries hold any of them is found, all scored alike (Lucene's constant-score
+        # rewrite): scoring each of thousands of terms took seconds and ranked nothing.
+        docs: set[int] = set()
+        for btext in btexts:
+            matcher = segment.postings(fieldname, btext)
+            if matcher is not None:
+                for ids, _ in postings_blocks(matcher):
+                    docs.update(ids)
+        return dict.fromkeys(docs, 1.0)
+    idf = segment.top.idf
+    # Near terms are weighed by closeness and blended (see `_blended_idf`); a prefix's or a
+    # wildcard's are all words asked for, each scored as itself.
+    blend = boost_of is not None and schema[fieldname].scorable and bool(btexts)
+    blended = _blended_idf(query, segment) if blend else 1.0
     out: Scores = {}
-    for btext in segment.expand(query):
-        matcher = segment.postings(fieldname, btext)
-        if matcher is not None:
-            for ids, weights in postings_blocks(matcher):
-                get = out.get
-                out.update({d: w + get(d, 0.0) for d, w in zip(ids, weights, strict=True)})
+    for btext in btexts:
+        boost = 1.0
+        if boost_of is not None:
+            boost = boost_of(btext)
+        if blend:
+            boost *= blended / (idf(fieldname, btext) or blended or 1.0)
+        scores = segment.term(fieldname, btext, boost)
+        if not out:
+            out = scores
+            continue
+        # The better of the two scores, by C-level maps (a wildcard may have thousands of
+        # terms, and their postings most of the index).
+        docs, new = list(scores), list(scores.values())
+        better = list(map(gt, new, map(out.get, docs, repeat(0.0))))
+        out.update(zip(compress(docs, better), compress(new, better), strict=False))
     return out
+
+
+_BLENDED: weakref.WeakKeyDictionary[Any, dict[Any, float]] = weakref.WeakKeyDictionary()
+"""By searcher, each expanding query's blended idf."""
+
+
+def _blended_idf(query: Any, segment: Segment) -> float:
+    """One idf for all the terms a query expands to: the commonest one's, over the whole
+    index (as Lucene blends them). A rare near term (`vicinity` for `vacine~`) would
+    otherwise outscore the common word meant; over every segment, so that each segment
+    (and the helper process's half) scores alike."""
+    top = segment.top
+    known = _BLENDED.setdefault(top, {})
+    found = known.get(query)
+    if found is None:
+        fieldname = query.field()
+        field = top.schema[fieldname]
+        idfs = [
+            top.idf(fieldname, field.to_bytes(t) if isinstance(t, str) else t)
+            for searcher, _ in top.leaf_searchers()
+            for t in query._btexts(searcher.reader())
+        ]
+        if len(known) >= 256:  # a long session of typed queries
+            known.clear()
+        found = known[query] = min(idfs, default=1.0)
+    return found
 
 
 def _and(subqueries: list[Any], segment: Segment, only: Only = None) -> Scores:
