@@ -57,3 +57,18 @@ def test_the_sidebar_shows_a_tagged_source_in_each_topic_counting_it_once(tmp_pa
         assert len(titles(app)) == 5
 
     drive_owned(AggregatorApp(settings, library=lib), script)
+
+
+def test_a_search_narrowed_to_a_topic_finds_the_entries_of_sources_tagged_with_it(tmp_path: Path):
+    _, lib = make_library(tmp_path, SOURCES)
+    try:
+        everywhere = {h.source_url for h in lib.search("trial OR rail OR surgery").hits}
+        assert everywhere == {MED, ONC, RAIL}
+        in_travel = {
+            h.source_url for h in lib.search("trial OR rail OR surgery", category="Travel").hits
+        }
+        assert in_travel == {ONC, RAIL}
+        assert {h.source_url for h in lib.search("trial", category="health").hits} == {ONC}
+        assert lib.check_search_filters("health", None) is None  # a tag's level is a topic
+    finally:
+        lib.close()

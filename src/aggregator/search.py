@@ -19,7 +19,7 @@ import functools
 import re
 import threading
 from bisect import bisect_left
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import compress, count
@@ -185,8 +185,11 @@ class Searcher:
         deny: Iterable[str] | None = None,
         now: datetime | None = None,
         text_of: Callable[[str], str] | None = None,
+        tagged: Sequence[str] = (),
     ) -> RawResults:
-        """Search; `allow`/`deny` restrict to or exclude entry ids (read and star filters)."""
+        """Search; `allow`/`deny` restrict to or exclude entry ids (read and star filters);
+        `tagged`: sources in the `category` by a tag, not by their folder (the index knows
+        only the folder)."""
         if sort not in ("relevance", "newest"):
             raise UserError(f"unknown sort {sort!r}: use relevance or newest")
         parsed = parse_query(text, now=now)
@@ -195,7 +198,7 @@ class Searcher:
         ask = _Ask(
             text=text,
             now=now,
-            filters=_filters(category, source, allow),
+            filters=_filters(category, source, allow, tagged),
             mask=Q.Or([Q.Term("id", i) for i in deny]) if deny else None,
             limit=limit,
             sort=sort,
@@ -361,14 +364,18 @@ class _Runner:
         return top.estimated_length(), counts, False
 
 
-def _filters(category: str | None, source: str | None, allow: Iterable[str] | None) -> Any:
+def _filters(
+    category: str | None,
+    source: str | None,
+    allow: Iterable[str] | None,
+    tagged: Sequence[str] = (),
+) -> Any:
     parts = []
     if category:
-        parts.append(
-            Q.Term(
-                "category", "/".join(p.strip() for p in category.lower().split("/") if p.strip())
-            )
+        topic = Q.Term(
+            "category", "/".join(p.strip() for p in category.lower().split("/") if p.strip())
         )
+        parts.append(Q.Or([topic, *(Q.Term("source_url", u) for u in tagged)]) if tagged else topic)
     if source:
         parts.append(Q.Term("source_url", source))
     if allow is not None:

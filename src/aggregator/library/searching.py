@@ -43,6 +43,7 @@ class Searching:
     """Whether fetching and indexing may start worker processes (not from the terminal UI)."""
     _writing: threading.Lock
     """Held while this library writes the index: two threads of one process take turns."""
+    tagged_sources: Callable[..., tuple[str, ...]]  # from SourceList
     _closing: threading.Event
     """Set by `stop_indexing`: indexing ends at its next check, what is left stays queued."""
     _wanted: threading.Event
@@ -216,6 +217,7 @@ class Searching:
             sort=sort,
             category=category,
             source=source,
+            tagged=self.tagged_sources(category, by_name=True) if category else (),
             allow=self.store.starred_ids() if starred else None,
             deny=self.store.read_ids() if unread else None,
             text_of=lambda eid: self.store.entry(eid).text,
@@ -253,10 +255,11 @@ class Searching:
         page of them, and every entry of a story that several sources carry. Returns the ids
         that were unread (and are read now)."""
         allow = self.store.starred_ids() if starred else None
+        tagged = self.tagged_sources(category, by_name=True) if category else ()
         limit = ALL_HITS_FIRST
         while True:
             raw = self._search_index(
-                query, limit=limit, category=category, source=source, allow=allow
+                query, limit=limit, category=category, source=source, allow=allow, tagged=tagged
             )
             if len(raw.hits) < limit:  # fewer than asked for: every match is here
                 break
