@@ -1038,8 +1038,8 @@ def test_a_query_whoosh_cannot_run_is_a_one_line_error(
 ):
     """Queries the ranker leaves to Whoosh's own matchers, which fail on a few rare
     combinations: a clear error, not a traceback."""
-    from aggregator import search as search_module
     from aggregator.index.ranking import Unsupported
+    from aggregator.search import searcher as search_module
 
     def unsupported(*args: object) -> None:
         raise Unsupported("test")

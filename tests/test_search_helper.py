@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from aggregator import search
 from aggregator.index import Index, helper
 from aggregator.search import Searcher
+from aggregator.search import searcher as search
 from tests.test_index_segments import make_docs
 from tests.test_ranking import EXPANDED, SCORED
 

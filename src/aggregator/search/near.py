@@ -1,0 +1,98 @@
+"""Words read loosely: `word~` (`NearTerm`: the terms within a few edits of the word or its
+stem) and `vacc*`, `z?brafish` (`_partial`: prefixes and wildcards)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from whoosh import query as Q
+from whoosh.support.levenshtein import damerau_levenshtein
+
+from aggregator.index import fold
+from aggregator.search.words import _any_of
+
+MAX_EDITS = 2
+"""`word~N` allows at most this many edits: more reaches most of the index."""
+
+
+def _partial(fields: tuple[str, ...], word: str) -> Any:
+    """`vacc*` (a prefix), `z?brafish` (`?` one letter, `*` any): the terms it stands for."""
+    pattern = fold(word)
+    if not pattern.strip("*?"):
+        return Q.Every()  # `*` alone: everything
+    parts = []
+    for name in fields:
+        if pattern.endswith("*") and "*" not in pattern[:-1] and "?" not in pattern:
+            parts.append(Q.Prefix(name, pattern[:-1]))
+        else:
+            parts.append(Q.Wildcard(name, pattern))
+    return _any_of(parts)
+
+
+def _edits(text: str, asked: int | None) -> int:
+    """Edits a near match allows: as Lucene, none for a word of one or two letters, one up
+    to five letters, two beyond; fewer when asked for fewer."""
+    most = 0 if len(text) <= 2 else 1 if len(text) <= 5 else MAX_EDITS
+    return most if asked is None else min(asked, most)
+
+
+class NearTerm(Q.FuzzyTerm):
+    """`word~`: the terms within a few edits of the word's stem, or of the word as typed.
+
+    The index holds stems (`hospital` is `hospit`, two edits away from the word): the word
+    as typed alone would miss its own stem. Each term found is weighted by how close it is
+    (`expansion_boost`): the ranker scores a document by its best term, so an entry with
+    the exact word comes before one with many near ones.
+    """
+
+    def __init__(
+        self, fieldname: str, text: str, maxdist: int, typed: str, typed_dist: int
+    ) -> None:
+        super().__init__(fieldname, text, maxdist=maxdist, prefixlength=0)
+        self.typed, self.typed_dist = typed, typed_dist
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            super().__eq__(other)
+            and self.typed == other.typed  # type: ignore[attr-defined]
+            and self.typed_dist == other.typed_dist  # type: ignore[attr-defined]
+        )
+
+    def __hash__(self) -> int:
+        return super().__hash__() ^ hash((self.typed, self.typed_dist))
+
+    def __repr__(self) -> str:
+        return (
+            f"NearTerm({self.fieldname!r}, {self.text!r}, maxdist={self.maxdist}, "
+            f"typed={self.typed!r}, typed_dist={self.typed_dist}, boost={self.boost})"
+        )
+
+    def _btexts(self, ixreader: Any) -> list[Any]:
+        found: dict[Any, None] = {}
+        for text, distance in dict.fromkeys(
+            ((self.text, self.maxdist), (self.typed, self.typed_dist))
+        ):
+            if distance:
+                found.update(dict.fromkeys(ixreader.terms_within(self.fieldname, text, distance)))
+            elif (self.fieldname, text) in ixreader:
+                found[text] = None
+        return list(found)
+
+    def expansion_boost(self, term: bytes | str) -> float:
+        """1 for the word itself, a quarter for each edit away: an entry with a term one
+        edit off has to hold it four times as strongly (more often, in a shorter text) to
+        pass an entry with the word. A letter doubled or not (`vacine`, `vaccine`), the
+        commonest slip, is half an edit."""
+        term = term.decode() if isinstance(term, bytes) else term
+        return 0.25 ** min(_slips(term, text) for text in (self.text, self.typed))
+
+
+def _slips(a: str, b: str) -> float:
+    """Edits from a to b, a letter doubled or undoubled counting half."""
+    edits = damerau_levenshtein(a, b)
+    single = damerau_levenshtein(_DOUBLED.sub(r"\1", a), _DOUBLED.sub(r"\1", b))
+    return single + (edits - single) / 2 if single < edits else edits
+
+
+_DOUBLED = re.compile(r"(.)\1+")

@@ -1,0 +1,366 @@
+"""Running a query: `Searcher` (a fresh reader when the index has changed, the helper
+process), the ranker's search with Whoosh's own as the fallback, filters and facets, the
+any-word retry, and what comes back (`RawResults`, with the terms to mark)."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from whoosh import query as Q
+from whoosh import sorting
+
+from aggregator.errors import UserError
+from aggregator.index import Index
+from aggregator.index.helper import MIN_DOCS as HELPER_MIN_DOCS
+from aggregator.index.helper import SearchHelper
+from aggregator.index.helper import supported as helper_supported
+from aggregator.index.ranking import Page, Ranker, Unsupported
+from aggregator.search.parsed import ParsedQuery, _loosened
+from aggregator.search.reading import parse_query
+from aggregator.search.repairs import _balanced
+from aggregator.search.suggestions import _suggest
+
+ANY_WORD_BELOW = 3
+"""When requiring every word finds fewer hits than this, rank by any word instead."""
+COUNT_EXACTLY = 20_000
+"""Whoosh's own search (for queries the ranker does not know) counts matches one by one up
+to this many (exact total and facets), and estimates beyond."""
+
+
+@dataclass
+class RawHit:
+    id: str
+    score: float | None
+    """BM25F; None when sorted by date (Whoosh then reports the sort key here)."""
+    source_url: str
+    topic: str
+    published: datetime | None
+    canonical: str
+
+
+@dataclass
+class RawResults:
+    hits: list[RawHit]
+    total: int
+    terms: set[str]
+    facets: dict[str, dict[str, int]]
+    interpretation: str = ""
+    suggestion: str = ""
+    any_word: bool = False
+    exact: bool = True
+    """False when the matches were too many to count one by one: `total` is Whoosh's estimate
+    and the facets count the best-ranked hits."""
+
+
+class Searcher:
+    """Runs queries against one index; opens a fresh reader when the index has changed.
+
+    With `helper`, a second search over a large index starts a helper process that ranks
+    half of each later search (`index.helper`): a session that searches again and again
+    gets both cores; a command that searches once never starts it.
+    """
+
+    def __init__(self, index: Index, *, helper: bool = False) -> None:
+        self.index = index
+        self._searcher: Any = None
+        self._ranker: Ranker | None = None
+        self._want_helper = helper and helper_supported()
+        self._searches = 0
+        self._helper: SearchHelper | None = None
+        self._starting = threading.Lock()  # the terminal UI searches from worker threads
+
+    def close(self) -> None:
+        if self._helper is not None:
+            self._helper.close()
+            self._helper = None
+        if self._searcher is not None:
+            self._searcher.close()
+            self._searcher = None
+            self._ranker = None
+
+    def _current(self) -> Any:
+        if self._searcher is None:
+            self._searcher = self.index.whoosh.searcher()
+            self._ranker = None
+        elif not self._searcher.up_to_date():
+            # A new searcher, not refresh(): Whoosh's refresh fails when the old reader was
+            # of an empty index.
+            self._searcher.close()
+            self._searcher = self.index.whoosh.searcher()
+            self._ranker = None
+        return self._searcher
+
+    def _helper_for(self, searcher: Any) -> SearchHelper | None:
+        with self._starting:
+            self._searches += 1
+            if self._helper is None and self._want_helper and self._searches >= 2:
+                self._want_helper = False  # one try per session
+                if searcher.doc_count() >= HELPER_MIN_DOCS:
+                    with contextlib.suppress(OSError):  # searches stay in this process
+                        self._helper = SearchHelper(self.index.directory)
+            return self._helper
+
+    def _current_ranker(self) -> Ranker:
+        searcher = self._current()
+        if self._ranker is None:
+            self._ranker = Ranker(searcher)
+        return self._ranker
+
+    def search(
+        self,
+        text: str,
+        *,
+        limit: int = 20,
+        sort: str = "relevance",
+        category: str | None = None,
+        source: str | None = None,
+        allow: Iterable[str] | None = None,
+        deny: Iterable[str] | None = None,
+        now: datetime | None = None,
+        text_of: Callable[[str], str] | None = None,
+        tagged: Sequence[str] = (),
+    ) -> RawResults:
+        """Search; `allow`/`deny` restrict to or exclude entry ids (read and star filters);
+        `tagged`: sources in the `category` by a tag, not by their folder (the index knows
+        only the folder)."""
+        if sort not in ("relevance", "newest"):
+            raise UserError(f"unknown sort {sort!r}: use relevance or newest")
+        parsed = parse_query(text, now=now)
+        ranker = self._current_ranker()
+        searcher = self._current()
+        ask = _Ask(
+            text=text,
+            now=now,
+            filters=_filters(category, source, allow, tagged),
+            mask=Q.Or([Q.Term("id", i) for i in deny]) if deny else None,
+            limit=limit,
+            sort=sort,
+        )
+        try:
+            found = _ranked(ranker, parsed, ask, self._helper_for(searcher))
+        except Unsupported:
+            try:
+                found = _whoosh_ranked(searcher, parsed, ask)
+            except Exception as exc:  # Whoosh's matchers fail on a few rare combinations
+                raise UserError(
+                    f"this query could not be run ({type(exc).__name__}{': ' if str(exc) else ''}"
+                    f"{exc}): try it with fewer operators"
+                ) from None
+        hits, parsed, total, facets, exact, any_word = found
+        return RawResults(
+            hits=hits,
+            total=total,
+            terms=_query_terms(parsed.query, ranker),
+            facets=facets,
+            interpretation="; ".join(parsed.notes),
+            suggestion=(
+                _suggest(searcher, parsed.words, _balanced(text), text_of) if len(hits) < 3 else ""
+            ),
+            any_word=any_word,
+            exact=exact,
+        )
+
+
+Found = tuple[list["RawHit"], "ParsedQuery", int, dict[str, dict[str, int]], bool, bool]
+"""Hits, the query as finally read, total, facets, whether the total is exact, any-word."""
+
+
+@dataclass(frozen=True)
+class _Ask:
+    """What was asked besides the query: the text typed, filters, mask, page and order."""
+
+    text: str
+    now: datetime | None
+    filters: Any
+    mask: Any
+    limit: int
+    sort: str
+
+
+def _ranked(
+    ranker: Ranker, parsed: ParsedQuery, ask: _Ask, helper: SearchHelper | None = None
+) -> Found:
+    """The search by whole postings lists: every match scored, counted and faceted exactly
+    (a very common phrase's count and facets estimated); with a helper, half the segments
+    are ranked in its process."""
+    page = _page(ranker, parsed.query, ask, helper)
+    any_word = False
+    if page.total < ANY_WORD_BELOW and parsed.loose is not None:
+        loose = _loosened(parsed)
+        looser = _page(ranker, loose.query, ask, helper)
+        if looser.total > page.total:
+            page, parsed, any_word = looser, loose, True
+    sort = ask.sort
+    stored = ranker.searcher.stored_fields
+    hits = []
+    for _, neg, score in page.rows:
+        fields = stored(-neg)
+        hits.append(
+            RawHit(
+                id=fields["id"],
+                score=float(score) if sort == "relevance" else None,
+                source_url=fields.get("source_url", ""),
+                topic=fields.get("topic", "-"),
+                published=_utc(fields.get("published")),
+                canonical=fields.get("canonical", fields["id"]),
+            )
+        )
+    facets = {
+        name: {value: n for value, n in page.facets[column].most_common() if value not in ("", "-")}
+        for name, column in (("category", "topic"), ("source", "source_url"))
+    }
+    return hits, parsed, page.total, facets, page.exact, any_word
+
+
+def _page(ranker: Ranker, query: Any, ask: _Ask, helper: SearchHelper | None) -> Page:
+    size, newest = _top_size(ask.limit), ask.sort == "newest"
+    if helper is None:
+        return ranker.page(query, ask.filters, ask.mask, size, newest)
+    return helper.page(ranker, query, ask.filters, ask.mask, size, newest)
+
+
+def _top_size(limit: int) -> int:
+    return limit * 2 + 10  # room for one story found in several sources
+
+
+def _whoosh_ranked(searcher: Any, parsed: ParsedQuery, ask: _Ask) -> Found:
+    """The same search through Whoosh's matchers, for queries the ranker does not know."""
+    sort = ask.sort
+    run = _Runner(searcher, ask.limit, sort, ask.filters, ask.mask)
+    results = run.top(parsed.query)
+    any_word = False
+    if results.scored_length() < ANY_WORD_BELOW and parsed.loose is not None:
+        loose = _loosened(parsed)
+        looser = run.top(loose.query)
+        if looser.scored_length() > results.scored_length():
+            results, parsed, any_word = looser, loose, True
+    total, facets, exact = run.count(parsed.query, results)
+    hits = [
+        RawHit(
+            id=hit["id"],
+            score=float(hit.score or 0.0) if sort == "relevance" else None,
+            source_url=hit.get("source_url", ""),
+            topic=hit.get("topic", "-"),
+            published=_utc(hit.get("published")),
+            canonical=hit.get("canonical", hit["id"]),
+        )
+        for hit in results[: run.top_size]
+    ]
+    return hits, parsed, total, facets, exact, any_word
+
+
+class _Runner:
+    """The two passes of a search: the ranked page, then the count and facets of every match.
+
+    Apart on purpose: ranking only a page lets Whoosh skip blocks that cannot make the page,
+    and counting needs no scores.
+    """
+
+    def __init__(self, searcher: Any, limit: int, sort: str, filters: Any, mask: Any) -> None:
+        self.searcher, self.sort = searcher, sort
+        self.filters, self.mask = filters, mask
+        self.top_size = _top_size(limit)
+
+    def top(self, query: Any) -> Any:
+        kwargs: dict[str, Any] = {"limit": self.top_size, "filter": self.filters, "mask": self.mask}
+        if self.sort == "newest":
+            kwargs["sortedby"] = sorting.FieldFacet("published", reverse=True)
+        return self.searcher.search(query, **kwargs)
+
+    def count(self, query: Any, top: Any) -> tuple[int, dict[str, dict[str, int]], bool]:
+        """Total and facets: exact up to COUNT_EXACTLY matches, estimated beyond.
+
+        Counting visits every match in Python, which at 100k entries and a common word is the
+        slow half of a search; past the threshold the facets count the ranked page's hits.
+        """
+        reader = self.searcher.reader()
+        if query.estimate_size(reader) <= COUNT_EXACTLY:
+            facets = {
+                "category": sorting.FieldFacet("topic", maptype=sorting.Count),
+                "source": sorting.FieldFacet("source_url", maptype=sorting.Count),
+            }
+            results = self.searcher.search(
+                query,
+                limit=None,
+                scored=False,
+                groupedby=facets,
+                filter=self.filters,
+                mask=self.mask,
+            )
+            return len(results), _facets(results), True
+        counts: dict[str, dict[str, int]] = {"category": {}, "source": {}}
+        for hit in top:
+            for name, column in (("category", "topic"), ("source", "source_url")):
+                value = hit.get(column) or "-"
+                if value != "-":
+                    counts[name][value] = counts[name].get(value, 0) + 1
+        return top.estimated_length(), counts, False
+
+
+def _filters(
+    category: str | None,
+    source: str | None,
+    allow: Iterable[str] | None,
+    tagged: Sequence[str] = (),
+) -> Any:
+    parts = []
+    if category:
+        topic = Q.Term(
+            "category", "/".join(p.strip() for p in category.lower().split("/") if p.strip())
+        )
+        parts.append(Q.Or([topic, *(Q.Term("source_url", u) for u in tagged)]) if tagged else topic)
+    if source:
+        parts.append(Q.Term("source_url", source))
+    if allow is not None:
+        parts.append(Q.Or([Q.Term("id", i) for i in allow]) if allow else Q.NullQuery)
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else Q.And(parts)
+
+
+def _facets(results: Any) -> dict[str, dict[str, int]]:
+    out = {}
+    for name in ("category", "source"):
+        try:
+            groups = results.groups(name)
+        except (KeyError, ValueError):
+            groups = {}
+        out[name] = {str(k): int(v) for k, v in groups.items() if k not in (None, "", "-")}
+    return out
+
+
+def _query_terms(query: Any, ranker: Ranker) -> set[str]:
+    """Stemmed terms of the title and content fields the query asks for, wildcards expanded.
+
+    Leaf by leaf: Whoosh's compound `existing_terms` skips the terms of every field after
+    the first it meets.
+    """
+    terms: set[str] = set()
+    # Expanded segment by segment (as the ranker did, which keeps them): a segment's reader
+    # finds fuzzy terms with an automaton, the whole index's reader by comparing every term.
+    segments = ranker.segments
+    for leaf in query.leaves():
+        if getattr(leaf, "fieldname", None) not in ("title", "content"):
+            continue
+        if isinstance(leaf, Q.Phrase):
+            terms.update(str(word) for word in leaf.words)
+        elif isinstance(leaf, Q.Term):
+            text = leaf.text
+            terms.add(text.decode() if isinstance(text, bytes) else str(text))
+        else:
+            for segment in segments:
+                try:
+                    found = segment.expand(leaf)
+                except Exception:  # a leaf type without terms to expand
+                    break
+                terms.update(t.decode() for t in found)
+    return terms
+
+
+def _utc(value: Any) -> datetime | None:
+    return value.replace(tzinfo=UTC) if isinstance(value, datetime) else None

@@ -1,0 +1,66 @@
+"""Snippets: the stretch of an entry's text where most query terms meet, with the offsets of
+the matches in it."""
+
+from __future__ import annotations
+
+from itertools import compress, count
+
+from aggregator.index import words_at
+from aggregator.search.words import _STEMMER
+
+SNIPPET_WORDS = 36
+
+
+def snippet(
+    text: str, terms: set[str], words: int = SNIPPET_WORDS
+) -> tuple[str, list[tuple[int, int]]]:
+    """The stretch of `text` where most query terms meet, with the matches' offsets in it.
+
+    Scans word by word with the index's own stemming, so `hospitals` lights up for a search
+    for `hospital`; the offsets let each front end mark the matches its own way.
+    """
+    if not text:
+        return "", []
+    seen, start_of = words_at(text)
+    if not seen:
+        return text[:200], []
+    terms_of = _STEMMER.word_terms(seen)
+    at = list(compress(count(), map(terms.__contains__, terms_of)))
+    matched = list(zip(at, map(terms_of.__getitem__, at), strict=True))
+    start = _best_window(matched, len(seen), words)
+    end = min(len(seen), start + words)
+    begin_char = start_of(start)
+    end_char = start_of(end - 1) + len(seen[end - 1])
+    prefix = "… " if start > 0 else ""
+    suffix = " …" if end < len(seen) else ""
+    body = " ".join(text[begin_char:end_char].split())
+    # Offsets are found again in the whitespace-collapsed body, by the analyzer's own words
+    # (a CJK pair or a word with harakat is no `\w+` run of the text).
+    body_words, body_start = words_at(body)
+    spans: list[tuple[int, int]] = []
+    for k, term in enumerate(_STEMMER.word_terms(body_words)):
+        if term in terms:
+            first = body_start(k) + len(prefix)
+            last = first + len(body_words[k])
+            if spans and first <= spans[-1][1]:  # overlapping pairs of characters: one mark
+                spans[-1] = (spans[-1][0], max(last, spans[-1][1]))
+            else:
+                spans.append((first, last))
+    return prefix + body + suffix, spans
+
+
+def _best_window(matched: list[tuple[int, str]], total: int, words: int) -> int:
+    """Start of the window of `words` words with the most distinct terms, then most matches."""
+    if not matched:
+        return 0
+    best_start, best_score = 0, (-1, -1)
+    right = 0
+    for left_index, (left, _) in enumerate(matched):
+        while right < len(matched) and matched[right][0] < left + words:
+            right += 1
+        inside = matched[left_index:right]
+        score = (len({term for _, term in inside}), len(inside))
+        if score > best_score:
+            best_start, best_score = left, score
+    # Give the first match a little context before it.
+    return max(0, min(best_start - 4, total - words))

@@ -1,0 +1,65 @@
+"""The fields a query may name, and what a word becomes in them: the index's own analysis
+(`_schema`, `_STEMMER`), a word's terms in each field (`_word_query`), and the any-of and
+all-of that join clauses."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from typing import Any
+
+from whoosh import query as Q
+
+from aggregator.index import FoldStemTokenizer, make_schema
+from aggregator.search.phrases import FastPhrase
+
+FIELDS = {
+    "title": "title",
+    "author": "author",
+    "source": "source",
+    "url": "url",
+    "category": "category",
+    "topic": "category",
+    "content": "content",
+    "text": "content",
+}
+_DEFAULT_FIELDS = ("title", "content")
+MAX_PHRASE = 32
+"""A phrase is matched by its first this many words."""
+_STEMMER = FoldStemTokenizer()
+
+
+@functools.cache
+def _schema() -> Any:
+    return make_schema()
+
+
+def _word_query(fields: Iterable[str], word: str) -> Any:
+    """A word in each of the fields, as Whoosh's parser reads it: a word the analyzer
+    splits (`can't`, `i.e`) is a phrase of its parts, or all of them in a field that keeps
+    no positions (`url:`)."""
+    schema, parts = _schema(), []
+    for name in fields:
+        field = schema[name]
+        terms = list(field.process_text(word, mode="query"))
+        if len(terms) == 1:
+            parts.append(Q.Term(name, terms[0]))
+        elif terms and field.format.supports("positions") and len(terms) <= MAX_PHRASE:
+            parts.append(FastPhrase(name, terms))
+        elif terms:
+            parts.append(Q.And([Q.Term(name, term) for term in dict.fromkeys(terms)]))
+    return _any_of(parts)
+
+
+def _any_of(queries: list[Any]) -> Any:
+    if not queries:
+        return Q.NullQuery
+    return queries[0] if len(queries) == 1 else Q.Or(queries)
+
+
+def _all_of(queries: list[Any]) -> Any:
+    """AND, without `*` (everything) in it: Whoosh would read an AND holding Every as Every."""
+    kept = [q for q in queries if not isinstance(q, Q.Every)]
+    if not kept:
+        return Q.Every() if queries else Q.NullQuery
+    return kept[0] if len(kept) == 1 else Q.And(kept)
