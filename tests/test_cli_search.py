@@ -63,3 +63,11 @@ def test_escape_sequences_in_a_query_are_not_echoed_to_the_terminal(opml: Path, 
 def test_a_source_named_in_another_case_is_searched_as_listed(opml: Path, capsys):
     assert run(["--opml", str(opml), "search", "hospital", "--source", "HTTPS://Health.Example/feed", "--json"]) == 0  # fmt: skip
     assert titles(capsys) == {TEXTS["a"], TEXTS["b"]}
+
+
+def test_a_prefix_finds_the_whole_word_it_spells(opml: Path, capsys):
+    """The index holds stems (`hospital` is `hospit`): `hospital*` found neither entry."""
+    assert run(["--opml", str(opml), "search", "hospital*", "--json"]) == 0
+    assert titles(capsys) == {TEXTS["a"], TEXTS["b"]}
+    assert run(["--opml", str(opml), "search", "vacc*", "--json"]) == 0
+    assert titles(capsys) == {TEXTS["a"], TEXTS["c"]}

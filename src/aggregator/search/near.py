@@ -10,8 +10,9 @@ from whoosh import query as Q
 from whoosh.support.levenshtein import damerau_levenshtein
 
 from aggregator.index import fold
-from aggregator.search.words import _any_of
+from aggregator.search.words import _STEMMER, _any_of
 
+_WILD = re.compile(r"[*?]")
 MAX_EDITS = 2
 """`word~N` allows at most this many edits: more reaches most of the index."""
 
@@ -22,9 +23,14 @@ def _partial(fields: tuple[str, ...], word: str) -> Any:
     if not pattern.strip("*?"):
         return Q.Every()  # `*` alone: everything
     parts = []
+    prefix = pattern[:-1] if pattern.endswith("*") and not _WILD.search(pattern[:-1]) else None
+    # The index holds stems: `hospital*` must find *hospital*, whose term is `hospit`.
+    stem = _STEMMER.term(prefix) if prefix else None
     for name in fields:
-        if pattern.endswith("*") and "*" not in pattern[:-1] and "?" not in pattern:
-            parts.append(Q.Prefix(name, pattern[:-1]))
+        if prefix is not None:
+            parts.append(Q.Prefix(name, prefix))
+            if stem and stem != prefix and not stem.startswith(prefix):
+                parts.append(Q.Term(name, stem))
         else:
             parts.append(Q.Wildcard(name, pattern))
     return _any_of(parts)
