@@ -71,3 +71,38 @@ def test_a_prefix_finds_the_whole_word_it_spells(opml: Path, capsys):
     assert titles(capsys) == {TEXTS["a"], TEXTS["b"]}
     assert run(["--opml", str(opml), "search", "vacc*", "--json"]) == 0
     assert titles(capsys) == {TEXTS["a"], TEXTS["c"]}
+
+
+@pytest.fixture
+def new_york(monkeypatch: pytest.MonkeyPatch):
+    import time
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_calendar_dates_are_days_of_the_local_time_zone(
+    tmp_path: Path, isolated_home, new_york, capsys
+):
+    """23:30 in New York on 31 December 2023 is 04:30 UTC on 1 January 2024: shown, and
+    searched, as a day of 2023, as the person there reads it."""
+    from datetime import UTC, datetime
+
+    path = tmp_path / "ny.opml"
+    save_opml(path, [Source(url=FEED, title="Health", category="Medicine")], title="t")
+    library = open_library(load_settings(data_dir=isolated_home, opml=str(path)))
+    late = datetime(2024, 1, 1, 4, 30, tzinfo=UTC)
+    library.store.upsert_entries(
+        FEED, [EntryDraft(guid="ny", title="Midnight clinic", text="clinic", published=late)]
+    )
+    assert library.update_index() == 1
+    library.close()
+    for query, found in (("clinic published:2023", 1), ("clinic published:2024", 0),
+                         ("clinic published:2023-12-31", 1), ("clinic published:<2024", 1)):  # fmt: skip
+        assert run(["--opml", str(path), "search", query, "--json"]) == 0
+        assert len(json.loads(capsys.readouterr().out)["hits"]) == found, query
+    assert run(["--opml", str(path), "search", "clinic"]) == 0  # piped: one line a hit
+    assert capsys.readouterr().out.split("\t")[1] == "2023-12-31"

@@ -283,7 +283,7 @@ def print_search(result: SearchResult) -> None:
     """Ranked hits with their snippets, Rich on a terminal and tab-separated in a pipe."""
     if not out.is_terminal:
         for h in result.hits:
-            date = h.published.date().isoformat() if h.published else ""
+            date = h.published.astimezone().date().isoformat() if h.published else ""
             fields = [h.id, date, h.category, h.source, h.title, h.url, h.snippet]
             click.echo("\t".join(" ".join(f.split()) for f in fields))
         _search_notes(result)

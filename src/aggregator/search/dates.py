@@ -108,9 +108,23 @@ def _relative(value: str) -> bool:
 
 
 def _period(value: str, now: datetime) -> tuple[datetime, datetime]:
-    """A date as written → the (first, last) instant it covers, naive UTC as Whoosh stores."""
-    value = value.strip().lower()
-    now = now.astimezone(UTC).replace(tzinfo=None)
+    """A date as written → the (first, last) instant it covers, naive UTC as Whoosh stores.
+
+    A calendar date is a day of this machine's time zone, as the dates shown are: at
+    23:30 in New York on 31 December, an entry is of that year, not of the next (in UTC).
+    """
+    first, last = _local_period(value.strip().lower(), now.astimezone().replace(tzinfo=None))
+    return _as_utc(first), _as_utc(last)
+
+
+def _as_utc(local: datetime) -> datetime:
+    try:
+        return local.astimezone(UTC).replace(tzinfo=None)  # naive is taken as local time
+    except (OverflowError, ValueError):  # the calendar's first or last hours: as they are
+        return local
+
+
+def _local_period(value: str, now: datetime) -> tuple[datetime, datetime]:
     rel = re.fullmatch(r"-?(\d+)([dwmy])", value)
     if rel:
         amount, unit = int(rel.group(1)), rel.group(2)
