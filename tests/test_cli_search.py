@@ -106,3 +106,11 @@ def test_calendar_dates_are_days_of_the_local_time_zone(
         assert len(json.loads(capsys.readouterr().out)["hits"]) == found, query
     assert run(["--opml", str(path), "search", "clinic"]) == 0  # piped: one line a hit
     assert capsys.readouterr().out.split("\t")[1] == "2023-12-31"
+
+
+def test_an_excluded_word_with_an_h_is_not_a_request_for_help(opml: Path, capsys):
+    """Click read `-children` as `-c -h -i …`, and `-h` printed the help."""
+    assert run(["--opml", str(opml), "search", "hospital", "-health", "--json"]) == 0
+    assert titles(capsys) == {TEXTS["a"], TEXTS["b"]}
+    assert run(["--opml", str(opml), "search", "hospital", "-winter", "--json"]) == 0
+    assert titles(capsys) == {TEXTS["a"]}

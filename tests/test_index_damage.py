@@ -62,3 +62,38 @@ def test_a_segment_cut_short_is_named_with_the_way_out(opml: Path, isolated_home
     capsys.readouterr()
     code, found, err = search(opml, capsys)
     assert code == 0 and found is not None and found["total"] == 40, err
+
+
+def test_the_terminal_ui_says_when_the_index_is_damaged(tmp_path: Path):
+    from textual.widgets import Input
+
+    from tests.test_tui import drive_owned, make_library, record_notes, wait_until
+
+    settings, lib = make_library(tmp_path)
+    (segment,) = (settings.index_dir).glob("*.seg")
+    with segment.open("r+b") as fh:
+        fh.truncate(segment.stat().st_size // 2)
+
+    async def script(app, pilot) -> None:
+        notes = record_notes(app)
+        await pilot.press("slash")
+        app.main.query_one("#search", Input).value = "trial"
+        await wait_until(
+            pilot, lambda: any("damaged" in t and "reindex" in t for t, _ in notes.messages)
+        )
+
+    from aggregator.tui.app import AggregatorApp
+
+    drive_owned(AggregatorApp(settings, library=lib), script)
+
+
+@pytest.mark.parametrize("cut", ["end", "file"])
+def test_other_segment_damage_is_named_too(opml: Path, isolated_home: Path, capsys, cut: str):
+    (segment,) = (isolated_home / "index").glob("*.seg")
+    if cut == "file":
+        segment.unlink()
+    else:
+        with segment.open("r+b") as fh:
+            fh.truncate(segment.stat().st_size - 20)
+    code, _, err = search(opml, capsys)
+    assert code == 2 and "damaged" in err and "aggregator reindex" in err, err

@@ -72,3 +72,13 @@ def test_a_search_narrowed_to_a_topic_finds_the_entries_of_sources_tagged_with_i
         assert lib.check_search_filters("health", None) is None  # a tag's level is a topic
     finally:
         lib.close()
+
+
+def test_a_topic_with_a_comma_in_its_name_can_narrow_a_search(tmp_path: Path):
+    sources = [*SOURCES[:2], Source(url=RAIL, title="Rail Diary", category="Travel, Leisure")]
+    _, lib = make_library(tmp_path, sources)
+    try:
+        found = {h.source_url for h in lib.search("rail", category="Travel, Leisure").hits}
+        assert found == {RAIL}
+    finally:
+        lib.close()

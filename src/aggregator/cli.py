@@ -310,7 +310,8 @@ def read(obj: Context, entry_id: str, fmt: str) -> None:
         click.echo(render_entry(entry, markdown=fmt == "markdown"))
 
 
-@cli.command(context_settings={"ignore_unknown_options": True})
+# Only `--help` here: `-health` would otherwise be read as `-h -e -a …`, and print the help.
+@cli.command(context_settings={"ignore_unknown_options": True, "help_option_names": ["--help"]})
 @click.argument("words", nargs=-1, required=True)
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
 @click.option(
@@ -338,6 +339,9 @@ def search(
     The query may be one argument or several (joined by spaces); a word starting with `-`
     is a word to exclude, not an option, unless it is one of the options below.
     """
+    if words == ("-h",):  # alone, it is the help it is everywhere else
+        click.echo(click.get_current_context().get_help())
+        return
     query = " ".join(words)
 
     def catching_up(done: int, total: int) -> None:

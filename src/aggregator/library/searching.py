@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import pickle
 import struct
 import threading
 import time
@@ -277,7 +278,13 @@ class Searching:
         raised EOFError, which the command line took for Ctrl-D)."""
         try:
             return self._current_searcher().search(query, **options)
-        except (EOFError, struct.error, zlib.error) as exc:
+        except (
+            EOFError,
+            struct.error,
+            zlib.error,
+            pickle.UnpicklingError,
+            FileNotFoundError,
+        ) as exc:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ResourceWarning)
                 traceback.clear_frames(exc.__traceback__)  # closes what Whoosh left open

@@ -310,9 +310,11 @@ def _filters(
 ) -> Any:
     parts = []
     if category:
-        topic = Q.Term(
-            "category", "/".join(p.strip() for p in category.lower().split("/") if p.strip())
-        )
+        path = "/".join(p.strip() for p in category.lower().split("/") if p.strip())
+        # The field's keywords are comma-separated: a name with a comma in it is kept as its
+        # pieces, and is found as all of them.
+        pieces = [Q.Term("category", p.strip()) for p in path.split(",") if p.strip()]
+        topic = pieces[0] if len(pieces) == 1 else Q.And(pieces)
         parts.append(Q.Or([topic, *(Q.Term("source_url", u) for u in tagged)]) if tagged else topic)
     if source:
         parts.append(Q.Term("source_url", source))

@@ -15,6 +15,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Markdown, Static
+from textual.worker import Worker
 
 from aggregator.models import EntryRow, SearchResult, View
 from aggregator.tui.keys import binding
@@ -90,6 +91,11 @@ class MainScreen(Screen[None]):
         yield Static("", id="notice")
         yield StatusBar(id="status")
         yield Footer()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker of this screen that fails is told as the app's are: the message does
+        not bubble, and without this every error here went unseen."""
+        self.app.on_worker_state_changed(event)  # type: ignore[attr-defined]
 
     def on_mount(self) -> None:
         self.query_one(EntryList).focus()

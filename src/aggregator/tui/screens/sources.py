@@ -10,6 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
+from textual.worker import Worker
 
 from aggregator.models import SourceInfo
 from aggregator.tui.keys import binding
@@ -44,6 +45,11 @@ class SourcesScreen(Screen[None]):
         yield table
         yield Static("", id="sources-detail")
         yield Footer()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker of this screen that fails is told as the app's are: the message does
+        not bubble, and without this every error here went unseen."""
+        self.app.on_worker_state_changed(event)  # type: ignore[attr-defined]
 
     def on_mount(self) -> None:
         self._infos: dict[str, SourceInfo] = {}
