@@ -11,7 +11,7 @@ from textual.pilot import Pilot
 
 from aggregator.models import Source, View
 from aggregator.tui.app import AggregatorApp
-from aggregator.tui.widgets.sidebar import Place
+from aggregator.tui.widgets.sidebar import Place, Sidebar
 from tests.test_tui import MED, ONC, RAIL, choose, drive_owned, make_library, sidebar_labels, titles
 
 pytestmark = pytest.mark.usefixtures("utc")
@@ -82,3 +82,29 @@ def test_a_topic_with_a_comma_in_its_name_can_narrow_a_search(tmp_path: Path):
         assert found == {RAIL}
     finally:
         lib.close()
+
+
+def test_a_source_chosen_in_its_other_topic_stays_there(tmp_path: Path):
+    from tests.test_tui import settle
+
+    settings, lib = make_library(tmp_path, SOURCES)
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        sidebar = app.main.query_one(Sidebar)
+        sidebar.focus()
+        await pilot.pause()
+        lines = [
+            i
+            for i in range(sidebar.last_line + 1)
+            if (n := sidebar.get_node_at_line(i)) and n.data == Place("source", ONC)
+        ]
+        assert len(lines) == 2  # under Medicine/Oncology and under Travel/Health
+        sidebar.cursor_line = lines[1]
+        await pilot.press("enter")
+        await settle(pilot)
+        assert sidebar.cursor_line == lines[1]  # it jumped to the first place
+        app.main.action_unread_only()  # the list is loaded again
+        await settle(pilot)
+        assert sidebar.cursor_line == lines[1]
+
+    drive_owned(AggregatorApp(settings, library=lib), script)

@@ -55,7 +55,12 @@ class Sidebar(Tree[Place]):
     def show_sources(self, sources: list[SourceInfo], total_unread: int, starred: int = 0) -> None:
         """The library as topics and sources, keeping the selection where it was; first,
         the starred entries (their count, not an unread one)."""
-        chosen = self.cursor_node.data if self.cursor_node is not None else None
+        cursor = self.cursor_node
+        chosen = cursor.data if cursor is not None else None
+        # Which of its places, for a source shown in several topics: it stays in that one.
+        occurrence = (
+            [n for n in _walk(self.root) if n.data == chosen].index(cursor) if cursor else 0
+        )
         self.clear()
         self.root.data = Place("all")
         self._counted, self._counting, self._unread_shown = {}, {}, True
@@ -83,7 +88,7 @@ class Sidebar(Tree[Place]):
             self._counting[info.source.url] = [*(topics[path] for path in paths), *leaves]
         self.root.expand()
         if chosen is not None:
-            self.select(chosen)
+            self.select(chosen, occurrence)
 
     def adjust_unread(self, changes: Mapping[str, int]) -> None:
         """Unread counts moved by entries read here (a change per source URL)."""
@@ -144,21 +149,34 @@ class Sidebar(Tree[Place]):
         label.stylize(style)
         return Text.assemble(text[:toggle], label)
 
-    def select(self, place: Place) -> None:
-        """Put the cursor on `place` (its topics opened to show it), without choosing it."""
-        for node in _walk(self.root):
-            if node.data == place:
-                parent = node.parent
-                while parent is not None:
-                    parent.expand()
-                    parent = parent.parent
-                # A node's line is known once the tree's lines are built again after a
-                # change, which asking for the last line does: the cursor went to the line
-                # a new node did not have yet (the top, "All").
-                last = self.last_line
-                if 0 <= node.line <= last:
-                    self.move_cursor(node)
-                return
+    def _here(self, place: Place) -> TreeNode[Place] | None:
+        """The node of `place`: the one under the cursor when it is that place (a source
+        filed in several topics is in the tree once for each), else the first."""
+        cursor = self.cursor_node
+        if cursor is not None and cursor.data == place:
+            return cursor
+        return next((n for n in _walk(self.root) if n.data == place), None)
+
+    def select(self, place: Place, occurrence: int = 0) -> None:
+        """Put the cursor on `place` (its topics opened to show it), without choosing it;
+        `occurrence`: which of its nodes, for a source shown in several topics."""
+        current = self.cursor_node
+        if occurrence == 0 and current is not None and current.data == place:
+            return  # already there (not its first place: chosen in another topic)
+        nodes = [n for n in _walk(self.root) if n.data == place]
+        if not nodes:
+            return
+        node = nodes[min(occurrence, len(nodes) - 1)]
+        parent = node.parent
+        while parent is not None:
+            parent.expand()
+            parent = parent.parent
+        # A node's line is known once the tree's lines are built again after a change,
+        # which asking for the last line does: the cursor went to the line a new node did
+        # not have yet (the top, "All").
+        last = self.last_line
+        if 0 <= node.line <= last:
+            self.move_cursor(node)
 
     @property
     def unread(self) -> int:
@@ -174,7 +192,7 @@ class Sidebar(Tree[Place]):
         if not self._unread_shown:
             return None
         nodes = [n for n in _walk(self.root) if n.data is not None and n.data.kind == place.kind]
-        here = next((n for n in nodes if n.data == place), None)
+        here = self._here(place)
         if here is None:
             return None
         at = nodes.index(here)
