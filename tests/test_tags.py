@@ -108,3 +108,17 @@ def test_a_source_chosen_in_its_other_topic_stays_there(tmp_path: Path):
         assert sidebar.cursor_line == lines[1]
 
     drive_owned(AggregatorApp(settings, library=lib), script)
+
+
+def test_a_search_counts_the_topics_tags_file_sources_in(tmp_path: Path):
+    _, lib = make_library(tmp_path, SOURCES)
+    try:
+        result = lib.search("trial OR rail OR surgery")
+        by_source = result.facets["source"]
+        topics = result.facets["category"]
+        assert topics["Travel/Health"] == by_source[ONC]  # a topic only a tag names
+        assert topics["Travel"] == by_source[RAIL]  # the folder's own count is unchanged
+        narrowed = lib.search("trial OR rail OR surgery", category="Travel/Health")
+        assert {h.source_url for h in narrowed.hits} == {ONC}
+    finally:
+        lib.close()

@@ -45,6 +45,7 @@ class Searching:
     _writing: threading.Lock
     """Held while this library writes the index: two threads of one process take turns."""
     tagged_sources: Callable[..., tuple[str, ...]]  # from SourceList
+    source_tags: Callable[[], dict[str, tuple[str, ...]]]  # from SourceList
     _closing: threading.Event
     """Set by `stop_indexing`: indexing ends at its next check, what is left stays queued."""
     _wanted: threading.Event
@@ -235,7 +236,7 @@ class Searching:
             total=raw.total,
             took_ms=(time.perf_counter() - started) * 1000,
             hits=tuple(hits),
-            facets=raw.facets,
+            facets=_with_tags(raw.facets, self.source_tags()),
             # Both echo the query, which may hold escape sequences (typed, or from a script).
             suggestion=strip_controls(raw.suggestion),
             interpretation=strip_controls(raw.interpretation),
@@ -302,6 +303,21 @@ class Searching:
         if self._searcher is None:
             self._searcher = Searcher(index, helper=self.settings.index.search_helper)
         return self._searcher
+
+
+def _with_tags(
+    facets: dict[str, dict[str, int]], tags: dict[str, tuple[str, ...]]
+) -> dict[str, dict[str, int]]:
+    """Counts by topic with the topics that tags file sources in (the index counts by folder
+    only): a tag's topic counts the matches of the sources it holds, so it can be chosen."""
+    if not tags:
+        return facets
+    topics = dict(facets.get("category", {}))
+    for url, count in facets.get("source", {}).items():
+        for path in tags.get(url, ()):
+            topics[path] = topics.get(path, 0) + count
+    ordered = dict(sorted(topics.items(), key=lambda kv: -kv[1]))
+    return {**facets, "category": ordered}
 
 
 class _StoredDocs:

@@ -206,6 +206,14 @@ class SourceList:
             chosen = [s for s in chosen if s.url in urls_inside]
         return chosen
 
+    def source_tags(self) -> dict[str, tuple[str, ...]]:
+        """Each source filed in other topics by tags, with those topics' paths."""
+        return {
+            s.url: tags
+            for s in self._read_list()
+            if (tags := tuple(t for t in s.tags if t and t != s.category))
+        }
+
     def tagged_sources(self, category: str, *, by_name: bool = False) -> tuple[str, ...]:
         """Sources filed under a topic by a tag (another folder of the list) and not by
         their folder: a topic's entries include theirs. A topic is its path (`News` holds
