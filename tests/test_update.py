@@ -836,3 +836,11 @@ def test_pool_workers_never_see_ctrl_c_even_while_they_start():
         blocked = pool.submit(signal.pthread_sigmask, signal.SIG_BLOCK, []).result()
     assert signal.SIGINT in blocked
     assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == before
+
+
+def test_a_feed_declared_over_both_is_added_over_http_when_https_fails(server, capsys):
+    plain = server.route("/b.xml", Route(body=rss(item("a", "A", LONG), title="Posts")))
+    secure = "https://" + plain.removeprefix("http://")  # this server speaks no TLS
+    page = server.route("/", declaring(secure, plain))
+    code, out, err = cli(capsys, "sources", "add", page)
+    assert code == 0 and plain in out, err

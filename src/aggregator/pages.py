@@ -42,6 +42,9 @@ class FoundFeed:
     url: str
     title: str
     type: str
+    plain: str = ""
+    """The same feed's http address, when the page declares it over both: tried when the
+    https one fails (a site whose https does not work)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +87,9 @@ def discover_feeds(page: bytes | str, base_url: str) -> list[FoundFeed]:
         if kept is None:
             found[key] = FoundFeed(url=url, title=title, type=kind)
         elif kept.url.startswith("http:") and url.startswith("https:"):
-            found[key] = replace(kept, url=url, title=kept.title or title)
+            found[key] = replace(kept, url=url, title=kept.title or title, plain=kept.url)
+        elif kept.url.startswith("https:") and url.startswith("http:") and not kept.plain:
+            found[key] = replace(kept, plain=url)
     return list(found.values())
 
 

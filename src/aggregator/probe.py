@@ -107,7 +107,7 @@ async def _declared_feed(http: HttpClient, declared: list[pages.FoundFeed]) -> D
     def start_up_to(count: int) -> None:
         while len(tasks) < min(count, len(declared)):
             feed = declared[len(tasks)]
-            tasks.append(asyncio.create_task(_answer(http, feed.url, feed.title)))
+            tasks.append(asyncio.create_task(_answer_either(http, feed)))
 
     try:
         for i in range(len(declared)):
@@ -133,6 +133,15 @@ async def _common_path_feed(http: HttpClient, page_url: str) -> Discovery | None
         if found is not None:
             return Discovery(found.feed.url, found.feed.title, found.feed.kind)
     return None
+
+
+async def _answer_either(http: HttpClient, feed: pages.FoundFeed) -> _Answer | None:
+    """A declared feed, over https, or over http when the page declares both and https
+    fails."""
+    found = await _answer(http, feed.url, feed.title)
+    if found is None and feed.plain:
+        found = await _answer(http, feed.plain, feed.title)
+    return found
 
 
 async def _answer(http: HttpClient, url: str, declared_title: str) -> _Answer | None:
