@@ -1834,3 +1834,23 @@ def test_the_demo_loads_its_samples_and_finds_the_night_train_story_once(demo):
 
     app = AggregatorApp(demo_library.settings, library=lib, refresh_on_start=True, demo=True)
     drive(app, script)
+
+
+def test_adding_a_page_in_the_ui_names_the_other_feeds_it_offers(tmp_path: Path, server):
+    from tests.test_update import COMMENTS_ATOM, declaring
+
+    settings, lib = make_library(tmp_path)
+    server.route("/blog/feed.xml", Route(body=rss(item("a", "Post A", LONG), title="Posts")))
+    server.route("/blog/comments.atom", Route(body=COMMENTS_ATOM))
+    page = server.route("/blog/", declaring("feed.xml", "comments.atom"))
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        notes = record_notes(app)
+        await pilot.press("a")
+        assert isinstance(app.screen, SourceFormScreen)
+        app.focused.value = page  # type: ignore[union-attr]
+        await pilot.press("enter")
+        await settle(pilot)
+        assert any("also offers Comments (atom)" in text for text, _ in notes.messages), notes
+
+    drive_owned(AggregatorApp(settings, library=lib), script)

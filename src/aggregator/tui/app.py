@@ -333,8 +333,10 @@ class AggregatorApp(App[str | None]):
         if form.full_text:
             self.library.update_source(added.source.url, full_text=True)
         note = f"Added {added.source.display_title}"
-        if added.alternatives:
-            note += f" (the page also offers {len(added.alternatives)} other feeds)"
+        if added.offered:
+            named = ", ".join(f"{f.title or f.url} ({f.kind})" for f in added.offered[:3])
+            more = len(added.offered) - 3
+            note += f" · the page also offers {named}" + (f" and {more} more" if more > 0 else "")
         if added.warning:
             note += f" · {added.warning}"
         self.call_from_thread(self.notify, note)
