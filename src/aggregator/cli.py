@@ -526,14 +526,10 @@ def run(argv: list[str] | None = None) -> int:
         _fail(exc.format_message())
         return 1
     except (click.Abort, KeyboardInterrupt) as exc:
-        cause = exc.__cause__
-        if isinstance(cause, EOFError) and not isinstance(exc, KeyboardInterrupt):
+        if isinstance(exc.__cause__, EOFError):
             # Click turns any EOFError into Abort, meant for Ctrl-D at a prompt; this
             # program has no prompt: it is data that ended early.
-            if os.environ.get("AGGREGATOR_DEBUG"):
-                raise cause from None
-            _fail(f"internal error: EOFError: {cause} (set AGGREGATOR_DEBUG=1 for details)")
-            return 3
+            return _internal_error(exc.__cause__)
         _fail("interrupted")
         return 130
     except (BrokenPipeError, _PipeClosed):
@@ -541,11 +537,16 @@ def run(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as exc:
-        if os.environ.get("AGGREGATOR_DEBUG"):
-            raise
-        _fail(f"internal error: {type(exc).__name__}: {exc} (set AGGREGATOR_DEBUG=1 for details)")
-        return 3
+        return _internal_error(exc)
     return result if isinstance(result, int) else 0
+
+
+def _internal_error(exc: BaseException) -> int:
+    """A failure no one planned for: one line (the traceback with AGGREGATOR_DEBUG), exit 3."""
+    if os.environ.get("AGGREGATOR_DEBUG"):
+        raise exc
+    _fail(f"internal error: {type(exc).__name__}: {exc} (set AGGREGATOR_DEBUG=1 for details)")
+    return 3
 
 
 def _fail(message: str) -> None:

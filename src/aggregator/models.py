@@ -244,10 +244,6 @@ class AddedSource:
     """Other feeds the page offered, when the URL was a page and one of its feeds was chosen."""
     warning: str = ""
 
-    @property
-    def alternatives(self) -> tuple[str, ...]:
-        return tuple(feed.url for feed in self.offered)
-
 
 @dataclass(frozen=True, slots=True)
 class IndexDoc:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from aggregator.config import Settings
 from aggregator.errors import IndexLockedError, StoreError
-from aggregator.models import Entry, Hit, IndexDoc, SearchResult, View
+from aggregator.models import Entry, Hit, IndexDoc, SearchResult
 from aggregator.sanitize import strip_controls
 from aggregator.store import Store
 
@@ -217,12 +217,8 @@ class Searching:
             query,
             limit=limit,
             sort=sort,
-            category=category,
-            source=source,
-            tagged=self.tagged_sources(category, by_name=True) if category else (),
-            allow=self.store.starred_ids() if starred else None,
-            deny=self.store.read_ids() if unread else None,
             text_of=lambda eid: self.store.entry(eid).text,
+            **self._narrowing(category, source, starred=starred, unread=unread),
         )
         entries = self.store.entries_by_id([h.id for h in raw.hits])
         hits: list[Hit] = []
@@ -256,23 +252,30 @@ class Searching:
         """Mark read every entry `search` finds with these arguments: all its matches, not a
         page of them, and every entry of a story that several sources carry. Returns the ids
         that were unread (and are read now)."""
-        allow = self.store.starred_ids() if starred else None
-        tagged = self.tagged_sources(category, by_name=True) if category else ()
+        narrowing = self._narrowing(category, source, starred=starred, unread=False)
         limit = ALL_HITS_FIRST
         while True:
-            raw = self._search_index(
-                query, limit=limit, category=category, source=source, allow=allow, tagged=tagged
-            )
+            raw = self._search_index(query, limit=limit, **narrowing)
             if len(raw.hits) < limit:  # fewer than asked for: every match is here
                 break
             limit = max(limit * 2, raw.total + 1)
-        found = {hit.id for hit in raw.hits}
         # Only entries the store has (the index may still hold some since removed), unread.
-        unread = [
-            row.id for row in self.store.list_entries(View(unread_only=True)) if row.id in found
-        ]
+        unread = self.store.unread_among(list(dict.fromkeys(hit.id for hit in raw.hits)))
         self.store.set_flags(unread, read=True)
         return unread
+
+    def _narrowing(
+        self, category: str | None, source: str | None, *, starred: bool, unread: bool
+    ) -> dict[str, Any]:
+        """`Searcher.search`'s filters for a search narrowed as asked (a topic also holds
+        the sources its tags file there; the index knows only their folders)."""
+        return {
+            "category": category,
+            "source": source,
+            "tagged": self.tagged_sources(category, by_name=True) if category else (),
+            "allow": self.store.starred_ids() if starred else None,
+            "deny": self.store.read_ids() if unread else None,
+        }
 
     def _search_index(self, query: str, **options: Any) -> RawResults:
         """`Searcher.search`, with a damaged index file named as such (a segment cut short

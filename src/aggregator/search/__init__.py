@@ -12,47 +12,13 @@ nothing.
 
 The modules, each importing only those listed before it: `phrases` (`FastPhrase`), `words`
 (fields, what a word becomes in them), `near` (`word~`, prefixes and wildcards), `dates`,
-`repairs` (the typed text made readable), `parsed` (`ParsedQuery` and its any-word reading),
+`forgiving` (the typed text made readable), `any_word` (`ParsedQuery` and its any-word reading),
 `reading` (`parse_query`: tokens and the reader), `suggestions` ("did you mean"), `snippets`,
 and `searcher` (`Searcher`: running a query, filters, facets).
 """
 
-from aggregator.search.dates import DATE_FIELDS, MATCH_NOTHING
-from aggregator.search.near import MAX_EDITS, NearTerm
-from aggregator.search.parsed import PASSAGE_WORDS, PLAIN_WORDS, ParsedQuery
-from aggregator.search.phrases import FastPhrase
-from aggregator.search.reading import MAX_SLOP, MAX_WORD, parse_query
-from aggregator.search.searcher import (
-    ANY_WORD_BELOW,
-    COUNT_EXACTLY,
-    Found,
-    RawHit,
-    RawResults,
-    Searcher,
-)
-from aggregator.search.snippets import SNIPPET_WORDS, snippet
-from aggregator.search.words import FIELDS, MAX_PHRASE
+from aggregator.search.reading import parse_query
+from aggregator.search.searcher import RawHit, RawResults, Searcher
+from aggregator.search.snippets import snippet
 
-__all__ = [
-    "ANY_WORD_BELOW",
-    "COUNT_EXACTLY",
-    "DATE_FIELDS",
-    "FIELDS",
-    "MATCH_NOTHING",
-    "MAX_EDITS",
-    "MAX_PHRASE",
-    "MAX_SLOP",
-    "MAX_WORD",
-    "PASSAGE_WORDS",
-    "PLAIN_WORDS",
-    "SNIPPET_WORDS",
-    "FastPhrase",
-    "Found",
-    "NearTerm",
-    "ParsedQuery",
-    "RawHit",
-    "RawResults",
-    "Searcher",
-    "parse_query",
-    "snippet",
-]
+__all__ = ["RawHit", "RawResults", "Searcher", "parse_query", "snippet"]

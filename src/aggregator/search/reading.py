@@ -11,11 +11,11 @@ from typing import Any
 from whoosh import query as Q
 
 from aggregator.index import fold
+from aggregator.search.any_word import ParsedQuery, _Item, _loosen, _loosened
 from aggregator.search.dates import _DATE_MARK, _take_dates
+from aggregator.search.forgiving import _forgive
 from aggregator.search.near import MAX_EDITS, NearTerm, _edits, _partial
-from aggregator.search.parsed import ParsedQuery, _Item, _loosen, _loosened
 from aggregator.search.phrases import FastPhrase
-from aggregator.search.repairs import _forgive
 from aggregator.search.words import (
     _DEFAULT_FIELDS,
     FIELDS,
@@ -49,7 +49,7 @@ def parse_query(text: str, *, now: datetime | None = None, any_word: bool = Fals
     reader = _Reader(_tokens(text), dates, notes)
     items = reader.sequence(top=True)
     query = _all_of([item.query for item in items]).normalize() if items else Q.Every()
-    parsed = ParsedQuery(query=query, notes=notes, words=reader.words, text=text)
+    parsed = ParsedQuery(query=query, notes=notes, words=reader.words)
     _loosen(parsed, items)
     return _loosened(parsed) if any_word and parsed.loose is not None else parsed
 

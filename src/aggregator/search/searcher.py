@@ -20,9 +20,9 @@ from aggregator.index.helper import MIN_DOCS as HELPER_MIN_DOCS
 from aggregator.index.helper import SearchHelper
 from aggregator.index.helper import supported as helper_supported
 from aggregator.index.ranking import Page, Ranker, Unsupported
-from aggregator.search.parsed import ParsedQuery, _loosened
+from aggregator.search.any_word import ParsedQuery, _loosened
+from aggregator.search.forgiving import _balanced
 from aggregator.search.reading import parse_query
-from aggregator.search.repairs import _balanced
 from aggregator.search.suggestions import _suggest
 
 ANY_WORD_BELOW = 3
@@ -132,10 +132,8 @@ class Searcher:
             raise UserError(f"unknown sort {sort!r}: use relevance or newest")
         parsed = parse_query(text, now=now)
         ranker = self._current_ranker()
-        searcher = self._current()
+        searcher = ranker.searcher  # the ranker's own reader (`_current` may open a newer)
         ask = _Ask(
-            text=text,
-            now=now,
             filters=_filters(category, source, allow, tagged),
             mask=Q.Or([Q.Term("id", i) for i in deny]) if deny else None,
             limit=limit,
@@ -172,10 +170,8 @@ Found = tuple[list["RawHit"], "ParsedQuery", int, dict[str, dict[str, int]], boo
 
 @dataclass(frozen=True)
 class _Ask:
-    """What was asked besides the query: the text typed, filters, mask, page and order."""
+    """What was asked besides the query: filters, mask, page and order."""
 
-    text: str
-    now: datetime | None
     filters: Any
     mask: Any
     limit: int

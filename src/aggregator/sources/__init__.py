@@ -17,30 +17,12 @@ The package, one job a module:
 """
 
 from aggregator.sources.editing import edit_opml
-from aggregator.sources.reading import (
-    FOLDER_SLASH,
-    KNOWN_ATTRIBUTES,
-    LIST_TYPES,
-    MAX_DEPTH,
-    MAX_OPML_BYTES,
-    TAG_COMMA,
-    UNREAD_TITLE,
-    read_opml,
-    read_opml_file,
-    unread_part,
-)
+from aggregator.sources.reading import read_opml, read_opml_file, unread_part
 from aggregator.sources.saving import save_opml
 from aggregator.sources.urls import normalize_source_url
 from aggregator.sources.writing import write_opml
 
 __all__ = [
-    "FOLDER_SLASH",
-    "KNOWN_ATTRIBUTES",
-    "LIST_TYPES",
-    "MAX_DEPTH",
-    "MAX_OPML_BYTES",
-    "TAG_COMMA",
-    "UNREAD_TITLE",
     "edit_opml",
     "normalize_source_url",
     "read_opml",

@@ -316,15 +316,7 @@ def _collect(title: str, found: list[tuple[list[str], dict[str, str]]]) -> OpmlD
 
 
 def _with_tags(source: Source, tags: Iterable[str]) -> Source:
-    combined = list(source.tags)
-    for tag in tags:
-        if tag not in combined:
-            combined.append(tag)
-    return Source(**{**_fields(source), "tags": tuple(combined)})
-
-
-def _fields(source: Source) -> dict[str, object]:
-    return {name: getattr(source, name) for name in Source.__slots__}
+    return replace(source, tags=tuple(dict.fromkeys([*source.tags, *tags])))
 
 
 def _extra(attrs: dict[str, str], kind: str) -> tuple[tuple[str, str], ...]:

@@ -296,6 +296,13 @@ class EntryRows(Database):
                 for r in conn.execute(sql, args)
             ]
 
+    def unread_among(self, ids: Sequence[str]) -> list[str]:
+        """Those of `ids` that are entries here and unread."""
+        sql = """SELECT e.id FROM entry AS e LEFT JOIN entry_flags AS f ON f.entry_id = e.id
+                 WHERE e.id IN ({marks}) AND COALESCE(f.read, 0) = 0"""
+        with self._read() as conn:
+            return [r[0] for r in select_in(conn, sql, ids)]
+
     def read_ids(self) -> list[str]:
         with self._read() as conn:
             return [r[0] for r in conn.execute("SELECT entry_id FROM entry_flags WHERE read = 1")]

@@ -10,7 +10,6 @@ import webbrowser
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from rich.text import Text
 from textual import on, work
 from textual.app import App, SuspendNotSupported
 from textual.binding import Binding
@@ -461,7 +460,11 @@ class AggregatorApp(App[str | None]):
         self.notify(f"Could not {event.what}: {event.error}", severity="error", timeout=8)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """The one place worker errors are shown: a line, never a traceback."""
+        self.report_worker_error(event)
+
+    def report_worker_error(self, event: Worker.StateChanged) -> None:
+        """The one place worker errors are shown (the app's, and its screens' through
+        `AppScreen`): a line, never a traceback."""
         if event.state != WorkerState.ERROR:
             return
         error = event.worker.error
@@ -473,7 +476,7 @@ class AggregatorApp(App[str | None]):
             status = self.main.query_one(StatusBar)
             status.activity = ""
             status.show()
-        self.notify(Text(" ".join(message.split())).plain, severity="error", timeout=8)
+        self.notify(" ".join(message.split()), severity="error", timeout=8)
 
 
 def _in_this_terminal() -> bool:

@@ -12,14 +12,13 @@ from textual import on, work
 from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Markdown, Static
-from textual.worker import Worker
 
 from aggregator.models import EntryRow, SearchResult, View
 from aggregator.tui.keys import binding
 from aggregator.tui.messages import SearchFinished
+from aggregator.tui.screens.base import AppScreen
 from aggregator.tui.widgets.entry_list import EntryList, Snippet
 from aggregator.tui.widgets.reader import Reader
 from aggregator.tui.widgets.search_bar import SearchBar
@@ -38,7 +37,7 @@ PLACES = ("topic", "source")
 """The sidebar's places that `n` and `p` go on from, to the next (previous) of their kind."""
 
 
-class MainScreen(Screen[None]):
+class MainScreen(AppScreen):
     BINDINGS = [
         # A priority binding runs as the key arrives, before the keys queued behind it are
         # sent on: letters typed in the same burst as / then reach the search bar.
@@ -91,11 +90,6 @@ class MainScreen(Screen[None]):
         yield Static("", id="notice")
         yield StatusBar(id="status")
         yield Footer()
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """A worker of this screen that fails is told as the app's are: the message does
-        not bubble, and without this every error here went unseen."""
-        self.app.on_worker_state_changed(event)  # type: ignore[attr-defined]
 
     def on_mount(self) -> None:
         self.query_one(EntryList).focus()

@@ -8,18 +8,17 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
-from textual.worker import Worker
 
 from aggregator.models import SourceInfo
 from aggregator.tui.keys import binding
+from aggregator.tui.screens.base import AppScreen
 
 if TYPE_CHECKING:
     from aggregator.tui.app import AggregatorApp
 
 
-class SourcesScreen(Screen[None]):
+class SourcesScreen(AppScreen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="sources.back"),
         binding("app.add_source", "add"),
@@ -45,11 +44,6 @@ class SourcesScreen(Screen[None]):
         yield table
         yield Static("", id="sources-detail")
         yield Footer()
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """A worker of this screen that fails is told as the app's are: the message does
-        not bubble, and without this every error here went unseen."""
-        self.app.on_worker_state_changed(event)  # type: ignore[attr-defined]
 
     def on_mount(self) -> None:
         self._infos: dict[str, SourceInfo] = {}

@@ -69,8 +69,9 @@ class Sidebar(Tree[Place]):
         self._count(self._starred, "Starred", starred)
         topics: dict[str, TreeNode[Place]] = {}
         unread_by_topic: dict[str, int] = {}
+        paths_of = {info.source.url: _all_topic_paths(info) for info in sources}
         for info in sources:
-            for path in _all_topic_paths(info):  # a topic counts a source once, however filed
+            for path in paths_of[info.source.url]:  # a topic counts a source once, however filed
                 unread_by_topic[path] = unread_by_topic.get(path, 0) + info.unread
         for info in sources:
             leaves = []
@@ -84,8 +85,8 @@ class Sidebar(Tree[Place]):
                 leaf = parent.add_leaf("", data=Place("source", info.source.url))
                 self._count(leaf, info.display_title, info.unread, bool(info.state.last_error))
                 leaves.append(leaf)
-            paths = _all_topic_paths(info)
-            self._counting[info.source.url] = [*(topics[path] for path in paths), *leaves]
+            topics_of = (topics[path] for path in paths_of[info.source.url])
+            self._counting[info.source.url] = [*topics_of, *leaves]
         self.root.expand()
         if chosen is not None:
             self.select(chosen, occurrence)

@@ -26,8 +26,6 @@ class ParsedQuery:
     notes: list[str] = field(default_factory=list)
     words: list[str] = field(default_factory=list)
     """The plain words of the query, for "did you mean"."""
-    text: str = ""
-    """The query as it was finally read, when that differs from what was typed."""
     loose: Any = None
     """The any-word reading (the plain words ranked by how many match, everything else kept
     as written), or None when the query has too few plain words to loosen."""
@@ -84,5 +82,4 @@ def _loosened(parsed: ParsedQuery) -> ParsedQuery:
         query=parsed.loose,
         notes=[*parsed.notes, parsed.loose_note],
         words=parsed.words,
-        text=parsed.text,
     )
