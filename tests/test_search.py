@@ -23,7 +23,7 @@ from aggregator.config import load_settings
 from aggregator.errors import UserError
 from aggregator.index import fold
 from aggregator.library import Library, open_library
-from aggregator.models import EntryDraft, SearchResult, Source
+from aggregator.models import EntryDraft, SearchResult, Source, View
 from aggregator.search import parse_query, snippet
 from aggregator.sources import save_opml
 from aggregator.store.entries import entry_id
@@ -667,6 +667,12 @@ def test_an_undated_entry_is_dated_by_when_it_was_first_seen(lib: Library):
     newest = lib.search("", sort="newest")
     assert newest.hits[0].id == undated  # first seen just now: the newest of all
     assert newest.hits[0].published is None  # shown as undated all the same
+    seen = newest.hits[0].seen  # with the day it arrived, to show marked as such
+    assert seen is not None and abs((datetime.now(UTC) - seen).total_seconds()) < 120
+    (row,) = [r for r in lib.entries(View()) if r.id == undated]
+    assert row.undated and row.published == seen  # the list shows that day too
+    dated = [r for r in lib.entries(View()) if r.id != undated]
+    assert dated and not any(r.undated for r in dated)
     assert undated in {h.id for h in lib.search("ferry published:>-7d").hits}
     assert undated not in {h.id for h in lib.search("ferry published:<2025").hits}
 
@@ -1249,3 +1255,30 @@ def test_cli_names_a_topic_or_source_that_is_not_in_the_list(lib: Library, opml:
     for topic in ("medicine", "Medicine/Oncology", "oncology"):
         assert run(["--opml", str(opml), "search", "tumour", "--category", topic]) == 0
     capsys.readouterr()
+
+
+def test_cli_shows_an_undated_entry_by_when_it_arrived_marked_as_such(
+    lib: Library, opml: Path, monkeypatch: pytest.MonkeyPatch, capsys
+):
+    """On a terminal and in `read`, "undated, first seen …"; JSON keeps `published` null and
+    gives `seen`; the piped date column stays empty (it is not a date the source gave)."""
+    lib.store.upsert_entries(
+        TRAVEL, [EntryDraft(guid="undated", title="Undated ferry notes", text="ferry timetable")]
+    )
+    lib.update_index()
+    undated = entry_id(TRAVEL, "undated")
+    today = datetime.now(UTC).astimezone().date().isoformat()
+    shown = io.StringIO()
+    piped = cli_output.out
+    monkeypatch.setattr(cli_output, "out", cli_output._LazyConsole(file=shown, force_terminal=True))
+    assert run(["--opml", str(opml), "search", "ferry"]) == 0
+    assert f"undated, first seen {today}" in shown.getvalue()
+    monkeypatch.setattr(cli_output, "out", piped)
+    capsys.readouterr()
+    assert run(["--opml", str(opml), "search", "ferry", "--json"]) == 0
+    (hit,) = json.loads(capsys.readouterr().out)["hits"]
+    assert hit["published"] is None and hit["seen"].startswith(datetime.now(UTC).date().isoformat())
+    assert run(["--opml", str(opml), "search", "ferry"]) == 0
+    assert capsys.readouterr().out.split("\t")[:2] == [undated, ""]
+    assert run(["--opml", str(opml), "read", undated, "--format", "text"]) == 0
+    assert f"undated, first seen {today}" in capsys.readouterr().out

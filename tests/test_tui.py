@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from rich.console import Console
+from rich.style import Style
 from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
@@ -1854,3 +1855,27 @@ def test_adding_a_page_in_the_ui_names_the_other_feeds_it_offers(tmp_path: Path,
         assert any("also offers Comments (atom)" in text for text, _ in notes.messages), notes
 
     drive_owned(AggregatorApp(settings, library=lib), script)
+
+
+def test_an_undated_entry_shows_the_day_it_arrived_marked_as_such(library):
+    """Listed first (it arrived now) with today's time in italics; the reader says "undated"."""
+    settings, lib = library
+    lib.store.upsert_entries(RAIL, [EntryDraft(guid="u", title="Timetable without a date")])
+    lib.update_index()
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        assert titles(app)[0] == "Timetable without a date"
+        row = entry_list(app).rows[0]
+        assert row.undated and row.published is not None
+        line = entry_list(app)._title_line(row, 100)
+        date = row.published.astimezone().strftime("%H:%M")
+        start = line.plain.index(date)
+        assert any(
+            span.start <= start < span.end and isinstance(span.style, Style) and span.style.italic
+            for span in line.spans
+        )
+        assert await previewed(pilot) == "Timetable without a date"
+        meta = str(app.main.query_one("#reader-meta", Static).render())
+        assert "undated, first seen" in meta
+
+    drive(AggregatorApp(settings, library=lib), script, size=(120, 40))

@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from aggregator.models import Entry, FetchProgress, FetchReport, SearchResult, UpdateResult
+from aggregator.models import (
+    Entry,
+    FetchProgress,
+    FetchReport,
+    Hit,
+    SearchResult,
+    UpdateResult,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -210,6 +217,7 @@ def entry_json(entry: Entry) -> dict[str, Any]:
         "category": entry.category,
         "author": entry.author,
         "published": iso(entry.published),
+        "seen": iso(entry.seen),
         "markdown": entry.markdown,
         "text": entry.text,
         "partial": entry.partial,
@@ -219,13 +227,21 @@ def entry_json(entry: Entry) -> dict[str, Any]:
     }
 
 
+def _entry_date(entry: Entry) -> str:
+    if entry.published:
+        return entry.published.astimezone().strftime("%Y-%m-%d %H:%M")
+    if entry.seen:
+        return entry.seen.astimezone().strftime("undated, first seen %Y-%m-%d %H:%M")
+    return ""
+
+
 def render_entry(entry: Entry, *, markdown: bool) -> str:
     meta = " · ".join(
         part
         for part in (
             entry.source_title or entry.source_url,
             entry.author,
-            entry.published.astimezone().strftime("%Y-%m-%d %H:%M") if entry.published else "",
+            _entry_date(entry),
         )
         if part
     )
@@ -261,6 +277,7 @@ def search_json(result: SearchResult) -> dict[str, Any]:
                 "source_url": h.source_url,
                 "category": h.category,
                 "published": iso(h.published),
+                "seen": iso(h.seen),
                 "score": h.score,
                 "snippet": h.snippet,
                 "highlights": [list(span) for span in h.highlights],
@@ -277,6 +294,12 @@ def search_json(result: SearchResult) -> dict[str, Any]:
         "pending": result.pending,
         "exact": result.exact,
     }
+
+
+def _hit_date(h: Hit) -> str:
+    if h.published:
+        return _local(h.published)
+    return f"undated, first seen {_local(h.seen)}" if h.seen else ""
 
 
 def print_search(result: SearchResult) -> None:
@@ -299,9 +322,7 @@ def print_search(result: SearchResult) -> None:
         line = text(f"{number:>2}. ", style="dim")
         line.append(h.title or "(untitled)", style="bold")
         out.print(line)
-        meta = " · ".join(
-            p for p in (h.source, h.category, h.published and _local(h.published), h.id) if p
-        )
+        meta = " · ".join(p for p in (h.source, h.category, _hit_date(h), h.id) if p)
         if h.also_in:
             meta += " · also in " + ", ".join(h.also_in)
         out.print(text("    " + meta, style="cyan"))

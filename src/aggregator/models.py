@@ -149,6 +149,9 @@ class Entry:
     author: str = ""
     published: datetime | None = None
     updated: datetime | None = None
+    seen: datetime | None = None
+    """When this library first stored it: the date shown, marked as such, when the source
+    gives none (and the one it is ordered and searched by)."""
     summary: str = ""
     html: str = ""
     markdown: str = ""
@@ -279,6 +282,8 @@ class Hit:
     """Other sources that carry the same story (same canonical URL)."""
     read: bool = False
     starred: bool = False
+    seen: datetime | None = None
+    """When the library first stored the entry (see `Entry.seen`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,6 +318,8 @@ class EntryRow:
     partial: bool = False
     source_url: str = ""
     """The source's address (one string object per source), for the sidebar's counts."""
+    undated: bool = False
+    """The source gave no date: `published` is when the library first stored it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -391,4 +391,5 @@ def _hit(
         ),
         read=entry.read,
         starred=entry.starred,
+        seen=entry.seen,
     )

@@ -54,7 +54,7 @@ class UpsertCounts:
 _ENTRY_COLUMNS = """e.id, e.source_url, e.guid, e.url, e.canonical_url, e.title, e.author,
     e.published, e.updated, e.summary, e.content_html, e.content_markdown, e.content_text,
     e.full_text,
-    COALESCE(f.read, 0), COALESCE(f.starred, 0), s.title, s.category"""
+    COALESCE(f.read, 0), COALESCE(f.starred, 0), s.title, s.category, e.first_seen"""
 _ENTRY_FROM = """entry AS e
     LEFT JOIN entry_flags AS f ON f.entry_id = e.id
     LEFT JOIN source AS s ON s.url = e.source_url"""
@@ -266,8 +266,9 @@ class EntryRows(Database):
         whole = not limit and not view.source_url
         sql = f"""SELECT e.id, e.title,
                          COALESCE(NULLIF(s.title, ''), NULLIF(s.feed_title, ''), e.source_url),
-                         COALESCE(s.category, ''), e.published, COALESCE(f.read, 0),
-                         COALESCE(f.starred, 0), e.full_text = 'partial', e.source_url
+                         COALESCE(s.category, ''), COALESCE(NULLIF(e.published, ''), e.first_seen),
+                         COALESCE(f.read, 0), COALESCE(f.starred, 0), e.full_text = 'partial',
+                         e.source_url, COALESCE(e.published, '') = ''
                   FROM entry AS e {"NOT INDEXED" if whole else ""}
                   LEFT JOIN entry_flags AS f ON f.entry_id = e.id
                   LEFT JOIN source AS s ON s.url = e.source_url
@@ -292,6 +293,7 @@ class EntryRows(Database):
                     bool(r[6]),
                     bool(r[7]),
                     one(r[8], r[8]),
+                    bool(r[9]),
                 )
                 for r in conn.execute(sql, args)
             ]
@@ -377,6 +379,7 @@ def _entry(row: tuple) -> Entry:
         starred,
         source_title,
         category,
+        seen,
     ) = row
     return Entry(
         id=eid,
@@ -388,6 +391,7 @@ def _entry(row: tuple) -> Entry:
         author=author,
         published=from_db(published),
         updated=from_db(updated),
+        seen=from_db(seen),
         summary=summary,
         html=content_html,
         markdown=markdown,

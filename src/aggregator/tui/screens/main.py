@@ -474,10 +474,11 @@ class MainScreen(AppScreen):
                 h.title,
                 h.source,
                 h.category,
-                h.published,
+                h.published or h.seen,
                 h.read,
                 h.starred,
                 source_url=h.source_url,
+                undated=h.published is None,
             )
             for h in result.hits
         ]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
 from textual.geometry import Size
@@ -163,18 +164,18 @@ class EntryList(ScrollView, can_focus=True):
         marks.append("●" if not row.read else " ", base)
         marks.append("★" if row.starred else " ", self.get_component_rich_style("entry-list--star"))
         marks.append(" ")
-        meta = (
-            f" {row.source[:22]} · {_short_date(row.published)} "
-            if width > 60
-            else f" {_short_date(row.published)} "
-        )
+        meta = Text(f" {row.source[:22]} · " if width > 60 else " ", meta_style)
+        # A source that gives no date: the day it arrived, in italics (the reader says so).
+        date_style = meta_style + Style(italic=True) if row.undated else meta_style
+        meta.append(_short_date(row.published), date_style)
+        meta.append(" ", meta_style)
         title_width = max(4, width - len(marks) - len(meta))
         title = Text(row.title or "(untitled)", style=base, no_wrap=True, overflow="ellipsis")
         title.truncate(title_width, overflow="ellipsis", pad=True)
         line = Text(no_wrap=True, style=self.rich_style)
         line.append_text(marks)
         line.append_text(title)
-        line.append(meta, meta_style)
+        line.append_text(meta)
         return line
 
     def _snippet_line(self, row: EntryRow, width: int) -> Text:

@@ -60,6 +60,8 @@ class Reader(VerticalScroll, can_focus=True):
         parts = [entry.source_title or entry.source_url, entry.author]
         if entry.published:
             parts.append(entry.published.astimezone().strftime("%a %d %b %Y, %H:%M"))
+        elif entry.seen:  # the source gave no date: say when it arrived, as that
+            parts.append(entry.seen.astimezone().strftime("undated, first seen %a %d %b %Y, %H:%M"))
         meta.update(Text(" · ".join(p for p in parts if p)))
         link.update(Text(entry.url))
         if entry.partial:
