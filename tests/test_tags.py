@@ -69,7 +69,10 @@ def test_a_search_narrowed_to_a_topic_finds_the_entries_of_sources_tagged_with_i
         }
         assert in_travel == {ONC, RAIL}
         assert {h.source_url for h in lib.search("trial", category="health").hits} == {ONC}
-        assert lib.check_search_filters("health", None) is None  # a tag's level is a topic
+        assert lib.check_search_filters("health", None) == (
+            "health",
+            None,
+        )  # a tag's level is a topic
     finally:
         lib.close()
 
@@ -120,5 +123,41 @@ def test_a_search_counts_the_topics_tags_file_sources_in(tmp_path: Path):
         assert topics["Travel"] == by_source[RAIL]  # the folder's own count is unchanged
         narrowed = lib.search("trial OR rail OR surgery", category="Travel/Health")
         assert {h.source_url for h in narrowed.hits} == {ONC}
+    finally:
+        lib.close()
+
+
+def test_a_folder_named_with_a_slash_is_named_as_shown_on_the_command_line(tmp_path: Path):
+    """`Film/TV` is one folder (kept as `Film∕TV`): `--category Film/TV` names it in a fetch,
+    a search and an add, as long as no folder `Film` holds a `TV`; a folder's name in
+    another case is the folder as listed, not a new one."""
+    slash = "Film\u2215TV"
+    _, lib = make_library(
+        tmp_path,
+        [
+            Source(url=MED, title="Clinic Notes", category="Medicine"),
+            Source(url=ONC, title="Cell Letters", category="Medicine/Oncology"),
+            Source(url=RAIL, title="Rail Diary", category=slash),
+        ],
+    )
+    try:
+        assert [s.url for s in lib.select_sources(category="Film/TV")] == [RAIL]
+        assert [s.url for s in lib.select_sources(category="film/tv")] == [RAIL]
+        category, _ = lib.check_search_filters("Film/TV", None)
+        assert category == slash.lower()
+        found = lib.search("", category=category, sort="newest")
+        assert found.hits and {h.source_url for h in found.hits} == {RAIL}
+        added = lib.add_source("https://film.example.org/feed", category="film/tv", discover=False)
+        assert added.source.category == slash
+        added = lib.add_source(
+            "https://clinic.example.org/feed", category="MEDICINE", discover=False
+        )
+        assert added.source.category == "Medicine"
+        added = lib.add_source(
+            "https://tv.example.org/feed", category="Film/Series", discover=False
+        )
+        assert added.source.category == "Film/Series"  # a new folder inside a new one
+        added = lib.add_source("https://two.example.org/feed", category="Film/TV", discover=False)
+        assert added.source.category == slash  # still the folder shown as Film/TV
     finally:
         lib.close()

@@ -349,7 +349,7 @@ def search(
             err.print(text(f"Indexing {plural(total, 'entry', 'entries')} first…", style="dim"))
 
     with obj.library() as library:
-        source_url = library.check_search_filters(category, source_url)
+        category, source_url = library.check_search_filters(category, source_url)
         try:
             library.catch_up(catching_up)  # what a crash, a Ctrl-C or a new index format left
         except (AggregatorError, OSError) as exc:  # searching what is indexed is still worth it

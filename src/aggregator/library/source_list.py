@@ -107,7 +107,7 @@ class SourceList:
         normalized = opml.normalize_source_url(url)
         listed = self._read_list()
         _refuse_duplicate(listed, normalized)
-        category = _clean_category(category)
+        category = _as_listed(category, listed)
         if selector:
             from aggregator import pages
 
@@ -198,7 +198,7 @@ class SourceList:
         listed = self._read_list()
         chosen = [_find(listed, url) for url in urls] or listed
         if category:
-            wanted = _clean_category(category).lower()
+            wanted = _as_listed(category, listed).lower()
             inside = [s for s in listed if any(_within(p, wanted) for p in (s.category, *s.tags))]
             if not inside:  # a typo would otherwise fetch nothing and say all is well
                 raise _unknown_topic(category, listed)
@@ -232,22 +232,30 @@ class SourceList:
                 found.append(source.url)
         return tuple(found)
 
-    def check_search_filters(self, category: str | None, source: str | None) -> str | None:
+    def check_search_filters(
+        self, category: str | None, source: str | None
+    ) -> tuple[str | None, str | None]:
         """A topic or source to narrow a search by must be in the list: named by mistake, it
         would find nothing, as if the library had no match. A topic is named as `category:`
-        reads it: by its path, or by the name of any of its levels. Returns the source's
-        address as listed (`HTTP://Host/feed` is `http://host/feed`), to search by."""
+        reads it: by its path, or by the name of any of its levels. Returns both as listed
+        (`HTTP://Host/feed` is `http://host/feed`; `Film/TV` is the folder `Film∕TV` when
+        there is no `Film` holding `TV`), to search by."""
         listed = self._read_list()
         found = _find(listed, source).url if source else None
         if not category:
-            return found
-        named: set[str] = set()
-        for listed_source in listed:
-            for path in (listed_source.category, *listed_source.tags):
-                named |= _topic_names(path)
-        if _clean_category(category).lower() not in named:
+            return None, found
+        named = {
+            name: name
+            for listed_source in listed
+            for path in (listed_source.category, *listed_source.tags)
+            for name in _topic_names(path)
+        }
+        for name in list(named):
+            named.setdefault(name.replace(opml.FOLDER_SLASH, "/"), name)
+        wanted = named.get(_clean_category(category).lower())
+        if wanted is None:
             raise _unknown_topic(category, listed)
-        return found
+        return wanted, found
 
 
 def _unknown_topic(category: str, listed: list[Source]) -> UserError:
@@ -282,6 +290,22 @@ def _topic_names(path: str) -> set[str]:
     own name (`News/World`: news, news/world, world)."""
     parts = path.lower().split("/") if path else []
     return {"/".join(parts[: i + 1]) for i in range(len(parts))} | set(parts)
+
+
+def _as_listed(category: str, listed: list[Source]) -> str:
+    """A topic path as the list writes it: in its case, and with a folder whose name has a
+    `/` (`Film/TV`, kept as `Film∕TV`) named as shown, unless folders `Film` > `TV` exist."""
+    typed = _clean_category(category)
+    shown: dict[str, str] = {}
+    for source in listed:
+        for path in (source.category, *source.tags):
+            levels = path.split("/") if path else []
+            for i in range(len(levels), 0, -1):
+                prefix = "/".join(levels[:i])
+                shown.setdefault(prefix.lower(), prefix)
+    for path in list(shown.values()):
+        shown.setdefault(path.replace(opml.FOLDER_SLASH, "/").lower(), path)
+    return shown.get(typed.lower(), typed)
 
 
 def _clean_category(category: str) -> str:
