@@ -13,6 +13,15 @@ waits to be fetched, the extracted article, or the feed's content kept because e
 failed or came back much shorter (never shown as whole)."""
 
 
+def topic_names(path: str) -> list[str]:
+    """The names a topic path answers to (`News/World`: `News`, `News/World`, `World`): the
+    path of each of its levels, and each level's own name. The search index files an entry
+    under these, and a topic named in a search is checked against them: one rule for both."""
+    parts = [p for p in path.split("/") if p]
+    paths = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    return list(dict.fromkeys([*paths, *parts[1:]]))
+
+
 @dataclass(frozen=True, slots=True)
 class Source:
     """One outline of the user's OPML: what to fetch and where it is filed."""

@@ -23,6 +23,7 @@ from whoosh.lang.porter import stem
 
 from aggregator.index.folding import WORD, cjk_patterns, fold, grams, words_and_spans
 from aggregator.index.folding import pieces as analysed
+from aggregator.models import topic_names
 
 CACHE_WORDS = 500_000
 """Words whose terms a tokenizer remembers, per cache (about 45 MB when full)."""
@@ -342,6 +343,4 @@ def category_keywords(category: str) -> str:
     A topic's path finds its subtopics (`category:medicine`), and a subtopic can be named on
     its own (`category:oncology`).
     """
-    parts = [p for p in category.split("/") if p]
-    paths = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-    return ",".join(dict.fromkeys([*paths, *parts[1:]]))
+    return ",".join(topic_names(category))

@@ -22,6 +22,7 @@ from aggregator.models import (
     Source,
     SourceInfo,
     SourceState,
+    topic_names,
 )
 from aggregator.store import Store
 
@@ -286,10 +287,8 @@ def _within(path: str, wanted: str) -> bool:
 
 
 def _topic_names(path: str) -> set[str]:
-    """What names a topic path in a search: the path of each of its levels, and each level's
-    own name (`News/World`: news, news/world, world)."""
-    parts = path.lower().split("/") if path else []
-    return {"/".join(parts[: i + 1]) for i in range(len(parts))} | set(parts)
+    """What names a topic path in a search, in lower case (`topic_names`)."""
+    return {name.lower() for name in topic_names(path)}
 
 
 def _as_listed(category: str, listed: list[Source]) -> str:
