@@ -911,7 +911,14 @@ def test_a_browser_in_this_terminal_is_waited_for_in_the_foreground(library, mon
 
     settings, lib = library
     calls: list[tuple[str, bool]] = []
-    monkeypatch.setattr(webbrowser, "get", lambda *a: webbrowser.GenericBrowser("w3m"))
+    looked_up_on_main: list[bool] = []
+
+    def get(*args: object) -> webbrowser.BaseBrowser:
+        # Finding the browser may run xdg-settings: never on the thread that draws.
+        looked_up_on_main.append(threading.current_thread() is threading.main_thread())
+        return webbrowser.GenericBrowser("w3m")
+
+    monkeypatch.setattr(webbrowser, "get", get)
 
     def record(url: str, *args: object, **kwargs: object) -> bool:
         calls.append((url, threading.current_thread() is threading.main_thread()))
@@ -923,9 +930,11 @@ def test_a_browser_in_this_terminal_is_waited_for_in_the_foreground(library, mon
     async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
         await pilot.press("j")
         assert await previewed(pilot) == ORDER[1]
+        looked_up_on_main.clear()
         await pilot.press("o")
-        await settle(pilot)
+        await wait_until(pilot, lambda: bool(calls))
         assert calls == [("https://example.org/trial", True)]
+        assert looked_up_on_main == [False]
 
     drive(AggregatorApp(settings, library=lib), script)
     monkeypatch.setattr(webbrowser, "get", lambda *a: webbrowser.BackgroundBrowser("firefox"))

@@ -219,23 +219,27 @@ class AggregatorApp(App[str | None]):
         if not url.lower().startswith(("http://", "https://")):
             self.notify("Only http and https links are opened.", severity="warning")
             return
-        if _in_this_terminal():
-            # w3m, lynx and the like take the terminal: the app steps aside until they exit
-            # (run beside it, both drew on the screen and keys went to the app).
-            try:
-                with self.suspend():
-                    opened = webbrowser.open(url)
-            except SuspendNotSupported:
-                opened = webbrowser.open(url)
-            if not opened:
-                self.notify(f"Could not open the link: no browser available for {url}")
-            return
         self._open_in_browser(url)
 
     @work(thread=True, group="browser", exit_on_error=False)
     def _open_in_browser(self, url: str) -> None:
-        if not webbrowser.open(url):
+        # Finding the browser can run `xdg-settings` (a second or more on some desktops): on
+        # this thread, not the one that draws the screen and reads keys.
+        if _in_this_terminal():
+            self.call_from_thread(self._open_in_this_terminal, url)
+        elif not webbrowser.open(url):
             self.post_message(WorkerFailed("open the link", f"no browser available for {url}"))
+
+    def _open_in_this_terminal(self, url: str) -> None:
+        """w3m, lynx and the like take the terminal: the app steps aside until they exit (run
+        beside it, both drew on the screen and keys went to the app)."""
+        try:
+            with self.suspend():
+                opened = webbrowser.open(url)
+        except SuspendNotSupported:
+            opened = webbrowser.open(url)
+        if not opened:
+            self.notify(f"Could not open the link: no browser available for {url}")
 
     # -- refreshing ----------------------------------------------------------------------------
 
