@@ -6,16 +6,11 @@ not the HTTP client or the store.
 
 from __future__ import annotations
 
-import signal
 from dataclasses import replace
 
 from aggregator import extract
 from aggregator.models import EntryDraft
 from aggregator.parse import ParsedFeed, canonical_url, parse_feed
-
-
-def init_worker() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
 
 
 def parse_job(

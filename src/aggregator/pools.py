@@ -10,7 +10,6 @@ fork and exec), so it never sees one; the parent handles Ctrl-C and shuts the po
 from __future__ import annotations
 
 import signal
-from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.context import SpawnContext, SpawnProcess
 
@@ -32,9 +31,7 @@ class _SpawnContext(SpawnContext):
     Process = _SpawnProcess
 
 
-def process_pool(
-    workers: int, initializer: Callable[[], object] | None = None
-) -> ProcessPoolExecutor:
+def process_pool(workers: int) -> ProcessPoolExecutor:
     """A pool of `workers` fresh interpreters (spawned, not forked: this process runs
     threads) that never see SIGINT."""
-    return ProcessPoolExecutor(workers, mp_context=_SpawnContext(), initializer=initializer)
+    return ProcessPoolExecutor(workers, mp_context=_SpawnContext())

@@ -187,7 +187,7 @@ class Updater:
 
         if self._cpu is None:
             size = self._cpu_size if self.processes else 0
-            self._cpu = _cpu_pool(size, jobs.init_worker)
+            self._cpu = _cpu_pool(size)
         loop = asyncio.get_running_loop()
         pool = self._cpu
         try:
@@ -513,10 +513,10 @@ def raised_by_job(exc: BaseException) -> bool:
     return isinstance(exc.__cause__, _RemoteTraceback)
 
 
-def _cpu_pool(sources: int, init_worker: Callable[[], None]) -> Executor:
+def _cpu_pool(sources: int) -> Executor:
     cpus = os.cpu_count() or 1
     if sources < POOL_THRESHOLD or cpus < 2:
         return ThreadPoolExecutor(1, thread_name_prefix="aggregator-parse")
     from aggregator.pools import process_pool  # multiprocessing: only for runs that parse
 
-    return process_pool(min(cpus, 4), initializer=init_worker)
+    return process_pool(min(cpus, 4))  # its workers never see Ctrl-C: the parent's to handle
