@@ -92,59 +92,63 @@ def _endpoint(url: str) -> tuple[str, str, int | None]:
     return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
 
 
-def tls_context() -> ssl.SSLContext:
-    """A client TLS context as httpx would build it, but with no CA certificates yet.
+class Trust:
+    """A client TLS context as httpx would build it, whose CA certificates load once, on a
+    thread, when first wanted.
 
     Loading the CA bundle costs ~30 ms, and a run whose sources are all plain http needs
-    none: `load_ca_soon` fills it in, and `HttpClient` waits for that before its first
-    https request. OpenSSL consults the store at each handshake, so certificates loaded
-    after the client was made are used by every later connection.
+    none. OpenSSL consults the store at each handshake, so certificates loaded after the
+    client was made are used by every later connection.
     """
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies hostnames and chains
-    keylog = os.environ.get("SSLKEYLOGFILE")
-    if keylog and not sys.flags.ignore_environment:
-        context.keylog_filename = keylog  # as ssl.create_default_context does
-    return context
 
+    def __init__(self) -> None:
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies hostnames and chains
+        keylog = os.environ.get("SSLKEYLOGFILE")
+        if keylog and not sys.flags.ignore_environment:
+            self.context.keylog_filename = keylog  # as ssl.create_default_context does
+        self._loaded: Future[None] | None = None
 
-def load_ca_soon(context: ssl.SSLContext) -> Future[None]:
-    """Load the CA certificates into `context` on a thread (OpenSSL reads the bundle
-    outside the GIL, so this overlaps whatever the run does meanwhile): certifi's bundle,
-    or SSL_CERT_FILE / SSL_CERT_DIR from the environment, as httpx would."""
-    future: Future[None] = Future()
+    def load_soon(self) -> None:
+        """Begin loading (OpenSSL reads the bundle outside the GIL, so this overlaps whatever
+        the run does meanwhile): certifi's bundle, or SSL_CERT_FILE / SSL_CERT_DIR from the
+        environment, as httpx would."""
+        if self._loaded is not None:
+            return
+        future: Future[None] = Future()
+        context = self.context
 
-    def load() -> None:
-        try:
-            if os.environ.get("SSL_CERT_FILE"):
-                context.load_verify_locations(cafile=os.environ["SSL_CERT_FILE"])
-            elif os.environ.get("SSL_CERT_DIR"):
-                context.load_verify_locations(capath=os.environ["SSL_CERT_DIR"])
-            else:
-                import certifi
+        def load() -> None:
+            try:
+                if os.environ.get("SSL_CERT_FILE"):
+                    context.load_verify_locations(cafile=os.environ["SSL_CERT_FILE"])
+                elif os.environ.get("SSL_CERT_DIR"):
+                    context.load_verify_locations(capath=os.environ["SSL_CERT_DIR"])
+                else:
+                    import certifi
 
-                context.load_verify_locations(cafile=certifi.where())
-            future.set_result(None)
-        except BaseException as exc:  # handed to whoever waits for it
-            future.set_exception(exc)
+                    context.load_verify_locations(cafile=certifi.where())
+                future.set_result(None)
+            except BaseException as exc:  # handed to whoever waits for it
+                future.set_exception(exc)
 
-    threading.Thread(target=load, name="aggregator-tls", daemon=True).start()
-    return future
+        self._loaded = future
+        threading.Thread(target=load, name="aggregator-tls", daemon=True).start()
+
+    async def ready(self) -> None:
+        """The certificates, loaded; raises what loading them raised."""
+        self.load_soon()
+        assert self._loaded is not None
+        await asyncio.wrap_future(self._loaded)
 
 
 class HttpClient:
     """Shared by every request of a run; use as `async with HttpClient(settings) as http`."""
 
-    def __init__(
-        self,
-        settings: FetchSettings,
-        tls: ssl.SSLContext | None = None,
-        ca: Future[None] | None = None,
-    ) -> None:
-        """`tls` and `ca`: a context from `tls_context` whose certificates `load_ca_soon` is
-        already loading; by default both are made here, the loading begun on first need."""
+    def __init__(self, settings: FetchSettings, trust: Trust | None = None) -> None:
+        """`trust`: one whose certificates may be loading already; by default one is made
+        here, to load them before the first https request."""
         self.settings = settings
-        self._tls = tls or tls_context()
-        self._ca = ca
+        self._trust = trust or Trust()
         self._global = asyncio.Semaphore(settings.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._unreachable: dict[tuple[str, str, int | None], str] = {}
@@ -164,7 +168,7 @@ class HttpClient:
             },
             proxy=settings.proxy or None,
             trust_env=True,
-            verify=self._tls,
+            verify=self._trust.context,
         )
 
     async def __aenter__(self) -> HttpClient:
@@ -272,10 +276,8 @@ class HttpClient:
                 raise NetworkError(f"network error: {_reason(exc)}", url=url) from None
 
     async def _ca_loaded(self, url: str) -> None:
-        if self._ca is None:
-            self._ca = load_ca_soon(self._tls)
         try:
-            await asyncio.wrap_future(self._ca)
+            await self._trust.ready()
         except (OSError, ssl.SSLError) as exc:
             raise NetworkError(f"cannot load CA certificates: {_reason(exc)}", url=url) from None
 

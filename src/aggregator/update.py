@@ -12,18 +12,17 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import ssl
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aggregator.config import Settings
 from aggregator.errors import FetchError, HttpStatusError, NetworkError
-from aggregator.fetch import HttpClient, Response, host_of, load_ca_soon, tls_context
+from aggregator.fetch import HttpClient, Response, Trust, host_of
 from aggregator.models import (
     EntryDraft,
     FetchProgress,
@@ -84,10 +83,10 @@ class Updater:
         progress: ProgressCallback | None = None,
     ) -> FetchReport:
         # With https sources, the CA certificates load while the sources' state is read.
-        tls = tls_context()
-        https = any(s.url[:6].lower() == "https:" for s in sources)
-        ca = load_ca_soon(tls) if https else None
-        return asyncio.run(self._main(sources, force, progress, tls, ca))
+        trust = Trust()
+        if any(s.url[:6].lower() == "https:" for s in sources):
+            trust.load_soon()
+        return asyncio.run(self._main(sources, force, progress, trust))
 
     def cancel(self) -> None:
         """Stop a run from another thread (the TUI); the run returns what it finished."""
@@ -99,8 +98,7 @@ class Updater:
         sources: Sequence[Source],
         force: bool,
         progress: ProgressCallback | None,
-        tls: ssl.SSLContext,
-        ca: Future[None] | None,
+        trust: Trust,
     ) -> FetchReport:
         self._loop = asyncio.get_running_loop()
         self._task = asyncio.current_task()  # type: ignore[assignment]
@@ -135,7 +133,7 @@ class Updater:
             launch()
 
         try:
-            async with HttpClient(self.settings.fetch, tls, ca) as http:
+            async with HttpClient(self.settings.fetch, trust) as http:
                 self._http = http
                 launch()
                 for _ in due:
