@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import stat
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -74,6 +77,35 @@ def test_save_is_atomic_and_keeps_the_file_mode(tmp_path: Path):
     assert target.stat().st_mode & 0o777 == 0o600
     assert read_opml_file(target).sources == tuple(SOURCES[:1])
     assert [p.name for p in tmp_path.iterdir()] == ["feeds.opml"]
+
+
+def test_a_symlinked_list_is_saved_through_the_link(tmp_path: Path):
+    """A list kept in a dotfiles repository and linked into place: the file it points to
+    gets the change and the link stays (it was replaced by a regular file, found by review)."""
+    (tmp_path / "dotfiles").mkdir()
+    real = tmp_path / "dotfiles" / "feeds.opml"
+    save_opml(real, SOURCES[:1], title="t")
+    real.chmod(0o640)
+    link = tmp_path / "feeds.opml"
+    link.symlink_to(real)
+    save_opml(link, SOURCES[:2], title="t", in_place=True)
+    assert link.is_symlink() and link.resolve() == real
+    assert read_opml_file(real).sources == tuple(SOURCES[:2])
+    assert real.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in real.parent.iterdir()) == ["feeds.opml"]
+
+
+def test_a_fifo_is_written_to_not_replaced(tmp_path: Path):
+    """`opml export >(command)` or to a named pipe: the reader gets the list."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    save_opml(fifo, SOURCES[:2], title="t")
+    reader.join(10)
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert read_opml(got[0]).sources == tuple(SOURCES[:2])
 
 
 @pytest.mark.skipif(shutil.which("newsboat") is None, reason="newsboat is not installed")

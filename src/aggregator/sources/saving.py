@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -46,15 +47,31 @@ def save_opml(
             )
     if data is None:
         data = write_opml(sources, title=title, kept=kept)
-    fd, tmp = tempfile.mkstemp(prefix=".feeds-", suffix=".opml", dir=target.parent)
+    _write(target, data)
+
+
+def _write(target: Path, data: bytes) -> None:
+    """A symlink is followed: the file it points to is the list, and the link stays. A FIFO,
+    a device or another file that is not a regular one (an export to /dev/stdout or to a
+    shell's `>(command)`) is written to as it is; only a regular file is replaced."""
+    try:
+        mode = os.stat(target).st_mode  # through any symlink
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        with open(target, "wb") as fh:
+            fh.write(data)
+        return
+    real = Path(os.path.realpath(target))
+    fd, tmp = tempfile.mkstemp(prefix=".feeds-", suffix=".opml", dir=real.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        if target.exists():
-            os.chmod(tmp, target.stat().st_mode & 0o777)
-        os.replace(tmp, target)
+        if mode is not None:
+            os.chmod(tmp, stat.S_IMODE(mode))
+        os.replace(tmp, real)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
