@@ -293,3 +293,35 @@ def test_a_worker_process_reads_and_writes_its_share_of_a_batch(
         assert lib.search("zebra", limit=100).total == 10
         assert lib.search("okapi", limit=100).total == 50
         assert {h.title for h in lib.search("number17").hits} == {"w story 17"}
+
+
+def test_a_fetch_while_another_process_writes_the_index_reports_and_succeeds(
+    tmp_path: Path, server
+):
+    """The entries are stored; the run's report is printed (JSON too) with why they are not
+    searchable yet, and it exits 0 (it exited 2 with no report, found by review); they stay
+    queued for the next run."""
+    from tests.httpd import Route, item, rss
+
+    url = server.route("/feed.xml", Route(body=rss(item("g1", "Okapi sighting", "An okapi."))))
+    home, opml = tmp_path / "home", tmp_path / "list.opml"
+    save_opml(opml, [Source(url=url, title="Feed")], title="t")
+    with open_library(load_settings(data_dir=home, opml=str(opml))) as lib:
+        writer = lib._open_index()._writer(5)
+        try:
+            result = subprocess.run(
+                [sys.executable, "-m", "aggregator", "--data-dir", str(home), "--opml", str(opml)]
+                + ["fetch", "--json"],
+                capture_output=True,
+                text=True,
+                env={**os.environ, "AGGREGATOR_INDEX_LOCK_WAIT": "1"},
+                timeout=60,
+            )
+        finally:
+            writer.cancel()
+        assert result.returncode == 0, result.stderr
+        report = json.loads(result.stdout)
+        assert report["new"] == 1
+        assert "being written by another aggregator" in report["index_error"]
+        assert lib.update_index(wait_s=5) == 1  # queued, not lost
+        assert [h.title for h in lib.search("okapi").hits] == ["Okapi sighting"]

@@ -144,6 +144,14 @@ class FetchDisplay:
             )
         if report.interrupted:
             err.print(text("interrupted: what was fetched so far is stored", style="yellow"))
+        if report.index_error:
+            err.print(
+                text(
+                    f"stored, not yet searchable: {report.index_error} (the next fetch or "
+                    "search indexes it)",
+                    style="yellow",
+                )
+            )
         total = (
             f"{plural(len(report.results), 'source')} in {report.took_s:.1f} s: "
             f"{plural(report.new, 'new entry', 'new entries')}, {report.updated:,} updated, "
@@ -204,6 +212,7 @@ def fetch_json(report: FetchReport) -> dict[str, Any]:
         "skipped": [{"url": s.url, "reason": s.reason} for s in report.skipped],
         "offline": report.offline,
         "interrupted": report.interrupted,
+        "index_error": report.index_error or None,
     }
 
 

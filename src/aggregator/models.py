@@ -215,6 +215,9 @@ class FetchReport:
     """Every source failed to connect: nothing was marked broken."""
     interrupted: bool = False
     took_s: float = 0.0
+    index_error: str = ""
+    """Why what was stored is not searchable yet (another process writing the index, a
+    disk problem): it stays queued, and the next fetch or search indexes it."""
 
     @property
     def new(self) -> int:

@@ -7,7 +7,9 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from aggregator.config import Settings
+from aggregator.errors import EnvironmentProblem
 from aggregator.models import FetchProgress, FetchReport, Source, UpdateResult
+from aggregator.sanitize import one_line
 from aggregator.store import Store
 
 if TYPE_CHECKING:
@@ -50,7 +52,10 @@ class Fetching:
         finally:
             self._updater = None
         if not report.interrupted:
-            self.update_index(index_progress)
+            try:
+                self.update_index(index_progress)
+            except (EnvironmentProblem, OSError) as exc:  # the fetch itself is done and stored
+                return replace(report, index_error=one_line(str(exc)))
         return report
 
     def cancel_fetch(self) -> None:

@@ -297,7 +297,7 @@ class AggregatorApp(App[str | None]):
         self.notify(
             _summary(report, event.label),
             timeout=6,
-            severity="warning" if report.failed else "information",
+            severity="warning" if report.failed or report.index_error else "information",
         )
         self.load_library(keep=self._current_id())
         if report.offline and not self.demo and status.entries == 0 and report.new == 0:
@@ -508,6 +508,8 @@ def _summary(report: FetchReport, label: str) -> str:
         parts.append(f"{failed[0].title or failed[0].url} failed: {failed[0].error or '?'}")
     elif failed:
         parts.append(f"{len(failed)} sources failed (S lists them)")
+    if report.index_error:
+        parts.append(f"not yet searchable: {report.index_error}")
     return " · ".join(parts)
 
 
