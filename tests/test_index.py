@@ -309,9 +309,9 @@ def test_a_fetch_while_another_process_writes_the_index_reports_and_succeeds(
     with open_library(load_settings(data_dir=home, opml=str(opml))) as lib:
         writer = lib._open_index()._writer(5)
         try:
+            command = ["--data-dir", str(home), "--opml", str(opml), "fetch", "--json"]
             result = subprocess.run(
-                [sys.executable, "-m", "aggregator", "--data-dir", str(home), "--opml", str(opml)]
-                + ["fetch", "--json"],
+                [sys.executable, "-m", "aggregator", *command],
                 capture_output=True,
                 text=True,
                 env={**os.environ, "AGGREGATOR_INDEX_LOCK_WAIT": "1"},
