@@ -32,6 +32,16 @@ def test_env_home_and_explicit_opml(tmp_path: Path):
     assert settings.opml_path == Path("list.opml").absolute()
 
 
+@pytest.mark.parametrize("option", ["--data-dir", "--opml"])
+def test_an_empty_path_is_an_error_not_the_per_user_library(option: str, capsys):
+    """`--data-dir "$DIR"` with DIR unset used the user's own library (found by review)."""
+    from aggregator.cli import run
+
+    assert run([option, "", "stats"]) == 1
+    err = capsys.readouterr().err
+    assert f"{option} is empty" in err and err.count("\n") == 1
+
+
 def test_config_file_and_env_override(tmp_path: Path):
     (tmp_path / "config.toml").write_text(
         '[fetch]\nconcurrency = 4\nproxy = "socks5://127.0.0.1:9050"\ntimeout = 5\n'

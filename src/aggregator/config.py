@@ -85,6 +85,10 @@ def load_settings(
 ) -> Settings:
     """Resolve paths, then apply config.toml, then `AGGREGATOR_<SECTION>_<KEY>` variables."""
     env = os.environ if env is None else env
+    # An empty name (`--data-dir "$DIR"` with DIR unset) must not mean the per-user library.
+    for option, value in (("--data-dir", data_dir), ("--opml", opml)):
+        if value is not None and not str(value).strip():
+            raise ConfigError(f"{option} is empty: name a path, or leave {option} out", key=option)
     home = data_dir or env.get(HOME_ENV) or None
     if home:
         base = Path(home).expanduser().absolute()
