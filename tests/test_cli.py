@@ -74,6 +74,51 @@ def test_add_and_remove(capsys, isolated_home: Path):
     assert code == 1 and "no source with URL" in err
 
 
+def test_control_characters_and_bad_text_in_arguments_are_one_line_errors_or_cleaned(
+    capsys, isolated_home: Path
+):
+    """Found by review: an escape in --title or --category was an internal error (lxml
+    refuses it), as was an argument that was not UTF-8 (it arrives with surrogates)."""
+    code, out, err = cli(
+        capsys, "sources", "add", "https://t.example/f", "--no-discover",
+        "--title", "Red\x1b[31m title\x07", "--category", "Sci\x00ence",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "Added Red title in Science" in out
+    code, _, err = cli(capsys, "sources", "add", "http://\udcff.example/", "--no-discover")
+    assert code == 1 and err.count("\n") == 1 and "not UTF-8" in err
+    code, _, err = cli(capsys, "read", "\udcff")
+    assert code == 1 and "no entry with id" in err and err.count("\n") == 1
+
+
+def test_one_feed_written_two_ways_is_one_source(capsys, isolated_home: Path, tmp_path: Path):
+    """A `#fragment` is never sent and `./` is resolved: both name the feed already there."""
+    assert cli(capsys, "sources", "add", "https://d.example/feeds/1.xml", "--no-discover")[0] == 0
+    code, _, err = cli(
+        capsys, "sources", "add", "https://d.example/feeds/./1.xml#top", "--no-discover"
+    )
+    assert code == 1 and "(as https://d.example/feeds/1.xml) is already a source" in err
+    other = tmp_path / "other.opml"
+    other.write_text(
+        '<opml version="2.0"><body>'
+        '<outline text="A" xmlUrl="https://e.example/a.xml"/>'
+        '<outline text="A again" xmlUrl="HTTPS://E.example/a.xml#latest"/>'
+        '<outline text="D" xmlUrl="https://d.example/feeds/1.xml#x"/>'
+        "</body></opml>"
+    )
+    assert cli(capsys, "opml", "import", str(other))[0] == 0
+    _, out, _ = cli(capsys, "sources", "list", "--json")
+    urls = [s["url"] for s in json.loads(out)]
+    assert urls.count("https://e.example/a.xml") == 1
+    assert not [
+        u
+        for u in urls
+        if u.startswith(("https://e.example/a.xml#", "https://d.example/feeds/1.xml#"))
+    ]
+    code, out, _ = cli(capsys, "sources", "remove", "https://d.example/feeds/../feeds/1.xml")
+    assert code == 0 and "Removed" in out
+
+
 def test_a_page_source_s_selector_is_checked_when_it_is_added(capsys, isolated_home: Path):
     """A malformed selector was accepted and failed only at the next fetch (found by review)."""
     code, _, err = cli(capsys, "sources", "add", "https://page.example/news", "--selector", "ul[[a")

@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from aggregator.config import Settings
-from aggregator.errors import DataDirError
+from aggregator.errors import DataDirError, EntryNotFoundError
 from aggregator.library.fetching import Fetching
 from aggregator.library.searching import Searching
 from aggregator.library.source_list import DEFAULT_LIST_TITLE, SourceList
@@ -105,7 +105,10 @@ class Library(SourceList, Fetching, Searching):
         """A stored entry with its Markdown (made from its HTML the first time it is read)."""
         from aggregator import extract
 
-        entry = self.store.entry(entry_id.strip().lower())
+        eid = entry_id.strip().lower()
+        if not eid.isascii():  # ids are hex: an argument that was not UTF-8 names none
+            raise EntryNotFoundError(eid.encode("utf-8", "backslashreplace").decode())
+        entry = self.store.entry(eid)
         if not entry.markdown and entry.html:
             markdown = _without_title(
                 extract.html_to_markdown(entry.html, entry.url or entry.source_url), entry.title

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 
 from aggregator import sources as opml
@@ -24,6 +25,7 @@ from aggregator.models import (
     SourceState,
     topic_names,
 )
+from aggregator.sanitize import one_line
 from aggregator.store import Store
 
 DEFAULT_LIST_TITLE = "aggregator sources"
@@ -115,7 +117,9 @@ class SourceList:
             problem = pages.selector_problem(selector)
             if problem:
                 raise UserError(f"bad selector {selector!r}: {problem}; not added")
-            source = Source(normalized, title.strip(), category, type="html", selector=selector)
+            source = Source(
+                normalized, _clean_name(title), category, type="html", selector=selector
+            )
             self._save_list([*listed, source])
             return AddedSource(source)
         found = (
@@ -127,7 +131,7 @@ class SourceList:
         _refuse_duplicate(listed, feed_url)
         source = Source(
             url=feed_url,
-            title=title.strip() or found.title,
+            title=_clean_name(title) or found.title,
             category=category,
             type=found.kind,
             html_url=normalized if feed_url != normalized else "",
@@ -150,7 +154,7 @@ class SourceList:
         target = _find(listed, url)
         changed = replace(
             target,
-            title=target.title if title is None else title.strip(),
+            title=target.title if title is None else _clean_name(title),
             category=target.category if category is None else _clean_category(category),
             full_text=target.full_text if full_text is None else full_text,
         )
@@ -171,8 +175,8 @@ class SourceList:
             why = f" ({len(document.skipped)} outlines skipped)" if document.skipped else ""
             raise OpmlError(f"{path}: no feeds to import{why}", path=str(path))
         listed = self._read_list()
-        known = {s.url for s in listed}
-        added = tuple(s for s in document.sources if s.url not in known)
+        known = {opml.source_key(s.url) for s in listed}
+        added = tuple(s for s in document.sources if opml.source_key(s.url) not in known)
         if added:
             self._save_list([*listed, *added])
         return ImportReport(
@@ -265,8 +269,11 @@ def _unknown_topic(category: str, listed: list[Source]) -> UserError:
 
 
 def _refuse_duplicate(listed: list[Source], url: str) -> None:
-    if any(s.url == url for s in listed):
-        raise InvalidSourceError(f"{url} is already a source", url=url)
+    key = opml.source_key(url)
+    for source in listed:
+        if opml.source_key(source.url) == key:
+            shown = url if source.url == url else f"{url} (as {source.url})"
+            raise InvalidSourceError(f"{shown} is already a source", url=url)
 
 
 def _find(listed: list[Source], url: str) -> Source:
@@ -276,6 +283,10 @@ def _find(listed: list[Source], url: str) -> Source:
         normalized = url.strip()
     for source in listed:
         if source.url in (normalized, url.strip()):
+            return source
+    key = opml.source_key(normalized)
+    for source in listed:  # `…/./feed#top` names `…/feed`
+        if opml.source_key(source.url) == key:
             return source
     raise SourceNotFoundError(url.strip())
 
@@ -308,4 +319,13 @@ def _as_listed(category: str, listed: list[Source]) -> str:
 
 
 def _clean_category(category: str) -> str:
-    return "/".join(part.strip() for part in category.split("/") if part.strip())
+    return "/".join(part.strip() for part in _clean_name(category).split("/") if part.strip())
+
+
+def _clean_name(text: str) -> str:
+    """A title or folder name as typed, fit for the list: one line, no control characters, and
+    no code points XML cannot hold (an argument that was not UTF-8 arrives with surrogates)."""
+    return one_line(_NOT_XML.sub("\ufffd", text))
+
+
+_NOT_XML = re.compile(r"[\ud800-\udfff\ufffe\uffff]")

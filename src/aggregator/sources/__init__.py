@@ -19,7 +19,7 @@ The package, one job a module:
 from aggregator.sources.editing import edit_opml
 from aggregator.sources.reading import FOLDER_SLASH, read_opml, read_opml_file, unread_part
 from aggregator.sources.saving import save_opml
-from aggregator.sources.urls import normalize_source_url
+from aggregator.sources.urls import normalize_source_url, source_key
 from aggregator.sources.writing import write_opml
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "read_opml",
     "read_opml_file",
     "save_opml",
+    "source_key",
     "unread_part",
     "write_opml",
 ]

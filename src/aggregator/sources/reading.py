@@ -16,7 +16,7 @@ from aggregator.errors import InvalidSourceError, OpmlError
 from aggregator.models import OpmlDocument, SkippedOutline, Source
 from aggregator.sanitize import one_line
 from aggregator.sources.repairs import _repair
-from aggregator.sources.urls import normalize_source_url
+from aggregator.sources.urls import normalize_source_url, source_key
 
 KNOWN_ATTRIBUTES = (
     "text",
@@ -290,16 +290,17 @@ def _collect(title: str, found: list[tuple[list[str], dict[str, str]]]) -> OpmlD
             skipped.append(SkippedOutline(one_line(raw_url), name, str(exc), folder, as_read))
             continue
         tags, rooted = _category_paths(_get(attrs, "category"))
-        if url in sources:
+        key = source_key(url)
+        if key in sources:
             merged += 1
-            first = sources[url]
+            first = sources[key]
             extra_tags = [t for t in [folder, *tags] if t and t != first.category]
-            sources[url] = _with_tags(first, extra_tags)
+            sources[key] = _with_tags(first, extra_tags)
             continue
         # Lists with no folders (newsboat's export) file each feed by its `category`: the
         # first path is its topic, unless the root is named (`_category_attribute`).
         category = folder or (tags[0] if tags and not rooted else "")
-        sources[url] = Source(
+        sources[key] = Source(
             url=url,
             title=name,
             category=category,

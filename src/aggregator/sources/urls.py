@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from aggregator.errors import InvalidSourceError
 from aggregator.sanitize import one_line
@@ -16,6 +16,10 @@ def normalize_source_url(url: str) -> str:
     pseudo-scheme is unwrapped because some exporters still write it.
     """
     raw = one_line(url)
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:  # an argument that was not UTF-8 text
+        raise InvalidSourceError(f"not a valid URL: {raw!r} (not UTF-8 text)", url=raw) from None
     lowered = raw.lower()
     if lowered.startswith("feed://"):
         raw = "http://" + raw[7:]
@@ -37,3 +41,12 @@ def normalize_source_url(url: str) -> str:
     host = netloc[-1].lower()
     netloc_out = (netloc[0] + "@" + host) if len(netloc) == 2 else host
     return urlunsplit((scheme, netloc_out, parts.path or "/", parts.query, parts.fragment))
+
+
+def source_key(url: str) -> str:
+    """What tells two source addresses (as `normalize_source_url` writes them) apart: not a
+    `#fragment`, which is never sent, nor `.` and `..` path segments, which are resolved
+    before a request: `http://h/feeds/./1.xml#top` is `http://h/feeds/1.xml`, fetched once."""
+    parts = urlsplit(url)
+    path = urlsplit(urljoin(url, parts.path)).path if "." in parts.path else parts.path
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
