@@ -379,3 +379,19 @@ def test_output_into_a_pipe_closed_early_ends_quietly(tmp_path: Path):
         proc.stdout.close()  # as `head -1` does
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 0 and err == b""
+
+
+def test_output_that_cannot_be_written_is_one_line_and_exit_2(tmp_path: Path):
+    """`stats --json > /dev/full` was an internal error (exit 3): the machine's problem."""
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "aggregator", "--data-dir", str(tmp_path), "stats", "--json"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 2
+    assert result.stderr == "aggregator: No space left on device\n"

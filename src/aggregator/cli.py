@@ -536,9 +536,17 @@ def run(argv: list[str] | None = None) -> int:
         # `aggregator ... | head` closed the pipe: not an error worth a message.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:  # the machine's problem (a full disk, standard output on /dev/full)
+        _fail(_os_problem(exc))
+        return 2
     except Exception as exc:
         return _internal_error(exc)
     return result if isinstance(result, int) else 0
+
+
+def _os_problem(exc: OSError) -> str:
+    where = f"{exc.filename}: " if exc.filename else ""
+    return f"{where}{exc.strerror or exc}"
 
 
 def _internal_error(exc: BaseException) -> int:
