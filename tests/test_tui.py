@@ -1534,6 +1534,28 @@ def test_d_deletes_a_source_after_a_confirm(library):
     drive(AggregatorApp(settings, library=lib), script)
 
 
+def test_e_and_d_on_a_source_removed_meanwhile_say_so_and_reload(library):
+    """`sources remove` in another shell, then `e` or `d` on it in the sidebar: the app
+    crashed with a traceback (found by review)."""
+    settings, lib = library
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        notes = record_notes(app)
+        await choose(pilot, Place("source", ONC))
+        with open_library(settings) as other:
+            other.remove_source(ONC)
+        for key in ("e", "d"):
+            notes.messages.clear()
+            await pilot.press(key)
+            await settle(pilot)
+            assert app.screen is app.main
+            said = notes.text()
+            assert "no source with URL" in said and "reloaded" in said, said
+        await wait_until(pilot, lambda: "Cell Letters  2" not in sidebar_labels(app))
+
+    drive(AggregatorApp(settings, library=lib), script)
+
+
 def test_a_notice_naming_a_source_shows_its_title_as_written(tmp_path):
     """A toast renders markup unless told not to: a title with a stray closing tag crashed
     the app when its removal was announced."""

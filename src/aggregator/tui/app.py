@@ -19,7 +19,7 @@ from textual.worker import Worker, WorkerState
 from aggregator.config import Settings
 from aggregator.errors import AggregatorError
 from aggregator.library import Library, open_library
-from aggregator.models import EntryRow, FetchReport
+from aggregator.models import EntryRow, FetchReport, Source
 from aggregator.tui.commands import AggregatorCommands
 from aggregator.tui.keys import binding, keymap
 from aggregator.tui.messages import (
@@ -349,8 +349,21 @@ class AggregatorApp(App[str | None]):
         if then is not None:
             self.call_from_thread(then)
 
+    def _listed(self, url: str) -> Source | None:
+        """The source as the list has it now (reading the OPML file only: quick); None, said
+        and the library reloaded, when the list changed meanwhile (edited by hand, another
+        aggregator removed it)."""
+        try:
+            return self.library.select_sources([url])[0]
+        except AggregatorError as exc:
+            self.notify(f"{exc} (the list changed: reloaded)", severity="warning")
+            self.load_library()
+            return None
+
     def edit_source(self, url: str, then: Callable[[], object] | None = None) -> None:
-        source = self.library.select_sources([url])[0]  # reads the OPML file only: quick
+        source = self._listed(url)
+        if source is None:
+            return
 
         def submitted(form: SourceForm | None) -> None:
             if form is not None:
@@ -374,7 +387,10 @@ class AggregatorApp(App[str | None]):
             self.call_from_thread(then)
 
     def delete_source(self, url: str, then: Callable[[], object] | None = None) -> None:
-        name = self.library.select_sources([url])[0].display_title
+        source = self._listed(url)
+        if source is None:
+            return
+        name = source.display_title
 
         def answered(yes: bool | None) -> None:
             if yes:
