@@ -53,6 +53,7 @@ ONC = "https://onc.example.org/feed.xml"
 RAIL = "https://rail.example.org/feed.xml"
 MARKUP_TITLE = "[bold]not bold[/bold] [link=file:///etc]x[/link]"
 LONG = " ".join(f"word{i}" for i in range(120))  # past the teaser limit: no article fetch
+MAY_20 = "Mon, 20 May 2024 09:00:00 GMT"
 
 
 # -- the library -------------------------------------------------------------------------------
@@ -1377,6 +1378,36 @@ def test_r_and_capital_r_refresh_in_the_background(tmp_path, server):
         await settle(pilot)
         assert "Nothing new (all sources)" in notes
         assert len(titles(app)) == 5
+
+    drive_owned(AggregatorApp(settings, library=lib), script)
+
+
+def test_sources_in_no_folder_are_listed_and_refreshed_under_unfiled(tmp_path, server):
+    """A flat list (newsboat's export has no folders): choosing Unfiled listed nothing,
+    and `r` on it said there was no such topic (found by review)."""
+    loose = server.route(
+        "/loose.xml", Route(body=rss(item("l1", "A loose item", LONG, date=MAY_20)))
+    )
+    settings, lib = make_library(
+        tmp_path,
+        [
+            Source(url=MED, title="Clinic Notes", category="Medicine"),
+            Source(url=ONC, title="Cell Letters", category="Medicine/Oncology"),
+            Source(url=RAIL, title="Rail Diary"),
+            Source(url=loose, title="Loose Feed"),
+        ],
+    )
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        notes = record_notes(app)
+        assert "Unfiled  3" in sidebar_labels(app)
+        await choose(pilot, Place("topic", ""))
+        assert sorted(titles(app)) == sorted(d.title for d in ENTRIES[RAIL])
+        await pilot.press("r")
+        await settle(pilot)
+        assert "1 new in Unfiled" in notes
+        assert "A loose item" in titles(app) and len(titles(app)) == 4
+        assert [r.path for r in server.requests] == ["/loose.xml"]  # no other served feed
 
     drive_owned(AggregatorApp(settings, library=lib), script)
 

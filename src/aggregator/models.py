@@ -346,3 +346,5 @@ class View:
     """Sources filed under `category` by a tag (another folder of the list, the OPML
     `category` attribute) rather than by their folder: their entries are in the topic too.
     The library fills it in from the list."""
+    unfiled: bool = False
+    """Only the entries of sources filed under no topic."""

@@ -257,6 +257,8 @@ class EntryRows(Database):
             )
             escaped = view.category.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             args.extend([view.category, escaped + "/%", *view.tagged])
+        if view.unfiled:
+            where.append("COALESCE(s.category, '') = ''")
         if view.unread_only:
             where.append("COALESCE(f.read, 0) = 0")
         if view.starred_only:

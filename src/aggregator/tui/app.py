@@ -36,7 +36,7 @@ from aggregator.tui.screens.main import MainScreen
 from aggregator.tui.screens.source_form import SourceForm, SourceFormScreen
 from aggregator.tui.screens.sources import SourcesScreen
 from aggregator.tui.widgets.entry_list import EntryList
-from aggregator.tui.widgets.sidebar import Place, Sidebar
+from aggregator.tui.widgets.sidebar import UNFILED, Place, Sidebar
 from aggregator.tui.widgets.status_bar import StatusBar
 
 FIRST_ROWS = 300
@@ -249,6 +249,11 @@ class AggregatorApp(App[str | None]):
             return
         if place.kind == "source":
             urls, category = [place.value], None
+        elif place.kind == "topic" and not place.value:  # Unfiled: the sources in no folder
+            urls, category = [s.url for s in self.library.select_sources() if not s.category], None
+            label = label or UNFILED
+            if not urls:
+                return
         elif place.kind == "topic":
             urls, category = [], place.value
         else:

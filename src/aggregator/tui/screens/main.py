@@ -110,6 +110,8 @@ class MainScreen(AppScreen):
     def view(self) -> View:
         only = self.unread_only
         if self.place.kind == "topic":
+            if not self.place.value:
+                return View(unfiled=True, unread_only=only)
             return View(category=self.place.value, unread_only=only)
         if self.place.kind == "source":
             return View(source_url=self.place.value, unread_only=only)

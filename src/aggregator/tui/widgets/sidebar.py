@@ -15,6 +15,10 @@ from textual.widgets.tree import NodeID, TreeNode
 
 from aggregator.models import SourceInfo
 
+UNFILED = "Unfiled"
+"""The name shown for the topic of sources filed in none, `Place("topic", "")`: not a folder
+of the list (one named "Unfiled" is a topic of its own)."""
+
 
 @dataclass(frozen=True)
 class Place:
@@ -80,7 +84,8 @@ class Sidebar(Tree[Place]):
                 for path in _topic_paths(folder):
                     if path not in topics:
                         topics[path] = parent.add("", data=Place("topic", path), expand=True)
-                        self._count(topics[path], path.rsplit("/", 1)[-1], unread_by_topic[path])
+                        name = path.rsplit("/", 1)[-1] or UNFILED
+                        self._count(topics[path], name, unread_by_topic[path])
                     parent = topics[path]
                 leaf = parent.add_leaf("", data=Place("source", info.source.url))
                 self._count(leaf, info.display_title, info.unread, bool(info.state.last_error))
@@ -242,9 +247,9 @@ def _all_topic_paths(info: SourceInfo) -> list[str]:
 
 
 def _topic_paths(category: str) -> list[str]:
-    """ "a/b" → ["a", "a/b"]; a source without a topic is under "Unfiled"."""
-    parts = [p for p in category.split("/") if p] or ["Unfiled"]
-    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    """ "a/b" → ["a", "a/b"]; a source without a topic is under the topic "" (`UNFILED`)."""
+    parts = [p for p in category.split("/") if p]
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))] or [""]
 
 
 def _depth(node: TreeNode[Place]) -> int:
