@@ -486,6 +486,37 @@ def test_space_pages_the_reader_then_moves_to_the_next_unread(library):
     drive(AggregatorApp(settings, library=lib), script, size=(80, 24))
 
 
+def test_keys_act_on_the_row_under_the_cursor_not_a_reader_behind_it(library, monkeypatch):
+    """Wide, the reader catches up with the cursor once it rests: `j` then at once `o`
+    opened the previous entry's link, `j` then Space marked an entry read unseen, and after
+    a resize the reader kept an old entry (found by review)."""
+    settings, lib = library
+    opened: list[str] = []
+    monkeypatch.setattr(webbrowser, "open", lambda url, *a, **k: opened.append(url) or True)
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        reader = app.main.query_one(Reader)
+        assert await previewed(pilot) == ORDER[0]
+        await pilot.press("j", "o")  # at once: the reader still shows ORDER[0]
+        await wait_until(pilot, lambda: bool(opened))
+        assert opened == ["https://example.org/trial"]  # ORDER[1]'s link
+        await settle(pilot)
+        await pilot.press("j", "space")  # at once: ORDER[2] is not shown yet
+        await settle(pilot)
+        assert current_title(app) == ORDER[2]
+        assert reader.entry is not None and reader.entry.title == ORDER[2]
+        assert not stored(lib, ORDER[2]).read  # shown, not paged through
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot)
+        await pilot.press("j", "j")
+        await settle(pilot)
+        await pilot.resize_terminal(120, 40)
+        await settle(pilot)
+        assert reader.entry is not None and reader.entry.title == ORDER[4] == current_title(app)
+
+    drive(AggregatorApp(settings, library=lib), script)
+
+
 def test_j_and_k_move_in_every_pane(library):
     """Found by review: j and k worked only in the entry list."""
     settings, lib = library

@@ -97,6 +97,21 @@ class MainScreen(AppScreen):
 
     def on_resize(self) -> None:
         self._layout()
+        if self.size.width >= WIDE and not self._reader_shows_cursor():
+            self._preview_now()  # the cursor moved while the reader was not beside the list
+
+    def _reader_shows_cursor(self) -> bool:
+        row = self.query_one(EntryList).current
+        entry = self.query_one(Reader).entry
+        return row is None or (entry is not None and entry.id == row.id)
+
+    def _preview_now(self) -> None:
+        """Show the entry under the cursor beside the list, without waiting for it to rest."""
+        if self._preview is not None:
+            self._preview.stop()
+        row = self.query_one(EntryList).current
+        if row is not None:
+            self.load_entry(row.id, mark_read=False)
 
     def _layout(self) -> None:
         wide = self.size.width >= WIDE
@@ -272,7 +287,11 @@ class MainScreen(AppScreen):
     def action_page(self) -> None:
         reader = self.query_one(Reader)
         if self.reading or self.size.width >= WIDE:
-            if reader.scroll_y >= reader.max_scroll_y:
+            if not self._reader_shows_cursor():
+                # The cursor moved and the reader has not caught up: paging would go through
+                # (and mark read) an entry other than the one under the cursor.
+                self._preview_now()
+            elif reader.scroll_y >= reader.max_scroll_y:
                 shown = self.query_one(EntryList).current
                 if shown is not None and not shown.read:  # paged through to its end: read
                     self.app.mark([shown.id], read=True)
@@ -370,9 +389,10 @@ class MainScreen(AppScreen):
     def action_open_link(self) -> None:
         reader = self.query_one(Reader)
         row = self.query_one(EntryList).current
-        if reader.entry is not None and (self.reading or self.size.width >= WIDE):
+        beside = self.reading or self.size.width >= WIDE
+        if reader.entry is not None and beside and self._reader_shows_cursor():
             self.app.open_link(reader.entry.url)
-        elif row is not None:
+        elif row is not None:  # the row's own link, whatever the reader shows
             self.open_row_link(row.id)
 
     @work(thread=True, group="entry", exit_on_error=False)
