@@ -517,6 +517,28 @@ def test_keys_act_on_the_row_under_the_cursor_not_a_reader_behind_it(library, mo
     drive(AggregatorApp(settings, library=lib), script)
 
 
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+def test_the_last_entry_is_shown_at_the_end_of_a_long_list(library, size):
+    """End put the cursor on a row hidden under a horizontal scrollbar (found by review)."""
+    settings, lib = library
+    lib.store.upsert_entries(
+        MED, [_draft(f"old{i}", f"Older entry {i}", "Old news.", 1) for i in range(60)]
+    )
+    lib.store.upsert_entries(MED, [_draft("oldest", "The oldest one", "Older still.", 1)])
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        entries = entry_list(app)
+        assert len(entries.rows) == 69
+        await pilot.press("G")
+        await settle(pilot)
+        last = entries.rows[-1].title
+        assert entries.current is not None and entries.current.title == last
+        assert not entries.show_horizontal_scrollbar
+        assert last in screen_text(app)
+
+    drive(AggregatorApp(settings, library=lib), script, size=size)
+
+
 def test_j_and_k_move_in_every_pane(library):
     """Found by review: j and k worked only in the entry list."""
     settings, lib = library

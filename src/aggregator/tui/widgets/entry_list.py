@@ -29,7 +29,7 @@ class EntryList(ScrollView, can_focus=True):
     """One line an entry (two with a search snippet): marks, title, source, date."""
 
     DEFAULT_CSS = """
-    EntryList { background: $surface; }
+    EntryList { background: $surface; overflow-x: hidden; }
     EntryList > .entry-list--cursor { background: $accent 40%; }
     EntryList:focus > .entry-list--cursor { background: $accent; color: $text; }
     EntryList > .entry-list--unread { text-style: bold; }
@@ -82,7 +82,7 @@ class EntryList(ScrollView, can_focus=True):
         self.rows = rows
         self.snippets = snippets or {}
         index = next((i for i, r in enumerate(rows) if r.id == keep), 0) if keep else 0
-        self.virtual_size = Size(self.size.width, max(1, len(rows)) * self.line_height)
+        self.virtual_size = Size(0, max(1, len(rows)) * self.line_height)  # lines cut to fit
         self.cursor = index
         self.scroll_to(y=max(0, index * self.line_height - self.size.height // 3), animate=False)
         self.refresh()
@@ -105,10 +105,11 @@ class EntryList(ScrollView, can_focus=True):
         """Scroll just enough for the cursor's row to be in view."""
         top = self.cursor * self.line_height
         bottom = top + self.line_height
+        height = self.scrollable_content_region.height  # the rows' lines, no scrollbar
         if top < self.scroll_y:
             self.scroll_to(y=top, animate=False)
-        elif bottom > self.scroll_y + self.size.height:
-            self.scroll_to(y=bottom - self.size.height, animate=False)
+        elif bottom > self.scroll_y + height:
+            self.scroll_to(y=bottom - height, animate=False)
 
     def move_to(self, index: int) -> None:
         if self.rows:
@@ -128,7 +129,7 @@ class EntryList(ScrollView, can_focus=True):
         self.move_to((int(self.scroll_y) + y) // self.line_height)
 
     def on_resize(self) -> None:
-        self.virtual_size = Size(self.size.width, max(1, len(self.rows)) * self.line_height)
+        self.virtual_size = Size(0, max(1, len(self.rows)) * self.line_height)
         # The cursor may have moved while the list was hidden (the reader in its place on a
         # narrow terminal) or the terminal shrank: its row comes back into view.
         if self.rows and self.size.height:
