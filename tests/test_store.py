@@ -235,6 +235,21 @@ def test_entry_round_trip(store: Store):
     assert store.entries_by_id([eid, "nope"]).keys() == {eid}
 
 
+def test_an_entry_of_a_source_with_no_title_in_the_list_names_it_as_the_feed_does(tmp_path):
+    """The reader showed the feed's address where the list and the sidebar show its name."""
+    store = Store.open(tmp_path / "library.sqlite3")
+    try:
+        store.sync_sources([Source(url=FEED, category="Medicine")])  # no title in the list
+        store.record_success(
+            FEED, [draft("g")], etag=None, last_modified=None, feed_title="Scripting News"
+        )
+        (row,) = store.list_entries(View())
+        assert row.source == "Scripting News"
+        assert store.entry(row.id).source_title == "Scripting News"
+    finally:
+        store.close()
+
+
 def test_sources_gone_from_the_list_are_unlisted_not_deleted(store: Store):
     store.upsert_entries(FEED, [draft("a")])
     store.sync_sources([])

@@ -54,7 +54,8 @@ class UpsertCounts:
 _ENTRY_COLUMNS = """e.id, e.source_url, e.guid, e.url, e.canonical_url, e.title, e.author,
     e.published, e.updated, e.summary, e.content_html, e.content_markdown, e.content_text,
     e.full_text,
-    COALESCE(f.read, 0), COALESCE(f.starred, 0), s.title, s.category, e.first_seen"""
+    COALESCE(f.read, 0), COALESCE(f.starred, 0), COALESCE(NULLIF(s.title, ''), s.feed_title),
+    s.category, e.first_seen"""
 _ENTRY_FROM = """entry AS e
     LEFT JOIN entry_flags AS f ON f.entry_id = e.id
     LEFT JOIN source AS s ON s.url = e.source_url"""
