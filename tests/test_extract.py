@@ -91,6 +91,15 @@ def test_markdown_structure_and_safe_links():
     assert "> quoted" in md and "1. first" in md and "iframe" not in md
 
 
+def test_a_linked_image_is_one_link_not_a_link_in_a_link():
+    """`[[image: …](img)](href)` showed as raw Markdown in the reader (found by review)."""
+    md = html_to_markdown(
+        '<p><a href="https://comic.example/strip"><img src="https://comic.example/s.png" '
+        'alt="Code mode"></a></p>'
+    )
+    assert md.strip() == "[image: Code mode](https://comic.example/strip)"
+
+
 def test_markup_in_text_stays_literal_text():
     md = html_to_markdown("<p>[bold]not markup[/bold] [link=file:///x]y[/link]</p>")
     assert r"\[bold\]not markup\[/bold\]" in md  # shown as written by a Markdown renderer

@@ -141,6 +141,25 @@ def test_a_version_1_library_is_migrated_and_keeps_its_entries(tmp_path: Path):
     assert "entry_by_date" in names
 
 
+def test_version_4_drops_markdown_with_a_link_in_a_link(tmp_path: Path):
+    path = tmp_path / "lib.sqlite3"
+    store = Store.open(path)
+    store.sync_sources([Source(url=FEED, title="Feed", category="Medicine")])
+    store.upsert_entries(FEED, [draft("a"), draft("b")])
+    a, b = (row[0] for row in queue(store))
+    store.set_markdown(a, "[[image: comic](https://x.example/i.png)](https://x.example/c)")
+    store.set_markdown(b, "[image: chart](https://x.example/c.png)")
+    store.close()
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version = 3")
+    conn.commit()
+    conn.close()
+    store = Store.open(path)
+    assert store.entry(a).markdown == ""  # made again on the next read
+    assert store.entry(b).markdown == "[image: chart](https://x.example/c.png)"
+    store.close()
+
+
 def test_version_3_drops_markdown_made_before_brackets_were_escaped(tmp_path: Path):
     path = tmp_path / "lib.sqlite3"
     store = Store.open(path)

@@ -207,6 +207,8 @@ def _converter() -> object:
         def convert_img(self, el, text, parent_tags) -> str:  # noqa: ANN001 - markdownify's API
             src = el.get("src") or ""
             alt = _brackets_escaped(one_line(el.get("alt") or "")) or "image"
+            if parent_tags and "a" in parent_tags:
+                return f"image: {alt}"  # the link it is in is the link: no link in a link
             return f"[image: {alt}]({src})" if src else ""
 
         def escape(self, text, parent_tags) -> str:  # noqa: ANN001 - markdownify's API

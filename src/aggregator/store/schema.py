@@ -9,7 +9,7 @@ its change in the same transaction: the index can never silently miss one.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _V1 = """
 CREATE TABLE source (
@@ -120,5 +120,10 @@ _V3 = """
 UPDATE entry SET content_markdown = '' WHERE content_markdown != '' AND content_html != '';
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+_V4 = """
+-- An image inside a link was kept as a link inside a link, which shows as raw Markdown.
+UPDATE entry SET content_markdown = '' WHERE content_markdown LIKE '%[[image: %';
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 assert len(MIGRATIONS) == SCHEMA_VERSION
