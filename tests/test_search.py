@@ -1282,3 +1282,30 @@ def test_cli_shows_an_undated_entry_by_when_it_arrived_marked_as_such(
     assert capsys.readouterr().out.split("\t")[:2] == [undated, ""]
     assert run(["--opml", str(opml), "read", undated, "--format", "text"]) == 0
     assert f"undated, first seen {today}" in capsys.readouterr().out
+
+
+def test_today_and_yesterday_are_days_not_since(lib: Library):
+    """`published:today` took in an entry dated 2100, and `yesterday` took in today (found
+    by review): each is that day of this machine's calendar."""
+    local_now = datetime.now().astimezone()
+    noon_yesterday = (local_now - timedelta(days=1)).replace(hour=12, minute=0, second=0)
+    dated = {
+        "now": local_now,
+        "yesterday": noon_yesterday,
+        "future": datetime(2100, 1, 1, tzinfo=UTC),
+    }
+    lib.store.upsert_entries(
+        TRAVEL,
+        [
+            EntryDraft(guid=k, title=f"Quokka {k}", text="quokka", published=when)
+            for k, when in dated.items()
+        ],
+    )
+    lib.update_index()
+
+    def titles(query: str) -> set[str]:
+        return {h.title for h in lib.search(query).hits}
+
+    assert titles("quokka published:today") == {"Quokka now"}
+    assert titles("quokka published:yesterday") == {"Quokka yesterday"}
+    assert titles("quokka published:>-2d") == set(f"Quokka {k}" for k in dated)

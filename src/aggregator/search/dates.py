@@ -91,7 +91,9 @@ def _date_query(value: str, now: datetime, notes: list[str], written: str) -> An
                 return Q.DateRange("published", None, first, endexcl=True)
             return Q.DateRange("published", None, last)
     first, last = _period(value, now)
-    return Q.DateRange("published", first, None if _relative(value) else last)
+    # An age alone (`-7d`, `week`) is since then; `today` and `yesterday` are days, as dates are.
+    since = _relative(value) and value.lower() not in ("today", "yesterday")
+    return Q.DateRange("published", first, None if since else last)
 
 
 def _split_range(inner: str) -> list[str]:
