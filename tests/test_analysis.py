@@ -233,3 +233,10 @@ def test_a_library_in_many_scripts_is_searchable(lib: Library, query: str, keys:
 def test_a_cjk_word_is_highlighted(lib: Library):
     (hit,) = lib.search("気候変動").hits
     assert {hit.snippet[a:b] for a, b in hit.highlights} == {"気候変動"}
+
+
+@pytest.mark.parametrize("query", ["気候変動", "東京変動"])
+def test_a_cjk_word_gets_no_did_you_mean(lib: Library, query: str):
+    """`気候変動` found its entry and still suggested `気候` (found by review): a word the
+    index holds as pairs of characters has no spelling to correct."""
+    assert lib.search(query).suggestion == ""

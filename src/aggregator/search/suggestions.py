@@ -18,8 +18,11 @@ def _suggest(
 ) -> str:
     """ "Did you mean": each word absent from the index replaced by the closest that is there."""
     reader = searcher.reader()
+    analyzer = searcher.schema["content"].analyzer
     changed = original
     for word in words:
+        if len(analyzer.terms(word)) != 1:
+            continue  # indexed in pieces (CJK as pairs of characters): no word to respell
         term = _STEMMER.term(fold(word))
         if _held(reader, "content", term) or _held(reader, "title", term):
             continue
