@@ -119,6 +119,24 @@ def test_one_feed_written_two_ways_is_one_source(capsys, isolated_home: Path, tm
     assert code == 0 and "Removed" in out
 
 
+def test_remove_takes_the_entries_out_of_the_index_too(capsys, isolated_home: Path):
+    """`stats` said 10 waiting to be indexed after a remove, against 0 entries (review)."""
+    from aggregator.config import load_settings
+    from aggregator.library import open_library
+    from aggregator.models import EntryDraft
+
+    code, out, _ = cli(capsys, "sources", "list", "--json")
+    url = json.loads(out)[0]["url"]
+    with open_library(load_settings()) as lib:
+        lib.store.upsert_entries(url, [EntryDraft(guid=f"g{i}", title="t") for i in range(10)])
+        assert lib.update_index() == 10
+    code, out, _ = cli(capsys, "sources", "remove", url)
+    assert code == 0 and "10 entries" in out
+    code, out, _ = cli(capsys, "stats", "--json")
+    stats = json.loads(out)
+    assert stats["indexed"] == stats["entries"] == 0 and stats["pending_index"] == 0
+
+
 def test_a_page_source_s_selector_is_checked_when_it_is_added(capsys, isolated_home: Path):
     """A malformed selector was accepted and failed only at the next fetch (found by review)."""
     code, _, err = cli(capsys, "sources", "add", "https://page.example/news", "--selector", "ul[[a")

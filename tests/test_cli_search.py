@@ -46,6 +46,14 @@ def test_a_query_starting_with_a_minus_is_a_query_not_an_option(opml: Path, caps
     assert titles(capsys) == {TEXTS["b"]}
 
 
+@pytest.mark.parametrize("typo", ["--limt", "--jsn", "--srot=new"])
+def test_a_mistyped_option_is_an_error_not_words_to_search(opml: Path, capsys, typo: str):
+    """`search enzymes --limt 3` searched for "--limt" and "3" (found by review)."""
+    assert run(["--opml", str(opml), "search", "hospital", typo, "3"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and f"no such option: {typo.split('=')[0]}" in captured.err
+
+
 def test_several_arguments_are_one_query(opml: Path, capsys):
     assert run(["--opml", str(opml), "search", "vaccine", "rural", "--json"]) == 0
     assert titles(capsys) == {TEXTS["c"]}

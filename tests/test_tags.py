@@ -161,3 +161,19 @@ def test_a_folder_named_with_a_slash_is_named_as_shown_on_the_command_line(tmp_p
         assert added.source.category == slash  # still the folder shown as Film/TV
     finally:
         lib.close()
+
+
+def test_a_source_and_a_topic_that_have_nothing_in_common_are_an_error(tmp_path: Path):
+    """`fetch --source <a Medicine feed> --category Travel` fetched nothing and said all was
+    well (found by review)."""
+    from aggregator.errors import UserError
+
+    _, lib = make_library(tmp_path, SOURCES)
+    try:
+        assert [s.url for s in lib.select_sources([ONC], category="Travel")] == [ONC]  # a tag
+        with pytest.raises(UserError, match=f"{MED} is not in the topic 'Travel'"):
+            lib.select_sources([MED], category="Travel")
+        with pytest.raises(UserError, match="none of the 2 sources named is in"):
+            lib.select_sources([MED, RAIL], category="Medicine/Oncology")
+    finally:
+        lib.close()

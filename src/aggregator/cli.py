@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -145,7 +146,7 @@ def _run_demo() -> None:
 
 @cli.group()
 def sources() -> None:
-    """List, add and remove the sources in your OPML list."""
+    """List, add, remove and check the sources in your OPML list."""
 
 
 @sources.command("list")
@@ -249,7 +250,11 @@ def sources_remove(obj: Context, url: str) -> None:
     """Remove URL from the source list, with its stored entries."""
     with obj.library() as library:
         source, removed = library.remove_source(url)
-    out.print(text(f"Removed {source.display_title} and {plural(removed, 'entry', 'entries')}"))
+        out.print(text(f"Removed {source.display_title} and {plural(removed, 'entry', 'entries')}"))
+        try:
+            library.update_index()  # searches leave them out already; the index follows now
+        except (AggregatorError, OSError) as exc:
+            err.print(text(f"the search index follows later: {exc}", style="yellow"))
 
 
 # -- fetch and read ----------------------------------------------------------------------------
@@ -342,6 +347,10 @@ def search(
     if words == ("-h",):  # alone, it is the help it is everywhere else
         click.echo(click.get_current_context().get_help())
         return
+    # `--limt 3` is a mistyped option, never words to search for (`-word` is one to exclude).
+    mistyped = next((w for w in words if re.fullmatch(r"--[A-Za-z][\w-]*(=.*)?", w)), None)
+    if mistyped:
+        raise click.UsageError(f"no such option: {mistyped.split('=')[0]}")
     query = " ".join(words)
 
     def catching_up(done: int, total: int) -> None:

@@ -451,11 +451,12 @@ def _due(
                 continue
             if state.next_attempt is not None and state.next_attempt > now:
                 when = state.next_attempt.astimezone().strftime("%Y-%m-%d %H:%M")
+                failures = f"{state.failures} failure{'s' * (state.failures != 1)}"
                 skipped.append(
                     SkippedSource(
                         source.url,
                         source.display_title,
-                        f"backing off after {state.failures} failures until {when}",
+                        f"backing off after {failures} until {when}",
                     )
                 )
                 continue

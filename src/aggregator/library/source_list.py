@@ -172,7 +172,8 @@ class SourceList:
         """Merge another OPML list into the user's: new sources are appended, none replaced."""
         document = opml.read_opml_file(path)
         if not document.sources:
-            why = f" ({len(document.skipped)} outlines skipped)" if document.skipped else ""
+            count = len(document.skipped)
+            why = f" ({count} outline{'s' * (count != 1)} skipped)" if count else ""
             raise OpmlError(f"{path}: no feeds to import{why}", path=str(path))
         listed = self._read_list()
         known = {opml.source_key(s.url) for s in listed}
@@ -208,7 +209,15 @@ class SourceList:
             if not inside:  # a typo would otherwise fetch nothing and say all is well
                 raise _unknown_topic(category, listed)
             urls_inside = {s.url for s in inside}
+            named = chosen
             chosen = [s for s in chosen if s.url in urls_inside]
+            if urls and not chosen:  # both asked for, and nothing is both: say so
+                which = (
+                    f"{named[0].url} is not"
+                    if len(named) == 1
+                    else f"none of the {len(named)} sources named is"
+                )
+                raise UserError(f"{which} in the topic '{category}': nothing to do")
         return chosen
 
     def source_tags(self) -> dict[str, tuple[str, ...]]:
