@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 from rich.style import Style
+from rich.table import Table
 from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
@@ -1863,6 +1864,31 @@ def test_keys_from_the_config_remap_actions(library):
     notes = record_notes(app)
     drive(app, script)
     assert ("[keys] in config.toml names no action: entry.nonsense", "warning") in notes.messages
+
+
+def test_moving_keys_can_be_remapped_too(library):
+    """`list.down` was refused as naming no action, though the help says any key can be
+    remapped (found by review); the help lists the moving keys by their ids."""
+    settings, lib = library
+    settings = replace(settings, keys=(("list.down", "down,ctrl+n"), ("list.last", "end,L")))
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        await pilot.press("ctrl+n")
+        assert current_title(app) == ORDER[1]
+        await pilot.press("j")  # no longer down
+        assert current_title(app) == ORDER[1]
+        await pilot.press("L")
+        assert current_title(app) == ORDER[-1]
+        await pilot.press("question_mark")
+        await pilot.pause()
+        table = next(w for w in app.screen.query(Static) if isinstance(w.content, Table))
+        ids = {str(cell) for cell in table.content.columns[2].cells}
+        assert {"list.first", "list.down", "sidebar.down", "reader.up"} <= ids
+
+    app = AggregatorApp(settings, library=lib)
+    notes = record_notes(app)
+    drive(app, script)
+    assert not [m for m, _ in notes.messages if "names no action" in m]
 
 
 def _nowhere(n: int) -> list[Source]:

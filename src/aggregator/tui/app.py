@@ -12,7 +12,6 @@ from pathlib import Path
 
 from textual import on, work
 from textual.app import App, SuspendNotSupported
-from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.worker import Worker, WorkerState
 
@@ -55,7 +54,7 @@ class AggregatorApp(App[str | None]):
         binding("app.refresh_all", "refresh_all"),
         binding("app.sources", "sources"),
         binding("app.add_source", "add_source"),
-        Binding("tab", "focus_next", "Next pane", show=False, id="app.next_pane"),
+        binding("app.next_pane", "focus_next"),
     ]
 
     def __init__(

@@ -28,6 +28,17 @@ ACTIONS: dict[str, tuple[str, str, bool]] = {
     "source.edit": ("e", "Edit source", False),
     "source.delete": ("d", "Delete source", False),
     "source.check": ("c", "Check source", True),
+    "list.down": ("down,j", "Down in the list", False),
+    "list.up": ("up,k", "Up in the list", False),
+    "list.page_down": ("pagedown", "A page down the list", False),
+    "list.page_up": ("pageup", "A page up the list", False),
+    "list.first": ("home,g", "First entry", False),
+    "list.last": ("end,G", "Last entry", False),
+    "reader.down": ("j", "Scroll the article down", False),
+    "reader.up": ("k", "Scroll the article up", False),
+    "sidebar.down": ("j", "Down in the sidebar (↓ too)", False),
+    "sidebar.up": ("k", "Up in the sidebar (↑ too)", False),
+    "app.next_pane": ("tab", "Next pane", False),
 }
 HELP: dict[str, str] = {
     "source.check": "Check source (sources screen): fetch and read it now, storing nothing",

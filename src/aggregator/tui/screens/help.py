@@ -25,18 +25,15 @@ class HelpScreen(ModalScreen[None]):
         table.add_column(Text("Key"), style="bold cyan", no_wrap=True)
         table.add_column(Text("Does"))
         table.add_column(Text("Action id"), style="dim")
+        table.add_row(
+            Text("ctrl+p"), Text("Command palette: every action, OPML import and export"), Text("")
+        )
         for action_id, (default, description, _) in ACTIONS.items():
             keys = self.keys.get(action_id, default)
             table.add_row(
                 Text(_pretty(keys)), Text(HELP.get(action_id, description)), Text(action_id)
             )
-        for keys, description in (
-            ("↑ ↓ j k", "Move in the list"),
-            ("PgUp PgDn Home End", "Move by pages, to the ends"),
-            ("Tab", "Next pane"),
-            ("ctrl+p", "Command palette: every action, OPML import and export"),
-        ):
-            table.add_row(Text(keys), Text(description), Text(""))
+
         with VerticalScroll():
             yield Static(Text("Keys", style="bold"))
             yield Static(
@@ -53,5 +50,12 @@ def _pretty(keys: str) -> str:
         "escape": "Esc",
         "enter": "Enter",
         "space": "Space",
+        "down": "↓",
+        "up": "↑",
+        "pagedown": "PgDn",
+        "pageup": "PgUp",
+        "home": "Home",
+        "end": "End",
+        "tab": "Tab",
     }
     return " ".join(names.get(k, k) for k in keys.split(","))

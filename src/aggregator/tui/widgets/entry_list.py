@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual.binding import Binding
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
@@ -17,6 +16,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from aggregator.models import EntryRow
+from aggregator.tui.keys import binding
 
 
 @dataclass(frozen=True)
@@ -45,12 +45,12 @@ class EntryList(ScrollView, can_focus=True):
         "entry-list--snippet", "entry-list--match", "entry-list--star", "entry-list--empty",
     }  # fmt: skip
     BINDINGS = [
-        Binding("down,j", "cursor(1)", "Down", show=False, id="list.down"),
-        Binding("up,k", "cursor(-1)", "Up", show=False, id="list.up"),
-        Binding("pagedown", "page(1)", "Page down", show=False, id="list.page_down"),
-        Binding("pageup", "page(-1)", "Page up", show=False, id="list.page_up"),
-        Binding("home,g", "jump(0)", "First", show=False, id="list.first"),
-        Binding("end,G", "jump(-1)", "Last", show=False, id="list.last"),
+        binding("list.down", "cursor(1)"),
+        binding("list.up", "cursor(-1)"),
+        binding("list.page_down", "page(1)"),
+        binding("list.page_up", "page(-1)"),
+        binding("list.first", "jump(0)"),
+        binding("list.last", "jump(-1)"),
     ]
 
     cursor: reactive[int] = reactive(0, always_update=True)

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Markdown, Static
 
 from aggregator.models import Entry
+from aggregator.tui.keys import binding
 
 
 class Reader(VerticalScroll, can_focus=True):
     # j and k move in every pane, as in the list (vi keys, as newsboat and mutt have them).
     BINDINGS = [
-        Binding("j", "scroll_down", "Down", show=False, id="reader.down"),
-        Binding("k", "scroll_up", "Up", show=False, id="reader.up"),
+        binding("reader.down", "scroll_down"),
+        binding("reader.up", "scroll_up"),
     ]
     DEFAULT_CSS = """
     Reader { padding: 0 2; background: $surface; }

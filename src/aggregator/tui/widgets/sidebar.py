@@ -8,12 +8,12 @@ from dataclasses import dataclass
 
 from rich.style import Style
 from rich.text import Text
-from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import NodeID, TreeNode
 
 from aggregator.models import SourceInfo
+from aggregator.tui.keys import binding
 
 UNFILED = "Unfiled"
 """The name shown for the topic of sources filed in none, `Place("topic", "")`: not a folder
@@ -30,8 +30,8 @@ class Place:
 
 class Sidebar(Tree[Place]):
     BINDINGS = [  # j and k move here too, as in the list
-        Binding("j", "cursor_down", "Down", show=False, id="sidebar.down"),
-        Binding("k", "cursor_up", "Up", show=False, id="sidebar.up"),
+        binding("sidebar.down", "cursor_down"),
+        binding("sidebar.up", "cursor_up"),
     ]
     DEFAULT_CSS = """
     Sidebar { width: 30; background: $panel; padding: 0 1; }
