@@ -1466,6 +1466,22 @@ def test_sources_in_no_folder_are_listed_and_refreshed_under_unfiled(tmp_path, s
     drive_owned(AggregatorApp(settings, library=lib), script)
 
 
+def test_a_refreshed_source_is_named_by_its_title(tmp_path, server):
+    """The notice said "Nothing new (http://…)" (found by review)."""
+    settings, lib = _served_library(tmp_path, server)
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        notes = record_notes(app)
+        source = next(s.url for s in lib.select_sources())
+        await choose(pilot, Place("source", source))
+        for _ in range(2):
+            await pilot.press("r")
+            await settle(pilot)
+        assert "Nothing new (Harbour News)" in notes
+
+    drive_owned(AggregatorApp(settings, library=lib), script)
+
+
 def test_a_adds_a_source(tmp_path, server):
     settings, lib = make_library(tmp_path)
     url = server.route(

@@ -248,6 +248,11 @@ class AggregatorApp(App[str | None]):
             return
         if place.kind == "source":
             urls, category = [place.value], None
+            if label is None:  # named as the sidebar names it, not by its address
+                source = self._listed(place.value)
+                if source is None:
+                    return
+                label = source.display_title
         elif place.kind == "topic" and not place.value:  # Unfiled: the sources in no folder
             urls, category = [s.url for s in self.library.select_sources() if not s.category], None
             label = label or UNFILED
