@@ -2014,6 +2014,28 @@ def test_adding_a_page_in_the_ui_names_the_other_feeds_it_offers(tmp_path: Path,
     drive_owned(AggregatorApp(settings, library=lib), script)
 
 
+def test_an_untitled_entry_is_listed_by_its_first_words_in_italics(library):
+    """Listed as "(untitled)" (a microblog's feed is mostly that): newsboat and NetNewsWire
+    show the first words of the text, and so does the list."""
+    settings, lib = library
+    words = "Trains are back on the coast line from Monday, with two new stops"
+    lib.store.upsert_entries(RAIL, [EntryDraft(guid="t", summary=words, text=words)])
+    lib.update_index()
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        (row,) = [r for r in entry_list(app).rows if r.untitled]
+        assert row.title == words
+        line = entry_list(app)._title_line(row, 120)
+        start = line.plain.index("Trains")
+        assert any(
+            span.start <= start < span.end and isinstance(span.style, Style) and span.style.italic
+            for span in line.spans
+        )
+        assert not any(r.untitled for r in entry_list(app).rows if r.id != row.id)
+
+    drive(AggregatorApp(settings, library=lib), script)
+
+
 def test_an_undated_entry_shows_the_day_it_arrived_marked_as_such(library):
     """Listed first (it arrived now) with today's time in italics; the reader says "undated"."""
     settings, lib = library

@@ -332,6 +332,8 @@ class EntryRow:
     """The source's address (one string object per source), for the sidebar's counts."""
     undated: bool = False
     """The source gave no date: `published` is when the library first stored it."""
+    untitled: bool = False
+    """The source gave no title: `title` is the first words of the entry's text."""
 
 
 @dataclass(frozen=True, slots=True)

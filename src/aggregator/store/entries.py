@@ -267,11 +267,11 @@ class EntryRows(Database):
         # A screenful walks `entry_by_date` and stops; a whole list reads the table in order
         # and sorts it (through the index it would fetch each row at random: 40% slower).
         whole = not limit and not view.source_url
-        sql = f"""SELECT e.id, e.title,
+        sql = f"""SELECT e.id, COALESCE(NULLIF(e.title, ''), substr(e.summary, 1, 120)),
                          COALESCE(NULLIF(s.title, ''), NULLIF(s.feed_title, ''), e.source_url),
                          COALESCE(s.category, ''), COALESCE(NULLIF(e.published, ''), e.first_seen),
                          COALESCE(f.read, 0), COALESCE(f.starred, 0), e.full_text = 'partial',
-                         e.source_url, COALESCE(e.published, '') = ''
+                         e.source_url, COALESCE(e.published, '') = '', e.title = ''
                   FROM entry AS e {"NOT INDEXED" if whole else ""}
                   LEFT JOIN entry_flags AS f ON f.entry_id = e.id
                   LEFT JOIN source AS s ON s.url = e.source_url
@@ -297,6 +297,7 @@ class EntryRows(Database):
                     bool(r[7]),
                     one(r[8], r[8]),
                     bool(r[9]),
+                    bool(r[10]),
                 )
                 for r in conn.execute(sql, args)
             ]

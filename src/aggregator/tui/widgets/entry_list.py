@@ -171,7 +171,9 @@ class EntryList(ScrollView, can_focus=True):
         meta.append(_short_date(row.published), date_style)
         meta.append(" ", meta_style)
         title_width = max(4, width - len(marks) - len(meta))
-        title = Text(row.title or "(untitled)", style=base, no_wrap=True, overflow="ellipsis")
+        # No title from the source: its first words, in italics (as newsboat and NetNewsWire do).
+        style = base + Style(italic=True) if row.untitled else base
+        title = Text(row.title or "(untitled)", style=style, no_wrap=True, overflow="ellipsis")
         title.truncate(title_width, overflow="ellipsis", pad=True)
         line = Text(no_wrap=True, style=self.rich_style)
         line.append_text(marks)
