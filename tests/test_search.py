@@ -1309,3 +1309,19 @@ def test_today_and_yesterday_are_days_not_since(lib: Library):
     assert titles("quokka published:today") == {"Quokka now"}
     assert titles("quokka published:yesterday") == {"Quokka yesterday"}
     assert titles("quokka published:>-2d") == set(f"Quokka {k}" for k in dated)
+
+
+def test_a_query_with_nothing_to_rank_by_is_newest_first(lib: Library):
+    """Only a date, only exclusions, or nothing at all: every match would score the same, and
+    they came in the index's order; `""` found everything by relevance and nothing by date
+    (found by review)."""
+    for query in ("published:2024", "-glacier", "NOT", '""'):
+        result = lib.search(query, limit=50)
+        dates = [h.published for h in result.hits]
+        assert len(dates) > 3 and None not in dates, query
+        assert dates == sorted(dates, reverse=True), query
+        assert all(h.score is None for h in result.hits), query
+    everything = lib.search('""', limit=50)
+    assert everything.total == len(ENTRIES) == lib.search('""', sort="newest", limit=50).total
+    ranked = lib.search("hospital -glacier")  # words: ranked as ever
+    assert all(h.score is not None for h in ranked.hits)

@@ -131,6 +131,10 @@ class Searcher:
         if sort not in ("relevance", "newest"):
             raise UserError(f"unknown sort {sort!r}: use relevance or newest")
         parsed = parse_query(text, now=now)
+        if parsed.query is Q.NullQuery:  # nothing to look for (`""`, punctuation): everything
+            parsed.query = Q.Every()
+        if _unranked(parsed.query):
+            sort = "newest"  # nothing to rank by (no words, only dates or exclusions)
         ranker = self._current_ranker()
         searcher = ranker.searcher  # the ranker's own reader (`_current` may open a newer)
         ask = _Ask(
@@ -162,6 +166,15 @@ class Searcher:
             any_word=any_word,
             exact=exact,
         )
+
+
+def _unranked(query: Any) -> bool:
+    """Whether every match would score the same: everything, a date range, exclusions."""
+    if isinstance(query, Q.Every | Q.DateRange | Q.Not):
+        return True
+    if isinstance(query, Q.And | Q.Or):
+        return all(_unranked(q) for q in query.subqueries)
+    return False
 
 
 Found = tuple[list["RawHit"], "ParsedQuery", int, dict[str, dict[str, int]], bool, bool]
