@@ -85,3 +85,13 @@ def test_not_toml_at_all(tmp_path: Path):
 def test_bad_env_value_names_the_variable(tmp_path: Path):
     with pytest.raises(ConfigError, match="AGGREGATOR_FETCH_TRIES"):
         load_settings(data_dir=tmp_path, env={"AGGREGATOR_FETCH_TRIES": "many"})
+
+
+def test_a_mistyped_setting_in_the_environment_is_an_error_as_in_the_file(tmp_path: Path):
+    """`AGGREGATOR_FETCH_CONCURENCY=4` did nothing, in silence (found by review)."""
+    with pytest.raises(ConfigError, match="AGGREGATOR_FETCH_CONCURENCY: no such setting"):
+        load_settings(data_dir=tmp_path, env={"AGGREGATOR_FETCH_CONCURENCY": "4"})
+    settings = load_settings(
+        data_dir=tmp_path, env={"AGGREGATOR_HOME": str(tmp_path), "AGGREGATOR_DEBUG": "1"}
+    )
+    assert settings.data_dir == tmp_path  # other variables of the program are not settings
