@@ -49,6 +49,13 @@ def _prepare_dirs(settings: Settings) -> bool:
             raise DataDirError(f"{directory} exists and is not a directory", path=str(directory))
         if not os.access(directory, os.W_OK | os.X_OK):
             raise DataDirError(f"{directory} is not writable", path=str(directory))
+    # SQLite's side files take the library's mode when made: a library once read-only leaves
+    # a read-only `-shm` that fails every write after the library itself is made writable,
+    # with a message naming the library. Named here, before any fetching is done.
+    db = settings.db_path
+    for path in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        if path.exists() and not os.access(path, os.W_OK):
+            raise DataDirError(f"{path} is not writable", path=str(path))
     default_path = settings.config_dir / "feeds.opml"
     if settings.opml_path == default_path and not default_path.exists():
         try:
