@@ -1512,16 +1512,27 @@ def test_a_adds_a_source(tmp_path, server):
 
 
 def test_adding_a_source_already_listed_says_so_and_keeps_running(library):
+    """The form comes back as typed, to correct (it closed, and the URL was lost: found by
+    review); Esc leaves it."""
     settings, lib = library
 
     async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
         notes = record_notes(app)
         await pilot.press("a")
         app.screen.query_one("#url", Input).value = MED
+        app.screen.query_one("#category", Input).value = "Medicine"
         await pilot.press("enter")
         await settle(pilot)
-        assert app.is_running and app.screen is app.main
-        assert (f"{MED} is already a source", "error") in notes.messages
+        assert app.is_running
+        assert ("Could not add the source: " + f"{MED} is already a source", "error") in [
+            (m, sev) for m, sev in notes.messages
+        ]
+        assert isinstance(app.screen, SourceFormScreen)
+        assert app.screen.query_one("#url", Input).value == MED
+        assert not app.screen.query_one("#url", Input).disabled
+        assert app.screen.query_one("#category", Input).value == "Medicine"
+        await pilot.press("escape")
+        assert app.screen is app.main
         assert len(lib.sources()) == 3
 
     drive(AggregatorApp(settings, library=lib), script)

@@ -332,16 +332,25 @@ class AggregatorApp(App[str | None]):
     def action_add_source(self) -> None:
         self.add_source()
 
-    def add_source(self, then: Callable[[], object] | None = None) -> None:
+    def add_source(
+        self, then: Callable[[], object] | None = None, typed: SourceForm | None = None
+    ) -> None:
+        """The add form; `typed`: what an add that failed was given, to correct."""
+
         def submitted(form: SourceForm | None) -> None:
             if form is not None:
                 self._add(form, then)
 
-        self.push_screen(SourceFormScreen(), submitted)
+        self.push_screen(SourceFormScreen(typed, editing=False), submitted)
 
     @work(thread=True, group="sources", exit_on_error=False)
     def _add(self, form: SourceForm, then: Callable[[], object] | None) -> None:
-        added = self.library.add_source(form.url, category=form.category, title=form.title)
+        try:
+            added = self.library.add_source(form.url, category=form.category, title=form.title)
+        except AggregatorError as exc:  # the form comes back as typed, to correct
+            self.post_message(WorkerFailed("add the source", str(exc)))
+            self.call_from_thread(self.add_source, then, form)
+            return
         if form.full_text:
             self.library.update_source(added.source.url, full_text=True)
         note = f"Added {added.source.display_title}"

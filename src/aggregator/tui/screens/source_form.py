@@ -23,12 +23,14 @@ class SourceForm:
 class SourceFormScreen(ModalScreen[SourceForm | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="form.cancel")]
 
-    def __init__(self, form: SourceForm | None = None) -> None:
+    def __init__(self, form: SourceForm | None = None, *, editing: bool | None = None) -> None:
+        """`form`: a source to edit, or (`editing=False`) an add to try again as typed."""
         super().__init__()
         self.form = form
+        self.editing = form is not None if editing is None else editing
 
     def compose(self) -> ComposeResult:
-        editing = self.form is not None
+        editing = self.editing
         with Vertical():
             yield Static(Text("Edit source" if editing else "Add a source", style="bold"))
             yield Label(
