@@ -247,6 +247,8 @@ def test_permanent_redirect_is_reported(server, tmp_path, capsys):
     home = ["--data-dir", str(tmp_path / "home"), "--opml", str(tmp_path / "list.opml")]
     code, out, _ = cli(capsys, *home, "sources", "list")
     assert code == 0 and f"ok; moved permanently to {server.url('/new')}" in out
+    code, out, _ = cli(capsys, *home, "fetch", "--source", old)  # plain lines say so too
+    assert code == 0 and f"\tmoved permanently to {server.url('/new')}" in out
 
 
 def _dead_url() -> str:

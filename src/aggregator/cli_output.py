@@ -161,7 +161,9 @@ class FetchDisplay:
 
 
 def _plain_line(r: UpdateResult) -> str:
-    fields = [r.status, str(r.new), str(r.updated), r.url, r.error or r.warning or ""]
+    moved = f"moved permanently to {r.moved_to}" if r.moved_to else ""
+    note = "; ".join(n for n in (r.error or r.warning, moved) if n)
+    fields = [r.status, str(r.new), str(r.updated), r.url, note]
     return "\t".join(fields)
 
 
