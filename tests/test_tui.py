@@ -2000,6 +2000,17 @@ def test_the_demo_loads_its_samples_and_finds_the_night_train_story_once(demo):
         assert story.also_in == ("Postcard Quarterly",)
         assert sum(title.startswith("Night Train Returns") for title in found) == 1
         assert len(found) == len(result.hits) == len(set(found))
+        # read as one: its copy in the other source is read too, not offered again there
+        assert len(story.also_ids) == 1
+        entries = entry_list(app)
+        entries.focus()
+        entries.move_to(found.index(story.title))
+        await pilot.press("enter")
+        await settle(pilot)
+        assert all(lib.store.entry(i).read for i in (story.id, *story.also_ids))
+        await pilot.press("m")  # and unread as one
+        await settle(pilot)
+        assert not any(lib.store.entry(i).read for i in (story.id, *story.also_ids))
 
     app = AggregatorApp(demo_library.settings, library=lib, refresh_on_start=True, demo=True)
     drive(app, script)

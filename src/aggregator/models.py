@@ -292,6 +292,8 @@ class Hit:
     """Where the query's words are in `snippet`, as (start, end) offsets."""
     also_in: tuple[str, ...] = ()
     """Other sources that carry the same story (same canonical URL)."""
+    also_ids: tuple[str, ...] = ()
+    """Those sources' copies of it: shown as one hit, they are read as one."""
     read: bool = False
     starred: bool = False
     seen: datetime | None = None

@@ -392,4 +392,5 @@ def _hit(
         read=entry.read,
         starred=entry.starred,
         seen=entry.seen,
+        also_ids=tuple(o.id for o in others if o.id != entry.id),
     )

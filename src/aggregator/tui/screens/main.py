@@ -222,7 +222,7 @@ class MainScreen(AppScreen):
         library = self.app.library
         entry = library.entry(entry_id)
         if mark_read and not entry.read:
-            self.app.store_flags([entry_id], read=True)
+            self.app.store_flags(self._with_copies([entry_id]), read=True)
         self.app.call_from_thread(self._show_entry, entry, mark_read)
 
     async def _show_entry(self, entry: object, marked: bool) -> None:
@@ -294,7 +294,7 @@ class MainScreen(AppScreen):
             elif reader.scroll_y >= reader.max_scroll_y:
                 shown = self.query_one(EntryList).current
                 if shown is not None and not shown.read:  # paged through to its end: read
-                    self.app.mark([shown.id], read=True)
+                    self.app.mark(self._with_copies([shown.id]), read=True)
                 self.action_unread(1)
             else:
                 reader.scroll_page_down(animate=False)
@@ -340,7 +340,15 @@ class MainScreen(AppScreen):
     def action_toggle_read(self) -> None:
         row = self.query_one(EntryList).current
         if row is not None:
-            self.app.mark([row.id], read=not row.read)
+            self.app.mark(self._with_copies([row.id]), read=not row.read)
+
+    def _with_copies(self, ids: list[str]) -> list[str]:
+        """In search results, a story two sources carry is one hit: read (or unread) as one,
+        its copies too, so the other source's list does not offer it again."""
+        if self.search_result is None:
+            return ids
+        copies = {h.id: h.also_ids for h in self.search_result.hits}
+        return list(dict.fromkeys(i for eid in ids for i in (eid, *copies.get(eid, ()))))
 
     def action_star(self) -> None:
         row = self.query_one(EntryList).current
