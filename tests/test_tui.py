@@ -2058,6 +2058,26 @@ def test_an_untitled_entry_is_listed_by_its_first_words_in_italics(library):
     drive(AggregatorApp(settings, library=lib), script)
 
 
+def test_an_emoji_sequence_in_a_title_keeps_the_date_in_its_column(library):
+    """👨‍👩‍👧 is one glyph in some terminals and three in others (tmux): the date column
+    moved and stray cells stayed (found by review). Its parts are shown apart, the same
+    width everywhere."""
+    settings, lib = library
+    lib.store.upsert_entries(
+        RAIL,
+        [_draft("fam", "Family trip \U0001f468\u200d\U0001f469\u200d\U0001f467 by rail", "x", 31)],
+    )
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        entries = entry_list(app)
+        row = next(r for r in entries.rows if r.title.startswith("Family"))
+        line = entries._title_line(row, 100)
+        assert "\u200d" not in line.plain and "\U0001f468\U0001f469\U0001f467" in line.plain
+        assert line.cell_len == 100
+
+    drive(AggregatorApp(settings, library=lib), script)
+
+
 def test_an_undated_entry_shows_the_day_it_arrived_marked_as_such(library):
     """Listed first (it arrived now) with today's time in italics; the reader says "undated"."""
     settings, lib = library

@@ -17,6 +17,7 @@ from textual.strip import Strip
 
 from aggregator.models import EntryRow
 from aggregator.tui.keys import binding
+from aggregator.tui.text import unjoined
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,7 @@ class EntryList(ScrollView, can_focus=True):
         marks.append("●" if not row.read else " ", base)
         marks.append("★" if row.starred else " ", self.get_component_rich_style("entry-list--star"))
         marks.append(" ")
-        meta = Text(f" {row.source[:22]} · " if width > 60 else " ", meta_style)
+        meta = Text(f" {unjoined(row.source)[:22]} · " if width > 60 else " ", meta_style)
         # A source that gives no date: the day it arrived, in italics (the reader says so).
         date_style = meta_style + Style(italic=True) if row.undated else meta_style
         meta.append(_short_date(row.published), date_style)
@@ -173,7 +174,9 @@ class EntryList(ScrollView, can_focus=True):
         title_width = max(4, width - len(marks) - len(meta))
         # No title from the source: its first words, in italics (as newsboat and NetNewsWire do).
         style = base + Style(italic=True) if row.untitled else base
-        title = Text(row.title or "(untitled)", style=style, no_wrap=True, overflow="ellipsis")
+        title = Text(
+            unjoined(row.title) or "(untitled)", style=style, no_wrap=True, overflow="ellipsis"
+        )
         title.truncate(title_width, overflow="ellipsis", pad=True)
         line = Text(no_wrap=True, style=self.rich_style)
         line.append_text(marks)

@@ -14,6 +14,7 @@ from textual.widgets.tree import NodeID, TreeNode
 
 from aggregator.models import SourceInfo
 from aggregator.tui.keys import binding
+from aggregator.tui.text import unjoined
 
 UNFILED = "Unfiled"
 """The name shown for the topic of sources filed in none, `Place("topic", "")`: not a folder
@@ -226,7 +227,7 @@ def _label(name: str, count: int, *, failing: bool = False, room: int | None = N
     label = Text(no_wrap=True, overflow="ellipsis")
     if failing:
         label.append("! ", style="bold red")
-    label.append(name)  # a Text, never markup: source names come from feeds
+    label.append(unjoined(name))  # a Text, never markup: source names come from feeds
     counted = f"  {count:,}" if count else ""
     if room is not None and label.cell_len + len(counted) > room:
         label.truncate(max(1, room - len(counted)), overflow="ellipsis")
