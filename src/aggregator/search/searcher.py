@@ -204,26 +204,29 @@ def _ranked(
         looser = _page(ranker, loose.query, ask, helper)
         if looser.total > page.total:
             page, parsed, any_word = looser, loose, True
-    sort = ask.sort
     stored = ranker.searcher.stored_fields
-    hits = []
-    for _, neg, score in page.rows:
-        fields = stored(-neg)
-        hits.append(
-            RawHit(
-                id=fields["id"],
-                score=float(score) if sort == "relevance" else None,
-                source_url=fields.get("source_url", ""),
-                topic=fields.get("topic", "-"),
-                published=_utc(fields.get("published")),
-                canonical=fields.get("canonical", fields["id"]),
-            )
-        )
+    hits = [_raw_hit(stored(-neg), score, ask.sort) for _, neg, score in page.rows]
     facets = {
         name: {value: n for value, n in page.facets[column].most_common() if value not in ("", "-")}
-        for name, column in (("category", "topic"), ("source", "source_url"))
+        for name, column in _FACET_COLUMNS
     }
     return hits, parsed, page.total, facets, page.exact, any_word
+
+
+_FACET_COLUMNS = (("category", "topic"), ("source", "source_url"))
+"""Each facet of a search, and the index column it counts."""
+
+
+def _raw_hit(fields: Any, score: float | None, sort: str) -> RawHit:
+    """A hit from its stored fields (a mapping: the ranker's, or a Whoosh `Hit`)."""
+    return RawHit(
+        id=fields["id"],
+        score=float(score or 0.0) if sort == "relevance" else None,
+        source_url=fields.get("source_url", ""),
+        topic=fields.get("topic", "-"),
+        published=_utc(fields.get("published")),
+        canonical=fields.get("canonical", fields["id"]),
+    )
 
 
 def _page(ranker: Ranker, query: Any, ask: _Ask, helper: SearchHelper | None) -> Page:
@@ -249,17 +252,7 @@ def _whoosh_ranked(searcher: Any, parsed: ParsedQuery, ask: _Ask) -> Found:
         if looser.scored_length() > results.scored_length():
             results, parsed, any_word = looser, loose, True
     total, facets, exact = run.count(parsed.query, results)
-    hits = [
-        RawHit(
-            id=hit["id"],
-            score=float(hit.score or 0.0) if sort == "relevance" else None,
-            source_url=hit.get("source_url", ""),
-            topic=hit.get("topic", "-"),
-            published=_utc(hit.get("published")),
-            canonical=hit.get("canonical", hit["id"]),
-        )
-        for hit in results[: run.top_size]
-    ]
+    hits = [_raw_hit(hit, hit.score, sort) for hit in results[: run.top_size]]
     return hits, parsed, total, facets, exact, any_word
 
 
@@ -290,8 +283,8 @@ class _Runner:
         reader = self.searcher.reader()
         if query.estimate_size(reader) <= COUNT_EXACTLY:
             facets = {
-                "category": sorting.FieldFacet("topic", maptype=sorting.Count),
-                "source": sorting.FieldFacet("source_url", maptype=sorting.Count),
+                name: sorting.FieldFacet(column, maptype=sorting.Count)
+                for name, column in _FACET_COLUMNS
             }
             results = self.searcher.search(
                 query,
@@ -304,7 +297,7 @@ class _Runner:
             return len(results), _facets(results), True
         counts: dict[str, dict[str, int]] = {"category": {}, "source": {}}
         for hit in top:
-            for name, column in (("category", "topic"), ("source", "source_url")):
+            for name, column in _FACET_COLUMNS:
                 value = hit.get(column) or "-"
                 if value != "-":
                     counts[name][value] = counts[name].get(value, 0) + 1
@@ -336,7 +329,7 @@ def _filters(
 
 def _facets(results: Any) -> dict[str, dict[str, int]]:
     out = {}
-    for name in ("category", "source"):
+    for name, _ in _FACET_COLUMNS:
         try:
             groups = results.groups(name)
         except (KeyError, ValueError):
