@@ -15,13 +15,13 @@ from aggregator.search.any_word import ParsedQuery, _Item, _loosen, _loosened
 from aggregator.search.dates import _DATE_MARK, _take_dates
 from aggregator.search.forgiving import _forgive
 from aggregator.search.near import MAX_EDITS, NearTerm, _edits, _partial
-from aggregator.search.phrases import FastPhrase
 from aggregator.search.words import (
     _DEFAULT_FIELDS,
     FIELDS,
     MAX_PHRASE,
     _all_of,
     _any_of,
+    _in_order,
     _schema,
     _word_query,
 )
@@ -307,22 +307,14 @@ class _Reader:
             slop = max(slop, 1)
         elif after.startswith("^"):
             boost = float(after[1:])
-        schema, parts = _schema(), []
-        for name in fields:
-            field = schema[name]
-            words = list(field.process_text(text, mode="query"))
-            if len(words) > MAX_PHRASE:
-                self._note(f"a phrase of {len(words)} words was matched by its first {MAX_PHRASE}")
-                words = words[:MAX_PHRASE]
-            if not words:
-                continue
-            if len(words) == 1:
-                parts.append(Q.Term(name, words[0]))
-            elif field.format.supports("positions"):
-                parts.append(FastPhrase(name, words, slop=slop))
-            else:
-                parts.append(Q.And([Q.Term(name, w) for w in words]))
-        return _any_of(parts).with_boost(boost)
+        noted: list[int] = []  # the phrase is cut in each field: said once
+
+        def cut(length: int) -> None:
+            if not noted:
+                self._note(f"a phrase of {length} words was matched by its first {MAX_PHRASE}")
+            noted.append(length)
+
+        return _in_order(fields, text, slop=slop, cut=cut).with_boost(boost)
 
 
 _FIELD_NAMES = frozenset(FIELDS.values())

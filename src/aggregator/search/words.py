@@ -5,7 +5,7 @@ all-of that join clauses."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from whoosh import query as Q
@@ -38,14 +38,27 @@ def _word_query(fields: Iterable[str], word: str) -> Any:
     """A word in each of the fields, as Whoosh's parser reads it: a word the analyzer
     splits (`can't`, `i.e`) is a phrase of its parts, or all of them in a field that keeps
     no positions (`url:`)."""
+    return _in_order(fields, word)
+
+
+def _in_order(
+    fields: Iterable[str], text: str, *, slop: int = 1, cut: Callable[[int], None] | None = None
+) -> Any:
+    """The terms of `text` in order, in each of the fields: one term is a term, several a
+    phrase; in a field that keeps no positions, all of them anywhere. A phrase longer than
+    MAX_PHRASE is all of its terms anywhere, or (with `cut`, told how long it was) its
+    first MAX_PHRASE in order."""
     schema, parts = _schema(), []
     for name in fields:
         field = schema[name]
-        terms = list(field.process_text(word, mode="query"))
+        terms = list(field.process_text(text, mode="query"))
+        if len(terms) > MAX_PHRASE and cut is not None:
+            cut(len(terms))
+            terms = terms[:MAX_PHRASE]
         if len(terms) == 1:
             parts.append(Q.Term(name, terms[0]))
         elif terms and field.format.supports("positions") and len(terms) <= MAX_PHRASE:
-            parts.append(FastPhrase(name, terms))
+            parts.append(FastPhrase(name, terms, slop=slop))
         elif terms:
             parts.append(Q.And([Q.Term(name, term) for term in dict.fromkeys(terms)]))
     return _any_of(parts)
