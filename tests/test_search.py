@@ -1308,6 +1308,11 @@ def test_today_and_yesterday_are_days_not_since(lib: Library):
 
     assert titles("quokka published:today") == {"Quokka now"}
     assert titles("quokka published:yesterday") == {"Quokka yesterday"}
+    assert titles("quokka published:>=today") == {"Quokka now", "Quokka future"}
+    assert titles("quokka published:>today") == {"Quokka future"}  # after the whole day
+    assert titles("quokka published:<=today") == {"Quokka now", "Quokka yesterday"}
+    assert titles("quokka published:<today") == {"Quokka yesterday"}
+    assert titles("quokka published:[yesterday to today]") == {"Quokka now", "Quokka yesterday"}
     assert titles("quokka published:>-2d") == set(f"Quokka {k}" for k in dated)
 
 

@@ -846,3 +846,24 @@ def test_a_feed_declared_over_both_is_added_over_http_when_https_fails(server, c
     page = server.route("/", declaring(secure, plain))
     code, out, err = cli(capsys, "sources", "add", page)
     assert code == 0 and plain in out, err
+
+
+def test_a_progress_display_that_fails_leaves_no_false_failures(server, tmp_path):
+    """`fetch > /dev/full`: the display's error closed the client under the sources still on
+    their way, which were then recorded as failing and backed off (found by review)."""
+    fast = server.route("/fast.xml", Route(body=rss(item("f", "Fast", LONG))))
+    slow = [
+        server.route(f"/slow{i}.xml", Route(body=rss(item(f"s{i}", "Slow", LONG)), stall=0.5))
+        for i in range(3)
+    ]
+    with library_with(tmp_path, *(Source(url=u) for u in [fast, *slow])) as lib:
+
+        def display(progress: object) -> None:
+            raise OSError(28, "No space left on device")
+
+        with pytest.raises(OSError):
+            lib.fetch(progress=display)
+        assert all(info.state.failures == 0 for info in lib.sources())
+        assert all(info.state.last_error in (None, "") for info in lib.sources())
+        report = lib.fetch()  # and nothing is backed off
+        assert not report.skipped and {r.status for r in report.results} == {"ok"}

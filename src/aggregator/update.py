@@ -136,22 +136,28 @@ class Updater:
             async with HttpClient(self.settings.fetch, trust) as http:
                 self._http = http
                 launch()
-                for _ in due:
-                    result = (await landed.get()).result()
-                    results[result.url] = result
-                    tally.done += 1
-                    tally.new += result.new
-                    tally.failed += result.status == "failed"
-                    if progress is not None:
-                        progress(
-                            FetchProgress(tally.done, len(due), tally.new, tally.failed, result)
-                        )
+                try:
+                    for _ in due:
+                        result = (await landed.get()).result()
+                        results[result.url] = result
+                        tally.done += 1
+                        tally.new += result.new
+                        tally.failed += result.status == "failed"
+                        if progress is not None:
+                            progress(
+                                FetchProgress(tally.done, len(due), tally.new, tally.failed, result)
+                            )
+                except BaseException:
+                    # Ctrl-C, or the progress display failing (its output on a full disk):
+                    # the sources still on their way stop here, while the client is open. Let
+                    # go on, they would fail on a closed client, and be recorded as failing.
+                    frontier.close()
+                    for task in running:
+                        task.cancel()
+                    await asyncio.gather(*running, return_exceptions=True)
+                    raise
         except asyncio.CancelledError:
             interrupted = True
-            frontier.close()
-            for task in running:
-                task.cancel()
-            await asyncio.gather(*running, return_exceptions=True)
         finally:
             if self._cpu is not None:
                 self._cpu.shutdown(wait=True, cancel_futures=True)

@@ -155,7 +155,7 @@ class SourceList:
         changed = replace(
             target,
             title=target.title if title is None else _clean_name(title),
-            category=target.category if category is None else _clean_category(category),
+            category=target.category if category is None else _as_listed(category, listed),
             full_text=target.full_text if full_text is None else full_text,
         )
         self._save_list([changed if s.url == target.url else s for s in listed])
@@ -209,15 +209,10 @@ class SourceList:
             if not inside:  # a typo would otherwise fetch nothing and say all is well
                 raise _unknown_topic(category, listed)
             urls_inside = {s.url for s in inside}
-            named = chosen
+            outside = [s for s in chosen if s.url not in urls_inside]
+            if urls and outside:  # a source named and a topic it is not in: say so
+                raise UserError(f"{outside[0].url} is not in the topic '{category}'")
             chosen = [s for s in chosen if s.url in urls_inside]
-            if urls and not chosen:  # both asked for, and nothing is both: say so
-                which = (
-                    f"{named[0].url} is not"
-                    if len(named) == 1
-                    else f"none of the {len(named)} sources named is"
-                )
-                raise UserError(f"{which} in the topic '{category}': nothing to do")
         return chosen
 
     def source_tags(self) -> dict[str, tuple[str, ...]]:
@@ -251,21 +246,20 @@ class SourceList:
     ) -> tuple[str | None, str | None]:
         """A topic or source to narrow a search by must be in the list: named by mistake, it
         would find nothing, as if the library had no match. A topic is named as `category:`
-        reads it: by its path, or by the name of any of its levels. Returns both as listed
-        (`HTTP://Host/feed` is `http://host/feed`; `Film/TV` is the folder `Film∕TV` when
-        there is no `Film` holding `TV`), to search by."""
+        reads it: by its path, or by the name of any of its levels. Returns both as a search
+        names them: the topic in lower case, as `category:` reads it (`Film/TV` is the folder
+        `film∕tv` when there is no `Film` holding `TV`), the source's address as listed
+        (`HTTP://Host/feed` is `http://host/feed`)."""
         listed = self._read_list()
         found = _find(listed, source).url if source else None
         if not category:
             return None, found
-        named = {
-            name: name
+        named = _as_shown(
+            name
             for listed_source in listed
             for path in (listed_source.category, *listed_source.tags)
             for name in _topic_names(path)
-        }
-        for name in list(named):
-            named.setdefault(name.replace(opml.FOLDER_SLASH, "/"), name)
+        )
         wanted = named.get(_clean_category(category).lower())
         if wanted is None:
             raise _unknown_topic(category, listed)
@@ -315,16 +309,26 @@ def _as_listed(category: str, listed: list[Source]) -> str:
     """A topic path as the list writes it: in its case, and with a folder whose name has a
     `/` (`Film/TV`, kept as `Film∕TV`) named as shown, unless folders `Film` > `TV` exist."""
     typed = _clean_category(category)
-    shown: dict[str, str] = {}
-    for source in listed:
-        for path in (source.category, *source.tags):
-            levels = path.split("/") if path else []
-            for i in range(len(levels), 0, -1):
-                prefix = "/".join(levels[:i])
-                shown.setdefault(prefix.lower(), prefix)
-    for path in list(shown.values()):
-        shown.setdefault(path.replace(opml.FOLDER_SLASH, "/").lower(), path)
-    return shown.get(typed.lower(), typed)
+    paths = (
+        "/".join(levels[:i])
+        for source in listed
+        for path in (source.category, *source.tags)
+        if path
+        for levels in [path.split("/")]
+        for i in range(len(levels), 0, -1)
+    )
+    return _as_shown(paths).get(typed.lower(), typed)
+
+
+def _as_shown(names: Iterable[str]) -> dict[str, str]:
+    """Each topic name or path by how it may be typed, in any case: as it is, and with a
+    folder's own `/` (kept as `∕`) typed as the `/` it is shown as; the name as it is wins."""
+    named: dict[str, str] = {}
+    for name in names:
+        named.setdefault(name.lower(), name)
+    for name in list(named.values()):
+        named.setdefault(name.replace(opml.FOLDER_SLASH, "/").lower(), name)
+    return named
 
 
 def _clean_category(category: str) -> str:

@@ -60,9 +60,9 @@ def _take_dates(text: str, now: datetime, notes: list[str]) -> tuple[str, list[A
 def _date_query(value: str, now: datetime, notes: list[str], written: str) -> Any:
     """`2024`, `2024-06`, `>2024-06-01`, `<=2024`, `>-7d`, `[2024-01 to 2024-03]`, `today`.
 
-    `>` is after the whole period named (`>2024`: from 2025), `<` before it, `>=` and `<=`
-    include it; an age (`>-7d`, newer than seven days ago; `today`) is the instant it starts
-    at. A range
+    `>` is after the whole period named (`>2024`: from 2025; `>today`: from tomorrow), `<`
+    before it, `>=` and `<=` include it; an age (`>-7d`, newer than seven days ago) is the
+    instant it starts at. A range
     may leave an end open (`[2024-01 to]`, `[* TO 2023-06]`), and one written the wrong way
     round is read the right way round.
     """
@@ -79,7 +79,7 @@ def _date_query(value: str, now: datetime, notes: list[str], written: str) -> An
         if value.startswith(op):
             rest = value[len(op) :]
             first, last = _period(rest, now)
-            if _relative(rest):  # an age: newer (`>`) or older (`<`) than that instant
+            if _age(rest):  # newer (`>`) or older (`<`) than that instant
                 if op[0] == ">":
                     return Q.DateRange("published", first, None)
                 return Q.DateRange("published", None, first, endexcl=op == "<")
@@ -91,9 +91,7 @@ def _date_query(value: str, now: datetime, notes: list[str], written: str) -> An
                 return Q.DateRange("published", None, first, endexcl=True)
             return Q.DateRange("published", None, last)
     first, last = _period(value, now)
-    # An age alone (`-7d`, `week`) is since then; `today` and `yesterday` are days, as dates are.
-    since = _relative(value) and value.lower() not in ("today", "yesterday")
-    return Q.DateRange("published", first, None if since else last)
+    return Q.DateRange("published", first, None if _age(value) else last)  # an age: since then
 
 
 def _split_range(inner: str) -> list[str]:
@@ -102,11 +100,10 @@ def _split_range(inner: str) -> list[str]:
     return [*parts, ""][:2]
 
 
-def _relative(value: str) -> bool:
-    return (
-        re.fullmatch(r"-?\d+[dwmy]|today|yesterday|week|month|year", value.strip().lower())
-        is not None
-    )
+def _age(value: str) -> bool:
+    """An age (`-7d`, `week`), an instant from now; `today` and `yesterday` are days, as
+    calendar dates are."""
+    return re.fullmatch(r"-?\d+[dwmy]|week|month|year", value.strip().lower()) is not None
 
 
 def _period(value: str, now: datetime) -> tuple[datetime, datetime]:
