@@ -1326,7 +1326,8 @@ def test_a_query_with_nothing_to_rank_by_is_newest_first(lib: Library):
         assert len(dates) > 3 and None not in dates, query
         assert dates == sorted(dates, reverse=True), query
         assert all(h.score is None for h in result.hits), query
+        assert result.sort == "newest", query  # and says so
     everything = lib.search('""', limit=50)
     assert everything.total == len(ENTRIES) == lib.search('""', sort="newest", limit=50).total
     ranked = lib.search("hospital -glacier")  # words: ranked as ever
-    assert all(h.score is not None for h in ranked.hits)
+    assert all(h.score is not None for h in ranked.hits) and ranked.sort == "relevance"

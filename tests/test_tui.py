@@ -1067,6 +1067,8 @@ def test_typing_a_query_shows_results_with_snippets(library):
         assert "The vaccine trial for rare" in text
         assert "2 entries by relevance (t to change)" in text
         assert app.focused is app.main.query_one("#search")  # typing goes on
+        await search(pilot, "published:2024")  # nothing to rank by: said so
+        assert "8 entries newest first (nothing to rank by)" in screen_text(app)
 
     drive(AggregatorApp(settings, library=lib), script)
 

@@ -304,6 +304,7 @@ def search_json(result: SearchResult) -> dict[str, Any]:
         "interpretation": result.interpretation or None,
         "pending": result.pending,
         "exact": result.exact,
+        "sort": result.sort,
     }
 
 

@@ -316,6 +316,9 @@ class SearchResult:
     exact: bool = True
     """False when there were too many matches to count: `total` is an estimate and the facets
     count the best-ranked hits only."""
+    sort: str = "relevance"
+    """The order of the hits: the one asked for, or newest when the query has nothing to rank
+    by (only dates, exclusions, or nothing)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -239,6 +239,7 @@ class Searching:
             pending=self.store.pending_index_count(),
             source_titles=titles,
             exact=raw.exact,
+            sort=raw.sort,
         )
 
     def mark_search_read(

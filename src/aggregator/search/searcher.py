@@ -55,6 +55,8 @@ class RawResults:
     exact: bool = True
     """False when the matches were too many to count one by one: `total` is Whoosh's estimate
     and the facets count the best-ranked hits."""
+    sort: str = "relevance"
+    """The order of the hits: the one asked for, or newest when there was nothing to rank."""
 
 
 class Searcher:
@@ -165,6 +167,7 @@ class Searcher:
             ),
             any_word=any_word,
             exact=exact,
+            sort=sort,
         )
 
 

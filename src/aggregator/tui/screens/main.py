@@ -524,7 +524,9 @@ class MainScreen(AppScreen):
             notes.append(f"Did you mean: {result.suggestion}  (ctrl+y)")
         if result.interpretation:
             notes.append(f"Read as: {result.interpretation}")
-        order = "newest first" if self.search_sort == "newest" else "by relevance"
+        order = "newest first" if result.sort == "newest" else "by relevance"
+        if result.sort != self.search_sort:
+            order += " (nothing to rank by)"
         about = "" if result.exact else "about "
         # Entries, not rows: a story carried by several sources is one row naming them all.
         found = f"{about}{result.total:,} {'entry' if result.total == 1 else 'entries'}"
@@ -532,7 +534,8 @@ class MainScreen(AppScreen):
         if narrow is not None and narrow.kind in ("facet-topic", "facet-source"):
             name = result.source_titles.get(narrow.value, narrow.value)
             found += f" in {name}"  # the sidebar's choice narrows them: say so
-        summary = f"{found} {order} (t to change) · {result.took_ms:.0f} ms"
+        change = "" if result.sort != self.search_sort else " (t to change)"
+        summary = f"{found} {order}{change} · {result.took_ms:.0f} ms"
         self.query_one("#notice", Static).update(Text("  ·  ".join([summary, *notes])))
         self.set_class(True, "searching")
 
