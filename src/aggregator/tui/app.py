@@ -12,6 +12,7 @@ from pathlib import Path
 
 from textual import on, work
 from textual.app import App, SuspendNotSupported
+from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.worker import Worker, WorkerState
 
@@ -54,7 +55,8 @@ class AggregatorApp(App[str | None]):
         binding("app.refresh_all", "refresh_all"),
         binding("app.sources", "sources"),
         binding("app.add_source", "add_source"),
-        binding("app.next_pane", "focus_next"),
+        # Not remappable: Textual's screens bind Tab themselves, so a remap would only add.
+        Binding("tab", "focus_next", "Next pane", show=False),
     ]
 
     def __init__(

@@ -38,7 +38,6 @@ ACTIONS: dict[str, tuple[str, str, bool]] = {
     "reader.up": ("k", "Scroll the article up", False),
     "sidebar.down": ("j", "Down in the sidebar (↓ too)", False),
     "sidebar.up": ("k", "Up in the sidebar (↑ too)", False),
-    "app.next_pane": ("tab", "Next pane", False),
 }
 HELP: dict[str, str] = {
     "source.check": "Check source (sources screen): fetch and read it now, storing nothing",

@@ -28,16 +28,16 @@ class HelpScreen(ModalScreen[None]):
         table.add_row(
             Text("ctrl+p"), Text("Command palette: every action, OPML import and export"), Text("")
         )
+        table.add_row(Text("Tab"), Text("Next pane"), Text(""))
         for action_id, (default, description, _) in ACTIONS.items():
             keys = self.keys.get(action_id, default)
             table.add_row(
                 Text(_pretty(keys)), Text(HELP.get(action_id, description)), Text(action_id)
             )
-
         with VerticalScroll():
             yield Static(Text("Keys", style="bold"))
             yield Static(
-                Text("Any key can be remapped in config.toml under [keys], by its action id.")
+                Text("A key with an action id can be remapped in config.toml under [keys].")
             )
             yield Static(table)
             yield Static(Text("Esc closes this.", style="dim"))
