@@ -91,6 +91,8 @@ def test_a_mistyped_setting_in_the_environment_is_an_error_as_in_the_file(tmp_pa
     """`AGGREGATOR_FETCH_CONCURENCY=4` did nothing, in silence (found by review)."""
     with pytest.raises(ConfigError, match="AGGREGATOR_FETCH_CONCURENCY: no such setting"):
         load_settings(data_dir=tmp_path, env={"AGGREGATOR_FETCH_CONCURENCY": "4"})
+    with pytest.raises(ConfigError, match="AGGREGATOR_FETCH_Concurrency: no such setting"):
+        load_settings(data_dir=tmp_path, env={"AGGREGATOR_FETCH_Concurrency": "4"})
     settings = load_settings(
         data_dir=tmp_path, env={"AGGREGATOR_HOME": str(tmp_path), "AGGREGATOR_DEBUG": "1"}
     )

@@ -151,8 +151,8 @@ def _merge_env(values: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]
         # A typo (`AGGREGATOR_FETCH_CONCURENCY`) would be ignored in silence, where the same
         # typo in config.toml is an error: it is one here too.
         prefix = f"AGGREGATOR_{name}_".upper()
-        for var in env:
-            if var.startswith(prefix) and var[len(prefix) :].lower() not in names:
+        for var in env:  # the names are upper case: `..._Concurrency` is a typo too
+            if var.startswith(prefix) and var[len(prefix) :] not in {n.upper() for n in names}:
                 known = ", ".join(f"{prefix}{n.upper()}" for n in sorted(names))
                 raise ConfigError(f"{var}: no such setting (known: {known})", key=var)
     return merged
