@@ -2056,6 +2056,9 @@ def test_an_untitled_entry_is_listed_by_its_first_words_in_italics(library):
             for span in line.spans
         )
         assert not any(r.untitled for r in entry_list(app).rows if r.id != row.id)
+        await search(pilot, "coast line")  # and in search results
+        (found,) = entry_list(app).rows
+        assert found.title == words and found.untitled
 
     drive(AggregatorApp(settings, library=lib), script)
 

@@ -332,7 +332,10 @@ def print_search(result: SearchResult) -> None:
     for number, h in enumerate(result.hits, 1):
         out.print()
         line = text(f"{number:>2}. ", style="dim")
-        line.append(h.title or "(untitled)", style="bold")
+        if h.title or not h.first_words:
+            line.append(h.title or "(untitled)", style="bold")
+        else:  # no title from the source: its first words, marked as not a title
+            line.append(h.first_words, style="bold italic")
         out.print(line)
         meta = " · ".join(p for p in (h.source, h.category, _hit_date(h), h.id) if p)
         if h.also_in:

@@ -13,6 +13,10 @@ waits to be fetched, the extracted article, or the feed's content kept because e
 failed or came back much shorter (never shown as whole)."""
 
 
+FIRST_WORDS = 120
+"""Characters of an untitled entry's text that stand in for its title in lists and results."""
+
+
 def topic_names(path: str) -> list[str]:
     """The names a topic path answers to (`News/World`: `News`, `News/World`, `World`): the
     path of each of its levels, and each level's own name. The search index files an entry
@@ -294,6 +298,8 @@ class Hit:
     """Other sources that carry the same story (same canonical URL)."""
     also_ids: tuple[str, ...] = ()
     """Those sources' copies of it: shown as one hit, they are read as one."""
+    first_words: str = ""
+    """The start of its text, when the source gave it no title: shown in the title's place."""
     read: bool = False
     starred: bool = False
     seen: datetime | None = None

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from aggregator.config import Settings
 from aggregator.errors import IndexLockedError, StoreError
-from aggregator.models import Entry, Hit, IndexDoc, SearchResult
+from aggregator.models import FIRST_WORDS, Entry, Hit, IndexDoc, SearchResult
 from aggregator.sanitize import strip_controls
 from aggregator.store import Store
 
@@ -394,4 +394,5 @@ def _hit(
         starred=entry.starred,
         seen=entry.seen,
         also_ids=tuple(o.id for o in others if o.id != entry.id),
+        first_words="" if entry.title else entry.summary[:FIRST_WORDS],
     )

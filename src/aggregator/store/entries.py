@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from aggregator.errors import EntryNotFoundError
-from aggregator.models import Entry, EntryDraft, EntryRow, IndexDoc, View
+from aggregator.models import FIRST_WORDS, Entry, EntryDraft, EntryRow, IndexDoc, View
 from aggregator.store.database import Database, from_db, now_db, select_in, to_db
 
 
@@ -267,7 +267,7 @@ class EntryRows(Database):
         # A screenful walks `entry_by_date` and stops; a whole list reads the table in order
         # and sorts it (through the index it would fetch each row at random: 40% slower).
         whole = not limit and not view.source_url
-        sql = f"""SELECT e.id, COALESCE(NULLIF(e.title, ''), substr(e.summary, 1, 120)),
+        sql = f"""SELECT e.id, COALESCE(NULLIF(e.title, ''), substr(e.summary, 1, {FIRST_WORDS})),
                          COALESCE(NULLIF(s.title, ''), NULLIF(s.feed_title, ''), e.source_url),
                          COALESCE(s.category, ''), COALESCE(NULLIF(e.published, ''), e.first_seen),
                          COALESCE(f.read, 0), COALESCE(f.starred, 0), e.full_text = 'partial',

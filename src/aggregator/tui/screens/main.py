@@ -501,7 +501,7 @@ class MainScreen(AppScreen):
         rows = [
             EntryRow(
                 h.id,
-                h.title,
+                h.title or h.first_words,
                 h.source,
                 h.category,
                 h.published or h.seen,
@@ -509,6 +509,7 @@ class MainScreen(AppScreen):
                 h.starred,
                 source_url=h.source_url,
                 undated=h.published is None,
+                untitled=not h.title and bool(h.first_words),
             )
             for h in result.hits
         ]
