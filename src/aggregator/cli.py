@@ -13,7 +13,7 @@ import re
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -567,6 +567,8 @@ def _internal_error(exc: BaseException) -> int:
 
 
 def _fail(message: str) -> None:
-    err.print(
-        text(f"aggregator: {' '.join(message.split())}"), style="red" if err.is_terminal else ""
-    )
+    # Standard error may be gone too (a closed or full terminal): the exit code says it then.
+    with suppress(OSError):
+        err.print(
+            text(f"aggregator: {' '.join(message.split())}"), style="red" if err.is_terminal else ""
+        )

@@ -14,7 +14,6 @@ from aggregator.models import (
     Entry,
     FetchProgress,
     FetchReport,
-    Hit,
     SearchResult,
     UpdateResult,
 )
@@ -238,12 +237,11 @@ def entry_json(entry: Entry) -> dict[str, Any]:
     }
 
 
-def _entry_date(entry: Entry) -> str:
-    if entry.published:
-        return entry.published.astimezone().strftime("%Y-%m-%d %H:%M")
-    if entry.seen:
-        return entry.seen.astimezone().strftime("undated, first seen %Y-%m-%d %H:%M")
-    return ""
+def _dated(published: datetime | None, seen: datetime | None, fmt: str) -> str:
+    """The date the source gave, else the day the library first stored it, said so."""
+    if published:
+        return published.astimezone().strftime(fmt)
+    return f"undated, first seen {seen.astimezone().strftime(fmt)}" if seen else ""
 
 
 def render_entry(entry: Entry, *, markdown: bool) -> str:
@@ -252,7 +250,7 @@ def render_entry(entry: Entry, *, markdown: bool) -> str:
         for part in (
             entry.source_title or entry.source_url,
             entry.author,
-            _entry_date(entry),
+            _dated(entry.published, entry.seen, "%Y-%m-%d %H:%M"),
         )
         if part
     )
@@ -308,12 +306,6 @@ def search_json(result: SearchResult) -> dict[str, Any]:
     }
 
 
-def _hit_date(h: Hit) -> str:
-    if h.published:
-        return _local(h.published)
-    return f"undated, first seen {_local(h.seen)}" if h.seen else ""
-
-
 def print_search(result: SearchResult) -> None:
     """Ranked hits with their snippets, Rich on a terminal and tab-separated in a pipe."""
     if not out.is_terminal:
@@ -337,7 +329,8 @@ def print_search(result: SearchResult) -> None:
         else:  # no title from the source: its first words, marked as not a title
             line.append(h.first_words, style="bold italic")
         out.print(line)
-        meta = " · ".join(p for p in (h.source, h.category, _hit_date(h), h.id) if p)
+        date = _dated(h.published, h.seen, "%Y-%m-%d")
+        meta = " · ".join(p for p in (h.source, h.category, date, h.id) if p)
         if h.also_in:
             meta += " · also in " + ", ".join(h.also_in)
         out.print(text("    " + meta, style="cyan"))
@@ -378,7 +371,3 @@ def _search_notes(result: SearchResult) -> None:
                 style="yellow",
             )
         )
-
-
-def _local(value: datetime) -> str:
-    return value.astimezone().strftime("%Y-%m-%d")
