@@ -122,3 +122,28 @@ def test_an_excluded_word_with_an_h_is_not_a_request_for_help(opml: Path, capsys
     assert titles(capsys) == {TEXTS["a"], TEXTS["b"]}
     assert run(["--opml", str(opml), "search", "hospital", "-winter", "--json"]) == 0
     assert titles(capsys) == {TEXTS["a"]}
+
+
+def test_a_list_that_cannot_be_read_still_lets_the_library_be_read_and_searched(opml: Path, capsys):
+    """A list emptied or garbled (an editor's save cut short) made search, read and stats
+    refuse: the whole library out of reach (found by review). They work on the sources as
+    last read and say why after their output; changing the list or fetching still waits for
+    a fix, and the file is never rewritten from the stored copy."""
+    assert run(["--opml", str(opml), "search", "hospital", "--json"]) == 0
+    hits = json.loads(capsys.readouterr().out)["hits"]
+    broken = ""  # an editor's save cut short, a file synced half-way
+    opml.write_text(broken, encoding="utf-8")
+    assert run(["--opml", str(opml), "search", "hospital", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["hits"] == hits
+    assert "the sources shown are as last read" in captured.err
+    assert captured.err.count("\n") == 1
+    assert run(["--opml", str(opml), "read", hits[0]["id"], "--format", "text"]) == 0
+    assert hits[0]["title"] in capsys.readouterr().out
+    assert run(["--opml", str(opml), "stats", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["sources"] > 0
+    for command in (["sources", "add", "https://new.example/feed", "--no-discover"], ["fetch"]):
+        assert run(["--opml", str(opml), *command]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "last read" not in err
+    assert opml.read_text(encoding="utf-8") == broken

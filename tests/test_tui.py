@@ -1648,6 +1648,25 @@ def test_d_deletes_a_source_after_a_confirm(library):
     drive(AggregatorApp(settings, library=lib), script)
 
 
+def test_a_list_that_cannot_be_read_leaves_the_library_readable(library):
+    """An emptied list file made the app refuse to start: the library shows its sources as
+    last read, says why, and reading goes on."""
+    settings, lib = library
+    settings.opml_path.write_text("", encoding="utf-8")
+    app = AggregatorApp(settings, library=lib)
+    notes = record_notes(app)
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        assert sidebar_labels(app) == UNTOUCHED
+        assert titles(app) == ORDER
+        assert "the sources shown are as last read" in notes
+        await pilot.press("enter")
+        await settle(pilot)
+        assert stored(lib, ORDER[0]).read
+
+    drive(app, script)
+
+
 def test_e_and_d_on_a_source_removed_meanwhile_say_so_and_reload(library):
     """`sources remove` in another shell, then `e` or `d` on it in the sidebar: the app
     crashed with a traceback (found by review)."""

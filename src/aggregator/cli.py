@@ -54,6 +54,14 @@ class Context:
         settings = load_settings(data_dir=self.data_dir, opml=self.opml)
         with open_library(settings) as library:
             yield library
+            if library.list_problem:  # said after the output, which it did not stop
+                err.print(
+                    text(
+                        f"{library.list_problem}: the sources shown are as last read; fix the "
+                        "list to change them or to fetch",
+                        style="yellow",
+                    )
+                )
 
 
 pass_context = click.make_pass_decorator(Context)

@@ -11,11 +11,11 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from aggregator.config import Settings
-from aggregator.errors import DataDirError, EntryNotFoundError
+from aggregator.errors import DataDirError, EntryNotFoundError, OpmlError
 from aggregator.library.fetching import Fetching
 from aggregator.library.searching import Searching
 from aggregator.library.source_list import DEFAULT_LIST_TITLE, SourceList
-from aggregator.models import Entry, EntryRow, Stats, View
+from aggregator.models import Entry, EntryRow, Source, Stats, View
 from aggregator.store import Store
 
 if TYPE_CHECKING:
@@ -83,9 +83,19 @@ class Library(SourceList, Fetching, Searching):
         self._writing = threading.Lock()
         self._closing = threading.Event()
         self._wanted = threading.Event()
-        sources = self._read_list()  # a broken list fails before the store is touched
+        try:
+            sources: list[Source] | None = self._read_list_file()
+        except OpmlError:
+            # Before the store is touched: a mistyped --opml must not make a library. A list
+            # that exists but cannot be read leaves the library as last read (`_read_list`).
+            if not (settings.db_path.exists() and settings.opml_path.exists()):
+                raise
+            sources = None
         self.store = Store.open(settings.db_path)
-        self.store.sync_sources(sources)
+        if sources is None:
+            self._read_list()
+        else:
+            self.store.sync_sources(sources)
 
     # -- lifecycle ---------------------------------------------------------------------------
 

@@ -38,9 +38,29 @@ class SourceList:
     _list_cache: tuple[tuple[int, int], OpmlDocument] | None
     _list_refused: tuple[SkippedOutline, ...] = ()
     """Outlines of the list that are not sources here: kept when the list is rewritten."""
+    list_problem: str = ""
+    """Why the list could not be read, when the library shows its sources as last read
+    instead (reading and searching go on; changing the list or fetching waits for a fix)."""
 
-    def _read_list(self) -> list[Source]:
-        """The list as the file holds it now: read again only when the file has changed."""
+    def _read_list(self, *, changing: bool = False) -> list[Source]:
+        """The list as the file holds it now: read again only when the file has changed.
+
+        A list that exists and cannot be read (a hand edit half done, a bad character) must
+        not keep the library from being read and searched: unless `changing` it (a change
+        saved from the sources as last read would overwrite the user's file), the sources as
+        the store last had them stand in, and `list_problem` says why."""
+        try:
+            sources = self._read_list_file()
+        except OpmlError as exc:
+            store = getattr(self, "store", None)
+            if changing or store is None or not self.settings.opml_path.exists():
+                raise
+            self.list_problem = str(exc)
+            return store.listed_sources()
+        self.list_problem = ""
+        return sources
+
+    def _read_list_file(self) -> list[Source]:
         path = self.settings.opml_path
         try:
             stat = os.stat(path)
@@ -108,7 +128,7 @@ class SourceList:
         from aggregator import probe
 
         normalized = opml.normalize_source_url(url)
-        listed = self._read_list()
+        listed = self._read_list(changing=True)
         _refuse_duplicate(listed, normalized)
         category = _as_listed(category, listed)
         if selector:
@@ -150,7 +170,7 @@ class SourceList:
         """Change a source's title, topic or full-text switch; the rest of its outline stays."""
         from dataclasses import replace
 
-        listed = self._read_list()
+        listed = self._read_list(changing=True)
         target = _find(listed, url)
         changed = replace(
             target,
@@ -163,7 +183,7 @@ class SourceList:
 
     def remove_source(self, url: str) -> tuple[Source, int]:
         """Remove a source from the list and its entries from the library."""
-        listed = self._read_list()
+        listed = self._read_list(changing=True)
         target = _find(listed, url)
         self._save_list([s for s in listed if s.url != target.url])
         return target, self.store.delete_source(target.url)
@@ -175,7 +195,7 @@ class SourceList:
             count = len(document.skipped)
             why = f" ({count} outline{'s' * (count != 1)} skipped)" if count else ""
             raise OpmlError(f"{path}: no feeds to import{why}", path=str(path))
-        listed = self._read_list()
+        listed = self._read_list(changing=True)
         known = {opml.source_key(s.url) for s in listed}
         added = tuple(s for s in document.sources if opml.source_key(s.url) not in known)
         if added:
@@ -189,7 +209,7 @@ class SourceList:
 
     def export_opml(self, path: str | os.PathLike[str] | None = None) -> bytes:
         """The list as strict OPML 2.0, written atomically to `path` when one is given."""
-        listed = self._read_list()
+        listed = self._read_list(changing=True)
         if path is not None:
             try:
                 opml.save_opml(path, listed, title=self._list_title, kept=self._list_refused)
@@ -201,7 +221,7 @@ class SourceList:
 
     def select_sources(self, urls: Iterable[str] = (), category: str | None = None) -> list[Source]:
         """Sources named by URL (each must exist) and/or under a category (and its subfolders)."""
-        listed = self._read_list()
+        listed = self._read_list(changing=True)
         chosen = [_find(listed, url) for url in urls] or listed
         if category:
             wanted = _as_listed(category, listed).lower()

@@ -24,6 +24,15 @@ class Failure:
 
 
 class SourceRows(EntryRows, Database):
+    def listed_sources(self) -> list[Source]:
+        """The sources as the list last read had them (address, title, topic; in the order
+        they were first listed): what the library shows while the list cannot be read."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT url, title, category FROM source WHERE listed = 1 ORDER BY rowid"
+            ).fetchall()
+        return [Source(url=url, title=title, category=category) for url, title, category in rows]
+
     def sync_sources(self, sources: Iterable[Source]) -> None:
         """Mirror the OPML list: new sources added, titles and categories kept current.
 

@@ -73,6 +73,7 @@ class AggregatorApp(App[str | None]):
         self.demo = demo
         self._library = library
         self.user_keys, self.unknown_keys = keymap(settings.keys)
+        self._list_problem_said = ""
         self._refreshing = False
         self.flags_lock = threading.Lock()
         """Held while the list and its counts are read, and while read or starred flags are
@@ -182,6 +183,15 @@ class AggregatorApp(App[str | None]):
         successes = [s.state.last_success for s in event.sources if s.state.last_success]
         status.last_refresh = max(successes) if successes else status.last_refresh
         status.show()
+        problem = self.library.list_problem
+        if problem and problem != self._list_problem_said:  # said once, until it changes
+            self.notify(
+                f"{problem}: the sources shown are as last read; fix the list to change them "
+                "or to refresh",
+                severity="warning",
+                timeout=12,
+            )
+        self._list_problem_said = problem
 
     def adjust_unread(self, changes: Mapping[str, int]) -> None:
         """Entries read or marked unread here, as a change per source: the status bar and
