@@ -449,3 +449,14 @@ def test_output_that_cannot_be_written_is_one_line_and_exit_2(tmp_path: Path):
         )
     assert result.returncode == 2
     assert result.stderr == "aggregator: No space left on device\n"
+
+
+def test_exporting_the_list_onto_itself_leaves_it_as_it_is(capsys, isolated_home: Path):
+    """It rewrote the user's file anew, its comments and layout gone (found by review)."""
+    assert cli(capsys, "stats")[0] == 0  # the first run copies the default list
+    own = isolated_home / "feeds.opml"
+    own.write_bytes(own.read_bytes().replace(b"<body>", b"<body>\n<!-- mine -->", 1))
+    before = own.read_bytes()
+    code, _, err = cli(capsys, "opml", "export", str(own))
+    assert code == 0 and "is your source list: left as it is" in err
+    assert own.read_bytes() == before

@@ -147,3 +147,11 @@ def test_a_list_that_cannot_be_read_still_lets_the_library_be_read_and_searched(
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "last read" not in err
     assert opml.read_text(encoding="utf-8") == broken
+    # the way back: the list as last read, exported elsewhere (never onto itself)
+    recovered = opml.with_name("recovered.opml")
+    assert run(["--opml", str(opml), "opml", "export", str(recovered)]) == 0
+    assert "Wrote" in capsys.readouterr().err
+    assert run(["--opml", str(recovered), "search", "hospital", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["hits"] == hits
+    assert run(["--opml", str(opml), "opml", "export", str(opml)]) == 1
+    assert opml.read_text(encoding="utf-8") == broken

@@ -433,9 +433,12 @@ def opml_export(obj: Context, file: str | None) -> None:
     """Write the source list as OPML 2.0 to FILE, or to standard output."""
     with obj.library() as library:
         data = library.export_opml(file)
+        itself = file is not None and library.is_source_list(file)
     if file is None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
+    elif itself:
+        err.print(text(f"{file} is your source list: left as it is"))
     else:
         err.print(text(f"Wrote {file}"))
 

@@ -208,9 +208,14 @@ class SourceList:
         )
 
     def export_opml(self, path: str | os.PathLike[str] | None = None) -> bytes:
-        """The list as strict OPML 2.0, written atomically to `path` when one is given."""
-        listed = self._read_list(changing=True)
-        if path is not None:
+        """The list as strict OPML 2.0, written atomically to `path` when one is given.
+
+        A list that cannot be read is exported as last read (addresses, titles and topics: a
+        way to recover it), though never onto itself; the list exported onto itself is left
+        as it is (`is_source_list` tells)."""
+        onto_itself = path is not None and self.is_source_list(path)
+        listed = self._read_list(changing=onto_itself)
+        if path is not None and not onto_itself:
             try:
                 opml.save_opml(path, listed, title=self._list_title, kept=self._list_refused)
             except OSError as exc:
@@ -218,6 +223,13 @@ class SourceList:
                     f"cannot write {path}: {exc.strerror or exc}", path=str(path)
                 ) from None
         return opml.write_opml(listed, title=self._list_title, kept=self._list_refused)
+
+    def is_source_list(self, path: str | os.PathLike[str]) -> bool:
+        """Whether `path` is the user's list file (through any link)."""
+        try:
+            return os.path.samefile(path, self.settings.opml_path)
+        except OSError:
+            return False
 
     def select_sources(self, urls: Iterable[str] = (), category: str | None = None) -> list[Source]:
         """Sources named by URL (each must exist) and/or under a category (and its subfolders)."""
