@@ -155,3 +155,20 @@ def test_a_list_that_cannot_be_read_still_lets_the_library_be_read_and_searched(
     assert json.loads(capsys.readouterr().out)["hits"] == hits
     assert run(["--opml", str(opml), "opml", "export", str(opml)]) == 1
     assert opml.read_text(encoding="utf-8") == broken
+
+
+def test_mark_sets_flags_by_id_for_scripts(opml: Path, capsys):
+    """`search --json | jq … | xargs aggregator mark --read`: no command set flags (review)."""
+    assert run(["--opml", str(opml), "search", "hospital", "--json"]) == 0
+    ids = [h["id"] for h in json.loads(capsys.readouterr().out)["hits"]]
+    assert run(["--opml", str(opml), "mark", *ids, "--read", "--star"]) == 0
+    assert f"Marked {len(ids)} entries read and starred" in capsys.readouterr().err
+    assert run(["--opml", str(opml), "search", "hospital", "--unread", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["hits"] == []
+    assert run(["--opml", str(opml), "search", "hospital", "--starred", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["hits"]) == len(ids)
+    assert run(["--opml", str(opml), "mark", ids[0], "nope", "--unread"]) == 1
+    assert "no entry with id nope" in capsys.readouterr().err
+    assert run(["--opml", str(opml), "search", "hospital", "--unread", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["hits"] == []  # all or nothing
+    assert run(["--opml", str(opml), "mark", ids[0]]) == 1  # say what to mark

@@ -323,6 +323,23 @@ def read(obj: Context, entry_id: str, fmt: str) -> None:
         click.echo(render_entry(entry, markdown=fmt == "markdown"))
 
 
+@cli.command()
+@click.argument("entry_ids", nargs=-1, required=True, metavar="ID...")
+@click.option("--read/--unread", "read", default=None, help="Mark read, or unread.")
+@click.option("--star/--unstar", "starred", default=None, help="Star, or unstar.")
+@pass_context
+def mark(obj: Context, entry_ids: tuple[str, ...], read: bool | None, starred: bool | None) -> None:
+    """Mark entries by ID (as search and read give them): read, unread, starred or not."""
+    if read is None and starred is None:
+        raise click.UsageError("say what to mark: --read, --unread, --star or --unstar")
+    with obj.library() as library:
+        count = library.mark(entry_ids, read=read, starred=starred)
+    what = [w for w, on in (("read", read), ("unread", read is False)) if on] + [
+        w for w, on in (("starred", starred), ("unstarred", starred is False)) if on
+    ]
+    err.print(text(f"Marked {plural(count, 'entry', 'entries')} {' and '.join(what)}"))
+
+
 # Only `--help` here: `-health` would otherwise be read as `-h -e -a …`, and print the help.
 @cli.command(context_settings={"ignore_unknown_options": True, "help_option_names": ["--help"]})
 @click.argument("words", nargs=-1, required=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
 from importlib import resources
@@ -146,6 +147,19 @@ class Library(SourceList, Fetching, Searching):
 
     def set_starred(self, entry_ids: list[str], starred: bool = True) -> None:
         self.store.set_flags(entry_ids, starred=starred)
+
+    def mark(
+        self, entry_ids: Iterable[str], *, read: bool | None = None, starred: bool | None = None
+    ) -> int:
+        """Read or unread, starred or not, entries named by id (as `search` and `read` give
+        them): all of them, or none when one names no entry. Returns how many were named."""
+        ids = list(dict.fromkeys(i.strip().lower() for i in entry_ids if i.strip()))
+        known = self.store.known_among([i for i in ids if i.isascii()])
+        missing = next((i for i in ids if i not in known), None)
+        if missing is not None:
+            raise EntryNotFoundError(missing.encode("utf-8", "backslashreplace").decode())
+        self.store.set_flags(ids, read=read, starred=starred)
+        return len(ids)
 
     def last_refresh(self) -> datetime | None:
         """When a source was last fetched successfully, if ever."""

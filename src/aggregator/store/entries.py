@@ -302,6 +302,12 @@ class EntryRows(Database):
                 for r in conn.execute(sql, args)
             ]
 
+    def known_among(self, ids: Sequence[str]) -> set[str]:
+        """Those of `ids` that are entries here."""
+        sql = "SELECT id FROM entry WHERE id IN ({marks})"
+        with self._read() as conn:
+            return {r[0] for r in select_in(conn, sql, ids)}
+
     def unread_among(self, ids: Sequence[str]) -> list[str]:
         """Those of `ids` that are entries here and unread."""
         sql = """SELECT e.id FROM entry AS e LEFT JOIN entry_flags AS f ON f.entry_id = e.id
