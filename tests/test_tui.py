@@ -2057,6 +2057,28 @@ def test_adding_a_page_in_the_ui_names_the_other_feeds_it_offers(tmp_path: Path,
     drive_owned(AggregatorApp(settings, library=lib), script)
 
 
+def test_a_partial_article_says_so_in_the_reader(library):
+    """The note was hidden once the reader had been empty, and never shown again: a cut-off
+    article read as whole (found by review)."""
+    settings, lib = library
+    cut = replace(_draft("cut", "A cut-off article", "Only the teaser.", 31), full_text="partial")
+    waiting = replace(_draft("wait", "A teaser", "Read the rest.", 30), full_text="pending")
+    lib.store.upsert_entries(RAIL, [cut, waiting])
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        note = app.main.query_one("#reader-note", Static)
+        assert await previewed(pilot) == "A cut-off article"
+        assert note.display and "Partial" in str(note.render())
+        await pilot.press("j")
+        assert await previewed(pilot) == "A teaser"
+        assert note.display and "A teaser" in str(note.render())
+        await pilot.press("j")
+        await previewed(pilot)
+        assert not note.display
+
+    drive(AggregatorApp(settings, library=lib), script)
+
+
 def test_an_untitled_entry_is_listed_by_its_first_words_in_italics(library):
     """Listed as "(untitled)" (a microblog's feed is mostly that): newsboat and NetNewsWire
     show the first words of the text, and so does the list."""

@@ -72,5 +72,6 @@ class Reader(VerticalScroll, can_focus=True):
             note.update(Text("A teaser: the full article comes with the next refresh."))
         else:
             note.update("")
+        note.display = entry.partial or entry.full_text == "pending"
         self.entry = entry
         self.scroll_home(animate=False)
