@@ -148,6 +148,21 @@ def test_page_source_with_a_selector(server, tmp_path):
         assert len(server.hits("/news/0.html")) == 1
 
 
+def test_a_page_source_whose_selector_finds_nothing_fails_with_the_reason(server, tmp_path):
+    """It was "ok" with nothing new, run after run, while `sources check` alone said why
+    (found by review). Its entries stay."""
+    listing = "<html><body><ul class='news'><li><a href='/news/a.html'>A</a></li></ul>"
+    url = server.route("/notices", Route(body=listing.encode(), content_type="text/html"))
+    with library_with(tmp_path, Source(url=url, type="html", selector="div.nomatch a")) as lib:
+        result = lib.fetch().results[0]
+        assert (result.status, result.error) == (
+            "failed",
+            "the selector matches no links on the page",
+        )
+        (info,) = lib.sources()
+        assert info.state.last_error == "the selector matches no links on the page"
+
+
 def test_a_page_source_s_article_that_failed_is_fetched_again_later(server, tmp_path):
     """Found by review: an article page that failed once (an outage) was stored empty and
     partial, and never fetched again, since its link was then known."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from aggregator import extract
+from aggregator.errors import FeedError
 from aggregator.models import EntryDraft
 from aggregator.parse import ParsedFeed, canonical_url, parse_feed
 
@@ -35,7 +36,10 @@ def links_job(page: bytes, url: str, selector: str) -> tuple[list[object], str]:
     """Article links on a listing page, and the page's title."""
     from aggregator import pages  # BeautifulSoup is needed only by page sources
 
-    return pages.article_links(page, url, selector), pages.page_title(page)
+    links = pages.article_links(page, url, selector)
+    if not links:  # a failure to say, not a healthy source with nothing new
+        raise FeedError(pages.NO_LINKS, url=url)
+    return links, pages.page_title(page)
 
 
 def page_entry_job(page: bytes, url: str, link: str, link_text: str) -> EntryDraft:

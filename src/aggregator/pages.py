@@ -121,6 +121,10 @@ def selector_problem(selector: str) -> str:
     return ""
 
 
+NO_LINKS = "the selector matches no links on the page"
+"""A page source's failure when its selector finds nothing (the page changed, a typo)."""
+
+
 def article_links(page: bytes | str, base_url: str, selector: str) -> list[FoundLink]:
     """Links matched by the CSS selector (or inside the matched elements), absolute, http(s)."""
     soup = _soup(page)

@@ -208,7 +208,7 @@ async def _check_one(http: HttpClient, source: Source) -> UpdateResult:
         if source.type == "html" and source.selector:
             links = pages.article_links(response.body, response.final_url, source.selector)
             if not links:
-                return replace(base, error="the selector matches no links on the page")
+                return replace(base, error=pages.NO_LINKS)
             return replace(base, status="ok", unchanged=len(links), moved_to=response.moved_to)
         feed = await asyncio.to_thread(
             parse_feed, response.body, response.final_url, response.headers
