@@ -614,6 +614,18 @@ def test_sources_add_tries_common_paths_then_explains_selectors(server, capsys):
     assert code == 1 and "no feed found" in err and "selector" in err and err.count("\n") == 1
 
 
+def test_sources_add_on_a_page_whose_declared_feed_fails_says_which_and_why(server, capsys):
+    """It said "no feed found" and suggested a selector, though the page names its feed
+    (unreachable at that moment, found by review)."""
+    gone = server.url("/gone.xml")  # nothing served there: 404
+    page = f"<html><head><link rel='alternate' type='application/rss+xml' href='{gone}'></head>"
+    server.route("/blog/", Route(body=page.encode(), content_type="text/html"))
+    code, _, err = cli(capsys, "sources", "add", server.url("/blog/"))
+    assert code == 1 and err.count("\n") == 1
+    assert f"names its feed at {gone}, which could not be read (HTTP 404" in err
+    assert "--no-discover" in err and "selector" not in err
+
+
 def test_sources_add_with_a_selector_and_offline(capsys):
     code, out, _ = cli(
         capsys, "sources", "add", "https://gov.example/notices", "--selector", "ul.news a"

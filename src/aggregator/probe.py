@@ -87,11 +87,29 @@ async def _discover(settings: FetchSettings, url: str) -> Discovery:
         found = await _declared_feed(http, declared) if declared else None
         if found is None:
             found = await _common_path_feed(http, response.final_url)
+        if found is None and declared:  # the page names its feed: say why it failed
+            named = declared[0].url
+            reason = await _why_not(http, named)
+            raise InvalidSourceError(
+                f"{url} names its feed at {named}, which could not be read ({reason}); to "
+                f"add it as it is, to be tried at each fetch: aggregator sources add {named} "
+                "--no-discover",
+                url=url,
+            )
         if found is None:
             raise InvalidSourceError(
                 f"no feed found at {url}; " + SELECTOR_HINT.format(url=url), url=url
             )
         return found
+
+
+async def _why_not(http: HttpClient, url: str) -> str:
+    """Why a declared feed is not one to add, in a few words."""
+    try:
+        response = await http.get(url, accept=FEED_ACCEPT)
+    except FetchError as exc:  # a host already found unreachable answers at once
+        return str(exc)
+    return "not a feed" if _as_feed(response) is None else "no answer in time: try again"
 
 
 async def _declared_feed(http: HttpClient, declared: list[pages.FoundFeed]) -> Discovery | None:
