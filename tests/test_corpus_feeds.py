@@ -339,6 +339,23 @@ def test_nnw_json_feeds(corpus: Path):
     assert {p.name for p in files} >= NOT_JSON_FEEDS
 
 
+def test_nnw_feed_authors_and_json_titles_as_readers_show_them(corpus: Path):
+    """Found by review: an Atom feed's own <author> was not its entries' (RFC 4287 says it
+    is: `author:cox` found nothing), and JSON Feed titles kept `&amp;`, `&#8216;`."""
+    atom = parse_feed((corpus / NNW_RESOURCES / "russcox.atom").read_bytes(), "https://x/a")
+    assert atom.entries and all(e.author.startswith("Russ Cox") for e in atom.entries)
+    for name in ("rose.json", "pxlnv.json"):
+        feed = parse_feed((corpus / NNW_RESOURCES / name).read_bytes(), f"https://x/{name}")
+        titles = [e.title for e in feed.entries]
+        assert not [t for t in titles if re.search(r"&(#\d+|amp|quot|#039);", t)], name
+    assert "Workflow: Add Task & Sub Tasks To OmniFocus" in [
+        e.title
+        for e in parse_feed(
+            (corpus / NNW_RESOURCES / "rose.json").read_bytes(), "https://x"
+        ).entries
+    ]
+
+
 @pytest.mark.parametrize(
     "name",
     [

@@ -94,7 +94,9 @@ def parse_feed(body: bytes, url: str, headers: Mapping[str, str] | None = None) 
         raise FeedError(_not_a_feed(body, content_type.lower(), parsed), url=url)
     feed = parsed.feed
     site = _http_url(feed.get("link", ""), url)
-    entries = [_feedparser_entry(e, url, site) for e in parsed.entries]
+    # An entry without its own author has the feed's (Atom says so; RSS readers do the same).
+    feed_author = one_line(feed.get("author") or "")
+    entries = [_feedparser_entry(e, url, site, feed_author) for e in parsed.entries]
     warning = ""
     if parsed.bozo:
         warning = one_line(
@@ -123,7 +125,7 @@ def _not_a_feed(body: bytes, content_type: str, parsed: Any) -> str:
     return f"not a feed: {reason[:200]}"
 
 
-def _feedparser_entry(e: Any, feed_url: str, site: str) -> EntryDraft:
+def _feedparser_entry(e: Any, feed_url: str, site: str, feed_author: str = "") -> EntryDraft:
     # Plain dict lookups: FeedParserDict.get maps keys in Python on every call (a tenth of
     # the parse here), and answers a missing "updated" with the published date and a warning.
     get = dict.get
@@ -134,7 +136,7 @@ def _feedparser_entry(e: Any, feed_url: str, site: str) -> EntryDraft:
     summary_html = get(e, "summary") or ""
     body, base = _best_content(e, summary_html, link or site or feed_url)
     guid = one_line(get(e, "id") or "") or link or _hash_guid(title, published or updated)
-    author = one_line(get(e, "author") or "")
+    author = one_line(get(e, "author") or "") or feed_author
     return _draft(
         guid, link, title, author, published or updated, updated, summary_html, body, base
     )
@@ -179,7 +181,7 @@ def parse_json_feed(body: bytes, url: str) -> ParsedFeed:
         _json_entry(item, base, site, feed_authors) for item in items if isinstance(item, dict)
     ]
     return ParsedFeed(
-        title=one_line(str(document.get("title") or "")),
+        title=_json_text(document.get("title")),
         site_url=site,
         entries=entries,
         format="json" + version.rsplit("/", 1)[-1].replace(".", ""),
@@ -188,7 +190,7 @@ def parse_json_feed(body: bytes, url: str) -> ParsedFeed:
 
 def _json_entry(item: dict[str, Any], base: str, site: str, feed_authors: str) -> EntryDraft:
     link = _http_url(str(item.get("url") or item.get("external_url") or ""), base)
-    title = one_line(str(item.get("title") or ""))
+    title = _json_text(item.get("title"))
     published = _iso_date(item.get("date_published"))
     updated = _iso_date(item.get("date_modified"))
     content_html = item.get("content_html")
@@ -207,12 +209,18 @@ def _json_entry(item: dict[str, Any], base: str, site: str, feed_authors: str) -
     )
 
 
+def _json_text(value: object) -> str:
+    """A JSON Feed title: plain text by the spec, yet often written with HTML's character
+    references (`&#8216;`, `&amp;`), which other readers show decoded: so here."""
+    return one_line(html.unescape(str(value or "")))
+
+
 def _json_authors(obj: dict[str, Any]) -> str:
     authors = obj.get("authors")
     if not isinstance(authors, list):
         single = obj.get("author")  # JSON Feed 1.0
         authors = [single] if isinstance(single, dict) else []
-    names = [str(a.get("name")) for a in authors if isinstance(a, dict) and a.get("name")]
+    names = [_json_text(a.get("name")) for a in authors if isinstance(a, dict) and a.get("name")]
     return one_line(", ".join(names))
 
 
