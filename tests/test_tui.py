@@ -1776,6 +1776,38 @@ def test_capital_s_lists_every_source_with_its_health(tmp_path, server):
     drive_owned(AggregatorApp(settings, library=lib), script)
 
 
+def test_the_sources_screen_lists_outlines_that_are_not_sources_with_why(library):
+    """`sources list` said "not used: …" for them; the sources screen said nothing, and an
+    import's notice gave only how many were skipped (found by review)."""
+    settings, lib = library
+    text = settings.opml_path.read_text(encoding="utf-8")
+    settings.opml_path.write_text(
+        text.replace(
+            "</body>",
+            '<outline text="Local" type="rss" xmlUrl="file:///etc/passwd"/>'
+            '<outline text="Other list" type="include" url="https://lists.example/more.opml"/>'
+            "</body>",
+        ),
+        encoding="utf-8",
+    )
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        await pilot.press("S")
+        await settle(pilot)
+        table = app.screen.query_one(DataTable)
+        rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+        unused = {r[1]: r[6] for r in rows if r[6].startswith("not used")}
+        assert set(unused) == {"Local", "Other list"}
+        assert "only http and https" in unused["Local"]
+        await pilot.press(*["down"] * (table.row_count - 1), "d")  # on an unused outline
+        await settle(pilot)
+        assert isinstance(app.screen, SourcesScreen)  # nothing to delete, no confirm
+        detail = str(app.screen.query_one("#sources-detail", Static).content)
+        assert "not used" in detail
+
+    drive(AggregatorApp(settings, library=lib), script)
+
+
 def test_question_mark_lists_keys_and_action_ids(library):
     settings, lib = library
 

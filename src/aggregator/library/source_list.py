@@ -192,8 +192,13 @@ class SourceList:
         """Merge another OPML list into the user's: new sources are appended, none replaced."""
         document = opml.read_opml_file(path)
         if not document.sources:
-            count = len(document.skipped)
-            why = f" ({count} outline{'s' * (count != 1)} skipped)" if count else ""
+            why = ""
+            if document.skipped:  # one line, with the first reason: why is the list empty?
+                first = document.skipped[0]
+                more = len(document.skipped) - 1
+                why = f" ({first.url or first.title or 'an outline'}: {first.reason}" + (
+                    f"; and {more} more outline{'s' * (more != 1)} skipped)" if more else ")"
+                )
             raise OpmlError(f"{path}: no feeds to import{why}", path=str(path))
         listed = self._read_list(changing=True)
         known = {opml.source_key(s.url) for s in listed}

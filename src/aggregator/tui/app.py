@@ -463,11 +463,16 @@ class AggregatorApp(App[str | None]):
     @work(thread=True, group="opml", exit_on_error=False)
     def import_opml(self, path: str) -> None:
         report = self.library.import_opml(Path(path).expanduser())
-        self.call_from_thread(
-            self.notify,
-            f"Imported {len(report.added)} sources ({report.already_present} already there, "
-            f"{len(report.skipped)} skipped).",
+        added = len(report.added)
+        note = (
+            f"Imported {added} source{'s' * (added != 1)} ({report.already_present} already "
+            f"there, {len(report.skipped)} skipped)."
         )
+        for skipped in report.skipped[:3]:  # which, and why (the sources screen has them all)
+            note += f"\nSkipped {skipped.url or skipped.title or '(no URL)'}: {skipped.reason}"
+        if len(report.skipped) > 3:
+            note += f"\n… and {len(report.skipped) - 3} more (S lists them)"
+        self.call_from_thread(self.notify, note)
         self.call_from_thread(self.load_library)
 
     def ask_to_export(self, path: str) -> None:

@@ -10,12 +10,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Static
 
-from aggregator.models import SourceInfo
+from aggregator.models import SkippedOutline, SourceInfo
 from aggregator.tui.keys import binding
 from aggregator.tui.screens.base import AppScreen
 
 if TYPE_CHECKING:
     from aggregator.tui.app import AggregatorApp
+
+
+UNUSED = "unused:"
+"""The table's key for an outline of the list that is not a source (a link, a bad address)."""
 
 
 class SourcesScreen(AppScreen):
@@ -47,6 +51,7 @@ class SourcesScreen(AppScreen):
 
     def on_mount(self) -> None:
         self._infos: dict[str, SourceInfo] = {}
+        self._unused: dict[str, SkippedOutline] = {}
         table = self.query_one(DataTable)
         # Health last: an error can be long, and the columns after it would go off screen.
         for label in ("Topic", "Source", "Entries", "Unread", "Last success", "Next try", "Health"):
@@ -56,13 +61,15 @@ class SourcesScreen(AppScreen):
 
     @work(thread=True, exclusive=True, group="sources", exit_on_error=False)
     def load(self) -> None:
-        infos = self.app.library.sources()
-        self.app.call_from_thread(self.show, infos)
+        library = self.app.library
+        infos = library.sources()
+        self.app.call_from_thread(self.show, infos, library.refused_outlines())
 
-    def show(self, infos: list[SourceInfo]) -> None:
+    def show(self, infos: list[SourceInfo], unused: tuple[SkippedOutline, ...] = ()) -> None:
         table = self.query_one(DataTable)
         table.clear()
         self._infos = {info.source.url: info for info in infos}
+        self._unused = {f"{UNUSED}{i}": outline for i, outline in enumerate(unused)}
         for info in infos:
             state = info.state
             if state.gone:
@@ -85,11 +92,26 @@ class SourcesScreen(AppScreen):
                 health,
                 key=info.source.url,
             )
+        for key, outline in self._unused.items():  # outlines of the list that are no source
+            table.add_row(
+                Text(outline.folder or "—"),
+                Text(outline.title or outline.url or "(no address)"),
+                *(Text("") for _ in range(4)),
+                Text(f"not used: {outline.reason}", style="yellow"),
+                key=key,
+            )
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         """The highlighted source's address and whole last error, below the table."""
-        info = self._infos.get(str(event.row_key.value))
+        key = str(event.row_key.value)
+        info = self._infos.get(key)
         detail = self.query_one("#sources-detail", Static)
+        outline = self._unused.get(key)
+        if outline is not None:
+            line = Text(outline.url or "(no address)", style="dim")
+            line.append(f"\nnot used: {outline.reason}", style="yellow")
+            detail.update(line)
+            return
         if info is None:
             detail.update("")
             return
@@ -99,10 +121,12 @@ class SourcesScreen(AppScreen):
         detail.update(line)
 
     def _selected(self) -> str | None:
+        """The highlighted source's address (None on an outline that is not a source)."""
         table = self.query_one(DataTable)
         if table.row_count == 0:
             return None
-        return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        key = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        return None if key.startswith(UNUSED) else key
 
     def action_add(self) -> None:
         self.app.add_source(then=self.load)
