@@ -894,3 +894,18 @@ def test_a_progress_display_that_fails_leaves_no_false_failures(server, tmp_path
         assert all(info.state.last_error in (None, "") for info in lib.sources())
         report = lib.fetch()  # and nothing is backed off
         assert not report.skipped and {r.status for r in report.results} == {"ok"}
+
+
+def test_an_export_names_a_source_the_list_leaves_unnamed_by_its_feed_s_title(server, tmp_path):
+    """Added with --no-discover or from newsboat's list, a source has no title in the list;
+    its export gave other readers nameless feeds (found by review). The user's list keeps
+    what they wrote."""
+    from aggregator.sources import read_opml
+
+    url = server.route("/named.xml", Route(body=rss(item("n", "N", LONG), title="Harbour Log")))
+    with library_with(tmp_path, Source(url=url)) as lib:
+        lib.fetch()
+        (exported,) = read_opml(lib.export_opml()).sources
+        assert exported.title == "Harbour Log"
+        (own,) = read_opml((tmp_path / "list.opml").read_bytes()).sources
+        assert own.title == ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 
 from aggregator import sources as opml
 from aggregator.config import Settings
@@ -168,8 +169,6 @@ class SourceList:
         full_text: bool | None = None,
     ) -> Source:
         """Change a source's title, topic or full-text switch; the rest of its outline stays."""
-        from dataclasses import replace
-
         listed = self._read_list(changing=True)
         target = _find(listed, url)
         changed = replace(
@@ -220,6 +219,12 @@ class SourceList:
         as it is (`is_source_list` tells)."""
         onto_itself = path is not None and self.is_source_list(path)
         listed = self._read_list(changing=onto_itself)
+        if not onto_itself:  # named as the feeds name themselves where the list does not
+            states = self.store.source_states()
+            listed = [
+                s if s.title or s.url not in states else replace(s, title=states[s.url].feed_title)
+                for s in listed
+            ]
         if path is not None and not onto_itself:
             try:
                 opml.save_opml(path, listed, title=self._list_title, kept=self._list_refused)
