@@ -909,3 +909,4 @@ def test_an_export_names_a_source_the_list_leaves_unnamed_by_its_feed_s_title(se
         assert exported.title == "Harbour Log"
         (own,) = read_opml((tmp_path / "list.opml").read_bytes()).sources
         assert own.title == ""
+        assert lib.fetch([url]).results[0].title == "Harbour Log"  # not its address

@@ -216,10 +216,10 @@ class Updater:
         state: SourceState | None,
         failures: list[tuple[Failure, BaseException]],
     ) -> UpdateResult:
-        base = UpdateResult(
-            url=source.url, title=source.display_title, category=source.category, status="failed"
-        )
         state = state or SourceState(url=source.url)
+        # Named as the sidebar names it: the list's title, else what the feed calls itself.
+        title = source.title or state.feed_title or source.url
+        base = UpdateResult(url=source.url, title=title, category=source.category, status="failed")
         try:
             if source.type == "html" and source.selector:
                 return await self._page_source(source, state, base)
