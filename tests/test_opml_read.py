@@ -332,3 +332,23 @@ def test_nesting_deeper_than_the_parser_goes_is_reported_in_one_line():
     assert unread.title == "the rest of the list" and not unread.url
     assert "deeper than 2048 levels" in unread.reason and "\n" not in unread.reason
     assert sources.unread_part(document) == unread.reason
+
+
+def test_a_site_listed_without_its_feed_is_skipped_with_why():
+    """An outline with only an htmlUrl (some exporters write a site so) was dropped without a
+    word (found by review); a folder that carries an htmlUrl is still a folder."""
+    document = read_opml(
+        b'<opml version="2.0"><body>'
+        b'<outline text="Site" htmlUrl="https://site.example/"/>'
+        b'<outline text="Blank" xmlUrl="" htmlUrl="https://blank.example/"/>'
+        b'<outline text="Folder" htmlUrl="https://folder.example/">'
+        b'<outline text="Feed" xmlUrl="https://feed.example/rss"/></outline>'
+        b"</body></opml>"
+    )
+    assert [s.url for s in document.sources] == ["https://feed.example/rss"]
+    assert document.sources[0].category == "Folder"
+    assert [(k.url, k.title) for k in document.skipped] == [
+        ("https://site.example/", "Site"),
+        ("https://blank.example/", "Blank"),
+    ]
+    assert all("no feed address" in k.reason for k in document.skipped)

@@ -220,6 +220,8 @@ def _feed_outlines(
             yield path, attrs
         elif kind in LIST_TYPES and (_get(attrs, "url") or _get(attrs, "xmlurl")):
             yield path, attrs  # reported as skipped by _collect
+        elif not len(child) and _get(attrs, "htmlurl").strip():
+            yield path, attrs  # a site with no feed address: reported as skipped too
         if len(child):
             name = _folder_name(attrs)
             stack.append((iter(child), [*path, name] if name else path))
@@ -283,6 +285,11 @@ def _collect(title: str, found: list[tuple[list[str], dict[str, str]]]) -> OpmlD
             reason = f"a link to another list or page (type={kind}), not a feed"
             shown = one_line(raw_url or _get(attrs, "url"))
             skipped.append(SkippedOutline(shown, name, reason, folder, as_read))
+            continue
+        if not raw_url.strip():
+            site = one_line(_get(attrs, "htmlurl"))
+            reason = "a web page with no feed address: aggregator sources add finds its feed"
+            skipped.append(SkippedOutline(site, name, reason, folder, as_read))
             continue
         try:
             url = normalize_source_url(raw_url)
