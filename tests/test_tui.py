@@ -572,6 +572,30 @@ def test_j_and_k_move_in_every_pane(library):
     drive(AggregatorApp(settings, library=lib), script, size=(80, 24))
 
 
+def test_n_reads_what_it_reaches_even_when_pressed_faster_than_entries_load(
+    library, monkeypatch
+):
+    """`n n p` pressed quickly: the first entry `n` reached was marked read only once it had
+    loaded, and the second `n` overtook it, so `p` went back to it (a timing that CI hit)."""
+    settings, lib = library
+    lib.set_read([r.id for r in lib.entries() if r.title in (ORDER[1], ORDER[2], ORDER[4])])
+    slow_entry = lib.entry
+
+    def entry(entry_id: str) -> Any:
+        time.sleep(0.3)  # an article that takes a while to read and render
+        return slow_entry(entry_id)
+
+    monkeypatch.setattr(lib, "entry", entry)
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        await pilot.press("n", "n", "p")
+        assert current_title(app) == ORDER[0]
+        await settle(pilot)
+        assert all(stored(lib, ORDER[i]).read for i in (0, 3, 5))
+
+    drive(AggregatorApp(settings, library=lib), script)
+
+
 def test_space_in_the_list_pages_the_list(library):
     settings, lib = library
 

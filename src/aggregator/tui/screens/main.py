@@ -231,12 +231,14 @@ class MainScreen(AppScreen):
         assert isinstance(entry, Entry)
         if not self.is_attached:
             return  # the app is closing: nothing left to show it in
+        if marked and not entry.read:
+            # Stored as read: its row says so, wherever the cursor went meanwhile (`n n`
+            # pressed quickly left the first one unread in the list, and `p` went back to it).
+            self.show_flags(self._with_copies([entry.id]), read=True)
         current = self.query_one(EntryList).current
         if current is None or current.id != entry.id:
             return  # the list moved on (or emptied) while the entry was read
         await self.query_one(Reader).show(entry)
-        if marked and not entry.read:
-            self.show_flags([entry.id], read=True)
 
     def show_flags(self, ids: Collection[str], **changes: bool) -> None:
         """These entries' rows with these flags; unread counts move by the rows that change."""
@@ -335,7 +337,10 @@ class MainScreen(AppScreen):
         # Going to the next unread is reading it, in either layout (the cursor keys only
         # show an entry beside the list, and leave it unread).
         if self.reading or self.size.width >= WIDE:
-            self.load_entry(entries.rows[index].id, mark_read=True)
+            row = entries.rows[index]
+            if not row.read:  # read now, not when the entry has loaded: `n n` reads both
+                self.app.mark(self._with_copies([row.id]), read=True)
+            self.load_entry(row.id, mark_read=False)
 
     def action_toggle_read(self) -> None:
         row = self.query_one(EntryList).current
