@@ -572,9 +572,7 @@ def test_j_and_k_move_in_every_pane(library):
     drive(AggregatorApp(settings, library=lib), script, size=(80, 24))
 
 
-def test_n_reads_what_it_reaches_even_when_pressed_faster_than_entries_load(
-    library, monkeypatch
-):
+def test_n_reads_what_it_reaches_even_when_pressed_faster_than_entries_load(library, monkeypatch):
     """`n n p` pressed quickly: the first entry `n` reached was marked read only once it had
     loaded, and the second `n` overtook it, so `p` went back to it (a timing that CI hit)."""
     settings, lib = library
