@@ -233,14 +233,7 @@ def _without_root_powers(command: list[str]) -> list[str]:
 def test_data_dir_without_write_permission(tmp_path: Path):
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o500)
-    result = subprocess.run(
-        _without_root_powers(
-            [sys.executable, "-m", "aggregator", "--data-dir", str(locked), "stats"]
-        ),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _python_m("--data-dir", str(locked), "stats", unprivileged=True)
     assert result.returncode == 2 and result.stderr == f"aggregator: {locked} is not writable\n"
 
 
@@ -252,14 +245,7 @@ def test_a_read_only_side_file_of_the_library_is_named(capsys, tmp_path: Path):
     shm = home / "library.sqlite3-shm"
     shm.write_bytes(b"")
     shm.chmod(0o400)
-    result = subprocess.run(
-        _without_root_powers(
-            [sys.executable, "-m", "aggregator", "--data-dir", str(home), "stats"]
-        ),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _python_m("--data-dir", str(home), "stats", unprivileged=True)
     assert result.returncode == 2
     assert result.stderr == f"aggregator: {shm} is not writable\n"
 
@@ -331,9 +317,13 @@ def test_no_command_prints_help(capsys):
     assert code == 0 and "sources" in out and "opml" in out
 
 
-def _python_m(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+def _python_m(
+    *args: str, env: dict | None = None, unprivileged: bool = False
+) -> subprocess.CompletedProcess:
+    """The real program; `unprivileged`: without root's power to write any file."""
+    command = [sys.executable, "-m", "aggregator", *args]
     return subprocess.run(
-        [sys.executable, "-m", "aggregator", *args],
+        _without_root_powers(command) if unprivileged else command,
         capture_output=True,
         text=True,
         timeout=60,

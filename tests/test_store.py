@@ -141,6 +141,13 @@ def test_a_version_1_library_is_migrated_and_keeps_its_entries(tmp_path: Path):
     assert "entry_by_date" in names
 
 
+def _mark_version(path: Path, version: int) -> None:
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {version}")
+    conn.commit()
+    conn.close()
+
+
 def test_version_4_drops_markdown_with_a_link_in_a_link(tmp_path: Path):
     path = tmp_path / "lib.sqlite3"
     store = Store.open(path)
@@ -150,10 +157,7 @@ def test_version_4_drops_markdown_with_a_link_in_a_link(tmp_path: Path):
     store.set_markdown(a, "[[image: comic](https://x.example/i.png)](https://x.example/c)")
     store.set_markdown(b, "[image: chart](https://x.example/c.png)")
     store.close()
-    conn = sqlite3.connect(path)
-    conn.execute("PRAGMA user_version = 3")
-    conn.commit()
-    conn.close()
+    _mark_version(path, 3)  # as that version left it
     store = Store.open(path)
     assert store.entry(a).markdown == ""  # made again on the next read
     assert store.entry(b).markdown == "[image: chart](https://x.example/c.png)"
@@ -169,10 +173,7 @@ def test_version_3_drops_markdown_made_before_brackets_were_escaped(tmp_path: Pa
     store.set_markdown(eid, "[x](javascript:alert(1))")  # as an older version cached it
     queued = queue(store)
     store.close()
-    conn = sqlite3.connect(path)
-    conn.execute("PRAGMA user_version = 2")
-    conn.commit()
-    conn.close()
+    _mark_version(path, 2)  # as that version left it
     store = Store.open(path)
     assert store.entry(eid).markdown == ""  # made again, escaped, on the next read
     assert queue(store) == queued  # nothing to index again

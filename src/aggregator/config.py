@@ -143,17 +143,17 @@ def _merge_env(values: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]
     merged: dict[str, Any] = {name: dict(values.get(name, {})) for name in _SECTIONS}
     merged["keys"] = dict(values.get("keys", {}))
     for name, cls in _SECTIONS.items():
-        names = {f.name for f in fields(cls)}
-        for f in fields(cls):
-            var = f"AGGREGATOR_{name}_{f.name}".upper()
+        variables = {f"AGGREGATOR_{name}_{f.name}".upper(): f for f in fields(cls)}
+        for var, f in variables.items():
             if var in env:
                 merged[name][f.name] = _from_env(var, env[var], f.type)
-        # A typo (`AGGREGATOR_FETCH_CONCURENCY`) would be ignored in silence, where the same
-        # typo in config.toml is an error: it is one here too.
+        # A typo (`AGGREGATOR_FETCH_CONCURENCY`, or `..._Concurrency`: the names are upper
+        # case) would be ignored in silence, where the same typo in config.toml is an error:
+        # it is one here too.
         prefix = f"AGGREGATOR_{name}_".upper()
-        for var in env:  # the names are upper case: `..._Concurrency` is a typo too
-            if var.startswith(prefix) and var[len(prefix) :] not in {n.upper() for n in names}:
-                known = ", ".join(f"{prefix}{n.upper()}" for n in sorted(names))
+        for var in env:
+            if var.startswith(prefix) and var not in variables:
+                known = ", ".join(sorted(variables))
                 raise ConfigError(f"{var}: no such setting (known: {known})", key=var)
     return merged
 

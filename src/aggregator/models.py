@@ -48,6 +48,11 @@ class Source:
     def display_title(self) -> str:
         return self.title or self.url
 
+    def named(self, feed_title: str) -> str:
+        """Its name as shown: the list's title, else what the feed calls itself, else its
+        address."""
+        return self.title or feed_title or self.url
+
 
 @dataclass(frozen=True, slots=True)
 class SkippedOutline:
@@ -102,7 +107,7 @@ class SourceInfo:
 
     @property
     def display_title(self) -> str:
-        return self.source.title or self.state.feed_title or self.source.url
+        return self.source.named(self.state.feed_title)
 
 
 @dataclass(frozen=True, slots=True)

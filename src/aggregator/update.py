@@ -217,8 +217,7 @@ class Updater:
         failures: list[tuple[Failure, BaseException]],
     ) -> UpdateResult:
         state = state or SourceState(url=source.url)
-        # Named as the sidebar names it: the list's title, else what the feed calls itself.
-        title = source.title or state.feed_title or source.url
+        title = source.named(state.feed_title)  # as the sidebar names it
         base = UpdateResult(url=source.url, title=title, category=source.category, status="failed")
         try:
             if source.type == "html" and source.selector:

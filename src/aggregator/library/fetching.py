@@ -30,6 +30,7 @@ class Fetching:
         urls: Iterable[str] = (),
         *,
         category: str | None = None,
+        unfiled: bool = False,
         concurrency: int | None = None,
         per_host: int | None = None,
         progress: Callable[[FetchProgress], None] | None = None,
@@ -43,7 +44,7 @@ class Fetching:
         from aggregator.update import Updater
 
         urls = list(urls)
-        chosen = self.select_sources(urls, category)
+        chosen = self.select_sources(urls, category, unfiled=unfiled)
         self._updater = Updater(
             self._with_limits(concurrency, per_host), self.store, processes=self.use_processes
         )

@@ -53,11 +53,10 @@ class SourceList:
         try:
             sources = self._read_list_file()
         except OpmlError as exc:
-            store = getattr(self, "store", None)
-            if changing or store is None or not self.settings.opml_path.exists():
+            if changing or not self.settings.opml_path.exists():
                 raise
             self.list_problem = str(exc)
-            return store.listed_sources()
+            return self.store.listed_sources()
         self.list_problem = ""
         return sources
 
@@ -241,10 +240,15 @@ class SourceList:
         except OSError:
             return False
 
-    def select_sources(self, urls: Iterable[str] = (), category: str | None = None) -> list[Source]:
-        """Sources named by URL (each must exist) and/or under a category (and its subfolders)."""
+    def select_sources(
+        self, urls: Iterable[str] = (), category: str | None = None, *, unfiled: bool = False
+    ) -> list[Source]:
+        """Sources named by URL (each must exist) and/or under a category (and its subfolders),
+        or (`unfiled`) in no folder, as `View.unfiled` lists their entries."""
         listed = self._read_list(changing=True)
         chosen = [_find(listed, url) for url in urls] or listed
+        if unfiled:
+            chosen = [s for s in chosen if not s.category]
         if category:
             wanted = _as_listed(category, listed).lower()
             inside = [s for s in listed if any(_within(p, wanted) for p in (s.category, *s.tags))]

@@ -48,7 +48,9 @@ def parse_query(text: str, *, now: datetime | None = None, any_word: bool = Fals
     text = _forgive(text, notes)
     reader = _Reader(_tokens(text), dates, notes)
     items = reader.sequence(top=True)
-    query = _all_of([item.query for item in items]).normalize() if items else Q.Every()
+    query = _all_of([item.query for item in items]).normalize() if items else Q.NullQuery
+    if query is Q.NullQuery:  # nothing to look for (no words, `""`, punctuation): everything
+        query = Q.Every()
     parsed = ParsedQuery(query=query, notes=notes, words=reader.words)
     _loosen(parsed, items)
     return _loosened(parsed) if any_word and parsed.loose is not None else parsed

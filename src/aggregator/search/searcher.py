@@ -133,8 +133,6 @@ class Searcher:
         if sort not in ("relevance", "newest"):
             raise UserError(f"unknown sort {sort!r}: use relevance or newest")
         parsed = parse_query(text, now=now)
-        if parsed.query is Q.NullQuery:  # nothing to look for (`""`, punctuation): everything
-            parsed.query = Q.Every()
         if _unranked(parsed.query):
             sort = "newest"  # nothing to rank by (no words, only dates or exclusions)
         ranker = self._current_ranker()

@@ -258,35 +258,25 @@ class AggregatorApp(App[str | None]):
         if self._refreshing:
             self.notify("A refresh is already running.", timeout=2)
             return
-        if place.kind == "source":
-            urls, category = [place.value], None
-            if label is None:  # named as the sidebar names it, not by its address
-                source = self._listed(place.value)
-                if source is None:
-                    return
-                label = source.display_title
-        elif place.kind == "topic" and not place.value:  # Unfiled: the sources in no folder
-            urls, category = [s.url for s in self.library.select_sources() if not s.category], None
-            label = label or UNFILED
-            if not urls:
-                return
-        elif place.kind == "topic":
-            urls, category = [], place.value
-        else:
-            urls, category = [], None
+        urls = [place.value] if place.kind == "source" else []
+        category = place.value if place.kind == "topic" else None
+        if label is None:  # named as the sidebar names it (a source by its title)
+            label = self.main.query_one(Sidebar).name_of(place)
         self._refreshing = True
-        self._refresh(
-            urls, category, label or (place.value if place.kind != "all" else "all sources")
-        )
+        # The topic "" is Unfiled: the sources in no folder.
+        self._refresh(urls, category or None, label, unfiled=category == "")
 
     def action_refresh_all(self) -> None:
         self.refresh_place(Place("all"), label="all sources")
 
     @work(thread=True, exclusive=True, group="refresh", exit_on_error=False)
-    def _refresh(self, urls: list[str], category: str | None, label: str) -> None:
+    def _refresh(
+        self, urls: list[str], category: str | None, label: str, *, unfiled: bool = False
+    ) -> None:
         report = self.library.fetch(
             urls,
             category=category,
+            unfiled=unfiled,
             progress=lambda p: self.post_message(RefreshProgress(p)),
             index_progress=lambda done, total: self.post_message(IndexProgress(done, total)),
         )
@@ -549,7 +539,7 @@ def _summary(report: FetchReport, label: str) -> str:
     new_by_topic: dict[str, int] = {}
     for r in report.results:
         if r.new:
-            topic = r.category.split("/")[0] or "Unfiled"
+            topic = r.category.split("/")[0] or UNFILED
             new_by_topic[topic] = new_by_topic.get(topic, 0) + r.new
     parts = [
         f"{n:,} new in {t}" for t, n in sorted(new_by_topic.items(), key=lambda kv: -kv[1])

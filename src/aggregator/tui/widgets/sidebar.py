@@ -97,6 +97,14 @@ class Sidebar(Tree[Place]):
         if chosen is not None:
             self.select(chosen, occurrence)
 
+    def name_of(self, place: Place) -> str:
+        """What the sidebar calls a place (a source by its title, Unfiled so), for notices."""
+        if place.kind == "all":
+            return "all sources"
+        node = next((n for n in _walk(self.root) if n.data == place), None)
+        counted = self._counted.get(node.id) if node is not None else None
+        return counted[0] if counted else place.value
+
     def adjust_unread(self, changes: Mapping[str, int]) -> None:
         """Unread counts moved by entries read here (a change per source URL)."""
         if not self._unread_shown:
