@@ -13,6 +13,7 @@ The package, one job a module:
 - `reading`: bytes → `OpmlDocument`: decode, repair, parse forgivingly, collect the sources.
 - `writing`: `write_opml`, a list written anew as strict OPML 2.0.
 - `editing`: `edit_opml`, the user's list changed in place, and read back before it is used.
+- `splicing`: the edited list written as the user wrote it wherever the edit did not reach.
 - `saving`: `save_opml`, a list saved atomically, edited in place when it can be.
 """
 

@@ -28,6 +28,7 @@ from aggregator.sources.reading import (
     unread_part,
 )
 from aggregator.sources.repairs import _DECLARATION, _DOCTYPE, _mend_markup
+from aggregator.sources.splicing import splice
 from aggregator.sources.urls import normalize_source_url
 from aggregator.sources.writing import _outline_attributes, write_opml
 
@@ -38,7 +39,8 @@ def edit_opml(data: bytes, sources: Sequence[Source]) -> bytes | None:
     Outlines of sources that went are removed, a changed source's outline is rewritten (and
     moved when its topic changed), new ones are added to their folder; everything else (the
     head, comments, empty folders, folder attributes, a title that differs from the text,
-    outlines that are not sources here) stays as it was. A list that is not well-formed XML
+    outlines that are not sources here) stays as it was, written as it was to the byte
+    (`splice`). A list that is not well-formed XML
     gets the repairs a strict parser needs and no others (`_mend`): a bare `&` becomes
     `&amp;`, an HTML entity its character, a raw quote in a value `&quot;`.
 
@@ -87,16 +89,22 @@ def edit_opml(data: bytes, sources: Sequence[Source]) -> bytes | None:
             for key, value in _outline_attributes(source):
                 outline.set(key, value)
             _place(_tree_folder(body, source.category), outline)
-    edited = _serialize(root, _decode(data))
-    if data.startswith(codecs.BOM_UTF8):
-        edited = codecs.BOM_UTF8 + edited
-    return edited if _reads_as(edited, sources, document.skipped) else None
+    original = _decode(data)
+    written = _serialize(root, original).decode("utf-8")
+    spliced = splice(original, written)
+    bom = codecs.BOM_UTF8 if data.startswith(codecs.BOM_UTF8) else b""
+    for text in (spliced, written):
+        if text is not None and _reads_as(
+            edited := bom + text.encode("utf-8"), sources, document.skipped
+        ):
+            return edited
+    return None
 
 
 def _serialize(root: etree._Element, original: str) -> bytes:
     """The document as UTF-8, written as `original` was where a parsed tree remembers it not:
     its XML declaration (when it says UTF-8, or none), empty tags spelled `<x />` or `<x/>`,
-    line ends (a parser reads CRLF as LF), a newline at the end or not. Comments and
+    line ends (a parser reads CRLF as LF), the blank space after the end as it was. Comments and
     processing instructions around the root element go on a line of their own."""
     declared = re.match(r"\s*(<\?xml[^>]*\?>)", original)
     declaration = declared.group(1) if declared else ""
@@ -109,7 +117,7 @@ def _serialize(root: etree._Element, original: str) -> bytes:
     for node in [*before, root, *root.itersiblings()]:
         markup = etree.tostring(node, encoding="unicode", with_tail=False)
         lines.append(_space_empty_tags(markup) if spaced else markup)
-    ending = "\n" if original.endswith("\n") else ""
+    ending = original[len(original.rstrip(" \t\r\n")) :].replace("\r\n", "\n")  # blank lines too
     text = "\n".join(lines) + ending
     if original.count("\r\n") > original.count("\n") / 2:
         text = text.replace("\n", "\r\n")  # a raw line end is never part of a value
