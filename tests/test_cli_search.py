@@ -54,6 +54,18 @@ def test_a_mistyped_option_is_an_error_not_words_to_search(opml: Path, capsys, t
     assert captured.out == "" and f"no such option: {typo.split('=')[0]}" in captured.err
 
 
+def test_words_after_a_double_dash_are_words(opml: Path, capsys):
+    """`search -- --verbose` was refused as a mistyped option: click drops the `--` before
+    the command sees its words."""
+    assert run(["--opml", str(opml), "search", "--json", "--", "--hospital"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert found["query"] == "--hospital"
+    # A flag as written is a word to find, not `-` twice (which excluded "hospital").
+    assert {hit["title"] for hit in found["hits"]} == {TEXTS["a"], TEXTS["b"]}
+    assert run(["--opml", str(opml), "search", "--limt", "3", "--", "--hospital"]) == 1
+    assert "no such option: --limt" in capsys.readouterr().err
+
+
 def test_several_arguments_are_one_query(opml: Path, capsys):
     assert run(["--opml", str(opml), "search", "vaccine", "rural", "--json"]) == 0
     assert titles(capsys) == {TEXTS["c"]}

@@ -340,8 +340,23 @@ def mark(obj: Context, entry_ids: tuple[str, ...], read: bool | None, starred: b
     err.print(text(f"Marked {plural(count, 'entry', 'entries')} {' and '.join(what)}"))
 
 
+class _Words(click.Command):
+    """A command whose arguments after `--` are words as written, whatever they look like:
+    click drops the `--`, so it is counted here."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[_LITERAL] = len(args) - args.index("--") - 1 if "--" in args else 0
+        return super().parse_args(ctx, args)
+
+
+_LITERAL = "aggregator.literal_words"
+
+
 # Only `--help` here: `-health` would otherwise be read as `-h -e -a …`, and print the help.
-@cli.command(context_settings={"ignore_unknown_options": True, "help_option_names": ["--help"]})
+@cli.command(
+    cls=_Words,
+    context_settings={"ignore_unknown_options": True, "help_option_names": ["--help"]},
+)
 @click.argument("words", nargs=-1, required=True)
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
 @click.option(
@@ -367,13 +382,16 @@ def search(
     """Search the library: words, "phrases", OR, NOT, -word, field:value, published:>2024-06.
 
     The query may be one argument or several (joined by spaces); a word starting with `-`
-    is a word to exclude, not an option, unless it is one of the options below.
+    is a word to exclude, not an option, unless it is one of the options below. Words
+    after `--` are words whatever they look like (`search -- --verbose`).
     """
     if words == ("-h",):  # alone, it is the help it is everywhere else
         click.echo(click.get_current_context().get_help())
         return
-    # `--limt 3` is a mistyped option, never words to search for (`-word` is one to exclude).
-    mistyped = next((w for w in words if re.fullmatch(r"--[A-Za-z][\w-]*(=.*)?", w)), None)
+    # `--limt 3` is a mistyped option, never words to search for (`-word` is one to exclude),
+    # unless it comes after `--`.
+    typed = words[: len(words) - click.get_current_context().meta.get(_LITERAL, 0)]
+    mistyped = next((w for w in typed if re.fullmatch(r"--[A-Za-z][\w-]*(=.*)?", w)), None)
     if mistyped:
         raise click.UsageError(f"no such option: {mistyped.split('=')[0]}")
     query = " ".join(words)

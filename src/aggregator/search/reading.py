@@ -84,7 +84,13 @@ def _tokens(text: str) -> list[tuple[str, ...]]:
             at += 1
         elif (sign := _SIGN.match(text, at)) is not None:
             at = sign.end()
-            if "-" in sign.group() and at < end and not text[at].isspace():
+            # `-word` excludes; `--word` (a command's flag, a dash typed as two) is a word.
+            if (
+                "-" in sign.group()
+                and "--" not in sign.group()
+                and at < end
+                and not text[at].isspace()
+            ):
                 tokens.append(("-",))
         elif (date := _DATE_MARK.match(text, at)) is not None:
             tokens.append(("date", date.group(1)))
