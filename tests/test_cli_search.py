@@ -136,14 +136,22 @@ def test_an_excluded_word_with_an_h_is_not_a_request_for_help(opml: Path, capsys
     assert titles(capsys) == {TEXTS["a"]}
 
 
-def test_a_list_that_cannot_be_read_still_lets_the_library_be_read_and_searched(opml: Path, capsys):
+@pytest.mark.parametrize("cut", ["emptied", "cut short"])
+def test_a_list_that_cannot_be_read_still_lets_the_library_be_read_and_searched(
+    opml: Path, capsys, cut: str
+):
     """A list emptied or garbled (an editor's save cut short) made search, read and stats
     refuse: the whole library out of reach (found by review). They work on the sources as
     last read and say why after their output; changing the list or fetching still waits for
-    a fix, and the file is never rewritten from the stored copy."""
+    a fix, and the file is never rewritten from the stored copy.
+
+    A list cut in the middle (found by review) was read as its first part: its other
+    sources listed as gone, and the next `sources add` wrote that part back as the whole
+    list. A list without its `</opml>` is a list that cannot be read."""
     assert run(["--opml", str(opml), "search", "hospital", "--json"]) == 0
     hits = json.loads(capsys.readouterr().out)["hits"]
-    broken = ""  # an editor's save cut short, a file synced half-way
+    whole = opml.read_text(encoding="utf-8")
+    broken = "" if cut == "emptied" else whole[: whole.index("xmlUrl=") + 12]
     opml.write_text(broken, encoding="utf-8")
     assert run(["--opml", str(opml), "search", "hospital", "--json"]) == 0
     captured = capsys.readouterr()

@@ -73,6 +73,9 @@ class SourceList:
         else:
             document = opml.read_opml_file(path)
             self._list_cache = (stamp, document) if stamp is not None else None
+        if opml.unread_part(document) == opml.CUT_SHORT:
+            # Its first part only: read as the list, the sources after the cut would go.
+            raise OpmlError(f"{path}: {opml.CUT_SHORT}", path=str(path))
         self._list_title = document.title or DEFAULT_LIST_TITLE
         self._list_refused = document.skipped
         return list(document.sources)

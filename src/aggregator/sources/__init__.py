@@ -18,12 +18,19 @@ The package, one job a module:
 """
 
 from aggregator.sources.editing import edit_opml
-from aggregator.sources.reading import FOLDER_SLASH, read_opml, read_opml_file, unread_part
+from aggregator.sources.reading import (
+    CUT_SHORT,
+    FOLDER_SLASH,
+    read_opml,
+    read_opml_file,
+    unread_part,
+)
 from aggregator.sources.saving import save_opml
 from aggregator.sources.urls import normalize_source_url, source_key
 from aggregator.sources.writing import write_opml
 
 __all__ = [
+    "CUT_SHORT",
     "FOLDER_SLASH",
     "edit_opml",
     "normalize_source_url",

@@ -76,6 +76,8 @@ def read_opml(data: bytes, *, origin: str = "OPML") -> OpmlDocument:
         title = title or _head_title(root)
         body = _child(root, "body")
         found.extend(_feed_outlines(body if body is not None else root, []))
+        if not stopped and not _CLOSED.search(chunk):
+            stopped = CUT_SHORT
         if stopped and not unread:
             unread.append(SkippedOutline(url="", title=UNREAD_TITLE, reason=stopped))
     document = _collect(title, found)
@@ -83,6 +85,12 @@ def read_opml(data: bytes, *, origin: str = "OPML") -> OpmlDocument:
         document = replace(document, skipped=(*document.skipped, *unread))
     return document
 
+
+_CLOSED = re.compile(r"</(?:[\w.-]+:)?opml\s*>", re.IGNORECASE)
+CUT_SHORT = "the file ends before its </opml>: it may have been cut short"
+"""Why a list without its end is read in part: an editor's save or a copy cut short reads
+as its first part, and the outlines after the cut cannot be told from outlines never there.
+What was read is used; writing the list anew from it is refused (`unread_part`)."""
 
 UNREAD_TITLE = "the rest of the list"
 """Title of the `skipped` entry that stands for what the parser could not read: shown as

@@ -11,7 +11,7 @@ from pathlib import Path
 from aggregator.errors import OpmlError
 from aggregator.models import SkippedOutline, Source
 from aggregator.sources.editing import edit_opml
-from aggregator.sources.reading import read_opml, unread_part
+from aggregator.sources.reading import CUT_SHORT, read_opml, unread_part
 from aggregator.sources.writing import write_opml
 
 
@@ -40,9 +40,10 @@ def save_opml(
         except (OSError, OpmlError):
             data, unread = None, ""
         if unread:
+            fix = "restore it or end it" if unread == CUT_SHORT else "nest its folders less deeply"
             raise OpmlError(
                 f"{target}: not changed: the rest of the list was not read ({unread}), and "
-                "writing the list anew would delete it; nest its folders less deeply",
+                f"writing the list anew would delete it; {fix}",
                 path=str(target),
             )
     if data is None:
