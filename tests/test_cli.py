@@ -450,3 +450,28 @@ def test_exporting_the_list_onto_itself_leaves_it_as_it_is(capsys, isolated_home
     code, _, err = cli(capsys, "opml", "export", str(own))
     assert code == 0 and "is your source list: left as it is" in err
     assert own.read_bytes() == before
+
+
+def test_sources_added_at_the_same_time_are_all_kept(tmp_path: Path):
+    """Found by review: two `sources add` at once both said "Added" and the list kept one
+    (8 at once kept 2): each read the list, added its source and wrote its copy over the
+    other's. A change of the list now waits for the one before it and starts from its
+    result."""
+    env = {**os.environ, "AGGREGATOR_HOME": str(tmp_path / "home")}
+    assert _python_m("stats", env=env).returncode == 0  # the library and its list, made
+    urls = [f"https://site{i}.example/feed" for i in range(6)]
+    adding = [
+        subprocess.Popen(
+            [sys.executable, "-m", "aggregator", "sources", "add", "--no-discover", url],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for url in urls
+    ]
+    for process in adding:
+        _, err = process.communicate(timeout=60)
+        assert process.returncode == 0, err
+    listed = _python_m("sources", "list", "--json", env=env)
+    assert {s["url"] for s in json.loads(listed.stdout)} >= set(urls)

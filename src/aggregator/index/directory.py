@@ -30,12 +30,8 @@ from aggregator.index.analysis import category_keywords, fold, make_schema
 from aggregator.index.segments import BulkWriter, write_segment
 from aggregator.index.storage import read_in_place
 from aggregator.index.version import INDEX_NAME, SCHEMA_VERSION, VERSION_FILE, looks_current
+from aggregator.locks import exclusive
 from aggregator.models import IndexDoc
-
-try:
-    import fcntl
-except ImportError:  # not POSIX: two processes creating an index at once are not guarded
-    fcntl = None  # type: ignore[assignment]
 
 read_in_place()  # before any segment is opened, here or in a worker process
 POOL_MB = 64
@@ -73,7 +69,7 @@ class Index:
                 return ix
             # Two processes starting at once must not both create it: the second would
             # delete the files the first is writing.
-            with _exclusive(self.directory / "aggregator-create.lock"):
+            with exclusive(self.directory / "aggregator-create.lock"):
                 if looks_current(self.directory) and (ix := _open_readable(self.directory)):
                     self.needs_rebuild = False
                     return ix
@@ -176,7 +172,7 @@ class Index:
         """Held while one process applies the change queue, from reading a batch to marking
         it done: another process waits its turn (up to `wait_s`) instead of indexing, between
         two of this one's batches, a batch this one has read and would write again."""
-        with _exclusive(self.directory / "aggregator-drain.lock", wait_s, self._busy):
+        with exclusive(self.directory / "aggregator-drain.lock", wait_s, self._busy):
             yield
 
     def rebuild(self, wait_s: float = 30.0) -> None:
@@ -275,33 +271,6 @@ SMALL_SEGMENT = 4_000
 """Segments with fewer entries than this are merged together, a few at a time."""
 MERGE_AT = 6
 """How many small segments wait before they are merged."""
-
-
-@contextmanager
-def _exclusive(
-    path: Path, wait_s: float | None = None, busy: Callable[[float], Exception] = TimeoutError
-) -> Iterator[None]:
-    """Hold an exclusive lock on `path` (an fcntl lock: the kernel drops it if we die).
-
-    With `wait_s`, waited for that long at most, then `busy(wait_s)` is raised.
-    """
-    with path.open("a") as handle:
-        if fcntl is not None:
-            flags = fcntl.LOCK_EX if wait_s is None else fcntl.LOCK_EX | fcntl.LOCK_NB
-            deadline = time.monotonic() + (wait_s or 0.0)
-            while True:
-                try:
-                    fcntl.flock(handle, flags)
-                    break
-                except BlockingIOError:  # held elsewhere, and not waited for without end
-                    if time.monotonic() >= deadline:
-                        raise busy(wait_s or 0.0) from None
-                    time.sleep(0.1)
-        try:
-            yield
-        finally:
-            if fcntl is not None:
-                fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def merge_small(writer: Any, segments: list[Any]) -> list[Any]:

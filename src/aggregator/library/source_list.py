@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 
 from aggregator import sources as opml
@@ -16,6 +17,7 @@ from aggregator.errors import (
     SourceNotFoundError,
     UserError,
 )
+from aggregator.locks import exclusive
 from aggregator.models import (
     AddedSource,
     ImportReport,
@@ -30,6 +32,8 @@ from aggregator.sanitize import one_line
 from aggregator.store import Store
 
 DEFAULT_LIST_TITLE = "aggregator sources"
+LIST_WAIT_S = 10.0
+"""How long a change of the list waits for another process's change to finish."""
 
 
 class SourceList:
@@ -99,6 +103,21 @@ class SourceList:
             raise DataDirError(f"cannot write {path}: {exc.strerror or exc}", path=path) from None
         self.store.sync_sources(sources)
 
+    @contextmanager
+    def _changing_list(self) -> Iterator[list[Source]]:
+        """The list as the file holds it now, to change and save before leaving: one process
+        at a time, so two changes at once (two `sources add`, the terminal UI and a script)
+        each start from the other's result instead of one overwriting the other."""
+
+        def busy(waited: float) -> UserError:
+            return UserError(
+                f"another aggregator has been changing the source list for {waited:.0f} s; "
+                "try again when it is done"
+            )
+
+        with exclusive(self.settings.data_dir / "list.lock", LIST_WAIT_S, busy):
+            yield self._read_list(changing=True)
+
     def sources(self) -> list[SourceInfo]:
         """Every source in list order, with its fetch health and entry counts."""
         listed = self._read_list()
@@ -143,7 +162,7 @@ class SourceList:
             source = Source(
                 normalized, _clean_name(title), category, type="html", selector=selector
             )
-            self._save_list([*listed, source])
+            self._append(source)
             return AddedSource(source)
         found = (
             probe.discover(self.settings.fetch, normalized)
@@ -159,8 +178,14 @@ class SourceList:
             type=found.kind,
             html_url=normalized if feed_url != normalized else "",
         )
-        self._save_list([*listed, source])
+        self._append(source)
         return AddedSource(source, found.offered, found.warning)
+
+    def _append(self, source: Source) -> None:
+        """Add to the list as it is now: another process may have changed it meanwhile."""
+        with self._changing_list() as listed:
+            _refuse_duplicate(listed, source.url)
+            self._save_list([*listed, source])
 
     def update_source(
         self,
@@ -171,22 +196,22 @@ class SourceList:
         full_text: bool | None = None,
     ) -> Source:
         """Change a source's title, topic or full-text switch; the rest of its outline stays."""
-        listed = self._read_list(changing=True)
-        target = _find(listed, url)
-        changed = replace(
-            target,
-            title=target.title if title is None else _clean_name(title),
-            category=target.category if category is None else _as_listed(category, listed),
-            full_text=target.full_text if full_text is None else full_text,
-        )
-        self._save_list([changed if s.url == target.url else s for s in listed])
+        with self._changing_list() as listed:
+            target = _find(listed, url)
+            changed = replace(
+                target,
+                title=target.title if title is None else _clean_name(title),
+                category=target.category if category is None else _as_listed(category, listed),
+                full_text=target.full_text if full_text is None else full_text,
+            )
+            self._save_list([changed if s.url == target.url else s for s in listed])
         return changed
 
     def remove_source(self, url: str) -> tuple[Source, int]:
         """Remove a source from the list and its entries from the library."""
-        listed = self._read_list(changing=True)
-        target = _find(listed, url)
-        self._save_list([s for s in listed if s.url != target.url])
+        with self._changing_list() as listed:
+            target = _find(listed, url)
+            self._save_list([s for s in listed if s.url != target.url])
         return target, self.store.delete_source(target.url)
 
     def import_opml(self, path: str | os.PathLike[str]) -> ImportReport:
@@ -201,11 +226,11 @@ class SourceList:
                     f"; and {more} more outline{'s' * (more != 1)} skipped)" if more else ")"
                 )
             raise OpmlError(f"{path}: no feeds to import{why}", path=str(path))
-        listed = self._read_list(changing=True)
-        known = {opml.source_key(s.url) for s in listed}
-        added = tuple(s for s in document.sources if opml.source_key(s.url) not in known)
-        if added:
-            self._save_list([*listed, *added])
+        with self._changing_list() as listed:
+            known = {opml.source_key(s.url) for s in listed}
+            added = tuple(s for s in document.sources if opml.source_key(s.url) not in known)
+            if added:
+                self._save_list([*listed, *added])
         return ImportReport(
             added=added,
             already_present=len(document.sources) - len(added),

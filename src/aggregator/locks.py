@@ -1,0 +1,42 @@
+"""File locks between processes of this program: one writer of the index, one change of
+the source list at a time. fcntl locks, so the kernel drops a lock whose holder died: a
+lock left by a killed process never blocks the next."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # not on POSIX: no locking between processes
+    fcntl = None  # type: ignore[assignment]
+
+
+@contextmanager
+def exclusive(
+    path: Path, wait_s: float | None = None, busy: Callable[[float], Exception] = TimeoutError
+) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (an fcntl lock: the kernel drops it if we die).
+
+    With `wait_s`, waited for that long at most, then `busy(wait_s)` is raised.
+    """
+    with path.open("a") as handle:
+        if fcntl is not None:
+            flags = fcntl.LOCK_EX if wait_s is None else fcntl.LOCK_EX | fcntl.LOCK_NB
+            deadline = time.monotonic() + (wait_s or 0.0)
+            while True:
+                try:
+                    fcntl.flock(handle, flags)
+                    break
+                except BlockingIOError:  # held elsewhere, and not waited for without end
+                    if time.monotonic() >= deadline:
+                        raise busy(wait_s or 0.0) from None
+                    time.sleep(0.1)
+        try:
+            yield
+        finally:
+            if fcntl is not None:
+                fcntl.flock(handle, fcntl.LOCK_UN)
