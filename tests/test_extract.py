@@ -148,6 +148,27 @@ def test_strip_controls(text: str):
     assert "\n" not in one_line("a\nb\tc")
 
 
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("Before \x9dOSC after words", "Before OSC after words"),
+        (
+            "Itâ€\x9ds mojibake, and the rest of the title",
+            "Itâ€s mojibake, and the rest of the title",
+        ),
+        ("Ð\x90Ð\x91 Cyrillic read as Latin-1", "ÐÐ Cyrillic read as Latin-1"),
+        ("x \x1b]0;no end y", "x 0;no end y"),
+        ("ok \x9d0;title\x07 after", "ok  after"),  # a whole string goes, payload and all
+    ],
+)
+def test_a_control_without_its_end_takes_nothing_else_with_it(text: str, kept: str):
+    """Found by review: U+009D (an 8-bit OSC's introducer; in the commonest mojibake,
+    `â€\x9d` for `”`) took the rest of the text with it: a title "Before \x9d..." was stored
+    as "Before". Only a string with its end goes whole."""
+    assert strip_controls(text) == kept
+    assert forbidden(kept) == []
+
+
 def test_has_words_stops_early():
     assert has_words("one two three", 3) is False
     assert has_words("one two three four", 3) is True

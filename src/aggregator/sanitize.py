@@ -9,15 +9,18 @@ from __future__ import annotations
 import re
 
 # ESC-introduced sequences first (CSI, OSC, DCS/SOS/PM/APC strings, two-byte escapes), so their
-# payload does not survive as visible junk once ESC itself is gone.
+# payload does not survive as visible junk once ESC itself is gone. A string's payload goes
+# only with its end: an introducer on its own (U+009D is in the commonest mojibake, `â€\x9d`
+# for `”`) must not take the rest of a title or an article with it; without its introducer
+# the rest is plain text.
 _ESCAPE_SEQUENCE = re.compile(
     r"""
     \x1b\[[0-?]*[ -/]*[@-~]                 # CSI ... final byte
-    | \x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?    # OSC ... BEL or ST
-    | \x1b[PX^_][^\x1b]*(?:\x1b\\)?         # DCS, SOS, PM, APC ... ST
+    | \x1b\][^\x07\x1b]*(?:\x07|\x1b\\)      # OSC ... BEL or ST
+    | \x1b[PX^_][^\x1b]*\x1b\\              # DCS, SOS, PM, APC ... ST
     | \x1b[ -/]*[0-~]                       # other two-or-more byte escapes
     | \x9b[0-?]*[ -/]*[@-~]                 # 8-bit CSI
-    | [\x90\x9d\x98\x9e\x9f][^\x9c\x07]*[\x9c\x07]?   # 8-bit DCS/OSC/SOS/PM/APC strings
+    | [\x90\x9d\x98\x9e\x9f][^\x9c\x07\x90\x9d\x98\x9e\x9f\x1b]*[\x9c\x07]  # 8-bit strings
     """,
     re.VERBOSE,
 )
