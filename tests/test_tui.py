@@ -2200,3 +2200,20 @@ def test_an_undated_entry_shows_the_day_it_arrived_marked_as_such(library):
         assert "undated, first seen" in meta
 
     drive(AggregatorApp(settings, library=lib), script, size=(120, 40))
+
+
+def test_the_unread_total_follows_what_n_reads_in_the_next_source(library):
+    """Found by review: `A` on a source, then `n` on to the next one: the entry it opened
+    was read, its source's count fell, and the status bar's total did not."""
+    settings, lib = library
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        await choose(pilot, Place("source", MED))
+        entry_list(app).focus()
+        await pilot.press("enter", "A", "n")
+        await settle(pilot)
+        await settle(pilot)
+        unread = sum(not row.read for row in lib.entries())
+        assert f"{unread:,} unread" in status_text(app)
+
+    drive(AggregatorApp(settings, library=lib), script, size=(120, 40))

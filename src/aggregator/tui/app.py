@@ -176,13 +176,13 @@ class AggregatorApp(App[str | None]):
             main.query_one(Sidebar).show_sources(event.sources, event.unread, event.starred)
         current = main.query_one(EntryList).current
         main.show_library(event.rows, keep=keep or (current.id if current else None))
-        main.list_loaded(event.view)
         status = main.query_one(StatusBar)
         status.entries, status.unread = event.total, event.unread
         status.unread_only = main.unread_only
         successes = [s.state.last_success for s in event.sources if s.state.last_success]
         status.last_refresh = max(successes) if successes else status.last_refresh
         status.show()
+        main.list_loaded(event.view)  # after the counts: what `n` reads there moves them
         problem = self.library.list_problem
         if problem and problem != self._list_problem_said:  # said once, until it changes
             self.notify(
