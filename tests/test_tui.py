@@ -2217,3 +2217,28 @@ def test_the_unread_total_follows_what_n_reads_in_the_next_source(library):
         assert f"{unread:,} unread" in status_text(app)
 
     drive(AggregatorApp(settings, library=lib), script, size=(120, 40))
+
+
+def test_the_sidebar_cursor_starts_a_search_at_all_results_and_ends_it_where_the_list_is(
+    library,
+):
+    """Found by review: a search's counts took the sidebar's cursor where it was (the line
+    of the source chosen before: a count under it, that Enter would narrow by), and after
+    Esc the cursor stayed on whatever line the facet had been, another source than the one
+    the list showed."""
+    settings, lib = library
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        sidebar = app.main.query_one(Sidebar)
+        await choose(pilot, Place("source", RAIL))
+        await search(pilot, "night OR vaccine")
+        assert sidebar.cursor_node is not None and sidebar.cursor_node.data == Place("all")
+        await choose(pilot, Place("facet-source", RAIL))
+        await wait_until(pilot, lambda: len(titles(app)) == 1)
+        assert sidebar.cursor_node.data == Place("facet-source", RAIL)  # narrowed: stays
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.main.search_result is None and app.main.place == Place("source", RAIL)
+        assert sidebar.cursor_node is not None and sidebar.cursor_node.data == app.main.place
+
+    drive(AggregatorApp(settings, library=lib), script)

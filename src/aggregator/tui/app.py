@@ -173,7 +173,9 @@ class AggregatorApp(App[str | None]):
     def _loaded(self, event: LibraryLoaded, keep: str | None) -> None:
         main = self.main
         if main.search_result is None:
-            main.query_one(Sidebar).show_sources(event.sources, event.unread, event.starred)
+            main.query_one(Sidebar).show_sources(
+                event.sources, event.unread, event.starred, shown=main.place
+            )
         current = main.query_one(EntryList).current
         main.show_library(event.rows, keep=keep or (current.id if current else None))
         status = main.query_one(StatusBar)

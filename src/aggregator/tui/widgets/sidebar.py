@@ -57,11 +57,20 @@ class Sidebar(Tree[Place]):
         self.guide_depth = 2
         self.auto_expand = False
 
-    def show_sources(self, sources: list[SourceInfo], total_unread: int, starred: int = 0) -> None:
+    def show_sources(
+        self,
+        sources: list[SourceInfo],
+        total_unread: int,
+        starred: int = 0,
+        shown: Place | None = None,
+    ) -> None:
         """The library as topics and sources, keeping the selection where it was; first,
-        the starred entries (their count, not an unread one)."""
+        the starred entries (their count, not an unread one). `shown`: the place the list
+        shows, where the cursor goes when it was on a search's count (a search ended)."""
         cursor = self.cursor_node
         chosen = cursor.data if cursor is not None else None
+        if chosen is not None and chosen.kind in _SEARCH_KINDS:
+            chosen, cursor = shown, None
         # Which of its places, for a source shown in several topics: it stays in that one.
         occurrence = (
             [n for n in _walk(self.root) if n.data == chosen].index(cursor) if cursor else 0
@@ -131,7 +140,10 @@ class Sidebar(Tree[Place]):
     def show_facets(
         self, facets: dict[str, dict[str, int]], titles: dict[str, str], total: int
     ) -> None:
-        """Counts of the current search by topic and by source."""
+        """Counts of the current search by topic and by source; the cursor stays on the count
+        it was on (the search narrowed by it), else it starts at the top."""
+        cursor = self.cursor_node
+        chosen = cursor.data if cursor is not None else None
         self.clear()
         self._counted, self._counting, self._unread_shown = {}, {}, False
         self._count(self.root, "All results", total)
@@ -150,6 +162,9 @@ class Sidebar(Tree[Place]):
                 leaf = sources.add_leaf("", data=Place("facet-source", url))
                 self._count(leaf, titles.get(url, url), count)
         self.root.expand()
+        narrowed = chosen is not None and chosen.kind in _SEARCH_KINDS and chosen.kind != "heading"
+        found = [n for n in _walk(self.root) if n.data == chosen] if narrowed else []
+        self._cursor_to(found[0] if found else self.root)  # not the count on the old line
 
     def render_label(self, node: TreeNode[Place], base_style: Style, style: Style) -> Text:
         """As the tree draws it, but a long name gives way to its count, not the reverse."""
@@ -176,7 +191,12 @@ class Sidebar(Tree[Place]):
         """Put the cursor on `place` (its topics opened to show it), without choosing it;
         `occurrence`: which of its nodes, for a source shown in several topics."""
         current = self.cursor_node
-        if occurrence == 0 and current is not None and current.data == place:
+        if (
+            occurrence == 0
+            and current is not None
+            and current.data == place
+            and current is self.get_node_at_line(self.cursor_line)  # not the tree before
+        ):
             return  # already there (not its first place: chosen in another topic)
         nodes = [n for n in _walk(self.root) if n.data == place]
         if not nodes:
@@ -189,9 +209,17 @@ class Sidebar(Tree[Place]):
         # A node's line is known once the tree's lines are built again after a change,
         # which asking for the last line does: the cursor went to the line a new node did
         # not have yet (the top, "All").
-        last = self.last_line
-        if 0 <= node.line <= last:
-            self.move_cursor(node)
+        if 0 <= node.line <= self.last_line:
+            self._cursor_to(node)
+
+    def _cursor_to(self, node: TreeNode[Place]) -> None:
+        """The cursor on `node`. The tree's cursor is a line: after the tree is made anew,
+        its node is the one on that line only once the line changes (until then the old
+        tree's node, while the new one's is highlighted), so it is moved off and back."""
+        last = self.last_line  # the tree's lines built again
+        if self.cursor_line == node.line and last > 0:
+            self.cursor_line = node.line + 1 if node.line < last else node.line - 1
+        self.move_cursor(node)
 
     @property
     def unread(self) -> int:
@@ -228,6 +256,10 @@ class Sidebar(Tree[Place]):
         event.stop()
         if event.node.data is not None and event.node.data.kind != "heading":
             self.post_message(self.Chosen(event.node.data))
+
+
+_SEARCH_KINDS = ("facet-topic", "facet-source", "heading")
+"""Places of a search's counts, which the library's tree does not have."""
 
 
 def _label(name: str, count: int, *, failing: bool = False, room: int | None = None) -> Text:
