@@ -1968,6 +1968,39 @@ def test_keys_from_the_config_remap_actions(library):
     assert ("[keys] in config.toml names no action: entry.nonsense", "warning") in notes.messages
 
 
+def test_a_remap_that_gives_one_key_to_two_actions_is_refused_and_said(library):
+    """Found by review: `"entry.star" = "m"` starred on m, left marking read without a key,
+    and said nothing (the help listed m twice); `= "q"` took Quit away. Such a remap is
+    given up, with a warning naming the key and both actions; the default stays."""
+    settings, lib = library
+    settings = replace(settings, keys=(("entry.star", "m"), ("list.down", "down,ctrl+n")))
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        entry_list(app).focus()
+        await pilot.press("m")
+        await settle(pilot)
+        assert stored(lib, ORDER[0]).read and not stored(lib, ORDER[0]).starred
+        await pilot.press("s")
+        await settle(pilot)
+        assert stored(lib, ORDER[0]).starred
+
+    app = AggregatorApp(settings, library=lib)
+    notes = record_notes(app)
+    drive(app, script)
+    assert (
+        "[keys] in config.toml gives one key to two actions: m for entry.toggle_read and "
+        "entry.star: kept the default of entry.star",
+        "warning",
+    ) in notes.messages
+    assert len(notes.messages) == 1  # the other remap clashes with nothing
+
+
+def test_the_default_keys_give_no_key_to_two_actions_at_once():
+    from aggregator.tui.keys import keymap
+
+    assert keymap(()) == ({}, [], [])
+
+
 def test_moving_keys_can_be_remapped_too(library):
     """`list.down` was refused as naming no action, though the help says any key can be
     remapped (found by review); the help lists the moving keys by their ids."""

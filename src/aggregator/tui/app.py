@@ -72,7 +72,7 @@ class AggregatorApp(App[str | None]):
         self.refresh_on_start = refresh_on_start
         self.demo = demo
         self._library = library
-        self.user_keys, self.unknown_keys = keymap(settings.keys)
+        self.user_keys, self.unknown_keys, self.clashing_keys = keymap(settings.keys)
         self._list_problem_said = ""
         self._refreshing = False
         self.flags_lock = threading.Lock()
@@ -102,6 +102,9 @@ class AggregatorApp(App[str | None]):
                 f"[keys] in config.toml names no action: {', '.join(self.unknown_keys)}",
                 severity="warning",
             )
+        for clash in self.clashing_keys:
+            message = f"[keys] in config.toml gives one key to two actions: {clash}"
+            self.notify(message, severity="warning", markup=False)
         self.install_screen(MainScreen(), "main")
         self.push_screen("main")
         self.load_library()

@@ -50,8 +50,40 @@ def binding(action_id: str, action: str, *, priority: bool = False) -> Binding:
     return Binding(keys, action, description, show=show, id=action_id, priority=priority)
 
 
-def keymap(pairs: tuple[tuple[str, str], ...]) -> tuple[dict[str, str], list[str]]:
-    """The user's remapping, and the ids in it that name no action (to warn about)."""
+SCREEN = ("app", "entry", "search", "source")
+"""Actions of the screen, whose keys work wherever the focus is."""
+WIDGETS = ("list", "reader", "sidebar")
+"""Actions of one part of the screen: the same key may move each (`j`), as the part with
+the focus takes it before the screen does."""
+
+
+def keymap(pairs: tuple[tuple[str, str], ...]) -> tuple[dict[str, str], list[str], list[str]]:
+    """The user's remapping, the ids in it that name no action, and the remaps given up
+    because they would give one key to two actions that work at the same time (`m` to Star
+    and to Read: one of them would have no key, and which is not said): each as a line to
+    warn with. An action given up keeps its default keys."""
     known = {k: v for k, v in pairs if k in ACTIONS}
     unknown = [k for k, _ in pairs if k not in ACTIONS]
-    return known, unknown
+    dropped: list[str] = []
+    while clash := _clash({**{a: d[0] for a, d in ACTIONS.items()}, **known}):
+        key, actions = clash
+        mine = [a for a in actions if a in known]
+        for action in mine:
+            del known[action]
+        dropped.append(f"{key} for {' and '.join(actions)}: kept the default of {', '.join(mine)}")
+    return known, unknown, dropped
+
+
+def _clash(keys_of: dict[str, str]) -> tuple[str, list[str]] | None:
+    """A key that two actions working at the same time would share, with those actions."""
+    for widget in (None, *WIDGETS):
+        scope = {*SCREEN, widget} if widget else set(SCREEN)
+        holders: dict[str, list[str]] = {}
+        for action, keys in keys_of.items():
+            if action.split(".")[0] in scope:
+                for key in {k.strip() for k in keys.split(",") if k.strip()}:
+                    holders.setdefault(key, []).append(action)
+        for key, actions in holders.items():
+            if len(actions) > 1:
+                return key, actions
+    return None
