@@ -1331,3 +1331,15 @@ def test_a_query_with_nothing_to_rank_by_is_newest_first(lib: Library):
     assert everything.total == len(ENTRIES) == lib.search('""', sort="newest", limit=50).total
     ranked = lib.search("hospital -glacier")  # words: ranked as ever
     assert all(h.score is not None for h in ranked.hits) and ranked.sort == "relevance"
+
+
+@pytest.mark.parametrize("query", ["category:medicine", "source:alpha", "source:alpha -glacier"])
+def test_a_query_only_of_where_entries_are_filed_is_newest_first(lib: Library, query: str):
+    """Found by review: `author:gruber`, `source:fireball`, `category:tech` came "by
+    relevance" with one score for every hit, in the order of their ids (2016 between
+    2017s). What is filed or written by one name has nothing to rank by: newest first."""
+    result = lib.search(query, limit=50)
+    dates = [h.published for h in result.hits]
+    assert len(dates) > 1 and dates == sorted(dates, reverse=True)
+    assert result.sort == "newest"
+    assert lib.search(f"{query} hospital").sort == "relevance"  # with words: ranked

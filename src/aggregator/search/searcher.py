@@ -170,12 +170,17 @@ class Searcher:
 
 
 def _unranked(query: Any) -> bool:
-    """Whether every match would score the same: everything, a date range, exclusions."""
+    """Whether there is nothing to rank by: everything, a date range, exclusions, or only
+    who wrote it and where it is filed (`author:gruber`: one name on every match, scores
+    that tie, and an order that would be the index's own)."""
     if isinstance(query, Q.Every | Q.DateRange | Q.Not):
         return True
     if isinstance(query, Q.And | Q.Or):
         return all(_unranked(q) for q in query.subqueries)
-    return False
+    return getattr(query, "fieldname", None) in _FILED_UNDER
+
+
+_FILED_UNDER = frozenset({"author", "source", "category"})
 
 
 Found = tuple[list["RawHit"], "ParsedQuery", int, dict[str, dict[str, int]], bool, bool]
