@@ -103,6 +103,30 @@ async def _discover(settings: FetchSettings, url: str) -> Discovery:
         return found
 
 
+def check_page(settings: FetchSettings, url: str, selector: str) -> str:
+    """A page to follow by a selector, looked at before it is added: a page that is not
+    there, or whose selector finds no links now, would fail every fetch. Unreachable
+    (offline), it is added as given: the warning says so."""
+    return asyncio.run(_check_page(settings, url, selector))
+
+
+async def _check_page(settings: FetchSettings, url: str, selector: str) -> str:
+    async with HttpClient(settings) as http:
+        try:
+            response = await http.get(url, accept=FEED_ACCEPT)
+        except NetworkError as exc:
+            return f"could not check it ({exc}); added as given"
+        except FetchError as exc:
+            raise InvalidSourceError(f"{url}: {exc}; not added", url=url) from None
+    if not pages.article_links(response.body, response.final_url, selector):
+        raise InvalidSourceError(
+            f"{url}: {pages.NO_LINKS} ({selector}); not added (--no-discover adds it as it "
+            "is, without looking)",
+            url=url,
+        )
+    return ""
+
+
 async def _why_not(http: HttpClient, url: str) -> str:
     """Why a declared feed is not one to add, in a few words."""
     try:

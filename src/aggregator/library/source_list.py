@@ -162,8 +162,9 @@ class SourceList:
             source = Source(
                 normalized, _clean_name(title), category, type="html", selector=selector
             )
+            looked = probe.check_page(self.settings.fetch, normalized, selector) if discover else ""
             self._append(source)
-            return AddedSource(source)
+            return AddedSource(source, warning=looked)
         found = (
             probe.discover(self.settings.fetch, normalized)
             if discover
