@@ -90,7 +90,7 @@ def edit_opml(data: bytes, sources: Sequence[Source]) -> bytes | None:
                 outline.set(key, value)
             _place(_tree_folder(body, source.category), outline)
     original = _decode(data)
-    written = _serialize(root, original).decode("utf-8")
+    written = _serialize(root, original)
     spliced = splice(original, written)
     bom = codecs.BOM_UTF8 if data.startswith(codecs.BOM_UTF8) else b""
     for text in (spliced, written):
@@ -101,11 +101,12 @@ def edit_opml(data: bytes, sources: Sequence[Source]) -> bytes | None:
     return None
 
 
-def _serialize(root: etree._Element, original: str) -> bytes:
-    """The document as UTF-8, written as `original` was where a parsed tree remembers it not:
-    its XML declaration (when it says UTF-8, or none), empty tags spelled `<x />` or `<x/>`,
-    line ends (a parser reads CRLF as LF), the blank space after the end as it was. Comments and
-    processing instructions around the root element go on a line of their own."""
+def _serialize(root: etree._Element, original: str) -> str:
+    """The document (UTF-8 once encoded), written as `original` was where a parsed tree
+    remembers it not: its XML declaration (when it says UTF-8, or none), empty tags spelled
+    `<x />` or `<x/>`, line ends (a parser reads CRLF as LF), the blank space after the end
+    as it was. Comments and processing instructions around the root element go on a line of
+    their own."""
     declared = re.match(r"\s*(<\?xml[^>]*\?>)", original)
     declaration = declared.group(1) if declared else ""
     encoding = re.search(r"""encoding\s*=\s*["']([^"']*)""", declaration)
@@ -121,7 +122,7 @@ def _serialize(root: etree._Element, original: str) -> bytes:
     text = "\n".join(lines) + ending
     if original.count("\r\n") > original.count("\n") / 2:
         text = text.replace("\n", "\r\n")  # a raw line end is never part of a value
-    return text.encode("utf-8")
+    return text
 
 
 def _space_empty_tags(markup: str) -> str:

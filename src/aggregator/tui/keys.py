@@ -52,9 +52,9 @@ def binding(action_id: str, action: str, *, priority: bool = False) -> Binding:
 
 SCREEN = ("app", "entry", "search", "source")
 """Actions of the screen, whose keys work wherever the focus is."""
-WIDGETS = ("list", "reader", "sidebar")
-"""Actions of one part of the screen: the same key may move each (`j`), as the part with
-the focus takes it before the screen does."""
+WIDGETS = tuple(sorted({action.split(".")[0] for action in ACTIONS} - set(SCREEN)))
+"""Actions of one part of the screen (list, reader, sidebar): the same key may move each
+(`j`), as the part with the focus takes it before the screen does."""
 
 
 def keymap(pairs: tuple[tuple[str, str], ...]) -> tuple[dict[str, str], list[str], list[str]]:

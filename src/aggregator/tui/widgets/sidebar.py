@@ -162,7 +162,7 @@ class Sidebar(Tree[Place]):
                 leaf = sources.add_leaf("", data=Place("facet-source", url))
                 self._count(leaf, titles.get(url, url), count)
         self.root.expand()
-        narrowed = chosen is not None and chosen.kind in _SEARCH_KINDS and chosen.kind != "heading"
+        narrowed = chosen is not None and chosen.kind in _FACETS
         found = [n for n in _walk(self.root) if n.data == chosen] if narrowed else []
         self._cursor_to(found[0] if found else self.root)  # not the count on the old line
 
@@ -258,8 +258,10 @@ class Sidebar(Tree[Place]):
             self.post_message(self.Chosen(event.node.data))
 
 
-_SEARCH_KINDS = ("facet-topic", "facet-source", "heading")
-"""Places of a search's counts, which the library's tree does not have."""
+_FACETS = ("facet-topic", "facet-source")
+"""Places of a search's counts, which narrow it when chosen."""
+_SEARCH_KINDS = (*_FACETS, "heading")
+"""Places of the search's tree, which the library's tree does not have."""
 
 
 def _label(name: str, count: int, *, failing: bool = False, room: int | None = None) -> Text:
