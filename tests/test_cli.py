@@ -14,6 +14,7 @@ import pytest
 
 from aggregator.cli import run
 from aggregator.library import default_opml
+from aggregator.models import View
 
 
 def cli(capsys, *args: str) -> tuple[int, str, str]:
@@ -136,6 +137,59 @@ def test_remove_takes_the_entries_out_of_the_index_too(capsys, isolated_home: Pa
     code, out, _ = cli(capsys, "stats", "--json")
     stats = json.loads(out)
     assert stats["indexed"] == stats["entries"] == 0 and stats["pending_index"] == 0
+
+
+def test_remove_keeps_starred_entries_until_asked_again(capsys, isolated_home: Path):
+    """`sources remove` deleted starred entries without a word (review): they stay, under
+    the source now unlisted, and a second remove deletes them."""
+    from aggregator.config import load_settings
+    from aggregator.library import open_library
+    from aggregator.models import EntryDraft
+
+    code, out, _ = cli(capsys, "sources", "list", "--json")
+    url = json.loads(out)[0]["url"]
+    with open_library(load_settings()) as lib:
+        lib.store.upsert_entries(url, [EntryDraft(guid=f"g{i}", title=f"t{i}") for i in range(5)])
+        ids = [row.id for row in lib.store.list_entries(View())]
+        lib.store.set_flags(ids[:2], starred=True)
+        lib.update_index()
+    code, out, _ = cli(capsys, "sources", "remove", url)
+    assert code == 0 and "3 entries; kept its 2 starred entries" in out
+    code, out, _ = cli(capsys, "sources", "list", "--json")
+    assert url not in out
+    code, out, _ = cli(capsys, "search", "t0 OR t1 OR t2 OR t3 OR t4", "--json")
+    assert len(json.loads(out)["hits"]) == 2
+    code, out, _ = cli(capsys, "sources", "remove", url)
+    assert code == 0 and "(no longer in the list) and 2 entries" in out
+    code, out, _ = cli(capsys, "stats", "--json")
+    assert json.loads(out)["entries"] == 0
+    code, _, err = cli(capsys, "sources", "remove", url)
+    assert code == 1 and f"no source with URL {url}" in err
+
+
+def test_a_source_taken_out_of_the_file_by_hand_can_be_removed(capsys, isolated_home: Path):
+    """Its entries stayed searchable with no way to delete them: `sources remove` said
+    "no source" (review)."""
+    from aggregator.config import load_settings
+    from aggregator.library import open_library
+    from aggregator.models import EntryDraft
+
+    code, out, _ = cli(capsys, "sources", "list", "--json")
+    url = json.loads(out)[0]["url"]
+    with open_library(load_settings()) as lib:
+        lib.store.upsert_entries(url, [EntryDraft(guid="g", title="kept")])
+        lib.update_index()
+        opml = lib.settings.opml_path
+    text = opml.read_text()
+    start = text.index(f'xmlUrl="{url}"')
+    line_start, line_end = text.rindex("\n", 0, start), text.index("\n", start)
+    opml.write_text(text[:line_start] + text[line_end:])
+    code, out, _ = cli(capsys, "search", "kept", "--json")
+    assert len(json.loads(out)["hits"]) == 1  # kept readable until removed on purpose
+    code, out, _ = cli(capsys, "sources", "remove", url)
+    assert code == 0 and "(no longer in the list) and 1 entry" in out
+    code, out, _ = cli(capsys, "search", "kept", "--json")
+    assert json.loads(out)["hits"] == []
 
 
 def test_a_page_source_s_selector_is_checked_when_it_is_added(capsys, isolated_home: Path):

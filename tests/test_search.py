@@ -1070,7 +1070,7 @@ def test_an_edited_title_is_searched_by_its_new_words(lib: Library):
 
 def test_a_removed_source_leaves_the_results(lib: Library):
     """Removing a source and updating the index removes its entries from results and facets."""
-    assert lib.remove_source(TRAVEL)[1] == 5
+    assert lib.remove_source(TRAVEL).removed == 5
     lib.update_index()
     assert found(lib, "glacier OR sunscreen") == set()
     result = lib.search("")

@@ -220,7 +220,7 @@ def test_renaming_a_source_requeues_its_entries_and_deleting_queues_deletes(stor
     store.upsert_entries(FEED, [draft("a"), draft("b")])
     store.sync_sources([Source(url=FEED, title="Renamed", category="Medicine")])
     assert len(queue(store)) == 4
-    assert store.delete_source(FEED) == 2
+    assert store.delete_source(FEED) == (2, 0)
     assert [op for _, op in queue(store)][-2:] == ["delete", "delete"]
     assert store.entry_totals() == (0, 0, 0)
 

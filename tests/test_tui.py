@@ -1648,7 +1648,7 @@ def test_d_deletes_a_source_after_a_confirm(library):
         await choose(pilot, Place("source", ONC))
         await pilot.press("d")
         assert isinstance(app.screen, ConfirmScreen)
-        assert "Remove Cell Letters and its stored entries?" in screen_text(app)
+        assert "Remove Cell Letters and its unstarred entries?" in screen_text(app)
         await pilot.press("n")
         await settle(pilot)
         assert app.screen is app.main

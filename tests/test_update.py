@@ -204,6 +204,67 @@ def test_failures_are_recorded_and_never_touch_what_is_stored(server, tmp_path):
         assert "backing off" in skipped.skipped[0].reason
 
 
+def test_a_source_removed_while_it_is_fetched_stores_nothing_and_says_so(server, tmp_path):
+    """It ended with "unexpected StoreError: FOREIGN KEY constraint failed" (review)."""
+    body = rss(item("a", "First", LONG))
+    stays = server.route("/stays", body=body)
+
+    def removed_meanwhile(h) -> None:  # another aggregator removes it mid-request
+        with open_library(lib.settings) as other:
+            other.remove_source(server.url("/goes"))
+        LoopbackServer._send(h, 200, body, "application/xml", {})
+
+    goes = server.route("/goes", Route(handler=removed_meanwhile))
+    with library_with(tmp_path, Source(url=stays), Source(url=goes)) as lib:
+        report = lib.fetch()
+        outcome = {r.url: (r.status, r.error) for r in report.results}
+        assert outcome[stays] == ("ok", None)
+        assert outcome[goes] == (
+            "failed",
+            "removed from the list during this fetch; nothing stored",
+        )
+        assert [s.url for s in lib.select_sources()] == [stays]
+        with lib.store._read() as conn:
+            assert conn.execute("SELECT count(*) FROM entry").fetchone()[0] == 1
+            assert conn.execute("SELECT count(*) FROM source").fetchone()[0] == 1
+
+
+def test_a_second_fetch_of_the_same_library_does_not_start(server, tmp_path, capsys):
+    """Two `fetch` at once both ran, asking every source twice (review)."""
+    asked, answer = threading.Event(), threading.Event()
+
+    def slow(h) -> None:
+        asked.set()
+        answer.wait(10)
+        LoopbackServer._send(h, 200, rss(item("a", "First", LONG)), "application/xml", {})
+
+    url = server.route("/feed", Route(handler=slow))
+    with library_with(tmp_path, Source(url=url)) as lib:
+        first = threading.Thread(target=lib.fetch)
+        first.start()
+        try:
+            assert asked.wait(10)
+            code = run(
+                [
+                    "--data-dir",
+                    str(lib.settings.data_dir),
+                    "--opml",
+                    str(lib.settings.opml_path),
+                    "fetch",
+                    "--source",
+                    url,
+                ]
+            )
+            err = capsys.readouterr().err
+            assert code == 2 and len(err.strip().splitlines()) == 1
+            assert "another fetch of this library is running" in err
+        finally:
+            answer.set()
+            first.join()
+        assert len(server.hits("/feed")) == 1
+        assert lib.fetch([url]).results[0].status == "ok"  # and the next may start
+
+
 def test_a_feed_cut_off_mid_item_changes_nothing_stored(server, tmp_path):
     """A body cut short parses leniently: its half-read item must not replace the stored
     one, and its validators must not be kept (a 304 would keep the damage)."""

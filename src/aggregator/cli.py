@@ -29,6 +29,7 @@ from aggregator.cli_output import (
     out,
     plural,
     print_search,
+    removed_line,
     render_entry,
     search_json,
     text,
@@ -257,8 +258,8 @@ def sources_check(obj: Context, urls: tuple[str, ...], as_json: bool) -> None:
 def sources_remove(obj: Context, url: str) -> None:
     """Remove URL from the source list, with its stored entries."""
     with obj.library() as library:
-        source, removed = library.remove_source(url)
-        out.print(text(f"Removed {source.display_title} and {plural(removed, 'entry', 'entries')}"))
+        gone = library.remove_source(url)
+        out.print(text(removed_line(gone)))
         try:
             library.update_index()  # searches leave them out already; the index follows now
         except (AggregatorError, OSError) as exc:

@@ -14,6 +14,7 @@ from aggregator.models import (
     Entry,
     FetchProgress,
     FetchReport,
+    RemovedSource,
     SearchResult,
     UpdateResult,
 )
@@ -61,6 +62,16 @@ def iso(value: datetime | None) -> str | None:
 
 def plural(count: int, word: str, many: str | None = None) -> str:
     return f"{count:,} {word if count == 1 else many or word + 's'}"
+
+
+def removed_line(gone: RemovedSource) -> str:
+    """What `sources remove` did, starred entries kept included."""
+    name = gone.source.display_title + ("" if gone.listed else " (no longer in the list)")
+    line = f"Removed {name} and {plural(gone.removed, 'entry', 'entries')}"
+    if gone.kept_starred:
+        kept = plural(gone.kept_starred, "starred entry", "starred entries")
+        line += f"; kept its {kept} (remove it again to delete them too)"
+    return line
 
 
 class FetchDisplay:

@@ -17,7 +17,8 @@
         ├── DataDirError                 the data or config dir cannot be created or written
         ├── StoreError                   the SQLite file is unreadable or corrupt
         │   └── StoreVersionError        written by a newer aggregator; refused, never touched
-        └── IndexLockedError             another process held the index past the wait
+        ├── IndexLockedError             another process held the index past the wait
+        └── FetchRunningError            another fetch of the same library is running
 
 Each error carries the path, URL, key or id it concerns, and its message is one line.
 """
@@ -170,6 +171,12 @@ class StoreVersionError(StoreError):
 
 
 class IndexLockedError(EnvironmentProblem):
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(message, subject=path)
+        self.path = path
+
+
+class FetchRunningError(EnvironmentProblem):
     def __init__(self, message: str, *, path: str) -> None:
         super().__init__(message, subject=path)
         self.path = path

@@ -270,6 +270,17 @@ class AddedSource:
 
 
 @dataclass(frozen=True, slots=True)
+class RemovedSource:
+    source: Source
+    removed: int
+    """Entries deleted."""
+    kept_starred: int = 0
+    """Starred entries kept: they stay until the source is removed again."""
+    listed: bool = True
+    """False when the list no longer had the source (only the library did)."""
+
+
+@dataclass(frozen=True, slots=True)
 class IndexDoc:
     """What the search index holds of an entry; built from the store, never the reverse."""
 

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aggregator.config import Settings
-from aggregator.errors import FetchError, HttpStatusError, NetworkError
+from aggregator.errors import FetchError, HttpStatusError, NetworkError, SourceNotFoundError
 from aggregator.fetch import HttpClient, Response, Trust, host_of
 from aggregator.models import (
     EntryDraft,
@@ -226,6 +226,8 @@ class Updater:
         except FetchError as exc:
             failures.append((_failure(source.url, exc, state), exc))
             return replace(base, error=str(exc))
+        except SourceNotFoundError:  # no state to record a failure in: said here only
+            return replace(base, error="removed from the list during this fetch; nothing stored")
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug or a hostile document must not stop the other sources

@@ -7,7 +7,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from aggregator.config import Settings
-from aggregator.errors import EnvironmentProblem
+from aggregator.errors import EnvironmentProblem, FetchRunningError
+from aggregator.locks import exclusive
 from aggregator.models import FetchProgress, FetchReport, Source, UpdateResult
 from aggregator.sanitize import one_line
 from aggregator.store import Store
@@ -45,19 +46,30 @@ class Fetching:
 
         urls = list(urls)
         chosen = self.select_sources(urls, category, unfiled=unfiled)
-        self._updater = Updater(
-            self._with_limits(concurrency, per_host), self.store, processes=self.use_processes
-        )
-        try:
-            report = self._updater.run(chosen, force=bool(urls), progress=progress)
-        finally:
-            self._updater = None
-        if not report.interrupted:
+        lock = self.settings.data_dir / "fetch.lock"
+
+        def busy(_: float) -> FetchRunningError:
+            return FetchRunningError(
+                "another fetch of this library is running; this one did not start "
+                "(try again when it is done)",
+                path=str(lock),
+            )
+
+        # One fetch at a time: a second would ask every source again, at once, as the first.
+        with exclusive(lock, 0.0, busy):
+            self._updater = Updater(
+                self._with_limits(concurrency, per_host), self.store, processes=self.use_processes
+            )
             try:
-                self.update_index(index_progress)
-            except (EnvironmentProblem, OSError) as exc:  # the fetch itself is done and stored
-                return replace(report, index_error=one_line(str(exc)))
-        return report
+                report = self._updater.run(chosen, force=bool(urls), progress=progress)
+            finally:
+                self._updater = None
+            if not report.interrupted:
+                try:
+                    self.update_index(index_progress)
+                except (EnvironmentProblem, OSError) as exc:  # the fetch is done and stored
+                    return replace(report, index_error=one_line(str(exc)))
+            return report
 
     def cancel_fetch(self) -> None:
         """Stop a running fetch from another thread; it returns what it finished."""

@@ -22,6 +22,7 @@ from aggregator.models import (
     AddedSource,
     ImportReport,
     OpmlDocument,
+    RemovedSource,
     SkippedOutline,
     Source,
     SourceInfo,
@@ -208,12 +209,32 @@ class SourceList:
             self._save_list([changed if s.url == target.url else s for s in listed])
         return changed
 
-    def remove_source(self, url: str) -> tuple[Source, int]:
-        """Remove a source from the list and its entries from the library."""
+    def remove_source(self, url: str) -> RemovedSource:
+        """Remove a source from the list and its entries from the library, but for starred
+        ones: they stay (under the source, now unlisted) until it is removed once more.
+
+        A source the list no longer has but the library does (taken out of the file by
+        hand, or kept for its stars) is removed from the library, starred entries and all.
+        """
         with self._changing_list() as listed:
-            target = _find(listed, url)
+            try:
+                target = _find(listed, url)
+            except SourceNotFoundError:
+                unlisted = self._unlisted(url)
+                if unlisted is None:
+                    raise
+                removed, _ = self.store.delete_source(unlisted.url)
+                return RemovedSource(unlisted, removed, listed=False)
             self._save_list([s for s in listed if s.url != target.url])
-        return target, self.store.delete_source(target.url)
+        removed, kept = self.store.delete_source(target.url, keep_starred=True)
+        return RemovedSource(target, removed, kept_starred=kept)
+
+    def _unlisted(self, url: str) -> Source | None:
+        try:
+            normalized = opml.normalize_source_url(url)
+        except InvalidSourceError:
+            normalized = url.strip()
+        return self.store.unlisted_source(normalized) or self.store.unlisted_source(url.strip())
 
     def import_opml(self, path: str | os.PathLike[str]) -> ImportReport:
         """Merge another OPML list into the user's: new sources are appended, none replaced."""

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from aggregator.errors import SourceNotFoundError
 from aggregator.models import EntryDraft, Source, SourceState
 from aggregator.store.database import Database, from_db, now_db, select_in, to_db
 from aggregator.store.entries import EntryRows, UpsertCounts
@@ -63,13 +64,41 @@ class SourceRows(EntryRows, Database):
             )
             conn.executemany("UPDATE source SET listed = 0 WHERE url = ?", [(u,) for u in dropped])
 
-    def delete_source(self, url: str) -> int:
-        """Delete a source with its entries and state; returns how many entries went."""
+    def delete_source(self, url: str, *, keep_starred: bool = False) -> tuple[int, int]:
+        """Delete a source's entries and state; returns (entries deleted, starred kept).
+
+        With `keep_starred`, starred entries stay, under the source marked unlisted (as a
+        source gone from the list is): a star is the user's "keep this".
+        """
         with self._write() as conn:
-            count = conn.execute("SELECT count(*) FROM entry WHERE source_url = ?", (url,))
-            removed = count.fetchone()[0]
-            conn.execute("DELETE FROM source WHERE url = ?", (url,))
-        return removed
+            starred = "SELECT entry_id FROM entry_flags WHERE starred = 1"
+            kept = 0
+            if keep_starred:
+                kept = conn.execute(
+                    f"SELECT count(*) FROM entry WHERE source_url = ? AND id IN ({starred})",
+                    (url,),
+                ).fetchone()[0]
+            if kept:
+                removed = conn.execute(
+                    f"DELETE FROM entry WHERE source_url = ? AND id NOT IN ({starred})", (url,)
+                ).rowcount
+                conn.execute("UPDATE source SET listed = 0 WHERE url = ?", (url,))
+            else:
+                count = conn.execute("SELECT count(*) FROM entry WHERE source_url = ?", (url,))
+                removed = count.fetchone()[0]
+                conn.execute("DELETE FROM source WHERE url = ?", (url,))
+        return removed, kept
+
+    def unlisted_source(self, url: str) -> Source | None:
+        """A source the library still holds that the list no longer has (removed from the
+        file by hand, or kept for its starred entries), found by its address."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT url, COALESCE(NULLIF(title, ''), feed_title), category FROM source "
+                "WHERE url = ? AND listed = 0",
+                (url,),
+            ).fetchone()
+        return Source(url=row[0], title=row[1], category=row[2]) if row else None
 
     def record_success(
         self,
@@ -91,8 +120,9 @@ class SourceRows(EntryRows, Database):
         """
         stamp = now_db()
         with self._write() as conn:
-            counts = self._upsert(conn, url, drafts, update=update)
-            conn.execute(
+            # The state first: a source removed while it was fetched (no row now) stores
+            # nothing, and says so, rather than failing on its entries' foreign key.
+            updated = conn.execute(
                 """UPDATE source SET etag = ?, last_modified = ?, last_attempt = ?,
                      last_success = ?, last_error = NULL, failures = 0, next_attempt = NULL,
                      moved_to = ?, gone = 0,
@@ -112,7 +142,9 @@ class SourceRows(EntryRows, Database):
                     url,
                 ),
             )
-        return counts
+            if not updated.rowcount:
+                raise SourceNotFoundError(url)
+            return self._upsert(conn, url, drafts, update=update)
 
     def record_not_modified(self, sources: Iterable[tuple[str, str | None]]) -> None:
         """Sources that answered 304, as (url, new address or None), in one transaction."""

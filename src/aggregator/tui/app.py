@@ -422,15 +422,22 @@ class AggregatorApp(App[str | None]):
                 self._delete(url, then)
 
         self.push_screen(
-            ConfirmScreen(f"Remove {name} and its stored entries?", yes="Remove", no="Keep"),
+            ConfirmScreen(
+                f"Remove {name} and its unstarred entries?",
+                yes="Remove",
+                no="Keep",
+            ),
             answered,
         )
 
     @work(thread=True, group="sources", exit_on_error=False)
     def _delete(self, url: str, then: Callable[[], object] | None) -> None:
-        source, removed = self.library.remove_source(url)
+        gone = self.library.remove_source(url)
+        kept = gone.kept_starred
         self.call_from_thread(
-            self.notify, f"Removed {source.display_title} and {removed:,} entries."
+            self.notify,
+            f"Removed {gone.source.display_title} and {gone.removed:,} entries"
+            + (f"; {kept:,} starred stay in Starred." if kept else "."),
         )
         self.call_from_thread(self._after_delete)
         if then is not None:
