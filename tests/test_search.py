@@ -330,6 +330,38 @@ def test_wildcard_matches_word_starts(lib: Library):
     assert found(lib, "glaci*") == {"c1", "c5"}
 
 
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("securi*", {"w1"}),  # the index holds `secur`: the word goes past the stem
+        ("secu?ity", {"w1"}),
+        ("impregnab*", {"w2"}),
+        ("hospitals*", {"w3"}),
+        ("secular*", {"w4"}),
+        ("secu?ar", {"w4"}),
+        ("wal?ing", {"w5"}),
+        ("securities", {"w1"}),
+    ],
+)
+def test_a_pattern_finds_words_whose_stem_it_goes_past(lib: Library, query, expected):
+    """`securi*`, `secu?ity` and `impregnab*` found nothing (review): the index holds
+    stems, shorter than the words the patterns spell out. Other words near the pattern
+    (`secular` beside `securi*`) are not taken in."""
+    words = {
+        "w1": "Network securities review",
+        "w2": "An impregnable fortress",
+        "w3": "New hospitals open",
+        "w4": "A secular state",
+        "w5": "Walking tours",
+    }
+    lib.store.upsert_entries(
+        SOURCES[0].url, [EntryDraft(guid=k, title=t, text=t) for k, t in words.items()]
+    )
+    lib.update_index()
+    titles = {hit.title for hit in lib.search(query).hits}
+    assert titles & set(words.values()) == {words[k] for k in expected}
+
+
 @pytest.mark.parametrize(("query", "expected"), [("sunscren~", {"c2"}), ("glacer~", {"c1", "c5"})])
 def test_fuzzy_forgives_one_typo(lib: Library, query: str, expected: set[str]):
     """`word~` finds the word with one letter missing; without `~` the typo finds nothing."""

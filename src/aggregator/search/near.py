@@ -4,6 +4,8 @@ stem) and `vacc*`, `z?brafish` (`_partial`: prefixes and wildcards)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from itertools import islice
 from typing import Any
 
 from whoosh import query as Q
@@ -22,18 +24,60 @@ def _partial(fields: tuple[str, ...], word: str) -> Any:
     pattern = fold(word)
     if not pattern.strip("*?"):
         return Q.Every()  # `*` alone: everything
-    parts = []
-    prefix = pattern[:-1] if pattern.endswith("*") and not _WILD.search(pattern[:-1]) else None
-    # The index holds stems: `hospital*` must find *hospital*, whose term is `hospit`.
-    stem = _STEMMER.term(prefix) if prefix else None
-    for name in fields:
-        if prefix is not None:
-            parts.append(Q.Prefix(name, prefix))
-            if stem and stem != prefix and not stem.startswith(prefix):
-                parts.append(Q.Term(name, stem))
-        else:
-            parts.append(Q.Wildcard(name, pattern))
-    return _any_of(parts)
+    return _any_of([Partial(name, pattern) for name in fields])
+
+
+class Partial(Q.Wildcard):
+    """A pattern matched against the words the index's stems stand for, not only the stems.
+
+    The index holds stems: *security* is `secur`, *hospital* `hospit`, so `securi*`,
+    `secu?ity` and `hospital*` match no term as typed (Lucene's wildcards on a stemmed
+    field miss them too). A stem near the pattern (one of its literal start's prefixes, or
+    one starting with that start) is taken when a word made of it and an English ending
+    (`ENDINGS`) matches the pattern and stems back to it.
+    """
+
+    def normalize(self) -> Any:
+        return self  # Whoosh's would make a prefix pattern a `Prefix`: not this lookup
+
+    def _btexts(self, ixreader: Any) -> Iterator[bytes]:
+        found = dict.fromkeys(super()._btexts(ixreader))
+        lead = self._find_prefix(self.text)
+        if len(lead) < _LEAD:
+            return iter(found)
+        matches = re.compile(self._get_pattern()).match
+        name = self.fieldname
+        shorter = [lead[:k].encode() for k in range(_LEAD, len(lead))]
+        near = [b for b in shorter if (name, b) in ixreader]
+        if self.text[len(lead) :] != "*":  # a prefix's longer stems all matched already
+            near += islice(ixreader.expand_prefix(name, lead), _MOST_STEMS)
+        for btext in near:
+            if btext in found:
+                continue
+            stem = btext.decode()
+            bases = (stem, stem[:-1] + "y") if stem.endswith("i") else (stem,)
+            if any(
+                matches(word) and _STEMMER.term(word) == stem
+                for base in bases
+                for ending in ENDINGS
+                for word in (base + ending, base + ending + "s")
+            ):
+                found[btext] = None
+        return iter(found)
+
+
+ENDINGS = (
+    *("", "e", "es", "ed", "er", "est", "ing", "ly", "y", "ies", "ied", "ity", "ities"),
+    *("ty", "ion", "ation", "ate", "ated", "ator", "able", "ably", "ability", "ible"),
+    *("al", "ally", "ance", "ence", "ness", "ment", "ful", "ic", "ical", "ism", "ist"),
+    *("ive", "ize", "ized", "ization", "ise", "ised", "ous", "ant", "ent", "le", "ling", "ry"),
+)
+"""Endings Porter takes off (or leaves a stem of), for the words a stem stands for; each
+is tried with an `s` too."""
+_LEAD = 3
+"""Letters a pattern starts with before its words are looked for: shorter reach too far."""
+_MOST_STEMS = 2_000
+"""Stems starting with a pattern's start that are tried (`ab?ve` has few; `com?` many)."""
 
 
 def _edits(text: str, asked: int | None) -> int:
