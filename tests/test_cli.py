@@ -192,6 +192,31 @@ def test_a_source_taken_out_of_the_file_by_hand_can_be_removed(capsys, isolated_
     assert json.loads(out)["hits"] == []
 
 
+def test_a_change_to_a_list_named_with_opml_that_does_not_exist_starts_it(
+    capsys, isolated_home: Path, tmp_path: Path
+):
+    """`--opml NEW_FILE sources add` said "no such file" (review); reading or fetching a
+    list that is not there still says so (a typo must not look like an empty list)."""
+    new = tmp_path / "new.opml"
+    code, out, _ = cli(
+        capsys, "--opml", str(new), "sources", "add", "https://a.example/feed", "--no-discover"
+    )
+    assert code == 0 and new.exists()
+    code, out, _ = cli(capsys, "--opml", str(new), "sources", "list", "--json")
+    assert [s["url"] for s in json.loads(out)] == ["https://a.example/feed"]
+    other = tmp_path / "other.opml"
+    code, out, _ = cli(capsys, "--opml", str(other), "opml", "import", str(new))
+    assert code == 0 and "1 source" in out
+    missing = tmp_path / "missing.opml"
+    for args in (("sources", "list"), ("fetch",), ("search", "x")):
+        code, _, err = cli(capsys, "--opml", str(missing), *args)
+        assert code == 1 and "no such file" in err and not missing.exists()
+    code, _, err = cli(
+        capsys, "--opml", str(tmp_path / "no" / "l.opml"), "sources", "add", "https://a.example/f"
+    )
+    assert code == 2 and "cannot write" in err and len(err.strip().splitlines()) == 1
+
+
 def test_a_page_source_s_selector_is_checked_when_it_is_added(capsys, isolated_home: Path):
     """A malformed selector was accepted and failed only at the next fetch (found by review)."""
     code, _, err = cli(capsys, "sources", "add", "https://page.example/news", "--selector", "ul[[a")

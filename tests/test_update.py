@@ -265,6 +265,15 @@ def test_a_second_fetch_of_the_same_library_does_not_start(server, tmp_path, cap
         assert lib.fetch([url]).results[0].status == "ok"  # and the next may start
 
 
+def test_fetch_category_unfiled_fetches_the_sources_in_no_folder(server, tmp_path):
+    """`fetch --category Unfiled` (the UI's name for them) was "no topic named" (review)."""
+    loose = server.route("/loose", body=rss(item("a", "Loose", LONG)))
+    filed = server.route("/filed", body=rss(item("b", "Filed", LONG)))
+    with library_with(tmp_path, Source(url=loose), Source(url=filed, category="News")) as lib:
+        assert [r.url for r in lib.fetch(category="unfiled").results] == [loose]
+        assert not server.hits("/filed")
+
+
 def test_a_feed_cut_off_mid_item_changes_nothing_stored(server, tmp_path):
     """A body cut short parses leniently: its half-read item must not replace the stored
     one, and its validators must not be kept (a 304 would keep the damage)."""

@@ -51,9 +51,10 @@ class Context:
         self.opml = opml
 
     @contextmanager
-    def library(self) -> Iterator[Library]:
+    def library(self, *, new_list: bool = False) -> Iterator[Library]:
+        """The library; with `new_list`, a list named with --opml may not exist yet."""
         settings = load_settings(data_dir=self.data_dir, opml=self.opml)
-        with open_library(settings) as library:
+        with open_library(settings, new_list=new_list) as library:
             yield library
             if library.list_problem:  # said after the output, which it did not stop
                 err.print(
@@ -198,7 +199,7 @@ def sources_add(
     obj: Context, url: str, category: str, title: str, selector: str, no_discover: bool
 ) -> None:
     """Add URL: a feed, or a site whose feed is found for you."""
-    with obj.library() as library:
+    with obj.library(new_list=True) as library:
         added = library.add_source(
             url, category=category, title=title, selector=selector, discover=not no_discover
         )
@@ -447,7 +448,7 @@ def opml_group() -> None:
 @pass_context
 def opml_import(obj: Context, file: str) -> None:
     """Add the feeds of another OPML list to yours (existing ones are kept as they are)."""
-    with obj.library() as library:
+    with obj.library(new_list=True) as library:
         report = library.import_opml(file)
     details = []
     if report.already_present:

@@ -17,6 +17,11 @@ FIRST_WORDS = 120
 """Characters of an untitled entry's text that stand in for its title in lists and results."""
 
 
+UNFILED = "Unfiled"
+"""The name of the topic of sources filed in none (`Place("topic", "")` in the UI, `fetch
+--category Unfiled`): not a folder of the list; a folder of that name is a topic of its own."""
+
+
 def topic_names(path: str) -> list[str]:
     """The names a topic path answers to (`News/World`: `News`, `News/World`, `World`): the
     path of each of its levels, and each level's own name. The search index files an entry

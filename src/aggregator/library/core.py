@@ -30,9 +30,11 @@ def default_opml() -> bytes:
     return resources.files("aggregator").joinpath("data/feeds.opml").read_bytes()
 
 
-def open_library(settings: Settings) -> Library:
+def open_library(settings: Settings, *, new_list: bool = False) -> Library:
+    """The library; with `new_list`, also when the list named does not exist yet (the first
+    change made to it will write it)."""
     first_run = _prepare_dirs(settings)
-    return Library(settings, first_run=first_run)
+    return Library(settings, first_run=first_run, new_list=new_list)
 
 
 def _prepare_dirs(settings: Settings) -> bool:
@@ -72,7 +74,9 @@ def _prepare_dirs(settings: Settings) -> bool:
 class Library(SourceList, Fetching, Searching):
     """Sources, entries and their state, behind one object. Cheap to open, safe to close twice."""
 
-    def __init__(self, settings: Settings, *, first_run: bool = False) -> None:
+    def __init__(
+        self, settings: Settings, *, first_run: bool = False, new_list: bool = False
+    ) -> None:
         self.settings = settings
         self.first_run = first_run
         self._list_title = DEFAULT_LIST_TITLE
@@ -84,8 +88,9 @@ class Library(SourceList, Fetching, Searching):
         self._writing = threading.Lock()
         self._closing = threading.Event()
         self._wanted = threading.Event()
+        starting = new_list and not os.path.lexists(settings.opml_path)
         try:
-            sources: list[Source] | None = self._read_list_file()
+            sources: list[Source] | None = None if starting else self._read_list_file()
         except OpmlError:
             # Before the store is touched: a mistyped --opml must not make a library. A list
             # that exists but cannot be read leaves the library as last read (`_read_list`).
@@ -93,7 +98,9 @@ class Library(SourceList, Fetching, Searching):
                 raise
             sources = None
         self.store = Store.open(settings.db_path)
-        if sources is None:
+        if starting:
+            pass  # the store stays as it is until the first change writes the list
+        elif sources is None:
             self._read_list()
         else:
             self.store.sync_sources(sources)

@@ -19,6 +19,7 @@ from aggregator.errors import (
 )
 from aggregator.locks import exclusive
 from aggregator.models import (
+    UNFILED,
     AddedSource,
     ImportReport,
     OpmlDocument,
@@ -117,7 +118,15 @@ class SourceList:
             )
 
         with exclusive(self.settings.data_dir / "list.lock", LIST_WAIT_S, busy):
-            yield self._read_list(changing=True)
+            yield self._list_to_change()
+
+    def _list_to_change(self) -> list[Source]:
+        """The list, or none yet where there is no file: a change starts one there (the
+        default list is written at the first run; this is a list named with `--opml`)."""
+        if not os.path.lexists(self.settings.opml_path):
+            self._list_title, self._list_refused = DEFAULT_LIST_TITLE, ()
+            return []
+        return self._read_list(changing=True)
 
     def sources(self) -> list[SourceInfo]:
         """Every source in list order, with its fetch health and entry counts."""
@@ -151,7 +160,7 @@ class SourceList:
         from aggregator import probe
 
         normalized = opml.normalize_source_url(url)
-        listed = self._read_list(changing=True)
+        listed = self._list_to_change()
         _refuse_duplicate(listed, normalized)
         category = _as_listed(category, listed)
         if selector:
@@ -297,6 +306,12 @@ class SourceList:
         or (`unfiled`) in no folder, as `View.unfiled` lists their entries."""
         listed = self._read_list(changing=True)
         chosen = [_find(listed, url) for url in urls] or listed
+        if (
+            category
+            and category.strip().lower() == UNFILED.lower()
+            and not any(_within(s.category, UNFILED.lower()) for s in listed)
+        ):
+            category, unfiled = None, True  # the sources in no folder, as the UI names them
         if unfiled:
             chosen = [s for s in chosen if not s.category]
         if category:

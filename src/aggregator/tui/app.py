@@ -19,7 +19,7 @@ from textual.worker import Worker, WorkerState
 from aggregator.config import Settings
 from aggregator.errors import AggregatorError
 from aggregator.library import Library, open_library
-from aggregator.models import EntryRow, FetchReport, Source
+from aggregator.models import UNFILED, EntryRow, FetchReport, Source
 from aggregator.tui.commands import AggregatorCommands
 from aggregator.tui.keys import binding, keymap
 from aggregator.tui.messages import (
@@ -36,7 +36,7 @@ from aggregator.tui.screens.main import MainScreen
 from aggregator.tui.screens.source_form import SourceForm, SourceFormScreen
 from aggregator.tui.screens.sources import SourcesScreen
 from aggregator.tui.widgets.entry_list import EntryList
-from aggregator.tui.widgets.sidebar import UNFILED, Place, Sidebar
+from aggregator.tui.widgets.sidebar import Place, Sidebar
 from aggregator.tui.widgets.status_bar import StatusBar
 
 FIRST_ROWS = 300

@@ -12,13 +12,9 @@ from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import NodeID, TreeNode
 
-from aggregator.models import SourceInfo
+from aggregator.models import UNFILED, SourceInfo
 from aggregator.tui.keys import binding
 from aggregator.tui.text import unjoined
-
-UNFILED = "Unfiled"
-"""The name shown for the topic of sources filed in none, `Place("topic", "")`: not a folder
-of the list (one named "Unfiled" is a topic of its own)."""
 
 
 @dataclass(frozen=True)
