@@ -1150,6 +1150,27 @@ def test_ctrl_c_quits_as_in_any_terminal_program(library):
     drive(AggregatorApp(settings, library=lib), script)
 
 
+def test_q_in_the_reader_goes_back_to_the_list_then_quits(library):
+    """`q` while reading quit the whole program (review); newsboat's `q` leaves the article."""
+    settings, lib = library
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        main = app.main
+        await pilot.press("j", "enter")
+        await settle(pilot)
+        assert main.reading and app.focused is main.query_one(Reader)
+        await pilot.press("q")
+        await pilot.pause()
+        assert app.is_running and not main.reading and app.focused is entry_list(app)
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert not app.is_running
+
+    drive(AggregatorApp(settings, library=lib), script, size=(80, 24))
+
+
 def test_enter_in_the_search_bar_goes_to_the_results_then_q_quits(library):
     settings, lib = library
 

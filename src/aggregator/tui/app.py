@@ -36,6 +36,7 @@ from aggregator.tui.screens.main import MainScreen
 from aggregator.tui.screens.source_form import SourceForm, SourceFormScreen
 from aggregator.tui.screens.sources import SourcesScreen
 from aggregator.tui.widgets.entry_list import EntryList
+from aggregator.tui.widgets.reader import Reader
 from aggregator.tui.widgets.sidebar import Place, Sidebar
 from aggregator.tui.widgets.status_bar import StatusBar
 
@@ -57,6 +58,7 @@ class AggregatorApp(App[str | None]):
         binding("app.add_source", "add_source"),
         # Not remappable: Textual's screens bind Tab themselves, so a remap would only add.
         Binding("tab", "focus_next", "Next pane", show=False),
+        Binding("ctrl+c", "quit_now", "Quit", show=False),  # as in any terminal program
     ]
 
     def __init__(
@@ -114,6 +116,13 @@ class AggregatorApp(App[str | None]):
             self._catch_up()
 
     async def action_quit(self) -> None:
+        """Quit, but from an article being read: back to the list (newsboat's `q`)."""
+        if self.screen is self.main and self.main.reading and isinstance(self.focused, Reader):
+            self.main.action_back()
+            return
+        await self.action_quit_now()
+
+    async def action_quit_now(self) -> None:
         self._stop_work()  # first: their threads would slow the closing down
         await super().action_quit()
 

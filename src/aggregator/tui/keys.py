@@ -6,7 +6,7 @@ from textual.binding import Binding
 
 # id: (default keys, description, shown in the footer)
 ACTIONS: dict[str, tuple[str, str, bool]] = {
-    "app.quit": ("q,ctrl+c", "Quit", True),
+    "app.quit": ("q", "Quit", True),
     "app.help": ("question_mark", "Keys", True),
     "app.search": ("slash", "Search", True),
     "app.back": ("escape", "Back", True),
@@ -40,6 +40,7 @@ ACTIONS: dict[str, tuple[str, str, bool]] = {
     "sidebar.up": ("k", "Up in the sidebar (↑ too)", False),
 }
 HELP: dict[str, str] = {
+    "app.quit": "Quit; in the reader, back to the list (as in newsboat); ctrl+c quits anywhere",
     "source.check": "Check source (sources screen): fetch and read it now, storing nothing",
 }
 """What the help says of an action, when more than its footer label."""
