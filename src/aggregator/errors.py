@@ -154,29 +154,29 @@ class EnvironmentProblem(AggregatorError):
     exit_code = 2
 
 
-class DataDirError(EnvironmentProblem):
+class _AtPath(EnvironmentProblem):
+    """A problem with a file or directory, which it names."""
+
     def __init__(self, message: str, *, path: str) -> None:
         super().__init__(message, subject=path)
         self.path = path
 
 
-class StoreError(EnvironmentProblem):
-    def __init__(self, message: str, *, path: str) -> None:
-        super().__init__(message, subject=path)
-        self.path = path
+class DataDirError(_AtPath):
+    """The data or config dir cannot be created or written."""
+
+
+class StoreError(_AtPath):
+    """The SQLite file is unreadable or corrupt."""
 
 
 class StoreVersionError(StoreError):
     """The database was written by a newer version; it is refused and left untouched."""
 
 
-class IndexLockedError(EnvironmentProblem):
-    def __init__(self, message: str, *, path: str) -> None:
-        super().__init__(message, subject=path)
-        self.path = path
+class IndexLockedError(_AtPath):
+    """Another process held the index past the wait."""
 
 
-class FetchRunningError(EnvironmentProblem):
-    def __init__(self, message: str, *, path: str) -> None:
-        super().__init__(message, subject=path)
-        self.path = path
+class FetchRunningError(_AtPath):
+    """Another fetch of the same library is running."""

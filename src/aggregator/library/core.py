@@ -98,12 +98,10 @@ class Library(SourceList, Fetching, Searching):
                 raise
             sources = None
         self.store = Store.open(settings.db_path)
-        if starting:
-            pass  # the store stays as it is until the first change writes the list
-        elif sources is None:
-            self._read_list()
-        else:
+        if sources is not None:
             self.store.sync_sources(sources)
+        elif not starting:  # (a list to start: the store waits for the change that writes it)
+            self._read_list()
 
     # -- lifecycle ---------------------------------------------------------------------------
 

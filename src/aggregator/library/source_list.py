@@ -239,11 +239,9 @@ class SourceList:
         return RemovedSource(target, removed, kept_starred=kept)
 
     def _unlisted(self, url: str) -> Source | None:
-        try:
-            normalized = opml.normalize_source_url(url)
-        except InvalidSourceError:
-            normalized = url.strip()
-        return self.store.unlisted_source(normalized) or self.store.unlisted_source(url.strip())
+        return self.store.unlisted_source(_normalized(url)) or self.store.unlisted_source(
+            url.strip()
+        )
 
     def import_opml(self, path: str | os.PathLike[str]) -> ImportReport:
         """Merge another OPML list into the user's: new sources are appended, none replaced."""
@@ -390,11 +388,16 @@ def _refuse_duplicate(listed: list[Source], url: str) -> None:
             raise InvalidSourceError(f"{shown} is already a source", url=url)
 
 
-def _find(listed: list[Source], url: str) -> Source:
+def _normalized(url: str) -> str:
+    """The address as the list writes it; as typed when it is no address at all."""
     try:
-        normalized = opml.normalize_source_url(url)
+        return opml.normalize_source_url(url)
     except InvalidSourceError:
-        normalized = url.strip()
+        return url.strip()
+
+
+def _find(listed: list[Source], url: str) -> Source:
+    normalized = _normalized(url)
     for source in listed:
         if source.url in (normalized, url.strip()):
             return source

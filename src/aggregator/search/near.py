@@ -14,7 +14,6 @@ from whoosh.support.levenshtein import damerau_levenshtein
 from aggregator.index import fold
 from aggregator.search.words import _STEMMER, _any_of
 
-_WILD = re.compile(r"[*?]")
 MAX_EDITS = 2
 """`word~N` allows at most this many edits: more reaches most of the index."""
 

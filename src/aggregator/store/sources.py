@@ -70,22 +70,16 @@ class SourceRows(EntryRows, Database):
         With `keep_starred`, starred entries stay, under the source marked unlisted (as a
         source gone from the list is): a star is the user's "keep this".
         """
+        spared = " AND id NOT IN (SELECT entry_id FROM entry_flags WHERE starred = 1)"
         with self._write() as conn:
-            starred = "SELECT entry_id FROM entry_flags WHERE starred = 1"
-            kept = 0
-            if keep_starred:
-                kept = conn.execute(
-                    f"SELECT count(*) FROM entry WHERE source_url = ? AND id IN ({starred})",
-                    (url,),
-                ).fetchone()[0]
+            removed = conn.execute(
+                "DELETE FROM entry WHERE source_url = ?" + (spared if keep_starred else ""), (url,)
+            ).rowcount
+            count = conn.execute("SELECT count(*) FROM entry WHERE source_url = ?", (url,))
+            kept = count.fetchone()[0]
             if kept:
-                removed = conn.execute(
-                    f"DELETE FROM entry WHERE source_url = ? AND id NOT IN ({starred})", (url,)
-                ).rowcount
                 conn.execute("UPDATE source SET listed = 0 WHERE url = ?", (url,))
             else:
-                count = conn.execute("SELECT count(*) FROM entry WHERE source_url = ?", (url,))
-                removed = count.fetchone()[0]
                 conn.execute("DELETE FROM source WHERE url = ?", (url,))
         return removed, kept
 
