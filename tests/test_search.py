@@ -718,6 +718,27 @@ def test_filters_by_category_and_source(lib: Library):
     assert found(lib, "glacier", source=HEALTH) == set()
 
 
+def test_the_unfiled_topic_narrows_to_sources_in_no_folder(opml: Path, lib: Library):
+    """`--category Unfiled` searches the sources in no folder (the UI's name for them), as
+    `fetch --category Unfiled` fetches them; a folder of that name is a topic of its own."""
+    loose = Source(url="https://loose.example/feed", title="Loose Leaf")
+    filed = Source(url="https://filed.example/feed", title="Filed Away", category="Unfiled")
+
+    def add(*extra: Source) -> None:
+        save_opml(opml, [*SOURCES, *extra], title="search tests")
+        lib.store.sync_sources([*SOURCES, *extra])
+        for n, source in enumerate(extra):
+            lib.store.upsert_entries(source.url, [replace(draft("c1"), guid=f"{source.url}{n}")])
+        lib.update_index()
+
+    add(loose)
+    hits = lib.search("glacier", category="unfiled").hits
+    assert [h.source_url for h in hits] == [loose.url]
+    assert lib.search("glacier", category="Unfiled").total == 1
+    add(loose, filed)
+    assert {h.source_url for h in lib.search("glacier", category="Unfiled").hits} == {filed.url}
+
+
 def test_unread_filter_hides_read_entries(lib: Library):
     """Entries marked read drop out of an unread search, and only of that."""
     lib.store.set_flags([ID["a2"], ID["b2"]], read=True)
@@ -1069,6 +1090,21 @@ def test_did_you_mean_ignores_words_only_removed_copies_held(lib: Library):
     lib.update_index()
     result = lib.search("zepelin")
     assert result.total == 0 and result.suggestion == "zeppelin"
+
+
+@pytest.mark.parametrize(("typed", "meant"), [("wtach", "watch"), ("trian", "train")])
+def test_did_you_mean_takes_two_letters_swapped_as_one_slip(lib: Library, typed: str, meant: str):
+    """Letters swapped are the commonest typing slip: `wtach` is one slip from `watch`, not
+    two (a deletion and an insertion), so `which`, two changes away however common, does not
+    win; `trian` is `train` reordered, which beats `trial` (one letter changed) though more
+    entries hold `trial`."""
+    common = " ".join(["Which trial, which trial?"] * 3)
+    for key in ("c1", "c2", "c3"):
+        lib.store.upsert_entries(TRAVEL, [replace(draft(key), text=draft(key).text + " " + common)])
+    rare = replace(draft("b1"), text=draft("b1").text + " Watch the night train.")
+    lib.store.upsert_entries(ONCO, [rare])
+    lib.update_index()
+    assert lib.search(typed).suggestion == meant
 
 
 def test_a_query_whoosh_cannot_run_is_a_one_line_error(

@@ -12,6 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from aggregator.index.version import INDEX_NAME, SCHEMA_VERSION
 
+NO_TOPIC = "-"
+"""What the index files an entry of a source in no folder under (its topic and category),
+so that a search can ask for them: an empty field would hold no term to find."""
+
 if TYPE_CHECKING:
     from aggregator.index.analysis import (
         FoldStemTokenizer,
@@ -49,6 +53,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "INDEX_NAME",
+    "NO_TOPIC",
     "SCHEMA_VERSION",
     "FoldStemTokenizer",
     "Index",

@@ -26,6 +26,7 @@ from whoosh import index as whoosh_index
 from whoosh.index import LockError
 
 from aggregator.errors import IndexLockedError, StoreError
+from aggregator.index import NO_TOPIC
 from aggregator.index.analysis import category_keywords, fold, make_schema
 from aggregator.index.segments import BulkWriter, write_segment
 from aggregator.index.storage import read_in_place
@@ -257,8 +258,8 @@ def _fields(doc: IndexDoc) -> dict[str, Any]:
         "author": doc.author,
         "source": doc.source,
         "source_url": doc.source_url,
-        "category": category_keywords(doc.category) or "-",
-        "topic": doc.category or "-",
+        "category": category_keywords(doc.category) or NO_TOPIC,
+        "topic": doc.category or NO_TOPIC,
         "url": fold(doc.url),
         "canonical": doc.canonical_url or doc.id,
     }

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from aggregator.config import Settings
 from aggregator.errors import IndexLockedError, StoreError
+from aggregator.index import NO_TOPIC
 from aggregator.models import FIRST_WORDS, Entry, Hit, IndexDoc, SearchResult
 from aggregator.sanitize import strip_controls
 from aggregator.store import Store
@@ -270,6 +271,8 @@ class Searching:
     ) -> dict[str, Any]:
         """`Searcher.search`'s filters for a search narrowed as asked (a topic also holds
         the sources its tags file there; the index knows only their folders)."""
+        if self.names_unfiled(category):
+            category = NO_TOPIC
         return {
             "category": category,
             "source": source,

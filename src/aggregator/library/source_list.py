@@ -304,12 +304,8 @@ class SourceList:
         or (`unfiled`) in no folder, as `View.unfiled` lists their entries."""
         listed = self._read_list(changing=True)
         chosen = [_find(listed, url) for url in urls] or listed
-        if (
-            category
-            and category.strip().lower() == UNFILED.lower()
-            and not any(_within(s.category, UNFILED.lower()) for s in listed)
-        ):
-            category, unfiled = None, True  # the sources in no folder, as the UI names them
+        if _names_unfiled(category, listed):
+            category, unfiled = None, True
         if unfiled:
             chosen = [s for s in chosen if not s.category]
         if category:
@@ -323,6 +319,10 @@ class SourceList:
                 raise UserError(f"{outside[0].url} is not in the topic '{category}'")
             chosen = [s for s in chosen if s.url in urls_inside]
         return chosen
+
+    def names_unfiled(self, category: str | None) -> bool:
+        """Whether `category` names the sources in no folder (see `_names_unfiled`)."""
+        return _names_unfiled(category, self._read_list())
 
     def source_tags(self) -> dict[str, tuple[str, ...]]:
         """Each source filed in other topics by tags, with those topics' paths."""
@@ -417,6 +417,14 @@ def _within(path: str, wanted: str) -> bool:
 def _topic_names(path: str) -> set[str]:
     """What names a topic path in a search, in lower case (`topic_names`)."""
     return {name.lower() for name in topic_names(path)}
+
+
+def _names_unfiled(category: str | None, listed: list[Source]) -> bool:
+    """`Unfiled` (in any case) names the sources in no folder, as the UI names them, unless
+    the list has a folder (or a tag) of that name: then it is that topic."""
+    if not category or category.strip().lower() != UNFILED.lower():
+        return False
+    return not any(_within(p, UNFILED.lower()) for s in listed for p in (s.category, *s.tags))
 
 
 def _as_listed(category: str, listed: list[Source]) -> str:

@@ -15,7 +15,7 @@ from whoosh import query as Q
 from whoosh import sorting
 
 from aggregator.errors import UserError
-from aggregator.index import Index
+from aggregator.index import NO_TOPIC, Index
 from aggregator.index.helper import MIN_DOCS as HELPER_MIN_DOCS
 from aggregator.index.helper import SearchHelper
 from aggregator.index.helper import supported as helper_supported
@@ -213,7 +213,11 @@ def _ranked(
     stored = ranker.searcher.stored_fields
     hits = [_raw_hit(stored(-neg), score, ask.sort) for _, neg, score in page.rows]
     facets = {
-        name: {value: n for value, n in page.facets[column].most_common() if value not in ("", "-")}
+        name: {
+            value: n
+            for value, n in page.facets[column].most_common()
+            if value not in ("", NO_TOPIC)
+        }
         for name, column in _FACET_COLUMNS
     }
     return hits, parsed, page.total, facets, page.exact, any_word
@@ -229,7 +233,7 @@ def _raw_hit(fields: Any, score: float | None, sort: str) -> RawHit:
         id=fields["id"],
         score=float(score or 0.0) if sort == "relevance" else None,
         source_url=fields.get("source_url", ""),
-        topic=fields.get("topic", "-"),
+        topic=fields.get("topic", NO_TOPIC),
         published=_utc(fields.get("published")),
         canonical=fields.get("canonical", fields["id"]),
     )
@@ -304,8 +308,8 @@ class _Runner:
         counts: dict[str, dict[str, int]] = {"category": {}, "source": {}}
         for hit in top:
             for name, column in _FACET_COLUMNS:
-                value = hit.get(column) or "-"
-                if value != "-":
+                value = hit.get(column) or NO_TOPIC
+                if value != NO_TOPIC:
                     counts[name][value] = counts[name].get(value, 0) + 1
         return top.estimated_length(), counts, False
 
@@ -340,7 +344,7 @@ def _facets(results: Any) -> dict[str, dict[str, int]]:
             groups = results.groups(name)
         except (KeyError, ValueError):
             groups = {}
-        out[name] = {str(k): int(v) for k, v in groups.items() if k not in (None, "", "-")}
+        out[name] = {str(k): int(v) for k, v in groups.items() if k not in (None, "", NO_TOPIC)}
     return out
 
 

@@ -26,18 +26,47 @@ def _suggest(
         term = _STEMMER.term(fold(word))
         if _held(reader, "content", term) or _held(reader, "title", term):
             continue
-        best, best_freq = None, 0
-        for distance in (1, 2):
-            for candidate in reader.terms_within("content", term, distance, prefix=1):
-                freq = _held(reader, "content", candidate)
-                if freq > best_freq:
-                    best, best_freq = candidate, freq
-            if best:
-                break
-        if best:
+        if best := _closest(reader, term):
             spelled = _spell(searcher, best, text_of) or best
             changed = re.sub(rf"\b{re.escape(word)}\b", spelled, changed, count=1)
     return changed if changed != original else ""
+
+
+def _closest(reader: Any, term: str) -> str | None:
+    """The indexed word fewest slips from `term`: a letter added, dropped, changed, or two
+    neighbours swapped (the commonest typing slip, which Whoosh's automaton counts as two
+    changes). Among equals, a reordering of the same letters (`trian`: `train`, not
+    `trial`), then the word more entries hold."""
+    near = set(reader.terms_within("content", term, 1, prefix=1))
+    near.update(s for s in _swapped(term) if ("content", s) in reader)
+    if not near:
+        near = set(reader.terms_within("content", term, 2, prefix=1))
+    ranked = [
+        (_slips(term, word), sorted(word) != sorted(term), -held, word)
+        for word in near
+        if (held := _held(reader, "content", word))
+    ]
+    return min(ranked)[-1] if ranked else None
+
+
+def _swapped(word: str) -> list[str]:
+    """`word` with each pair of neighbouring letters swapped."""
+    return [word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(len(word) - 1)]
+
+
+def _slips(a: str, b: str) -> int:
+    """Edits from `a` to `b`, a swap of neighbours counting as one (optimal string
+    alignment distance)."""
+    before: list[int] = []
+    row = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        earlier, before, row = before, row, [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            row[j] = min(before[j] + 1, row[j - 1] + 1, before[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], earlier[j - 2] + 1)
+    return row[-1]
 
 
 def _held(reader: Any, fieldname: str, term: str) -> int:
