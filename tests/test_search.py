@@ -739,6 +739,29 @@ def test_the_unfiled_topic_narrows_to_sources_in_no_folder(opml: Path, lib: Libr
     assert {h.source_url for h in lib.search("glacier", category="Unfiled").hits} == {filed.url}
 
 
+def test_sources_of_one_name_are_told_apart_in_the_facets(opml: Path, lib: Library):
+    """Two sources called the same (two "Daily Brief" feeds) get their address's host beside
+    the name in the facets, or the whole address when the host is the same too; a name used
+    once stays as it is."""
+    twins = [
+        Source(url="https://one.example/feed", title="Daily Brief", category="Travel"),
+        Source(url="https://two.example/feed", title="Daily Brief", category="Travel"),
+        Source(url="https://two.example/other", title="Daily Brief", category="Travel"),
+    ]
+    save_opml(opml, [*SOURCES, *twins], title="search tests")
+    lib.store.sync_sources([*SOURCES, *twins])
+    for n, twin in enumerate(twins):
+        lib.store.upsert_entries(twin.url, [replace(draft("c1"), guid=f"twin-{n}")])
+    lib.update_index()
+    titles = lib.search("glacier").source_titles
+    assert titles == {
+        TRAVEL: TITLES[TRAVEL],
+        "https://one.example/feed": "Daily Brief (one.example)",
+        "https://two.example/feed": "Daily Brief (two.example/feed)",
+        "https://two.example/other": "Daily Brief (two.example/other)",
+    }
+
+
 def test_unread_filter_hides_read_entries(lib: Library):
     """Entries marked read drop out of an unread search, and only of that."""
     lib.store.set_flags([ID["a2"], ID["b2"]], read=True)

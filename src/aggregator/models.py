@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
+from urllib.parse import urlsplit
 
 SourceType = Literal["rss", "atom", "json", "html"]
 FullTextStatus = Literal["feed", "pending", "full", "partial"]
@@ -29,6 +31,27 @@ def topic_names(path: str) -> list[str]:
     parts = [p for p in path.split("/") if p]
     paths = ["/".join(parts[: i + 1]) for i in range(len(parts))]
     return list(dict.fromkeys([*paths, *parts[1:]]))
+
+
+def told_apart(names: dict[str, str]) -> dict[str, str]:
+    """Names (by source URL) that two sources share, each with where it is: the host, or
+    the host and path when the host is shared too (two "Daily Brief" feeds)."""
+
+    def where(url: str, whole: bool) -> str:
+        parts = urlsplit(url)
+        return (parts.netloc + parts.path.rstrip("/")) if whole else parts.netloc
+
+    shared = Counter(names.values())
+    out = dict(names)
+    for name, times in shared.items():
+        if times < 2:
+            continue
+        urls = [url for url, n in names.items() if n == name]
+        hosts = Counter(where(url, False) for url in urls)
+        for url in urls:
+            place = where(url, hosts[where(url, False)] > 1) or url
+            out[url] = f"{name} ({place})"
+    return out
 
 
 @dataclass(frozen=True, slots=True)

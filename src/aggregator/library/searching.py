@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from aggregator.config import Settings
 from aggregator.errors import IndexLockedError, StoreError
 from aggregator.index import NO_TOPIC
-from aggregator.models import FIRST_WORDS, Entry, Hit, IndexDoc, SearchResult
+from aggregator.models import FIRST_WORDS, Entry, Hit, IndexDoc, SearchResult, told_apart
 from aggregator.sanitize import strip_controls
 from aggregator.store import Store
 
@@ -227,7 +227,7 @@ class Searching:
             first = entries[group[0].id]
             text, spans = snippet(first.text or first.summary, raw.terms)
             hits.append(_hit(group[0], first, text, spans, [entries[h.id] for h in group[1:]]))
-        titles = self.store.source_titles(list(raw.facets.get("source", {})))
+        titles = told_apart(self.store.source_titles(list(raw.facets.get("source", {}))))
         return SearchResult(
             query=query,
             total=raw.total,
