@@ -192,6 +192,33 @@ def test_a_source_taken_out_of_the_file_by_hand_can_be_removed(capsys, isolated_
     assert json.loads(out)["hits"] == []
 
 
+def test_sources_list_all_shows_the_sources_out_of_the_list(capsys, isolated_home: Path):
+    """A source kept for its starred entries (or taken out of the file by hand) was listed
+    nowhere: its URL, needed to remove it, could be found only in a search's JSON.
+    `sources list --all` lists it after the others, marked as out of the list."""
+    from aggregator.config import load_settings
+    from aggregator.library import open_library
+    from aggregator.models import EntryDraft
+
+    _, out, _ = cli(capsys, "sources", "list", "--json")
+    listed = json.loads(out)
+    url = listed[0]["url"]
+    with open_library(load_settings()) as lib:
+        lib.store.upsert_entries(url, [EntryDraft(guid=f"g{i}", title=f"t{i}") for i in range(3)])
+        lib.store.set_flags([row.id for row in lib.store.list_entries(View())][:1], starred=True)
+    assert cli(capsys, "sources", "remove", url)[0] == 0
+    _, out, _ = cli(capsys, "sources", "list", "--all", "--json")
+    rows = json.loads(out)
+    assert [r["url"] for r in rows] == [r["url"] for r in listed[1:]] + [url]
+    assert [r["listed"] for r in rows] == [True] * (len(listed) - 1) + [False]
+    assert rows[-1]["entries"] == 1
+    _, out, _ = cli(capsys, "sources", "list", "--all")
+    last = out.strip().splitlines()[-1].split("\t")
+    assert last[2] == url and last[-1] == "not in the list"
+    _, out, _ = cli(capsys, "sources", "list", "--json")
+    assert url not in out and "listed" not in out  # the contract's shape, unchanged
+
+
 def test_a_change_to_a_list_named_with_opml_that_does_not_exist_starts_it(
     capsys, isolated_home: Path, tmp_path: Path
 ):

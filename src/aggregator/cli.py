@@ -161,24 +161,35 @@ def sources() -> None:
 
 @sources.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.option(
+    "--all",
+    "everything",
+    is_flag=True,
+    help="Also the sources out of the list whose entries the library still holds.",
+)
 @pass_context
-def sources_list(obj: Context, as_json: bool) -> None:
+def sources_list(obj: Context, as_json: bool, everything: bool) -> None:
     """Every source with its topic, entry and unread counts, and health."""
     with obj.library() as library:
-        infos = library.sources()
+        infos = library.sources(unlisted=everything)
         refused = library.refused_outlines()
     for outline in refused:  # never silent: the file holds them, aggregator does not use them
         where = outline.url or outline.title or "(no URL)"
         err.print(text(f"not used: {where}: {outline.reason}"))
     if as_json:
-        _print_json([_source_json(info) for info in infos])
+        rows = [_source_json(info) for info in infos]
+        if everything:
+            rows = [{**row, "listed": info.listed} for row, info in zip(rows, infos, strict=True)]
+        _print_json(rows)
     elif out.is_terminal:
         out.print(_sources_table(infos))
     else:
         for info in infos:
             s = info.source
             status = info.state.last_error or ("ok" if info.state.last_success else "new")
-            if info.state.moved_to:  # so the list can be updated by hand or by a script
+            if not info.listed:
+                status = "not in the list"
+            elif info.state.moved_to:  # so the list can be updated by hand or by a script
                 status += f"; moved permanently to {info.state.moved_to}"
             fields = [s.category, info.display_title, s.url, info.entries, info.unread, status]
             click.echo("\t".join(map(str, fields)))
@@ -540,7 +551,9 @@ def _sources_table(infos: list[SourceInfo]) -> Table:
     table.add_column("Health", overflow="fold")
     for info in infos:
         state = info.state
-        if state.last_error:
+        if not info.listed:  # its address, to remove it with
+            health = text(f"not in the list: {info.source.url}", style="yellow")
+        elif state.last_error:
             health = text(f"✗ {state.last_error}", style="red")
         elif state.last_success:
             health = text("✓ ok", style="green")

@@ -132,6 +132,9 @@ class SourceInfo:
     state: SourceState
     entries: int = 0
     unread: int = 0
+    listed: bool = True
+    """False for a source the library holds that the list no longer has (kept for its
+    starred entries, or taken out of the file by hand)."""
 
     @property
     def display_title(self) -> str:

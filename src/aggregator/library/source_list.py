@@ -128,19 +128,22 @@ class SourceList:
             return []
         return self._read_list(changing=True)
 
-    def sources(self) -> list[SourceInfo]:
-        """Every source in list order, with its fetch health and entry counts."""
+    def sources(self, *, unlisted: bool = False) -> list[SourceInfo]:
+        """Every source in list order, with its fetch health and entry counts; `unlisted`:
+        then those the library holds that the list no longer has."""
         listed = self._read_list()
         states = self.store.source_states()
         counts = self.store.source_counts()
+        out = self.store.unlisted_sources() if unlisted else []
         return [
             SourceInfo(
                 source=s,
                 state=states.get(s.url, SourceState(url=s.url)),
                 entries=counts.get(s.url, (0, 0))[0],
                 unread=counts.get(s.url, (0, 0))[1],
+                listed=n < len(listed),
             )
-            for s in listed
+            for n, s in enumerate([*listed, *out])
         ]
 
     def add_source(

@@ -83,6 +83,15 @@ class SourceRows(EntryRows, Database):
                 conn.execute("DELETE FROM source WHERE url = ?", (url,))
         return removed, kept
 
+    def unlisted_sources(self) -> list[Source]:
+        """The sources the library holds that the list no longer has, oldest first, with
+        their own titles (a name from the feed is the caller's to add: `Source.named`)."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT url, title, category FROM source WHERE listed = 0 ORDER BY rowid"
+            ).fetchall()
+        return [Source(url=url, title=title, category=category) for url, title, category in rows]
+
     def unlisted_source(self, url: str) -> Source | None:
         """A source the library still holds that the list no longer has (removed from the
         file by hand, or kept for its starred entries), found by its address."""
