@@ -905,13 +905,22 @@ def test_capital_a_marks_all_in_view_read(library):
         assert app.focused is entry_list(app)
         await pilot.press("A")
         await settle(pilot)
-        assert "Marked 3 entries read." in notes
+        assert "Marked 3 entries read (U to undo)." in notes
         assert all(row.read for row in entry_list(app).rows)
         for row in lib.entries():
             assert lib.store.entry(row.id).read == (row.category == "Travel"), row.title
         assert "5 unread" in status_text(app)
         # The counts follow, as the library has them: Travel's are all read.
         assert sidebar_labels(app) == ["All  5", *UNTOUCHED[1:6], "Travel", "Rail Diary"]
+        # U takes it back (A with no confirm: one key too many must not cost the unread).
+        await pilot.press("U")
+        await settle(pilot)
+        assert "Marked 3 entries unread again." in notes
+        assert not any(row.read for row in entry_list(app).rows)
+        assert not any(lib.store.entry(row.id).read for row in lib.entries())
+        assert "8 unread" in status_text(app)
+        await pilot.press("U")
+        assert "Nothing to undo: U takes back the last A (all read)." in notes
 
     drive(AggregatorApp(settings, library=lib), script)
 
@@ -946,16 +955,24 @@ def test_capital_a_in_search_results_marks_every_match_not_only_those_loaded(tmp
         entry_list(app).focus()
         await pilot.press("A")
         await settle(pilot)
-        assert "Marked 60 entries read." in notes
+        assert "Marked 60 entries read (U to undo)." in notes
         assert (unread(MED), unread(ONC), unread(RAIL)) == (70, 0, 3)
         assert all(row.read for row in entry_list(app).rows)
         assert "133 entries · 73 unread" in status_text(app)
+        await pilot.press("U")  # all 60 again, loaded or not
+        await settle(pilot)
+        assert "Marked 60 entries unread again." in notes
+        assert (unread(MED), unread(ONC), unread(RAIL)) == (70, 60, 3)
+        assert not any(row.read for row in entry_list(app).rows)
+        assert "133 entries · 133 unread" in status_text(app)
+        await pilot.press("A")
+        await settle(pilot)
         await choose(pilot, Place("all"))
         await wait_until(pilot, lambda: app.main.search_filter is None and len(titles(app)) == 50)
         entry_list(app).focus()
         await pilot.press("A")
         await settle(pilot)
-        assert "Marked 70 entries read." in notes
+        assert "Marked 70 entries read (U to undo)." in notes
         assert (unread(MED), unread(ONC), unread(RAIL)) == (0, 0, 3)
         assert "133 entries · 3 unread" in status_text(app)
         await pilot.press("escape")  # the library again, its counts as stored

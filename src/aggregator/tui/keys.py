@@ -21,6 +21,7 @@ ACTIONS: dict[str, tuple[str, str, bool]] = {
     "entry.toggle_read": ("m", "Read", False),
     "entry.star": ("s", "Star", False),
     "entry.all_read": ("A", "All read", False),
+    "entry.undo_all_read": ("U", "Undo all read", False),
     "entry.unread_only": ("u", "Unread only", False),
     "entry.open_link": ("o", "Open link", True),
     "search.sort": ("t", "Sort", False),
@@ -40,6 +41,7 @@ ACTIONS: dict[str, tuple[str, str, bool]] = {
     "sidebar.up": ("k", "Up in the sidebar (↑ too)", False),
 }
 HELP: dict[str, str] = {
+    "entry.undo_all_read": "Undo all read: the last A's entries unread again",
     "app.quit": "Quit; in the reader, back to the list (as in newsboat); ctrl+c quits anywhere",
     "source.check": "Check source (sources screen): fetch and read it now, storing nothing",
 }

@@ -50,6 +50,7 @@ class MainScreen(AppScreen):
         binding("entry.toggle_read", "toggle_read"),
         binding("entry.star", "star"),
         binding("entry.all_read", "all_read"),
+        binding("entry.undo_all_read", "undo_all_read"),
         binding("entry.unread_only", "unread_only"),
         binding("entry.open_link", "open_link"),
         binding("search.sort", "toggle_sort"),
@@ -65,6 +66,8 @@ class MainScreen(AppScreen):
         super().__init__()
         self.place = Place("all")
         self.search_result: SearchResult | None = None
+        self._undo_read: list[str] = []
+        """What the last A marked read, for U."""
         self.search_query = ""
         self.search_sort = "relevance"
         self.search_filter: Place | None = None
@@ -374,7 +377,42 @@ class MainScreen(AppScreen):
         if not unread:
             return
         self.app.mark(unread, read=True)
-        self.app.notify(f"Marked {len(unread):,} entries read.", timeout=2)
+        self._marked_read(unread)
+
+    def _marked_read(self, ids: list[str]) -> None:
+        """Kept for U: A takes a whole view at once, and one key too many should not cost
+        the user what they had not read yet."""
+        self._undo_read = ids
+        self.app.notify(f"Marked {len(ids):,} entries read (U to undo).", timeout=4)
+
+    def action_undo_all_read(self) -> None:
+        ids, self._undo_read = self._undo_read, []
+        if not ids:
+            self.app.notify("Nothing to undo: U takes back the last A (all read).", timeout=2)
+            return
+        if self.search_result is None:  # every one of them is in the list
+            self.app.mark(ids, read=False)
+            self.app.notify(f"Marked {len(ids):,} entries unread again.", timeout=2)
+        else:
+            self.show_flags(ids, read=False)
+            self._write_unread_again(ids)
+
+    @work(thread=True, group="flags", exit_on_error=False)
+    def _write_unread_again(self, ids: list[str]) -> None:
+        """A search's matches, most of them perhaps not loaded: the unread count is the
+        library's afterwards, as `_mark_results_read` takes it."""
+        library = self.app.library
+        with self.app.flags_lock:
+            library.set_read(ids, False)
+            unread = library.stats().unread
+        self.app.call_from_thread(self._unread_again, ids, unread)
+
+    def _unread_again(self, ids: list[str], unread: int) -> None:
+        if self.search_result is not None:
+            status = self.query_one(StatusBar)
+            status.unread = unread
+            status.show()
+        self.app.notify(f"Marked {len(ids):,} entries unread again.", timeout=2)
 
     @work(thread=True, group="flags", exit_on_error=False)
     def _mark_results_read(self, query: str, narrow: Place | None) -> None:
@@ -395,7 +433,7 @@ class MainScreen(AppScreen):
             status.unread = unread  # the library's: most of those marked are not listed
             status.show()
         if marked:
-            self.app.notify(f"Marked {len(marked):,} entries read.", timeout=2)
+            self._marked_read(marked)
         else:
             self.app.notify("Every entry found was read already.", timeout=2)
 
