@@ -211,7 +211,7 @@ def test_sources_list_all_shows_the_sources_out_of_the_list(capsys, isolated_hom
     rows = json.loads(out)
     assert [r["url"] for r in rows] == [r["url"] for r in listed[1:]] + [url]
     assert [r["listed"] for r in rows] == [True] * (len(listed) - 1) + [False]
-    assert rows[-1]["entries"] == 1
+    assert rows[-1]["entries"] == 1 and rows[-1]["type"] is None
     _, out, _ = cli(capsys, "sources", "list", "--all")
     last = out.strip().splitlines()[-1].split("\t")
     assert last[2] == url and last[-1] == "not in the list"

@@ -192,3 +192,19 @@ def test_mark_sets_flags_by_id_for_scripts(opml: Path, capsys):
     assert run(["--opml", str(opml), "search", "hospital", "--unread", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["hits"] == []  # all or nothing
     assert run(["--opml", str(opml), "mark", ids[0]]) == 1  # say what to mark
+
+
+def test_search_category_unfiled_on_the_command_line(tmp_path: Path, isolated_home: Path, capsys):
+    """`search --category Unfiled` was refused ("no topic named 'Unfiled'") by the check of
+    the command line, though the library searched it (review)."""
+    loose = "https://loose.example/feed"
+    path = tmp_path / "list.opml"
+    sources = [Source(url=FEED, title="Health", category="Medicine"), Source(url=loose, title="L")]
+    save_opml(path, sources, title="t")
+    library = open_library(load_settings(data_dir=isolated_home, opml=str(path)))
+    for url, key in ((FEED, "a"), (loose, "b")):
+        library.store.upsert_entries(url, [EntryDraft(guid=key, title=key, text="hospital")])
+    assert library.update_index() == 2
+    library.close()
+    assert run(["--opml", str(path), "search", "hospital", "--category", "unfiled", "--json"]) == 0
+    assert titles(capsys) == {"b"}

@@ -737,16 +737,25 @@ def test_the_unfiled_topic_narrows_to_sources_in_no_folder(opml: Path, lib: Libr
     assert lib.search("glacier", category="Unfiled").total == 1
     add(loose, filed)
     assert {h.source_url for h in lib.search("glacier", category="Unfiled").hits} == {filed.url}
+    deeper = replace(filed, category="Travel/unfiled")  # a level's name is a topic's too
+    add(loose, deeper)
+    assert {h.source_url for h in lib.search("glacier", category="Unfiled").hits} == {filed.url}
+    assert lib.check_search_filters("unfiled", None) == ("unfiled", None)
+    add(loose)
+    assert lib.check_search_filters("Unfiled", None) == ("Unfiled", None)
+    assert lib.check_search_filters("UNFILED", None)[0] == "Unfiled"
 
 
 def test_sources_of_one_name_are_told_apart_in_the_facets(opml: Path, lib: Library):
-    """Two sources called the same (two "Daily Brief" feeds) get their address's host beside
-    the name in the facets, or the whole address when the host is the same too; a name used
-    once stays as it is."""
+    """Sources called the same (two "Daily Brief" feeds) get as much of their address
+    beside the name as tells them apart (the host, then the path, then the query), the
+    same for each of them, and never a password; a name used once stays as it is."""
     twins = [
         Source(url="https://one.example/feed", title="Daily Brief", category="Travel"),
         Source(url="https://two.example/feed", title="Daily Brief", category="Travel"),
         Source(url="https://two.example/other", title="Daily Brief", category="Travel"),
+        Source(url="https://u:secret@three.example/rss?cat=a", title="Daily", category="Travel"),
+        Source(url="https://three.example/rss?cat=b", title="Daily", category="Travel"),
     ]
     save_opml(opml, [*SOURCES, *twins], title="search tests")
     lib.store.sync_sources([*SOURCES, *twins])
@@ -756,9 +765,11 @@ def test_sources_of_one_name_are_told_apart_in_the_facets(opml: Path, lib: Libra
     titles = lib.search("glacier").source_titles
     assert titles == {
         TRAVEL: TITLES[TRAVEL],
-        "https://one.example/feed": "Daily Brief (one.example)",
+        "https://one.example/feed": "Daily Brief (one.example/feed)",
         "https://two.example/feed": "Daily Brief (two.example/feed)",
         "https://two.example/other": "Daily Brief (two.example/other)",
+        "https://u:secret@three.example/rss?cat=a": "Daily (three.example/rss?cat=a)",
+        "https://three.example/rss?cat=b": "Daily (three.example/rss?cat=b)",
     }
 
 
@@ -1128,6 +1139,20 @@ def test_did_you_mean_takes_two_letters_swapped_as_one_slip(lib: Library, typed:
     lib.store.upsert_entries(ONCO, [rare])
     lib.update_index()
     assert lib.search(typed).suggestion == meant
+
+
+def test_did_you_mean_two_slips_away_does_not_depend_on_segments(opml: Path, tmp_path: Path):
+    """`clincal` is two slips from `cynical` (a letter changed, two swapped): offered from a
+    one-segment index too, whose automaton counts that as three edits (review)."""
+    library = open_library(load_settings(data_dir=tmp_path / "one", opml=str(opml)))
+    extra = replace(draft("a1"), guid="cyn", text="A cynical budget.", title="Cynics")
+    library.store.upsert_entries(HEALTH, [draft("a1"), extra])
+    library.update_index()
+    try:
+        assert len(library._current_searcher().index.whoosh.searcher().reader().leaf_readers()) == 1
+        assert library.search("clincal").suggestion == "cynical"
+    finally:
+        library.close()
 
 
 def test_a_query_whoosh_cannot_run_is_a_one_line_error(

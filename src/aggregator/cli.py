@@ -178,8 +178,12 @@ def sources_list(obj: Context, as_json: bool, everything: bool) -> None:
         err.print(text(f"not used: {where}: {outline.reason}"))
     if as_json:
         rows = [_source_json(info) for info in infos]
-        if everything:
-            rows = [{**row, "listed": info.listed} for row, info in zip(rows, infos, strict=True)]
+        if everything:  # the store keeps no type or page of a source out of the list
+            unknown = dict.fromkeys(("type", "html_url", "full_text"))
+            rows = [
+                {**row, **({} if info.listed else unknown), "listed": info.listed}
+                for row, info in zip(rows, infos, strict=True)
+            ]
         _print_json(rows)
     elif out.is_terminal:
         out.print(_sources_table(infos))

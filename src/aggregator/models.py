@@ -34,24 +34,33 @@ def topic_names(path: str) -> list[str]:
 
 
 def told_apart(names: dict[str, str]) -> dict[str, str]:
-    """Names (by source URL) that two sources share, each with where it is: the host, or
-    the host and path when the host is shared too (two "Daily Brief" feeds)."""
-
-    def where(url: str, whole: bool) -> str:
-        parts = urlsplit(url)
-        return (parts.netloc + parts.path.rstrip("/")) if whole else parts.netloc
-
-    shared = Counter(names.values())
+    """Names (by source URL) that two sources share, each with where it is: its host, or
+    as much more of its address as tells them apart (two "Daily Brief" feeds). Never a
+    password from the address."""
     out = dict(names)
-    for name, times in shared.items():
+    for name, times in Counter(names.values()).items():
         if times < 2:
             continue
         urls = [url for url, n in names.items() if n == name]
-        hosts = Counter(where(url, False) for url in urls)
+        for depth in range(len(_PLACES)):
+            places = {url: _PLACES[depth](urlsplit(url)) or url for url in urls}
+            if len(set(places.values())) == len(urls):
+                break
         for url in urls:
-            place = where(url, hosts[where(url, False)] > 1) or url
-            out[url] = f"{name} ({place})"
+            out[url] = f"{name} ({places[url]})"
     return out
+
+
+_PLACES = (
+    lambda u: u.hostname or "",
+    lambda u: (u.hostname or "") + u.path.rstrip("/"),
+    lambda u: (u.hostname or "") + u.path + (f"?{u.query}" if u.query else ""),
+    lambda u: (
+        f"{u.scheme}://{u.hostname or ''}{f':{u.port}' if u.port else ''}{u.path}"
+        + (f"?{u.query}" if u.query else "")
+    ),
+)
+"""Ever more of an address: host; and path; and query; scheme, port and all."""
 
 
 @dataclass(frozen=True, slots=True)

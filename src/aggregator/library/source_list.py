@@ -366,6 +366,8 @@ class SourceList:
         found = _find(listed, source).url if source else None
         if not category:
             return None, found
+        if _names_unfiled(category, listed):
+            return UNFILED, found
         named = _as_shown(
             name
             for listed_source in listed
@@ -424,10 +426,12 @@ def _topic_names(path: str) -> set[str]:
 
 def _names_unfiled(category: str | None, listed: list[Source]) -> bool:
     """`Unfiled` (in any case) names the sources in no folder, as the UI names them, unless
-    the list has a folder (or a tag) of that name: then it is that topic."""
+    a folder or tag of the list, at any level (`News/Unfiled`), has that name: then it is
+    that topic, as `category:` reads it."""
     if not category or category.strip().lower() != UNFILED.lower():
         return False
-    return not any(_within(p, UNFILED.lower()) for s in listed for p in (s.category, *s.tags))
+    paths = (path for s in listed for path in (s.category, *s.tags) if path)
+    return not any(UNFILED.lower() in _topic_names(path) for path in paths)
 
 
 def _as_listed(category: str, listed: list[Source]) -> str:

@@ -37,16 +37,29 @@ def _closest(reader: Any, term: str) -> str | None:
     neighbours swapped (the commonest typing slip, which Whoosh's automaton counts as two
     changes). Among equals, a reordering of the same letters (`trian`: `train`, not
     `trial`), then the word more entries hold."""
-    near = set(reader.terms_within("content", term, 1, prefix=1))
-    near.update(s for s in _swapped(term) if ("content", s) in reader)
-    if not near:
-        near = set(reader.terms_within("content", term, 2, prefix=1))
+    swaps = _swapped(term)
+    near = _within(reader, [term], 1)
+    near.update(s for s in swaps if ("content", s) in reader)
+    if not near:  # two slips: two edits, or a swap and an edit
+        near = _within(reader, [term], 2) | _within(reader, swaps, 1)
     ranked = [
-        (_slips(term, word), sorted(word) != sorted(term), -held, word)
+        (slips, sorted(word) != sorted(term), -held, word)
         for word in near
-        if (held := _held(reader, "content", word))
+        if (slips := _slips(term, word)) <= 2 and (held := _held(reader, "content", word))
     ]
     return min(ranked)[-1] if ranked else None
+
+
+def _within(reader: Any, words: list[str], edits: int) -> set[str]:
+    """Indexed words within `edits` edits (a swap counting as two) of any of `words`, asked
+    of each segment: a segment's automaton and the whole index's reader count swaps
+    differently, and the answer must not depend on how many segments there are."""
+    return {
+        found
+        for leaf, _ in reader.leaf_readers()
+        for word in words
+        for found in leaf.terms_within("content", word, edits, prefix=1)
+    }
 
 
 def _swapped(word: str) -> list[str]:
