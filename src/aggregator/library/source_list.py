@@ -134,17 +134,14 @@ class SourceList:
         listed = self._read_list()
         states = self.store.source_states()
         counts = self.store.source_counts()
+
+        def info(s: Source, in_list: bool) -> SourceInfo:
+            entries, unread = counts.get(s.url, (0, 0))
+            state = states.get(s.url, SourceState(url=s.url))
+            return SourceInfo(s, state, entries=entries, unread=unread, listed=in_list)
+
         out = self.store.unlisted_sources() if unlisted else []
-        return [
-            SourceInfo(
-                source=s,
-                state=states.get(s.url, SourceState(url=s.url)),
-                entries=counts.get(s.url, (0, 0))[0],
-                unread=counts.get(s.url, (0, 0))[1],
-                listed=n < len(listed),
-            )
-            for n, s in enumerate([*listed, *out])
-        ]
+        return [info(s, True) for s in listed] + [info(s, False) for s in out]
 
     def add_source(
         self,
@@ -242,9 +239,14 @@ class SourceList:
         return RemovedSource(target, removed, kept_starred=kept)
 
     def _unlisted(self, url: str) -> Source | None:
-        return self.store.unlisted_source(_normalized(url)) or self.store.unlisted_source(
-            url.strip()
-        )
+        """A source the library holds and the list no longer has, by its address as typed
+        or as the list would write it, named as the library names it."""
+        wanted = (_normalized(url), url.strip())
+        found = [s for s in self.store.unlisted_sources() if s.url in wanted]
+        if not found:
+            return None
+        source = min(found, key=lambda s: wanted.index(s.url))
+        return replace(source, title=self.store.source_titles([source.url])[source.url])
 
     def import_opml(self, path: str | os.PathLike[str]) -> ImportReport:
         """Merge another OPML list into the user's: new sources are appended, none replaced."""

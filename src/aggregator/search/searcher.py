@@ -213,11 +213,7 @@ def _ranked(
     stored = ranker.searcher.stored_fields
     hits = [_raw_hit(stored(-neg), score, ask.sort) for _, neg, score in page.rows]
     facets = {
-        name: {
-            value: n
-            for value, n in page.facets[column].most_common()
-            if value not in ("", NO_TOPIC)
-        }
+        name: {value: n for value, n in page.facets[column].most_common() if value not in _NO_VALUE}
         for name, column in _FACET_COLUMNS
     }
     return hits, parsed, page.total, facets, page.exact, any_word
@@ -225,6 +221,8 @@ def _ranked(
 
 _FACET_COLUMNS = (("category", "topic"), ("source", "source_url"))
 """Each facet of a search, and the index column it counts."""
+_NO_VALUE = ("", NO_TOPIC)
+"""A facet column's value for an entry filed nowhere: not counted."""
 
 
 def _raw_hit(fields: Any, score: float | None, sort: str) -> RawHit:
@@ -344,7 +342,7 @@ def _facets(results: Any) -> dict[str, dict[str, int]]:
             groups = results.groups(name)
         except (KeyError, ValueError):
             groups = {}
-        out[name] = {str(k): int(v) for k, v in groups.items() if k not in (None, "", NO_TOPIC)}
+        out[name] = {str(k): int(v) for k, v in groups.items() if k not in (None, *_NO_VALUE)}
     return out
 
 

@@ -92,17 +92,6 @@ class SourceRows(EntryRows, Database):
             ).fetchall()
         return [Source(url=url, title=title, category=category) for url, title, category in rows]
 
-    def unlisted_source(self, url: str) -> Source | None:
-        """A source the library still holds that the list no longer has (removed from the
-        file by hand, or kept for its starred entries), found by its address."""
-        with self._read() as conn:
-            row = conn.execute(
-                "SELECT url, COALESCE(NULLIF(title, ''), feed_title), category FROM source "
-                "WHERE url = ? AND listed = 0",
-                (url,),
-            ).fetchone()
-        return Source(url=row[0], title=row[1], category=row[2]) if row else None
-
     def record_success(
         self,
         url: str,

@@ -408,10 +408,7 @@ class MainScreen(AppScreen):
         self.app.call_from_thread(self._unread_again, ids, unread)
 
     def _unread_again(self, ids: list[str], unread: int) -> None:
-        if self.search_result is not None:
-            status = self.query_one(StatusBar)
-            status.unread = unread
-            status.show()
+        self._show_written(ids, unread, read=False)
         self.app.notify(f"Marked {len(ids):,} entries unread again.", timeout=2)
 
     @work(thread=True, group="flags", exit_on_error=False)
@@ -423,19 +420,23 @@ class MainScreen(AppScreen):
         self.app.call_from_thread(self._results_read, marked, unread)
 
     def _results_read(self, marked: list[str], unread: int) -> None:
+        self._show_written(marked, unread, read=True)
+        if marked:
+            self._marked_read(marked)
+        else:
+            self.app.notify("Every entry found was read already.", timeout=2)
+
+    def _show_written(self, ids: list[str], unread: int, *, read: bool) -> None:
+        """A search's matches marked in the library (`unread`: its count afterwards)."""
         if self.search_result is None:
             # Cleared meanwhile: the list and counts loaded since may be from before.
             current = self.query_one(EntryList).current
             self.app.load_library(keep=current.id if current else None)
         else:
-            self.show_flags(marked, read=True)
+            self.show_flags(ids, read=read)
             status = self.query_one(StatusBar)
             status.unread = unread  # the library's: most of those marked are not listed
             status.show()
-        if marked:
-            self._marked_read(marked)
-        else:
-            self.app.notify("Every entry found was read already.", timeout=2)
 
     def action_open_link(self) -> None:
         reader = self.query_one(Reader)
