@@ -1202,6 +1202,86 @@ def test_reindex_rebuilds_the_same_results(lib: Library):
     assert keys(lib.search("hospital")) == before
 
 
+def test_searches_during_a_reindex_read_the_old_index_whole(
+    lib: Library, monkeypatch: pytest.MonkeyPatch
+):
+    """The new index is written beside the old one: another process searching meanwhile
+    finds everything, and is not told that entries are not searchable yet."""
+    from aggregator.library import searching
+
+    monkeypatch.setattr(searching, "INDEX_BATCH", 4)
+    before = keys(lib.search("hospital"))
+    other = open_library(lib.settings)
+    seen: list[tuple[list[str], int, int]] = []
+
+    def search_meanwhile(done: int, total: int) -> None:
+        found = other.search("hospital")
+        seen.append((keys(found), found.pending, other.search("").total))
+
+    try:
+        assert lib.reindex(search_meanwhile) == len(ENTRIES)
+    finally:
+        other.close()
+    assert len(seen) > 2
+    assert all(found == (before, 0, len(ENTRIES)) for found in seen)
+    assert keys(lib.search("hospital")) == before
+
+
+def test_a_reindex_cut_short_leaves_the_old_index_and_its_files_are_swept(
+    lib: Library, monkeypatch: pytest.MonkeyPatch
+):
+    """A reindex that fails halfway (Ctrl-C, a crash) changes nothing searchable and drops
+    nothing queued; the segments it wrote are removed by the next commit."""
+    from aggregator.library import searching
+
+    monkeypatch.setattr(searching, "INDEX_BATCH", 4)
+    index_dir = lib.settings.index_dir
+    files_before = {p.name for p in index_dir.iterdir()}
+    _store_fjords(lib, 2)  # queued, not indexed yet
+
+    def interrupt(done: int, total: int) -> None:
+        if done >= 8:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        lib.reindex(interrupt)
+    assert {p.name for p in index_dir.iterdir()} > files_before  # the half-built segments
+    result = lib.search("")
+    assert result.total == len(ENTRIES) and result.pending == 2
+    assert lib.update_index() == 2
+    assert lib.search("fjord").total == 2
+    after = {p.name for p in index_dir.iterdir() if p.suffix == ".seg"}
+    assert len(after) <= len({p for p in files_before if p.endswith(".seg")}) + 1
+
+
+def test_what_is_stored_during_a_reindex_is_searchable_after_it(
+    lib: Library, monkeypatch: pytest.MonkeyPatch
+):
+    """Entries stored and changed while the index is rebuilt (a fetch in another process)
+    are in the index the reindex leaves, however far it had gone when they were stored."""
+    from aggregator.library import searching
+
+    monkeypatch.setattr(searching, "INDEX_BATCH", 4)
+    other = open_library(lib.settings)
+    stored: list[int] = []
+
+    def store_meanwhile(done: int, total: int) -> None:
+        if done and not stored:
+            _store_fjords(other, 3)
+            changed = EntryDraft(guid="a1", title="Quokkaville clinic", text="A new text.")
+            stored.append(other.store.upsert_entries(HEALTH, [changed]).updated)
+
+    try:
+        assert lib.reindex(store_meanwhile) == len(ENTRIES) + 3
+    finally:
+        other.close()
+    assert stored == [1]
+    after = lib.search("fjord")
+    assert after.total == 3 and after.pending == 0
+    assert keys(lib.search("quokkaville")) == ["a1"]
+    assert "a1" not in keys(lib.search("santé"))
+
+
 # -- the command line --------------------------------------------------------------------------
 
 

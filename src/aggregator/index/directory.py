@@ -132,9 +132,7 @@ class Index:
             parts = max(1, min(workers + 1, len(ids) // WORKER_SHARE)) if pool else 1
             shares = _split(batch, parts)
             futures = [self._submit(pool, share) for share in shares[1:] if pool is not None]
-            for n, doc in enumerate(shares[0]):
-                if checkpoint is not None and n % READ_CHUNK == 0 and checkpoint(n):
-                    raise Stopped
+            for doc in _checked(shares[0], checkpoint, 0, exact=True):
                 writer.add_document(**_fields(doc))
             # This process's segment is finished while the workers still write theirs.
             final = writer._merge_segments(merge_small, None, None)
@@ -151,6 +149,47 @@ class Index:
                 writer.cancel()
             raise
         return len(ids)
+
+    def replace_all(
+        self,
+        batches: Iterable[Stored],
+        *,
+        wait_s: float = 30.0,
+        pool: Executor | None = None,
+        workers: int = 0,
+        checkpoint: Callable[[int], bool] | None = None,
+    ) -> int:
+        """Write the batches as new segments, then commit them in place of every old one at
+        once; returns the entries written.
+
+        Searches read the old index, whole, until that commit. A crash or a `Stopped` before
+        it leaves the old index as it was: the new segments, named in no table of contents,
+        are swept by the next commit. The writer is held throughout, so that no other commit
+        sweeps them first. `checkpoint` is told the entries written so far, as in `apply`.
+        """
+        writer = self._writer(wait_s)
+        segments: list[Any] = []
+        written = 0
+        try:
+            for batch in batches:
+                parts = max(1, min(workers + 1, len(batch.ids) // WORKER_SHARE)) if pool else 1
+                shares = _split(batch, parts)
+                futures = [self._submit(pool, share) for share in shares[1:] if pool is not None]
+                mine = _checked(shares[0], checkpoint, written, exact=parts == 1)
+                segments.append(_write_share(str(self.directory), mine))
+                for future, share in zip(futures, shares[1:], strict=True):
+                    segments.append(self._segment_of(future, share))
+                written += len(batch.ids)
+            if checkpoint is not None and checkpoint(written):
+                raise Stopped
+            writer._close_segment()
+            writer._commit_toc([s for s in segments if s.doc_count_all()])
+            writer._finish()
+        except BaseException:
+            if not writer.is_closed:
+                writer.cancel()
+            raise
+        return written
 
     def _submit(self, pool: Executor, share: list[IndexDoc] | Stored) -> Future | None:
         try:
@@ -175,12 +214,6 @@ class Index:
         two of this one's batches, a batch this one has read and would write again."""
         with exclusive(self.directory / "aggregator-drain.lock", wait_s, self._busy):
             yield
-
-    def rebuild(self, wait_s: float = 30.0) -> None:
-        """An empty index with the current schema (the caller refills it from the store)."""
-        writer = self._writer(wait_s)  # not while another process writes
-        writer.cancel()
-        self._ix = whoosh_index.create_in(str(self.directory), make_schema(), indexname=INDEX_NAME)
 
     def _writer(self, wait_s: float) -> BulkWriter:
         deadline = time.monotonic() + wait_s
@@ -243,6 +276,18 @@ def _split(batch: list[IndexDoc] | Stored, parts: int) -> list[list[IndexDoc]] |
     if isinstance(batch, Stored):
         return [Stored(batch.ids[i::parts], batch.load) for i in range(parts)]
     return [batch[i::parts] for i in range(parts)]
+
+
+def _checked(
+    docs: Iterable[IndexDoc], checkpoint: Callable[[int], bool] | None, before: int, *, exact: bool
+) -> Iterator[IndexDoc]:
+    """`docs`, asking `checkpoint` every READ_CHUNK of them whether to stop; it is told the
+    entries written so far when this process writes them all (`exact`), else `before`."""
+    for n, doc in enumerate(docs):
+        done = before + n if exact else before
+        if checkpoint is not None and n % READ_CHUNK == 0 and checkpoint(done):
+            raise Stopped
+        yield doc
 
 
 def _write_share(directory: str, share: Iterable[IndexDoc]) -> Any:

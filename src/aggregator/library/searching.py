@@ -106,14 +106,46 @@ class Searching:
         self._closing.set()
 
     def reindex(self, progress: ProgressFn | None = None) -> int:
-        """Rebuild the index from the store: the store is the truth, the index is derived."""
+        """Rebuild the index from the store (the store is the truth, the index is derived).
+
+        The new index is written beside the old one, which searches go on reading whole until
+        the new one takes its place in one commit; stopped or crashed before that, the old one
+        stays. What was queued when it began is in the new one; what is stored meanwhile
+        stays queued, and is applied after it. Returns the entries the new index holds.
+        """
+        from aggregator.index import Stored, default_workers
+        from aggregator.index.directory import Stopped
+
         wait_s = self.settings.index.lock_wait
         with self._writing:
             index = self._open_index()
-            with index.draining(wait_s):  # all of it: nothing indexed into a half-built index
-                index.rebuild(wait_s)
-                self.store.requeue_everything()
-                return self._apply_queue(index, progress, wait_s=wait_s, fresh=True, held=True)
+            with index.draining(wait_s):  # no other process indexes while this one rebuilds
+                covered = self.store.last_queued()
+                ids = self.store.entry_ids()
+                load = _StoredDocs(self.store)
+                batches = [
+                    Stored(ids[i : i + INDEX_BATCH], load) for i in range(0, len(ids), INDEX_BATCH)
+                ]
+                workers = default_workers(min(len(ids), INDEX_BATCH)) if self.use_processes else 0
+                pool = _index_pool(workers) if workers else None
+
+                def checkpoint(written: int) -> bool:
+                    if progress is not None:
+                        progress(written, len(ids))
+                    return self._closing.is_set()
+
+                try:
+                    index.replace_all(
+                        batches, wait_s=wait_s, pool=pool, workers=workers, checkpoint=checkpoint
+                    )
+                except Stopped:
+                    return 0
+                finally:
+                    if pool is not None:
+                        pool.shutdown(cancel_futures=True)
+                self.store.mark_indexed(covered)
+                self._apply_queue(index, None, wait_s=wait_s, fresh=False, held=True)
+                return index.doc_count()
 
     def _drain(
         self,

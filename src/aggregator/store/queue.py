@@ -43,6 +43,17 @@ class QueueRows(Database):
         with self._write() as conn:
             conn.execute("DELETE FROM index_queue WHERE seq <= ?", (last_seq,))
 
+    def last_queued(self) -> int:
+        """The newest queue row's seq (0 when the queue is empty): what a rebuild that reads
+        every entry from now on covers, and may mark done when it is committed."""
+        with self._read() as conn:
+            return conn.execute("SELECT coalesce(max(seq), 0) FROM index_queue").fetchone()[0]
+
+    def entry_ids(self) -> list[str]:
+        """Every stored entry's id, in the order they were stored."""
+        with self._read() as conn:
+            return [eid for (eid,) in conn.execute("SELECT id FROM entry ORDER BY rowid")]
+
     def requeue_everything(self) -> int:
         """Queue every entry (for a rebuilt index); returns how many."""
         with self._write() as conn:
