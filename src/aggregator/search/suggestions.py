@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from itertools import islice
 from typing import Any
 
 from whoosh import query as Q
@@ -26,26 +27,42 @@ def _suggest(
         term = _STEMMER.term(fold(word))
         if _held(reader, "content", term) or _held(reader, "title", term):
             continue
-        if best := _closest(reader, term):
-            spelled = _spell(searcher, best, text_of) or best
+        if best := _closest(reader, term, fold(word).lower()):
+            spelled = _spell(searcher, best, word.lower(), text_of) or best
             changed = re.sub(rf"\b{re.escape(word)}\b", spelled, changed, count=1)
     return changed if changed != original else ""
 
 
-def _closest(reader: Any, term: str) -> str | None:
-    """The indexed word fewest slips from `term`: a letter added, dropped, changed, or two
-    neighbours swapped (the commonest typing slip, which Whoosh's automaton counts as two
-    changes). Among equals, a reordering of the same letters (`trian`: `train`, not
-    `trial`), then the word more entries hold."""
-    swaps = _swapped(term)
-    near = _within(reader, [term], 1)
+SUFFIXES = ("s", "es", "ies", "ed", "er", "ers", "ly", "al", "als", "ial", "ion", "ions",
+            "ation", "ations", "ing", "ings", "ment", "ments", "ness", "ity")  # fmt: skip
+"""Endings the stemmer takes off a word it recognises, but not off a misspelt one: the
+stem of `hosptial` is `hosptial`, far from `hospit`; without its ending it is one slip."""
+
+
+def _forms(term: str, word: str) -> list[str]:
+    """`term` (the stem), and `word` without each ending it has, leaving four letters."""
+    cut = [
+        word[: -len(end)] for end in SUFFIXES if word.endswith(end) and len(word) - len(end) >= 4
+    ]
+    return list(dict.fromkeys([term, *cut]))
+
+
+def _closest(reader: Any, term: str, word: str) -> str | None:
+    """The indexed word fewest slips from `term` or `word` without its ending: a letter
+    added, dropped, changed, or two neighbours swapped (the commonest typing slip, which
+    Whoosh's automaton counts as two changes). Among equals, a reordering of the same
+    letters (`trian`: `train`, not `trial`), then the word more entries hold."""
+    forms = _forms(term, word)
+    swaps = [swapped for form in forms for swapped in _swapped(form)]
+    near = _within(reader, forms, 1)
     near.update(s for s in swaps if ("content", s) in reader)
     if not near:  # two slips: two edits, or a swap and an edit
-        near = _within(reader, [term], 2) | _within(reader, swaps, 1)
+        near = _within(reader, forms, 2) | _within(reader, swaps, 1)
     ranked = [
-        (slips, sorted(word) != sorted(term), -held, word)
-        for word in near
-        if (slips := _slips(term, word)) <= 2 and (held := _held(reader, "content", word))
+        (slips, all(sorted(found) != sorted(form) for form in forms), -held, found)
+        for found in near
+        if (slips := min(_slips(form, found) for form in forms)) <= 2
+        and (held := _held(reader, "content", found))
     ]
     return min(ranked)[-1] if ranked else None
 
@@ -91,12 +108,18 @@ def _held(reader: Any, fieldname: str, term: str) -> int:
     return freq
 
 
-def _spell(searcher: Any, term: str, text_of: Callable[[str], str] | None) -> str:
-    """A real word for a stemmed term (`hospit` → `hospital`), read from a document holding it."""
+def _spell(searcher: Any, term: str, typed: str, text_of: Callable[[str], str] | None) -> str:
+    """A real word for a stemmed term (`hospit` → `hospital`), read from a document holding
+    it: of its words with that stem, the one closest to what was typed (`eelction` →
+    `election`, not `elected`)."""
     if text_of is None:
         return ""
-    for hit in searcher.search(Q.Term("content", term), limit=1):
-        for word in re.findall(r"\w+", text_of(hit["id"])):
-            if _STEMMER.term(fold(word)) == term:
-                return word.lower()
+    # The first entry holding it, unscored: a common word's scores cost a second (acording).
+    for docnum in islice(searcher.docs_for_query(Q.Term("content", term)), 1):
+        words = {
+            w.lower() for w in re.findall(r"\w+", text_of(searcher.stored_fields(docnum)["id"]))
+        }
+        spelled = [w for w in words if _STEMMER.term(fold(w)) == term]
+        if spelled:
+            return min(spelled, key=lambda w: (_slips(typed, w), w))
     return ""
