@@ -523,3 +523,32 @@ def test_untouched_lines_of_every_well_formed_corpus_list_stay(corpus: Path):
         assert [line for line in before if line not in after] == [], path.name
         checked += 1
     assert checked >= 75
+
+
+def test_a_page_source_s_selector_is_changed_in_place_and_a_feed_s_refused(tmp_path: Path):
+    """The selector of a page followed without a feed can be edited (the UI's form); a
+    selector that cannot serve, an empty one, or one for a feed changes nothing."""
+    from aggregator.errors import UserError
+
+    path = tmp_path / "feeds.opml"
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<opml version="2.0"><head/><body>\n'
+        '<outline text="Town" type="html" selector="h2 a" xmlUrl="https://town.example/news"'
+        ' x-note="mine"/>\n<outline text="Feed" xmlUrl="https://feed.example/rss"/>\n'
+        "</body></opml>\n"
+    )
+    with open_library(load_settings(data_dir=tmp_path / "home", opml=str(path))) as lib:
+        before = path.read_text()
+        for url, selector, why in [
+            ("https://town.example/news", "h2 a[", "bad selector"),
+            ("https://town.example/news", " ", "needs the selector"),
+            ("https://feed.example/rss", "h2 a", "is a feed"),
+        ]:
+            with pytest.raises(UserError, match=why):
+                lib.update_source(url, selector=selector)
+            assert path.read_text() == before
+        changed = lib.update_source("https://town.example/news", selector=" main h2 > a ")
+    assert (changed.type, changed.selector) == ("html", "main h2 > a")
+    after = path.read_text().splitlines()
+    assert [a == b for a, b in zip(after, before.splitlines(), strict=True)] == [1, 1, 0, 1, 1]
+    assert 'selector="main h2 &gt; a"' in after[2] and 'x-note="mine"' in after[2]

@@ -1646,6 +1646,43 @@ def test_e_edits_the_source_chosen_in_the_sidebar(library):
     drive(AggregatorApp(settings, library=lib), script)
 
 
+def test_e_on_a_page_source_edits_the_selector_of_its_links(library):
+    """A page followed without a feed is edited with its selector (review: the form had no
+    field for it); a selector that cannot serve is refused and the form comes back as
+    typed. A feed's form has no such field."""
+    settings, lib = library
+    page = "https://page.example.org/news"
+    lib.add_source(page, title="Town news", category="Travel", selector="h2 a", discover=False)
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        notes = record_notes(app)
+        await choose(pilot, Place("source", RAIL))
+        await pilot.press("e")
+        assert not app.screen.query("#selector")
+        await pilot.press("escape")
+        await choose(pilot, Place("source", page))
+        await pilot.press("e")
+        assert app.screen.query_one("#selector", Input).value == "h2 a"
+        for typed, why in [("h2 a[", "bad selector"), ("", "needs the selector")]:
+            app.screen.query_one("#selector", Input).value = typed
+            await pilot.press("enter")
+            await settle(pilot)
+            assert why in notes and isinstance(app.screen, SourceFormScreen)
+            assert app.screen.query_one("#selector", Input).value == typed  # back as typed
+        app.screen.query_one("#selector", Input).value = "main article h2 a"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is app.main and "Saved." in notes
+
+    drive(AggregatorApp(settings, library=lib), script)
+    (source,) = [s for s in read_opml_file(settings.opml_path).sources if s.url == page]
+    assert (source.type, source.selector, source.title) == (
+        "html",
+        "main article h2 a",
+        "Town news",
+    )
+
+
 def test_e_and_d_act_on_the_highlighted_source_or_the_entry_s(library):
     """Found by review: with the cursor on a source in the sidebar (not yet chosen with
     Enter), or on an entry in the list, e and d asked to choose a source first."""

@@ -205,15 +205,20 @@ class SourceList:
         title: str | None = None,
         category: str | None = None,
         full_text: bool | None = None,
+        selector: str | None = None,
     ) -> Source:
-        """Change a source's title, topic or full-text switch; the rest of its outline stays."""
+        """Change a source's title, topic, full-text switch or (a page followed without a
+        feed) the selector of its links; the rest of its outline stays."""
         with self._changing_list() as listed:
             target = _find(listed, url)
+            if selector is not None:
+                _check_selector(target, selector)
             changed = replace(
                 target,
                 title=target.title if title is None else _clean_name(title),
                 category=target.category if category is None else _as_listed(category, listed),
                 full_text=target.full_text if full_text is None else full_text,
+                selector=target.selector if selector is None else selector.strip(),
             )
             self._save_list([changed if s.url == target.url else s for s in listed])
         return changed
@@ -380,6 +385,19 @@ class SourceList:
         if wanted is None:
             raise _unknown_topic(category, listed)
         return wanted, found
+
+
+def _check_selector(source: Source, selector: str) -> None:
+    """A new selector for a page source; refused (nothing changed) when it cannot serve."""
+    from aggregator import pages
+
+    if not (source.type == "html" and source.selector):
+        raise UserError(f"{source.url} is a feed: a selector is for a page without one")
+    if not selector.strip():
+        raise UserError("a page without a feed needs the selector of its article links")
+    problem = pages.selector_problem(selector.strip())
+    if problem:
+        raise UserError(f"bad selector {selector.strip()!r}: {problem}; nothing changed")
 
 
 def _unknown_topic(category: str, listed: list[Source]) -> UserError:

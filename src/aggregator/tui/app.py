@@ -362,7 +362,9 @@ class AggregatorApp(App[str | None]):
     @work(thread=True, group="sources", exit_on_error=False)
     def _add(self, form: SourceForm, then: Callable[[], object] | None) -> None:
         try:
-            added = self.library.add_source(form.url, category=form.category, title=form.title)
+            added = self.library.add_source(
+                form.url, category=form.category, title=form.title, selector=form.selector or ""
+            )
         except AggregatorError as exc:  # the form comes back as typed, to correct
             self.post_message(WorkerFailed("add the source", str(exc)))
             self.call_from_thread(self.add_source, then, form)
@@ -394,7 +396,10 @@ class AggregatorApp(App[str | None]):
             self.load_library()
             return None
 
-    def edit_source(self, url: str, then: Callable[[], object] | None = None) -> None:
+    def edit_source(
+        self, url: str, then: Callable[[], object] | None = None, typed: SourceForm | None = None
+    ) -> None:
+        """The edit form; `typed`: what an edit that was refused was given, to correct."""
         source = self._listed(url)
         if source is None:
             return
@@ -403,18 +408,25 @@ class AggregatorApp(App[str | None]):
             if form is not None:
                 self._edit(url, form, then)
 
-        self.push_screen(
-            SourceFormScreen(
-                SourceForm(source.url, source.title, source.category, source.full_text)
-            ),
-            submitted,
+        shown = typed or SourceForm(
+            source.url, source.title, source.category, source.full_text, source.selector or None
         )
+        self.push_screen(SourceFormScreen(shown, editing=True), submitted)
 
     @work(thread=True, group="sources", exit_on_error=False)
     def _edit(self, url: str, form: SourceForm, then: Callable[[], object] | None) -> None:
-        self.library.update_source(
-            url, title=form.title, category=form.category, full_text=form.full_text
-        )
+        try:
+            self.library.update_source(
+                url,
+                title=form.title,
+                category=form.category,
+                full_text=form.full_text,
+                selector=form.selector,
+            )
+        except AggregatorError as exc:  # the form comes back as typed, to correct
+            self.post_message(WorkerFailed("save the source", str(exc)))
+            self.call_from_thread(self.edit_source, url, then, form)
+            return
         self.call_from_thread(self.notify, "Saved.")
         self.call_from_thread(self.load_library)
         if then is not None:

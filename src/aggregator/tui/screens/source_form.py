@@ -1,4 +1,5 @@
-"""Add or edit a source: URL (a feed, or a site whose feed is found), title, topic, full text."""
+"""Add or edit a source: URL (a feed, or a site whose feed is found), title, topic, the links
+to follow on a page without a feed, full text."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ class SourceForm:
     title: str
     category: str
     full_text: bool
+    selector: str | None = None
+    """For a page followed without a feed: the CSS selector of its links to articles (None:
+    the form had no such field, a feed's)."""
 
 
 class SourceFormScreen(ModalScreen[SourceForm | None]):
@@ -43,10 +47,25 @@ class SourceFormScreen(ModalScreen[SourceForm | None]):
                 disabled=editing,
                 placeholder="https://example.org/ or https://example.org/feed.xml",
             )
-            yield Label("Title (empty: the feed's own)")
-            yield Input(self.form.title if self.form else "", id="title")
-            yield Label("Topic (e.g. Medicine or Medicine/Oncology)")
-            yield Input(self.form.category if self.form else "", id="category")
+            with Horizontal(id="names"):
+                with Vertical():
+                    yield Label("Title (empty: the feed's own)")
+                    yield Input(self.form.title if self.form else "", id="title")
+                with Vertical():
+                    yield Label("Topic (e.g. Medicine/Oncology)")
+                    yield Input(self.form.category if self.form else "", id="category")
+            # A feed has no selector to edit; an added page without a feed needs one.
+            if not editing or (self.form and self.form.selector is not None):
+                yield Label(
+                    "CSS selector of the page's article links"
+                    if editing
+                    else "A page without a feed? The CSS selector of its article links"
+                )
+                yield Input(
+                    self.form.selector if self.form else "",
+                    id="selector",
+                    placeholder="e.g. article h2 a",
+                )
             with Horizontal():
                 yield Switch(self.form.full_text if self.form else False, id="full-text")
                 yield Label("  Fetch every article's full text")
@@ -74,6 +93,9 @@ class SourceFormScreen(ModalScreen[SourceForm | None]):
                 title=self.query_one("#title", Input).value.strip(),
                 category=self.query_one("#category", Input).value.strip(),
                 full_text=self.query_one("#full-text", Switch).value,
+                selector=next(
+                    (i.value.strip() for i in self.query("#selector").results(Input)), None
+                ),
             )
         )
 
