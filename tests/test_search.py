@@ -1156,6 +1156,39 @@ def test_did_you_mean_sees_a_slip_next_to_a_word_s_ending(lib: Library, typed: s
     assert lib.search(typed).suggestion == meant
 
 
+@pytest.mark.parametrize(
+    ("texts", "typed", "meant"),
+    [
+        (["Smaller clinics close.", "A small town.", "Small steps."], "samller", "smaller"),
+        (["The parliament voted.", "Paris in spring.", "Paris again."], "pariament", "parliament"),
+        (["In accord with the plan.", "According to the minister."], "acording", "according"),
+    ],
+)
+def test_did_you_mean_prefers_the_whole_word_to_a_shorter_root(
+    lib: Library, texts: list[str], typed: str, meant: str
+):
+    """Cutting an ending finds roots too (`samller` without `er` is one slip from `small`):
+    a word as near with its ending kept wins, however common the root (review). And the
+    spelling is chosen from several entries, not only the first (`accord`)."""
+    drafts = [EntryDraft(guid=f"root{i}", title="", text=t) for i, t in enumerate(texts)]
+    lib.store.upsert_entries(HEALTH, drafts)
+    lib.update_index()
+    assert lib.search(typed).suggestion == meant
+
+
+def test_did_you_mean_skips_an_entry_gone_from_the_store(lib: Library):
+    """An entry deleted from the store and not yet from the index (a reindex meanwhile)
+    is not read for a spelling: the search answers, from the entries still there (review)."""
+    lib.store.upsert_entries(
+        HEALTH, [EntryDraft(guid=f"z{i}", title="", text="Zeppelin hangar.") for i in range(2)]
+    )
+    lib.update_index()
+    with lib.store._write() as conn:  # as a deletion the index has not applied yet
+        conn.execute("DELETE FROM entry WHERE id = ?", (entry_id(HEALTH, "z0"),))
+        conn.execute("DELETE FROM index_queue")
+    assert lib.search("zepelin").suggestion == "zeppelin"
+
+
 def test_did_you_mean_two_slips_away_does_not_depend_on_segments(opml: Path, tmp_path: Path):
     """`clincal` is two slips from `cynical` (a letter changed, two swapped): offered from a
     one-segment index too, whose automaton counts that as three edits (review). (With
@@ -1242,6 +1275,19 @@ def test_searches_during_a_reindex_read_the_old_index_whole(
     assert len(seen) > 2
     assert all(found == (before, 0, len(ENTRIES)) for found in seen)
     assert keys(lib.search("hospital")) == before
+
+
+def test_a_reindex_merges_its_small_segments_as_a_fetch_does(
+    lib: Library, monkeypatch: pytest.MonkeyPatch
+):
+    """Each batch of a rebuild is a segment (one per process): small ones are merged before
+    the new index is committed, or every search would read them one by one (review)."""
+    from aggregator.library import searching
+
+    monkeypatch.setattr(searching, "INDEX_BATCH", 2)
+    assert lib.reindex() == len(ENTRIES)
+    assert lib._open_index().segment_count() == 1
+    assert lib.search("").total == len(ENTRIES)
 
 
 def test_a_reindex_cut_short_leaves_the_old_index_and_its_files_are_swept(

@@ -1653,13 +1653,18 @@ def test_e_on_a_page_source_edits_the_selector_of_its_links(library):
     settings, lib = library
     page = "https://page.example.org/news"
     lib.add_source(page, title="Town news", category="Travel", selector="h2 a", discover=False)
+    # A feed whose outline carries a stray selector (a hand edit): edited as a feed (review).
+    opml = settings.opml_path
+    opml.write_text(opml.read_text().replace(f'xmlUrl="{RAIL}"', f'xmlUrl="{RAIL}" selector="b"'))
 
     async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
         notes = record_notes(app)
         await choose(pilot, Place("source", RAIL))
         await pilot.press("e")
         assert not app.screen.query("#selector")
-        await pilot.press("escape")
+        await pilot.press(*_keys("x"), "enter")
+        await settle(pilot)
+        assert app.screen is app.main and "Saved." in notes
         await choose(pilot, Place("source", page))
         await pilot.press("e")
         assert app.screen.query_one("#selector", Input).value == "h2 a"
@@ -1681,6 +1686,8 @@ def test_e_on_a_page_source_edits_the_selector_of_its_links(library):
         "main article h2 a",
         "Town news",
     )
+    (rail,) = [s for s in read_opml_file(settings.opml_path).sources if s.url == RAIL]
+    assert rail.title == "x"  # typed over the title, which the form selects
 
 
 def test_e_and_d_act_on_the_highlighted_source_or_the_entry_s(library):

@@ -182,8 +182,13 @@ class Index:
                 written += len(batch.ids)
             if checkpoint is not None and checkpoint(written):
                 raise Stopped
-            writer._close_segment()
-            writer._commit_toc([s for s in segments if s.doc_count_all()])
+            # As a fetch's batches do: the small segments (the last batch's) merged into one.
+            final = merge_small(writer, [s for s in segments if s.doc_count_all()])
+            if writer._added:
+                final.append(writer._finalize_segment())
+            else:
+                writer._close_segment()
+            writer._commit_toc(final)
             writer._finish()
         except BaseException:
             if not writer.is_closed:

@@ -10,6 +10,7 @@ from typing import Any
 
 from whoosh import query as Q
 
+from aggregator.errors import AggregatorError
 from aggregator.index import fold
 from aggregator.search.words import _STEMMER
 
@@ -50,16 +51,24 @@ def _forms(term: str, word: str) -> list[str]:
 def _closest(reader: Any, term: str, word: str) -> str | None:
     """The indexed word fewest slips from `term` or `word` without its ending: a letter
     added, dropped, changed, or two neighbours swapped (the commonest typing slip, which
-    Whoosh's automaton counts as two changes). Among equals, a reordering of the same
-    letters (`trian`: `train`, not `trial`), then the word more entries hold."""
+    Whoosh's automaton counts as two changes). Among equals, one as near the whole stem
+    (`samller`: `smaller`, not `small`), a reordering of the same letters (`trian`:
+    `train`, not `trial`), then the word more entries hold. Two slips are looked for from
+    the stem only: from every cut form too, a long word's search took seconds."""
     forms = _forms(term, word)
     swaps = [swapped for form in forms for swapped in _swapped(form)]
     near = _within(reader, forms, 1)
     near.update(s for s in swaps if ("content", s) in reader)
     if not near:  # two slips: two edits, or a swap and an edit
-        near = _within(reader, forms, 2) | _within(reader, swaps, 1)
+        near = _within(reader, [term], 2) | _within(reader, _swapped(term), 1)
     ranked = [
-        (slips, all(sorted(found) != sorted(form) for form in forms), -held, found)
+        (
+            slips,
+            _slips(term, found) > slips,
+            all(sorted(found) != sorted(form) for form in forms),
+            -held,
+            found,
+        )
         for found in near
         if (slips := min(_slips(form, found) for form in forms)) <= 2
         and (held := _held(reader, "content", found))
@@ -108,18 +117,23 @@ def _held(reader: Any, fieldname: str, term: str) -> int:
     return freq
 
 
+SPELLINGS_FROM = 5
+"""Entries a stem's spellings are read from: one entry may hold only `accord` where the
+typist meant `according`."""
+
+
 def _spell(searcher: Any, term: str, typed: str, text_of: Callable[[str], str] | None) -> str:
-    """A real word for a stemmed term (`hospit` → `hospital`), read from a document holding
-    it: of its words with that stem, the one closest to what was typed (`eelction` →
-    `election`, not `elected`)."""
+    """A real word for a stemmed term (`hospit` → `hospital`), read from the first entries
+    holding it (found unscored: a common word's scores cost a second): of their words with
+    that stem, the one closest to what was typed (`eelction` → `election`, not `elected`)."""
     if text_of is None:
         return ""
-    # The first entry holding it, unscored: a common word's scores cost a second (acording).
-    for docnum in islice(searcher.docs_for_query(Q.Term("content", term)), 1):
-        words = {
-            w.lower() for w in re.findall(r"\w+", text_of(searcher.stored_fields(docnum)["id"]))
-        }
-        spelled = [w for w in words if _STEMMER.term(fold(w)) == term]
-        if spelled:
-            return min(spelled, key=lambda w: (_slips(typed, w), w))
-    return ""
+    spelled: set[str] = set()
+    for docnum in islice(searcher.docs_for_query(Q.Term("content", term)), SPELLINGS_FROM):
+        try:
+            text = text_of(searcher.stored_fields(docnum)["id"])
+        except AggregatorError:  # gone from the store, not yet from the index
+            continue
+        words = {w.lower() for w in re.findall(r"\w+", text)}
+        spelled.update(w for w in words if _STEMMER.term(fold(w)) == term)
+    return min(spelled, key=lambda w: (_slips(typed, w), w)) if spelled else ""

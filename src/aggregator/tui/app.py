@@ -403,25 +403,31 @@ class AggregatorApp(App[str | None]):
         source = self._listed(url)
         if source is None:
             return
+        # Only a page followed without a feed has a selector to edit (a feed's outline may
+        # carry a stray one: it is left alone).
+        selector = source.selector if source.type == "html" and source.selector else None
 
         def submitted(form: SourceForm | None) -> None:
             if form is not None:
-                self._edit(url, form, then)
+                self._edit(url, form, then, selector)
 
         shown = typed or SourceForm(
-            source.url, source.title, source.category, source.full_text, source.selector or None
+            source.url, source.title, source.category, source.full_text, selector
         )
         self.push_screen(SourceFormScreen(shown, editing=True), submitted)
 
     @work(thread=True, group="sources", exit_on_error=False)
-    def _edit(self, url: str, form: SourceForm, then: Callable[[], object] | None) -> None:
+    def _edit(
+        self, url: str, form: SourceForm, then: Callable[[], object] | None, selector: str | None
+    ) -> None:
         try:
             self.library.update_source(
                 url,
                 title=form.title,
                 category=form.category,
                 full_text=form.full_text,
-                selector=form.selector,
+                # An unchanged selector is not checked again: a title edit must not fail on it.
+                selector=None if form.selector == selector else form.selector,
             )
         except AggregatorError as exc:  # the form comes back as typed, to correct
             self.post_message(WorkerFailed("save the source", str(exc)))
