@@ -82,6 +82,11 @@ class Source:
     """Outline attributes this program does not use, kept so a round trip loses nothing."""
 
     @property
+    def is_page(self) -> bool:
+        """A page followed without a feed: the links its `selector` matches are the articles."""
+        return self.type == "html" and bool(self.selector)
+
+    @property
     def display_title(self) -> str:
         return self.title or self.url
 

@@ -247,7 +247,7 @@ async def _check_one(http: HttpClient, source: Source) -> UpdateResult:
     base = UpdateResult(source.url, source.display_title, source.category, "failed")
     try:
         response = await http.get(source.url, accept=FEED_ACCEPT)
-        if source.type == "html" and source.selector:
+        if source.is_page:
             links = pages.article_links(response.body, response.final_url, source.selector)
             if not links:
                 return replace(base, error=pages.NO_LINKS)

@@ -220,7 +220,7 @@ class Updater:
         title = source.named(state.feed_title)  # as the sidebar names it
         base = UpdateResult(url=source.url, title=title, category=source.category, status="failed")
         try:
-            if source.type == "html" and source.selector:
+            if source.is_page:
                 return await self._page_source(source, state, base)
             return await self._feed_source(source, state, base)
         except FetchError as exc:

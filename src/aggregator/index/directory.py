@@ -129,24 +129,15 @@ class Index:
             if not fresh:
                 for eid in ids:
                     writer.delete_by_term("id", eid)  # the old copy, if any
-            parts = max(1, min(workers + 1, len(ids) // WORKER_SHARE)) if pool else 1
-            shares = _split(batch, parts)
-            futures = [self._submit(pool, share) for share in shares[1:] if pool is not None]
-            for doc in _checked(shares[0], checkpoint, 0, exact=True):
+            mine, theirs = self._spread(batch, pool, workers)
+            for doc in _checked(mine, checkpoint, 0, exact=True):
                 writer.add_document(**_fields(doc))
             # This process's segment is finished while the workers still write theirs.
-            final = writer._merge_segments(merge_small, None, None)
-            if writer._added:
-                final.append(writer._finalize_segment())
-            else:
-                writer._close_segment()
-            for future, share in zip(futures, shares[1:], strict=True):
-                final.append(self._segment_of(future, share))
-            writer._commit_toc(final)
+            final = _with_own(writer, writer._merge_segments(merge_small, None, None))
+            writer._commit_toc(final + self._collected(theirs))
             writer._finish()
         except BaseException:
-            if not writer.is_closed:
-                writer.cancel()
+            _cancel(writer)
             raise
         return len(ids)
 
@@ -172,29 +163,37 @@ class Index:
         written = 0
         try:
             for batch in batches:
-                parts = max(1, min(workers + 1, len(batch.ids) // WORKER_SHARE)) if pool else 1
-                shares = _split(batch, parts)
-                futures = [self._submit(pool, share) for share in shares[1:] if pool is not None]
-                mine = _checked(shares[0], checkpoint, written, exact=parts == 1)
-                segments.append(_write_share(str(self.directory), mine))
-                for future, share in zip(futures, shares[1:], strict=True):
-                    segments.append(self._segment_of(future, share))
+                mine, theirs = self._spread(batch, pool, workers)
+                checked = _checked(mine, checkpoint, written, exact=not theirs)
+                segments.append(_write_share(str(self.directory), checked))
+                segments += self._collected(theirs)
                 written += len(batch.ids)
             if checkpoint is not None and checkpoint(written):
                 raise Stopped
             # As a fetch's batches do: the small segments (the last batch's) merged into one.
-            final = merge_small(writer, [s for s in segments if s.doc_count_all()])
-            if writer._added:
-                final.append(writer._finalize_segment())
-            else:
-                writer._close_segment()
-            writer._commit_toc(final)
+            writer._commit_toc(
+                _with_own(writer, merge_small(writer, [s for s in segments if s.doc_count_all()]))
+            )
             writer._finish()
         except BaseException:
-            if not writer.is_closed:
-                writer.cancel()
+            _cancel(writer)
             raise
         return written
+
+    def _spread(
+        self, batch: list[IndexDoc] | Stored, pool: Executor | None, workers: int
+    ) -> tuple[Any, list[tuple[Future | None, Any]]]:
+        """This process's share of a batch, and the others handed to `workers` of the pool
+        (none for a small batch), each with the future of its segment."""
+        size = len(batch.ids) if isinstance(batch, Stored) else len(batch)
+        parts = max(1, min(workers + 1, size // WORKER_SHARE)) if pool is not None else 1
+        shares = _split(batch, parts)
+        if pool is None:
+            return shares[0], []
+        return shares[0], [(self._submit(pool, share), share) for share in shares[1:]]
+
+    def _collected(self, theirs: list[tuple[Future | None, Any]]) -> list[Any]:
+        return [self._segment_of(future, share) for future, share in theirs]
 
     def _submit(self, pool: Executor, share: list[IndexDoc] | Stored) -> Future | None:
         try:
@@ -281,6 +280,19 @@ def _split(batch: list[IndexDoc] | Stored, parts: int) -> list[list[IndexDoc]] |
     if isinstance(batch, Stored):
         return [Stored(batch.ids[i::parts], batch.load) for i in range(parts)]
     return [batch[i::parts] for i in range(parts)]
+
+
+def _with_own(writer: BulkWriter, segments: list[Any]) -> list[Any]:
+    """`segments` and the writer's own, finished (what it added, merged segments included)."""
+    if writer._added:
+        return [*segments, writer._finalize_segment()]
+    writer._close_segment()
+    return segments
+
+
+def _cancel(writer: BulkWriter) -> None:
+    if not writer.is_closed:
+        writer.cancel()
 
 
 def _checked(

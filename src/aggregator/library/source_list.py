@@ -164,11 +164,7 @@ class SourceList:
         _refuse_duplicate(listed, normalized)
         category = _as_listed(category, listed)
         if selector:
-            from aggregator import pages
-
-            problem = pages.selector_problem(selector)
-            if problem:
-                raise UserError(f"bad selector {selector!r}: {problem}; not added")
+            _refuse_bad_selector(selector, "not added")
             source = Source(
                 normalized, _clean_name(title), category, type="html", selector=selector
             )
@@ -389,15 +385,19 @@ class SourceList:
 
 def _check_selector(source: Source, selector: str) -> None:
     """A new selector for a page source; refused (nothing changed) when it cannot serve."""
-    from aggregator import pages
-
-    if not (source.type == "html" and source.selector):
+    if not source.is_page:
         raise UserError(f"{source.url} is a feed: a selector is for a page without one")
     if not selector.strip():
         raise UserError("a page without a feed needs the selector of its article links")
-    problem = pages.selector_problem(selector.strip())
+    _refuse_bad_selector(selector.strip(), "nothing changed")
+
+
+def _refuse_bad_selector(selector: str, outcome: str) -> None:
+    from aggregator import pages
+
+    problem = pages.selector_problem(selector)
     if problem:
-        raise UserError(f"bad selector {selector.strip()!r}: {problem}; nothing changed")
+        raise UserError(f"bad selector {selector!r}: {problem}; {outcome}")
 
 
 def _unknown_topic(category: str, listed: list[Source]) -> UserError:

@@ -25,10 +25,11 @@ def _suggest(
     for word in words:
         if len(analyzer.terms(word)) != 1:
             continue  # indexed in pieces (CJK as pairs of characters): no word to respell
-        term = _STEMMER.term(fold(word))
+        folded = fold(word)
+        term = _STEMMER.term(folded)
         if _held(reader, "content", term) or _held(reader, "title", term):
             continue
-        if best := _closest(reader, term, fold(word).lower()):
+        if best := _closest(reader, term, folded):
             spelled = _spell(searcher, best, word.lower(), text_of) or best
             changed = re.sub(rf"\b{re.escape(word)}\b", spelled, changed, count=1)
     return changed if changed != original else ""

@@ -405,7 +405,7 @@ class AggregatorApp(App[str | None]):
             return
         # Only a page followed without a feed has a selector to edit (a feed's outline may
         # carry a stray one: it is left alone).
-        selector = source.selector if source.type == "html" and source.selector else None
+        selector = source.selector if source.is_page else None
 
         def submitted(form: SourceForm | None) -> None:
             if form is not None:
