@@ -4,16 +4,26 @@ leave positions unread until asked for."""
 from __future__ import annotations
 
 import random
+from array import array
 
 import pytest
 from whoosh.codec.whoosh3 import W3TermInfo
 from whoosh.filedb.filestore import RamStorage
 from whoosh.formats import Existence, Frequency
 from whoosh.matching import ListMatcher
+from whoosh.util.numeric import byte_to_length, length_to_byte
 
 from aggregator.index.analysis import FastPositions, encode_positions
-from aggregator.index.codec import FastCodec, FastLeafMatcher
-from aggregator.index.reading import TermBlocks, postings_blocks
+from aggregator.index.codec import (
+    IMPACTS_FROM,
+    MAX_IMPACTS,
+    FastCodec,
+    FastLeafMatcher,
+    impacts,
+    unpacked_impacts,
+)
+from aggregator.index.reading import TermBlocks, bm25, current_block, postings_blocks
+from aggregator.index.segments import _write_blocks
 
 
 def write_and_read(
@@ -127,3 +137,82 @@ def test_a_block_s_values_are_read_after_the_matcher_has_moved_on(kind: str):
     assert blocks.values_for(docs) == {d: v for d, _, v in in_place}
     absent = sorted(set(range(docs[-1] + 2)) - set(docs))[:50]
     assert blocks.values_for(absent) == {}
+
+
+def _best(weights, length_bytes, norms) -> float:
+    return max(bm25(2.5, list(weights), map(norms.__getitem__, length_bytes)))
+
+
+def _undominated(weights, length_bytes) -> set[tuple[float, int]]:
+    """By brute force: the pairs no other posting matches or beats on both weight and
+    length (byte 0 apart: its heaviest)."""
+    pairs = set(zip(weights, length_bytes, strict=True))
+    known = {(w, b) for w, b in pairs if b}
+    kept = {
+        (w, b)
+        for w, b in known
+        if not any(v >= w and 0 < c <= b and (v, c) != (w, b) for v, c in known)
+    }
+    unknown = [w for w, b in pairs if not b]
+    return kept | ({(max(unknown), 0)} if unknown else set())
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_impacts_give_a_block_s_best_score_for_any_idf_and_average(seed: int):
+    """The impacts are the block's undominated pairs, so the best of their scores is the
+    best posting's whatever the average length the norms are built from (a length byte of
+    0 has a norm of its own); a block with more of them than are kept still gets a bound
+    no posting exceeds."""
+    rng = random.Random(seed)
+    size = rng.choice([32, 77, 128])
+    spread = rng.choice([3, 12, 60])
+    weights = [float(rng.choice([1, 1, 2, rng.randrange(1, spread)])) for _ in range(size)]
+    length_bytes = [0 if rng.random() < 0.05 else rng.randrange(1, 256) for _ in range(size)]
+    pairs = impacts(weights, length_bytes)
+    assert 1 <= len(pairs) <= MAX_IMPACTS
+    whole = _undominated(weights, length_bytes)
+    if len(whole) <= MAX_IMPACTS:
+        assert set(pairs) == whole
+    for average in (3.0, 120.0, 5000.0):
+        norms = [1.2] + [1.2 * (0.25 + 0.75 * byte_to_length(b) / average) for b in range(1, 256)]
+        best = _best(weights, length_bytes, norms)
+        bound = _best([w for w, _ in pairs], [b for _, b in pairs], norms)
+        assert bound >= best
+        if len(whole) <= MAX_IMPACTS:
+            assert bound == best
+
+
+def test_a_full_block_keeps_its_impacts_and_a_small_one_none():
+    """The bulk writer hands each block its postings' length bytes: a block of many postings
+    reads back its impacts, and its ids and weights as they were."""
+    storage = RamStorage()
+    postfile = storage.create_file("test.pst")
+    writer = FastCodec().postings_writer(postfile)
+    terminfo = W3TermInfo()
+    writer.start_postings(Frequency(), terminfo)
+    rng = random.Random(2)
+    count = IMPACTS_FROM * 4 + IMPACTS_FROM // 2  # full blocks of 128, then a small one
+    docs = array("I", sorted(rng.sample(range(10_000), count)))
+    weights = array("f", [float(rng.randrange(1, 6)) for _ in docs])
+    lengths = array("I", [rng.randrange(1, 3000) for _ in range(10_000)])
+    length_bytes = bytes(map(length_to_byte, lengths))
+    values = [int(w).to_bytes(4, "big") for w in weights]
+    _write_blocks(writer, docs, weights, values, lengths, length_bytes)
+    writer.finish_postings()
+    postfile.close()
+    matcher = FastCodec().postings_reader(storage.open_file("test.pst"), terminfo, Frequency())
+    start = blocks = 0
+    while matcher.is_active():
+        ids, read_weights = current_block(matcher)
+        block = slice(start, start + len(ids))
+        assert list(ids) == list(docs[block]) and list(read_weights) == list(weights[block])
+        kept = matcher.block_impacts()
+        if len(ids) < IMPACTS_FROM:
+            assert kept is None
+        else:
+            pairs = impacts(weights[block], [length_bytes[d] for d in ids])
+            assert kept is not None
+            assert list(zip(*unpacked_impacts(kept), strict=True)) == pairs
+        start, blocks = start + len(ids), blocks + 1
+        matcher._next_block()
+    assert start == count and blocks == 2

@@ -12,6 +12,7 @@ from whoosh import query as Q
 from whoosh import sorting
 
 from aggregator.index import Index, phrases, ranking, reading
+from aggregator.index.codec import IMPACTS_FROM
 from aggregator.index.ranking import Ranker, Unsupported, evaluate
 from aggregator.index.words import WordMatches
 from aggregator.search import parse_query
@@ -222,3 +223,22 @@ def test_a_single_word_ranked_by_block_bounds_gives_the_full_answer(index: Index
             assert word.top(limit, newest=True) == full.top(limit, newest=True)
         for column in ("topic", "source_url"):
             assert word.facets(column) == full.facets(column)
+
+
+@pytest.mark.parametrize("text", ["the", "vaccine"])
+def test_a_word_s_full_blocks_are_bounded_by_their_best_score(index: Index, text: str):
+    """A block of many postings keeps its impacts: they give its best document's score
+    exactly (the writer's length bytes are the ones the index keeps), so blocks are passed
+    over that the header's bound (largest weight at the shortest length) would score."""
+    query = parse_query(text, now=NOW).query
+    with index.whoosh.searcher() as searcher:
+        word = Ranker(searcher).matches(query)
+        assert isinstance(word, WordMatches)
+        full = [(p, b) for p in word.parts for b in p.blocks if len(b.ids) >= IMPACTS_FROM]
+        assert full
+        for part, block in full:  # the content's scores (a title's are ranked apart)
+            norms = map(part.doc_norms.__getitem__, block.ids)
+            best = max(reading.bm25(part.factor, block.weights, norms))
+            assert block.impacts is not None
+            assert reading.impacts_bound(block.impacts, part.factor, part.norms) == best
+            assert block.bound >= best

@@ -4,7 +4,9 @@ Whoosh's own codec stores each block of a term's postings (document numbers, wei
 each document's positions) as one compressed pickle, so ranking a common word decompresses
 and unpickles every position of it too. This codec keeps Whoosh's files, block headers and
 skipping, and packs each block as three parts: document-number gaps and weights as packed
-arrays, and the positions apart, read only when a phrase asks for them.
+arrays, and the positions apart, read only when a phrase asks for them. A block of many
+postings also keeps its impacts (below), so that ranking can tell which blocks cannot reach
+a page without scoring them.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import struct
 import sys
 import zlib
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from itertools import accumulate
 from operator import sub
 from typing import Any
@@ -36,6 +38,12 @@ field length (as Whoosh's length bytes), the gaps' type code (lower case: deflat
 the weights are kept, and the sizes of the gaps' and the weights' parts."""
 _SAME = struct.Struct("<f")
 ALL_ONE, ALL_SAME, EACH = 0, 1, 2
+IMPACTS = 0x80
+"""Set in a block's weights byte when its impacts follow the header."""
+IMPACTS_FROM = 32
+"""Postings a block needs for its impacts to be kept: a smaller one is cheaper to score than
+to skip."""
+MAX_IMPACTS = 12
 SMALL = 64
 """Packed document-number gaps shorter than this (bytes) are stored as they are."""
 _AS_THEY_ARE, _DEFLATED = b"r", b"z"
@@ -67,6 +75,44 @@ def _deflate(data: bytes) -> bytes:
 
 def _inflate(data: bytes) -> bytes:
     return zlib.decompress(data, -15)
+
+
+def impacts(weights: Sequence[float], length_bytes: Sequence[int]) -> list[tuple[float, int]]:
+    """A block's impacts: the (weight, length byte) pairs no other posting of it beats on
+    both (heavier and no longer), as Lucene keeps them. Each posting's BM25 score is at
+    most that of one of them, so the best of their scores is the block's best score
+    exactly, whatever the idf and average length are when it is read.
+
+    A length byte of 0 (no length kept) has a norm of its own: its heaviest is a pair apart.
+    At most MAX_IMPACTS pairs: beyond, neighbours are merged (the heavier weight at the
+    shorter length), which still bounds every posting.
+    """
+    # Sorted by length byte, then weight: each byte's last is its heaviest.
+    heaviest = dict(sorted(zip(length_bytes, weights, strict=True)))
+    unknown = heaviest.pop(0, None)
+    pairs: list[tuple[float, int]] = []
+    for byte, weight in sorted(heaviest.items()):
+        if not pairs or weight > pairs[-1][0]:
+            pairs.append((weight, byte))
+    while len(pairs) > MAX_IMPACTS - (unknown is not None):
+        pairs = [
+            (pairs[k + 1][0], pairs[k][1]) if k + 1 < len(pairs) else pairs[k]
+            for k in range(0, len(pairs), 2)
+        ]
+    if unknown is not None:
+        pairs.append((unknown, 0))
+    return pairs
+
+
+def _packed_impacts(pairs: list[tuple[float, int]]) -> bytes:
+    weights = _packed(array("f", [w for w, _ in pairs]))
+    return bytes([len(pairs)]) + weights + bytes(b for _, b in pairs)
+
+
+def unpacked_impacts(packed: bytes) -> tuple[array, bytes]:
+    """A block's impacts as kept: their weights, and their length bytes in the same order."""
+    count = packed[0]
+    return _unpacked("f", packed[1 : 1 + 4 * count]), packed[1 + 4 * count :]
 
 
 def _id_typecode(largest: int) -> str:
@@ -125,6 +171,14 @@ class Joined:
 
 
 class FastPostingsWriter(W3PostingsWriter):
+    length_bytes: Sequence[int] | None = None
+    """The buffered block's postings' length bytes, when the caller knows them (the bulk
+    writer does; Whoosh's one-posting-at-a-time path does not): its impacts need them."""
+
+    def _new_block(self) -> None:
+        super()._new_block()
+        self.length_bytes = None
+
     def finish_postings(self) -> Any:
         # A term with one posting (every id, URL and most date terms: most terms of a
         # segment) is kept in its row of the terms table, not written as a block of its
@@ -158,6 +212,10 @@ class FastPostingsWriter(W3PostingsWriter):
             kind, packed_weights = ALL_SAME, _SAME.pack(weights)
         else:
             kind, packed_weights = EACH, _packed(array("f", weights))
+        packed_impacts = b""
+        if kind == EACH and self.length_bytes is not None and len(ids) >= IMPACTS_FROM:
+            packed_impacts = _packed_impacts(impacts(weights, self.length_bytes))
+            kind |= IMPACTS
         # Whoosh's block statistics (for its skipping and block quality), then the parts.
         head = _HEAD.pack(
             len(ids),
@@ -171,10 +229,11 @@ class FastPostingsWriter(W3PostingsWriter):
             len(packed_weights),
         )
         values = self._packed_values()
-        length = len(head) + len(packed_ids) + len(packed_weights) + len(values)
+        parts = (head, packed_impacts, packed_ids, packed_weights, values)
+        length = sum(map(len, parts))
         postfile = self._postfile
         postfile.write_int(-length if last else length)
-        for part in (head, packed_ids, packed_weights, values):
+        for part in parts:
             postfile.write(part)
         self._blockcount += 1
         self._new_block()
@@ -226,8 +285,18 @@ class FastLeafMatcher(W3LeafMatcher):
         self._maxlength = byte_to_length(maxlength)
         self._compression = 0
         self._typecode = typecode.decode("ascii")
-        self._dataoffset = start + _HEAD.size
+        self._impacts_at = start + _HEAD.size
+        self._dataoffset = self._impacts_at
+        if self._kind & IMPACTS:
+            self._kind &= ~IMPACTS
+            self._dataoffset += 1 + 5 * postfile.get_byte(self._impacts_at)
         self._sizes = (ids_size, weights_size)
+
+    def block_impacts(self) -> bytes | None:
+        """The current block's impacts as kept (`unpacked_impacts` reads them), or None when
+        it has none: read whole only for a block that might reach a page."""
+        size = self._dataoffset - self._impacts_at
+        return self._postfile.get(self._impacts_at, size) if size else None
 
     def _read_data(self) -> None:
         self._data = memoryview(

@@ -23,9 +23,9 @@ from typing import Any
 
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher
 from whoosh.reading import TermNotFound
-from whoosh.util.numeric import byte_to_length
+from whoosh.util.numeric import byte_to_length, length_to_byte
 
-from aggregator.index.codec import FastLeafMatcher
+from aggregator.index.codec import FastLeafMatcher, unpacked_impacts
 
 Scores = dict[int, float]
 """Document number (within one segment) → score."""
@@ -290,7 +290,7 @@ BM25_K1 = 1.2
 """Whoosh's BM25F defaults, which its own searches use."""
 
 
-def _block_ids(matcher: W3LeafMatcher) -> Any:
+def block_ids(matcher: W3LeafMatcher) -> Any:
     if type(matcher) is W3LeafMatcher:  # Whoosh's blocks: gaps as a tuple
         if matcher._data is None:
             matcher._read_data()
@@ -303,9 +303,25 @@ def _block_ids(matcher: W3LeafMatcher) -> Any:
 def current_block(matcher: W3LeafMatcher) -> tuple[list[int], Any]:
     """The document numbers and weights of a leaf matcher's current block, its positions
     left packed: ranking a block never needs them."""
-    ids = _block_ids(matcher)
+    ids = block_ids(matcher)
     matcher._read_weights()
     return ids, matcher._weights
+
+
+def block_bound(matcher: W3LeafMatcher, factor: float, norms: Sequence[float]) -> float:
+    """A bound on the BM25 score of every posting in the current block, from its header:
+    its largest weight at its shortest length (a length byte of 0, a document without the
+    field's length, has a norm of its own). Often well above the block's best: see
+    `impacts_bound`."""
+    weight = matcher.block_max_weight()
+    norm = min(norms[length_to_byte(matcher.block_min_length())], norms[0])
+    return next(bm25(factor, [weight], [norm]))
+
+
+def impacts_bound(packed: bytes, factor: float, norms: Sequence[float]) -> float:
+    """The best BM25 score in a block, exactly, from its impacts (`codec.impacts`)."""
+    weights, length_bytes = unpacked_impacts(packed)
+    return max(bm25(factor, weights, map(norms.__getitem__, length_bytes)))
 
 
 def postings_blocks(

@@ -25,7 +25,7 @@ from whoosh.codec.whoosh3 import W3FieldWriter, W3LeafMatcher, W3PostingsWriter
 from whoosh.fields import DATETIME
 from whoosh.formats import Existence, Frequency
 from whoosh.system import pack_uint
-from whoosh.util.numeric import to_sortable
+from whoosh.util.numeric import length_to_byte, to_sortable
 from whoosh.writing import SegmentWriter
 
 from aggregator.index.analysis import (
@@ -208,6 +208,7 @@ class BulkWriter(SegmentWriter):
         )
         text = name in self._text
         fast = direct and type(fieldwriter._postwriter) is FastPostingsWriter
+        length_bytes: bytes | None = None
         # Terms in the order of their bytes (for str, UTF-8 order is code point order).
         for term in sorted(table):
             postings = table.pop(term)
@@ -226,7 +227,9 @@ class BulkWriter(SegmentWriter):
             if isinstance(values, Joined) and not fast:
                 values = values.split()
             if direct:
-                _write_blocks(fieldwriter._postwriter, docs, weights, values, lengths)
+                if length_bytes is None:  # once a field: every term's blocks look them up
+                    length_bytes = bytes(map(length_to_byte, lengths))
+                _write_blocks(fieldwriter._postwriter, docs, weights, values, lengths, length_bytes)
             else:
                 for docnum, weight, value in zip(docs, weights, values, strict=True):
                     fieldwriter.add(docnum, weight, value or b"", lengths[docnum])
@@ -385,12 +388,14 @@ def _write_blocks(
     weights: array,
     values: list[Any] | Joined,
     lengths: array,
+    length_bytes: bytes,
 ) -> None:
     """Hand a term's postings to Whoosh's postings writer a whole block at a time.
 
     Fills the block buffer that `add_posting` fills one posting at a time, with the same
     statistics; the last block stays buffered for `finish_term` to write, as in Whoosh.
-    Joined values (a text term's) go only to `FastPostingsWriter`, which packs them as they are.
+    Joined values (a text term's) go only to `FastPostingsWriter`, which packs them as they
+    are; it is also given the postings' length bytes, for the block's impacts.
     """
     limit = writer._blocklimit
     count = len(docs)
@@ -407,6 +412,8 @@ def _write_blocks(
         writer._minlength = min(block_lengths) or None
         writer._maxlength = max(block_lengths)
         writer._maxweight = max(block_weights)
+        if isinstance(writer, FastPostingsWriter):
+            writer.length_bytes = bytes(map(length_bytes.__getitem__, ids))
         if start + limit < count:
             writer._write_block()
 

@@ -22,15 +22,17 @@ from typing import Any
 
 from whoosh import query as Q
 from whoosh.codec.whoosh3 import W3LeafMatcher
-from whoosh.util.numeric import length_to_byte
 
+from aggregator.index.codec import FastLeafMatcher
 from aggregator.index.reading import (
     BM25_K1,
     Scores,
     Segment,
+    block_bound,
     bm25,
     current_block,
     facet_counts,
+    impacts_bound,
     summed,
 )
 from aggregator.index.topk import largest
@@ -60,8 +62,12 @@ def word_terms(query: Any) -> list[Any] | None:
 @dataclass
 class _Block:
     bound: float
+    """From the block's header: cheap, and often above its best score."""
     ids: list[int]
     weights: Sequence[float]
+    impacts: bytes | None
+    """Its impacts as kept, read into its exact best score only if `bound` could reach the
+    page: a title's word rarely needs it, a common word's needs it for most blocks."""
 
 
 @dataclass
@@ -142,14 +148,10 @@ class WordMatches:
         part.doc_norms = seg.doc_norms(large.fieldname)
         part.seeds = dict(small)  # documents with the small field only keep its score
         while matcher.is_active():
-            # The block's best: its largest weight at its shortest length (a length byte of
-            # 0, a document without the field's length, has a norm of its own).
-            weight = matcher.block_max_weight()
-            byte = length_to_byte(matcher.block_min_length())
-            norm = min(part.norms[byte], part.norms[0])
-            bound = next(bm25(part.factor, [weight], [norm]))
+            bound = block_bound(matcher, part.factor, part.norms)
             ids, weights = current_block(matcher)
-            part.blocks.append(_Block(bound, ids, weights))
+            impacts = matcher.block_impacts() if isinstance(matcher, FastLeafMatcher) else None
+            part.blocks.append(_Block(bound, ids, weights, impacts))
             matcher._next_block()
         if small:
             both, weights = part.found(small)
@@ -201,6 +203,12 @@ class WordMatches:
                 break  # no document left can reach the page
             part = self.parts[i]
             block = part.blocks[j]
+            if (
+                floor is not None
+                and block.impacts is not None
+                and floor > impacts_bound(block.impacts, part.factor, part.norms)
+            ):
+                continue  # its best document cannot reach the page either
             scores = part.score(block.ids, block.weights)
             ids: Iterable[int] = block.ids
             if floor is not None:  # only what reaches the page's last (C-level maps)
