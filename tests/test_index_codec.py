@@ -171,6 +171,7 @@ def test_impacts_give_a_block_s_best_score_for_any_idf_and_average(seed: int):
     pairs = impacts(weights, length_bytes)
     assert 1 <= len(pairs) <= MAX_IMPACTS
     whole = _undominated(weights, length_bytes)
+    assert len(pairs) == min(len(whole), MAX_IMPACTS)  # merged only as far as needed
     if len(whole) <= MAX_IMPACTS:
         assert set(pairs) == whole
     for average in (3.0, 120.0, 5000.0):
@@ -206,6 +207,8 @@ def test_a_full_block_keeps_its_impacts_and_a_small_one_none():
         ids, read_weights = current_block(matcher)
         block = slice(start, start + len(ids))
         assert list(ids) == list(docs[block]) and list(read_weights) == list(weights[block])
+        value = matcher.block_values()  # after the impacts, the ids and the weights
+        assert [value(i) for i in range(len(ids))] == values[block]
         kept = matcher.block_impacts()
         if len(ids) < IMPACTS_FROM:
             assert kept is None
@@ -216,3 +219,17 @@ def test_a_full_block_keeps_its_impacts_and_a_small_one_none():
         start, blocks = start + len(ids), blocks + 1
         matcher._next_block()
     assert start == count and blocks == 2
+
+
+def test_impacts_beyond_the_limit_are_merged_into_pairs_that_still_bound_the_block():
+    """Weights that grow with length leave every posting undominated: merged down to the
+    limit, never below it, the pairs still bound every posting."""
+    weights = [float(w) for w in range(1, 61)]
+    length_bytes = [10 + 3 * w for w in range(1, 61)]
+    assert len(_undominated(weights, length_bytes)) == 60
+    pairs = impacts(weights, length_bytes)
+    assert len(pairs) == MAX_IMPACTS
+    for average in (3.0, 120.0, 5000.0):
+        norms = [1.2] + [1.2 * (0.25 + 0.75 * byte_to_length(b) / average) for b in range(1, 256)]
+        best = _best(weights, length_bytes, norms)
+        assert _best([w for w, _ in pairs], [b for _, b in pairs], norms) >= best

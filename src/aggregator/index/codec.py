@@ -44,6 +44,7 @@ IMPACTS_FROM = 32
 """Postings a block needs for its impacts to be kept: a smaller one is cheaper to score than
 to skip."""
 MAX_IMPACTS = 12
+"""Pairs a block keeps at most (a byte each for the count and length, four for a weight)."""
 SMALL = 64
 """Packed document-number gaps shorter than this (bytes) are stored as they are."""
 _AS_THEY_ARE, _DEFLATED = b"r", b"z"
@@ -81,7 +82,8 @@ def impacts(weights: Sequence[float], length_bytes: Sequence[int]) -> list[tuple
     """A block's impacts: the (weight, length byte) pairs no other posting of it beats on
     both (heavier and no longer), as Lucene keeps them. Each posting's BM25 score is at
     most that of one of them, so the best of their scores is the block's best score
-    exactly, whatever the idf and average length are when it is read.
+    (exactly, unless pairs were merged), whatever the idf and average length are when it
+    is read.
 
     A length byte of 0 (no length kept) has a norm of its own: its heaviest is a pair apart.
     At most MAX_IMPACTS pairs: beyond, neighbours are merged (the heavier weight at the
@@ -95,10 +97,9 @@ def impacts(weights: Sequence[float], length_bytes: Sequence[int]) -> list[tuple
         if not pairs or weight > pairs[-1][0]:
             pairs.append((weight, byte))
     while len(pairs) > MAX_IMPACTS - (unknown is not None):
-        pairs = [
-            (pairs[k + 1][0], pairs[k][1]) if k + 1 < len(pairs) else pairs[k]
-            for k in range(0, len(pairs), 2)
-        ]
+        # The two neighbours nearest in length become one: it overstates the least.
+        k = min(range(len(pairs) - 1), key=lambda i: pairs[i + 1][1] - pairs[i][1])
+        pairs[k : k + 2] = [(pairs[k + 1][0], pairs[k][1])]
     if unknown is not None:
         pairs.append((unknown, 0))
     return pairs
@@ -293,8 +294,8 @@ class FastLeafMatcher(W3LeafMatcher):
         self._sizes = (ids_size, weights_size)
 
     def block_impacts(self) -> bytes | None:
-        """The current block's impacts as kept (`unpacked_impacts` reads them), or None when
-        it has none: read whole only for a block that might reach a page."""
+        """The current block's impacts as kept, or None when it has none; decoded by
+        `unpacked_impacts` only for a block that might reach a page."""
         size = self._dataoffset - self._impacts_at
         return self._postfile.get(self._impacts_at, size) if size else None
 

@@ -290,7 +290,7 @@ BM25_K1 = 1.2
 """Whoosh's BM25F defaults, which its own searches use."""
 
 
-def block_ids(matcher: W3LeafMatcher) -> Any:
+def _block_ids(matcher: W3LeafMatcher) -> Any:
     if type(matcher) is W3LeafMatcher:  # Whoosh's blocks: gaps as a tuple
         if matcher._data is None:
             matcher._read_data()
@@ -303,7 +303,7 @@ def block_ids(matcher: W3LeafMatcher) -> Any:
 def current_block(matcher: W3LeafMatcher) -> tuple[list[int], Any]:
     """The document numbers and weights of a leaf matcher's current block, its positions
     left packed: ranking a block never needs them."""
-    ids = block_ids(matcher)
+    ids = _block_ids(matcher)
     matcher._read_weights()
     return ids, matcher._weights
 
@@ -319,7 +319,8 @@ def block_bound(matcher: W3LeafMatcher, factor: float, norms: Sequence[float]) -
 
 
 def impacts_bound(packed: bytes, factor: float, norms: Sequence[float]) -> float:
-    """The best BM25 score in a block, exactly, from its impacts (`codec.impacts`)."""
+    """The best BM25 score in a block from its impacts (`codec.impacts`): exact unless
+    their pairs were merged, and never below it."""
     weights, length_bytes = unpacked_impacts(packed)
     return max(bm25(factor, weights, map(norms.__getitem__, length_bytes)))
 

@@ -36,7 +36,13 @@ from aggregator.index.analysis import (
     encode_positions,
     term_positions,
 )
-from aggregator.index.codec import FastCodec, FastLeafMatcher, FastPostingsWriter, Joined
+from aggregator.index.codec import (
+    IMPACTS_FROM,
+    FastCodec,
+    FastLeafMatcher,
+    FastPostingsWriter,
+    Joined,
+)
 
 Table = dict[Any, list[Any]]
 """One field's postings, by term.
@@ -227,7 +233,7 @@ class BulkWriter(SegmentWriter):
             if isinstance(values, Joined) and not fast:
                 values = values.split()
             if direct:
-                if length_bytes is None:  # once a field: every term's blocks look them up
+                if length_bytes is None and fast and field.scorable:  # once, for impacts
                     length_bytes = bytes(map(length_to_byte, lengths))
                 _write_blocks(fieldwriter._postwriter, docs, weights, values, lengths, length_bytes)
             else:
@@ -388,14 +394,15 @@ def _write_blocks(
     weights: array,
     values: list[Any] | Joined,
     lengths: array,
-    length_bytes: bytes,
+    length_bytes: bytes | None,
 ) -> None:
     """Hand a term's postings to Whoosh's postings writer a whole block at a time.
 
     Fills the block buffer that `add_posting` fills one posting at a time, with the same
     statistics; the last block stays buffered for `finish_term` to write, as in Whoosh.
     Joined values (a text term's) go only to `FastPostingsWriter`, which packs them as they
-    are; it is also given the postings' length bytes, for the block's impacts.
+    are; for a scored field's, it is also given the postings' length bytes, for the block's
+    impacts.
     """
     limit = writer._blocklimit
     count = len(docs)
@@ -412,7 +419,7 @@ def _write_blocks(
         writer._minlength = min(block_lengths) or None
         writer._maxlength = max(block_lengths)
         writer._maxweight = max(block_weights)
-        if isinstance(writer, FastPostingsWriter):
+        if length_bytes is not None and len(ids) >= IMPACTS_FROM:
             writer.length_bytes = bytes(map(length_bytes.__getitem__, ids))
         if start + limit < count:
             writer._write_block()

@@ -4,9 +4,11 @@ scoring only the postings blocks that can reach the page.
 Most searches are a single word (the terminal UI searches as the user types), and a common
 word is in nearly every entry: scoring each of its postings cost more than everything else
 in the search. A block's header holds its largest weight and shortest field length, which
-bound the BM25 score of every document in it; blocks are scored best bound first, and once
+bound the BM25 score of every document in it; blocks are taken best bound first, and once
 the page's last score is above every bound left, the rest are never scored ("block-max",
-as in Ding and Suel's block-max WAND). Counts and facets need only the document numbers.
+as in Ding and Suel's block-max WAND). That bound mixes two documents and is loose, so a
+block that passes it is scored only if its impacts (its best document's score) can reach
+the page too. Counts and facets need only the document numbers.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ class _Block:
     ids: list[int]
     weights: Sequence[float]
     impacts: bytes | None
-    """Its impacts as kept, read into its exact best score only if `bound` could reach the
+    """Its impacts as kept, decoded into its best score only if `bound` could reach the
     page: a title's word rarely needs it, a common word's needs it for most blocks."""
 
 
