@@ -318,6 +318,12 @@ def block_bound(matcher: W3LeafMatcher, factor: float, norms: Sequence[float]) -
     return next(bm25(factor, [weight], [norm]))
 
 
+def block_impacts(matcher: W3LeafMatcher) -> bytes | None:
+    """The current block's impacts as kept, None when it has none (Whoosh's own blocks
+    never do)."""
+    return matcher.block_impacts() if isinstance(matcher, FastLeafMatcher) else None
+
+
 def impacts_bound(packed: bytes, factor: float, norms: Sequence[float]) -> float:
     """The best BM25 score in a block from its impacts (`codec.impacts`): exact unless
     their pairs were merged, and never below it."""

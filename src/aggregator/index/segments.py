@@ -214,7 +214,8 @@ class BulkWriter(SegmentWriter):
         )
         text = name in self._text
         fast = direct and type(fieldwriter._postwriter) is FastPostingsWriter
-        length_bytes: bytes | None = None
+        # Each entry's length byte, looked up by every term's blocks for their impacts.
+        length_bytes = bytes(map(length_to_byte, lengths)) if fast and field.scorable else None
         # Terms in the order of their bytes (for str, UTF-8 order is code point order).
         for term in sorted(table):
             postings = table.pop(term)
@@ -233,8 +234,6 @@ class BulkWriter(SegmentWriter):
             if isinstance(values, Joined) and not fast:
                 values = values.split()
             if direct:
-                if length_bytes is None and fast and field.scorable:  # once, for impacts
-                    length_bytes = bytes(map(length_to_byte, lengths))
                 _write_blocks(fieldwriter._postwriter, docs, weights, values, lengths, length_bytes)
             else:
                 for docnum, weight, value in zip(docs, weights, values, strict=True):

@@ -25,12 +25,12 @@ from typing import Any
 from whoosh import query as Q
 from whoosh.codec.whoosh3 import W3LeafMatcher
 
-from aggregator.index.codec import FastLeafMatcher
 from aggregator.index.reading import (
     BM25_K1,
     Scores,
     Segment,
     block_bound,
+    block_impacts,
     bm25,
     current_block,
     facet_counts,
@@ -152,8 +152,7 @@ class WordMatches:
         while matcher.is_active():
             bound = block_bound(matcher, part.factor, part.norms)
             ids, weights = current_block(matcher)
-            impacts = matcher.block_impacts() if isinstance(matcher, FastLeafMatcher) else None
-            part.blocks.append(_Block(bound, ids, weights, impacts))
+            part.blocks.append(_Block(bound, ids, weights, block_impacts(matcher)))
             matcher._next_block()
         if small:
             both, weights = part.found(small)
