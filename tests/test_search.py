@@ -979,6 +979,20 @@ def test_indexing_in_one_process_reports_progress_within_a_batch(
     assert heard == [(0, 5), (2, 5), (4, 5), (5, 5)]
 
 
+def test_a_search_that_must_index_first_says_so_from_a_script_too(lib: Library, opml: Path, capsys):
+    """A new index format rebuilds the whole index before the first search: a minute for a
+    large library, which must not pass in silence when stderr is not a terminal."""
+    _store_fjords(lib, 3)
+    assert run(["--opml", str(opml), "search", "fjord"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.strip() == "Indexing 3 entries first…"
+    assert "Fjord ferries" in captured.out
+    _store_fjords(lib, 5)  # two more
+    assert run(["--opml", str(opml), "search", "fjord", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "" and json.loads(captured.out)["total"] == 5
+
+
 def test_catch_up_leaves_a_busy_index_to_its_writer(lib: Library):
     """While this process (another thread) or another process writes the index, catching up
     returns at once: that writer applies the queue."""

@@ -414,7 +414,9 @@ def search(
     query = " ".join(words)
 
     def catching_up(done: int, total: int) -> None:
-        if done == 0 and not as_json and err.is_terminal:
+        # Said from a script too: rebuilding a large library's index (a new index format)
+        # takes a minute, and silence looks like a hang.
+        if done == 0 and not as_json:
             err.print(text(f"Indexing {plural(total, 'entry', 'entries')} first…", style="dim"))
 
     with obj.library() as library:
