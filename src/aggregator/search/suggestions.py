@@ -62,18 +62,15 @@ def _closest(reader: Any, term: str, word: str) -> str | None:
     near.update(s for s in swaps if ("content", s) in reader)
     if not near:  # two slips: two edits, or a swap and an edit
         near = _within(reader, [term], 2) | _within(reader, _swapped(term), 1)
-    ranked = [
-        (
-            slips,
-            _slips(term, found) > slips,
-            all(sorted(found) != sorted(form) for form in forms),
-            -held,
-            found,
-        )
-        for found in near
-        if (slips := min(_slips(form, found) for form in forms)) <= 2
-        and (held := _held(reader, "content", found))
-    ]
+    ranked: list[tuple[int, bool, bool, int, str]] = []
+    for found in near:
+        slips = [_slips(form, found) for form in forms]  # forms[0]: the whole stem
+        fewest = min(slips)
+        held = _held(reader, "content", found) if fewest <= 2 else 0
+        if held:
+            letters = sorted(found)
+            reordered = any(letters == sorted(form) for form in forms)
+            ranked.append((fewest, slips[0] > fewest, not reordered, -held, found))
     return min(ranked)[-1] if ranked else None
 
 
