@@ -57,15 +57,21 @@ def make_postings(n: int, gap: int, weights: str, seed: int = 5) -> list[tuple[i
     docnum, out = 0, []
     for i in range(n):
         docnum += rng.randrange(1, gap + 1) if i else rng.randrange(0, gap)
-        weight = {"ones": 1.0, "same": 2.0, "mixed": float(rng.randrange(1, 9))}[weights]
-        positions = sorted(rng.sample(range(0, 90_000), int(weight)))
+        weight = {
+            "ones": 1.0,
+            "same": 2.0,
+            "mixed": float(rng.randrange(1, 9)),  # whole counts under 256: a byte each
+            "large": float(rng.choice([1, 2, 300])),  # a count over 255: floats
+            "fractions": rng.choice([0.5, 1.0, 2.25]),  # a boost: floats
+        }[weights]
+        positions = sorted(rng.sample(range(0, 90_000), max(1, int(weight))))
         out.append((docnum, weight, encode_positions(positions)))
     return out
 
 
 @pytest.mark.parametrize("n", [1, 3, 128, 129, 1000])
 @pytest.mark.parametrize("gap", [2, 300, 70_000])
-@pytest.mark.parametrize("weights", ["ones", "same", "mixed"])
+@pytest.mark.parametrize("weights", ["ones", "same", "mixed", "large", "fractions"])
 def test_postings_read_back_exactly(n: int, gap: int, weights: str):
     postings = make_postings(n, gap, weights)
     matcher, _ = write_and_read(FastPositions(), postings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import random
 from concurrent.futures import ProcessPoolExecutor
@@ -14,7 +15,7 @@ import pytest
 from whoosh import index as whoosh_index
 from whoosh.writing import SegmentWriter
 
-from aggregator.index import INDEX_NAME, Index, make_schema, segments
+from aggregator.index import INDEX_NAME, Index, make_schema, pairs, segments
 from aggregator.index import directory as index_directory
 from aggregator.index.analysis import FastPositions
 from aggregator.models import IndexDoc
@@ -107,12 +108,45 @@ def whoosh_written(directory: Path, docs: list[IndexDoc]) -> None:
     writer.commit()
 
 
+def expected_pairs(docs: list[IndexDoc], schema: Any) -> dict[tuple[str, bytes], list[Any]]:
+    """Each pair of neighbouring common words, by document, counted the slow way."""
+    out: dict[tuple[str, bytes], list[Any]] = {}
+    for name in ("title", "content"):
+        common = schema[name].common
+        for doc in docs:
+            terms = schema[name].analyzer.terms(doc.title if name == "title" else doc.text)
+            counts: dict[str, int] = {}
+            for first, second in itertools.pairwise(terms):
+                if first in common and second in common:
+                    counts[f"{first} {second}"] = counts.get(f"{first} {second}", 0) + 1
+            for pair, count in counts.items():
+                out.setdefault((name, pair.encode()), []).append((doc.id, float(count), None))
+    return {key: sorted(value) for key, value in out.items()}
+
+
+def assert_written_as_whoosh(tmp_path: Path, docs: list[IndexDoc]) -> None:
+    """The index in `fast` holds what Whoosh's writer wrote in `whoosh`, and the pairs."""
+    written = postings(tmp_path / "fast")
+    pairs = {
+        key: found
+        for key, found in written.items()
+        if key[0] in ("title", "content") and b" " in key[1]
+    }
+    assert {key: found for key, found in written.items() if key not in pairs} == postings(
+        tmp_path / "whoosh"
+    )
+    schema = whoosh_index.open_dir(str(tmp_path / "fast"), indexname=INDEX_NAME).schema
+    assert pairs == expected_pairs(docs, schema)
+
+
 def test_the_fast_writer_writes_what_whoosh_writes(tmp_path: Path):
     docs = make_docs(400)
     whoosh_written(tmp_path / "whoosh", docs)
-    Index(tmp_path / "fast").apply(docs, fresh=True)
+    index = Index(tmp_path / "fast")
+    index.apply(docs, fresh=True)
     expected = postings(tmp_path / "whoosh")
-    assert postings(tmp_path / "fast") == expected
+    assert_written_as_whoosh(tmp_path, docs)
+    assert index.whoosh.schema["content"].common  # 400 entries are enough to choose from
     assert lengths(tmp_path / "fast") == lengths(tmp_path / "whoosh")
     assert ("content", b"vaccin") in expected  # stemmed
     assert ("content", b"cafe") in expected  # folded
@@ -147,7 +181,7 @@ def test_worker_processes_write_segments_committed_with_this_one(
         assert index.apply(docs, fresh=True, pool=pool, workers=2) == 300
     assert index.segment_count() == 3
     assert index.doc_count() == 300
-    assert postings(tmp_path / "fast") == postings(tmp_path / "whoosh")
+    assert_written_as_whoosh(tmp_path, docs)
 
 
 def test_a_pool_that_cannot_run_leaves_the_work_to_this_process(
@@ -214,18 +248,22 @@ def test_a_worker_that_cannot_read_its_share_leaves_it_to_this_process(
     assert index.apply(batch, fresh=True, pool=broken, workers=1) == 200  # type: ignore[arg-type]
     assert index.doc_count() == 200
     assert index.segment_count() == 2
-    assert sorted(read) == sorted(docs)  # both shares read here, the worker's included
+    sampled = read[:200]  # first, all 200 as the sample the common words are chosen from
+    assert sorted(sampled) == sorted(docs)
+    assert sorted(read[200:]) == sorted(docs)  # both shares read here, the worker's included
 
 
-def test_merged_segments_keep_every_posting(tmp_path: Path):
-    """Many small commits make Whoosh merge segments into the writer's: nothing is lost."""
+def test_merged_segments_keep_every_posting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Many small commits make Whoosh merge segments into the writer's: nothing is lost,
+    pairs included."""
+    monkeypatch.setattr(pairs, "LEAST_SAMPLE", 1)  # the first 20 entries choose the pairs
     docs = make_docs(240)
     whoosh_written(tmp_path / "whoosh", docs)
     index = Index(tmp_path / "fast")
     for start in range(0, 240, 20):
         index.apply(docs[start : start + 20], fresh=True)
     assert index.segment_count() < 12  # merged along the way
-    assert postings(tmp_path / "fast") == postings(tmp_path / "whoosh")
+    assert_written_as_whoosh(tmp_path, docs)
     assert lengths(tmp_path / "fast") == lengths(tmp_path / "whoosh")
 
 
@@ -281,7 +319,7 @@ def test_merging_drops_words_only_deleted_entries_held(tmp_path: Path):
         index.apply(docs[start : start + 7], fresh=True)
     assert index.segment_count() < 14  # merged along the way
     whoosh_written(tmp_path / "whoosh", [docs[0], *final])
-    assert postings(tmp_path / "fast") == postings(tmp_path / "whoosh")
+    assert_written_as_whoosh(tmp_path, [docs[0], *final])
     assert ("title", b"fixd") not in postings(tmp_path / "fast")
 
 
@@ -290,7 +328,9 @@ def test_random_adds_edits_deletes_and_merges_leave_whoosh_s_postings(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
 ):
     """Any history of batches (new entries, edited ones, deleted ones) with merges along the
-    way leaves the postings Whoosh's own writer gives for the entries that remain."""
+    way leaves the postings Whoosh's own writer gives for the entries that remain, and the
+    pairs of the common words the first batch chose."""
+    monkeypatch.setattr(pairs, "LEAST_SAMPLE", 1)
     monkeypatch.setattr(index_directory, "SMALL_SEGMENT", 12)
     monkeypatch.setattr(index_directory, "MERGE_AT", 3)
     rng = random.Random(seed)
@@ -311,7 +351,7 @@ def test_random_adds_edits_deletes_and_merges_leave_whoosh_s_postings(
             del live[eid]
     whoosh_written(tmp_path / "whoosh", list(live.values()))
     assert index.doc_count() == len(live)
-    assert postings(tmp_path / "fast") == postings(tmp_path / "whoosh")
+    assert_written_as_whoosh(tmp_path, list(live.values()))
     assert lengths(tmp_path / "fast") == lengths(tmp_path / "whoosh")
 
 

@@ -11,7 +11,7 @@ import pytest
 from whoosh import query as Q
 from whoosh import sorting
 
-from aggregator.index import Index, phrases, ranking, reading
+from aggregator.index import Index, pairs, phrases, ranking, reading
 from aggregator.index.codec import IMPACTS_FROM, MAX_IMPACTS, unpacked_impacts
 from aggregator.index.ranking import Ranker, Unsupported, evaluate
 from aggregator.index.words import WordMatches
@@ -49,8 +49,17 @@ EXPANDED = ["vacc*", "hosp*", "clinc~", "budgte~2"]
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory: pytest.TempPathFactory) -> Index:
-    index = Index(tmp_path_factory.mktemp("ranking") / "ix")
-    index.apply(make_docs(300, seed=3), fresh=True)
+    return ranked_index(tmp_path_factory.mktemp("ranking") / "ix", paired=False)
+
+
+def ranked_index(directory: Path, *, paired: bool) -> Index:
+    """Three segments with deletions. Unpaired, a phrase is checked by its positions (which
+    these tests compare with Whoosh's); `test_pairs` uses the same entries paired."""
+    index = Index(directory)
+    with pytest.MonkeyPatch.context() as patch:
+        if not paired:
+            patch.setattr(pairs, "LEAST_SAMPLE", 10**9)  # too few entries to choose from
+        index.apply(make_docs(300, seed=3), fresh=True)
     index.apply(make_docs(250, seed=4, prefix="e"), fresh=True)  # a second segment
     gone = [f"d{i}" for i in range(0, 300, 9)]
     changed = [replace(d, title="vaccine rewritten") for d in make_docs(40, seed=3)[::4]]

@@ -37,7 +37,9 @@ _HEAD = struct.Struct("<IIfBBcBII")
 field length (as Whoosh's length bytes), the gaps' type code (lower case: deflated), how
 the weights are kept, and the sizes of the gaps' and the weights' parts."""
 _SAME = struct.Struct("<f")
-ALL_ONE, ALL_SAME, EACH = 0, 1, 2
+ALL_ONE, ALL_SAME, EACH, EACH_BYTE = 0, 1, 2, 3
+"""How a block keeps its weights: none (all 1), one for all, a float each, or a byte each
+(every weight a whole count under 256, as almost all are: a quarter of the size)."""
 IMPACTS = 0x80
 """Set in a block's weights byte when its impacts follow the header."""
 IMPACTS_FROM = 32
@@ -212,9 +214,13 @@ class FastPostingsWriter(W3PostingsWriter):
         elif isinstance(weights, float):
             kind, packed_weights = ALL_SAME, _SAME.pack(weights)
         else:
-            kind, packed_weights = EACH, _packed(array("f", weights))
+            counts = list(map(int, weights))
+            if counts == list(weights) and max(counts) < 256 and min(counts) >= 0:
+                kind, packed_weights = EACH_BYTE, bytes(counts)
+            else:
+                kind, packed_weights = EACH, _packed(array("f", weights))
         packed_impacts = b""
-        if kind == EACH and self.length_bytes is not None and len(ids) >= IMPACTS_FROM:
+        if kind in (EACH, EACH_BYTE) and self.length_bytes is not None and len(ids) >= IMPACTS_FROM:
             packed_impacts = _packed_impacts(impacts(weights, self.length_bytes))
             kind |= IMPACTS
         # Whoosh's block statistics (for its skipping and block quality), then the parts.
@@ -246,6 +252,8 @@ class FastPostingsWriter(W3PostingsWriter):
         if not values:
             return b""
         if isinstance(values, Joined):
+            if not values.data:  # none at all (a pair's postings): nothing to keep
+                return b""
             code = _id_typecode(max(values.sizes))
             sizes = _packed(array(code, values.sizes))
             count = len(values).to_bytes(4, "little")
@@ -323,6 +331,8 @@ class FastLeafMatcher(W3LeafMatcher):
         packed = self._data[start : start + self._sizes[1]]
         if kind == ALL_SAME:
             self._weights = array("f", _SAME.unpack(packed)) * self._blocklength
+        elif kind == EACH_BYTE:
+            self._weights = array("f", memoryview(packed))  # bytes → floats, in C
         else:
             self._weights = _unpacked("f", packed)
 

@@ -28,6 +28,7 @@ from whoosh.index import LockError
 from aggregator.errors import IndexLockedError, StoreError
 from aggregator.index import NO_TOPIC
 from aggregator.index.analysis import category_keywords, fold, make_schema
+from aggregator.index.pairs import SAMPLE, choose_common
 from aggregator.index.segments import BulkWriter, write_segment
 from aggregator.index.storage import read_in_place
 from aggregator.index.version import INDEX_NAME, SCHEMA_VERSION, VERSION_FILE, looks_current
@@ -129,7 +130,10 @@ class Index:
             if not fresh:
                 for eid in ids:
                     writer.delete_by_term("id", eid)  # the old copy, if any
-            mine, theirs = self._spread(batch, pool, workers)
+            common = None
+            if ids and not writer.segments:  # a new index's first batch chooses its pairs
+                common = _chosen_common(writer, [batch])
+            mine, theirs = self._spread(batch, pool, workers, common)
             for doc in _checked(mine, checkpoint, 0, exact=True):
                 writer.add_document(**_fields(doc))
             # This process's segment is finished while the workers still write theirs.
@@ -161,11 +165,13 @@ class Index:
         writer = self._writer(wait_s)
         segments: list[Any] = []
         written = 0
+        batches = list(batches)
         try:
+            common = _chosen_common(writer, batches)
             for batch in batches:
-                mine, theirs = self._spread(batch, pool, workers)
+                mine, theirs = self._spread(batch, pool, workers, common)
                 checked = _checked(mine, checkpoint, written, exact=not theirs)
-                segments.append(_write_share(str(self.directory), checked))
+                segments.append(_write_share(str(self.directory), checked, common))
                 segments += self._collected(theirs)
                 written += len(batch.ids)
             if checkpoint is not None and checkpoint(written):
@@ -181,7 +187,11 @@ class Index:
         return written
 
     def _spread(
-        self, batch: list[IndexDoc] | Stored, pool: Executor | None, workers: int
+        self,
+        batch: list[IndexDoc] | Stored,
+        pool: Executor | None,
+        workers: int,
+        common: frozenset[str] | None,
     ) -> tuple[Any, list[tuple[Future | None, Any]]]:
         """This process's share of a batch, and the others handed to `workers` of the pool
         (none for a small batch), each with the future of its segment."""
@@ -190,26 +200,32 @@ class Index:
         shares = _split(batch, parts)
         if pool is None:
             return shares[0], []
-        return shares[0], [(self._submit(pool, share), share) for share in shares[1:]]
+        return shares[0], [
+            (self._submit(pool, share, common), (share, common)) for share in shares[1:]
+        ]
 
     def _collected(self, theirs: list[tuple[Future | None, Any]]) -> list[Any]:
-        return [self._segment_of(future, share) for future, share in theirs]
+        return [self._segment_of(future, *share) for future, share in theirs]
 
-    def _submit(self, pool: Executor, share: list[IndexDoc] | Stored) -> Future | None:
+    def _submit(
+        self, pool: Executor, share: list[IndexDoc] | Stored, common: frozenset[str] | None
+    ) -> Future | None:
         try:
-            return pool.submit(_write_share, str(self.directory), share)
+            return pool.submit(_write_share, str(self.directory), share, common)
         except BrokenProcessPool:  # its processes died in an earlier batch (or never started)
             return None
 
-    def _segment_of(self, future: Future | None, share: list[IndexDoc] | Stored) -> Any:
+    def _segment_of(
+        self, future: Future | None, share: list[IndexDoc] | Stored, common: frozenset[str] | None
+    ) -> Any:
         """A worker's segment; when the worker could not run, its share is written here."""
         if future is None:
-            return _write_share(str(self.directory), share)
+            return _write_share(str(self.directory), share, common)
         try:
             return future.result()
         except (BrokenProcessPool, OSError, StoreError, sqlite3.Error):
             # The worker died, or could not read its share (it opens the store itself).
-            return _write_share(str(self.directory), share)
+            return _write_share(str(self.directory), share, common)
 
     @contextmanager
     def draining(self, wait_s: float) -> Iterator[None]:
@@ -307,9 +323,28 @@ def _checked(
         yield doc
 
 
-def _write_share(directory: str, share: Iterable[IndexDoc]) -> Any:
+def _write_share(
+    directory: str, share: Iterable[IndexDoc], common: frozenset[str] | None = None
+) -> Any:
     """Write a share of a batch as a segment (in a worker process, or here as a fallback)."""
-    return write_segment(directory, INDEX_NAME, map(_fields, share))
+    return write_segment(directory, INDEX_NAME, map(_fields, share), common)
+
+
+def _chosen_common(
+    writer: BulkWriter, batches: Sequence[list[IndexDoc] | Stored]
+) -> frozenset[str]:
+    """The common words whose pairs an index written whole from `batches` holds, chosen from
+    entries spread over them, and given to `writer` (which keeps them in its schema)."""
+    docs: list[IndexDoc] = []
+    for batch in batches:
+        if isinstance(batch, Stored):
+            every = max(1, len(batch.ids) * len(batches) // SAMPLE)
+            docs += batch.load(batch.ids[::every])
+        else:
+            docs += batch[:: max(1, len(batch) * len(batches) // SAMPLE)]
+    common = choose_common((doc.text for doc in docs), writer.schema["content"].analyzer)
+    writer.use_common(common)
+    return common
 
 
 def _fields(doc: IndexDoc) -> dict[str, Any]:

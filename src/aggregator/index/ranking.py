@@ -23,6 +23,7 @@ from typing import Any
 from whoosh import query as Q
 from whoosh.fields import DATETIME
 
+from aggregator.index.pairs import paired
 from aggregator.index.phrases import (
     LAZY_PHRASES,
     PhraseCandidates,
@@ -399,6 +400,7 @@ class Ranker:
         """
         if lazy_above is None:
             lazy_above = LAZY_PHRASES * self.share
+        query = paired(query, self.searcher.schema)
         terms = word_terms(query)
         if terms is not None and restrict is None and exclude is None:
             return WordMatches(self.segments, terms)

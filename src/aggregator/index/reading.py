@@ -26,6 +26,7 @@ from whoosh.reading import TermNotFound
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
 from aggregator.index.codec import FastLeafMatcher, unpacked_impacts
+from aggregator.index.pairs import is_pair
 
 Scores = dict[int, float]
 """Document number (within one segment) → score."""
@@ -208,6 +209,7 @@ class Segment:
             found = [
                 field.to_bytes(t) if isinstance(t, str) else t for t in query._btexts(self.reader)
             ]
+            found = [btext for btext in found if not is_pair(btext)]  # words only
             if len(self._expansions) >= 256:  # a long session of typed queries
                 self._expansions.clear()
             self._expansions[query] = found

@@ -43,6 +43,7 @@ from aggregator.index.codec import (
     FastPostingsWriter,
     Joined,
 )
+from aggregator.index.pairs import PAIRED_FIELDS, common_of, pair_counts
 
 Table = dict[Any, list[Any]]
 """One field's postings, by term.
@@ -80,6 +81,10 @@ class BulkWriter(SegmentWriter):
         self._postings_of = {
             name: _postings_maker(field) for name, field in indexed if name not in self._text
         }
+        self._common: dict[str, frozenset[str]] = {}
+        for name in PAIRED_FIELDS:
+            if name in self._text:
+                self._common[name] = common_of(self.schema[name])
         self._merged_from: int | None = None
         fieldwriter = self.fieldwriter
         if type(fieldwriter) is W3FieldWriter:
@@ -102,7 +107,8 @@ class BulkWriter(SegmentWriter):
                 field = schema[name]
                 length = 0
                 if name in self._text:
-                    length = self._add_text(self._tables[name], field, value, docnum)
+                    common = self._common.get(name, frozenset())
+                    length = self._add_text(self._tables[name], field, value, docnum, common)
                 elif field.indexed:
                     postings = self._postings_of[name](value)
                     length = self._add_other(self._tables[name], field, postings, docnum)
@@ -121,13 +127,24 @@ class BulkWriter(SegmentWriter):
         self._added = True
         self.docnum += 1
 
+    def use_common(self, common: frozenset[str]) -> None:
+        """Pair these common words from now on, and keep them in the schema this writer
+        commits (only for an index written whole from here: `pairs` says why)."""
+        for name in self._common:
+            self._common[name] = common
+            self.schema[name].common = common
+
     @staticmethod
-    def _add_text(table: Table, field: Any, value: str, docnum: int) -> int:
-        """A text field's postings, straight from its terms; returns its length in words."""
+    def _add_text(table: Table, field: Any, value: str, docnum: int, common: frozenset[str]) -> int:
+        """A text field's postings, straight from its terms, with its pairs of common words;
+        returns its length in words (the pairs are not words: lengths and scores ignore
+        them)."""
         words = field.analyzer.terms(value)
         doc = docnum.to_bytes(4, "little")
         once = doc + _ONCE
         small = len(_U32)
+        if common:
+            _add_pairs(table, pair_counts(words, common), doc)
         for term, poslist in term_positions(words).items():
             postings = table.get(term)
             if postings is None:
@@ -334,6 +351,20 @@ class _Counted:
         return getattr(self._file, name)
 
 
+def _add_pairs(table: Table, counts: Counter[str], doc: bytes) -> None:
+    """Pairs' postings: a count and no positions (an empty value)."""
+    small = len(_U32)
+    none = _U32[0]
+    for pair, count in counts.items():
+        postings = table.get(pair)
+        if postings is None:
+            postings = table[pair] = [bytearray(), bytearray()]
+        meta = postings[0]
+        meta += doc
+        meta += _U32[count] if count < small else count.to_bytes(4, "little")
+        meta += none
+
+
 def _merged_postings(matcher: Any, startdoc: int, docmap: Any, boost: float) -> list[Any]:
     """A merged segment's postings of one term as [docnum, weight, value, ...], renumbered.
 
@@ -424,14 +455,22 @@ def _write_blocks(
             writer._write_block()
 
 
-def write_segment(directory: str, indexname: str, docs: Iterable[dict[str, Any]]) -> Any:
+def write_segment(
+    directory: str,
+    indexname: str,
+    docs: Iterable[dict[str, Any]],
+    common: frozenset[str] | None = None,
+) -> Any:
     """Write `docs` as one new segment of the index in `directory`; returns the segment.
 
     Runs in a worker process while the parent holds the index's write lock and later commits
-    the segment with its own: the segment is invisible until then.
+    the segment with its own: the segment is invisible until then. `common`: the words to
+    pair when the parent has chosen them anew (not yet in the index's schema).
     """
     ix = whoosh_index.open_dir(directory, indexname=indexname)
     writer = BulkWriter(ix, _lk=False)
+    if common is not None:
+        writer.use_common(common)
     try:
         for fields in docs:
             writer.add_document(**fields)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 """Bump when the schema, the analyzer or a posting encoding changes: an index of another
 version is rebuilt from the store. 10: CJK bigrams, every script's diacritics and
-compatibility forms folded. 11: postings blocks keep their impacts."""
+compatibility forms folded. 11: postings blocks keep their impacts. 12: pairs of common words
+are terms (`pairs`)."""
 INDEX_NAME = "entries"
 VERSION_FILE = "aggregator-index-version"
 

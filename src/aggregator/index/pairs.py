@@ -1,0 +1,99 @@
+"""Word pairs: two common words that follow each other, indexed as one term.
+
+A phrase of common words ("not yet", "for comment") has nearly every entry as a candidate,
+and checking their positions cost more than all the rest of a search. Each pair of
+neighbouring words that are both common in the library is therefore indexed as a term of
+its own: `"not yet"`, the two terms with a space between (no word's term holds a space).
+Such a phrase is then one term: its entries are exactly that term's, ranked by block-max
+like a single word, and scored as one (BM25 of how often the phrase itself is in the entry,
+the pair's own rarity as its idf), as Lucene's common grams do. A pair keeps no positions:
+its count is all a phrase of two words needs.
+
+Which words are common is chosen once for an index, from a sample of the entries it is first
+built from, and kept in the schema with the segments it applies to: every segment then holds
+every pair of those words, and a merge keeps them. `reindex` chooses again.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from itertools import compress, islice
+from operator import and_
+from typing import Any
+
+from whoosh import query as Q
+
+COMMON_SHARE = 0.2
+"""A word in at least this share of the sampled entries is common."""
+MOST_COMMON = 300
+"""At most this many common words: the pairs indexed grow with their square."""
+SAMPLE = 1_000
+"""Entries sampled to choose the common words."""
+LEAST_SAMPLE = 200
+"""Fewer entries than this say too little: no pairs until a `reindex` with more."""
+PAIRED_FIELDS = ("title", "content")
+"""The fields that hold pairs: a phrase searches both, and one term in each is ranked as a
+single word is (`words.word_terms`)."""
+SEPARATOR = " "
+
+
+def choose_common(texts: Iterable[str], analyzer: Any) -> frozenset[str]:
+    """The terms in at least COMMON_SHARE of `texts` (at most MOST_COMMON, the commonest)."""
+    seen: Counter[str] = Counter()
+    count = 0
+    for text in texts:
+        seen.update(set(analyzer.terms(text)))
+        count += 1
+    if count < LEAST_SAMPLE:
+        return frozenset()
+    floor = COMMON_SHARE * count
+    return frozenset(term for term, n in seen.most_common(MOST_COMMON) if n >= floor)
+
+
+def common_of(field: Any) -> frozenset[str]:
+    """The common words a field's pairs are made of (none for an index made before pairs)."""
+    return getattr(field, "common", frozenset())
+
+
+def pair_counts(terms: Sequence[str], common: frozenset[str]) -> Counter[str]:
+    """Each pair of neighbouring common terms, with how often it is in `terms`.
+
+    Counted, not placed: a phrase of two words needs no positions once it is a term, and
+    leaving them out keeps indexing (every step here runs in C) and the index small.
+    """
+    if not common or len(terms) < 2:
+        return Counter()
+    flags = list(map(common.__contains__, terms))
+    both = list(map(and_, flags, flags[1:]))
+    firsts = compress(terms, both)
+    seconds = compress(islice(terms, 1, None), both)
+    return Counter(map(SEPARATOR.join, zip(firsts, seconds, strict=False)))
+
+
+def is_pair(btext: bytes) -> bool:
+    """A pair's term, which wildcards, fuzzy terms and suggestions must not offer as a word."""
+    return SEPARATOR.encode() in btext
+
+
+def paired(query: Any, schema: Any) -> Any:
+    """`query` with each phrase of two common words (next to each other) made its pair's term."""
+    if isinstance(query, Q.Phrase):
+        words = query.words
+        if len(words) != 2 or query.slop != 1 or query.fieldname not in schema:
+            return query
+        common = common_of(schema[query.fieldname])
+        if words[0] in common and words[1] in common:
+            return Q.Term(query.fieldname, SEPARATOR.join(words), boost=query.boost)
+        return query
+    if query.is_leaf():
+        return query
+    children = list(query.children())
+    changed = [paired(q, schema) for q in children]
+    if all(a is b for a, b in zip(changed, children, strict=True)):
+        return query
+    if isinstance(query, Q.CompoundQuery):  # Whoosh's `apply` would drop an Or's scale
+        copied = query.copy()
+        copied.subqueries = changed
+        return copied
+    return query.apply(lambda q: paired(q, schema))

@@ -1,0 +1,128 @@
+"""Pairs of common words: a phrase of two of them is one term, found as its positions would
+find it, ranked by how often the phrase itself is there; nothing else changes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from whoosh import query as Q
+
+from aggregator.index import Index, Stored, pairs
+from aggregator.index.ranking import Ranker
+from aggregator.models import IndexDoc
+from aggregator.search import parse_query
+from tests.test_index_segments import make_docs
+from tests.test_ranking import SCORED, ranked_index
+
+NOW = datetime(2025, 1, 1, tzinfo=UTC)
+PHRASES = ['"of the"', '"the hospital"', '"vaccine trial"', '"and to"', 'title:"the vote"']
+
+
+@pytest.fixture(scope="module")
+def unpaired(tmp_path_factory: pytest.TempPathFactory) -> Index:
+    return ranked_index(tmp_path_factory.mktemp("pairs") / "unpaired", paired=False)
+
+
+@pytest.fixture(scope="module")
+def paired(tmp_path_factory: pytest.TempPathFactory) -> Index:
+    index = ranked_index(tmp_path_factory.mktemp("pairs") / "paired", paired=True)
+    assert {"the", "of", "hospit", "vaccin", "trial"} <= index.whoosh.schema["content"].common
+    return index
+
+
+def found(index: Index, text: str) -> tuple[set[str], int, dict[str, float]]:
+    """The ids a query matches, its count, and the scores of the ids."""
+    query = parse_query(text, now=NOW).query
+    with index.whoosh.searcher() as searcher:
+        matches = Ranker(searcher).matches(query)
+        scores = {searcher.stored_fields(d)["id"]: s for d, s in matches.scores().items()}
+        return set(scores), len(matches), scores
+
+
+@pytest.mark.parametrize("text", PHRASES)
+def test_a_phrase_of_common_words_finds_what_its_positions_find(
+    unpaired: Index, paired: Index, text: str
+):
+    query = parse_query(text, now=NOW).query
+    assert pairs.paired(query, paired.whoosh.schema) != query  # asked of the pairs
+    assert pairs.paired(query, unpaired.whoosh.schema) is query
+    ids, count, _ = found(paired, text)
+    expected, _, _ = found(unpaired, text)
+    assert ids == expected and count == len(expected)
+    assert ids
+
+
+UNPAIRED = [t for t in SCORED if not (t.startswith('"') and len(t.split()) == 2)]
+
+
+@pytest.mark.parametrize("text", [*UNPAIRED, "th*", "hospitl~", '"the hospital of"', "of"])
+def test_everything_but_a_phrase_of_two_common_words_scores_as_before(
+    unpaired: Index, paired: Index, text: str
+):
+    """Pairs add terms, not words: lengths, wildcards, fuzzy terms and longer phrases are
+    untouched."""
+    assert found(paired, text)[2] == pytest.approx(found(unpaired, text)[2], rel=1e-6)
+
+
+def doc(eid: str, text: str) -> IndexDoc:
+    return IndexDoc(
+        id=eid,
+        title="",
+        text=text,
+        author="",
+        source="s",
+        source_url="https://s.example/feed",
+        category="",
+        url=f"https://s.example/{eid}",
+        published=None,
+        canonical_url=f"https://s.example/{eid}",
+    )
+
+
+def test_a_pair_ranks_by_how_often_the_phrase_itself_is_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """`once` holds "of" and "the" more often, `often` holds the phrase more often (at the
+    same length): ranked by the words' scores summed, `once` came first."""
+    monkeypatch.setattr(pairs, "LEAST_SAMPLE", 1)
+    once = doc("once", "of the" + " the" * 8 + " of" * 8)
+    often = doc("often", "of the " * 5 + "visa " * 8)
+    filler = [doc(f"f{i}", "of the border " * (i + 1)) for i in range(4)]
+    index = Index(tmp_path / "ix")
+    index.apply([once, often, *filler], fresh=True)
+    query = parse_query('"of the"', now=NOW).query
+    with index.whoosh.searcher() as searcher:
+        top = Ranker(searcher).matches(query).top(6)
+        ranked = [searcher.stored_fields(d)["id"] for d, _ in top]
+    assert ranked.index("often") < ranked.index("once")
+
+
+def test_searching_never_offers_a_pair_as_a_word(paired: Index):
+    with paired.whoosh.searcher() as searcher:
+        segment = Ranker(searcher).segments[0]
+        expanded = segment.expand(Q.Prefix("content", "th"))
+        fuzzy = segment.expand(Q.FuzzyTerm("content", "ofthe", maxdist=2))
+    assert b"the" in expanded and not [t for t in expanded + fuzzy if b" " in t]
+    assert pairs.is_pair(b"of the") and not pairs.is_pair(b"of")
+
+
+def test_a_small_first_batch_pairs_nothing_until_a_reindex_chooses(tmp_path: Path):
+    docs = {d.id: d for d in make_docs(300, seed=9)}
+    ids = list(docs)
+    index = Index(tmp_path / "ix")
+    index.apply([docs[i] for i in ids[:50]], fresh=True)  # too few to choose from
+    index.apply([docs[i] for i in ids[50:]], fresh=True)
+    assert not index.whoosh.schema["content"].common
+    before = found(index, '"of the"')[:2]
+
+    def load(some: list[str]) -> list[IndexDoc]:
+        return [docs[i] for i in some]
+
+    index.replace_all([Stored(ids[:150], load), Stored(ids[150:], load)])
+    assert "the" in index.whoosh.schema["content"].common
+    assert pairs.paired(parse_query('"of the"', now=NOW).query, index.whoosh.schema) != (
+        parse_query('"of the"', now=NOW).query
+    )
+    assert found(index, '"of the"')[:2] == before
