@@ -27,7 +27,7 @@ from whoosh.codec.whoosh3 import (
     W3PostingsWriter,
 )
 from whoosh.matching import ListMatcher
-from whoosh.system import _INT_SIZE
+from whoosh.system import _INT_SIZE, pack_int
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
 LEVEL = 3
@@ -72,8 +72,7 @@ def _unpacked(typecode: str, data: bytes) -> array:
 
 def _deflate(data: bytes) -> bytes:
     """Raw deflate: no zlib header or checksum, which on a small block is most of it."""
-    packer = zlib.compressobj(LEVEL, zlib.DEFLATED, -15)
-    return packer.compress(data) + packer.flush()
+    return zlib.compress(data, LEVEL, -15)
 
 
 def _inflate(data: bytes) -> bytes:
@@ -182,6 +181,14 @@ class FastPostingsWriter(W3PostingsWriter):
         super()._new_block()
         self.length_bytes = None
 
+    def _mini_weights(self) -> Any:
+        """Whoosh's (None: all 1; a float: all the same; else each), counted in C."""
+        weights = self._weights
+        first = weights[0]
+        if weights.count(first) == len(weights):
+            return None if first == 1.0 else first
+        return weights
+
     def finish_postings(self) -> Any:
         # A term with one posting (every id, URL and most date terms: most terms of a
         # segment) is kept in its row of the terms table, not written as a block of its
@@ -214,11 +221,15 @@ class FastPostingsWriter(W3PostingsWriter):
         elif isinstance(weights, float):
             kind, packed_weights = ALL_SAME, _SAME.pack(weights)
         else:
-            counts = list(map(int, weights))
-            if counts == list(weights) and max(counts) < 256 and min(counts) >= 0:
-                kind, packed_weights = EACH_BYTE, bytes(counts)
+            weights = array("f", weights)
+            try:
+                counts = bytes(map(int, weights))  # ValueError: one is over 255 (or below 0)
+            except ValueError:
+                counts = b""
+            if counts and array("f", memoryview(counts)) == weights:  # all whole numbers
+                kind, packed_weights = EACH_BYTE, counts
             else:
-                kind, packed_weights = EACH, _packed(array("f", weights))
+                kind, packed_weights = EACH, _packed(weights)
         packed_impacts = b""
         if kind in (EACH, EACH_BYTE) and self.length_bytes is not None and len(ids) >= IMPACTS_FROM:
             packed_impacts = _packed_impacts(impacts(weights, self.length_bytes))
@@ -236,12 +247,8 @@ class FastPostingsWriter(W3PostingsWriter):
             len(packed_weights),
         )
         values = self._packed_values()
-        parts = (head, packed_impacts, packed_ids, packed_weights, values)
-        length = sum(map(len, parts))
-        postfile = self._postfile
-        postfile.write_int(-length if last else length)
-        for part in parts:
-            postfile.write(part)
+        block = b"".join((head, packed_impacts, packed_ids, packed_weights, values))
+        self._postfile.write(pack_int(-len(block) if last else len(block)) + block)  # one write
         self._blockcount += 1
         self._new_block()
 
@@ -332,7 +339,7 @@ class FastLeafMatcher(W3LeafMatcher):
         if kind == ALL_SAME:
             self._weights = array("f", _SAME.unpack(packed)) * self._blocklength
         elif kind == EACH_BYTE:
-            self._weights = array("f", memoryview(packed))  # bytes → floats, in C
+            self._weights = _unpacked("B", packed)  # whole counts: as exact as floats in BM25
         else:
             self._weights = _unpacked("f", packed)
 

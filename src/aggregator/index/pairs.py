@@ -24,7 +24,7 @@ from typing import Any
 
 from whoosh import query as Q
 
-COMMON_SHARE = 0.2
+COMMON_SHARE = 0.4
 """A word in at least this share of the sampled entries is common."""
 MOST_COMMON = 300
 """At most this many common words: the pairs indexed grow with their square."""

@@ -439,7 +439,7 @@ def _write_blocks(
     for start in range(0, count, limit):
         ids = docs[start : start + limit]
         block_weights = weights[start : start + limit]
-        block_lengths = [lengths[d] for d in ids]
+        block_lengths = list(map(lengths.__getitem__, ids))
         writer._ids = ids
         writer._weights = block_weights
         if isinstance(values, Joined):
