@@ -19,6 +19,7 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +139,7 @@ class Index:
                 writer.add_document(**_fields(doc))
             # This process's segment is finished while the workers still write theirs.
             final = _with_own(writer, writer._merge_segments(merge_small, None, None))
-            writer._commit_toc(final + self._collected(theirs))
+            writer._commit_toc(final + self._collected(theirs, common))
             writer._finish()
         except BaseException:
             _cancel(writer)
@@ -172,7 +173,7 @@ class Index:
                 mine, theirs = self._spread(batch, pool, workers, common)
                 checked = _checked(mine, checkpoint, written, exact=not theirs)
                 segments.append(_write_share(str(self.directory), checked, common))
-                segments += self._collected(theirs)
+                segments += self._collected(theirs, common)
                 written += len(batch.ids)
             if checkpoint is not None and checkpoint(written):
                 raise Stopped
@@ -195,17 +196,16 @@ class Index:
     ) -> tuple[Any, list[tuple[Future | None, Any]]]:
         """This process's share of a batch, and the others handed to `workers` of the pool
         (none for a small batch), each with the future of its segment."""
-        size = len(batch.ids) if isinstance(batch, Stored) else len(batch)
-        parts = max(1, min(workers + 1, size // WORKER_SHARE)) if pool is not None else 1
+        parts = max(1, min(workers + 1, _size(batch) // WORKER_SHARE)) if pool is not None else 1
         shares = _split(batch, parts)
         if pool is None:
             return shares[0], []
-        return shares[0], [
-            (self._submit(pool, share, common), (share, common)) for share in shares[1:]
-        ]
+        return shares[0], [(self._submit(pool, share, common), share) for share in shares[1:]]
 
-    def _collected(self, theirs: list[tuple[Future | None, Any]]) -> list[Any]:
-        return [self._segment_of(future, *share) for future, share in theirs]
+    def _collected(
+        self, theirs: list[tuple[Future | None, Any]], common: frozenset[str] | None
+    ) -> list[Any]:
+        return [self._segment_of(future, share, common) for future, share in theirs]
 
     def _submit(
         self, pool: Executor, share: list[IndexDoc] | Stored, common: frozenset[str] | None
@@ -291,6 +291,10 @@ class Stored:
             yield from self.load(self.ids[start : start + READ_CHUNK])
 
 
+def _size(batch: list[IndexDoc] | Stored) -> int:
+    return len(batch.ids) if isinstance(batch, Stored) else len(batch)
+
+
 def _split(batch: list[IndexDoc] | Stored, parts: int) -> list[list[IndexDoc]] | list[Stored]:
     """Shares by striding, so each gets as many old and new entries (and long and short)."""
     if isinstance(batch, Stored):
@@ -335,14 +339,9 @@ def _chosen_common(
 ) -> frozenset[str]:
     """The common words whose pairs an index written whole from `batches` holds, chosen from
     entries spread over them, and given to `writer` (which keeps them in its schema)."""
-    docs: list[IndexDoc] = []
-    for batch in batches:
-        if isinstance(batch, Stored):
-            every = max(1, len(batch.ids) * len(batches) // SAMPLE)
-            docs += batch.load(batch.ids[::every])
-        else:
-            docs += batch[:: max(1, len(batch) * len(batches) // SAMPLE)]
-    common = choose_common((doc.text for doc in docs), writer.schema["content"].analyzer)
+    strided = (_split(b, max(1, _size(b) * len(batches) // SAMPLE))[0] for b in batches)
+    sample = chain.from_iterable(strided)  # every n-th entry of each: SAMPLE in all
+    common = choose_common((doc.text for doc in sample), writer.schema["content"].analyzer)
     writer.use_common(common)
     return common
 

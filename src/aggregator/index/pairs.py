@@ -36,6 +36,7 @@ PAIRED_FIELDS = ("title", "content")
 """The fields that hold pairs: a phrase searches both, and one term in each is ranked as a
 single word is (`words.word_terms`)."""
 SEPARATOR = " "
+_SEPARATOR_BYTES = SEPARATOR.encode()
 
 
 def choose_common(texts: Iterable[str], analyzer: Any) -> frozenset[str]:
@@ -71,9 +72,10 @@ def pair_counts(terms: Sequence[str], common: frozenset[str]) -> Counter[str]:
     return Counter(map(SEPARATOR.join, zip(firsts, seconds, strict=False)))
 
 
-def is_pair(btext: bytes) -> bool:
-    """A pair's term, which wildcards, fuzzy terms and suggestions must not offer as a word."""
-    return SEPARATOR.encode() in btext
+def is_pair(term: str | bytes) -> bool:
+    """A pair's term (as text or as the index's bytes), which wildcards, fuzzy terms and
+    suggestions must not offer as a word."""
+    return (SEPARATOR if isinstance(term, str) else _SEPARATOR_BYTES) in term
 
 
 def paired(query: Any, schema: Any) -> Any:
@@ -96,4 +98,5 @@ def paired(query: Any, schema: Any) -> Any:
         copied = query.copy()
         copied.subqueries = changed
         return copied
-    return query.apply(lambda q: paired(q, schema))
+    given = iter(changed)  # `apply` asks for the children in the order `children` gave them
+    return query.apply(lambda _: next(given))

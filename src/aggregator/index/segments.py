@@ -81,10 +81,6 @@ class BulkWriter(SegmentWriter):
         self._postings_of = {
             name: _postings_maker(field) for name, field in indexed if name not in self._text
         }
-        self._common: dict[str, frozenset[str]] = {}
-        for name in PAIRED_FIELDS:
-            if name in self._text:
-                self._common[name] = common_of(self.schema[name])
         self._merged_from: int | None = None
         fieldwriter = self.fieldwriter
         if type(fieldwriter) is W3FieldWriter:
@@ -107,8 +103,9 @@ class BulkWriter(SegmentWriter):
                 field = schema[name]
                 length = 0
                 if name in self._text:
-                    common = self._common.get(name, frozenset())
-                    length = self._add_text(self._tables[name], field, value, docnum, common)
+                    length = self._add_text(
+                        self._tables[name], field, value, docnum, common_of(field)
+                    )
                 elif field.indexed:
                     postings = self._postings_of[name](value)
                     length = self._add_other(self._tables[name], field, postings, docnum)
@@ -130,9 +127,9 @@ class BulkWriter(SegmentWriter):
     def use_common(self, common: frozenset[str]) -> None:
         """Pair these common words from now on, and keep them in the schema this writer
         commits (only for an index written whole from here: `pairs` says why)."""
-        for name in self._common:
-            self._common[name] = common
-            self.schema[name].common = common
+        for name in PAIRED_FIELDS:
+            if name in self._text:
+                self.schema[name].common = common
 
     @staticmethod
     def _add_text(table: Table, field: Any, value: str, docnum: int, common: frozenset[str]) -> int:

@@ -12,7 +12,7 @@ from whoosh import query as Q
 
 from aggregator.errors import AggregatorError
 from aggregator.index import fold
-from aggregator.index.pairs import SEPARATOR
+from aggregator.index.pairs import is_pair
 from aggregator.search.words import _STEMMER
 
 
@@ -84,7 +84,7 @@ def _within(reader: Any, words: list[str], edits: int) -> set[str]:
         for leaf, _ in reader.leaf_readers()
         for word in words
         for found in leaf.terms_within("content", word, edits, prefix=1)
-        if SEPARATOR not in found  # a pair of words, not a word
+        if not is_pair(found)
     }
 
 
