@@ -189,6 +189,19 @@ def test_impacts_give_a_block_s_best_score_for_any_idf_and_average(seed: int):
             assert bound == best
 
 
+@pytest.mark.parametrize("seed", range(20))
+def test_impacts_of_whole_counts_given_as_bytes_are_those_of_the_same_floats(seed: int):
+    """The writer gives a block of whole counts under 256 as bytes, sorted as one int each:
+    the same impacts as the weights as floats."""
+    rng = random.Random(seed)
+    size = rng.choice([32, 77, 128])
+    counts = [
+        rng.choice([1, 1, 2, rng.randrange(1, rng.choice([3, 40, 256]))]) for _ in range(size)
+    ]
+    length_bytes = bytes(0 if rng.random() < 0.05 else rng.randrange(1, 256) for _ in range(size))
+    assert impacts(bytes(counts), length_bytes) == impacts(list(map(float, counts)), length_bytes)
+
+
 def test_a_full_block_keeps_its_impacts_and_a_small_one_none():
     """The bulk writer hands each block its postings' length bytes: a block of many postings
     reads back its impacts, and its ids and weights as they were."""

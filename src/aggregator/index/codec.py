@@ -16,8 +16,8 @@ import sys
 import zlib
 from array import array
 from collections.abc import Callable, Sequence
-from itertools import accumulate
-from operator import sub
+from itertools import accumulate, repeat
+from operator import add, mul, sub
 from typing import Any
 
 from whoosh.codec.whoosh3 import (
@@ -79,7 +79,7 @@ def _inflate(data: bytes) -> bytes:
     return zlib.decompress(data, -15)
 
 
-def impacts(weights: Sequence[float], length_bytes: Sequence[int]) -> list[tuple[float, int]]:
+def impacts(weights: Sequence[float] | bytes, length_bytes: bytes) -> list[tuple[float, int]]:
     """A block's impacts: the (weight, length byte) pairs no other posting of it beats on
     both (heavier and no longer), as Lucene keeps them. Each posting's BM25 score is at
     most that of one of them, so the best of their scores is the block's best score
@@ -90,11 +90,17 @@ def impacts(weights: Sequence[float], length_bytes: Sequence[int]) -> list[tuple
     At most MAX_IMPACTS pairs: beyond, neighbours are merged (the heavier weight at the
     shorter length), which still bounds every posting.
     """
-    # Sorted by length byte, then weight: each byte's last is its heaviest.
-    heaviest = dict(sorted(zip(length_bytes, weights, strict=True)))
+    # Sorted by length byte, then weight: each byte's last is its heaviest, and the bytes
+    # stay in order. Whole counts under 256 (a `bytes` of them) sort as one int each, in
+    # C, with each (length, count) once: most of a block's are repeats.
+    if isinstance(weights, bytes):
+        keys = sorted(set(map(add, map(mul, length_bytes, repeat(256)), weights)))
+        heaviest = {key >> 8: key & 255 for key in keys}
+    else:
+        heaviest = dict(sorted(zip(length_bytes, weights, strict=True)))
     unknown = heaviest.pop(0, None)
     pairs: list[tuple[float, int]] = []
-    for byte, weight in sorted(heaviest.items()):
+    for byte, weight in heaviest.items():
         if not pairs or weight > pairs[-1][0]:
             pairs.append((weight, byte))
     while len(pairs) > MAX_IMPACTS - (unknown is not None):
@@ -232,7 +238,8 @@ class FastPostingsWriter(W3PostingsWriter):
                 kind, packed_weights = EACH, _packed(weights)
         packed_impacts = b""
         if kind in (EACH, EACH_BYTE) and self.length_bytes is not None and len(ids) >= IMPACTS_FROM:
-            packed_impacts = _packed_impacts(impacts(weights, self.length_bytes))
+            whole = packed_weights if kind == EACH_BYTE else weights
+            packed_impacts = _packed_impacts(impacts(whole, self.length_bytes))
             kind |= IMPACTS
         # Whoosh's block statistics (for its skipping and block quality), then the parts.
         head = _HEAD.pack(
