@@ -152,6 +152,20 @@ def test_the_fast_writer_writes_what_whoosh_writes(tmp_path: Path):
     assert ("content", b"cafe") in expected  # folded
 
 
+def test_counts_over_255_are_written_as_whoosh_writes_them(tmp_path: Path):
+    """A word's count is kept a byte each only while every count of its block fits one."""
+    docs = make_docs(400)
+    docs = [
+        _with_text(doc, doc.text + " hospital" * 300) if i % 3 == 0 else doc
+        for i, doc in enumerate(docs)
+    ]
+    whoosh_written(tmp_path / "whoosh", docs)
+    Index(tmp_path / "fast").apply(docs, fresh=True)
+    assert_written_as_whoosh(tmp_path, docs)
+    weights = [weight for _, weight, _ in postings(tmp_path / "fast")[("content", b"hospit")]]
+    assert max(weights) > 300 and len(weights) > 128  # more than one block, some over 255
+
+
 def test_positions_past_65535_survive(tmp_path: Path):
     long = " ".join(["filler"] * 70_000 + ["needle", "filler", "needle"])
     index = Index(tmp_path / "ix")

@@ -192,7 +192,7 @@ class FastPostingsWriter(W3PostingsWriter):
         weights = self._weights
         first = weights[0]
         if weights.count(first) == len(weights):
-            return None if first == 1.0 else first
+            return None if first == 1 else float(first)
         return weights
 
     def finish_postings(self) -> Any:
@@ -205,7 +205,9 @@ class FastPostingsWriter(W3PostingsWriter):
             terminfo.add_block(self)
             values = self._values
             terminfo.set_inlined(
-                self._ids, self._weights, values.split() if isinstance(values, Joined) else values
+                self._ids,
+                array("f", self._weights),
+                values.split() if isinstance(values, Joined) else values,
             )
             return terminfo
         return super().finish_postings()
@@ -227,15 +229,7 @@ class FastPostingsWriter(W3PostingsWriter):
         elif isinstance(weights, float):
             kind, packed_weights = ALL_SAME, _SAME.pack(weights)
         else:
-            weights = array("f", weights)
-            try:
-                counts = bytes(map(int, weights))  # ValueError: one is over 255 (or below 0)
-            except ValueError:
-                counts = b""
-            if counts and array("f", memoryview(counts)) == weights:  # all whole numbers
-                kind, packed_weights = EACH_BYTE, counts
-            else:
-                kind, packed_weights = EACH, _packed(weights)
+            kind, packed_weights = _packed_weights(weights)
         packed_impacts = b""
         if kind in (EACH, EACH_BYTE) and self.length_bytes is not None and len(ids) >= IMPACTS_FROM:
             whole = packed_weights if kind == EACH_BYTE else weights
@@ -277,6 +271,26 @@ class FastPostingsWriter(W3PostingsWriter):
             return _DEFLATED + _deflate(b"".join(values))
         sizes = _packed(array("I", map(len, values)))
         return _DEFLATED + _deflate(len(values).to_bytes(4, "little") + sizes + b"".join(values))
+
+
+def _packed_weights(weights: array) -> tuple[int, bytes]:
+    """A block's weights a byte each when all are whole counts under 256, else as floats.
+
+    A text field without a boost gives its counts as ints (`array("I")`): they fit a byte
+    unless one is over 255. Floats (a boosted field's) are checked to be whole numbers.
+    """
+    if weights.typecode != "f":
+        try:
+            return EACH_BYTE, bytes(weights.tolist())  # ValueError: one is over 255
+        except ValueError:
+            return EACH, _packed(array("f", weights))
+    try:
+        counts = bytes(map(int, weights))  # ValueError: one is over 255 (or below 0)
+    except ValueError:
+        return EACH, _packed(weights)
+    if array("f", memoryview(counts)) == weights:  # all whole numbers
+        return EACH_BYTE, counts
+    return EACH, _packed(weights)
 
 
 class FastLeafMatcher(W3LeafMatcher):

@@ -235,8 +235,8 @@ class BulkWriter(SegmentWriter):
             postings = table.pop(term)
             values: Any
             if text:
-                docs, counts, sizes = _unpacked_meta(postings[0])
-                weights = array("f", counts)
+                # Counts as ints: the codec keeps whole counts a byte each (boosted: floats).
+                docs, weights, sizes = _unpacked_meta(postings[0])
                 values = Joined(sizes, bytes(postings[1]))
             else:
                 docs = array("I", postings[0::3])
