@@ -162,15 +162,20 @@ class Joined:
     def __init__(self, sizes: array, data: bytes) -> None:
         self.sizes = sizes
         self.data = data
-        self.ends = list(accumulate(sizes, initial=0))
+        # Where each value ends; none to find when there are no values (a pair's postings).
+        self.ends = list(accumulate(sizes, initial=0)) if data else []
 
     def part(self, start: int, stop: int) -> Joined:
         """The values of postings `start` to `stop`: one block's, still joined."""
         stop = min(stop, len(self.sizes))
+        if not self.data:
+            return Joined(self.sizes[start:stop], b"")
         return Joined(self.sizes[start:stop], self.data[self.ends[start] : self.ends[stop]])
 
     def split(self) -> list[bytes]:
         """One bytes object per posting, for writers that take values one by one."""
+        if not self.data:
+            return [b""] * len(self.sizes)
         ends = self.ends
         return list(map(self.data.__getitem__, map(slice, ends, ends[1:])))
 
