@@ -79,7 +79,9 @@ def _inflate(data: bytes) -> bytes:
     return zlib.decompress(data, -15)
 
 
-def impacts(weights: Sequence[float] | bytes, length_bytes: bytes) -> list[tuple[float, int]]:
+def impacts(
+    weights: Sequence[float] | bytes, length_bytes: Sequence[int]
+) -> list[tuple[float, int]]:
     """A block's impacts: the (weight, length byte) pairs no other posting of it beats on
     both (heavier and no longer), as Lucene keeps them. Each posting's BM25 score is at
     most that of one of them, so the best of their scores is the block's best score
