@@ -9,10 +9,13 @@ from pathlib import Path
 import pytest
 from whoosh import query as Q
 
+from aggregator.config import load_settings
 from aggregator.index import Index, Stored, pairs
 from aggregator.index.ranking import Ranker
-from aggregator.models import IndexDoc
+from aggregator.library import open_library
+from aggregator.models import EntryDraft, IndexDoc
 from aggregator.search import parse_query
+from tests.test_index import FEED, make_home
 from tests.test_index_segments import make_docs
 from tests.test_ranking import SCORED, ranked_index
 
@@ -126,3 +129,59 @@ def test_a_small_first_batch_pairs_nothing_until_a_reindex_chooses(tmp_path: Pat
         parse_query('"of the"', now=NOW).query
     )
     assert found(index, '"of the"')[:2] == before
+
+
+@pytest.mark.parametrize(
+    ("common", "sampled", "entries", "due"),
+    [
+        (frozenset(), 50, 199, False),  # still too few to choose from
+        (frozenset(), 50, 200, True),
+        (frozenset(), None, 200, True),  # an index from before the count was kept
+        (frozenset({"the"}), None, 10**6 // 100, False),  # it had enough to choose
+        (frozenset({"the"}), 300, 2_999, False),
+        (frozenset({"the"}), 300, 3_000, True),  # ten times what it was chosen from
+        (frozenset(), 300, 3_000, True),  # none was common in 300: ask again at 3,000
+        (frozenset({"the"}), 1_000, 10**6 // 100, False),  # a whole sample: settled
+        (frozenset(), 150, pairs.REWRITE_MOST + 1, False),  # too large to rewrite unasked
+    ],
+)
+def test_an_index_chooses_again_once_it_outgrows_a_choice_from_few_entries(
+    common: frozenset[str], sampled: int | None, entries: int, due: bool
+):
+    assert pairs.outgrown(common, sampled, entries) is due
+
+
+def test_a_library_that_started_small_chooses_its_pairs_as_it_grows(tmp_path: Path):
+    home, opml = make_home(tmp_path)
+    library = open_library(load_settings(data_dir=str(home), opml=str(opml)))
+    texts = [d.text for d in make_docs(300, seed=9)]
+
+    def grow(upto: int) -> int:
+        start = len(library.store.entry_ids())
+        library.store.upsert_entries(
+            FEED,
+            [
+                EntryDraft(guid=f"g{i}", title=f"story {i}", text=texts[i])
+                for i in range(start, upto)
+            ],
+        )
+        return library.update_index()
+
+    def content() -> object:  # the schema as committed, read afresh
+        return Index(library.settings.index_dir).whoosh.schema["content"]
+
+    def phrase() -> tuple[int, set[str]]:
+        found = library.search('"of the"', limit=500)
+        return found.total, {hit.id for hit in found.hits}
+
+    assert grow(50) == 50
+    assert not pairs.common_of(content()) and pairs.sampled_of(content()) == 50
+    assert grow(150) == 100  # 150 entries: still too few to choose from
+    assert not pairs.common_of(content())
+    assert grow(300) == 150
+    assert "the" in pairs.common_of(content()) and pairs.sampled_of(content()) == 300
+    assert not Index(library.settings.index_dir).pairs_outgrown()
+    written = phrase()
+    assert written[0] > 0
+    library.reindex()  # what a rebuild from the start would give
+    assert phrase() == written

@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from whoosh import index as whoosh_index
-from whoosh.index import LockError
+from whoosh.index import TOC, LockError
 
 from aggregator.errors import IndexLockedError, StoreError
 from aggregator.index import NO_TOPIC
 from aggregator.index.analysis import category_keywords, fold, make_schema
-from aggregator.index.pairs import SAMPLE, choose_common
+from aggregator.index.pairs import SAMPLE, choose_common, common_of, outgrown, sampled_of
 from aggregator.index.segments import BulkWriter, write_segment
 from aggregator.index.storage import read_in_place
 from aggregator.index.version import INDEX_NAME, SCHEMA_VERSION, VERSION_FILE, looks_current
@@ -96,6 +96,14 @@ class Index:
 
     def segment_count(self) -> int:
         return len(self._ix._segments())
+
+    def pairs_outgrown(self) -> bool:
+        """Whether the index has outgrown the entries its common words were chosen from
+        (`pairs.outgrown`): `reindex` would choose them again."""
+        toc = TOC.read(self._ix.storage, INDEX_NAME)  # the schema as last committed
+        field = toc.schema["content"]
+        entries = sum(segment.doc_count() for segment in toc.segments)
+        return outgrown(common_of(field), sampled_of(field), entries)
 
     def size_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.directory.iterdir() if p.is_file())
@@ -342,7 +350,7 @@ def _chosen_common(
     strided = (_split(b, max(1, _size(b) * len(batches) // SAMPLE))[0] for b in batches)
     sample = chain.from_iterable(strided)  # every n-th entry of each: SAMPLE in all
     common = choose_common((doc.text for doc in sample), writer.schema["content"].analyzer)
-    writer.use_common(common)
+    writer.use_common(common, sum(map(_size, batches)))
     return common
 
 

@@ -9,9 +9,10 @@ like a single word, and scored as one (BM25 of how often the phrase itself is in
 the pair's own rarity as its idf), as Lucene's common grams do. A pair keeps no positions:
 its count is all a phrase of two words needs.
 
-Which words are common is chosen once for an index, from a sample of the entries it is first
-built from, and kept in the schema with the segments it applies to: every segment then holds
-every pair of those words, and a merge keeps them. `reindex` chooses again.
+Which words are common is chosen for an index written whole, from a sample of the entries it
+is written from, and kept in the schema with the segments it applies to: every segment then
+holds every pair of those words, and a merge keeps them. `reindex` chooses again, and so does
+a library that has `outgrown` a choice made from a few entries.
 """
 
 from __future__ import annotations
@@ -31,7 +32,12 @@ MOST_COMMON = 300
 SAMPLE = 1_000
 """Entries sampled to choose the common words."""
 LEAST_SAMPLE = 200
-"""Fewer entries than this say too little: no pairs until a `reindex` with more."""
+"""Fewer entries than this say too little: no pairs until the index is written whole again."""
+GROWTH = 10
+"""A choice made from fewer than SAMPLE entries is made again once the index holds this many
+times as many (or LEAST_SAMPLE, when it was made from fewer)."""
+REWRITE_MOST = 20_000
+"""An index larger than this is not rewritten unasked (about 15 s here): `reindex` does it."""
 PAIRED_FIELDS = ("title", "content")
 """The fields that hold pairs: a phrase searches both, and one term in each is ranked as a
 single word is (`words.word_terms`)."""
@@ -55,6 +61,28 @@ def choose_common(texts: Iterable[str], analyzer: Any) -> frozenset[str]:
 def common_of(field: Any) -> frozenset[str]:
     """The common words a field's pairs are made of (none for an index made before pairs)."""
     return getattr(field, "common", frozenset())
+
+
+def sampled_of(field: Any) -> int | None:
+    """How many entries the index was written from when its common words were chosen (None
+    for an index made before this was kept)."""
+    return getattr(field, "sampled", None)
+
+
+def outgrown(common: frozenset[str], sampled: int | None, entries: int) -> bool:
+    """Whether an index of `entries` should choose its common words again.
+
+    A library that starts with one feed has too few entries to choose from, or a choice that
+    says more about that feed than about the library it becomes; rewriting it whole is cheap
+    while it is small, and each rewrite is from at least GROWTH times as many entries, so the
+    rewrites cost at most a ninth of what indexing them cost.
+    """
+    if sampled is None:  # kept since: an index with words had enough, one without did not
+        sampled = SAMPLE if common else 0
+    if sampled >= SAMPLE:
+        return False
+    due = LEAST_SAMPLE if sampled < LEAST_SAMPLE else GROWTH * sampled
+    return due <= entries <= REWRITE_MOST
 
 
 def pair_counts(terms: Sequence[str], common: frozenset[str]) -> Counter[str]:

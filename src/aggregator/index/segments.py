@@ -124,12 +124,14 @@ class BulkWriter(SegmentWriter):
         self._added = True
         self.docnum += 1
 
-    def use_common(self, common: frozenset[str]) -> None:
+    def use_common(self, common: frozenset[str], sampled: int | None = None) -> None:
         """Pair these common words from now on, and keep them in the schema this writer
-        commits (only for an index written whole from here: `pairs` says why)."""
+        commits (only for an index written whole from here: `pairs` says why), with the
+        entries they were `sampled` from (`pairs.outgrown`)."""
         for name in PAIRED_FIELDS:
             if name in self._text:
                 self.schema[name].common = common
+                self.schema[name].sampled = sampled
 
     @staticmethod
     def _add_text(table: Table, field: Any, value: str, docnum: int, common: frozenset[str]) -> int:

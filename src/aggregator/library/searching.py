@@ -79,7 +79,10 @@ class Searching:
             self._writing.acquire()
         try:
             self._wanted.clear()
-            return self._drain(progress, wait_s=wait_s, fresh=fresh)
+            applied = self._drain(progress, wait_s=wait_s, fresh=fresh)
+            if applied and self._index is not None and self._index.pairs_outgrown():
+                self._rebuild(progress)  # the library has outgrown its first few entries
+            return applied
         finally:
             self._writing.release()
 
@@ -113,39 +116,43 @@ class Searching:
         stays. What was queued when it began is in the new one; what is stored meanwhile
         stays queued, and is applied after it. Returns the entries the new index holds.
         """
+        with self._writing:
+            return self._rebuild(progress)
+
+    def _rebuild(self, progress: ProgressFn | None) -> int:
+        """`reindex`, with this process's writing already held."""
         from aggregator.index import Stored, default_workers
         from aggregator.index.directory import Stopped
 
         wait_s = self.settings.index.lock_wait
-        with self._writing:
-            index = self._open_index()
-            with index.draining(wait_s):  # no other process indexes while this one rebuilds
-                covered = self.store.last_queued()
-                ids = self.store.entry_ids()
-                load = _StoredDocs(self.store)
-                batches = [
-                    Stored(ids[i : i + INDEX_BATCH], load) for i in range(0, len(ids), INDEX_BATCH)
-                ]
-                workers = default_workers(min(len(ids), INDEX_BATCH)) if self.use_processes else 0
-                pool = _index_pool(workers) if workers else None
+        index = self._open_index()
+        with index.draining(wait_s):  # no other process indexes while this one rebuilds
+            covered = self.store.last_queued()
+            ids = self.store.entry_ids()
+            load = _StoredDocs(self.store)
+            batches = [
+                Stored(ids[i : i + INDEX_BATCH], load) for i in range(0, len(ids), INDEX_BATCH)
+            ]
+            workers = default_workers(min(len(ids), INDEX_BATCH)) if self.use_processes else 0
+            pool = _index_pool(workers) if workers else None
 
-                def checkpoint(written: int) -> bool:
-                    if progress is not None:
-                        progress(written, len(ids))
-                    return self._closing.is_set()
+            def checkpoint(written: int) -> bool:
+                if progress is not None:
+                    progress(written, len(ids))
+                return self._closing.is_set()
 
-                try:
-                    index.replace_all(
-                        batches, wait_s=wait_s, pool=pool, workers=workers, checkpoint=checkpoint
-                    )
-                except Stopped:
-                    return 0
-                finally:
-                    if pool is not None:
-                        pool.shutdown(cancel_futures=True)
-                self.store.mark_indexed(covered)
-                self._apply_queue(index, None, wait_s=wait_s, fresh=False, held=True)
-                return index.doc_count()
+            try:
+                index.replace_all(
+                    batches, wait_s=wait_s, pool=pool, workers=workers, checkpoint=checkpoint
+                )
+            except Stopped:
+                return 0
+            finally:
+                if pool is not None:
+                    pool.shutdown(cancel_futures=True)
+            self.store.mark_indexed(covered)
+            self._apply_queue(index, None, wait_s=wait_s, fresh=False, held=True)
+            return index.doc_count()
 
     def _drain(
         self,
