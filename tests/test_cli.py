@@ -581,3 +581,28 @@ def test_sources_added_at_the_same_time_are_all_kept(tmp_path: Path):
         assert process.returncode == 0, err
     listed = _python_m("sources", "list", "--json", env=env)
     assert {s["url"] for s in json.loads(listed.stdout)} >= set(urls)
+
+
+def test_a_topic_with_no_source_yet_fetches_nothing_and_says_how_to_fill_it(
+    capsys, isolated_home: Path, tmp_path: Path
+):
+    """An empty folder of the list was "no topic named" (stop 24's note)."""
+    listed = tmp_path / "list.opml"
+    listed.write_text(
+        '<opml version="2.0"><body><outline text="Medicine">'
+        '<outline type="rss" text="A" xmlUrl="https://a.example/rss"/></outline>'
+        '<outline text="Deep Space"/></body></opml>'
+    )
+    code, out, err = cli(capsys, "--opml", str(listed), "fetch", "--category", "deep space")
+    assert code == 0 and "0 sources" in out
+    assert err.strip() == (
+        "the topic 'deep space' has no sources yet: "
+        "aggregator sources add URL --category 'deep space'"
+    )
+    code, _, err = cli(capsys, "--opml", str(listed), "search", "x", "--category", "Deep Space")
+    assert code == 0 and not err
+    code, _, err = cli(capsys, "--opml", str(listed), "fetch", "--category", "Deep")
+    assert code == 1 and "no topic named 'Deep' in your list (topics: Deep Space, Medicine)" in err
+    listed.write_text('<opml version="2.0"><body/></opml>')
+    code, _, err = cli(capsys, "--opml", str(listed), "fetch", "--category", "Deep")
+    assert code == 1 and "(it has no topics yet)" in err

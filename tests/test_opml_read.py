@@ -352,3 +352,18 @@ def test_a_site_listed_without_its_feed_is_skipped_with_why():
         ("https://blank.example/", "Blank"),
     ]
     assert all("no feed address" in k.reason for k in document.skipped)
+
+
+def test_every_folder_is_read_even_one_with_no_feed_in_it():
+    document = read(
+        """<opml version="2.0"><body>
+        <outline text="Medicine"><outline type="rss" text="A" xmlUrl="https://a.example/rss"/></outline>
+        <outline text="Science"/>
+        <outline text="News" title="News"><outline text="World"></outline></outline>
+        <outline text="Site" htmlUrl="https://site.example/"/>
+        <outline type="link" text="Other list" url="https://lists.example/x.opml"/>
+        <outline text="Film/TV"/>
+        </body></opml>"""
+    )
+    assert document.folders == ("Medicine", "Science", "News", "News/World", "Film\u2215TV")
+    assert [s.category for s in document.sources] == ["Medicine"]

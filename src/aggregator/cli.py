@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import sys
 import time
 from collections.abc import Iterator
@@ -316,6 +317,9 @@ def fetch(
         _print_json(fetch_json(report))
     else:
         show.summary(report)
+        if category and not report.results and not report.skipped and not urls:
+            add = f"aggregator sources add URL --category {shlex.quote(category)}"
+            err.print(text(f"the topic '{category}' has no sources yet: {add}"))
     if report.interrupted:
         raise click.exceptions.Exit(130)  # what was stored stays; the shell learns of the ^C
 

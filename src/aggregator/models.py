@@ -116,6 +116,9 @@ class OpmlDocument:
     skipped: tuple[SkippedOutline, ...] = ()
     merged: int = 0
     """Outlines dropped because an earlier one had the same feed URL."""
+    folders: tuple[str, ...] = ()
+    """Every folder of the list as a topic path, those with no source in them included: a
+    topic the user made and has not filled yet is still a topic."""
 
 
 @dataclass(frozen=True, slots=True)

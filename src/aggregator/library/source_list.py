@@ -45,6 +45,8 @@ class SourceList:
     _list_cache: tuple[tuple[int, int], OpmlDocument] | None
     _list_refused: tuple[SkippedOutline, ...] = ()
     """Outlines of the list that are not sources here: kept when the list is rewritten."""
+    _list_folders: tuple[str, ...] = ()
+    """The list's folders as topic paths, empty ones too (`OpmlDocument.folders`)."""
     list_problem: str = ""
     """Why the list could not be read, when the library shows its sources as last read
     instead (reading and searching go on; changing the list or fetching waits for a fix)."""
@@ -84,6 +86,7 @@ class SourceList:
             raise OpmlError(f"{path}: {opml.CUT_SHORT}", path=str(path))
         self._list_title = document.title or DEFAULT_LIST_TITLE
         self._list_refused = document.skipped
+        self._list_folders = document.folders
         return list(document.sources)
 
     def refused_outlines(self) -> tuple[SkippedOutline, ...]:
@@ -124,7 +127,7 @@ class SourceList:
         """The list, or none yet where there is no file: a change starts one there (the
         default list is written at the first run; this is a list named with `--opml`)."""
         if not os.path.lexists(self.settings.opml_path):
-            self._list_title, self._list_refused = DEFAULT_LIST_TITLE, ()
+            self._list_title, self._list_refused, self._list_folders = DEFAULT_LIST_TITLE, (), ()
             return []
         return self._read_list(changing=True)
 
@@ -318,7 +321,9 @@ class SourceList:
             wanted = _as_listed(category, listed).lower()
             inside = [s for s in listed if any(_within(p, wanted) for p in (s.category, *s.tags))]
             if not inside:  # a typo would otherwise fetch nothing and say all is well
-                raise _unknown_topic(category, listed)
+                if any(_within(folder, wanted) for folder in self._list_folders):
+                    return []  # a topic with no source in it yet: nothing to fetch
+                raise _unknown_topic(category, listed, self._list_folders)
             urls_inside = {s.url for s in inside}
             outside = [s for s in chosen if s.url not in urls_inside]
             if urls and outside:  # a source named and a topic it is not in: say so
@@ -371,15 +376,11 @@ class SourceList:
             return None, found
         if _names_unfiled(category, listed):
             return UNFILED, found
-        named = _as_shown(
-            name
-            for listed_source in listed
-            for path in (listed_source.category, *listed_source.tags)
-            for name in _topic_names(path)
-        )
+        paths = [p for s in listed for p in (s.category, *s.tags)] + list(self._list_folders)
+        named = _as_shown(name for path in paths for name in _topic_names(path))
         wanted = named.get(_clean_category(category).lower())
         if wanted is None:
-            raise _unknown_topic(category, listed)
+            raise _unknown_topic(category, listed, self._list_folders)
         return wanted, found
 
 
@@ -400,9 +401,11 @@ def _refuse_bad_selector(selector: str, outcome: str) -> None:
         raise UserError(f"bad selector {selector!r}: {problem}; {outcome}")
 
 
-def _unknown_topic(category: str, listed: list[Source]) -> UserError:
-    topics = sorted({s.category.split("/")[0] for s in listed if s.category})
-    return UserError(f"no topic named '{category}' in your list (topics: {', '.join(topics)})")
+def _unknown_topic(category: str, listed: list[Source], folders: Iterable[str]) -> UserError:
+    paths = [*(s.category for s in listed), *folders]
+    topics = sorted({path.split("/")[0] for path in paths if path})
+    known = f"topics: {', '.join(topics)}" if topics else "it has no topics yet"
+    return UserError(f"no topic named '{category}' in your list ({known})")
 
 
 def _refuse_duplicate(listed: list[Source], url: str) -> None:

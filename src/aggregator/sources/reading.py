@@ -68,6 +68,7 @@ def read_opml(data: bytes, *, origin: str = "OPML") -> OpmlDocument:
         raise OpmlError(f"{origin}: {_what_is_it(text)}", path=origin)
     title = ""
     found: list[tuple[list[str], dict[str, str]]] = []
+    folders: list[str] = []
     unread: list[SkippedOutline] = []
     for chunk in chunks:
         root, stopped = _parse_xml(chunk)
@@ -75,12 +76,12 @@ def read_opml(data: bytes, *, origin: str = "OPML") -> OpmlDocument:
             continue
         title = title or _head_title(root)
         body = _child(root, "body")
-        found.extend(_feed_outlines(body if body is not None else root, []))
+        found.extend(_feed_outlines(body if body is not None else root, [], folders))
         if not stopped and not _CLOSED.search(chunk):
             stopped = CUT_SHORT
         if stopped and not unread:
             unread.append(SkippedOutline(url="", title=UNREAD_TITLE, reason=stopped))
-    document = _collect(title, found)
+    document = replace(_collect(title, found), folders=tuple(dict.fromkeys(folders)))
     if unread:
         document = replace(document, skipped=(*document.skipped, *unread))
     return document
@@ -209,10 +210,12 @@ def _get(attrs: dict[str, str], name: str) -> str:
 
 
 def _feed_outlines(
-    parent: etree._Element, path: list[str]
+    parent: etree._Element, path: list[str], folders: list[str] | None = None
 ) -> Iterator[tuple[list[str], dict[str, str]]]:
     """Feed outlines in document order with their folder path; a loop, not recursion, so a
-    list nested as deep as the parser goes does not exhaust Python's stack."""
+    list nested as deep as the parser goes does not exhaust Python's stack. Each folder's
+    path is added to `folders`, an empty one too (an outline with a name and nothing else,
+    as feed readers write a folder with no feed in it)."""
     stack = [(iter(parent), path)]
     while stack:
         children, path = stack[-1]
@@ -230,6 +233,13 @@ def _feed_outlines(
             yield path, attrs  # reported as skipped by _collect
         elif not len(child) and _get(attrs, "htmlurl").strip():
             yield path, attrs  # a site with no feed address: reported as skipped too
+        elif (
+            folders is not None
+            and kind != "html"
+            and not _get(attrs, "url").strip()  # not a link to another list
+            and (name := _folder_name(attrs))
+        ):
+            folders.append("/".join([*path, name]))
         if len(child):
             name = _folder_name(attrs)
             stack.append((iter(child), [*path, name] if name else path))
