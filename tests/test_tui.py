@@ -1948,7 +1948,7 @@ def test_c_on_the_sources_screen_is_in_its_footer_the_help_and_the_keymap(librar
 
     app = AggregatorApp(settings, library=lib)
     notes = record_notes(app)
-    drive(app, script, size=(100, 40))
+    drive(app, script, size=(100, 44))  # the whole help on one screen
     assert "names no action" not in notes
 
 
@@ -2357,3 +2357,26 @@ def test_the_sidebar_cursor_starts_a_search_at_all_results_and_ends_it_where_the
         assert sidebar.cursor_node is not None and sidebar.cursor_node.data == app.main.place
 
     drive(AggregatorApp(settings, library=lib), script)
+
+
+def test_b_widens_the_sidebar_then_hides_it_then_puts_it_back(library):
+    """At 80 columns the sidebar cut source names to a few letters (stop 24's note)."""
+    settings, lib = library
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        sidebar, entries = app.main.query_one(Sidebar), app.main.query_one(EntryList)
+        narrow, listed = sidebar.outer_size.width, entries.outer_size.width
+        sidebar.focus()
+        await pilot.press("b")
+        await pilot.pause()
+        assert sidebar.display and sidebar.outer_size.width == 48 > narrow  # 60 % of 80
+        assert entries.outer_size.width == listed - (48 - narrow)
+        await pilot.press("b")
+        await pilot.pause()
+        assert not sidebar.display and app.focused is entries
+        assert entries.outer_size.width == listed + narrow
+        await pilot.press("b")
+        await pilot.pause()
+        assert sidebar.display and (sidebar.outer_size.width, entries.outer_size.width) == (narrow, listed)
+
+    drive(AggregatorApp(settings, library=lib), script, size=(80, 24))

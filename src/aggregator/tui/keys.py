@@ -14,6 +14,7 @@ ACTIONS: dict[str, tuple[str, str, bool]] = {
     "app.refresh": ("r", "Refresh", True),
     "app.sources": ("S", "Sources", False),
     "app.add_source": ("a", "Add", False),
+    "app.sidebar": ("b", "Sidebar", False),
     "entry.open": ("enter", "Open", False),
     "entry.page": ("space", "Page", False),
     "entry.next_unread": ("n", "Next unread", False),
@@ -44,6 +45,7 @@ HELP: dict[str, str] = {
     "entry.undo_all_read": "Undo all read: the last A's entries unread again",
     "app.quit": "Quit; in the reader, back to the list (as in newsboat); ctrl+c quits anywhere",
     "source.check": "Check source (sources screen): fetch and read it now, storing nothing",
+    "app.sidebar": "Sidebar: wide enough for long names, then hidden, then as it was",
 }
 """What the help says of an action, when more than its footer label."""
 

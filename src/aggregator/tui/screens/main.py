@@ -33,6 +33,8 @@ SEARCH_PAGE = 50
 """Hits shown for a search; each costs a snippet, so fewer keep typing responsive."""
 WIDE = 110
 """From this width the reader sits beside the list; below it, it takes the list's place."""
+SIDEBAR_SIZES = ("", "wide", "hidden")
+"""What `b` goes through, in turn: the sidebar as the screen's width makes it, wide, hidden."""
 PLACES = ("topic", "source")
 """The sidebar's places that `n` and `p` go on from, to the next (previous) of their kind."""
 
@@ -58,6 +60,7 @@ class MainScreen(AppScreen):
         binding("app.refresh", "refresh_here"),
         binding("source.edit", "edit_source"),
         binding("source.delete", "delete_source"),
+        binding("app.sidebar", "sidebar"),
     ]
 
     app: AggregatorApp
@@ -136,6 +139,17 @@ class MainScreen(AppScreen):
         if self.place.kind == "starred":
             return View(starred_only=True, unread_only=only)
         return View(unread_only=only)
+
+    def action_sidebar(self) -> None:
+        """The sidebar wide (a narrow one cuts long source names short), then hidden (the
+        list takes its room), then as it was."""
+        sidebar = self.query_one(Sidebar)
+        now = next((size for size in SIDEBAR_SIZES if sidebar.has_class(size)), "")
+        then = SIDEBAR_SIZES[(SIDEBAR_SIZES.index(now) + 1) % len(SIDEBAR_SIZES)]
+        for size in SIDEBAR_SIZES[1:]:
+            sidebar.set_class(size == then, size)
+        if then == "hidden" and sidebar.has_focus:
+            self.query_one(EntryList).focus()
 
     def action_unread_only(self) -> None:
         """List only unread entries, or all again (entries read meanwhile stay listed until
