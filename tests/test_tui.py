@@ -2377,6 +2377,9 @@ def test_b_widens_the_sidebar_then_hides_it_then_puts_it_back(library):
         assert entries.outer_size.width == listed + narrow
         await pilot.press("b")
         await pilot.pause()
-        assert sidebar.display and (sidebar.outer_size.width, entries.outer_size.width) == (narrow, listed)
+        assert sidebar.display and (sidebar.outer_size.width, entries.outer_size.width) == (
+            narrow,
+            listed,
+        )
 
     drive(AggregatorApp(settings, library=lib), script, size=(80, 24))
