@@ -603,6 +603,9 @@ def test_a_topic_with_no_source_yet_fetches_nothing_and_says_how_to_fill_it(
     assert code == 0 and not err
     code, _, err = cli(capsys, "--opml", str(listed), "fetch", "--category", "Deep")
     assert code == 1 and "no topic named 'Deep' in your list (topics: Deep Space, Medicine)" in err
+    source = ["--source", "https://a.example/rss"]
+    code, _, err = cli(capsys, "--opml", str(listed), "fetch", *source, "--category", "deep space")
+    assert code == 1 and "https://a.example/rss is not in the topic 'deep space'" in err
     listed.write_text('<opml version="2.0"><body/></opml>')
     code, _, err = cli(capsys, "--opml", str(listed), "fetch", "--category", "Deep")
     assert code == 1 and "(it has no topics yet)" in err

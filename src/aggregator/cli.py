@@ -317,7 +317,7 @@ def fetch(
         _print_json(fetch_json(report))
     else:
         show.summary(report)
-        if category and not report.results and not report.skipped and not urls:
+        if category and not report.results and not report.skipped:  # an empty topic
             add = f"aggregator sources add URL --category {shlex.quote(category)}"
             err.print(text(f"the topic '{category}' has no sources yet: {add}"))
     if report.interrupted:

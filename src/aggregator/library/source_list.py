@@ -320,9 +320,9 @@ class SourceList:
         if category:
             wanted = _as_listed(category, listed).lower()
             inside = [s for s in listed if any(_within(p, wanted) for p in (s.category, *s.tags))]
-            if not inside:  # a typo would otherwise fetch nothing and say all is well
-                if any(_within(folder, wanted) for folder in self._list_folders):
-                    return []  # a topic with no source in it yet: nothing to fetch
+            # A typo would otherwise fetch nothing and say all is well; a folder of the list
+            # with no source in it yet is a topic, with nothing to fetch.
+            if not inside and not any(_within(f, wanted) for f in self._list_folders):
                 raise _unknown_topic(category, listed, self._list_folders)
             urls_inside = {s.url for s in inside}
             outside = [s for s in chosen if s.url not in urls_inside]

@@ -33,8 +33,9 @@ SEARCH_PAGE = 50
 """Hits shown for a search; each costs a snippet, so fewer keep typing responsive."""
 WIDE = 110
 """From this width the reader sits beside the list; below it, it takes the list's place."""
-SIDEBAR_SIZES = ("", "wide", "hidden")
-"""What `b` goes through, in turn: the sidebar as the screen's width makes it, wide, hidden."""
+SIDEBAR_SIZES = ("", "widened", "hidden")
+"""What `b` goes through, in turn: the sidebar as the screen's width makes it (`_layout`),
+widened, hidden."""
 PLACES = ("topic", "source")
 """The sidebar's places that `n` and `p` go on from, to the next (previous) of their kind."""
 
@@ -144,7 +145,7 @@ class MainScreen(AppScreen):
         """The sidebar wide (a narrow one cuts long source names short), then hidden (the
         list takes its room), then as it was."""
         sidebar = self.query_one(Sidebar)
-        now = next((size for size in SIDEBAR_SIZES if sidebar.has_class(size)), "")
+        now = next((size for size in SIDEBAR_SIZES[1:] if sidebar.has_class(size)), "")
         then = SIDEBAR_SIZES[(SIDEBAR_SIZES.index(now) + 1) % len(SIDEBAR_SIZES)]
         for size in SIDEBAR_SIZES[1:]:
             sidebar.set_class(size == then, size)

@@ -33,7 +33,7 @@ class Sidebar(Tree[Place]):
     DEFAULT_CSS = """
     Sidebar { width: 30; background: $panel; padding: 0 1; }
     Sidebar.narrow { width: 22; }
-    Sidebar.wide { width: 60%; max-width: 64; }
+    Sidebar.widened { width: 60%; max-width: 64; }
     Sidebar.hidden { display: none; }
     """
 
