@@ -186,9 +186,10 @@ class HttpClient:
         accept: str = "*/*",
     ) -> Response:
         """GET with conditional headers, limits and retries; raises a `FetchError` subclass."""
-        reason = self._unreachable.get(_endpoint(url))
-        if reason is not None:
-            raise NetworkError(f"{reason} (as earlier in this run)", url=url, connection=True)
+        if self._unreachable:  # (finding the endpoint splits the URL: not while none is)
+            reason = self._unreachable.get(_endpoint(url))
+            if reason is not None:
+                raise NetworkError(f"{reason} (as earlier in this run)", url=url, connection=True)
         tries = max(1, self.settings.tries)
         for attempt in range(1, tries + 1):
             try:

@@ -58,6 +58,11 @@ _QUOTE_END = re.compile(r"""\s+[^\s=/<>"']+\s*=\s*["']|\s*/?>""")
 _SPECIAL = re.compile(r"""[<>"']""")
 _TAG_END = re.compile(r"\s*(/?>)")
 _BARE_VALUE = re.compile(r"[^\s>]*")
+_PLAIN_OUTLINE = re.compile(
+    r"""<outline(?:\s+[^\s=/<>"']+\s*=\s*"[^"<>]*")*\s*/?>""", re.IGNORECASE
+)
+"""An outline tag every value of which is double-quoted with no quote or markup inside: the
+rewrite would give it back as it is (nearly every tag of a real list), so it is kept whole."""
 
 
 def _requote_outlines(text: str) -> str:
@@ -69,8 +74,12 @@ def _requote_outlines(text: str) -> str:
     by the end of the tag, outside any markup inside the value: how a person reads it.
     """
     out: list[str] = []
-    pos = 0
-    while (start := _OUTLINE_START.search(text, pos)) is not None:
+    pos = seek = 0
+    while (start := _OUTLINE_START.search(text, seek)) is not None:
+        plain = _PLAIN_OUTLINE.match(text, start.start())
+        if plain is not None:  # copied with the text around it
+            seek = plain.end()
+            continue
         out.append(text[pos : start.start()])
         cursor = start.end()
         attrs: list[str] = []
@@ -98,7 +107,7 @@ def _requote_outlines(text: str) -> str:
         else:
             out.append("<outline" + "".join(attrs) + end.group(1))
             cursor = end.end()
-        pos = cursor
+        pos = seek = cursor
     out.append(text[pos:])
     return "".join(out)
 

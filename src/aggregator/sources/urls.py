@@ -48,5 +48,7 @@ def source_key(url: str) -> str:
     `#fragment`, which is never sent, nor `.` and `..` path segments, which are resolved
     before a request: `http://h/feeds/./1.xml#top` is `http://h/feeds/1.xml`, fetched once."""
     parts = urlsplit(url)
-    path = urlsplit(urljoin(url, parts.path)).path if "." in parts.path else parts.path
+    # A dot segment follows a slash (the path always starts with one here); a dot elsewhere
+    # (`feed.xml`) leaves the path as it is.
+    path = urlsplit(urljoin(url, parts.path)).path if "/." in parts.path else parts.path
     return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
