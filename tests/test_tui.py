@@ -1573,6 +1573,41 @@ def test_a_adds_a_source(tmp_path, server):
     drive_owned(AggregatorApp(settings, library=lib), script)
 
 
+def test_an_empty_topic_is_in_the_sidebar_and_a_adds_a_source_to_the_topic_in_focus(
+    tmp_path, server
+):
+    """A folder of the list with no source yet (made for sources to come) was not shown, so
+    nothing could be added to it here; the add form now starts in the topic in focus."""
+    settings, lib = make_library(tmp_path)
+    folders = '<outline text="Science"><outline text="Physics"/></outline></body>'
+    opml = settings.opml_path
+    opml.write_text(opml.read_text(encoding="utf-8").replace("</body>", folders), "utf-8")
+    url = server.route(
+        "/physics.xml", Route(body=rss(item("p1", "Quarks at noon", LONG), title="Physics"))
+    )
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        labels = sidebar_labels(app)
+        assert labels.index("Science") + 1 == labels.index("Physics")
+        await choose(pilot, Place("source", RAIL))
+        await pilot.press("a")
+        assert app.screen.query_one("#category", Input).value == "Travel"
+        await pilot.press("escape")
+        await choose(pilot, Place("topic", "Science/Physics"))
+        assert titles(app) == []
+        await pilot.press("a")
+        assert isinstance(app.screen, SourceFormScreen)
+        assert app.screen.query_one("#category", Input).value == "Science/Physics"
+        app.focused.value = url  # type: ignore[union-attr]
+        await pilot.press("enter")
+        await settle(pilot)
+        listed = {s.url: s for s in read_opml_file(settings.opml_path).sources}
+        assert listed[url].category == "Science/Physics"
+        assert titles(app) == ["Quarks at noon"]
+
+    drive_owned(AggregatorApp(settings, library=lib), script)
+
+
 def test_adding_a_source_already_listed_says_so_and_keeps_running(library):
     """The form comes back as typed, to correct (it closed, and the URL was lost: found by
     review); Esc leaves it."""

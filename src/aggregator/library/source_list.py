@@ -146,6 +146,11 @@ class SourceList:
         out = self.store.unlisted_sources() if unlisted else []
         return [info(s, True) for s in listed] + [info(s, False) for s in out]
 
+    def topics(self) -> list[str]:
+        """Every topic path of the list in its order, a folder with no source yet too."""
+        listed = self._read_list()
+        return list(dict.fromkeys(_topic_paths_of(listed, self._list_folders)))
+
     def add_source(
         self,
         url: str,
@@ -376,12 +381,17 @@ class SourceList:
             return None, found
         if _names_unfiled(category, listed):
             return UNFILED, found
-        paths = [p for s in listed for p in (s.category, *s.tags)] + list(self._list_folders)
+        paths = _topic_paths_of(listed, self._list_folders)
         named = _as_shown(name for path in paths for name in _topic_names(path))
         wanted = named.get(_clean_category(category).lower())
         if wanted is None:
             raise _unknown_topic(category, listed, self._list_folders)
         return wanted, found
+
+
+def _topic_paths_of(listed: Iterable[Source], folders: Iterable[str]) -> list[str]:
+    """The topic paths sources are filed under (folders and tags), then the list's folders."""
+    return [p for s in listed for p in (s.category, *s.tags) if p] + list(folders)
 
 
 def _check_selector(source: Source, selector: str) -> None:

@@ -150,7 +150,13 @@ class AggregatorApp(App[str | None]):
             sources = library.sources()
             stats = library.stats()
             loaded = LibraryLoaded(
-                sources, rows, stats.entries, stats.unread, stats.starred, view=view
+                sources,
+                rows,
+                stats.entries,
+                stats.unread,
+                stats.starred,
+                view=view,
+                topics=tuple(library.topics()),
             )
             self.call_from_thread(self._loaded, loaded, keep)
 
@@ -186,7 +192,7 @@ class AggregatorApp(App[str | None]):
         main = self.main
         if main.search_result is None:
             main.query_one(Sidebar).show_sources(
-                event.sources, event.unread, event.starred, shown=main.place
+                event.sources, event.unread, event.starred, shown=main.place, topics=event.topics
             )
         current = main.query_one(EntryList).current
         main.show_library(event.rows, keep=keep or (current.id if current else None))
@@ -346,12 +352,14 @@ class AggregatorApp(App[str | None]):
         self.push_screen(SourcesScreen())
 
     def action_add_source(self) -> None:
-        self.add_source()
+        topic = self.main.topic_in_focus()
+        self.add_source(typed=SourceForm("", "", topic, False, "") if topic else None)
 
     def add_source(
         self, then: Callable[[], object] | None = None, typed: SourceForm | None = None
     ) -> None:
-        """The add form; `typed`: what an add that failed was given, to correct."""
+        """The add form; `typed`: how it starts (what an add that failed was given, to
+        correct, or the topic highlighted)."""
 
         def submitted(form: SourceForm | None) -> None:
             if form is not None:

@@ -20,6 +20,8 @@ class LibraryLoaded(Message):
     starred: int = 0
     view: View | None = None
     """The view the rows are of."""
+    topics: tuple[str, ...] = ()
+    """Every topic of the list, one with no source yet too."""
 
 
 @dataclass

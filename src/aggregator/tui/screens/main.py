@@ -488,6 +488,11 @@ class MainScreen(AppScreen):
         if url:
             self.app.delete_source(url)
 
+    def topic_in_focus(self) -> str:
+        """The topic of what is highlighted in the sidebar, or else shown in the list: where
+        a source added now goes unless the user types another."""
+        return self.query_one(Sidebar).topic_of(self._place_in_focus())
+
     def _place_in_focus(self) -> Place:
         """The sidebar's highlighted node while the sidebar has focus (what the cursor is
         on, not only what Enter last chose), else the place the list shows."""

@@ -3,7 +3,7 @@ search, the counts by topic and source to narrow the results."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from rich.style import Style
@@ -61,10 +61,13 @@ class Sidebar(Tree[Place]):
         total_unread: int,
         starred: int = 0,
         shown: Place | None = None,
+        topics: Iterable[str] = (),
     ) -> None:
         """The library as topics and sources, keeping the selection where it was; first,
         the starred entries (their count, not an unread one). `shown`: the place the list
-        shows, where the cursor goes when it was on a search's count (a search ended)."""
+        shows, where the cursor goes when it was on a search's count (a search ended).
+        `topics`: the list's topics, shown though no source is in them yet (a folder made
+        for sources to come, where `a` adds one)."""
         cursor = self.cursor_node
         chosen = cursor.data if cursor is not None else None
         if chosen is not None and chosen.kind in _SEARCH_KINDS:
@@ -79,27 +82,34 @@ class Sidebar(Tree[Place]):
         self._count(self.root, "All", total_unread)
         self._starred = self.root.add_leaf("", data=Place("starred"))
         self._count(self._starred, "Starred", starred)
-        topics: dict[str, TreeNode[Place]] = {}
         unread_by_topic: dict[str, int] = {}
         paths_of = {info.source.url: _all_topic_paths(info) for info in sources}
         for info in sources:
             for path in paths_of[info.source.url]:  # a topic counts a source once, however filed
                 unread_by_topic[path] = unread_by_topic.get(path, 0) + info.unread
+        nodes: dict[str, TreeNode[Place]] = {}
+
+        def topic(folder: str) -> TreeNode[Place]:
+            parent = self.root
+            for path in _topic_paths(folder):
+                if path not in nodes:
+                    nodes[path] = parent.add("", data=Place("topic", path), expand=True)
+                    name = path.rsplit("/", 1)[-1] or UNFILED
+                    self._count(nodes[path], name, unread_by_topic.get(path, 0))
+                parent = nodes[path]
+            return parent
+
         for info in sources:
             leaves = []
             for folder in _folders(info):  # its folder, then the others its tags name
-                parent = self.root
-                for path in _topic_paths(folder):
-                    if path not in topics:
-                        topics[path] = parent.add("", data=Place("topic", path), expand=True)
-                        name = path.rsplit("/", 1)[-1] or UNFILED
-                        self._count(topics[path], name, unread_by_topic[path])
-                    parent = topics[path]
-                leaf = parent.add_leaf("", data=Place("source", info.source.url))
+                leaf = topic(folder).add_leaf("", data=Place("source", info.source.url))
                 self._count(leaf, info.display_title, info.unread, bool(info.state.last_error))
                 leaves.append(leaf)
-            topics_of = (topics[path] for path in paths_of[info.source.url])
+            topics_of = (nodes[path] for path in paths_of[info.source.url])
             self._counting[info.source.url] = [*topics_of, *leaves]
+        for folder in topics:
+            if folder:
+                topic(folder)
         self.root.expand()
         if chosen is not None:
             self.select(chosen, occurrence)
@@ -111,6 +121,17 @@ class Sidebar(Tree[Place]):
         node = next((n for n in _walk(self.root) if n.data == place), None)
         counted = self._counted.get(node.id) if node is not None else None
         return counted[0] if counted else place.value
+
+    def topic_of(self, place: Place) -> str:
+        """The topic path `place` is in: a topic's own, a source's where the tree shows it
+        (under the cursor, else its first place); "" for anything else (and Unfiled)."""
+        if place.kind == "topic":
+            return place.value
+        node = self._here(place) if place.kind == "source" else None
+        parent = node.parent if node is not None else None
+        if parent is None or parent.data is None or parent.data.kind != "topic":
+            return ""
+        return parent.data.value
 
     def adjust_unread(self, changes: Mapping[str, int]) -> None:
         """Unread counts moved by entries read here (a change per source URL)."""
