@@ -3,6 +3,7 @@ find it, ranked by how often the phrase itself is there; nothing else changes.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from whoosh import query as Q
 from aggregator.config import load_settings
 from aggregator.index import Index, Stored, pairs
 from aggregator.index.ranking import Ranker
-from aggregator.library import open_library
+from aggregator.library import Library, open_library
 from aggregator.models import EntryDraft, IndexDoc
 from aggregator.search import parse_query
 from tests.test_index import FEED, make_home
@@ -151,7 +152,23 @@ def test_an_index_chooses_again_once_it_outgrows_a_choice_from_few_entries(
     assert pairs.outgrown(common, sampled, entries) is due
 
 
-def test_a_library_that_started_small_chooses_its_pairs_as_it_grows(tmp_path: Path):
+@pytest.mark.parametrize(
+    ("indexed", "due"),
+    [
+        (150, True),  # a big list added to a small library: its 150 are indexed again
+        (pairs.REWRITE_MOST, True),
+        (pairs.REWRITE_MOST + 1, False),  # what would be indexed again is too much
+    ],
+)
+def test_a_library_growing_past_the_bound_at_once_is_rewritten_for_what_it_held(
+    indexed: int, due: bool
+):
+    assert pairs.outgrown(frozenset(), 150, 10 * pairs.REWRITE_MOST, indexed) is due
+
+
+def _growing(tmp_path: Path) -> tuple[Library, Callable[[int], int], Callable[[], object]]:
+    """A library of one feed, a way to store its stories up to a number and index them,
+    and the content field as the index last committed it."""
     home, opml = make_home(tmp_path)
     library = open_library(load_settings(data_dir=str(home), opml=str(opml)))
     texts = [d.text for d in make_docs(300, seed=9)]
@@ -169,6 +186,28 @@ def test_a_library_that_started_small_chooses_its_pairs_as_it_grows(tmp_path: Pa
 
     def content() -> object:  # the schema as committed, read afresh
         return Index(library.settings.index_dir).whoosh.schema["content"]
+
+    return library, grow, content
+
+
+def test_a_list_added_to_a_small_library_is_indexed_in_a_rewrite_that_chooses_pairs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A library of one feed that takes in a list of many in one fetch went past
+    REWRITE_MOST in that fetch: its index was never rewritten, and phrases of common words
+    stayed slow until a `reindex`. Now the rewrite takes the place of indexing the batch."""
+    monkeypatch.setattr(pairs, "REWRITE_MOST", 100)  # 300 entries stand for a big list
+    library, grow, content = _growing(tmp_path)
+    assert grow(50) == 50
+    assert not pairs.common_of(content())
+    assert grow(300) == 250
+    assert "the" in pairs.common_of(content()) and pairs.sampled_of(content()) == 300
+    assert library.stats().pending_index == 0
+    assert library.search('"of the"', limit=1).total > 0
+
+
+def test_a_library_that_started_small_chooses_its_pairs_as_it_grows(tmp_path: Path):
+    library, grow, content = _growing(tmp_path)
 
     def phrase() -> tuple[int, set[str]]:
         found = library.search('"of the"', limit=500)

@@ -97,13 +97,15 @@ class Index:
     def segment_count(self) -> int:
         return len(self._ix._segments())
 
-    def pairs_outgrown(self) -> bool:
-        """Whether the index has outgrown the entries its common words were chosen from
-        (`pairs.outgrown`): `reindex` would choose them again."""
+    def pairs_outgrown(self, entries: int | None = None) -> bool:
+        """Whether the index has outgrown the entries its common words were chosen from, or
+        will have once it holds `entries` (`pairs.outgrown`): rewritten whole, it would
+        choose them again."""
         toc = TOC.read(self._ix.storage, INDEX_NAME)  # the schema as last committed
         field = toc.schema["content"]
-        entries = sum(segment.doc_count() for segment in toc.segments)
-        return outgrown(common_of(field), sampled_of(field), entries)
+        indexed = sum(segment.doc_count() for segment in toc.segments)
+        wanted = indexed if entries is None else entries
+        return outgrown(common_of(field), sampled_of(field), wanted, indexed)
 
     def size_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.directory.iterdir() if p.is_file())

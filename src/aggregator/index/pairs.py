@@ -69,20 +69,25 @@ def sampled_of(field: Any) -> int | None:
     return getattr(field, "sampled", None)
 
 
-def outgrown(common: frozenset[str], sampled: int | None, entries: int) -> bool:
-    """Whether an index of `entries` should choose its common words again.
+def outgrown(
+    common: frozenset[str], sampled: int | None, entries: int, indexed: int | None = None
+) -> bool:
+    """Whether an index should choose its common words again once it holds the library's
+    `entries`; `indexed`: the entries it holds now (all of them, by default).
 
     A library that starts with one feed has too few entries to choose from, or a choice that
     says more about that feed than about the library it becomes; rewriting it whole is cheap
     while it is small, and each rewrite is from at least GROWTH times as many entries, so the
-    rewrites cost at most a ninth of what indexing them cost.
+    rewrites cost at most a ninth of what indexing them cost. Done in place of indexing the
+    entries that take the library there (a list of a hundred feeds added to one), it costs
+    only the entries indexed before: more than REWRITE_MOST of those is left to `reindex`.
     """
     if sampled is None:  # kept since: an index with words had enough, one without did not
         sampled = SAMPLE if common else 0
     if sampled >= SAMPLE:
         return False
     due = LEAST_SAMPLE if sampled < LEAST_SAMPLE else GROWTH * sampled
-    return due <= entries <= REWRITE_MOST
+    return due <= entries and (entries if indexed is None else indexed) <= REWRITE_MOST
 
 
 def pair_counts(terms: Sequence[str], common: frozenset[str]) -> Counter[str]:
