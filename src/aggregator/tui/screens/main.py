@@ -230,6 +230,10 @@ class MainScreen(AppScreen):
         row = self.query_one(EntryList).current
         if row is None:
             return
+        if self._preview is not None:
+            # A preview still to come would replace this load (one entry load at a time) and
+            # the entry opened would stay unread: Enter pressed within the preview's delay.
+            self._preview.stop()
         self.reading = True
         self._layout()
         self.load_entry(row.id, mark_read=True)
