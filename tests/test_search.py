@@ -914,6 +914,20 @@ def test_snippet_picks_the_window_with_the_match():
     assert snippet("", {"hospit"}) == ("", [])
 
 
+def test_snippet_opens_where_the_terms_meet_not_at_a_lone_earlier_match():
+    """A lone `federal` twenty words before `federal report` opened the snippet, so a
+    one-line result (the UI's list) showed the lone word and never the phrase."""
+    words = [f"filler{i}" for i in range(100)]
+    words[30], words[50], words[51] = "federal", "federal", "report"
+    text, spans = snippet(" ".join(words), {"feder", "report"}, words=36)
+    assert text.startswith("… filler46 filler47 filler48 filler49 federal report")
+    assert [text[a:b] for a, b in spans] == ["federal", "report"]
+    words[52] = "federal"  # a phrase opening the window stays whole
+    words[30] = "filler30"
+    text, _ = snippet(" ".join(words), {"feder", "report"}, words=36)
+    assert text.startswith("… filler46 filler47 filler48 filler49 federal report federal")
+
+
 # -- parse_query -------------------------------------------------------------------------------
 
 

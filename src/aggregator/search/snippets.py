@@ -53,14 +53,25 @@ def _best_window(matched: list[tuple[int, str]], total: int, words: int) -> int:
     """Start of the window of `words` words with the most distinct terms, then most matches."""
     if not matched:
         return 0
-    best_start, best_score = 0, (-1, -1)
+    best: list[tuple[int, str]] = []
+    best_score = (-1, -1)
     right = 0
     for left_index, (left, _) in enumerate(matched):
         while right < len(matched) and matched[right][0] < left + words:
             right += 1
         inside = matched[left_index:right]
-        score = (len({term for _, term in inside}), len(inside))
+        score = (len(_terms(inside)), len(inside))
         if score > best_score:
-            best_start, best_score = left, score
+            best, best_score = inside, score
+    # The window opens where its terms meet: a match whose term comes again later in it,
+    # and that is not followed by the next match (a phrase), is passed over. A front end
+    # showing one line of the snippet then shows `federal report`, not a lone `federal`
+    # twenty words before it.
+    while len(best) > 1 and best[1][0] != best[0][0] + 1 and best[0][1] in _terms(best[1:]):
+        best = best[1:]
     # Give the first match a little context before it.
-    return max(0, min(best_start - 4, total - words))
+    return max(0, min(best[0][0] - 4, total - words))
+
+
+def _terms(matched: list[tuple[int, str]]) -> set[str]:
+    return {term for _, term in matched}
