@@ -29,7 +29,14 @@ from whoosh.index import TOC, LockError
 from aggregator.errors import IndexLockedError, StoreError
 from aggregator.index import NO_TOPIC
 from aggregator.index.analysis import category_keywords, fold, make_schema
-from aggregator.index.pairs import SAMPLE, choose_common, common_of, outgrown, sampled_of
+from aggregator.index.pairs import (
+    SAMPLE,
+    choose_common,
+    common_of,
+    outgrown,
+    sampled_of,
+    settled,
+)
 from aggregator.index.segments import BulkWriter, write_segment
 from aggregator.index.storage import read_in_place
 from aggregator.index.version import INDEX_NAME, SCHEMA_VERSION, VERSION_FILE, looks_current
@@ -97,15 +104,17 @@ class Index:
     def segment_count(self) -> int:
         return len(self._ix._segments())
 
-    def pairs_outgrown(self, entries: int | None = None) -> bool:
+    def pairs_outgrown(self, entries: Callable[[], int] | None = None) -> bool:
         """Whether the index has outgrown the entries its common words were chosen from, or
-        will have once it holds `entries` (`pairs.outgrown`): rewritten whole, it would
-        choose them again."""
+        will have once it holds the library's `entries` (`pairs.outgrown`; counted only
+        for a choice not settled yet): rewritten whole, it would choose them again."""
         toc = TOC.read(self._ix.storage, INDEX_NAME)  # the schema as last committed
         field = toc.schema["content"]
+        common, sampled = common_of(field), sampled_of(field)
         indexed = sum(segment.doc_count() for segment in toc.segments)
-        wanted = indexed if entries is None else entries
-        return outgrown(common_of(field), sampled_of(field), wanted, indexed)
+        if settled(common, sampled):
+            return False
+        return outgrown(common, sampled, indexed if entries is None else entries(), indexed)
 
     def size_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.directory.iterdir() if p.is_file())

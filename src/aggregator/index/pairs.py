@@ -82,12 +82,22 @@ def outgrown(
     entries that take the library there (a list of a hundred feeds added to one), it costs
     only the entries indexed before: more than REWRITE_MOST of those is left to `reindex`.
     """
-    if sampled is None:  # kept since: an index with words had enough, one without did not
-        sampled = SAMPLE if common else 0
+    sampled = _sampled(common, sampled)
     if sampled >= SAMPLE:
         return False
     due = LEAST_SAMPLE if sampled < LEAST_SAMPLE else GROWTH * sampled
     return due <= entries and (entries if indexed is None else indexed) <= REWRITE_MOST
+
+
+def settled(common: frozenset[str], sampled: int | None) -> bool:
+    """Whether the choice was made from a whole sample: no growth asks for it again."""
+    return _sampled(common, sampled) >= SAMPLE
+
+
+def _sampled(common: frozenset[str], sampled: int | None) -> int:
+    if sampled is None:  # kept since: an index with words had enough, one without did not
+        return SAMPLE if common else 0
+    return sampled
 
 
 def pair_counts(terms: Sequence[str], common: frozenset[str]) -> Counter[str]:

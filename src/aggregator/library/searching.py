@@ -101,8 +101,8 @@ class Searching:
         queued = self.store.pending_index_count()
         if not queued:
             return 0
-        entries = self.store.entry_totals()[0]
-        return queued if self._open_index().pairs_outgrown(entries) else 0
+        grown = self._open_index().pairs_outgrown(lambda: self.store.entry_totals()[0])
+        return queued if grown else 0
 
     def catch_up(self, progress: ProgressFn | None = None) -> int:
         """Apply what a crash, an interrupted fetch or a new index format left queued, giving
