@@ -111,9 +111,9 @@ class Index:
         toc = TOC.read(self._ix.storage, INDEX_NAME)  # the schema as last committed
         field = toc.schema["content"]
         common, sampled = common_of(field), sampled_of(field)
-        indexed = sum(segment.doc_count() for segment in toc.segments)
         if settled(common, sampled):
-            return False
+            return False  # (before the library's entries are counted: no count needed)
+        indexed = sum(segment.doc_count() for segment in toc.segments)
         return outgrown(common, sampled, indexed if entries is None else entries(), indexed)
 
     def size_bytes(self) -> int:

@@ -82,9 +82,9 @@ def outgrown(
     entries that take the library there (a list of a hundred feeds added to one), it costs
     only the entries indexed before: more than REWRITE_MOST of those is left to `reindex`.
     """
-    sampled = _sampled(common, sampled)
-    if sampled >= SAMPLE:
+    if settled(common, sampled):
         return False
+    sampled = _sampled(common, sampled)
     due = LEAST_SAMPLE if sampled < LEAST_SAMPLE else GROWTH * sampled
     return due <= entries and (entries if indexed is None else indexed) <= REWRITE_MOST
 

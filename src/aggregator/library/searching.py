@@ -79,30 +79,27 @@ class Searching:
             self._writing.acquire()
         try:
             self._wanted.clear()
-            queued = self._grown_past_pairs()
-            if queued:  # indexed whole in one rewrite, which chooses the common words again
+            if self._outgrows_pairs():  # indexed whole, choosing the common words again
+                queued = self.store.pending_index_count()
                 return queued if self._rebuild(progress) else 0
-            applied = self._drain(progress, wait_s=wait_s, fresh=fresh)
-            if applied and self._index is not None and self._index.pairs_outgrown():
-                self._rebuild(progress)  # the library has outgrown its first few entries
-            return applied
+            return self._drain(progress, wait_s=wait_s, fresh=fresh)
         finally:
             self._writing.release()
 
-    def _grown_past_pairs(self) -> int:
-        """The changes queued, when they take the library past the entries the index's
-        common words should be chosen again at (a list of feeds added to a library of a
-        few): rewriting the index whole then costs only what it held before, where applying
-        them first and then rewriting would index them twice. Else 0."""
+    def _outgrows_pairs(self) -> bool:
+        """Whether what is queued takes the library past the entries the index's common
+        words should be chosen again at (`pairs.outgrown`: from a few entries, or a list of
+        feeds added to a library of one). Rewriting the index whole in place of applying
+        the queue costs only what the index held before; applying it first and rewriting
+        after would index it twice. A new index needs no rewrite: its first batch of up to
+        INDEX_BATCH entries chooses, from all of them when there are no more."""
         from aggregator.index.version import looks_current
 
         if self._index is None and not looks_current(self.settings.index_dir):
-            return 0  # a new index: its first batch chooses
-        queued = self.store.pending_index_count()
-        if not queued:
-            return 0
-        grown = self._open_index().pairs_outgrown(lambda: self.store.entry_totals()[0])
-        return queued if grown else 0
+            return False
+        if not self.store.pending_index_count():
+            return False
+        return self._open_index().pairs_outgrown(lambda: self.store.entry_totals()[0])
 
     def catch_up(self, progress: ProgressFn | None = None) -> int:
         """Apply what a crash, an interrupted fetch or a new index format left queued, giving

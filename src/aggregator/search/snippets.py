@@ -50,7 +50,8 @@ def snippet(
 
 
 def _best_window(matched: list[tuple[int, str]], total: int, words: int) -> int:
-    """Start of the window of `words` words with the most distinct terms, then most matches."""
+    """Start of the window of `words` words with the most distinct terms, then most matches,
+    opened where its terms meet."""
     if not matched:
         return 0
     best: list[tuple[int, str]] = []

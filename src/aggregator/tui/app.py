@@ -353,7 +353,8 @@ class AggregatorApp(App[str | None]):
 
     def action_add_source(self) -> None:
         topic = self.main.topic_in_focus()
-        self.add_source(typed=SourceForm("", "", topic, False, "") if topic else None)
+        start = SourceForm(url="", title="", category=topic, full_text=False, selector="")
+        self.add_source(typed=start if topic else None)
 
     def add_source(
         self, then: Callable[[], object] | None = None, typed: SourceForm | None = None

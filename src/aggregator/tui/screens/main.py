@@ -114,11 +114,15 @@ class MainScreen(AppScreen):
 
     def _preview_now(self) -> None:
         """Show the entry under the cursor beside the list, without waiting for it to rest."""
-        if self._preview is not None:
-            self._preview.stop()
+        self._cancel_preview()
         row = self.query_one(EntryList).current
         if row is not None:
             self.load_entry(row.id, mark_read=False)
+
+    def _cancel_preview(self) -> None:
+        """The entry load the cursor's last move set off, if it has not started, is not."""
+        if self._preview is not None:
+            self._preview.stop()
 
     def _layout(self) -> None:
         wide = self.size.width >= WIDE
@@ -199,8 +203,7 @@ class MainScreen(AppScreen):
         """In the wide layout the reader follows the cursor, once the cursor rests: moving
         through the list never waits for an article to render. An empty list (no results)
         empties it: an article left there would read as one of them."""
-        if self._preview is not None:
-            self._preview.stop()
+        self._cancel_preview()
         entries = self.query_one(EntryList)
         result = self.search_result
         if (
@@ -230,10 +233,9 @@ class MainScreen(AppScreen):
         row = self.query_one(EntryList).current
         if row is None:
             return
-        if self._preview is not None:
-            # A preview still to come would replace this load (one entry load at a time) and
-            # the entry opened would stay unread: Enter pressed within the preview's delay.
-            self._preview.stop()
+        # A preview still to come would replace this load (one entry load at a time) and the
+        # entry opened would stay unread: Enter pressed within the preview's delay.
+        self._cancel_preview()
         self.reading = True
         self._layout()
         self.load_entry(row.id, mark_read=True)
