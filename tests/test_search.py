@@ -928,6 +928,20 @@ def test_snippet_opens_where_the_terms_meet_not_at_a_lone_earlier_match():
     assert text.startswith("… filler46 filler47 filler48 filler49 federal report federal")
 
 
+def test_a_snippet_near_the_end_of_the_text_opens_after_a_lone_earlier_match():
+    """Near the text's end, the window is filled with the words before the phrase, but
+    not so far back that it opens on a lone match the phrase was chosen over."""
+    words = [f"filler{i}" for i in range(100)]
+    words[75], words[95], words[96] = "federal", "federal", "report"
+    text, spans = snippet(" ".join(words), {"feder", "report"}, words=36)
+    assert text.startswith("… filler76 filler77")  # not "… federal filler76" nor earlier
+    assert text.endswith("federal report filler97 filler98 filler99")
+    assert [text[a:b] for a, b in spans] == ["federal", "report"]
+    words[75] = "filler75"  # with nothing before it, the window is filled as before
+    text, _ = snippet(" ".join(words), {"feder", "report"}, words=36)
+    assert text.startswith("… filler64 filler65")
+
+
 # -- parse_query -------------------------------------------------------------------------------
 
 

@@ -70,8 +70,11 @@ def _best_window(matched: list[tuple[int, str]], total: int, words: int) -> int:
     # twenty words before it.
     while len(best) > 1 and best[1][0] != best[0][0] + 1 and best[0][1] in _terms(best[1:]):
         best = best[1:]
-    # Give the first match a little context before it.
-    return max(0, min(best[0][0] - 4, total - words))
+    # Give the first match a little context before it. Near the text's end the window is
+    # filled with words from before it, but opens after the last match it was chosen over.
+    first = best[0][0]
+    passed = [at for at, _ in matched if at < first]
+    return max(0, min(first - 4, max(total - words, passed[-1] + 1 if passed else 0)))
 
 
 def _terms(matched: list[tuple[int, str]]) -> set[str]:
