@@ -125,6 +125,7 @@ def test_a_version_1_library_is_migrated_and_keeps_its_entries(tmp_path: Path):
     conn.executescript(
         """DROP INDEX entry_by_date; DROP INDEX entry_by_source;
            CREATE INDEX entry_by_source ON entry (source_url, published DESC);
+           ALTER TABLE entry DROP COLUMN enclosures;
            PRAGMA user_version = 1;"""
     )
     conn.close()
@@ -143,6 +144,8 @@ def test_a_version_1_library_is_migrated_and_keeps_its_entries(tmp_path: Path):
 
 def _mark_version(path: Path, version: int) -> None:
     conn = sqlite3.connect(path)
+    if version < 5:
+        conn.execute("ALTER TABLE entry DROP COLUMN enclosures")
     conn.execute(f"PRAGMA user_version = {version}")
     conn.commit()
     conn.close()

@@ -26,12 +26,12 @@ from rich.style import Style
 from rich.table import Table
 from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Input, Markdown, Static
 from textual.worker import WorkerCancelled
 
 from aggregator.config import Settings, load_settings
 from aggregator.library import Library, open_library
-from aggregator.models import EntryDraft, Source
+from aggregator.models import Enclosure, EntryDraft, Source
 from aggregator.sources import read_opml_file, save_opml
 from aggregator.tui.app import AggregatorApp
 from aggregator.tui.screens.confirm import ConfirmScreen
@@ -993,6 +993,34 @@ def test_o_opens_http_links_in_the_browser(library, monkeypatch):
         await pilot.press("o")  # wide: the link of the entry beside the list
         await settle(pilot)
         assert opened == ["https://example.org/trial"]
+
+    drive(AggregatorApp(settings, library=lib), script)
+
+
+def test_shift_o_opens_the_entry_s_attached_file_listed_under_its_text(library, monkeypatch):
+    settings, lib = library
+    trial = ENTRIES[ONC][0]
+    episode = Enclosure("https://cdn.example.org/trial.mp3", "audio/mpeg", 12_000_000, 1800)
+    lib.store.upsert_entries(ONC, [replace(trial, enclosures=(episode,), fingerprint="files")])
+    opened: list[str] = []
+    monkeypatch.setattr(webbrowser, "open", lambda url, *a, **k: opened.append(url) or True)
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        notes = record_notes(app)
+        await pilot.press("j")
+        assert await previewed(pilot) == trial.title
+        shown = app.main.query_one(Reader).query_one(Markdown).source
+        assert shown.endswith(
+            "- [trial.mp3](https://cdn.example.org/trial.mp3) · audio/mpeg · 12.0 MB · 30:00\n"
+        )
+        await pilot.press("O")
+        await settle(pilot)
+        assert opened == [episode.url]
+        await pilot.press("j")
+        assert await previewed(pilot) == ORDER[2]
+        await pilot.press("O")
+        await settle(pilot)
+        assert opened == [episode.url] and "This entry has no attached file." in notes
 
     drive(AggregatorApp(settings, library=lib), script)
 

@@ -341,7 +341,7 @@ def read(obj: Context, entry_id: str, fmt: str) -> None:
     if fmt == "json":
         _print_json(entry_json(entry))
     else:
-        click.echo(render_entry(entry, markdown=fmt == "markdown"))
+        click.echo(render_entry(entry, markdown=fmt == "markdown"), nl=False)  # (it ends a line)
 
 
 @cli.command()

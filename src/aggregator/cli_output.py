@@ -245,6 +245,16 @@ def entry_json(entry: Entry) -> dict[str, Any]:
         "full_text": entry.full_text,
         "read": entry.read,
         "starred": entry.starred,
+        "enclosures": [
+            {
+                "url": f.url,
+                "type": f.type,
+                "length": f.length,
+                "duration": f.duration,
+                "title": f.title,
+            }
+            for f in entry.enclosures
+        ],
     }
 
 
@@ -270,14 +280,17 @@ def render_entry(entry: Entry, *, markdown: bool) -> str:
         note = "(partial: the full article could not be fetched; this is what the feed gave)"
     elif entry.full_text == "pending":
         note = "(a teaser: the full article will be fetched on the next run)"
-    body = entry.markdown if markdown else entry.text
     title = entry.title or "(untitled)"
     head = [f"# {title}" if markdown else title, "", meta]
     if entry.url:
         head.append(f"<{entry.url}>" if markdown else entry.url)
     if note:
         head += ["", note]
-    return "\n".join([*head, "", body.strip() or entry.summary]).rstrip() + "\n"
+    if markdown:  # (the Markdown lists the entry's files under its text)
+        return "\n".join([*head, "", entry.markdown.strip() or entry.summary]).rstrip() + "\n"
+    files = [f"{f.url} ({f.describe()})" for f in entry.enclosures]
+    tail = ["", "Attachments:", *files] if files else []
+    return "\n".join([*head, "", entry.text.strip() or entry.summary, *tail]).rstrip() + "\n"
 
 
 # -- search ------------------------------------------------------------------------------------

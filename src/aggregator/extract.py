@@ -15,6 +15,7 @@ import logging
 import re
 import threading
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +24,7 @@ from urllib.parse import urljoin, urlsplit
 import lxml.html
 from lxml import etree
 
+from aggregator.models import Enclosure
 from aggregator.sanitize import drop_control_references, one_line, strip_controls
 
 _DROP = (
@@ -237,6 +239,25 @@ _URL_ENCODED = str.maketrans({c: f"%{ord(c):02X}" for c in "()<> "})
 
 def _brackets_escaped(text: str) -> str:
     return text.replace("[", "\\[").replace("]", "\\]") if text else text
+
+
+def enclosures_markdown(files: Sequence[Enclosure]) -> str:
+    """The files an entry carries, as links under its text: each named, with its type,
+    size and length. Their names and types are the feed's text, so escaped."""
+    lines = []
+    for file in files:
+        url = _safe_url(file.url, "")
+        if url:
+            lines.append(f"- [{_literal(file.name)}]({url}) · {_literal(file.describe())}")
+    return "**Attachments**\n\n" + "\n".join(lines) + "\n" if lines else ""
+
+
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+
+
+def _literal(text: str) -> str:
+    """Text that Markdown shows as written: no emphasis, link or HTML made of it."""
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", strip_controls(one_line(text)))
 
 
 # -- article pages -----------------------------------------------------------------------------

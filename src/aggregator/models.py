@@ -177,6 +177,53 @@ class Stats:
 
 
 @dataclass(frozen=True, slots=True)
+class Enclosure:
+    """A file an entry carries: a podcast's episode, a video, a PDF (RSS `<enclosure>`,
+    Atom's `rel="enclosure"` links, Media RSS audio and video, JSON Feed attachments)."""
+
+    url: str
+    type: str = ""
+    """Its media type as the feed gave it ("audio/mpeg"); "" when it gave none."""
+    length: int = 0
+    """Bytes, as the feed gave them; 0 when unknown (feeds often say 0 or nothing)."""
+    duration: int = 0
+    """Seconds; 0 when unknown."""
+    title: str = ""
+
+    def describe(self) -> str:
+        """What a reader shows beside the link: `audio/mpeg · 34.2 MB · 1:02:03`."""
+        parts = [self.type or "file"]
+        if self.length > 0:
+            parts.append(_size(self.length))
+        if self.duration > 0:
+            minutes, seconds = divmod(self.duration, 60)
+            hours, minutes = divmod(minutes, 60)
+            parts.append(
+                f"{hours}:{minutes:02}:{seconds:02}" if hours else f"{minutes}:{seconds:02}"
+            )
+        return " · ".join(parts)
+
+    @property
+    def name(self) -> str:
+        """Its title, else the file name its address ends in."""
+        if self.title:
+            return self.title
+        path = urlsplit(self.url).path.rstrip("/")
+        return path.rsplit("/", 1)[-1] or self.url
+
+
+def _size(length: int) -> str:
+    if length < 1000:
+        return f"{length} bytes"
+    value, unit = length / 1000, "kB"
+    for larger in ("MB", "GB"):
+        if value < 999.95:  # (what would print as 1000.0 is the next unit's 1.0)
+            break
+        value, unit = value / 1000, larger
+    return f"{value:.1f} {unit}"
+
+
+@dataclass(frozen=True, slots=True)
 class EntryDraft:
     """An entry as a parser or scraper produced it, before the store gives it an id.
 
@@ -200,6 +247,7 @@ class EntryDraft:
     """Plain text of the content, for the index and snippets."""
     full_text: FullTextStatus = "feed"
     fingerprint: str = ""
+    enclosures: tuple[Enclosure, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +277,7 @@ class Entry:
     source_title: str = ""
     category: str = ""
     tags: tuple[str, ...] = field(default=())
+    enclosures: tuple[Enclosure, ...] = ()
 
     @property
     def partial(self) -> bool:

@@ -13,7 +13,7 @@ import html
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
@@ -23,10 +23,12 @@ import feedparser
 import feedparser.api
 
 from aggregator.errors import FeedError
-from aggregator.models import EntryDraft
+from aggregator.models import Enclosure, EntryDraft
 from aggregator.sanitize import one_line, strip_controls
 
 SUMMARY_CHARS = 600
+ENCLOSURES_MOST = 20
+"""Files kept per entry: a feed may list hundreds; no reader shows them all."""
 _TRACKING_PARAMS = re.compile(
     r"^(utm_\w+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|igshid|_hsenc|_hsmi)$"
 )
@@ -137,9 +139,91 @@ def _feedparser_entry(e: Any, feed_url: str, site: str, feed_author: str = "") -
     body, base = _best_content(e, summary_html, link or site or feed_url)
     guid = one_line(get(e, "id") or "") or link or _hash_guid(title, published or updated)
     author = one_line(get(e, "author") or "") or feed_author
+    files = _feedparser_enclosures(e, link or site or feed_url)
     return _draft(
-        guid, link, title, author, published or updated, updated, summary_html, body, base
+        guid, link, title, author, published or updated, updated, summary_html, body, base, files
     )
+
+
+def _feedparser_enclosures(e: Any, base: str) -> tuple[Enclosure, ...]:
+    """RSS enclosures and Atom's enclosure links, then Media RSS
+    audio and video it does not list there; the episode's `itunes:duration` goes to the
+    first audio or video file that has no duration of its own."""
+    get = dict.get
+    found: dict[str, Enclosure] = {}
+    for item in get(e, "links") or []:  # (feedparser's `enclosures` is made from these)
+        if get(item, "rel") == "enclosure":
+            _add_enclosure(found, base, get(item, "href"), get(item, "type"), get(item, "length"))
+    for item in get(e, "media_content") or []:
+        kind = one_line(str(get(item, "type") or "")).lower()
+        medium = str(get(item, "medium") or "").lower()
+        if medium in ("audio", "video") or kind.startswith(("audio/", "video/")):
+            _add_enclosure(
+                found,
+                base,
+                get(item, "url"),
+                kind,
+                get(item, "filesize") or get(item, "length"),
+                get(item, "duration"),
+            )
+    files = tuple(found.values())
+    duration = _seconds(get(e, "itunes_duration"))
+    for i, file in enumerate(files):
+        if file.type.startswith(("audio/", "video/")):
+            if duration and not file.duration:
+                files = (*files[:i], replace(file, duration=duration), *files[i + 1 :])
+            break
+    return files
+
+
+def _add_enclosure(
+    found: dict[str, Enclosure],
+    base: str,
+    url: object,
+    kind: object,
+    length: object,
+    duration: object = None,
+    title: object = "",
+) -> None:
+    address = _http_url(str(url or ""), base)  # a file: or data: enclosure is never kept
+    if not address or address in found or len(found) >= ENCLOSURES_MOST:
+        return
+    found[address] = Enclosure(
+        url=address,
+        type=one_line(str(kind or "")).lower()[:100],
+        length=_count(length),
+        duration=_seconds(duration),
+        title=one_line(str(title or ""))[:300],
+    )
+
+
+def _count(value: object) -> int:
+    """A whole number of bytes or seconds as a feed writes it ("54919661", 12000000.0), else
+    0: a feed's "", "unknown" or -1 says nothing."""
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int | float):
+        number = value
+    else:
+        try:
+            number = float(str(value or "").strip())
+        except ValueError:
+            return 0
+    return int(number) if 0 < number < 2**53 else 0
+
+
+def _seconds(value: object) -> int:
+    """A duration: seconds, or `H:MM:SS` / `MM:SS` as iTunes writes it."""
+    text = str(value or "").strip()
+    if ":" not in text:
+        return _count(text if text else value)
+    parts = text.split(":")
+    if len(parts) > 3 or not all(p.strip().isdigit() for p in parts):
+        return 0
+    total = 0
+    for part in parts:
+        total = total * 60 + int(part)
+    return total if total < 2**31 else 0
 
 
 def _best_content(e: Any, summary_html: str, fallback_base: str) -> tuple[str, str]:
@@ -204,8 +288,30 @@ def _json_entry(item: dict[str, Any], base: str, site: str, feed_authors: str) -
     summary = str(item.get("summary") or "")
     guid = one_line(str(item.get("id") or "")) or link or _hash_guid(title, published)
     author = _json_authors(item) or feed_authors
+    files: dict[str, Enclosure] = {}
+    attachments = item.get("attachments")
+    for a in attachments if isinstance(attachments, list) else []:
+        if isinstance(a, dict):
+            _add_enclosure(
+                files,
+                link or base,
+                a.get("url"),
+                a.get("mime_type"),
+                a.get("size_in_bytes"),
+                a.get("duration_in_seconds"),
+                a.get("title"),
+            )
     return _draft(
-        guid, link, title, author, published or updated, updated, summary, body, link or base
+        guid,
+        link,
+        title,
+        author,
+        published or updated,
+        updated,
+        summary,
+        body,
+        link or base,
+        tuple(files.values()),
     )
 
 
@@ -234,15 +340,17 @@ def _draft(
     summary_html: str,
     body: str,
     base: str,
+    enclosures: tuple[Enclosure, ...] = (),
 ) -> EntryDraft:
     body = strip_controls(body)
     summary = _summary(summary_html or body)
     stored_html = f'<base href="{html.escape(base, quote=True)}">{body}' if body and base else body
+    said = [guid, link, title, author, str(published), str(updated), summary, body]
+    # (Files are hashed only when there are some: entries without any keep the fingerprint
+    # they were stored with before files were read, and are not rewritten for it.)
+    said += [f"{f.url} {f.type} {f.length} {f.duration} {f.title}" for f in enclosures]
     fingerprint = hashlib.blake2b(
-        "\x1f".join(
-            (guid, link, title, author, str(published), str(updated), summary, body)
-        ).encode("utf-8", "surrogatepass"),
-        digest_size=12,
+        "\x1f".join(said).encode("utf-8", "surrogatepass"), digest_size=12
     ).hexdigest()
     return EntryDraft(
         guid=guid,
@@ -255,6 +363,7 @@ def _draft(
         summary=summary,
         html=stored_html,
         fingerprint=fingerprint,
+        enclosures=enclosures,
     )
 
 

@@ -125,7 +125,8 @@ class Library(SourceList, Fetching, Searching):
     # -- reading -----------------------------------------------------------------------------
 
     def entry(self, entry_id: str) -> Entry:
-        """A stored entry with its Markdown (made from its HTML the first time it is read)."""
+        """A stored entry with its Markdown (made from its HTML the first time it is read,
+        then kept; the list of its files is added each time, so a changed list shows)."""
         from aggregator import extract
 
         eid = entry_id.strip().lower()
@@ -138,6 +139,9 @@ class Library(SourceList, Fetching, Searching):
             )
             self.store.set_markdown(entry.id, markdown)
             entry = replace(entry, markdown=markdown)
+        if entry.enclosures:
+            files = extract.enclosures_markdown(entry.enclosures)
+            entry = replace(entry, markdown="\n".join(filter(None, (entry.markdown, files))))
         return entry
 
     def entries(self, view: View | None = None, limit: int | None = None) -> list[EntryRow]:

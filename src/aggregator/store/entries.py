@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from aggregator.errors import EntryNotFoundError
-from aggregator.models import FIRST_WORDS, Entry, EntryDraft, EntryRow, IndexDoc, View
+from aggregator.models import FIRST_WORDS, Enclosure, Entry, EntryDraft, EntryRow, IndexDoc, View
 from aggregator.store.database import Database, from_db, now_db, select_in, to_db
 
 
@@ -55,14 +56,14 @@ _ENTRY_COLUMNS = """e.id, e.source_url, e.guid, e.url, e.canonical_url, e.title,
     e.published, e.updated, e.summary, e.content_html, e.content_markdown, e.content_text,
     e.full_text,
     COALESCE(f.read, 0), COALESCE(f.starred, 0), COALESCE(NULLIF(s.title, ''), s.feed_title),
-    s.category, e.first_seen"""
+    s.category, e.first_seen, e.enclosures"""
 _ENTRY_FROM = """entry AS e
     LEFT JOIN entry_flags AS f ON f.entry_id = e.id
     LEFT JOIN source AS s ON s.url = e.source_url"""
 _NEW_ENTRY = """INSERT INTO entry (id, source_url, guid, url, canonical_url, title, author,
-    published, updated, summary, content_html, content_text, full_text, content_hash,
-    first_seen, last_seen)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+    published, updated, summary, content_html, content_text, full_text, enclosures,
+    content_hash, first_seen, last_seen)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 # A changed teaser whose article was fetched before keeps that article while the page is
 # checked again (a conditional GET: usually a 304, and then nothing is lost or refetched).
 _CHANGED_ENTRY = """UPDATE entry SET
@@ -76,7 +77,7 @@ _CHANGED_ENTRY = """UPDATE entry SET
                             THEN content_markdown ELSE '' END,
     url = :url, canonical_url = :canonical_url, title = :title, author = :author,
     published = :published, updated = :updated, summary = :summary, full_text = :full_text,
-    content_hash = :hash, last_seen = :seen, extract_attempts = 0
+    enclosures = :enclosures, content_hash = :hash, last_seen = :seen, extract_attempts = 0
     WHERE id = :id"""
 
 
@@ -349,6 +350,7 @@ def _changed(draft: EntryDraft, eid: str, digest: str, stamp: str) -> dict[str, 
         "html": draft.html,
         "text": draft.text,
         "full_text": draft.full_text,
+        "enclosures": _enclosures_db(draft.enclosures),
         "hash": digest,
         "seen": stamp,
     }
@@ -366,7 +368,26 @@ def _content(draft: EntryDraft) -> tuple[object, ...]:
         draft.html,
         draft.text,
         draft.full_text,
+        _enclosures_db(draft.enclosures),
     )
+
+
+def _enclosures_db(files: tuple[Enclosure, ...]) -> str:
+    if not files:
+        return ""
+    return json.dumps([[f.url, f.type, f.length, f.duration, f.title] for f in files])
+
+
+def _enclosures(value: str) -> tuple[Enclosure, ...]:
+    if not value:
+        return ()
+    try:
+        return tuple(
+            Enclosure(str(url), str(kind), int(length), int(duration), str(title))
+            for url, kind, length, duration, title in json.loads(value)
+        )
+    except (ValueError, TypeError):  # a row edited by hand: the entry still reads
+        return ()
 
 
 def _entry(row: tuple) -> Entry:
@@ -390,6 +411,7 @@ def _entry(row: tuple) -> Entry:
         source_title,
         category,
         seen,
+        enclosures,
     ) = row
     return Entry(
         id=eid,
@@ -411,4 +433,5 @@ def _entry(row: tuple) -> Entry:
         starred=bool(starred),
         source_title=source_title or "",
         category=category or "",
+        enclosures=_enclosures(enclosures),
     )

@@ -9,7 +9,7 @@ its change in the same transaction: the index can never silently miss one.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _V1 = """
 CREATE TABLE source (
@@ -125,5 +125,13 @@ _V4 = """
 UPDATE entry SET content_markdown = '' WHERE content_markdown LIKE '%[[image: %';
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
+_V5 = """
+-- The files an entry carries (podcast episodes, videos: RSS enclosures, JSON Feed
+-- attachments), as a JSON list; '' for none. Feeds already stored are read whole once more
+-- (their validators forgotten), so that entries stored before this find their files.
+ALTER TABLE entry ADD COLUMN enclosures TEXT NOT NULL DEFAULT '';
+UPDATE source SET etag = NULL, last_modified = NULL;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
 assert len(MIGRATIONS) == SCHEMA_VERSION

@@ -25,6 +25,7 @@ ACTIONS: dict[str, tuple[str, str, bool]] = {
     "entry.undo_all_read": ("U", "Undo all read", False),
     "entry.unread_only": ("u", "Unread only", False),
     "entry.open_link": ("o", "Open link", True),
+    "entry.open_file": ("O", "Open attachment", False),
     "search.sort": ("t", "Sort", False),
     "search.suggestion": ("ctrl+y", "Use suggestion", False),
     "source.edit": ("e", "Edit source", False),
@@ -46,6 +47,7 @@ HELP: dict[str, str] = {
     "app.quit": "Quit; in the reader, back to the list (as in newsboat); ctrl+c quits anywhere",
     "source.check": "Check source (sources screen): fetch and read it now, storing nothing",
     "app.sidebar": "Sidebar: wide enough for long names, then hidden, then as it was",
+    "entry.open_file": "Open attachment: the entry's first file",
 }
 """What the help says of an action, when more than its footer label."""
 

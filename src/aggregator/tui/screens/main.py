@@ -15,7 +15,7 @@ from textual.containers import Horizontal
 from textual.timer import Timer
 from textual.widgets import Footer, Markdown, Static
 
-from aggregator.models import EntryRow, SearchResult, View
+from aggregator.models import Entry, EntryRow, SearchResult, View
 from aggregator.tui.keys import binding
 from aggregator.tui.messages import SearchFinished
 from aggregator.tui.screens.base import AppScreen
@@ -56,6 +56,7 @@ class MainScreen(AppScreen):
         binding("entry.undo_all_read", "undo_all_read"),
         binding("entry.unread_only", "unread_only"),
         binding("entry.open_link", "open_link"),
+        binding("entry.open_file", "open_file"),
         binding("search.sort", "toggle_sort"),
         binding("search.suggestion", "use_suggestion"),
         binding("app.refresh", "refresh_here"),
@@ -460,18 +461,33 @@ class MainScreen(AppScreen):
             status.show()
 
     def action_open_link(self) -> None:
+        self._open_entry(file=False)
+
+    def action_open_file(self) -> None:
+        self._open_entry(file=True)
+
+    def _open_entry(self, *, file: bool) -> None:
+        """Open the link (or the first attached file) of the entry read, else the row's."""
         reader = self.query_one(Reader)
         row = self.query_one(EntryList).current
         beside = self.reading or self.size.width >= WIDE
         if reader.entry is not None and beside and self._reader_shows_cursor():
-            self.app.open_link(reader.entry.url)
+            self._open_of(reader.entry, file=file)
         elif row is not None:  # the row's own link, whatever the reader shows
-            self.open_row_link(row.id)
+            self.open_row_link(row.id, file=file)
 
     @work(thread=True, group="entry", exit_on_error=False)
-    def open_row_link(self, entry_id: str) -> None:
-        url = self.app.library.entry(entry_id).url
-        self.app.call_from_thread(self.app.open_link, url)
+    def open_row_link(self, entry_id: str, *, file: bool = False) -> None:
+        entry = self.app.library.entry(entry_id)
+        self.app.call_from_thread(self._open_of, entry, file=file)
+
+    def _open_of(self, entry: Entry, *, file: bool) -> None:
+        if not file:
+            self.app.open_link(entry.url)
+        elif entry.enclosures:
+            self.app.open_link(entry.enclosures[0].url)
+        else:
+            self.notify("This entry has no attached file.")
 
     @on(Markdown.LinkClicked)
     def link_clicked(self, event: Markdown.LinkClicked) -> None:
