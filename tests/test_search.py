@@ -446,6 +446,16 @@ def test_a_pasted_question_is_ranked_by_how_many_words_match(lib: Library):
     assert "every word" in result.interpretation
 
 
+def test_the_few_entries_with_every_word_come_first_and_are_said_to(lib: Library):
+    """Fewer than three entries with every word widen the search to those with most of
+    them; it said "no entry has every word" when one had."""
+    result = lib.search("red wine bar")
+    assert keys(result)[0] == "c3"  # "the red door ... the wine list at a tiny bar"
+    assert "c2" in keys(result)  # red wine, no bar
+    assert "only 1 entry has every word: shown first" in result.interpretation
+    assert "no entry has every word" in lib.search("red wine glacier").interpretation
+
+
 # -- what the any-word reading loosens, and what it keeps --------------------------------------
 
 EVERYTHING = {k for k in ENTRIES if k not in ("a4", "d1")} | {"budget"}
@@ -1433,13 +1443,18 @@ def test_cli_search_still_searches_when_the_index_cannot_be_written(
 
 
 def test_cli_plain_output_is_one_tab_separated_line_per_hit(lib: Library, opml: Path, capsys):
-    """Piped, each hit is one line: id, date, topic, source, title, url, snippet."""
+    """Piped, each hit is one line: id, date, topic, source, title, url, snippet, and the
+    other sources of a story that several carry."""
     assert run(["--opml", str(opml), "search", "vaccine"]) == 0
     lines = capsys.readouterr().out.splitlines()
     rows = [line.split("\t") for line in lines]
     assert [row[0] for row in rows] == [ID["a1"], ID["a2"]]
-    assert all(len(row) == 7 for row in rows)
+    assert all(len(row) == 8 for row in rows)
     assert rows[0][1:5] == ["2024-06-15", "Medicine", "Alpha Health Daily", ENTRIES["a1"][1]]
+    assert rows[0][7] == ""
+    assert run(["--opml", str(opml), "search", "parliament budget"]) == 0
+    (row,) = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    assert len(row) == 8 and row[7] and row[7] != row[3]  # named both, once each
 
 
 def test_cli_on_a_terminal_wraps_snippets_at_words_under_the_title(

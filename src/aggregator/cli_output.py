@@ -335,7 +335,8 @@ def print_search(result: SearchResult) -> None:
     if not out.is_terminal:
         for h in result.hits:
             date = h.published.astimezone().date().isoformat() if h.published else ""
-            fields = [h.id, date, h.category, h.source, h.title, h.url, h.snippet]
+            also = ", ".join(h.also_in)  # the story's other sources, when it has some
+            fields = [h.id, date, h.category, h.source, h.title, h.url, h.snippet, also]
             click.echo("\t".join(" ".join(f.split()) for f in fields))
         _search_notes(result)
         return

@@ -70,16 +70,23 @@ def _loosen(parsed: ParsedQuery, items: list[_Item]) -> None:
     if phrases:
         loose = Q.AndMaybe(loose, _any_of(phrases))
     parsed.loose = loose.normalize()
-    parsed.loose_note = "no entry has every word: ranked by how many of them match"
+    parsed.loose_note = ""
     if kept:
         parsed.loose_note += " (the rest of the query applies as written)"
     if phrases:
         parsed.loose_note += "; in a passage this long a quote's words count as words"
 
 
-def _loosened(parsed: ParsedQuery) -> ParsedQuery:
+def _loosened(parsed: ParsedQuery, every: int = 0) -> ParsedQuery:
+    """The any-word reading, said to be so; `every`: the entries that have every word (too
+    few to show alone), which come first."""
+    if every:
+        head = f"only {every} {'entry has' if every == 1 else 'entries have'} every word: "
+        head += "shown first, then those with most of them"
+    else:
+        head = "no entry has every word: ranked by how many of them match"
     return ParsedQuery(
         query=parsed.loose,
-        notes=[*parsed.notes, parsed.loose_note],
+        notes=[*parsed.notes, head + parsed.loose_note],
         words=parsed.words,
     )

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from whoosh import query as Q
 from whoosh import sorting
@@ -26,6 +26,7 @@ from aggregator.search.reading import parse_query
 from aggregator.search.suggestions import _suggest
 
 ANY_WORD_BELOW = 3
+T = TypeVar("T")
 """When requiring every word finds fewer hits than this, rank by any word instead."""
 COUNT_EXACTLY = 20_000
 """Whoosh's own search (for queries the ranker does not know) counts matches one by one up
@@ -206,9 +207,11 @@ def _ranked(
     page = _page(ranker, parsed.query, ask, helper)
     any_word = False
     if page.total < ANY_WORD_BELOW and parsed.loose is not None:
-        loose = _loosened(parsed)
+        loose = _loosened(parsed, every=page.total)
         looser = _page(ranker, loose.query, ask, helper)
         if looser.total > page.total:
+            if ask.sort == "relevance":
+                looser.rows = _first(page.rows, looser.rows, key=lambda row: row[1])
             page, parsed, any_word = looser, loose, True
     stored = ranker.searcher.stored_fields
     hits = [_raw_hit(stored(-neg), score, ask.sort) for _, neg, score in page.rows]
@@ -253,15 +256,24 @@ def _whoosh_ranked(searcher: Any, parsed: ParsedQuery, ask: _Ask) -> Found:
     sort = ask.sort
     run = _Runner(searcher, ask.limit, sort, ask.filters, ask.mask)
     results = run.top(parsed.query)
+    hits = [_raw_hit(hit, hit.score, sort) for hit in results[: run.top_size]]
     any_word = False
-    if results.scored_length() < ANY_WORD_BELOW and parsed.loose is not None:
-        loose = _loosened(parsed)
+    if len(hits) < ANY_WORD_BELOW and parsed.loose is not None:
+        loose = _loosened(parsed, every=len(hits))
         looser = run.top(loose.query)
-        if looser.scored_length() > results.scored_length():
+        if looser.scored_length() > len(hits):
+            wider = [_raw_hit(hit, hit.score, sort) for hit in looser[: run.top_size]]
+            hits = _first(hits, wider, key=lambda hit: hit.id) if sort == "relevance" else wider
             results, parsed, any_word = looser, loose, True
     total, facets, exact = run.count(parsed.query, results)
-    hits = [_raw_hit(hit, hit.score, sort) for hit in results[: run.top_size]]
     return hits, parsed, total, facets, exact, any_word
+
+
+def _first(every: list[T], wider: list[T], key: Callable[[T], Any]) -> list[T]:
+    """The any-word reading's page with the few entries that have every word first: one
+    with most of the words can score higher than one with all of them."""
+    shown = {key(item) for item in every}
+    return [*every, *(item for item in wider if key(item) not in shown)]
 
 
 class _Runner:
