@@ -362,7 +362,15 @@ def test_a_pattern_finds_words_whose_stem_it_goes_past(lib: Library, query, expe
     assert titles & set(words.values()) == {words[k] for k in expected}
 
 
-@pytest.mark.parametrize(("query", "expected"), [("sunscren~", {"c2"}), ("glacer~", {"c1", "c5"})])
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("sunscren~", {"c2"}),
+        ("glacer~", {"c1", "c5"}),
+        ("hospitalx~", HOSPITAL),  # `hospital` is the stem `hospit`: three edits from this
+        ("hospitalss~", HOSPITAL),
+    ],
+)
 def test_fuzzy_forgives_one_typo(lib: Library, query: str, expected: set[str]):
     """`word~` finds the word with one letter missing; without `~` the typo finds nothing."""
     assert found(lib, query) == expected
@@ -1195,7 +1203,13 @@ def test_did_you_mean_takes_two_letters_swapped_as_one_slip(lib: Library, typed:
 
 @pytest.mark.parametrize(
     ("typed", "meant"),
-    [("hosptial", "hospital"), ("clincal", "clinics"), ("eelction", "election")],
+    [
+        ("hosptial", "hospital"),
+        ("clincal", "clinics"),
+        ("eelction", "election"),
+        ("hospitalx", "hospital"),  # a letter too many after the ending
+        ("electionz", "election"),
+    ],
 )
 def test_did_you_mean_sees_a_slip_next_to_a_word_s_ending(lib: Library, typed: str, meant: str):
     """The stemmer takes no ending off a misspelt word, so `hosptial` stays whole, three

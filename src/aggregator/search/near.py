@@ -12,7 +12,7 @@ from whoosh import query as Q
 from whoosh.support.levenshtein import damerau_levenshtein
 
 from aggregator.index import fold
-from aggregator.search.words import _STEMMER, _any_of
+from aggregator.search.words import _STEMMER, _any_of, slip_forms
 
 MAX_EDITS = 2
 """`word~N` allows at most this many edits: more reaches most of the index."""
@@ -100,6 +100,8 @@ class NearTerm(Q.FuzzyTerm):
     ) -> None:
         super().__init__(fieldname, text, maxdist=maxdist, prefixlength=0)
         self.typed, self.typed_dist = typed, typed_dist
+        self.forms = {text: 0, typed: 0, **slip_forms(text, typed)} if maxdist else {}
+        """What was typed may be a slip of, and the slips to each (`words.slip_forms`)."""
 
     def __eq__(self, other: object) -> bool:
         return (
@@ -126,6 +128,12 @@ class NearTerm(Q.FuzzyTerm):
                 found.update(dict.fromkeys(ixreader.terms_within(self.fieldname, text, distance)))
             elif (self.fieldname, text) in ixreader:
                 found[text] = None
+        for form, slips in self.forms.items():  # a word whose ending was mistyped
+            if slips and (self.fieldname, form) in ixreader:
+                found[form] = None
+            elif form not in (self.text, self.typed):  # (as near as a word that long allows)
+                edits = min(self.maxdist, _edits(form, None))
+                found.update(dict.fromkeys(ixreader.terms_within(self.fieldname, form, edits)))
         return list(found)
 
     def expansion_boost(self, term: bytes | str) -> float:
@@ -134,7 +142,8 @@ class NearTerm(Q.FuzzyTerm):
         pass an entry with the word. A letter doubled or not (`vacine`, `vaccine`), the
         commonest slip, is half an edit."""
         term = term.decode() if isinstance(term, bytes) else term
-        return 0.25 ** min(_slips(term, text) for text in (self.text, self.typed))
+        forms = self.forms or {self.text: 0, self.typed: 0}
+        return 0.25 ** min(slips + _slips(term, form) for form, slips in forms.items())
 
 
 def _slips(a: str, b: str) -> float:

@@ -13,7 +13,7 @@ from whoosh import query as Q
 from aggregator.errors import AggregatorError
 from aggregator.index import fold
 from aggregator.index.pairs import is_pair
-from aggregator.search.words import _STEMMER
+from aggregator.search.words import _STEMMER, slip_forms
 
 
 def _suggest(
@@ -36,20 +36,6 @@ def _suggest(
     return changed if changed != original else ""
 
 
-SUFFIXES = ("s", "es", "ies", "ed", "er", "ers", "ly", "al", "als", "ial", "ion", "ions",
-            "ation", "ations", "ing", "ings", "ment", "ments", "ness", "ity")  # fmt: skip
-"""Endings the stemmer takes off a word it recognises, but not off a misspelt one: the
-stem of `hosptial` is `hosptial`, far from `hospit`; without its ending it is one slip."""
-
-
-def _forms(term: str, word: str) -> list[str]:
-    """`term` (the stem), and `word` without each ending it has, leaving four letters."""
-    cut = [
-        word[: -len(end)] for end in SUFFIXES if word.endswith(end) and len(word) - len(end) >= 4
-    ]
-    return list(dict.fromkeys([term, *cut]))
-
-
 def _closest(reader: Any, term: str, word: str) -> str | None:
     """The indexed word fewest slips from `term` or `word` without its ending: a letter
     added, dropped, changed, or two neighbours swapped (the commonest typing slip, which
@@ -57,15 +43,17 @@ def _closest(reader: Any, term: str, word: str) -> str | None:
     (`samller`: `smaller`, not `small`), a reordering of the same letters (`trian`:
     `train`, not `trial`), then the word more entries hold. Two slips are looked for from
     the stem only: from every cut form too, a long word's search took seconds."""
-    forms = _forms(term, word)
+    taken = slip_forms(term, word)
+    forms = list(taken)
     swaps = [swapped for form in forms for swapped in _swapped(form)]
-    near = _within(reader, forms, 1)
+    near = _within(reader, [f for f, slips in taken.items() if not slips], 1)
+    near.update(f for f, slips in taken.items() if slips and ("content", f) in reader)
     near.update(s for s in swaps if ("content", s) in reader)
     if not near:  # two slips: two edits, or a swap and an edit
         near = _within(reader, [term], 2) | _within(reader, _swapped(term), 1)
     ranked: list[tuple[int, bool, bool, int, str]] = []
     for found in near:
-        slips = [_slips(form, found) for form in forms]  # forms[0]: the whole stem
+        slips = [taken[form] + _slips(form, found) for form in forms]  # forms[0]: the stem
         fewest = min(slips)
         held = _held(reader, "content", found) if fewest <= 2 else 0
         if held:
