@@ -1195,6 +1195,23 @@ def test_ctrl_c_quits_as_in_any_terminal_program(library):
     drive(AggregatorApp(settings, library=lib), script)
 
 
+@pytest.mark.parametrize("opens", ["a", "e", "ctrl+p"])
+def test_ctrl_c_quits_from_a_dialog_s_text_box_too(library, opens: str):
+    """The text boxes of the add and edit forms and of the palette took ctrl+c as "copy"."""
+    settings, lib = library
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await pilot.press(opens)
+        await settle(pilot)
+        assert isinstance(app.focused, Input) and len(app.screen_stack) > 1
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert not app.is_running
+
+    drive(AggregatorApp(settings, library=lib), script)
+
+
 def test_q_in_the_reader_goes_back_to_the_list_then_quits(library):
     """`q` while reading quit the whole program (review); newsboat's `q` leaves the article."""
     settings, lib = library

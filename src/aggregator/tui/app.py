@@ -58,7 +58,7 @@ class AggregatorApp(App[str | None]):
         binding("app.add_source", "add_source"),
         # Not remappable: Textual's screens bind Tab themselves, so a remap would only add.
         Binding("tab", "focus_next", "Next pane", show=False),
-        Binding("ctrl+c", "quit_now", "Quit", show=False),  # as in any terminal program
+        Binding("ctrl+c", "quit_now", "Quit", show=False, priority=True),  # even in a text box
     ]
 
     def __init__(
