@@ -273,6 +273,17 @@ def test_an_entry_of_a_source_with_no_title_in_the_list_names_it_as_the_feed_doe
         store.close()
 
 
+def test_a_source_removed_with_a_starred_entry_kept_forgets_its_validators(store: Store):
+    """Added again, it sent its old ETag, was answered 304, and never got the entries its
+    removal deleted back."""
+    store.record_success(FEED, [draft("a"), draft("b")], etag='"1"', last_modified="Mon")
+    starred = store.list_entries(View())[0].id
+    store.set_flags([starred], starred=True)
+    assert store.delete_source(FEED, keep_starred=True) == (1, 1)
+    state = store.source_states()[FEED]
+    assert (state.etag, state.last_modified) == (None, None)
+
+
 def test_sources_gone_from_the_list_are_unlisted_not_deleted(store: Store):
     store.upsert_entries(FEED, [draft("a")])
     store.sync_sources([])

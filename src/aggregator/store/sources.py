@@ -77,8 +77,12 @@ class SourceRows(EntryRows, Database):
             ).rowcount
             count = conn.execute("SELECT count(*) FROM entry WHERE source_url = ?", (url,))
             kept = count.fetchone()[0]
-            if kept:
-                conn.execute("UPDATE source SET listed = 0 WHERE url = ?", (url,))
+            if kept:  # its validators go: added again, the feed must be read whole
+                conn.execute(
+                    """UPDATE source SET listed = 0, etag = NULL, last_modified = NULL,
+                         failures = 0, last_error = NULL, next_attempt = NULL WHERE url = ?""",
+                    (url,),
+                )
             else:
                 conn.execute("DELETE FROM source WHERE url = ?", (url,))
         return removed, kept
