@@ -242,8 +242,24 @@ class MainScreen(AppScreen):
         self.load_entry(row.id, mark_read=True)
         self.query_one(Reader).focus()
 
-    @work(thread=True, exclusive=True, group="entry", exit_on_error=False)
     def load_entry(self, entry_id: str, *, mark_read: bool) -> None:
+        """Open (and mark read) or preview an entry. The two are apart: a preview set off
+        by the cursor's move could otherwise replace an open whose Enter came first (one
+        entry load at a time), and leave the entry opened unread."""
+        if mark_read:
+            self._open_load(entry_id)
+        else:
+            self._preview_load(entry_id)
+
+    @work(thread=True, exclusive=True, group="entry", exit_on_error=False)
+    def _open_load(self, entry_id: str) -> None:
+        self._load(entry_id, mark_read=True)
+
+    @work(thread=True, exclusive=True, group="preview", exit_on_error=False)
+    def _preview_load(self, entry_id: str) -> None:
+        self._load(entry_id, mark_read=False)
+
+    def _load(self, entry_id: str, *, mark_read: bool) -> None:
         library = self.app.library
         entry = library.entry(entry_id)
         if mark_read and not entry.read:
