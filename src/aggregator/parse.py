@@ -166,14 +166,11 @@ def _feedparser_enclosures(e: Any, base: str) -> tuple[Enclosure, ...]:
                 get(item, "filesize") or get(item, "length"),
                 get(item, "duration"),
             )
-    files = tuple(found.values())
     duration = _seconds(get(e, "itunes_duration"))
-    for i, file in enumerate(files):
-        if file.type.startswith(("audio/", "video/")):
-            if duration and not file.duration:
-                files = (*files[:i], replace(file, duration=duration), *files[i + 1 :])
-            break
-    return files
+    media = next((f for f in found.values() if f.type.startswith(("audio/", "video/"))), None)
+    if duration and media is not None and not media.duration:
+        found[media.url] = replace(media, duration=duration)
+    return tuple(found.values())
 
 
 def _add_enclosure(
@@ -216,7 +213,7 @@ def _seconds(value: object) -> int:
     """A duration: seconds, or `H:MM:SS` / `MM:SS` as iTunes writes it."""
     text = str(value or "").strip()
     if ":" not in text:
-        return _count(text if text else value)
+        return _count(value)
     parts = text.split(":")
     if len(parts) > 3 or not all(p.strip().isdigit() for p in parts):
         return 0

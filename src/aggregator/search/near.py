@@ -1,5 +1,6 @@
 """Words read loosely: `word~` (`NearTerm`: the terms within a few edits of the word or its
-stem) and `vacc*`, `z?brafish` (`_partial`: prefixes and wildcards)."""
+stem, or of what it may be a slip of: `slip_forms`, which "did you mean" shares) and
+`vacc*`, `z?brafish` (`_partial`: prefixes and wildcards)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from whoosh import query as Q
 from whoosh.support.levenshtein import damerau_levenshtein
 
 from aggregator.index import fold
-from aggregator.search.words import _STEMMER, _any_of, slip_forms
+from aggregator.search.words import _STEMMER, _any_of
 
 MAX_EDITS = 2
 """`word~N` allows at most this many edits: more reaches most of the index."""
@@ -77,6 +78,27 @@ _LEAD = 3
 """Letters a pattern starts with before its words are looked for: shorter reach too far."""
 _MOST_STEMS = 2_000
 """Stems starting with a pattern's start that are tried (`ab?ve` has few; `com?` many)."""
+
+
+ENDINGS_TAKEN = ("s", "es", "ies", "ed", "er", "ers", "ly", "al", "als", "ial", "ion", "ions",
+                 "ation", "ations", "ing", "ings", "ment", "ments", "ness", "ity")  # fmt: skip
+"""Endings the stemmer takes off a word it recognises, but not off a misspelt one: the
+stem of `hosptial` is `hosptial`, far from `hospit`; without its ending it is one slip."""
+
+
+def slip_forms(term: str, word: str) -> dict[str, int]:
+    """What a typed word may be a slip of, with the slips it took to get there: its stem
+    (none); the word without an ending the stemmer would have taken off (none), leaving four
+    letters; and both again for the word without its last letter, typed by mistake (one:
+    `hospitalx` is `hospital`, whose stem `hospit` is three edits from what was typed)."""
+    forms = {term: 0}
+    for base, slips in ((word, 0), (word[:-1], 1)):
+        if len(base) < 4:
+            continue
+        cut = [base[: -len(end)] for end in ENDINGS_TAKEN if base.endswith(end)]
+        for form in [_STEMMER.term(base), *(c for c in cut if len(c) >= 4)]:
+            forms.setdefault(form, slips)
+    return forms
 
 
 def _edits(text: str, asked: int | None) -> int:

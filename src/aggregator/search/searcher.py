@@ -26,7 +26,6 @@ from aggregator.search.reading import parse_query
 from aggregator.search.suggestions import _suggest
 
 ANY_WORD_BELOW = 3
-T = TypeVar("T")
 """When requiring every word finds fewer hits than this, rank by any word instead."""
 COUNT_EXACTLY = 20_000
 """Whoosh's own search (for queries the ranker does not know) counts matches one by one up
@@ -267,6 +266,9 @@ def _whoosh_ranked(searcher: Any, parsed: ParsedQuery, ask: _Ask) -> Found:
             results, parsed, any_word = looser, loose, True
     total, facets, exact = run.count(parsed.query, results)
     return hits, parsed, total, facets, exact, any_word
+
+
+T = TypeVar("T")
 
 
 def _first(every: list[T], wider: list[T], key: Callable[[T], Any]) -> list[T]:

@@ -13,7 +13,8 @@ from whoosh import query as Q
 from aggregator.errors import AggregatorError
 from aggregator.index import fold
 from aggregator.index.pairs import is_pair
-from aggregator.search.words import _STEMMER, slip_forms
+from aggregator.search.near import slip_forms
+from aggregator.search.words import _STEMMER
 
 
 def _suggest(

@@ -76,24 +76,3 @@ def _all_of(queries: list[Any]) -> Any:
     if not kept:
         return Q.Every() if queries else Q.NullQuery
     return kept[0] if len(kept) == 1 else Q.And(kept)
-
-
-ENDINGS_TAKEN = ("s", "es", "ies", "ed", "er", "ers", "ly", "al", "als", "ial", "ion", "ions",
-                 "ation", "ations", "ing", "ings", "ment", "ments", "ness", "ity")  # fmt: skip
-"""Endings the stemmer takes off a word it recognises, but not off a misspelt one: the
-stem of `hosptial` is `hosptial`, far from `hospit`; without its ending it is one slip."""
-
-
-def slip_forms(term: str, word: str) -> dict[str, int]:
-    """What a typed word may be a slip of, with the slips it took to get there: its stem
-    (none); the word without an ending the stemmer would have taken off (none), leaving four
-    letters; and both again for the word without its last letter, typed by mistake (one:
-    `hospitalx` is `hospital`, whose stem `hospit` is three edits from what was typed)."""
-    forms = {term: 0}
-    for base, slips in ((word, 0), (word[:-1], 1)):
-        if len(base) < 4:
-            continue
-        cut = [base[: -len(end)] for end in ENDINGS_TAKEN if base.endswith(end)]
-        for form in [_STEMMER.term(base), *(c for c in cut if len(c) >= 4)]:
-            forms.setdefault(form, slips)
-    return forms
