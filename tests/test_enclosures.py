@@ -155,6 +155,33 @@ def test_a_fetched_episode_lists_its_file_when_read(server, tmp_path, capsys):
     )
 
 
+def test_an_episode_with_only_a_summary_keeps_it_above_its_file(server, tmp_path):
+    """A JSON Feed item with a summary and no content: its files took the summary's place
+    (the reader shows the Markdown when there is some, else the summary)."""
+    feed = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "Pod",
+        "items": [
+            {
+                "id": "1",
+                "title": "Episode",
+                "summary": "Notes *about* the episode",
+                "attachments": [{"url": "https://cdn.example/e.mp3", "mime_type": "audio/mpeg"}],
+            }
+        ],
+    }
+    url = server.route(
+        "/pod.json", Route(body=json.dumps(feed).encode(), content_type="application/feed+json")
+    )
+    with _library(tmp_path, url) as lib:
+        lib.fetch()
+        (hit,) = lib.search("episode").hits
+        assert lib.entry(hit.id).markdown == (
+            "Notes \\*about\\* the episode\n\n**Attachments**\n\n"
+            "- [e.mp3](https://cdn.example/e.mp3) · audio/mpeg\n"
+        )
+
+
 def test_a_library_from_before_enclosures_reads_its_feeds_whole_once_to_find_them(server, tmp_path):
     url = server.route("/pod", Route(body=PODCAST, etag='"1"'))
     with _library(tmp_path, url) as lib:

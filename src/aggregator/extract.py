@@ -248,15 +248,17 @@ def enclosures_markdown(files: Sequence[Enclosure]) -> str:
     for file in files:
         url = _safe_url(file.url, "")
         if url:
-            lines.append(f"- [{_literal(file.name)}]({url}) · {_literal(file.describe())}")
+            lines.append(
+                f"- [{literal_markdown(file.name)}]({url}) · {literal_markdown(file.describe())}"
+            )
     return "**Attachments**\n\n" + "\n".join(lines) + "\n" if lines else ""
 
 
 _MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
 
 
-def _literal(text: str) -> str:
-    """Text that Markdown shows as written: no emphasis, link or HTML made of it."""
+def literal_markdown(text: str) -> str:
+    """One line of text that Markdown shows as written: no emphasis, link or HTML made of it."""
     return _MARKDOWN_PUNCTUATION.sub(r"\\\1", strip_controls(one_line(text)))
 
 

@@ -139,9 +139,10 @@ class Library(SourceList, Fetching, Searching):
             )
             self.store.set_markdown(entry.id, markdown)
             entry = replace(entry, markdown=markdown)
-        if entry.enclosures:
+        if entry.enclosures:  # (with no content but a summary, the summary stays above them)
+            body = (entry.markdown or extract.literal_markdown(entry.summary)).rstrip()
             files = extract.enclosures_markdown(entry.enclosures)
-            entry = replace(entry, markdown="\n".join(filter(None, (entry.markdown, files))))
+            entry = replace(entry, markdown="\n\n".join(filter(None, (body, files))))
         return entry
 
     def entries(self, view: View | None = None, limit: int | None = None) -> list[EntryRow]:
