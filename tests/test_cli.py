@@ -270,6 +270,22 @@ def test_non_http_sources_are_refused(capsys, url: str):
     assert code == 1 and err.count("\n") == 1 and "http" in err
 
 
+def test_a_port_out_of_range_is_refused_and_a_fetch_names_it(capsys, isolated_home: Path):
+    """A fetch said "unexpected ExceptionGroup" for it, or "0 sources" once it was refused."""
+    code, _, err = cli(capsys, "sources", "add", "http://127.0.0.1:70000/feed.xml")
+    assert code == 1 and err.count("\n") == 1 and "port out of range 0-65535" in err
+    (isolated_home / "feeds.opml").write_text(
+        '<opml version="2.0"><body>'
+        '<outline type="rss" text="typo" xmlUrl="http://127.0.0.1:70000/feed.xml"/>'
+        "</body></opml>",
+        encoding="utf-8",
+    )
+    code, out, err = cli(capsys, "fetch", "--json")
+    assert code == 0 and json.loads(out)["sources"] == []
+    assert err.startswith("not used: http://127.0.0.1:70000/feed.xml: not a valid URL")
+    assert err.count("\n") == 1
+
+
 def test_import_a_real_list_then_export_it(capsys, corpus: Path, tmp_path: Path):
     news = corpus / "awesome-rss-feeds-opml/recommended/with_category/News.opml"
     code, out, _ = cli(capsys, "opml", "import", str(news))

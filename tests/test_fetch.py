@@ -14,7 +14,13 @@ import brotli
 import pytest
 
 from aggregator.config import FetchSettings
-from aggregator.errors import HttpStatusError, NetworkError, RedirectError, TooLargeError
+from aggregator.errors import (
+    FetchError,
+    HttpStatusError,
+    NetworkError,
+    RedirectError,
+    TooLargeError,
+)
 from aggregator.fetch import HttpClient, Response, _reason
 from tests.httpd import Route
 
@@ -83,6 +89,15 @@ def test_redirect_loop_and_too_many_hops(server):
 def test_redirect_to_a_local_file_is_refused(server):
     url = server.route("/evil", redirect(302, "file:///etc/passwd"))
     with pytest.raises(RedirectError, match="non-http"):
+        get(url)
+
+
+def test_a_port_out_of_range_is_a_one_line_error(server):
+    """anyio fails on it with an ExceptionGroup, which the summary showed as its reason."""
+    with pytest.raises(FetchError, match=r"^not a valid URL: port out of range 0-65535$"):
+        get("http://127.0.0.1:70000/feed")
+    url = server.route("/moved", redirect(302, "http://127.0.0.1:99999/feed"))
+    with pytest.raises(FetchError, match="port out of range"):
         get(url)
 
 

@@ -13,7 +13,7 @@ import re
 import shlex
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -38,7 +38,7 @@ from aggregator.cli_output import (
 from aggregator.config import HOME_ENV, load_settings
 from aggregator.errors import AggregatorError
 from aggregator.library import Library, open_library
-from aggregator.models import SourceInfo
+from aggregator.models import SkippedOutline, SourceInfo
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -174,9 +174,7 @@ def sources_list(obj: Context, as_json: bool, everything: bool) -> None:
     with obj.library() as library:
         infos = library.sources(unlisted=everything)
         refused = library.refused_outlines()
-    for outline in refused:  # never silent: the file holds them, aggregator does not use them
-        where = outline.url or outline.title or "(no URL)"
-        err.print(text(f"not used: {where}: {outline.reason}"))
+    _say_refused(refused)
     if as_json:
         rows = [_source_json(info) for info in infos]
         if everything:  # the store keeps no type or page of a source out of the list
@@ -286,6 +284,13 @@ def sources_remove(obj: Context, url: str) -> None:
 # -- fetch and read ----------------------------------------------------------------------------
 
 
+def _say_refused(refused: Sequence[SkippedOutline]) -> None:
+    """Never silent: the file holds these outlines, and aggregator does not use them."""
+    for outline in refused:
+        where = outline.url or outline.title or "(no URL)"
+        err.print(text(f"not used: {where}: {outline.reason}"))
+
+
 @cli.command()
 @click.option("--source", "urls", multiple=True, help="Fetch only this source (repeatable).")
 @click.option("--category", help="Fetch only the sources under this topic.")
@@ -313,6 +318,8 @@ def fetch(
                 progress=show.update,
                 index_progress=show.indexing,
             )
+        refused = () if urls else library.refused_outlines()
+    _say_refused(refused)
     if as_json:
         _print_json(fetch_json(report))
     else:

@@ -244,6 +244,10 @@ class HttpClient:
     async def _get_once(
         self, url: str, etag: str | None, last_modified: str | None, accept: str
     ) -> tuple[int, dict[str, str], bytes]:
+        try:
+            _ = urlsplit(url).port  # out of range, anyio would fail with an ExceptionGroup
+        except ValueError as exc:
+            raise FetchError(f"not a valid URL: {str(exc).lower()}", url=url) from None
         headers = {"Accept": accept}
         if etag:
             headers["If-None-Match"] = etag

@@ -37,6 +37,11 @@ def normalize_source_url(url: str) -> str:
         )
     if not parts.hostname:
         raise InvalidSourceError(f"URL has no host: {raw!r}", url=raw)
+    try:
+        _ = parts.port  # raises when out of range
+    except ValueError as exc:
+        reason = str(exc).lower()
+        raise InvalidSourceError(f"not a valid URL: {raw!r} ({reason})", url=raw) from None
     netloc = parts.netloc.rsplit("@", 1)
     host = netloc[-1].lower()
     netloc_out = (netloc[0] + "@" + host) if len(netloc) == 2 else host
