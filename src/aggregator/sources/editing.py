@@ -46,9 +46,10 @@ def edit_opml(data: bytes, sources: Sequence[Source]) -> bytes | None:
 
     Only when that edit is exact; else None, and the caller writes the list anew: the list
     needs other repairs (a missing end tag, documents run together), nests deeper than the
-    parser goes, a source that changes or goes has more than one outline (merged
-    duplicates) or is also a folder holding others, or the edited list would not read back
-    as `sources` and the same outlines skipped (checked, never assumed).
+    parser goes, a source that changes or goes is also a folder holding others, or the
+    edited list would not read back as `sources` and the same outlines skipped (checked,
+    never assumed). A source listed twice (in two folders, say) that goes loses every
+    outline; one that changes keeps its first, rewritten.
     """
     document = read_opml(data)
     tree = _editable_tree(data, document)
@@ -63,15 +64,17 @@ def edit_opml(data: bytes, sources: Sequence[Source]) -> bytes | None:
         if url:
             placed.setdefault(url, []).append(element)
     for url, elements in placed.items():
-        if wanted.get(url) != before.get(url) and (
-            len(elements) > 1 or next(_outline_tree(elements[0]), None) is not None
+        if wanted.get(url) != before.get(url) and any(
+            next(_outline_tree(element), None) is not None for element in elements
         ):
             return None
     for url, elements in placed.items():
         source = wanted.get(url)
         if source == before.get(url):
             continue  # unchanged: left as written
-        (element,) = elements  # one outline, with none inside it (checked above)
+        for extra in elements[1:]:  # a merged duplicate: one outline holds the source now
+            _detach(extra)
+        element = elements[0]  # with no outline inside it (checked above)
         if source is None:
             _detach(element)
             continue
