@@ -372,6 +372,18 @@ def test_a_read_only_side_file_of_the_library_is_named(capsys, tmp_path: Path):
     assert result.stderr == f"aggregator: {shm} is not writable\n"
 
 
+def test_a_read_only_list_is_not_replaced(capsys, isolated_home: Path):
+    """Replacing a file needs only its directory's permission: `sources add` replaced a list
+    the user had made read-only (found by a QA pass)."""
+    assert cli(capsys, "sources", "list")[0] == 0
+    listed = isolated_home / "feeds.opml"
+    listed.chmod(0o444)
+    before = listed.read_bytes()
+    code, _, err = cli(capsys, "sources", "add", "https://ro.example/feed", "--no-discover")
+    assert code == 2 and err == f"aggregator: cannot write {listed}: read-only file, not changed\n"
+    assert listed.read_bytes() == before and (listed.stat().st_mode & 0o777) == 0o444
+
+
 def test_damaged_library_exit_2_and_untouched(capsys, isolated_home: Path):
     isolated_home.mkdir(parents=True)
     db = isolated_home / "library.sqlite3"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import tempfile
@@ -13,6 +14,8 @@ from aggregator.models import SkippedOutline, Source
 from aggregator.sources.editing import edit_opml
 from aggregator.sources.reading import CUT_SHORT, read_opml, unread_part
 from aggregator.sources.writing import write_opml
+
+_WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
 
 
 def save_opml(
@@ -64,6 +67,10 @@ def _write(target: Path, data: bytes) -> None:
             fh.write(data)
         return
     real = Path(os.path.realpath(target))
+    if mode is not None and (not mode & _WRITE_BITS or not os.access(real, os.W_OK)):
+        # Replacing needs only the directory's permission; the file's says not to change
+        # it (and root, whom access() lets write anything, would replace it unasked).
+        raise PermissionError(errno.EACCES, "read-only file, not changed", str(real))
     fd, tmp = tempfile.mkstemp(prefix=".feeds-", suffix=".opml", dir=real.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
