@@ -125,6 +125,21 @@ def test_an_article_page_that_fails_is_retried_then_kept_partial(server, tmp_pat
         assert entries(lib)["t"][1] == "partial"
 
 
+def test_a_teaser_that_changes_every_run_still_gives_up_on_its_failing_page(server, tmp_path):
+    """A changed entry started its article's count of failed runs again, so a feed whose
+    teaser changes each time (a comment count in it) fetched a dead page every run, and the
+    entry stayed pending for good (found by a QA pass)."""
+    page = server.route("/gone.html", Route(status=404))
+    with library_with(tmp_path, Source(url=server.url("/feed"))) as lib:
+        for run in range(3):
+            teaser = f"Short, with {run} comments."
+            server.route("/feed", Route(body=rss(item("t", "Teaser", teaser, link=page))))
+            report = lib.fetch()
+            assert report.results[0].updated == (run > 0)
+        assert entries(lib)["t"][1] == "partial"
+        assert len(server.hits("/gone.html")) == 3
+
+
 def test_page_source_with_a_selector(server, tmp_path):
     for i in range(3):
         server.route(

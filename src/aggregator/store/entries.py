@@ -66,6 +66,8 @@ _NEW_ENTRY = """INSERT INTO entry (id, source_url, guid, url, canonical_url, tit
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 # A changed teaser whose article was fetched before keeps that article while the page is
 # checked again (a conditional GET: usually a 304, and then nothing is lost or refetched).
+# Its page's failed runs still count unless its link changed: a teaser that changes each
+# run would otherwise fetch a dead page forever.
 _CHANGED_ENTRY = """UPDATE entry SET
     article_etag = CASE WHEN url = :url THEN article_etag END,
     article_modified = CASE WHEN url = :url THEN article_modified END,
@@ -77,7 +79,8 @@ _CHANGED_ENTRY = """UPDATE entry SET
                             THEN content_markdown ELSE '' END,
     url = :url, canonical_url = :canonical_url, title = :title, author = :author,
     published = :published, updated = :updated, summary = :summary, full_text = :full_text,
-    enclosures = :enclosures, content_hash = :hash, last_seen = :seen, extract_attempts = 0
+    enclosures = :enclosures, content_hash = :hash, last_seen = :seen,
+    extract_attempts = CASE WHEN url = :url THEN extract_attempts ELSE 0 END
     WHERE id = :id"""
 
 
@@ -153,12 +156,13 @@ class EntryRows(Database):
         etag: str | None = None,
         last_modified: str | None = None,
     ) -> None:
-        """Store an extracted article in place of the teaser (the index is requeued)."""
+        """Store an extracted article in place of the teaser (the index is requeued); its
+        page's count of failed runs starts again."""
         with self._write() as conn:
             conn.execute(
                 """UPDATE entry SET content_html = ?, content_text = ?, full_text = 'full',
                      content_markdown = '', author = CASE WHEN author = '' THEN ? ELSE author END,
-                     extract_attempts = extract_attempts + 1,
+                     extract_attempts = 0,
                      article_etag = ?, article_modified = ?
                    WHERE id = ?""",
                 (html, text, author, etag, last_modified, eid),
