@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
+from aggregator.config import load_settings
 from aggregator.models import Source, View
 from aggregator.tui.app import AggregatorApp
 from aggregator.tui.widgets.sidebar import Place, Sidebar
@@ -164,6 +165,30 @@ def test_a_folder_named_with_a_slash_is_named_as_shown_on_the_command_line(tmp_p
         assert lib.update_source(MED, category="medicine/ONCOLOGY").category == "Medicine/Oncology"
     finally:
         lib.close()
+
+
+def test_a_topic_typed_in_another_case_files_into_the_list_s_own_folders(tmp_path: Path):
+    """`--category medicine/oncology` made a second `medicine` > `oncology` beside the list's
+    empty `Medicine` > `Oncology` (found by a QA pass): an empty folder's case was unknown."""
+    from aggregator.library import open_library
+    from aggregator.sources import read_opml
+
+    opml = tmp_path / "feeds.opml"
+    opml.write_text(
+        '<opml version="2.0"><head><title>t</title></head><body><outline text="Medicine">'
+        f'<outline text="Oncology"/><outline text="Clinic" xmlUrl="{MED}"/></outline>'
+        "</body></opml>"
+    )
+    with open_library(load_settings(data_dir=tmp_path / "home", opml=str(opml))) as lib:
+        into = lib.add_source("https://a.example/f", category="medicine/oncology", discover=False)
+        below = lib.add_source("https://b.example/f", category="MEDICINE/Cardio", discover=False)
+    assert (into.source.category, below.source.category) == (
+        "Medicine/Oncology",
+        "Medicine/Cardio",
+    )
+    document = read_opml(opml.read_bytes())
+    assert document.folders == ("Medicine", "Medicine/Oncology", "Medicine/Cardio")
+    assert opml.read_text().count('text="Medicine"') == 1
 
 
 def test_a_source_and_a_topic_that_have_nothing_in_common_are_an_error(tmp_path: Path):

@@ -170,7 +170,7 @@ class SourceList:
         normalized = opml.normalize_source_url(url)
         listed = self._list_to_change()
         _refuse_duplicate(listed, normalized)
-        category = _as_listed(category, listed)
+        category = _as_listed(category, listed, self._list_folders)
         if selector:
             _refuse_bad_selector(selector, "not added")
             source = Source(
@@ -220,7 +220,9 @@ class SourceList:
             changed = replace(
                 target,
                 title=target.title if title is None else _clean_name(title),
-                category=target.category if category is None else _as_listed(category, listed),
+                category=target.category
+                if category is None
+                else _as_listed(category, listed, self._list_folders),
                 full_text=target.full_text if full_text is None else full_text,
                 selector=target.selector if selector is None else selector.strip(),
             )
@@ -323,7 +325,7 @@ class SourceList:
         if unfiled:
             chosen = [s for s in chosen if not s.category]
         if category:
-            wanted = _as_listed(category, listed).lower()
+            wanted = _as_listed(category, listed, self._list_folders).lower()
             inside = [s for s in listed if any(_within(p, wanted) for p in (s.category, *s.tags))]
             # A typo would otherwise fetch nothing and say all is well; a folder of the list
             # with no source in it yet is a topic, with nothing to fetch.
@@ -467,19 +469,26 @@ def _names_unfiled(category: str | None, listed: list[Source]) -> bool:
     return not any(UNFILED.lower() in _topic_names(path) for path in paths)
 
 
-def _as_listed(category: str, listed: list[Source]) -> str:
+def _as_listed(category: str, listed: list[Source], folders: Iterable[str] = ()) -> str:
     """A topic path as the list writes it: in its case, and with a folder whose name has a
-    `/` (`Film/TV`, kept as `Film∕TV`) named as shown, unless folders `Film` > `TV` exist."""
+    `/` (`Film/TV`, kept as `Film∕TV`) named as shown, unless folders `Film` > `TV` exist.
+    The folders it starts with are matched in any case (empty ones too): `medicine/new`
+    files under `Medicine`, not beside it."""
     typed = _clean_category(category)
     paths = (
         "/".join(levels[:i])
-        for source in listed
-        for path in (source.category, *source.tags)
+        for path in (*(p for s in listed for p in (s.category, *s.tags)), *folders)
         if path
         for levels in [path.split("/")]
         for i in range(len(levels), 0, -1)
     )
-    return _as_shown(paths).get(typed.lower(), typed)
+    shown = _as_shown(paths)
+    levels = typed.split("/")
+    for i in range(len(levels), 0, -1):
+        known = shown.get("/".join(levels[:i]).lower())
+        if known is not None:
+            return "/".join((known, *levels[i:]))
+    return typed
 
 
 def _as_shown(names: Iterable[str]) -> dict[str, str]:
