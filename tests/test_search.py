@@ -611,6 +611,41 @@ def test_near_words_allow_few_edits(query: str, edits: int, note: str):
     assert note in "; ".join(parsed.notes)
 
 
+@pytest.mark.parametrize(
+    ("query", "read_as"),
+    [
+        ("author:anne-marie", 'author:"anne marie"'),
+        ("title:covid-19", 'title:"covid 19"'),
+        ("url:who.int/long-covid", "canonical:https://who.int/long-covid"),
+        ("category:film-noir", "category:film-noir"),
+    ],
+)
+def test_a_hyphenated_value_stays_in_its_field(query: str, read_as: str):
+    """`author:anne-marie` was read as `author:anne` and the word `marie` anywhere, and
+    found nothing (found by a QA pass)."""
+    assert read_as in str(parse_query(query).query)
+
+
+def test_a_topic_path_may_name_a_folder_with_a_slash_in_its_name(tmp_path: Path):
+    """`category:Film/TV` found nothing where one folder is named `Film/TV` (kept as
+    `Film∕TV`), while `--category Film/TV` found its entries (found by a QA pass)."""
+    film = "https://film.example/feed"
+    opml = tmp_path / "list.opml"
+    save_opml(opml, [Source(url=film, title="Reels", category="Film\u2215TV")], title="t")
+    with open_library(load_settings(data_dir=tmp_path / "home", opml=str(opml))) as library:
+        library.store.upsert_entries(film, [EntryDraft(guid="r", title="Reel", text="A reel.")])
+        library.update_index()
+        for query in ("category:Film/TV", 'category:"film/tv" reel', "topic:film∕tv"):
+            assert [h.title for h in library.search(query).hits] == ["Reel"], query
+        assert library.search("category:film").hits == ()
+
+
+def test_a_query_with_no_words_says_so():
+    assert parse_query("!!!").notes == ["no words to look for in it: every entry is shown"]
+    assert parse_query("-").notes == ["no words to look for in it: every entry is shown"]
+    assert parse_query("").notes == []
+
+
 # -- phrases and fields without positions --------------------------------------------------------
 
 
@@ -884,6 +919,19 @@ def test_did_you_mean_offers_the_real_word(lib: Library, query: str, suggestion:
     result = lib.search(query)
     assert result.hits == ()
     assert result.suggestion == suggestion
+
+
+def test_no_stop_word_full_width_spelling_or_far_slip_is_offered(lib: Library):
+    """`foo` was offered `for`, and `bar` the full-width `ａｂｃ` an entry wrote, two slips
+    away in a three-letter word (found by a QA pass)."""
+    lib.store.upsert_entries(
+        TRAVEL,
+        [EntryDraft(guid="sign", title="Signs", text="A full-width ＡＢＣ sign, for the road.")],
+    )
+    lib.update_index()
+    assert lib.search("fxr").suggestion == ""  # `for` alone is one slip away
+    assert lib.search("abd").suggestion == "abc"
+    assert lib.search("bar").suggestion == ""
 
 
 def test_no_suggestion_for_words_in_the_index(lib: Library):

@@ -19,6 +19,10 @@ FIRST_WORDS = 120
 """Characters of an untitled entry's text that stand in for its title in lists and results."""
 
 
+FOLDER_SLASH = "\u2215"
+"""DIVISION SLASH: stands for a `/` inside one folder's name, in a topic path and in the
+`category` attribute, where `/` separates levels (a folder's own text keeps its `/`)."""
+
 UNFILED = "Unfiled"
 """The name of the topic of sources filed in none (`Place("topic", "")` in the UI, `fetch
 --category Unfiled`): not a folder of the list; a folder of that name is a topic of its own."""

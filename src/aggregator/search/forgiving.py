@@ -12,6 +12,28 @@ from aggregator.search.words import FIELDS
 _FIELD_VALUE = re.compile(r"(?<![\w\"])([A-Za-z_]+):[ \t]*(\S*)")
 
 
+_HYPHEN = re.compile(r'(?<![\w"])([A-Za-z_]+):([^\s()"]*\w-\w[^\s()"]*)|(?<=\w)-(?=\w)')
+"""A field's value with a hyphen inside (`author:anne-marie`), or a hyphen inside a word."""
+
+
+def _joined(match: re.Match[str]) -> str:
+    """A hyphen inside a word is a space: its parts are words. In a field's value the parts
+    stay in that field, as a phrase (`author:"anne marie"`), and `url:` and `category:`
+    keep theirs (`url:who.int/long-covid`, a topic `Film-Noir`)."""
+    name, value = match.group(1), match.group(2)
+    if name is None:
+        return " "
+    field = FIELDS.get(name.lower())
+    if field in ("url", "category"):
+        return match.group(0)
+    if field is None or re.search(r"[*?~^]", value):
+        return _INNER_HYPHEN.sub(" ", match.group(0))
+    return f'{name}:"{_INNER_HYPHEN.sub(" ", value)}"'
+
+
+_INNER_HYPHEN = re.compile(r"(?<=\w)-(?=\w)")
+
+
 def _balanced(text: str) -> str:
     """Without an unmatched quote or parentheses: the query as typed, as it can be read (and
     offered back as a suggestion)."""
@@ -34,7 +56,7 @@ def _forgive(text: str, notes: list[str]) -> str:
         notes.append("brackets were read as spaces")
     text = re.sub(r"\burl:\s*https?://", "url:", text, flags=re.IGNORECASE)
     # A hyphen inside a word joins it (`boundary-layer`): only at a word's start does it exclude.
-    text = re.sub(r"(?<=\w)-(?=\w)", " ", text)
+    text = _HYPHEN.sub(_joined, text)
 
     def field_name(match: re.Match[str]) -> str:
         name, value = match.group(1), match.group(2)

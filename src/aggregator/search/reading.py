@@ -43,7 +43,7 @@ def parse_query(text: str, *, now: datetime | None = None, any_word: bool = Fals
     """
     now = now or datetime.now(UTC)
     notes: list[str] = []
-    text = " ".join(text.split())
+    text = typed = " ".join(text.split())
     text, dates = _take_dates(text, now, notes)
     text = _forgive(text, notes)
     reader = _Reader(_tokens(text), dates, notes)
@@ -51,6 +51,8 @@ def parse_query(text: str, *, now: datetime | None = None, any_word: bool = Fals
     query = _all_of([item.query for item in items]).normalize() if items else Q.NullQuery
     if query is Q.NullQuery:  # nothing to look for (no words, `""`, punctuation): everything
         query = Q.Every()
+        if typed and not dates:
+            notes.append("no words to look for in it: every entry is shown")
     parsed = ParsedQuery(query=query, notes=notes, words=reader.words)
     _loosen(parsed, items)
     return _loosened(parsed) if any_word and parsed.loose is not None else parsed

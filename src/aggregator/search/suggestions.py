@@ -4,11 +4,13 @@ that is there, spelled as an entry spells it."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from itertools import islice
 from typing import Any
 
 from whoosh import query as Q
+from whoosh.analysis import STOP_WORDS
 
 from aggregator.errors import AggregatorError
 from aggregator.index import fold
@@ -50,13 +52,14 @@ def _closest(reader: Any, term: str, word: str) -> str | None:
     near = _within(reader, [f for f, slips in taken.items() if not slips], 1)
     near.update(f for f, slips in taken.items() if slips and ("content", f) in reader)
     near.update(s for s in swaps if ("content", s) in reader)
-    if not near:  # two slips: two edits, or a swap and an edit
+    most = 1 if len(word) <= 5 else 2  # as for `word~`: `bar` is not a slip of `abc`
+    if not near and most == 2:  # two slips: two edits, or a swap and an edit
         near = _within(reader, [term], 2) | _within(reader, _swapped(term), 1)
     ranked: list[tuple[int, bool, bool, int, str]] = []
-    for found in near:
+    for found in near - STOP_WORDS:  # `foo` → `for` helps no one
         slips = [taken[form] + _slips(form, found) for form in forms]  # forms[0]: the stem
         fewest = min(slips)
-        held = _held(reader, "content", found) if fewest <= 2 else 0
+        held = _held(reader, "content", found) if fewest <= most else 0
         if held:
             letters = sorted(found)
             reordered = any(letters == sorted(form) for form in forms)
@@ -123,6 +126,7 @@ def _spell(searcher: Any, term: str, typed: str, text_of: Callable[[str], str] |
             text = text_of(searcher.stored_fields(docnum)["id"])
         except AggregatorError:  # gone from the store, not yet from the index
             continue
-        words = {w.lower() for w in re.findall(r"\w+", text)}
+        # As written, but in plain forms (full-width `ａｂｃ` is offered as `abc`).
+        words = {unicodedata.normalize("NFKC", w).lower() for w in re.findall(r"\w+", text)}
         spelled.update(w for w in words if _STEMMER.term(fold(w)) == term)
     return min(spelled, key=lambda w: (_slips(typed, w), w)) if spelled else ""

@@ -11,6 +11,7 @@ from typing import Any
 from whoosh import query as Q
 
 from aggregator.index import FoldStemTokenizer, make_schema
+from aggregator.models import FOLDER_SLASH
 from aggregator.search.phrases import FastPhrase
 
 FIELDS = {
@@ -51,6 +52,9 @@ def _in_order(
     schema, parts = _schema(), []
     for name in fields:
         field = schema[name]
+        if name == "category" and "/" in text:
+            parts.append(_topic_path(text))
+            continue
         terms = list(field.process_text(text, mode="query"))
         if len(terms) > MAX_PHRASE and cut is not None:
             cut(len(terms))
@@ -62,6 +66,22 @@ def _in_order(
         elif terms:
             parts.append(Q.And([Q.Term(name, term) for term in dict.fromkeys(terms)]))
     return _any_of(parts)
+
+
+def _topic_path(text: str) -> Any:
+    """`category:Film/TV` as a path (`Film` > `TV`) or as one folder whose name has a `/`
+    (kept as FOLDER_SLASH): the query cannot tell, and the index holds whichever it is."""
+    levels = text.split("/")[: _PATH_LEVELS + 1]
+    paths = [levels[0]]
+    for level in levels[1:]:
+        paths = [f"{p}{slash}{level}" for p in paths for slash in ("/", FOLDER_SLASH)]
+    field = _schema()["category"]
+    terms = {t for path in paths for t in field.process_text(path, mode="query")}
+    return _any_of([Q.Term("category", term) for term in sorted(terms)])
+
+
+_PATH_LEVELS = 4
+"""The slashes of a typed topic path read either way (2^4 paths at most)."""
 
 
 def _any_of(queries: list[Any]) -> Any:

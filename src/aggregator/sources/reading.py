@@ -13,7 +13,7 @@ from dataclasses import replace
 from lxml import etree
 
 from aggregator.errors import InvalidSourceError, OpmlError
-from aggregator.models import OpmlDocument, SkippedOutline, Source
+from aggregator.models import FOLDER_SLASH, OpmlDocument, SkippedOutline, Source
 from aggregator.sanitize import one_line
 from aggregator.sources.repairs import _repair
 from aggregator.sources.urls import normalize_source_url, source_key
@@ -245,9 +245,6 @@ def _feed_outlines(
             stack.append((iter(child), [*path, name] if name else path))
 
 
-FOLDER_SLASH = "\u2215"
-"""DIVISION SLASH: stands for a `/` inside one folder's name, in a topic path and in the
-`category` attribute, where `/` separates levels (a folder's own text keeps its `/`)."""
 TAG_COMMA = "\u201a"
 """SINGLE LOW-9 QUOTATION MARK: stands for a `,` inside a path of the `category` attribute,
 where `,` separates paths (see `_category_attribute`)."""
