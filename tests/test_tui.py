@@ -2270,6 +2270,37 @@ def demo() -> Iterator[Any]:
     demo.close()
 
 
+def test_a_demo_removes_the_files_of_demos_whose_program_was_killed(tmp_path, monkeypatch):
+    """A terminal closed on the demo killed it before it could clean up: each such demo left
+    its library in the temporary folder (found in this machine's /tmp)."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    from aggregator.library.demo import open_demo
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    orphan, running, other = (tmp_path / f"aggregator-demo-{n}" for n in ("a", "b", "c"))
+    for directory, owner in ((orphan, ended.stdout.strip()), (running, str(os.getpid()))):
+        directory.mkdir()
+        (directory / "pid").write_text(owner)
+    other.mkdir()  # no owner written: not touched
+    demo = open_demo()
+    try:
+        assert not orphan.exists() and running.exists() and other.exists()
+        assert (demo.directory / "pid").read_text() == str(os.getpid())
+    finally:
+        demo.close()
+    assert not demo.directory.exists()
+
+
 def test_the_demo_loads_its_samples_and_finds_the_night_train_story_once(demo):
     demo_library, lib = demo
 

@@ -9,6 +9,7 @@ the sources that only send teasers, storage and indexing. Everything then works 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import threading
@@ -234,9 +235,39 @@ class DemoLibrary:
 
 def open_demo() -> DemoLibrary:
     """A fresh, empty demo library pointed at a freshly started sample site."""
+    _remove_orphans()
     site = DemoSite()
-    directory = Path(tempfile.mkdtemp(prefix="aggregator-demo-"))
+    directory = Path(tempfile.mkdtemp(prefix=DEMO_PREFIX))
+    (directory / OWNER_FILE).write_text(str(os.getpid()), encoding="ascii")
     opml = directory / "demo.opml"
     save_opml(opml, site.outline(), title="aggregator demo (sample articles)")
     settings = load_settings(data_dir=directory, opml=str(opml), env={})
     return DemoLibrary(settings=settings, site=site, directory=directory)
+
+
+DEMO_PREFIX = "aggregator-demo-"
+OWNER_FILE = "pid"
+"""The process a demo's files belong to: they outlive it when it is killed (a terminal
+window closed on it), and the next demo removes them."""
+
+
+def _remove_orphans() -> None:
+    for directory in Path(tempfile.gettempdir()).glob(DEMO_PREFIX + "*"):
+        try:
+            if directory.stat().st_uid != os.getuid():
+                continue
+            pid = int((directory / OWNER_FILE).read_text(encoding="ascii"))
+        except (OSError, ValueError):
+            continue  # not a demo's, or one being made
+        if not _running(pid):
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: running
+        return True
+    return True
