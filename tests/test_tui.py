@@ -895,6 +895,25 @@ def test_starred_entries_have_a_place_and_u_lists_only_unread(library):
     drive(AggregatorApp(settings, library=lib), script)
 
 
+def test_one_entry_marked_is_one_entry(library):
+    """The note said "Marked 1 entries read" (found by a QA pass)."""
+    settings, lib = library
+    (first, *_) = [row.id for row in lib.entries() if row.source_url == ONC]
+    lib.mark([row.id for row in lib.entries() if row.id != first], read=True)
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        notes = record_notes(app)
+        await choose(pilot, Place("source", ONC))
+        await pilot.press("A")
+        await settle(pilot)
+        assert "Marked 1 entry read (U to undo)." in notes
+        await pilot.press("U")
+        await settle(pilot)
+        assert "Marked 1 entry unread again." in notes
+
+    drive(AggregatorApp(settings, library=lib), script)
+
+
 def test_capital_a_marks_all_in_view_read(library):
     settings, lib = library
 

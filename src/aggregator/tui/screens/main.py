@@ -421,7 +421,7 @@ class MainScreen(AppScreen):
         """Kept for U: A takes a whole view at once, and one key too many should not cost
         the user what they had not read yet."""
         self._undo_read = ids
-        self.app.notify(f"Marked {len(ids):,} entries read (U to undo).", timeout=4)
+        self.app.notify(f"Marked {_entries(len(ids))} read (U to undo).", timeout=4)
 
     def action_undo_all_read(self) -> None:
         ids, self._undo_read = self._undo_read, []
@@ -430,7 +430,7 @@ class MainScreen(AppScreen):
             return
         if self.search_result is None:  # every one of them is in the list
             self.app.mark(ids, read=False)
-            self.app.notify(f"Marked {len(ids):,} entries unread again.", timeout=2)
+            self.app.notify(f"Marked {_entries(len(ids))} unread again.", timeout=2)
         else:
             self.show_flags(ids, read=False)
             self._write_unread_again(ids)
@@ -447,7 +447,7 @@ class MainScreen(AppScreen):
 
     def _unread_again(self, ids: list[str], unread: int) -> None:
         self._show_written(ids, unread, read=False)
-        self.app.notify(f"Marked {len(ids):,} entries unread again.", timeout=2)
+        self.app.notify(f"Marked {_entries(len(ids))} unread again.", timeout=2)
 
     @work(thread=True, group="flags", exit_on_error=False)
     def _mark_results_read(self, query: str, narrow: Place | None) -> None:
@@ -632,7 +632,7 @@ class MainScreen(AppScreen):
             order += " (nothing to rank by)"
         about = "" if result.exact else "about "
         # Entries, not rows: a story carried by several sources is one row naming them all.
-        found = f"{about}{result.total:,} {'entry' if result.total == 1 else 'entries'}"
+        found = f"{about}{_entries(result.total)}"
         narrow = self.search_filter
         if narrow is not None and narrow.kind in ("facet-topic", "facet-source"):
             name = result.source_titles.get(narrow.value, narrow.value)
@@ -679,3 +679,7 @@ def _narrowing(narrow: Place | None) -> dict[str, str]:
     if narrow is not None and narrow.kind == "facet-source":
         return {"source": narrow.value}
     return {}
+
+
+def _entries(count: int) -> str:
+    return f"{count:,} {'entry' if count == 1 else 'entries'}"
