@@ -1997,6 +1997,25 @@ def test_capital_s_lists_every_source_with_its_health(tmp_path, server):
     drive_owned(AggregatorApp(settings, library=lib), script)
 
 
+def test_q_on_the_sources_screen_goes_back(library):
+    """It quit the whole program, where newsboat's `q` goes back a screen (found by a QA
+    pass); from the main screen it still quits."""
+    settings, lib = library
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        await pilot.press("S")
+        await settle(pilot)
+        assert isinstance(app.screen, SourcesScreen)
+        await pilot.press("q")
+        await settle(pilot)
+        assert app.screen is app.main and app.is_running
+        await pilot.press("q")
+        await settle(pilot)
+        assert not app.is_running
+
+    drive(AggregatorApp(settings, library=lib), script)
+
+
 def test_the_sources_screen_lists_outlines_that_are_not_sources_with_why(library):
     """`sources list` said "not used: …" for them; the sources screen said nothing, and an
     import's notice gave only how many were skipped (found by review)."""

@@ -116,9 +116,13 @@ class AggregatorApp(App[str | None]):
             self._catch_up()
 
     async def action_quit(self) -> None:
-        """Quit, but from an article being read: back to the list (newsboat's `q`)."""
+        """Quit, but from an article being read back to the list, and from the sources screen
+        back to the main one (newsboat's `q`)."""
         if self.screen is self.main and self.main.reading and isinstance(self.focused, Reader):
             self.main.action_back()
+            return
+        if isinstance(self.screen, SourcesScreen):
+            self.pop_screen()
             return
         await self.action_quit_now()
 

@@ -44,7 +44,9 @@ ACTIONS: dict[str, tuple[str, str, bool]] = {
 }
 HELP: dict[str, str] = {
     "entry.undo_all_read": "Undo all read: the last A's entries unread again",
-    "app.quit": "Quit; in the reader, back to the list (as in newsboat); ctrl+c quits anywhere",
+    "app.quit": (
+        "Quit; in the reader and the sources screen, back (as in newsboat); ctrl+c quits anywhere"
+    ),
     "source.check": "Check source (sources screen): fetch and read it now, storing nothing",
     "app.sidebar": "Sidebar: wide enough for long names, then hidden, then as it was",
     "entry.open_file": "Open attachment: the entry's first file",
