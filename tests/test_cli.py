@@ -465,6 +465,21 @@ def _python_m(
     )
 
 
+def test_opml_import_dash_reads_standard_input(corpus: Path, tmp_path: Path):
+    """`curl …/list.opml | aggregator opml import -` said "-: no such file"."""
+    news = corpus / "awesome-rss-feeds-opml/recommended/with_category/News.opml"
+    command = [sys.executable, "-m", "aggregator", "--data-dir", str(tmp_path / "h")]
+    result = subprocess.run(
+        [*command, "opml", "import", "-"],
+        input=news.read_bytes(),
+        capture_output=True,
+        timeout=60,
+    )
+    assert result.returncode == 0 and result.stdout.startswith(b"Imported 11 sources")
+    listed = subprocess.run([*command, "sources", "list"], capture_output=True, timeout=60)
+    assert listed.stdout.count(b"\nNews\t") + listed.stdout.startswith(b"News\t") == 11
+
+
 def test_errors_never_show_a_traceback_from_the_real_program(tmp_path: Path):
     env = {**os.environ, "AGGREGATOR_HOME": str(tmp_path / "h")}
     for args in (

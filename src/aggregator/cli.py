@@ -475,7 +475,10 @@ def opml_group() -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 @pass_context
 def opml_import(obj: Context, file: str) -> None:
-    """Add the feeds of another OPML list to yours (existing ones are kept as they are)."""
+    """Add the feeds of another OPML list (FILE, or - for standard input) to yours (existing
+    ones are kept as they are)."""
+    if file == "-" and not os.path.exists(file):
+        file = "/dev/stdin"
     with obj.library(new_list=True) as library:
         report = library.import_opml(file)
     details = []
