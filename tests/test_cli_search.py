@@ -192,6 +192,12 @@ def test_mark_sets_flags_by_id_for_scripts(opml: Path, capsys):
     assert run(["--opml", str(opml), "search", "hospital", "--unread", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["hits"] == []  # all or nothing
     assert run(["--opml", str(opml), "mark", ids[0]]) == 1  # say what to mark
+    # Both of a pair: the last given won, silently (found by a QA pass).
+    capsys.readouterr()
+    assert run(["--opml", str(opml), "mark", ids[0], "--read", "--unread"]) == 1
+    assert "--read and --unread contradict each other" in capsys.readouterr().err
+    assert run(["--opml", str(opml), "mark", ids[0], "--unstar", "--star"]) == 1
+    assert "--star and --unstar contradict each other" in capsys.readouterr().err
 
 
 def test_search_category_unfiled_on_the_command_line(tmp_path: Path, isolated_home: Path, capsys):

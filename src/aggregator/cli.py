@@ -353,11 +353,25 @@ def read(obj: Context, entry_id: str, fmt: str) -> None:
 
 @cli.command()
 @click.argument("entry_ids", nargs=-1, required=True, metavar="ID...")
-@click.option("--read/--unread", "read", default=None, help="Mark read, or unread.")
-@click.option("--star/--unstar", "starred", default=None, help="Star, or unstar.")
+@click.option("--read", "as_read", is_flag=True, help="Mark read.")
+@click.option("--unread", "as_unread", is_flag=True, help="Mark unread.")
+@click.option("--star", is_flag=True, help="Star.")
+@click.option("--unstar", is_flag=True, help="Unstar.")
 @pass_context
-def mark(obj: Context, entry_ids: tuple[str, ...], read: bool | None, starred: bool | None) -> None:
+def mark(
+    obj: Context,
+    entry_ids: tuple[str, ...],
+    as_read: bool,
+    as_unread: bool,
+    star: bool,
+    unstar: bool,
+) -> None:
     """Mark entries by ID (as search and read give them): read, unread, starred or not."""
+    for one, other in (("read", as_read and as_unread), ("star", star and unstar)):
+        if other:  # as a --x/--no-x pair, the last would silently win
+            raise click.UsageError(f"--{one} and --un{one} contradict each other: give one")
+    read = True if as_read else False if as_unread else None
+    starred = True if star else False if unstar else None
     if read is None and starred is None:
         raise click.UsageError("say what to mark: --read, --unread, --star or --unstar")
     with obj.library() as library:
