@@ -28,7 +28,6 @@ from aggregator.cli_output import (
     fetch_json,
     iso,
     out,
-    plural,
     print_search,
     removed_line,
     render_entry,
@@ -38,7 +37,7 @@ from aggregator.cli_output import (
 from aggregator.config import HOME_ENV, load_settings
 from aggregator.errors import AggregatorError
 from aggregator.library import Library, open_library
-from aggregator.models import SkippedOutline, SourceInfo
+from aggregator.models import SkippedOutline, SourceInfo, plural
 
 if TYPE_CHECKING:
     from rich.table import Table

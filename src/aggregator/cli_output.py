@@ -17,6 +17,7 @@ from aggregator.models import (
     RemovedSource,
     SearchResult,
     UpdateResult,
+    plural,
 )
 
 if TYPE_CHECKING:
@@ -58,10 +59,6 @@ def text(value: str = "", style: str = "") -> Text:
 
 def iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
-
-
-def plural(count: int, word: str, many: str | None = None) -> str:
-    return f"{count:,} {word if count == 1 else many or word + 's'}"
 
 
 def removed_line(gone: RemovedSource) -> str:

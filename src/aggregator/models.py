@@ -37,6 +37,11 @@ def topic_names(path: str) -> list[str]:
     return list(dict.fromkeys([*paths, *parts[1:]]))
 
 
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """`1 entry`, `2 entries`: for the command line and the terminal UI alike."""
+    return f"{count:,} {word if count == 1 else many or word + 's'}"
+
+
 def told_apart(names: dict[str, str]) -> dict[str, str]:
     """Names (by source URL) that two sources share, each with where it is: its host, or
     as much more of its address as tells them apart (two "Daily Brief" feeds). Never a

@@ -233,6 +233,12 @@ class DemoLibrary:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
+DEMO_PREFIX = "aggregator-demo-"
+OWNER_FILE = "pid"
+"""The process a demo's files belong to: they outlive it when it is killed (a terminal
+window closed on it), and the next demo removes them."""
+
+
 def open_demo() -> DemoLibrary:
     """A fresh, empty demo library pointed at a freshly started sample site."""
     _remove_orphans()
@@ -243,12 +249,6 @@ def open_demo() -> DemoLibrary:
     save_opml(opml, site.outline(), title="aggregator demo (sample articles)")
     settings = load_settings(data_dir=directory, opml=str(opml), env={})
     return DemoLibrary(settings=settings, site=site, directory=directory)
-
-
-DEMO_PREFIX = "aggregator-demo-"
-OWNER_FILE = "pid"
-"""The process a demo's files belong to: they outlive it when it is killed (a terminal
-window closed on it), and the next demo removes them."""
 
 
 def _remove_orphans() -> None:
@@ -269,5 +269,5 @@ def _running(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except OSError:  # another user's process: running
-        return True
+        pass
     return True

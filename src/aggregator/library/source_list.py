@@ -469,7 +469,7 @@ def _names_unfiled(category: str | None, listed: list[Source]) -> bool:
     return not any(UNFILED.lower() in _topic_names(path) for path in paths)
 
 
-def _as_listed(category: str, listed: list[Source], folders: Iterable[str] = ()) -> str:
+def _as_listed(category: str, listed: list[Source], folders: Iterable[str]) -> str:
     """A topic path as the list writes it: in its case, and with a folder whose name has a
     `/` (`Film/TV`, kept as `Film∕TV`) named as shown, unless folders `Film` > `TV` exist.
     The folders it starts with are matched in any case (empty ones too): `medicine/new`
@@ -477,8 +477,7 @@ def _as_listed(category: str, listed: list[Source], folders: Iterable[str] = ())
     typed = _clean_category(category)
     paths = (
         "/".join(levels[:i])
-        for path in (*(p for s in listed for p in (s.category, *s.tags)), *folders)
-        if path
+        for path in _topic_paths_of(listed, folders)
         for levels in [path.split("/")]
         for i in range(len(levels), 0, -1)
     )

@@ -12,8 +12,10 @@ from aggregator.search.words import FIELDS
 _FIELD_VALUE = re.compile(r"(?<![\w\"])([A-Za-z_]+):[ \t]*(\S*)")
 
 
-_HYPHEN = re.compile(r'(?<![\w"])([A-Za-z_]+):([^\s()"]*\w-\w[^\s()"]*)|(?<=\w)-(?=\w)')
+_INNER_HYPHEN = re.compile(r"(?<=\w)-(?=\w)")
+_HYPHEN = re.compile(rf'(?<![\w"])([A-Za-z_]+):([^\s()"]*\w-\w[^\s()"]*)|{_INNER_HYPHEN.pattern}')
 """A field's value with a hyphen inside (`author:anne-marie`), or a hyphen inside a word."""
+_WILD = re.compile(r"[*?~^]")
 
 
 def _joined(match: re.Match[str]) -> str:
@@ -26,12 +28,9 @@ def _joined(match: re.Match[str]) -> str:
     field = FIELDS.get(name.lower())
     if field in ("url", "category"):
         return match.group(0)
-    if field is None or re.search(r"[*?~^]", value):
+    if field is None or _WILD.search(value):
         return _INNER_HYPHEN.sub(" ", match.group(0))
     return f'{name}:"{_INNER_HYPHEN.sub(" ", value)}"'
-
-
-_INNER_HYPHEN = re.compile(r"(?<=\w)-(?=\w)")
 
 
 def _balanced(text: str) -> str:

@@ -15,7 +15,7 @@ from whoosh.analysis import STOP_WORDS
 from aggregator.errors import AggregatorError
 from aggregator.index import fold
 from aggregator.index.pairs import is_pair
-from aggregator.search.near import slip_forms
+from aggregator.search.near import _edits, slip_forms
 from aggregator.search.words import _STEMMER
 
 
@@ -52,7 +52,7 @@ def _closest(reader: Any, term: str, word: str) -> str | None:
     near = _within(reader, [f for f, slips in taken.items() if not slips], 1)
     near.update(f for f, slips in taken.items() if slips and ("content", f) in reader)
     near.update(s for s in swaps if ("content", s) in reader)
-    most = 1 if len(word) <= 5 else 2  # as for `word~`: `bar` is not a slip of `abc`
+    most = _edits(word, None)  # as for `word~`: `bar` is not a slip of `abc`
     if not near and most == 2:  # two slips: two edits, or a swap and an edit
         near = _within(reader, [term], 2) | _within(reader, _swapped(term), 1)
     ranked: list[tuple[int, bool, bool, int, str]] = []

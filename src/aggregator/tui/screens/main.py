@@ -15,7 +15,7 @@ from textual.containers import Horizontal
 from textual.timer import Timer
 from textual.widgets import Footer, Markdown, Static
 
-from aggregator.models import Entry, EntryRow, SearchResult, View
+from aggregator.models import Entry, EntryRow, SearchResult, View, plural
 from aggregator.tui.keys import binding
 from aggregator.tui.messages import SearchFinished
 from aggregator.tui.screens.base import AppScreen
@@ -421,7 +421,10 @@ class MainScreen(AppScreen):
         """Kept for U: A takes a whole view at once, and one key too many should not cost
         the user what they had not read yet."""
         self._undo_read = ids
-        self.app.notify(f"Marked {_entries(len(ids))} read (U to undo).", timeout=4)
+        self._say_marked(ids, "read (U to undo)", timeout=4)
+
+    def _say_marked(self, ids: list[str], how: str, *, timeout: float) -> None:
+        self.app.notify(f"Marked {plural(len(ids), 'entry', 'entries')} {how}.", timeout=timeout)
 
     def action_undo_all_read(self) -> None:
         ids, self._undo_read = self._undo_read, []
@@ -430,7 +433,7 @@ class MainScreen(AppScreen):
             return
         if self.search_result is None:  # every one of them is in the list
             self.app.mark(ids, read=False)
-            self.app.notify(f"Marked {_entries(len(ids))} unread again.", timeout=2)
+            self._say_marked(ids, "unread again", timeout=2)
         else:
             self.show_flags(ids, read=False)
             self._write_unread_again(ids)
@@ -447,7 +450,7 @@ class MainScreen(AppScreen):
 
     def _unread_again(self, ids: list[str], unread: int) -> None:
         self._show_written(ids, unread, read=False)
-        self.app.notify(f"Marked {_entries(len(ids))} unread again.", timeout=2)
+        self._say_marked(ids, "unread again", timeout=2)
 
     @work(thread=True, group="flags", exit_on_error=False)
     def _mark_results_read(self, query: str, narrow: Place | None) -> None:
@@ -632,7 +635,7 @@ class MainScreen(AppScreen):
             order += " (nothing to rank by)"
         about = "" if result.exact else "about "
         # Entries, not rows: a story carried by several sources is one row naming them all.
-        found = f"{about}{_entries(result.total)}"
+        found = about + plural(result.total, "entry", "entries")
         narrow = self.search_filter
         if narrow is not None and narrow.kind in ("facet-topic", "facet-source"):
             name = result.source_titles.get(narrow.value, narrow.value)
@@ -679,7 +682,3 @@ def _narrowing(narrow: Place | None) -> dict[str, str]:
     if narrow is not None and narrow.kind == "facet-source":
         return {"source": narrow.value}
     return {}
-
-
-def _entries(count: int) -> str:
-    return f"{count:,} {'entry' if count == 1 else 'entries'}"
