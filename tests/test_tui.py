@@ -1869,6 +1869,28 @@ def test_d_deletes_a_source_after_a_confirm(library):
     drive(AggregatorApp(settings, library=lib), script)
 
 
+def test_one_entry_is_one_entry_in_the_status_and_notes(tmp_path):
+    """The status said "1 entries · 1 unread", a removal "… and 1 entries" (found reading
+    the change)."""
+    settings, lib = make_library(tmp_path, entries=False)
+    lib.store.upsert_entries(ONC, ENTRIES[ONC][:1])
+    lib.update_index()
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        notes = record_notes(app)
+        assert "1 entry · 1 unread" in status_text(app)
+        await choose(pilot, Place("source", ONC))
+        await pilot.press("d")
+        await pilot.press("y")
+        await settle(pilot)
+        assert "Removed Cell Letters and 1 entry." in notes
+
+    try:
+        drive(AggregatorApp(settings, library=lib), script)
+    finally:
+        lib.close()
+
+
 def test_a_list_that_cannot_be_read_leaves_the_library_readable(library):
     """An emptied list file made the app refuse to start: the library shows its sources as
     last read, says why, and reading goes on."""

@@ -19,7 +19,7 @@ from textual.worker import Worker, WorkerState
 from aggregator.config import Settings
 from aggregator.errors import AggregatorError
 from aggregator.library import Library, open_library
-from aggregator.models import UNFILED, EntryRow, FetchReport, Source
+from aggregator.models import UNFILED, EntryRow, FetchReport, Source, plural
 from aggregator.tui.commands import AggregatorCommands
 from aggregator.tui.keys import binding, keymap
 from aggregator.tui.messages import (
@@ -182,7 +182,8 @@ class AggregatorApp(App[str | None]):
             status.activity = ""
             status.show()
         if event.applied:
-            self.notify(f"Indexed {event.applied:,} entries: search sees them now.")
+            indexed = plural(event.applied, "entry", "entries")
+            self.notify(f"Indexed {indexed}: search sees them now.")
             if self.main.search_result is not None:
                 self.main.run_search()
 
@@ -476,7 +477,7 @@ class AggregatorApp(App[str | None]):
         kept = gone.kept_starred
         self.call_from_thread(
             self.notify,
-            f"Removed {gone.source.display_title} and {gone.removed:,} entries"
+            f"Removed {gone.source.display_title} and {plural(gone.removed, 'entry', 'entries')}"
             + (f"; {kept:,} starred stay in Starred." if kept else "."),
         )
         self.call_from_thread(self._after_delete)
@@ -495,7 +496,8 @@ class AggregatorApp(App[str | None]):
         (result,) = self.library.check_sources([url])
         if result.status == "ok":
             self.call_from_thread(
-                self.notify, f"{result.title}: ok, {result.unchanged} entries offered."
+                self.notify,
+                f"{result.title}: ok, {plural(result.unchanged, 'entry', 'entries')} offered.",
             )
         else:
             self.post_message(WorkerFailed(f"check {result.title}", result.error or "failed"))

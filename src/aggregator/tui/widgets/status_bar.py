@@ -7,6 +7,8 @@ from datetime import datetime
 from rich.text import Text
 from textual.widgets import Static
 
+from aggregator.models import plural
+
 
 class StatusBar(Static):
     DEFAULT_CSS = """
@@ -24,7 +26,7 @@ class StatusBar(Static):
 
     def show(self) -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(f"{self.entries:,} entries · {self.unread:,} unread")
+        text.append(f"{plural(self.entries, 'entry', 'entries')} · {self.unread:,} unread")
         if self.unread_only:
             text.append(" · listing unread only (u)", style="bold")
         when = (
