@@ -586,7 +586,7 @@ def test_n_reads_what_it_reaches_even_when_pressed_faster_than_entries_load(libr
     monkeypatch.setattr(lib, "entry", entry)
 
     async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
-        await pilot.press("n", "n", "p")
+        await pilot.press("down", "n", "n", "p")  # (from the second row: n goes past the first)
         assert current_title(app) == ORDER[0]
         await settle(pilot)
         assert all(stored(lib, ORDER[i]).read for i in (0, 3, 5))
@@ -611,7 +611,7 @@ def test_n_and_p_move_to_the_next_and_previous_unread(library):
 
     async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
         notes = record_notes(app)
-        await pilot.press("n")
+        await pilot.press("down", "n")  # (from the second row: n goes past the first)
         assert current_title(app) == ORDER[3]
         await pilot.press("n")
         assert current_title(app) == ORDER[5]
@@ -627,10 +627,31 @@ def test_n_and_p_move_to_the_next_and_previous_unread(library):
     drive(AggregatorApp(settings, library=lib), script)
 
 
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+def test_n_on_a_list_just_shown_reads_its_first_row(library, size):
+    """Found by a QA pass: the cursor starts on the first row, and `n` went past it, so the
+    newest entry (shown beside the list, or only its title on a narrow terminal) stayed
+    unread. It is the first one `n` reaches now; on a narrow terminal, in the reader."""
+    settings, lib = library
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        await pilot.press("n")
+        await settle(pilot)
+        assert current_title(app) == ORDER[0]
+        assert stored(lib, ORDER[0]).read
+        assert app.main.reading == (size[0] < WIDE)
+        await pilot.press("n")
+        await settle(pilot)
+        assert current_title(app) == ORDER[1] and stored(lib, ORDER[1]).read
+
+    drive(AggregatorApp(settings, library=lib), script, size=size)
+
+
 def test_n_and_p_go_on_to_the_next_and_previous_source_with_unread_entries(library):
     """Found by review: n stopped at the end of a source's list. It goes on, in the
     sidebar's order (round to the top), to the next source with unread entries, chooses it in
-    the sidebar and moves to its first unread; p back to the previous one's last unread."""
+    the sidebar and moves to its first unread; p back to the previous one's last unread. On a
+    narrow terminal each entry n reaches opens in the reader, read."""
     settings, lib = library
     lib.set_read([r.id for r in lib.entries() if r.title == "A new trial for rare tumours"])
 
@@ -639,7 +660,9 @@ def test_n_and_p_go_on_to_the_next_and_previous_source_with_unread_entries(libra
         sidebar = app.main.query_one(Sidebar)
         await choose(pilot, Place("source", MED))
         entry_list(app).focus()
-        await pilot.press("n", "n")
+        await pilot.press("n")  # the list just shown: its first row is the first unread
+        assert current_title(app) == "Flu vaccine season opens early" and app.main.reading
+        await pilot.press("m", "n", "n")  # the first unread again, for the round below
         assert current_title(app) == MARKUP_TITLE  # Clinic Notes' last
         await pilot.press("n")  # on to Cell Letters, past its read first entry
         await settle(pilot)
@@ -648,7 +671,7 @@ def test_n_and_p_go_on_to_the_next_and_previous_source_with_unread_entries(libra
         assert titles(app) == ["A new trial for rare tumours", "Screening saves lives, again"]
         assert current_title(app) == "Screening saves lives, again"
         assert "On to Cell Letters (1 unread)." in notes
-        await pilot.press("n")
+        await pilot.press("m", "n")  # left unread, then on
         await settle(pilot)
         assert app.main.place == Place("source", RAIL)
         assert current_title(app) == "The sleeper train to the mountains"
@@ -656,13 +679,14 @@ def test_n_and_p_go_on_to_the_next_and_previous_source_with_unread_entries(libra
         await settle(pilot)
         assert app.main.place == Place("source", ONC)
         assert current_title(app) == "Screening saves lives, again"
+        await pilot.press("escape")
         await choose(pilot, Place("source", RAIL))
         entry_list(app).focus()
         await pilot.press("end", "n")  # round to the top of the sidebar
         await settle(pilot)
         assert app.main.place == Place("source", MED)
         assert current_title(app) == "Flu vaccine season opens early"
-        assert app.focused is entry_list(app)
+        assert app.main.reading and stored(lib, "Flu vaccine season opens early").read
 
     drive(AggregatorApp(settings, library=lib), script, size=(80, 24))
 
@@ -706,7 +730,9 @@ def test_n_in_search_results_stays_in_the_results(library):
         notes = record_notes(app)
         await choose(pilot, Place("source", RAIL))
         await search(pilot, "vaccine")
-        await pilot.press("enter", "n")
+        await pilot.press("enter", "n")  # to the results, and the first one opens
+        assert current_title(app) == "Flu vaccine season opens early" and app.main.reading
+        await pilot.press("n")
         assert current_title(app) == "A new trial for rare tumours"
         await pilot.press("n")
         await settle(pilot)

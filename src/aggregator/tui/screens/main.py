@@ -236,7 +236,12 @@ class MainScreen(AppScreen):
             return
         # A preview still to come would replace this load (one entry load at a time) and the
         # entry opened would stay unread: Enter pressed within the preview's delay.
+        self._open(row)
+
+    def _open(self, row: EntryRow) -> None:
+        """The reader on this row's entry, which is read by that."""
         self._cancel_preview()
+        self.query_one(EntryList).untouched = False
         self.reading = True
         self._layout()
         self.load_entry(row.id, mark_read=True)
@@ -350,6 +355,8 @@ class MainScreen(AppScreen):
         sidebar's order. Search results keep to themselves."""
         entries = self.query_one(EntryList)
         index = entries.cursor + step
+        if step > 0 and entries.untouched and not self.reading:
+            index = entries.cursor  # a list just shown: its first row is the next one
         while 0 <= index < len(entries.rows):
             if not entries.rows[index].read:
                 self._go_to_unread(index)
@@ -377,15 +384,19 @@ class MainScreen(AppScreen):
         entries.move_to(index)
         # Going to the next unread is reading it, in either layout (the cursor keys only
         # show an entry beside the list, and leave it unread).
+        row = entries.rows[index]
         if self.reading or self.size.width >= WIDE:
-            row = entries.rows[index]
             if not row.read:  # read now, not when the entry has loaded: `n n` reads both
                 self.app.mark(self._with_copies([row.id]), read=True)
             self.load_entry(row.id, mark_read=False)
+        else:  # narrow, in the list: the reader takes the list's place, as Enter has it
+            self._open(row)
 
     def action_toggle_read(self) -> None:
-        row = self.query_one(EntryList).current
+        entries = self.query_one(EntryList)
+        row = entries.current
         if row is not None:
+            entries.untouched = False  # marked unread by hand: `n` goes on past it
             self.app.mark(self._with_copies([row.id]), read=not row.read)
 
     def _with_copies(self, ids: list[str]) -> list[str]:

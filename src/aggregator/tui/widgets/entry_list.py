@@ -66,6 +66,9 @@ class EntryList(ScrollView, can_focus=True):
         self.rows: list[EntryRow] = []
         self.snippets: dict[str, Snippet] = {}
         self.empty_text = "Loading…"
+        self.untouched = True
+        """The cursor is where the list was loaded with it (its first row), not moved since:
+        `n` counts that row as the next one, as a reader just opened on a list does."""
 
     # -- content -----------------------------------------------------------------------------
 
@@ -82,7 +85,9 @@ class EntryList(ScrollView, can_focus=True):
         """Show these rows; the cursor stays on entry `keep` when it is still there."""
         self.rows = rows
         self.snippets = snippets or {}
-        index = next((i for i, r in enumerate(rows) if r.id == keep), 0) if keep else 0
+        index = next((i for i, r in enumerate(rows) if r.id == keep), -1) if keep else -1
+        if index < 0:
+            index, self.untouched = 0, True
         self.virtual_size = Size(0, max(1, len(rows)) * self.line_height)  # lines cut to fit
         self.cursor = index
         self.scroll_to(y=max(0, index * self.line_height - self.size.height // 3), animate=False)
@@ -113,6 +118,7 @@ class EntryList(ScrollView, can_focus=True):
             self.scroll_to(y=bottom - height, animate=False)
 
     def move_to(self, index: int) -> None:
+        self.untouched = False
         if self.rows:
             self.cursor = max(0, min(len(self.rows) - 1, index))
 
