@@ -400,6 +400,21 @@ def _nodes(node: Any) -> list[Any]:
     return found
 
 
+def test_keys_typed_while_the_app_starts_are_commands_not_a_query(library, monkeypatch):
+    """Found by a QA pass: for its first moments the app gave the search bar the focus (the
+    first widget), so `j j` typed at once in a terminal became the query "jj". The list has
+    it from the start now."""
+    settings, lib = library
+    focused: list[str] = []
+    monkeypatch.setattr(SearchBar, "on_focus", lambda self: focused.append("search"), False)
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        assert focused == []
+        assert app.focused is entry_list(app)
+
+    drive(AggregatorApp(settings, library=lib), script)
+
+
 def test_arrows_and_j_k_move_the_cursor(library):
     settings, lib = library
 

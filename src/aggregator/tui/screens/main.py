@@ -41,6 +41,8 @@ PLACES = ("topic", "source")
 
 
 class MainScreen(AppScreen):
+    AUTO_FOCUS = "#entries"
+    """Not the first widget (the search bar): keys typed while the app starts are commands."""
     BINDINGS = [
         # A priority binding runs as the key arrives, before the keys queued behind it are
         # sent on: letters typed in the same burst as / then reach the search bar.
