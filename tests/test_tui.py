@@ -26,7 +26,7 @@ from rich.style import Style
 from rich.table import Table
 from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, Markdown, Static
+from textual.widgets import Button, DataTable, Input, Markdown, Static
 from textual.worker import WorkerCancelled
 
 from aggregator.config import Settings, load_settings
@@ -1694,6 +1694,25 @@ def test_a_adds_a_source(tmp_path, server):
         assert "Gazette  1" in [str(n.label) for n in _nodes(app.main.query_one(Sidebar).root)]
 
     drive_owned(AggregatorApp(settings, library=lib), script)
+
+
+@pytest.mark.parametrize("size", [(60, 15), (80, 24), (120, 40)])
+def test_the_add_form_is_whole_on_a_small_terminal(library, size):
+    """Found by a QA pass: at 60x15 the form was cut on every side, its title and buttons
+    out of sight. On a short terminal its fields lose their borders, and it is never wider
+    than the screen."""
+    settings, lib = library
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        await pilot.press("a")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, SourceFormScreen)
+        screen = form.region
+        for widget in (form.query_one(Static), *form.query(Input), *form.query(Button)):
+            assert screen.contains_region(widget.region), widget
+
+    drive(AggregatorApp(settings, library=lib), script, size=size)
 
 
 def test_an_empty_topic_is_in_the_sidebar_and_a_adds_a_source_to_the_topic_in_focus(

@@ -182,6 +182,17 @@ def test_add_source_form(snap_compare, library):
     assert snap_compare(app_for(library), terminal_size=(80, 30), run_before=run_before)
 
 
+def test_add_source_form_on_a_short_terminal(snap_compare, library):
+    """Fields without borders, so that the whole form fits."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await pilot.press("a")
+        await still(pilot)
+
+    assert snap_compare(app_for(library), terminal_size=(60, 15), run_before=run_before)
+
+
 def test_delete_confirm(snap_compare, library):
     async def run_before(pilot: Pilot[Any]) -> None:
         await settle(pilot)

@@ -12,6 +12,9 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static, Switch
 
+FULL_HEIGHT = 26
+"""Terminal lines the form needs with bordered fields (24), with a line to spare above and below."""
+
 
 @dataclass(frozen=True)
 class SourceForm:
@@ -72,6 +75,16 @@ class SourceFormScreen(ModalScreen[SourceForm | None]):
             with Horizontal(id="buttons"):
                 yield Button("Cancel", id="cancel")
                 yield Button("Save" if editing else "Add", id="save", variant="primary")
+
+    def on_resize(self) -> None:
+        """On a short terminal the fields lose their borders, so that the whole form (its
+        buttons too) is in view rather than scrolled."""
+        compact = self.app.size.height < FULL_HEIGHT
+        self.set_class(compact, "compact")
+        for widget in self.query(Input).results():
+            widget.compact = compact
+        for button in self.query(Button).results():
+            button.compact = compact
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "save":
