@@ -2130,6 +2130,30 @@ def test_the_sources_screen_lists_outlines_that_are_not_sources_with_why(library
     drive(AggregatorApp(settings, library=lib), script)
 
 
+@pytest.mark.parametrize("width", [80, 120])
+def test_a_long_source_name_leaves_the_counts_and_health_in_view(tmp_path, width):
+    """Found by a QA pass: the table is as wide as its widest name, so a name of a sentence
+    pushed the counts and the health off the screen. Names and topics are cut to fit; the
+    highlighted source's are whole below the table."""
+    long_name = "The Extraordinarily Long Name of a Regional Public Health Bulletin " * 2
+    topic = "Medicine/Public health and epidemiology in the northern provinces"
+    sources = [Source(url=MED, title=long_name.strip(), category=topic)]
+    settings, lib = make_library(tmp_path, sources, entries=False)
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        await pilot.press("S")
+        await settle(pilot)
+        lines = screen_text(app).splitlines()
+        header = next(line for line in lines if "Topic" in line and "Source" in line)
+        assert "Unread" in header and "Health" in header
+        row = next(line for line in lines if "The Extra" in line)
+        assert "…" in row and ("not fetched yet" if width >= 120 else "not f") in row
+        detail = str(app.screen.query_one("#sources-detail", Static).content)
+        assert long_name.strip() in detail and topic in detail
+
+    drive_owned(AggregatorApp(settings, library=lib), script, size=(width, 24))
+
+
 def test_question_mark_lists_keys_and_action_ids(library):
     settings, lib = library
 

@@ -22,6 +22,10 @@ UNUSED = "unused:"
 """The table's key for an outline of the list that is not a source (a link, a bad address)."""
 
 
+OTHER_COLUMNS = 66
+"""Cells the table's columns other than topic and name take (a short health, the padding)."""
+
+
 class SourcesScreen(AppScreen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="sources.back"),
@@ -49,9 +53,12 @@ class SourcesScreen(AppScreen):
         yield Static("", id="sources-detail")
         yield Footer()
 
-    def on_mount(self) -> None:
+    def __init__(self) -> None:
+        super().__init__()
         self._infos: dict[str, SourceInfo] = {}
         self._unused: dict[str, SkippedOutline] = {}
+
+    def on_mount(self) -> None:
         table = self.query_one(DataTable)
         # Health last: an error can be long, and the columns after it would go off screen.
         for label in ("Topic", "Source", "Entries", "Unread", "Last success", "Next try", "Health"):
@@ -65,9 +72,19 @@ class SourcesScreen(AppScreen):
         infos = library.sources()
         self.app.call_from_thread(self.show, infos, library.refused_outlines())
 
+    def on_resize(self) -> None:
+        if self._infos or self._unused:  # names cut to the new width
+            self.show(list(self._infos.values()), tuple(self._unused.values()))
+
     def show(self, infos: list[SourceInfo], unused: tuple[SkippedOutline, ...] = ()) -> None:
         table = self.query_one(DataTable)
+        row = table.cursor_row
         table.clear()
+        # Topic and name are cut to leave the counts and the health in view (a name can be a
+        # whole sentence); the highlighted source's are whole below the table.
+        room = self.size.width - OTHER_COLUMNS
+        topic_cap = max(8, room // 3)
+        name_cap = max(12, room - topic_cap)
         self._infos = {info.source.url: info for info in infos}
         self._unused = {f"{UNUSED}{i}": outline for i, outline in enumerate(unused)}
         for info in infos:
@@ -83,8 +100,8 @@ class SourcesScreen(AppScreen):
             if state.moved_to:
                 health.append(f" · moved to {state.moved_to}", style="yellow")
             table.add_row(
-                Text(info.source.category or "—"),
-                Text(info.display_title),
+                _cut(info.source.category or "—", topic_cap),
+                _cut(info.display_title, name_cap),
                 Text(f"{info.entries:,}", justify="right"),
                 Text(f"{info.unread:,}", justify="right"),
                 Text(_when(state.last_success)),
@@ -94,12 +111,14 @@ class SourcesScreen(AppScreen):
             )
         for key, outline in self._unused.items():  # outlines of the list that are no source
             table.add_row(
-                Text(outline.folder or "—"),
-                Text(outline.title or outline.url or "(no address)"),
+                _cut(outline.folder or "—", topic_cap),
+                _cut(outline.title or outline.url or "(no address)", name_cap),
                 *(Text("") for _ in range(4)),
                 Text(f"not used: {outline.reason}", style="yellow"),
                 key=key,
             )
+        if row:
+            table.move_cursor(row=row)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         """The highlighted source's address and whole last error, below the table."""
@@ -108,14 +127,16 @@ class SourcesScreen(AppScreen):
         detail = self.query_one("#sources-detail", Static)
         outline = self._unused.get(key)
         if outline is not None:
-            line = Text(outline.url or "(no address)", style="dim")
+            line = Text(f"{outline.folder or '—'} › {outline.title or '(no title)'}\n")
+            line.append(outline.url or "(no address)", style="dim")
             line.append(f"\nnot used: {outline.reason}", style="yellow")
             detail.update(line)
             return
         if info is None:
             detail.update("")
             return
-        line = Text(info.source.url, style="dim")
+        line = Text(f"{info.source.category or '—'} › {info.display_title}\n")
+        line.append(info.source.url, style="dim")
         if info.state.last_error:
             line.append(f"\n{info.state.last_error}", style="red")
         detail.update(line)
@@ -145,6 +166,12 @@ class SourcesScreen(AppScreen):
         url = self._selected()
         if url:
             self.app.check_source(url)
+
+
+def _cut(text: str, cells: int) -> Text:
+    shown = Text(text, no_wrap=True)
+    shown.truncate(cells, overflow="ellipsis")
+    return shown
 
 
 def _when(value: object) -> str:
