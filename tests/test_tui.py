@@ -2070,7 +2070,7 @@ def test_capital_s_lists_every_source_with_its_health(tmp_path, server):
         # The highlighted source's address and whole error below the table.
         await pilot.press(*["down"] * list(rows).index("Breaks"))
         detail = str(app.screen.query_one("#sources-detail", Static).content)
-        assert detail.startswith(broken) and "HTTP 500" in detail
+        assert detail.splitlines()[1] == broken and "HTTP 500" in detail  # (under its name)
         labels = [str(n.label) for n in _nodes(app.main.query_one(Sidebar).root)]
         assert "! Breaks" in labels  # failing sources are marked in the sidebar too
         await pilot.press("escape")
@@ -2630,6 +2630,33 @@ def test_the_sidebar_cursor_starts_a_search_at_all_results_and_ends_it_where_the
         assert sidebar.cursor_node is not None and sidebar.cursor_node.data == app.main.place
 
     drive(AggregatorApp(settings, library=lib), script)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+def test_rows_name_their_source_where_the_list_has_room(tmp_path, size):
+    """Found by a QA pass: the list named each row's source only when it was over 60 cells
+    wide, so not at 80 columns nor with the sidebar hidden at 120; and a name in wide
+    characters (two cells each) was measured in characters, and pushed the date off."""
+    wide_name = "東京新聞ニュース速報東京新聞ニュース速報"
+    sources = [
+        Source(url=MED, title=wide_name, category="Medicine"),
+        Source(url=ONC, title="Cell Letters", category="Medicine/Oncology"),
+        Source(url=RAIL, title="Rail Diary", category="Travel"),
+    ]
+    settings, lib = make_library(tmp_path, sources)
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        if size[0] >= WIDE:
+            await pilot.press("b", "b")  # the sidebar hidden: the list has half the width
+        await settle(pilot)
+        text = screen_text(app)
+        rows = [line for line in text.splitlines() if "●" in line]
+        assert len(rows) == len(ORDER)
+        assert all("2024-05" in row for row in rows), rows
+        assert any("Rail Diary · 2024-05" in row for row in rows)
+        assert any("東京新聞" in row and "…" in row for row in rows)
+
+    drive_owned(AggregatorApp(settings, library=lib), script, size=size)
 
 
 def test_b_widens_the_sidebar_then_hides_it_then_puts_it_back(library):

@@ -172,12 +172,15 @@ class EntryList(ScrollView, can_focus=True):
         marks.append("●" if not row.read else " ", base)
         marks.append("★" if row.starred else " ", self.get_component_rich_style("entry-list--star"))
         marks.append(" ")
-        meta = Text(f" {unjoined(row.source)[:22]} · " if width > 60 else " ", meta_style)
+        # The source's name, where the title keeps most of the line: a list of every source
+        # (or of search results) says where each entry is from.
+        source = _cut(unjoined(row.source), min(22, width // 4)) if width >= 48 else ""
+        meta = Text(f" {source} · " if source else " ", meta_style)
         # A source that gives no date: the day it arrived, in italics (the reader says so).
         date_style = meta_style + Style(italic=True) if row.undated else meta_style
         meta.append(_short_date(row.published), date_style)
         meta.append(" ", meta_style)
-        title_width = max(4, width - len(marks) - len(meta))
+        title_width = max(4, width - marks.cell_len - meta.cell_len)
         # No title from the source: its first words, in italics (as newsboat and NetNewsWire do).
         style = base + Style(italic=True) if row.untitled else base
         title = Text(
@@ -201,6 +204,13 @@ class EntryList(ScrollView, can_focus=True):
             text.stylize(match, start + 3, end + 3)
         text.truncate(width, overflow="ellipsis", pad=True)
         return text
+
+
+def _cut(text: str, cells: int) -> str:
+    """At most `cells` wide (a wide character, as in Chinese or Japanese, takes two)."""
+    shown = Text(text, no_wrap=True)
+    shown.truncate(cells, overflow="ellipsis")
+    return shown.plain
 
 
 def _short_date(value: datetime | None) -> str:
