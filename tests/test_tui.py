@@ -1379,6 +1379,89 @@ def test_a_new_query_is_not_narrowed_by_the_last_one_s_facet(library):
     drive(AggregatorApp(settings, library=lib), script)
 
 
+def test_a_new_query_puts_the_sidebar_cursor_back_on_all_results(library):
+    """Found by a QA pass: after a new query (no longer narrowed), the sidebar's cursor
+    stayed on the last query's source, as if it still narrowed the results."""
+    settings, lib = library
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        await search(pilot, "night OR vaccine")
+        await choose(pilot, Place("facet-source", RAIL))
+        await wait_until(pilot, lambda: len(titles(app)) == 1)
+        await search(pilot, "night OR vaccine OR screening")
+        await wait_until(pilot, lambda: len(titles(app)) > 1)
+        cursor = app.main.query_one(Sidebar).cursor_node
+        assert cursor is not None and cursor.data == Place("all")
+        assert str(cursor.label).startswith("All results")
+
+    drive(AggregatorApp(settings, library=lib), script)
+
+
+def test_esc_after_a_search_puts_the_sidebar_cursor_on_the_place_listed(library):
+    """Found by a QA pass: Esc listed the chosen topic again, but the sidebar's cursor was
+    on All (the search's "All results" is a place "all" too), so r, e and d acted on All."""
+    settings, lib = library
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        await choose(pilot, Place("topic", "Travel"))
+        await search(pilot, "vaccine")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.main.place == Place("topic", "Travel")
+        cursor = app.main.query_one(Sidebar).cursor_node
+        assert cursor is not None and cursor.data == Place("topic", "Travel")
+
+    drive(AggregatorApp(settings, library=lib), script)
+
+
+def test_u_in_search_results_lists_only_the_unread_ones(library):
+    """Found by a QA pass: `u` said "Only unread entries are listed" over search results
+    and went on listing read ones."""
+    settings, lib = library
+    lib.set_read([r.id for r in lib.entries() if r.title == "Flu vaccine season opens early"])
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        await search(pilot, "vaccine")
+        assert "Flu vaccine season opens early" in titles(app)
+        entry_list(app).focus()
+        await pilot.press("u")
+        await wait_until(pilot, lambda: titles(app) == ["A new trial for rare tumours"])
+        await pilot.press("u")
+        await wait_until(pilot, lambda: len(titles(app)) == 2)
+
+    drive(AggregatorApp(settings, library=lib), script)
+
+
+def test_a_search_from_the_reader_shows_its_results_on_a_narrow_terminal(library):
+    """Found by a QA pass: below 110 columns, a search typed while reading left the
+    article in the results' place, and after Enter the cursor moved through a list nobody
+    could see; Shift+Tab from the reader on a wide terminal, then a narrower one, the same."""
+    settings, lib = library
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.main.reading
+        await search(pilot, "vaccine")
+        assert not app.main.reading and entry_list(app).display
+        assert entry_list(app).region.height > 0
+        await pilot.press("enter")  # to the results
+        assert app.focused is entry_list(app) and entry_list(app).region.height > 0
+
+    drive(AggregatorApp(settings, library=lib), script, size=(80, 24))
+
+    async def back_to_the_list(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("shift+tab")
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot)
+        if app.focused is entry_list(app):
+            assert entry_list(app).region.height > 0  # not hidden behind the reader
+
+    drive(AggregatorApp(settings, library=lib), back_to_the_list)
+
+
 def test_keys_typed_while_a_cleared_query_is_on_its_way_are_kept(library):
     """Found by review: after ctrl+u, the debounced "query is empty" message could arrive
     after the next letters were typed, and clearing the search wiped them."""
@@ -2077,6 +2160,51 @@ def test_capital_s_lists_every_source_with_its_health(tmp_path, server):
         assert app.screen is app.main
 
     drive_owned(AggregatorApp(settings, library=lib), script)
+
+
+def test_a_source_added_on_the_sources_screen_shows_its_fetch_there(tmp_path, server):
+    """Found by a QA pass: the table was loaded again as soon as the source was added,
+    before its fetch, and went on saying "not fetched yet" with no entries."""
+    url = server.route("/extra.xml", Route(body=rss(item("x1", "Harbour News One", LONG))))
+    settings, lib = make_library(tmp_path)
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        await pilot.press("S")
+        await settle(pilot)
+        await pilot.press("a")
+        app.screen.query_one("#url", Input).value = url
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, SourcesScreen)
+        table = app.screen.query_one(DataTable)
+        await wait_until(pilot, lambda: table.get_row(url)[6].plain == "✓ ok")
+        assert table.get_row(url)[2].plain == "1"
+
+    drive_owned(AggregatorApp(settings, library=lib), script)
+
+
+def test_a_failing_source_s_row_stays_in_view_on_the_sources_screen(tmp_path, server):
+    """Found by a QA pass: the line below the table grew by the error's line when the
+    cursor reached a failing source at the bottom, and covered the row it was about."""
+    broken = server.route("/broken.xml", Route(status=500, body=b"no"))
+    sources = [Source(url=f"{MED}?{i}", title=f"Source {i:02}", category="A") for i in range(30)]
+    settings, lib = make_library(
+        tmp_path, [*sources, Source(url=broken, title="Breaks", category="B")], entries=False
+    )
+    settings = no_retries(settings, lib)
+    lib.fetch([broken])
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        await pilot.press("S")
+        await settle(pilot)
+        await pilot.press(*["j"] * 30)
+        await settle(pilot)
+        table = app.screen.query_one(DataTable)
+        assert table.get_row_at(table.cursor_row)[1].plain == "Breaks"
+        rows = [line for line in screen_text(app).splitlines() if "Breaks" in line]
+        assert any("HTTP 500" in line for line in rows)  # its row, not only the detail
+
+    drive_owned(AggregatorApp(settings, library=lib), script, size=(120, 20))
 
 
 def test_q_on_the_sources_screen_goes_back(library):

@@ -336,6 +336,9 @@ class AggregatorApp(App[str | None]):
             severity="warning" if report.failed or report.index_error else "information",
         )
         self.load_library(keep=self._current_id())
+        for screen in self.screen_stack:  # a source added there: its entries and health
+            if isinstance(screen, SourcesScreen):
+                screen.load()
         if report.offline and not self.demo and status.entries == 0 and report.new == 0:
             self.push_screen(
                 ConfirmScreen(

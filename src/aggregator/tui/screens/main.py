@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.containers import Horizontal
@@ -110,6 +110,13 @@ class MainScreen(AppScreen):
         if self.size.width >= WIDE and not self._reader_shows_cursor():
             self._preview_now()  # the cursor moved while the reader was not beside the list
 
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """The list has the focus back (Shift+Tab, a search's Enter): it is shown again, as
+        Esc would, rather than moving a cursor the reader hides on a narrow terminal."""
+        if self.reading and isinstance(event.widget, EntryList):
+            self.reading = False
+            self._layout()
+
     def _reader_shows_cursor(self) -> bool:
         row = self.query_one(EntryList).current
         entry = self.query_one(Reader).entry
@@ -164,8 +171,11 @@ class MainScreen(AppScreen):
         the list is loaded again: the cursor never loses its place under you)."""
         self.unread_only = not self.unread_only
         self._unread_on_load = None
-        current = self.query_one(EntryList).current
-        self.app.load_library(keep=current.id if current else None)
+        if self.search_result is not None:
+            self.run_search()  # the results, of unread entries only (or all again)
+        else:
+            current = self.query_one(EntryList).current
+            self.app.load_library(keep=current.id if current else None)
         shown = "Only unread entries are listed" if self.unread_only else "All entries are listed"
         self.app.notify(f"{shown} (u to change).", timeout=2)
 
@@ -607,7 +617,9 @@ class MainScreen(AppScreen):
     def _search(
         self, query: str, sort: str, narrow: Place | None, generation: int, limit: int
     ) -> None:
-        result = self.app.library.search(query, limit=limit, sort=sort, **_narrowing(narrow))
+        result = self.app.library.search(
+            query, limit=limit, sort=sort, unread=self.unread_only, **_narrowing(narrow)
+        )
         self.post_message(SearchFinished(result, generation))
 
     @on(SearchFinished)
@@ -633,11 +645,17 @@ class MainScreen(AppScreen):
         ]
         snippets = {h.id: Snippet(h.snippet, h.highlights) for h in result.hits}
         entries = self.query_one(EntryList)
+        if self.reading and not self._more_wanted:
+            # New results (typed, re-sorted): shown, not left behind the article being read.
+            self.reading = False
+            self._layout()
         entries.empty_text = "No results."
         current = entries.current
         entries.set_rows(rows, snippets, keep=current.id if self._more_wanted and current else None)
         if self.search_filter is None:
-            self.query_one(Sidebar).show_facets(result.facets, result.source_titles, result.total)
+            self.query_one(Sidebar).show_facets(
+                result.facets, result.source_titles, result.total, more=self._more_wanted
+            )
         notes = []
         if result.suggestion:
             notes.append(f"Did you mean: {result.suggestion}  (ctrl+y)")

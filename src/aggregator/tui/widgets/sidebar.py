@@ -70,8 +70,8 @@ class Sidebar(Tree[Place]):
         for sources to come, where `a` adds one)."""
         cursor = self.cursor_node
         chosen = cursor.data if cursor is not None else None
-        if chosen is not None and chosen.kind in _SEARCH_KINDS:
-            chosen, cursor = shown, None
+        if chosen is not None and (chosen.kind in _SEARCH_KINDS or not self._unread_shown):
+            chosen, cursor = shown, None  # (a search's "All results" is a Place("all") too)
         # Which of its places, for a source shown in several topics: it stays in that one.
         occurrence = (
             [n for n in _walk(self.root) if n.data == chosen].index(cursor) if cursor else 0
@@ -157,10 +157,15 @@ class Sidebar(Tree[Place]):
         node.set_label(_label(name, count, failing=failing))
 
     def show_facets(
-        self, facets: dict[str, dict[str, int]], titles: dict[str, str], total: int
+        self,
+        facets: dict[str, dict[str, int]],
+        titles: dict[str, str],
+        total: int,
+        *,
+        more: bool = False,
     ) -> None:
-        """Counts of the current search by topic and by source; the cursor stays on the count
-        it was on (the search narrowed by it), else it starts at the top."""
+        """Counts of the current search by topic and by source. The cursor starts at the top;
+        for another page of the same search (`more`) it stays on the count it was on."""
         cursor = self.cursor_node
         chosen = cursor.data if cursor is not None else None
         self.clear()
@@ -181,7 +186,7 @@ class Sidebar(Tree[Place]):
                 leaf = sources.add_leaf("", data=Place("facet-source", url))
                 self._count(leaf, titles.get(url, url), count)
         self.root.expand()
-        narrowed = chosen is not None and chosen.kind in _FACETS
+        narrowed = more and chosen is not None and chosen.kind in _FACETS
         found = [n for n in _walk(self.root) if n.data == chosen] if narrowed else []
         self._cursor_to(found[0] if found else self.root)  # not the count on the old line
 
@@ -228,7 +233,8 @@ class Sidebar(Tree[Place]):
         # A node's line is known once the tree's lines are built again after a change,
         # which asking for the last line does: the cursor went to the line a new node did
         # not have yet (the top, "All").
-        if 0 <= node.line <= self.last_line:
+        last = self.last_line  # (first: a node's line is -1 until they are built)
+        if 0 <= node.line <= last:
             self._cursor_to(node)
 
     def _cursor_to(self, node: TreeNode[Place]) -> None:
