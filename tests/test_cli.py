@@ -480,6 +480,31 @@ def test_opml_import_dash_reads_standard_input(corpus: Path, tmp_path: Path):
     assert listed.stdout.count(b"\nNews\t") + listed.stdout.startswith(b"News\t") == 11
 
 
+def test_dash_is_standard_input_and_output_even_beside_a_file_named_dash(
+    corpus: Path, tmp_path: Path
+):
+    """Found by a QA pass: `opml export -` wrote a file named "-", and `opml import -` then
+    read that file instead of its input. A file of that name is ./-."""
+    news = corpus / "awesome-rss-feeds-opml/recommended/with_category/News.opml"
+    dash = tmp_path / "-"
+    dash.write_text("not a list", encoding="utf-8")
+    command = [sys.executable, "-m", "aggregator", "--data-dir", str(tmp_path / "h"), "opml"]
+    imported = subprocess.run(
+        [*command, "import", "-"],
+        input=news.read_bytes(),
+        capture_output=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert imported.returncode == 0 and imported.stdout.startswith(b"Imported 11 sources")
+    exported = subprocess.run(
+        [*command, "export", "-"], capture_output=True, timeout=60, cwd=tmp_path
+    )
+    assert exported.returncode == 0 and exported.stdout.startswith(b"<?xml")
+    assert exported.stdout.count(b"xmlUrl=") >= 11
+    assert dash.read_text(encoding="utf-8") == "not a list"
+
+
 def test_errors_never_show_a_traceback_from_the_real_program(tmp_path: Path):
     env = {**os.environ, "AGGREGATOR_HOME": str(tmp_path / "h")}
     for args in (

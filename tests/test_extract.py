@@ -244,3 +244,10 @@ def test_random_html_never_breaks_or_leaks_controls():
         markdown = html_to_markdown(html)
         assert forbidden(text) == [] and forbidden(markdown) == [], repr(html)
         assert "javascript" not in markdown
+
+
+def test_a_lone_carriage_return_is_a_line_break_not_nothing():
+    """Found by a QA pass: "Table&#13;entry" was stored as "Tableentry", one word that no
+    search for "entry" finds."""
+    assert one_line("Table\rentry") == "Table entry"
+    assert strip_controls("one\rtwo\r\nthree") == "one\ntwo\nthree"

@@ -1721,3 +1721,12 @@ def test_a_query_only_of_where_entries_are_filed_is_newest_first(lib: Library, q
     assert len(dates) > 1 and dates == sorted(dates, reverse=True)
     assert result.sort == "newest"
     assert lib.search(f"{query} hospital").sort == "relevance"  # with words: ranked
+
+
+def test_hundreds_of_nested_parentheses_are_left_out_not_an_internal_error():
+    """Found by a QA pass: 200 nested pairs made the query reader recurse past Python's
+    limit, and `search` failed with "internal error: RecursionError" (exit 3)."""
+    parsed = parse_query("(" * 300 + "zebra OR okapi" + ")" * 300)
+    assert "parentheses nested too deep were left out" in parsed.notes
+    assert "zebra" in str(parsed.query) and "okapi" in str(parsed.query)
+    assert parse_query("((zebra))").notes == []  # a few are read as ever

@@ -1013,3 +1013,32 @@ def test_an_export_names_a_source_the_list_leaves_unnamed_by_its_feed_s_title(se
         (own,) = read_opml((tmp_path / "list.opml").read_bytes()).sources
         assert own.title == ""
         assert lib.fetch([url]).results[0].title == "Harbour Log"  # not its address
+
+
+def test_ctrl_c_while_indexing_returns_the_report_with_everything_stored(tmp_path, server):
+    """Found by a QA pass: Ctrl-C in fetch's indexing step (after every source was stored)
+    left the command with no summary and no JSON, only "interrupted". The report comes back
+    marked interrupted; what is not indexed stays queued for the next run."""
+    url = server.route("/feed", Route(body=rss(item("a", "Alpha", "x " * 100), item("b", "Beta"))))
+    lib = library_with(tmp_path, Source(url=url, title="Feed"))
+
+    def ctrl_c(done: int, total: int) -> None:
+        raise KeyboardInterrupt
+
+    report = lib.fetch([url], index_progress=ctrl_c)
+    assert report.interrupted and report.results[0].new == 2
+    assert lib.stats().entries == 2 and lib.stats().pending_index == 2
+    assert lib.fetch([url]).interrupted is False and lib.stats().pending_index == 0
+    lib.close()
+
+
+def test_sources_check_says_a_feed_s_warning_as_fetch_does(server, tmp_path, capsys):
+    """Found by a QA pass: `sources check` printed "ok … 1 entry" for an ill-formed feed
+    whose warning only its --json (and fetch) gave."""
+    body = rss(item("a", "Alpha", LONG)).replace(b"Alpha", b"Al\x1bpha")
+    url = server.route("/ill", Route(body=body))
+    opml = tmp_path / "list.opml"
+    save_opml(opml, [Source(url=url, title="Ill")], title="t")
+    code, out, _ = cli(capsys, "--data-dir", str(tmp_path / "h"), "--opml", str(opml),
+                       "sources", "check")  # fmt: skip
+    assert code == 0 and out.startswith("ok      Ill: 1 entry (ill-formed feed")

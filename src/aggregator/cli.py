@@ -256,6 +256,8 @@ def sources_check(obj: Context, urls: tuple[str, ...], as_json: bool) -> None:
             line = f"ok      {r.title}: {plural(r.unchanged, 'entry', 'entries')}"
             if r.moved_to:
                 line += f" (moved permanently to {r.moved_to})"
+            if r.warning:  # as fetch's summary says it
+                line += f" ({r.warning})"
         else:
             line = f"failed  {r.title}: {r.error}"
         out.print(text(line, style="" if r.status == "ok" else "red"))
@@ -490,7 +492,7 @@ def opml_group() -> None:
 def opml_import(obj: Context, file: str) -> None:
     """Add the feeds of another OPML list (FILE, or - for standard input) to yours (existing
     ones are kept as they are)."""
-    if file == "-" and not os.path.exists(file):
+    if file == "-":  # (a file of that name is ./-)
         file = "/dev/stdin"
     with obj.library(new_list=True) as library:
         report = library.import_opml(file)
@@ -511,7 +513,9 @@ def opml_import(obj: Context, file: str) -> None:
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
 @pass_context
 def opml_export(obj: Context, file: str | None) -> None:
-    """Write the source list as OPML 2.0 to FILE, or to standard output."""
+    """Write the source list as OPML 2.0 to FILE, or to standard output (no FILE, or -)."""
+    if file == "-":  # (a file of that name is ./-)
+        file = None
     with obj.library() as library:
         data = library.export_opml(file)
         itself = file is not None and library.is_source_list(file)

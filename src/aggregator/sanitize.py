@@ -47,7 +47,8 @@ def strip_controls(text: str) -> str:
     if not text or not has_controls(text):
         return text  # the common case: every escape sequence starts with a control character
     text = _ESCAPE_SEQUENCE.sub("", text)
-    return _CONTROL.sub("", text.replace("\r\n", "\n"))
+    # A lone CR is a line break too (old Mac files): removed, it joined two words into one.
+    return _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 def one_line(text: str) -> str:

@@ -69,6 +69,10 @@ class Fetching:
                     self.update_index(index_progress)
                 except (EnvironmentProblem, OSError) as exc:  # the fetch is done and stored
                     return replace(report, index_error=one_line(str(exc)))
+                except KeyboardInterrupt:
+                    # Everything is stored; what is not indexed stays queued for the next
+                    # run. The report is still the caller's to show, as for a ^C above.
+                    return replace(report, interrupted=True)
             return report
 
     def cancel_fetch(self) -> None:

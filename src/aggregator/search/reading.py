@@ -47,7 +47,14 @@ def parse_query(text: str, *, now: datetime | None = None, any_word: bool = Fals
     text, dates = _take_dates(text, now, notes)
     text = _forgive(text, notes)
     reader = _Reader(_tokens(text), dates, notes)
-    items = reader.sequence(top=True)
+    noted = len(notes)
+    try:
+        items = reader.sequence(top=True)
+    except RecursionError:  # hundreds of nested parentheses: their words are still searched
+        del notes[noted:]
+        reader = _Reader(_tokens(re.sub(r"[()]", " ", text)), dates, notes)
+        items = reader.sequence(top=True)
+        notes.append("parentheses nested too deep were left out")
     query = _all_of([item.query for item in items]).normalize() if items else Q.NullQuery
     if query is Q.NullQuery:  # nothing to look for (no words, `""`, punctuation): everything
         query = Q.Every()
