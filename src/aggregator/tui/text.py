@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rich.text import Text
+
 ZERO_WIDTH_JOINER = "\u200d"
 
 
@@ -14,3 +16,11 @@ def unjoined(text: str) -> str:
     same width everywhere. For lines laid out in columns: the list and the sidebar.
     """
     return text.replace(ZERO_WIDTH_JOINER, "") if ZERO_WIDTH_JOINER in text else text
+
+
+def fitted(text: str, cells: int) -> Text:
+    """`text` cut to at most `cells` with an ellipsis, counted in cells (a wide character,
+    as in Chinese or Japanese, takes two), never wrapped."""
+    shown = Text(text, no_wrap=True)
+    shown.truncate(cells, overflow="ellipsis")
+    return shown

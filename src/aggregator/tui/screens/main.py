@@ -88,7 +88,7 @@ class MainScreen(AppScreen):
         self._unread_on_load: tuple[View, int] | None = None
         """`n` or `p` went on to another place: once its list (this view) is loaded, the
         cursor goes to its first (1) or last (-1) unread entry."""
-        self.reading = False
+        self._reading = False
         self._preview: Timer | None = None
 
     def compose(self) -> ComposeResult:
@@ -115,7 +115,6 @@ class MainScreen(AppScreen):
         Esc would, rather than moving a cursor the reader hides on a narrow terminal."""
         if self.reading and isinstance(event.widget, EntryList):
             self.reading = False
-            self._layout()
 
     def _reader_shows_cursor(self) -> bool:
         row = self.query_one(EntryList).current
@@ -133,6 +132,16 @@ class MainScreen(AppScreen):
         """The entry load the cursor's last move set off, if it has not started, is not."""
         if self._preview is not None:
             self._preview.stop()
+
+    @property
+    def reading(self) -> bool:
+        """An entry is open: on a narrow terminal, the reader in the list's place."""
+        return self._reading
+
+    @reading.setter
+    def reading(self, value: bool) -> None:
+        self._reading = value
+        self._layout()
 
     def _layout(self) -> None:
         wide = self.size.width >= WIDE
@@ -255,7 +264,6 @@ class MainScreen(AppScreen):
         self._cancel_preview()
         self.query_one(EntryList).untouched = False
         self.reading = True
-        self._layout()
         self.load_entry(row.id, mark_read=True)
         self.query_one(Reader).focus()
 
@@ -324,7 +332,6 @@ class MainScreen(AppScreen):
     def action_back(self) -> None:
         if self.reading:
             self.reading = False
-            self._layout()
             in_reader = isinstance(self.focused, Reader)
             self.query_one(EntryList).focus()
             if self.size.width < WIDE or in_reader:
@@ -648,7 +655,6 @@ class MainScreen(AppScreen):
         if self.reading and not self._more_wanted:
             # New results (typed, re-sorted): shown, not left behind the article being read.
             self.reading = False
-            self._layout()
         entries.empty_text = "No results."
         current = entries.current
         entries.set_rows(rows, snippets, keep=current.id if self._more_wanted and current else None)

@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Footer, Static
 from aggregator.models import SkippedOutline, SourceInfo
 from aggregator.tui.keys import binding
 from aggregator.tui.screens.base import AppScreen
+from aggregator.tui.text import fitted
 
 if TYPE_CHECKING:
     from aggregator.tui.app import AggregatorApp
@@ -100,8 +101,8 @@ class SourcesScreen(AppScreen):
             if state.moved_to:
                 health.append(f" · moved to {state.moved_to}", style="yellow")
             table.add_row(
-                _cut(info.source.category or "—", topic_cap),
-                _cut(info.display_title, name_cap),
+                fitted(info.source.category or "—", topic_cap),
+                fitted(info.display_title, name_cap),
                 Text(f"{info.entries:,}", justify="right"),
                 Text(f"{info.unread:,}", justify="right"),
                 Text(_when(state.last_success)),
@@ -111,8 +112,8 @@ class SourcesScreen(AppScreen):
             )
         for key, outline in self._unused.items():  # outlines of the list that are no source
             table.add_row(
-                _cut(outline.folder or "—", topic_cap),
-                _cut(outline.title or outline.url or "(no address)", name_cap),
+                fitted(outline.folder or "—", topic_cap),
+                fitted(outline.title or outline.url or "(no address)", name_cap),
                 *(Text("") for _ in range(4)),
                 Text(f"not used: {outline.reason}", style="yellow"),
                 key=key,
@@ -166,12 +167,6 @@ class SourcesScreen(AppScreen):
         url = self._selected()
         if url:
             self.app.check_source(url)
-
-
-def _cut(text: str, cells: int) -> Text:
-    shown = Text(text, no_wrap=True)
-    shown.truncate(cells, overflow="ellipsis")
-    return shown
 
 
 def _when(value: object) -> str:

@@ -17,7 +17,7 @@ from textual.strip import Strip
 
 from aggregator.models import EntryRow
 from aggregator.tui.keys import binding
-from aggregator.tui.text import unjoined
+from aggregator.tui.text import fitted, unjoined
 
 
 @dataclass(frozen=True)
@@ -174,7 +174,7 @@ class EntryList(ScrollView, can_focus=True):
         marks.append(" ")
         # The source's name, where the title keeps most of the line: a list of every source
         # (or of search results) says where each entry is from.
-        source = _cut(unjoined(row.source), min(22, width // 4)) if width >= 48 else ""
+        source = fitted(unjoined(row.source), min(22, width // 4)).plain if width >= 48 else ""
         meta = Text(f" {source} · " if source else " ", meta_style)
         # A source that gives no date: the day it arrived, in italics (the reader says so).
         date_style = meta_style + Style(italic=True) if row.undated else meta_style
@@ -204,13 +204,6 @@ class EntryList(ScrollView, can_focus=True):
             text.stylize(match, start + 3, end + 3)
         text.truncate(width, overflow="ellipsis", pad=True)
         return text
-
-
-def _cut(text: str, cells: int) -> str:
-    """At most `cells` wide (a wide character, as in Chinese or Japanese, takes two)."""
-    shown = Text(text, no_wrap=True)
-    shown.truncate(cells, overflow="ellipsis")
-    return shown.plain
 
 
 def _short_date(value: datetime | None) -> str:

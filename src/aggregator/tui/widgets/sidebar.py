@@ -70,8 +70,8 @@ class Sidebar(Tree[Place]):
         for sources to come, where `a` adds one)."""
         cursor = self.cursor_node
         chosen = cursor.data if cursor is not None else None
-        if chosen is not None and (chosen.kind in _SEARCH_KINDS or not self._unread_shown):
-            chosen, cursor = shown, None  # (a search's "All results" is a Place("all") too)
+        if chosen is not None and not self._unread_shown:  # a search's counts (it ended)
+            chosen, cursor = shown, None
         # Which of its places, for a source shown in several topics: it stays in that one.
         occurrence = (
             [n for n in _walk(self.root) if n.data == chosen].index(cursor) if cursor else 0
@@ -285,8 +285,6 @@ class Sidebar(Tree[Place]):
 
 _FACETS = ("facet-topic", "facet-source")
 """Places of a search's counts, which narrow it when chosen."""
-_SEARCH_KINDS = (*_FACETS, "heading")
-"""Places of the search's tree, which the library's tree does not have."""
 
 
 def _label(name: str, count: int, *, failing: bool = False, room: int | None = None) -> Text:
