@@ -205,3 +205,36 @@ def test_a_source_and_a_topic_that_have_nothing_in_common_are_an_error(tmp_path:
             lib.select_sources([ONC, MED], category="Medicine/Oncology")  # one of them is
     finally:
         lib.close()
+
+
+def test_an_import_files_into_the_list_s_folders_in_any_case(tmp_path: Path):
+    """An imported `news` folder made a second folder beside the list's `News` (QA pass),
+    where `sources add --category news` files into it; topics new to the list are matched
+    among themselves too."""
+    from aggregator.library import open_library
+    from aggregator.sources import read_opml
+
+    opml = tmp_path / "feeds.opml"
+    opml.write_text(
+        '<opml version="2.0"><head><title>t</title></head><body><outline text="News">'
+        f'<outline text="Clinic" xmlUrl="{MED}"/></outline></body></opml>'
+    )
+    other = tmp_path / "other.opml"
+    other.write_text(
+        '<opml version="2.0"><body><outline text="news">'
+        '<outline text="A" xmlUrl="https://a.example/f"/></outline>'
+        '<outline text="NEWS"><outline text="Local">'
+        '<outline text="B" xmlUrl="https://b.example/f" category="news/local,Sport"/>'
+        "</outline></outline>"
+        '<outline text="sport"><outline text="C" xmlUrl="https://c.example/f"/></outline>'
+        "</body></opml>"
+    )
+    with open_library(load_settings(data_dir=tmp_path / "home", opml=str(opml))) as lib:
+        report = lib.import_opml(other)
+    assert [(s.category, s.tags) for s in report.added] == [
+        ("News", ()),
+        ("News/Local", ("Sport",)),
+        ("Sport", ()),
+    ]
+    document = read_opml(opml.read_bytes())
+    assert document.folders == ("News", "News/Local", "Sport")

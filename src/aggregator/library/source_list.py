@@ -273,7 +273,9 @@ class SourceList:
             raise OpmlError(f"{path}: no feeds to import{why}", path=str(path))
         with self._changing_list() as listed:
             known = {opml.source_key(s.url) for s in listed}
-            added = tuple(s for s in document.sources if opml.source_key(s.url) not in known)
+            added = self._filed_as_listed(
+                listed, [s for s in document.sources if opml.source_key(s.url) not in known]
+            )
             if added:
                 self._save_list([*listed, *added])
         return ImportReport(
@@ -282,6 +284,20 @@ class SourceList:
             skipped=document.skipped,
             merged=document.merged,
         )
+
+    def _filed_as_listed(self, listed: list[Source], new: list[Source]) -> tuple[Source, ...]:
+        """`new` filed in the list's folders where a topic differs from one only in case
+        (`news` under `News`), as `add_source` files a typed topic: an import made a second
+        folder beside the first. Topics the import brings are matched among themselves too."""
+        filed: list[Source] = []
+        for source in new:
+            known = [*listed, *filed]
+            category = _as_listed(source.category, known, self._list_folders)
+            known.append(replace(source, category=category, tags=()))
+            typed = (_as_listed(tag, known, self._list_folders) for tag in source.tags)
+            tags = tuple(t for t in dict.fromkeys(typed) if t and t != category)
+            filed.append(replace(source, category=category, tags=tags))
+        return tuple(filed)
 
     def export_opml(self, path: str | os.PathLike[str] | None = None) -> bytes:
         """The list as strict OPML 2.0, written atomically to `path` when one is given.
