@@ -91,6 +91,21 @@ def test_markdown_structure_and_safe_links():
     assert "> quoted" in md and "1. first" in md and "iframe" not in md
 
 
+def test_a_bar_in_a_table_cell_stays_in_its_cell():
+    """`a | b` in a cell split it in two for every Markdown reader (QA pass): a `|` in a cell
+    is escaped, in code too (GFM); outside tables it is left as written."""
+    from markdown_it import MarkdownIt
+
+    md = html_to_markdown(
+        "<table><tr><th>a|b</th><th>c</th></tr><tr><td>x | <a href='https://e.example/'>l|k"
+        "</a></td><td><code>p|q</code></td></tr></table><p>out | side <code>s|t</code></p>"
+    )
+    html = MarkdownIt("commonmark").enable("table").render(md)
+    cells = re.findall(r"<t[hd]>(.*?)</t[hd]>", html)
+    assert cells == ["a|b", "c", 'x | <a href="https://e.example/">l|k</a>', "<code>p|q</code>"]
+    assert "out | side `s|t`" in md
+
+
 def test_a_linked_image_is_one_link_not_a_link_in_a_link():
     """`[[image: …](img)](href)` showed as raw Markdown in the reader (found by review)."""
     md = html_to_markdown(

@@ -167,6 +167,25 @@ def test_version_4_drops_markdown_with_a_link_in_a_link(tmp_path: Path):
     store.close()
 
 
+def test_version_6_drops_markdown_of_tables_made_before_bars_in_cells_were_escaped(
+    tmp_path: Path,
+):
+    path = tmp_path / "lib.sqlite3"
+    store = Store.open(path)
+    store.sync_sources([Source(url=FEED, title="Feed", category="Medicine")])
+    table = "<table><tr><td>a | b</td></tr></table>"
+    store.upsert_entries(FEED, [draft("a", html=table), draft("b", html="<p>a | b</p>")])
+    a, b = (row[0] for row in queue(store))
+    store.set_markdown(a, "| a | b |\n| --- |")
+    store.set_markdown(b, "a | b")
+    store.close()
+    _mark_version(path, 5)  # as that version left it
+    store = Store.open(path)
+    assert store.entry(a).markdown == ""  # made again on the next read
+    assert store.entry(b).markdown == "a | b"  # no table: kept
+    store.close()
+
+
 def test_version_3_drops_markdown_made_before_brackets_were_escaped(tmp_path: Path):
     path = tmp_path / "lib.sqlite3"
     store = Store.open(path)

@@ -216,9 +216,19 @@ def _converter() -> object:
         def escape(self, text, parent_tags) -> str:  # noqa: ANN001 - markdownify's API
             # Text that spells a link ("[x](javascript:…)") must stay text for whatever
             # renders this Markdown next (`aggregator read` is for other tools too).
-            return _brackets_escaped(super().escape(text, parent_tags))
+            return _in_cell(_brackets_escaped(super().escape(text, parent_tags)), parent_tags)
+
+        def convert_code(self, el, text, parent_tags) -> str:  # noqa: ANN001 - markdownify's API
+            return _in_cell(super().convert_code(el, text, parent_tags), parent_tags)
 
     return Converter(heading_style="ATX", bullets="-", escape_misc=False)
+
+
+def _in_cell(markdown: str, parent_tags: set[str] | None) -> str:
+    """A `|` in a table's cell escaped, code spans included: else it ends the cell (GFM)."""
+    if parent_tags and not parent_tags.isdisjoint(_CELLS):
+        return markdown.replace("|", "\\|")
+    return markdown
 
 
 def _safe_url(value: object, base: str) -> str:

@@ -9,7 +9,7 @@ its change in the same transaction: the index can never silently miss one.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 _V1 = """
 CREATE TABLE source (
@@ -133,5 +133,12 @@ ALTER TABLE entry ADD COLUMN enclosures TEXT NOT NULL DEFAULT '';
 UPDATE source SET etag = NULL, last_modified = NULL;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
+_V6 = """
+-- A `|` in a table's cell was not escaped, so it split the cell: tables made again on the
+-- next read.
+UPDATE entry SET content_markdown = ''
+WHERE content_markdown LIKE '%|%' AND (content_html LIKE '%<td%' OR content_html LIKE '%<th%');
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 assert len(MIGRATIONS) == SCHEMA_VERSION
