@@ -159,6 +159,9 @@ def test_remove_keeps_starred_entries_until_asked_again(capsys, isolated_home: P
     assert url not in out
     code, out, _ = cli(capsys, "search", "t0 OR t1 OR t2 OR t3 OR t4", "--json")
     assert len(json.loads(out)["hits"]) == 2
+    # and a search can be narrowed to them, as the JSON names their source (QA pass)
+    code, out, _ = cli(capsys, "search", "t0 OR t1 OR t2", "--source", url, "--json")
+    assert code == 0 and len(json.loads(out)["hits"]) == 2
     code, out, _ = cli(capsys, "sources", "remove", url)
     assert code == 0 and "(no longer in the list) and 2 entries" in out
     code, out, _ = cli(capsys, "stats", "--json")

@@ -394,7 +394,7 @@ class SourceList:
         `film∕tv` when there is no `Film` holding `TV`), the source's address as listed
         (`HTTP://Host/feed` is `http://host/feed`)."""
         listed = self._read_list()
-        found = _find(listed, source).url if source else None
+        found = self._searched_source(listed, source) if source else None
         if not category:
             return None, found
         if _names_unfiled(category, listed):
@@ -405,6 +405,17 @@ class SourceList:
         if wanted is None:
             raise _unknown_topic(category, listed, self._list_folders)
         return wanted, found
+
+    def _searched_source(self, listed: list[Source], url: str) -> str:
+        """A listed source's address, else one removed from the list whose entries the
+        library keeps (starred ones stay when a source is removed): they are searchable."""
+        try:
+            return _find(listed, url).url
+        except SourceNotFoundError:
+            unlisted = self._unlisted(url)
+            if unlisted is None:
+                raise
+            return unlisted.url
 
 
 def _topic_paths_of(listed: Iterable[Source], folders: Iterable[str]) -> list[str]:
