@@ -76,6 +76,13 @@ def test_bad_values_name_their_key(tmp_path: Path, toml: str, key: str):
     assert info.value.exit_code == 1
 
 
+def test_an_unknown_section_is_told_every_section_there_is(tmp_path: Path):
+    """`[keys]` (the key bindings) was left out of the sections named (QA pass)."""
+    (tmp_path / "config.toml").write_text("[key]\nquit = 'q'\n")
+    with pytest.raises(ConfigError, match=r"unknown section or key 'key' \(known: .*\[keys\]"):
+        load_settings(data_dir=tmp_path, env={})
+
+
 def test_not_toml_at_all(tmp_path: Path):
     (tmp_path / "config.toml").write_text("this is = = not toml")
     with pytest.raises(ConfigError, match="not valid TOML"):

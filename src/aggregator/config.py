@@ -119,7 +119,7 @@ def _read_config_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML: {exc}", key=str(path)) from None
     for name, value in data.items():
         if name not in _SECTIONS and name != "keys":
-            known = ", ".join(f"[{s}]" for s in _SECTIONS)
+            known = ", ".join(f"[{s}]" for s in (*_SECTIONS, "keys"))
             raise ConfigError(f"{path}: unknown section or key '{name}' (known: {known})", key=name)
         if not isinstance(value, dict):
             raise ConfigError(f"{path}: '{name}' must be a table ([{name}])", key=name)
