@@ -276,12 +276,17 @@ def test_a_worker_process_reads_and_writes_its_share_of_a_batch(
     from aggregator.index import directory as index_directory
 
     monkeypatch.setattr(index_directory, "WORKER_SHARE", 20)
+    monkeypatch.setattr(index_directory, "READ_CHUNK", 10)
     monkeypatch.setattr(aggregator.index, "default_workers", lambda batch: 1)
     home, opml = make_home(tmp_path)
     with open_library(load_settings(data_dir=home, opml=str(opml))) as lib:
         assert lib.use_processes
         lib.store.upsert_entries(FEED, drafts("w", 60))
-        assert lib.update_index() == 60
+        heard: list[tuple[int, int]] = []
+        assert lib.update_index(lambda done, total: heard.append((done, total))) == 60
+        # Progress moves while the shares are written (this process's count, twice): a
+        # fetch's bar stood at 0 until the whole batch was (QA pass).
+        assert heard == [(0, 60), (20, 60), (40, 60), (60, 60)]
         assert lib._open_index().segment_count() == 2
         assert lib.search("zebra", limit=100).total == 60
         changed = [

@@ -138,8 +138,9 @@ class Index:
         together, or none. Another process holding the writer is waited for up to `wait_s`;
         a lock left by a killed process is an fcntl lock the kernel already released. A
         `Stored` batch is read from the store while the writer is held, by each process for
-        its own share. `checkpoint`, told every READ_CHUNK entries how many this process has
-        written (for progress), can end the batch uncommitted by answering True (`Stopped`).
+        its own share. `checkpoint`, told every READ_CHUNK entries about how many of the batch
+        are written (for progress: this process's count times the shares written side by
+        side), can end the batch uncommitted by answering True (`Stopped`).
         """
         batch: list[IndexDoc] | Stored = upserts if isinstance(upserts, Stored) else list(upserts)
         ids = batch.ids if isinstance(batch, Stored) else [doc.id for doc in batch]
@@ -154,7 +155,7 @@ class Index:
             if ids and not writer.segments:  # a new index's first batch chooses its pairs
                 common = _chosen_common(writer, [batch])
             mine, theirs = self._spread(batch, pool, workers, common)
-            for doc in _checked(mine, checkpoint, 0, exact=True):
+            for doc in _checked(mine, checkpoint, 0, shares=1 + len(theirs)):
                 writer.add_document(**_fields(doc))
             # This process's segment is finished while the workers still write theirs.
             final = _with_own(writer, writer._merge_segments(merge_small, None, None))
@@ -190,7 +191,7 @@ class Index:
             common = _chosen_common(writer, batches)
             for batch in batches:
                 mine, theirs = self._spread(batch, pool, workers, common)
-                checked = _checked(mine, checkpoint, written, exact=not theirs)
+                checked = _checked(mine, checkpoint, written, shares=1 + len(theirs))
                 segments.append(_write_share(str(self.directory), checked, common))
                 segments += self._collected(theirs, common)
                 written += len(batch.ids)
@@ -335,13 +336,17 @@ def _cancel(writer: BulkWriter) -> None:
 
 
 def _checked(
-    docs: Iterable[IndexDoc], checkpoint: Callable[[int], bool] | None, before: int, *, exact: bool
+    docs: Iterable[IndexDoc],
+    checkpoint: Callable[[int], bool] | None,
+    before: int,
+    *,
+    shares: int,
 ) -> Iterator[IndexDoc]:
-    """`docs`, asking `checkpoint` every READ_CHUNK of them whether to stop; it is told the
-    entries written so far when this process writes them all (`exact`), else `before`."""
+    """`docs`, asking `checkpoint` every READ_CHUNK of them whether to stop; it is told about
+    how many entries are written so far: `before`, and `shares` for each of these, as the
+    other shares of equal size are written alongside (a bar stood at 0 until they were)."""
     for n, doc in enumerate(docs):
-        done = before + n if exact else before
-        if checkpoint is not None and n % READ_CHUNK == 0 and checkpoint(done):
+        if checkpoint is not None and n % READ_CHUNK == 0 and checkpoint(before + n * shares):
             raise Stopped
         yield doc
 

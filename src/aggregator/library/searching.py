@@ -223,10 +223,8 @@ class Searching:
                         if workers and pool is None:
                             pool = _index_pool(workers)
 
-                        def checkpoint(
-                            written: int, before: int = done, alone: bool = not workers
-                        ) -> bool:
-                            if progress is not None and alone and written:  # all here
+                        def checkpoint(written: int, before: int = done) -> bool:
+                            if progress is not None and written:  # about, with workers
                                 progress(before + written, max(total, before + written))
                             return stop()
 
