@@ -1021,6 +1021,18 @@ def test_parse_query_reads_relative_dates_against_now():
     assert [(q.startdate, q.enddate) for q in dates] == [(datetime(2025, 3, 3, 12), None)]
 
 
+@pytest.mark.parametrize("age", ["-0d", "-0w"])
+def test_an_age_of_nothing_is_today_not_after_now(age: str):
+    """`published:>-0d` found nothing, as nothing is newer than now (QA pass): it is today,
+    from this machine's midnight."""
+    now = datetime(2025, 3, 10, 12, tzinfo=UTC)
+    midnight = now.astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+    parsed = parse_query(f"published:>{age}", now=now)
+    assert parsed.notes == []
+    (date,) = [q for q in parsed.query.leaves() if getattr(q, "fieldname", "") == "published"]
+    assert (date.startdate, date.enddate) == (midnight.astimezone(UTC).replace(tzinfo=None), None)
+
+
 # -- the index follows the store ---------------------------------------------------------------
 
 

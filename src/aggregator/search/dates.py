@@ -127,6 +127,8 @@ def _local_period(value: str, now: datetime) -> tuple[datetime, datetime]:
     rel = re.fullmatch(r"-?(\d+)([dwmy])", value)
     if rel:
         amount, unit = int(rel.group(1)), rel.group(2)
+        if amount == 0:  # "newer than now" would find nothing: `>-0d` means today
+            return now.replace(hour=0, minute=0, second=0, microsecond=0), now
         days = {"d": 1, "w": 7, "m": 30, "y": 365}[unit] * amount
         # Further back than the calendar goes (`>-3000y`) is everything there is.
         return now - timedelta(days=min(days, (now - datetime.min).days)), now
