@@ -186,6 +186,25 @@ def test_version_6_drops_markdown_of_tables_made_before_bars_in_cells_were_escap
     store.close()
 
 
+def test_version_7_makes_again_entries_whose_html5_sections_were_lost(tmp_path: Path):
+    """Their text was lost when stored (see test_feed_content_in_html5_sections_is_kept):
+    their feeds are read whole again, and the entries count as changed."""
+    path = tmp_path / "lib.sqlite3"
+    store = Store.open(path)
+    store.sync_sources([Source(url=FEED, title="Feed", category="Medicine")])
+    html5 = '<base href="https://x.example/"><section><p>lost</p></section>'
+    drafts = [draft("a", html=html5), draft("b", html="<p>kept</p>")]
+    store.record_success(FEED, drafts, etag='"v1"', last_modified=None)
+    assert store.source_states()[FEED].etag == '"v1"'
+    store.close()
+    _mark_version(path, 6)  # as that version left it
+    store = Store.open(path)
+    counts = store.upsert_entries(FEED, drafts)
+    assert (counts.updated, counts.unchanged) == (1, 1)
+    assert store.source_states()[FEED].etag is None
+    store.close()
+
+
 def test_version_3_drops_markdown_made_before_brackets_were_escaped(tmp_path: Path):
     path = tmp_path / "lib.sqlite3"
     store = Store.open(path)

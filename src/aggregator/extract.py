@@ -29,9 +29,12 @@ from aggregator.sanitize import drop_control_references, one_line, strip_control
 
 _DROP = (
     "script", "style", "noscript", "template", "iframe", "object", "embed", "svg", "math",
-    "form", "input", "button", "select", "textarea", "canvas", "audio", "video", "head", "title",
+    "form", "input", "button", "select", "textarea", "canvas", "audio", "video", "title",
     "meta", "link", "base",
 )  # fmt: skip
+"""Not `head`: libxml2 (an HTML 4 parser) files what follows a `<base>`, `<meta>` or `<style>`
+at the start of a fragment in the head, HTML5's `<article>` and `<section>` included: feed
+content stored after its `<base href>` was lost whole."""
 _BLOCKS = (
     "p", "div", "li", "ul", "ol", "dl", "dt", "dd", "h1", "h2", "h3", "h4", "h5", "h6",
     "blockquote", "pre", "table", "tr", "section", "article", "header", "footer", "aside",
@@ -165,7 +168,7 @@ def html_to_markdown(markup: str, base: str = "") -> str:
                 element.decompose()
         else:
             element.attrs = {}
-    body = soup.body or soup
+    body = soup.html or soup  # the head too: see _DROP
     _flatten_below(soup, body)
     markdown = _converter().convert_soup(body)
     lines = [line.rstrip() for line in strip_controls(markdown).split("\n")]

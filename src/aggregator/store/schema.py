@@ -9,7 +9,7 @@ its change in the same transaction: the index can never silently miss one.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 _V1 = """
 CREATE TABLE source (
@@ -140,5 +140,20 @@ UPDATE entry SET content_markdown = ''
 WHERE content_markdown LIKE '%|%' AND (content_html LIKE '%<td%' OR content_html LIKE '%<th%');
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
+_V7 = """
+-- Feed content that opened with an HTML5 section (<article>, <section>, <header>, <main>,
+-- <figure>...) after its <base href> was read as part of a page's head and dropped: no text
+-- was indexed and none shown. Such entries are made again: the Markdown on the next read,
+-- and the text when their feeds, read whole once more, still carry them.
+UPDATE entry SET content_markdown = '', content_hash = ''
+WHERE content_html LIKE '<base %' AND (content_html LIKE '%<article%'
+    OR content_html LIKE '%<section%' OR content_html LIKE '%<header%'
+    OR content_html LIKE '%<main%' OR content_html LIKE '%<figure%'
+    OR content_html LIKE '%<aside%' OR content_html LIKE '%<nav%'
+    OR content_html LIKE '%<footer%' OR content_html LIKE '%<details%');
+UPDATE source SET etag = NULL, last_modified = NULL
+WHERE url IN (SELECT source_url FROM entry WHERE content_hash = '');
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
 assert len(MIGRATIONS) == SCHEMA_VERSION
