@@ -238,3 +238,20 @@ def test_an_import_files_into_the_list_s_folders_in_any_case(tmp_path: Path):
     ]
     document = read_opml(opml.read_bytes())
     assert document.folders == ("News", "News/Local", "Sport")
+
+
+def test_a_folder_named_with_a_spaced_slash_is_found_as_typed(tmp_path: Path):
+    """`UI / UX` (a real list's folder) could not be named: `--category "UI / UX"` said no
+    such topic, and `sources add` made `UI` > `UX` (QA pass)."""
+    from aggregator.library import open_library
+
+    opml = tmp_path / "feeds.opml"
+    opml.write_text(
+        '<opml version="2.0"><head><title>t</title></head><body><outline text="UI / UX">'
+        f'<outline text="Clinic" xmlUrl="{MED}"/></outline></body></opml>'
+    )
+    with open_library(load_settings(data_dir=tmp_path / "home", opml=str(opml))) as lib:
+        (folder,) = lib.topics()
+        assert lib.check_search_filters("UI / UX", None) == (folder.lower(), None)
+        added = lib.add_source("https://a.example/f", category="ui / ux", discover=False)
+    assert added.source.category == folder

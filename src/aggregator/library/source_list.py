@@ -524,7 +524,9 @@ def _as_shown(names: Iterable[str]) -> dict[str, str]:
     for name in names:
         named.setdefault(name.lower(), name)
     for name in list(named.values()):
-        named.setdefault(name.replace(opml.FOLDER_SLASH, "/").lower(), name)
+        if opml.FOLDER_SLASH in name:  # `UI ∕ UX` typed `UI / UX` is read as `UI/UX`
+            named.setdefault(name.replace(opml.FOLDER_SLASH, "/").lower(), name)
+            named.setdefault(_clean_category(name.replace(opml.FOLDER_SLASH, "/")).lower(), name)
     return named
 
 
