@@ -985,6 +985,26 @@ def test_capital_a_marks_all_in_view_read(library):
     drive(AggregatorApp(settings, library=lib), script)
 
 
+def test_u_from_another_list_brings_the_counts_back(library):
+    """`A` on Travel, then `U` with Medicine chosen: the entries were unread again but the
+    sidebar and status kept Travel's counts at 0 until another place was chosen (QA pass)."""
+    settings, lib = library
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        await choose(pilot, Place("topic", "Travel"))
+        await pilot.press("A")
+        await settle(pilot)
+        assert "5 unread" in status_text(app)
+        await choose(pilot, Place("topic", "Medicine"))
+        await pilot.press("U")
+        await settle(pilot)
+        await wait_until(pilot, lambda: "8 unread" in status_text(app))
+        assert sidebar_labels(app)[0] == "All  8"
+        assert "Travel  3" in sidebar_labels(app)
+
+    drive(AggregatorApp(settings, library=lib), script)
+
+
 def test_capital_a_in_search_results_marks_every_match_not_only_those_loaded(tmp_path):
     """Found by review: A in the results marked the 50 loaded so far. It marks every entry
     the search finds, narrowed as the results are (here by a source in the sidebar), and

@@ -461,17 +461,15 @@ class MainScreen(AppScreen):
         if not ids:
             self.app.notify("Nothing to undo: U takes back the last A (all read).", timeout=2)
             return
-        if self.search_result is None:  # every one of them is in the list
-            self.app.mark(ids, read=False)
-            self._say_marked(ids, "unread again", timeout=2)
-        else:
-            self.show_flags(ids, read=False)
-            self._write_unread_again(ids)
+        # Shown at once where they are listed; the counts are the library's once written:
+        # the list now shown may not be the one `A` marked (a topic's counts stayed stale).
+        self.show_flags(ids, read=False)
+        self._write_unread_again(ids)
 
     @work(thread=True, group="flags", exit_on_error=False)
     def _write_unread_again(self, ids: list[str]) -> None:
-        """A search's matches, most of them perhaps not loaded: the unread count is the
-        library's afterwards, as `_mark_results_read` takes it."""
+        """What `A` marked, most of it perhaps not loaded: the unread count is the library's
+        afterwards, as `_mark_results_read` takes it."""
         library = self.app.library
         with self.app.flags_lock:
             library.set_read(ids, False)
