@@ -1042,3 +1042,34 @@ def test_sources_check_says_a_feed_s_warning_as_fetch_does(server, tmp_path, cap
     code, out, _ = cli(capsys, "--data-dir", str(tmp_path / "h"), "--opml", str(opml),
                        "sources", "check")  # fmt: skip
     assert code == 0 and out.startswith("ok      Ill: 1 entry (ill-formed feed")
+
+
+def test_a_validator_that_cannot_be_sent_back_is_not_kept(server, tmp_path):
+    """`ETag: "v1-é"` was stored, then failed every later fetch of its source before the
+    request left ("unexpected UnicodeEncodeError"), even once the server dropped it (QA)."""
+    url = server.route(
+        "/etag", Route(body=rss(item("a", "First", LONG)), headers={"ETag": '"v1-\u00e9"'})
+    )
+    with library_with(tmp_path, Source(url=url)) as lib:
+        assert lib.fetch().failed == 0
+        assert lib.store.source_states()[url].etag is None
+        with lib.store._write() as conn:  # as an earlier version stored it
+            conn.execute("UPDATE source SET etag = ? WHERE url = ?", ('"v1-\u00e9"', url))
+        report = lib.fetch(urls=[url])
+        assert report.failed == 0 and report.results[0].status == "ok"
+        assert "if-none-match" not in server.hits("/etag")[-1].headers
+
+
+def test_a_retry_after_of_any_length_fails_only_its_source(server, tmp_path):
+    """A 26-digit Retry-After overflowed the date arithmetic: "internal error:
+    OverflowError", nothing stored, and the same at every run (QA pass)."""
+    good = server.route("/good", Route(body=rss(item("g", "Good", LONG))))
+    busy = server.route("/busy", Route(status=429, headers={"Retry-After": "9" * 26}))
+    with library_with(tmp_path, Source(url=good), Source(url=busy)) as lib:
+        report = lib.fetch()
+        by_url = {r.url: r for r in report.results}
+        assert by_url[good].status == "ok" and by_url[busy].status == "failed"
+        assert "429" in by_url[busy].error
+        state = {i.source.url: i.state for i in lib.sources()}[busy]
+        assert state.next_attempt is not None
+        assert list(entries(lib)) == ["g"]

@@ -65,11 +65,11 @@ class Response:
 
     @property
     def etag(self) -> str | None:
-        return self.headers.get("etag")
+        return _sendable(self.headers.get("etag"))
 
     @property
     def last_modified(self) -> str | None:
-        return self.headers.get("last-modified")
+        return _sendable(self.headers.get("last-modified"))
 
     @property
     def content_type(self) -> str:
@@ -249,9 +249,9 @@ class HttpClient:
         except ValueError as exc:
             raise FetchError(f"not a valid URL: {str(exc).lower()}", url=url) from None
         headers = {"Accept": accept}
-        if etag:
+        if _sendable(etag):
             headers["If-None-Match"] = etag
-        if last_modified:
+        if _sendable(last_modified):
             headers["If-Modified-Since"] = last_modified
         per_host = self._hosts.setdefault(host_of(url), asyncio.Semaphore(self.settings.per_host))
         async with self._global, per_host:
@@ -417,19 +417,30 @@ def _backoff(attempt: int) -> float:
     return base + random.uniform(0, base)
 
 
+def _sendable(validator: str | None) -> str | None:
+    """A validator that can be sent back: printable ASCII. Another (`"v1-é"`, as a server
+    sent) failed every later request of its source, once stored, before it left."""
+    return validator if validator and validator.isascii() and validator.isprintable() else None
+
+
+RETRY_AFTER_MAX_S = 365 * 86400.0
+"""A longer Retry-After is read as this (the wait is capped far below it anyway): a number of
+26 digits overflowed the date arithmetic and ended the whole run."""
+
+
 def _retry_after(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
     if value.isdigit():
-        return float(value)
+        return min(float(value), RETRY_AFTER_MAX_S)
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return min(max(0.0, (when - datetime.now(UTC)).total_seconds()), RETRY_AFTER_MAX_S)
 
 
 _ERRNO = re.compile(r"\[Errno -?\d+\]\s*")
