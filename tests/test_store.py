@@ -151,38 +151,38 @@ def _mark_version(path: Path, version: int) -> None:
     conn.close()
 
 
-def test_version_4_drops_markdown_with_a_link_in_a_link(tmp_path: Path):
-    path = tmp_path / "lib.sqlite3"
-    store = Store.open(path)
-    store.sync_sources([Source(url=FEED, title="Feed", category="Medicine")])
-    store.upsert_entries(FEED, [draft("a"), draft("b")])
-    a, b = (row[0] for row in queue(store))
-    store.set_markdown(a, "[[image: comic](https://x.example/i.png)](https://x.example/c)")
-    store.set_markdown(b, "[image: chart](https://x.example/c.png)")
-    store.close()
-    _mark_version(path, 3)  # as that version left it
-    store = Store.open(path)
-    assert store.entry(a).markdown == ""  # made again on the next read
-    assert store.entry(b).markdown == "[image: chart](https://x.example/c.png)"
-    store.close()
-
-
-def test_version_6_drops_markdown_of_tables_made_before_bars_in_cells_were_escaped(
-    tmp_path: Path,
+@pytest.mark.parametrize(
+    ("before", "wrong", "right"),
+    [
+        pytest.param(  # version 4: an image inside a link was kept as a link inside a link
+            3,
+            ("", "[[image: comic](https://x.example/i.png)](https://x.example/c)"),
+            ("", "[image: chart](https://x.example/c.png)"),
+            id="link-in-a-link",
+        ),
+        pytest.param(  # version 6: a `|` in a table's cell split the cell
+            5,
+            ("<table><tr><td>a | b</td></tr></table>", "| a | b |\n| --- |"),
+            ("<p>a | b</p>", "a | b"),  # no table: kept
+            id="bar-in-a-cell",
+        ),
+    ],
+)
+def test_a_version_drops_markdown_made_wrong_before_it(
+    tmp_path: Path, before: int, wrong: tuple[str, str], right: tuple[str, str]
 ):
     path = tmp_path / "lib.sqlite3"
     store = Store.open(path)
     store.sync_sources([Source(url=FEED, title="Feed", category="Medicine")])
-    table = "<table><tr><td>a | b</td></tr></table>"
-    store.upsert_entries(FEED, [draft("a", html=table), draft("b", html="<p>a | b</p>")])
+    store.upsert_entries(FEED, [draft("a", html=wrong[0]), draft("b", html=right[0])])
     a, b = (row[0] for row in queue(store))
-    store.set_markdown(a, "| a | b |\n| --- |")
-    store.set_markdown(b, "a | b")
+    store.set_markdown(a, wrong[1])
+    store.set_markdown(b, right[1])
     store.close()
-    _mark_version(path, 5)  # as that version left it
+    _mark_version(path, before)  # as that version left it
     store = Store.open(path)
     assert store.entry(a).markdown == ""  # made again on the next read
-    assert store.entry(b).markdown == "a | b"  # no table: kept
+    assert store.entry(b).markdown == right[1]
     store.close()
 
 

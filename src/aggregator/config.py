@@ -75,6 +75,8 @@ class Settings:
 
 
 _SECTIONS: dict[str, type] = {"fetch": FetchSettings, "index": IndexSettings}
+_TABLES = (*_SECTIONS, "keys")
+"""Every table config.toml may have: the sections, and the key bindings."""
 
 
 def load_settings(
@@ -118,8 +120,8 @@ def _read_config_file(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}", key=str(path)) from None
     for name, value in data.items():
-        if name not in _SECTIONS and name != "keys":
-            known = ", ".join(f"[{s}]" for s in (*_SECTIONS, "keys"))
+        if name not in _TABLES:
+            known = ", ".join(f"[{s}]" for s in _TABLES)
             raise ConfigError(f"{path}: unknown section or key '{name}' (known: {known})", key=name)
         if not isinstance(value, dict):
             raise ConfigError(f"{path}: '{name}' must be a table ([{name}])", key=name)

@@ -168,9 +168,9 @@ def html_to_markdown(markup: str, base: str = "") -> str:
                 element.decompose()
         else:
             element.attrs = {}
-    body = soup.html or soup  # the head too: see _DROP
-    _flatten_below(soup, body)
-    markdown = _converter().convert_soup(body)
+    document = soup.html or soup  # the head too: see _DROP
+    _flatten_below(soup, document)
+    markdown = _converter().convert_soup(document)
     lines = [line.rstrip() for line in strip_controls(markdown).split("\n")]
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip() + "\n"
 

@@ -44,6 +44,9 @@ import httpx  # noqa: E402
 MAX_REDIRECTS = 5
 RETRY_AFTER_WAIT_S = 30.0
 """A Retry-After up to this long is waited out within the run; a longer one ends the attempt."""
+RETRY_AFTER_MAX_S = 365 * 86400.0
+"""A longer Retry-After is read as this (the wait is capped far below it anyway): a number of
+26 digits overflowed the date arithmetic and ended the whole run."""
 _CHUNK = 64 * 1024
 
 
@@ -421,11 +424,6 @@ def _sendable(validator: str | None) -> str | None:
     """A validator that can be sent back: printable ASCII. Another (`"v1-é"`, as a server
     sent) failed every later request of its source, once stored, before it left."""
     return validator if validator and validator.isascii() and validator.isprintable() else None
-
-
-RETRY_AFTER_MAX_S = 365 * 86400.0
-"""A longer Retry-After is read as this (the wait is capped far below it anyway): a number of
-26 digits overflowed the date arithmetic and ended the whole run."""
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -288,15 +288,21 @@ class SourceList:
     def _filed_as_listed(self, listed: list[Source], new: list[Source]) -> tuple[Source, ...]:
         """`new` filed in the list's folders where a topic differs from one only in case
         (`news` under `News`), as `add_source` files a typed topic: an import made a second
-        folder beside the first. Topics the import brings are matched among themselves too."""
+        folder beside the first. Topics the import brings are matched among themselves too.
+        The names are gathered once and grown per topic filed (per source, a 2,000-feed
+        import took 12.7 s)."""
+        shown = _listed_names(_topic_paths_of(listed, self._list_folders))
         filed: list[Source] = []
         for source in new:
-            known = [*listed, *filed]
-            category = _as_listed(source.category, known, self._list_folders)
-            known.append(replace(source, category=category, tags=()))
-            typed = (_as_listed(tag, known, self._list_folders) for tag in source.tags)
-            tags = tuple(t for t in dict.fromkeys(typed) if t and t != category)
-            filed.append(replace(source, category=category, tags=tags))
+            topics = []
+            for topic in (source.category, *source.tags):
+                filed_as = _filed_under(topic, shown) if topic else ""
+                for typed, name in _listed_names([filed_as] if filed_as else []).items():
+                    shown.setdefault(typed, name)
+                topics.append(filed_as)
+            category, *tags = topics
+            kept = tuple(t for t in dict.fromkeys(tags) if t and t != category)
+            filed.append(replace(source, category=category, tags=kept))
         return tuple(filed)
 
     def export_opml(self, path: str | os.PathLike[str] | None = None) -> bytes:
@@ -501,14 +507,23 @@ def _as_listed(category: str, listed: list[Source], folders: Iterable[str]) -> s
     `/` (`Film/TV`, kept as `Film∕TV`) named as shown, unless folders `Film` > `TV` exist.
     The folders it starts with are matched in any case (empty ones too): `medicine/new`
     files under `Medicine`, not beside it."""
-    typed = _clean_category(category)
-    paths = (
+    return _filed_under(category, _listed_names(_topic_paths_of(listed, folders)))
+
+
+def _listed_names(paths: Iterable[str]) -> dict[str, str]:
+    """Topic paths and every start of each (`Medicine/Oncology`: `Medicine` too) by how
+    they may be typed (`_as_shown`), for `_filed_under`."""
+    return _as_shown(
         "/".join(levels[:i])
-        for path in _topic_paths_of(listed, folders)
+        for path in paths
         for levels in [path.split("/")]
         for i in range(len(levels), 0, -1)
     )
-    shown = _as_shown(paths)
+
+
+def _filed_under(category: str, shown: dict[str, str]) -> str:
+    """`category` as typed, its longest start that `shown` knows written as the list has it."""
+    typed = _clean_category(category)
     levels = typed.split("/")
     for i in range(len(levels), 0, -1):
         known = shown.get("/".join(levels[:i]).lower())
@@ -519,14 +534,15 @@ def _as_listed(category: str, listed: list[Source], folders: Iterable[str]) -> s
 
 def _as_shown(names: Iterable[str]) -> dict[str, str]:
     """Each topic name or path by how it may be typed, in any case: as it is, and with a
-    folder's own `/` (kept as `∕`) typed as the `/` it is shown as; the name as it is wins."""
+    folder's own `/` (kept as `∕`) typed as the `/` it is shown as (`UI ∕ UX` as `UI/UX`,
+    as a typed topic is cleaned); the name as it is wins."""
     named: dict[str, str] = {}
     for name in names:
         named.setdefault(name.lower(), name)
     for name in list(named.values()):
-        if opml.FOLDER_SLASH in name:  # `UI ∕ UX` typed `UI / UX` is read as `UI/UX`
-            named.setdefault(name.replace(opml.FOLDER_SLASH, "/").lower(), name)
-            named.setdefault(_clean_category(name.replace(opml.FOLDER_SLASH, "/")).lower(), name)
+        typed = _clean_category(name.replace(opml.FOLDER_SLASH, "/")).lower()
+        if typed:
+            named.setdefault(typed, name)
     return named
 
 
