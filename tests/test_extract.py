@@ -42,7 +42,7 @@ def test_text_of_breaks_cells_and_odd_documents(html: str, text: str):
     assert html_to_text(html) == text
 
 
-@pytest.mark.parametrize("depth", [120, 300, 1000, 3000])
+@pytest.mark.parametrize("depth", [120, 300, 1000, 3000, 20_000])
 def test_deeply_nested_pages_keep_their_text(depth: int):
     """libxml2 stops at 255 levels; the Markdown converter recurses per level. A hostile page
     must not hide its text, run its words together or make an entry unreadable."""
