@@ -325,7 +325,7 @@ def test_a_feed_labelled_json_is_read_as_what_it_is(server, tmp_path):
     )
     with library_with(tmp_path, Source(url=url)) as lib:
         result = lib.fetch().results[0]
-        assert (result.status, result.new) == ("ok", 1)
+        assert (result.status, result.new) == ("ok", 1), result.error
 
 
 def test_gone_sources_are_marked_and_skipped(server, tmp_path):
@@ -416,6 +416,49 @@ def test_untrusted_text_is_stored_inert(server, tmp_path):
             assert not any(
                 (ord(c) < 32 and c not in "\n\t") or 0x7F <= ord(c) <= 0x9F for c in text
             ), repr(text[-200:])
+
+
+def test_read_markdown_renders_feed_text_as_text_never_as_html(server, tmp_path, capsys):
+    """`read --format markdown` goes on to other tools: rendered as CommonMark (raw HTML on),
+    text the feed escaped must stay text. Content, title, author and address alike."""
+    from markdown_it import MarkdownIt
+
+    spelled = "&lt;img src=x onerror=alert(1)&gt; &lt;script&gt;alert(2)&lt;/script&gt;"
+    feed = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "<b>Feed</b>",
+        "items": [
+            {
+                "id": "html",
+                "url": 'https://example.org/a"><img src=x onerror=alert(3)>',
+                "title": "<img src=x onerror=alert(4)> [x](javascript:alert(5))",
+                "authors": [{"name": "<script>alert(6)</script>"}],
+                "content_html": f"<p>{LONG}</p><p>{spelled} &lt;javascript:alert(7)&gt; "
+                "&amp;lt;kept&amp;gt; a &lt; b</p>",
+            },
+            {"id": "text", "title": "t", "content_text": f"{LONG}\n\n<iframe src=x> *a*"},
+        ],
+    }
+    url = server.route(
+        "/feed.json", Route(body=json.dumps(feed).encode(), content_type="application/feed+json")
+    )
+    opml = tmp_path / "l.opml"
+    save_opml(opml, [Source(url=url)], title="t")
+    assert cli(capsys, "--opml", str(opml), "fetch")[0] == 0
+    with open_library(load_settings(opml=str(opml))) as lib:
+        ids = {guid: eid for guid, (_, _, eid) in entries(lib).items()}
+    rendered = {}
+    for guid, eid in ids.items():
+        code, out, _ = cli(capsys, "--opml", str(opml), "read", eid, "--format", "markdown")
+        assert code == 0
+        rendered[guid] = MarkdownIt("commonmark").render(out)
+    for page in rendered.values():
+        assert "<img" not in page and "<script" not in page and "<iframe" not in page
+        assert 'href="javascript' not in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in rendered["html"]  # shown as written
+    assert "&lt;javascript:alert(7)&gt;" in rendered["html"]
+    assert "&amp;lt;kept&amp;gt;" in rendered["html"] and "a &lt; b" in rendered["html"]
+    assert "&lt;iframe src=x&gt; *a*" in rendered["text"] and "<em>" not in rendered["text"]
 
 
 def test_wrong_and_missing_charsets(server, tmp_path):

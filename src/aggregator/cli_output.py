@@ -19,6 +19,7 @@ from aggregator.models import (
     UpdateResult,
     plural,
 )
+from aggregator.sanitize import literal_markdown, markdown_address
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -263,8 +264,11 @@ def _dated(published: datetime | None, seen: datetime | None, fmt: str) -> str:
 
 
 def render_entry(entry: Entry, *, markdown: bool) -> str:
+    """The entry as text, or as Markdown in which only its content's own structure is
+    Markdown: the feed's title, author and source name show as written."""
+    literal = literal_markdown if markdown else str
     meta = " · ".join(
-        part
+        literal(part)
         for part in (
             entry.source_title or entry.source_url,
             entry.author,
@@ -278,13 +282,13 @@ def render_entry(entry: Entry, *, markdown: bool) -> str:
     elif entry.full_text == "pending":
         note = "(a teaser: the full article will be fetched on the next run)"
     title = entry.title or "(untitled)"
-    head = [f"# {title}" if markdown else title, "", meta]
+    head = [f"# {literal_markdown(title)}" if markdown else title, "", meta]
     if entry.url:
-        head.append(f"<{entry.url}>" if markdown else entry.url)
+        head.append(f"<{markdown_address(entry.url)}>" if markdown else entry.url)
     if note:
         head += ["", note]
     if markdown:  # (the Markdown lists the entry's files under its text)
-        return "\n".join([*head, "", entry.markdown.strip() or entry.summary]).rstrip() + "\n"
+        return "\n".join([*head, "", entry.markdown.strip()]).rstrip() + "\n"
     files = [f"{f.url} ({f.describe()})" for f in entry.enclosures]
     tail = ["", "Attachments:", *files] if files else []
     return "\n".join([*head, "", entry.text.strip() or entry.summary, *tail]).rstrip() + "\n"

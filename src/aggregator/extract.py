@@ -26,7 +26,13 @@ import lxml.html
 from lxml import etree
 
 from aggregator.models import Enclosure
-from aggregator.sanitize import drop_control_references, one_line, strip_controls
+from aggregator.sanitize import (
+    drop_control_references,
+    literal_markdown,
+    markdown_address,
+    one_line,
+    strip_controls,
+)
 
 _DROP = (
     "script", "style", "noscript", "template", "iframe", "object", "embed", "svg", "math",
@@ -248,12 +254,18 @@ def _converter() -> object:
         def escape(self, text, parent_tags) -> str:  # noqa: ANN001 - markdownify's API
             # Text that spells a link ("[x](javascript:…)") must stay text for whatever
             # renders this Markdown next (`aggregator read` is for other tools too).
-            return _in_cell(_brackets_escaped(super().escape(text, parent_tags)), parent_tags)
+            escaped = _brackets_escaped(super().escape(text, parent_tags))
+            return _in_cell(_HTML_IN_TEXT.sub(r"\\\1", escaped), parent_tags)
 
         def convert_code(self, el, text, parent_tags) -> str:  # noqa: ANN001 - markdownify's API
             return _in_cell(super().convert_code(el, text, parent_tags), parent_tags)
 
     return Converter(heading_style="ATX", bullets="-", escape_misc=False)
+
+
+_HTML_IN_TEXT = re.compile(r"(<(?=[A-Za-z/!?])|&(?=#?[A-Za-z0-9]+;))")
+"""What Markdown would read as raw HTML, an autolink or a character reference: text that
+spelled `<img onerror=…>` or `&lt;` in the page must stay those characters when rendered."""
 
 
 def _in_cell(markdown: str, parent_tags: set[str] | None) -> str:
@@ -273,10 +285,7 @@ def _safe_url(value: object, base: str) -> str:
         scheme = urlsplit(absolute).scheme.lower()
     except ValueError:
         return ""
-    return absolute.translate(_URL_ENCODED) if scheme in ("http", "https") else ""
-
-
-_URL_ENCODED = str.maketrans({c: f"%{ord(c):02X}" for c in "()<> "})
+    return markdown_address(absolute) if scheme in ("http", "https") else ""
 
 
 def _brackets_escaped(text: str) -> str:
@@ -294,14 +303,6 @@ def enclosures_markdown(files: Sequence[Enclosure]) -> str:
                 f"- [{literal_markdown(file.name)}]({url}) · {literal_markdown(file.describe())}"
             )
     return "**Attachments**\n\n" + "\n".join(lines) + "\n" if lines else ""
-
-
-_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
-
-
-def literal_markdown(text: str) -> str:
-    """One line of text that Markdown shows as written: no emphasis, link or HTML made of it."""
-    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", strip_controls(one_line(text)))
 
 
 # -- article pages -----------------------------------------------------------------------------

@@ -78,3 +78,32 @@ def drop_control_references(markup: str) -> str:
         return ""
 
     return _CHARACTER_REFERENCE.sub(keep, markup)
+
+
+# -- Markdown ----------------------------------------------------------------------------------
+# What `read --format markdown` prints goes on to other tools, which may render it as HTML.
+
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]<>()#+!|~]|&(?=#?[A-Za-z0-9]+;))")
+
+
+def literal_markdown(text: str) -> str:
+    """One line of text that Markdown shows as written: no emphasis, link or HTML made of it."""
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", one_line(text))
+
+
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+
+
+def literal_paragraphs(text: str) -> str:
+    """Plain text as Markdown that shows it as written, its paragraphs kept apart."""
+    paragraphs = (literal_markdown(p) for p in _PARAGRAPH_BREAK.split(strip_controls(text)))
+    return "\n\n".join(p for p in paragraphs if p)
+
+
+_URL_ENCODED = str.maketrans({c: f"%{ord(c):02X}" for c in "()<> "})
+
+
+def markdown_address(url: str) -> str:
+    """An address that cannot end its Markdown link or autolink early (`…/x)](javascript:…)`
+    and `…/><img onerror=…>` stay one address): what would end it is percent-encoded."""
+    return url.translate(_URL_ENCODED)

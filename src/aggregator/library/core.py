@@ -17,6 +17,7 @@ from aggregator.library.fetching import Fetching
 from aggregator.library.searching import Searching
 from aggregator.library.source_list import DEFAULT_LIST_TITLE, SourceList
 from aggregator.models import Entry, EntryRow, Source, Stats, View
+from aggregator.sanitize import literal_paragraphs
 from aggregator.store import Store
 
 if TYPE_CHECKING:
@@ -139,11 +140,11 @@ class Library(SourceList, Fetching, Searching):
             )
             self.store.set_markdown(entry.id, markdown)
             entry = replace(entry, markdown=markdown)
-        if entry.enclosures:  # (with no content but a summary, the summary stays above them)
-            body = (entry.markdown or extract.literal_markdown(entry.summary)).rstrip()
-            files = extract.enclosures_markdown(entry.enclosures)
-            entry = replace(entry, markdown="\n\n".join(filter(None, (body, files))))
-        return entry
+        # With no HTML, or none that makes Markdown, its text is shown as written: never
+        # read as Markdown (or HTML, by whatever renders `read --format markdown` next).
+        body = entry.markdown.rstrip() or literal_paragraphs(entry.text or entry.summary)
+        files = extract.enclosures_markdown(entry.enclosures)
+        return replace(entry, markdown="\n\n".join(filter(None, (body, files))))
 
     def entries(self, view: View | None = None, limit: int | None = None) -> list[EntryRow]:
         """Rows for a list, newest first: all entries, a topic (with subtopics), a source."""
