@@ -461,6 +461,43 @@ def test_read_markdown_renders_feed_text_as_text_never_as_html(server, tmp_path,
     assert "&lt;iframe src=x&gt; *a*" in rendered["text"] and "<em>" not in rendered["text"]
 
 
+def test_one_odd_field_never_fails_its_feed(server, tmp_path):
+    """Each of these failed the whole feed (nothing stored) until it was handled: a lone
+    surrogate a JSON Feed spells, a date that overflows in UTC, a duration in superscripts."""
+    odd = (
+        '{"version": "https://jsonfeed.org/version/1.1", "title": "Feed \\ud800",'
+        ' "items": [{"id": "s\\udc00", "title": "Lone \\ud800 surrogate",'
+        ' "url": "https://example.org/\\ud800", "authors": [{"name": "A\\udfff"}],'
+        f' "content_html": "<p>{LONG} \\ud83d</p>", "date_published": "0001-01-01T00:00:00+01:00"'
+        '}, {"id": "fine", "title": "Fine", "content_text": "x",'
+        ' "date_published": "9999-12-31T23:59:59-01:00"}]}'
+    )
+    json_url = server.route(
+        "/feed.json", Route(body=odd.encode(), content_type="application/feed+json")
+    )
+    episode = (
+        "<item><guid>e</guid><title>Episode</title><itunes:duration>1:\u00b2</itunes:duration>"
+        '<enclosure url="https://example.org/e.mp3" type="audio/mpeg" length="9"/></item>'
+    )
+    podcast = rss(episode, item("plain", "Plain")).replace(
+        b'<rss version="2.0">',
+        b'<rss version="2.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd">',
+    )
+    rss_url = server.route("/podcast", Route(body=podcast))
+    with library_with(tmp_path, Source(url=json_url), Source(url=rss_url)) as lib:
+        report = lib.fetch()
+        assert [(r.status, r.new) for r in report.results] == [("ok", 2), ("ok", 2)]
+        stored = entries(lib)
+        lone = lib.entry(stored["s"][2])
+        assert lone.title == "Lone  surrogate" and lone.author == "A"
+        assert lone.published is None and "word199" in lone.text
+        assert lib.entry(stored["e"][2]).enclosures[0].duration == 0
+        for entry in map(lib.entry, (eid for _, _, eid in stored.values())):
+            fields = (entry.title, entry.author, entry.url, entry.text, entry.markdown)
+            for text in fields:
+                text.encode("utf-8")  # raises on a lone surrogate
+
+
 def test_wrong_and_missing_charsets(server, tmp_path):
     latin = '<?xml version="1.0" encoding="iso-8859-1"?><rss version="2.0"><channel><title>t</title><item><guid>l</guid><title>Café</title></item></channel></rss>'.encode(
         "latin-1"

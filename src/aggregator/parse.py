@@ -215,7 +215,8 @@ def _seconds(value: object) -> int:
     if ":" not in text:
         return _count(value)
     parts = text.split(":")
-    if len(parts) > 3 or not all(p.strip().isdigit() for p in parts):
+    # ASCII digits only: "²" is a digit to `isdigit` but not to `int`.
+    if len(parts) > 3 or not all(p.strip().isascii() and p.strip().isdigit() for p in parts):
         return 0
     total = 0
     for part in parts:
@@ -434,9 +435,9 @@ def _iso_date(value: Any) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: year 1 an hour east of UTC
         return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def _hash_guid(title: str, when: datetime | None) -> str:

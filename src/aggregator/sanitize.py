@@ -27,8 +27,9 @@ _ESCAPE_SEQUENCE = re.compile(
 # C0 controls except tab and newline, DEL, C1 controls. Carriage returns go too: they can
 # overwrite a line on a terminal. So do the bidirectional overrides, embeddings and isolates
 # (U+202A-U+202E, U+2066-U+2069): they make text display in an order other than its own, so
-# that a title or an address reads as something it is not.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# that a title or an address reads as something it is not. Lone surrogates (a JSON Feed may
+# spell one, `\ud800`) are no characters at all: stored, they failed the whole feed's write.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 _ASCII_CONTROLS = bytes(range(0x00, 0x09)) + bytes(range(0x0B, 0x20)) + b"\x7f"
