@@ -351,6 +351,25 @@ def test_permanent_redirect_is_reported(server, tmp_path, capsys):
     assert code == 0 and f"\tmoved permanently to {server.url('/new')}" in out
 
 
+def test_a_redirect_to_an_address_with_controls_is_kept_inert(server, tmp_path, capsys):
+    """A Location holding C1 controls (latin-1 bytes on the wire) becomes the source's new
+    address: shown to the user, so percent-encoded as a browser sends it. One holding ESC
+    (httpx refuses it) fails its source with a line that holds no control."""
+    server.route("/new%C2%9B2J%C2%9D0;t%C2%9C", Route(body=rss(item("x", "X", LONG))))
+    old = server.route("/old", Route(status=301, headers={"Location": "/new\x9b2J\x9d0;t\x9c"}))
+    escape = server.route("/esc", Route(status=301, headers={"Location": "/n\x1b]0;t\x07"}))
+    with library_with(tmp_path, Source(url=old), Source(url=escape)) as lib:
+        moved, refused = lib.fetch().results
+        assert (moved.status, moved.new) == ("ok", 1), moved.error
+        assert moved.moved_to == server.url("/new%C2%9B2J%C2%9D0;t%C2%9C")
+        assert refused.status == "failed" and refused.error.isprintable()
+    home = ["--data-dir", str(tmp_path / "home"), "--opml", str(tmp_path / "list.opml")]
+    code, out, _ = cli(capsys, *home, "sources", "list", "--json")
+    listed = {s["url"]: s for s in json.loads(out)}
+    assert listed[old]["moved_to"] == server.url("/new%C2%9B2J%C2%9D0;t%C2%9C")
+    assert listed[escape]["last_error"] == refused.error
+
+
 def _dead_url() -> str:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -225,7 +225,7 @@ class HttpClient:
                 location = headers.get("location")
                 if not location:
                     raise RedirectError(f"HTTP {status} redirect without a Location", url=url)
-                target = urljoin(current, location.strip())
+                target = _unmistakable(urljoin(current, location.strip()))
                 if urlsplit(target).scheme.lower() not in ("http", "https"):
                     raise RedirectError(f"refused a redirect to a non-http URL ({target})", url=url)
                 if target in seen:
@@ -439,6 +439,18 @@ def _retry_after(value: str | None) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return min(max(0.0, (when - datetime.now(UTC)).total_seconds()), RETRY_AFTER_MAX_S)
+
+
+_UNSEEN_IN_URL = re.compile("[\x00-\x20\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _unmistakable(url: str) -> str:
+    """A redirect's address with what a terminal would act on or hide (controls, spaces,
+    bidi overrides) percent-encoded, as a browser sends it: the new address is shown to the
+    user and kept in their list."""
+    if url.isprintable() and url.isascii() and " " not in url:
+        return url
+    return _UNSEEN_IN_URL.sub(lambda m: "".join(f"%{b:02X}" for b in m[0].encode()), url)
 
 
 _ERRNO = re.compile(r"\[Errno -?\d+\]\s*")
