@@ -365,6 +365,7 @@ def test_a_redirect_to_an_address_with_controls_is_kept_inert(server, tmp_path, 
         assert refused.status == "failed" and refused.error.isprintable()
     home = ["--data-dir", str(tmp_path / "home"), "--opml", str(tmp_path / "list.opml")]
     code, out, _ = cli(capsys, *home, "sources", "list", "--json")
+    assert code == 0
     listed = {s["url"]: s for s in json.loads(out)}
     assert listed[old]["moved_to"] == server.url("/new%C2%9B2J%C2%9D0;t%C2%9C")
     assert listed[escape]["last_error"] == refused.error
