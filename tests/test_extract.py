@@ -229,6 +229,20 @@ def test_extract_article_finds_the_main_text_and_metadata():
     assert article.title == "The Story"
 
 
+@pytest.mark.parametrize("as_bytes", [True, False])
+@pytest.mark.parametrize("reference", ["&#27;[31m", "&#x1B;]0;t&#7;", "&#155;2J"])
+def test_a_reference_to_a_control_does_not_lose_the_article(reference: str, as_bytes: bool):
+    """trafilatura found no article in a page whose text held `&#27;` (lxml refused it)."""
+    paragraphs = "".join(
+        f"<p>Paragraph {i} {reference}of the story, with words enough to count as prose.</p>"
+        for i in range(12)
+    )
+    page = f"<html><head><title>Story</title></head><body><article>{paragraphs}</article>"
+    article = extract_article(page.encode() if as_bytes else page, "https://news.example/s")
+    assert article is not None and "Paragraph 11" in article.text
+    assert all(c == "\n" or c.isprintable() for c in article.text + article.html)
+
+
 def test_extract_article_gives_none_for_nothing():
     assert extract_article(b"", "https://x.example/") is None
     assert extract_article(b"\x00\xff garbage", "https://x.example/") is None

@@ -326,7 +326,14 @@ def extract_article(page: bytes | str, url: str) -> Article | None:
     import trafilatura  # imported here: it is slow to import and only articles need it
 
     _quiet_extraction_logs()
-
+    # A reference to a control (`&#27;`) made lxml refuse the text holding it, and
+    # trafilatura then found no article at all. The bytes are read as latin-1 to find the
+    # ASCII references and given back unchanged otherwise: the page's own charset still rules.
+    if isinstance(page, bytes):
+        if b"&#" in page:
+            page = drop_control_references(page.decode("latin-1")).encode("latin-1")
+    else:
+        page = drop_control_references(page)
     try:
         result = trafilatura.extract(
             page,
