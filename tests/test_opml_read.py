@@ -261,6 +261,38 @@ def test_unreadable_files(tmp_path: Path):
         read_opml_file(tmp_path)
 
 
+def test_addresses_no_server_tells_apart_are_one_source():
+    """A default port, `%7E` for `~`, lower-case percent hex and a Unicode host for its
+    punycode all reach the same feed: merged, the first spelling kept."""
+    document = read(
+        """<opml><body>
+        <outline text="a" xmlUrl="http://x.example/~ana/feed"/>
+        <outline text="a port" xmlUrl="http://x.example:80/%7Eana/feed"/>
+        <outline text="b" xmlUrl="https://bücher.example/r%c3%a9sum%C3%A9"/>
+        <outline text="b puny" xmlUrl="https://xn--bcher-kva.example:443/r%C3%A9sum%c3%a9"/>
+        <outline text="other port" xmlUrl="http://x.example:8080/~ana/feed"/>
+        <outline text="other path" xmlUrl="http://x.example/%2Fana/feed"/>
+        </body></opml>"""
+    )
+    assert [s.title for s in document.sources] == ["a", "b", "other port", "other path"]
+    assert document.merged == 2
+
+
+def test_a_site_address_is_kept_only_when_a_browser_may_open_it():
+    document = read(
+        """<opml><body>
+        <outline text="js" xmlUrl="https://a.example/feed" htmlUrl="javascript:alert(1)"/>
+        <outline text="file" xmlUrl="https://b.example/feed" htmlUrl="file:///etc/passwd"/>
+        <outline text="ok" xmlUrl="https://c.example/feed" htmlUrl="https://c.example/"/>
+        <outline text="page" type="html" url="https://d.example/news"
+                 htmlUrl="https://d.example/" selector="a"/>
+        </body></opml>"""
+    )
+    sites = {s.title: s.html_url for s in document.sources}
+    assert sites == {"js": "", "file": "", "ok": "https://c.example/", "page": "https://d.example/"}
+    assert b"javascript" not in write_opml(document.sources, title="t")
+
+
 def test_html_page_sources_with_a_selector():
     document = read(
         '<opml><body><outline text="Notices" type="html" url="https://gov.example/notices" '

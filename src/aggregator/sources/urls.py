@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from urllib.parse import urljoin, urlsplit, urlunsplit
+import contextlib
+import re
+import string
+from urllib.parse import SplitResult, urljoin, urlsplit, urlunsplit
 
 from aggregator.errors import InvalidSourceError
 from aggregator.sanitize import one_line
@@ -49,11 +52,48 @@ def normalize_source_url(url: str) -> str:
 
 
 def source_key(url: str) -> str:
-    """What tells two source addresses (as `normalize_source_url` writes them) apart: not a
-    `#fragment`, which is never sent, nor `.` and `..` path segments, which are resolved
-    before a request: `http://h/feeds/./1.xml#top` is `http://h/feeds/1.xml`, fetched once."""
+    """What tells two source addresses (as `normalize_source_url` writes them) apart.
+
+    Not what no server sees differently: a `#fragment` (never sent), `.` and `..` segments
+    (resolved before a request), the scheme's default port, an unreserved character written
+    as `%7E`, the case of a percent-encoding's hex digits, or a host in Unicode rather than
+    punycode. `http://h:80/feeds/./%7e1.xml#top` is `http://h/feeds/~1.xml`, fetched once.
+    """
     parts = urlsplit(url)
     # A dot segment follows a slash (the path always starts with one here); a dot elsewhere
     # (`feed.xml`) leaves the path as it is.
     path = urlsplit(urljoin(url, parts.path)).path if "/." in parts.path else parts.path
-    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
+    return urlunsplit(
+        (parts.scheme, _netloc_key(parts), _percent_key(path), _percent_key(parts.query), "")
+    )
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_PERCENT_ENCODED = re.compile("%[0-9A-Fa-f]{2}")
+_UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
+
+
+def _netloc_key(parts: SplitResult) -> str:
+    user, at, _ = parts.netloc.rpartition("@")
+    host = parts.hostname or ""
+    with contextlib.suppress(UnicodeError):  # a label IDNA cannot encode: left as written
+        host = host.encode("idna").decode("ascii")
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 address, bracketed again
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    shown_port = f":{port}" if port is not None and port != _DEFAULT_PORTS.get(parts.scheme) else ""
+    return f"{user}{at}{host}{shown_port}"
+
+
+def _percent_key(text: str) -> str:
+    if "%" not in text:
+        return text
+
+    def one(match: re.Match[str]) -> str:
+        char = chr(int(match[0][1:], 16))
+        return char if char in _UNRESERVED else match[0].upper()
+
+    return _PERCENT_ENCODED.sub(one, text)
