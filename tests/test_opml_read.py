@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from aggregator.errors import OpmlError
-from aggregator.sources import normalize_source_url, read_opml, read_opml_file
+from aggregator.sources import normalize_source_url, read_opml, read_opml_file, write_opml
 
 
 def read(text: str):

@@ -9,6 +9,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
+from urllib.parse import urlsplit
 
 from lxml import etree
 
@@ -270,6 +271,17 @@ def _address(attrs: dict[str, str]) -> tuple[str, str, bool]:
     return kind, raw_url, link
 
 
+def _web_address(value: str) -> str:
+    """A site's address, which the reader opens in a browser: http(s) only, never the
+    `javascript:` or `file:` a shared list might hold."""
+    value = one_line(value)
+    try:
+        scheme = urlsplit(value).scheme.lower()
+    except ValueError:
+        return ""
+    return value if scheme in ("http", "https") else ""
+
+
 def _page_url(attrs: dict[str, str]) -> str:
     return _get(attrs, "xmlurl") or _get(attrs, "url") or _get(attrs, "htmlurl")
 
@@ -319,6 +331,8 @@ def _collect(title: str, found: list[tuple[list[str], dict[str, str]]]) -> OpmlD
             extra_tags = [t for t in [folder, *tags] if t and t != first.category]
             sources[key] = _with_tags(first, extra_tags)
             continue
+        site = _get(attrs, "htmlurl")  # (a page named by its htmlUrl alone has no other site)
+        site = _web_address(site) if site != raw_url else ""
         # Lists with no folders (newsboat's export) file each feed by its `category`: the
         # first path is its topic, unless the root is named (`_category_attribute`).
         category = folder or (tags[0] if tags and not rooted else "")
@@ -327,7 +341,7 @@ def _collect(title: str, found: list[tuple[list[str], dict[str, str]]]) -> OpmlD
             title=name,
             category=category,
             type="html" if kind == "html" else (kind if kind in ("rss", "atom", "json") else "rss"),
-            html_url=one_line(_get(attrs, "htmlurl")) if kind != "html" else "",
+            html_url=site,
             full_text=_get(attrs, "fulltext").strip().lower() in ("true", "1", "yes"),
             selector=one_line(_get(attrs, "selector")),
             tags=tuple(t for t in tags if t != category),
