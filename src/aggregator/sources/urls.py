@@ -18,11 +18,11 @@ def normalize_source_url(url: str) -> str:
     commands (newsboat's `|command` and `exec:` URLs are refused here too). The old `feed:`
     pseudo-scheme is unwrapped because some exporters still write it.
     """
-    raw = one_line(url)
     try:
-        raw.encode("utf-8")
-    except UnicodeEncodeError:  # an argument that was not UTF-8 text
-        raise InvalidSourceError(f"not a valid URL: {raw!r} (not UTF-8 text)", url=raw) from None
+        url.encode("utf-8")
+    except UnicodeEncodeError:  # an argument that was not UTF-8 (before one_line drops it)
+        raise InvalidSourceError(f"not a valid URL: {url!r} (not UTF-8 text)", url=url) from None
+    raw = one_line(url)
     lowered = raw.lower()
     if lowered.startswith("feed://"):
         raw = "http://" + raw[7:]
