@@ -76,6 +76,18 @@ def test_enclosures_are_http_absolute_once_each_and_never_local_or_script():
     )  # the image is no attachment: Media RSS lists pictures too
 
 
+def test_an_episode_whose_file_has_no_type_keeps_its_duration():
+    """Many podcast feeds leave the enclosure's type out; the duration was dropped."""
+    feed = (
+        b'<rss version="2.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd">'
+        b"<channel><title>t</title><item><guid>g</guid><title>Episode</title>"
+        b'<enclosure url="https://cdn.example/ep.mp3" length="12"/>'
+        b"<itunes:duration>12:34</itunes:duration></item></channel></rss>"
+    )
+    (entry,) = parse_feed(feed, "https://f.example/").entries
+    assert entry.enclosures == (Enclosure("https://cdn.example/ep.mp3", "", 12, 754),)
+
+
 def test_enclosures_are_capped_and_change_the_fingerprint_only_when_there_are_some():
     def feed(files: str) -> bytes:
         return (

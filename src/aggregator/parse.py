@@ -167,7 +167,9 @@ def _feedparser_enclosures(e: Any, base: str) -> tuple[Enclosure, ...]:
                 get(item, "duration"),
             )
     duration = _seconds(get(e, "itunes_duration"))
+    # (An enclosure with no type is taken when none has one: feeds often leave it out.)
     media = next((f for f in found.values() if f.type.startswith(("audio/", "video/"))), None)
+    media = media or next((f for f in found.values() if not f.type), None)
     if duration and media is not None and not media.duration:
         found[media.url] = replace(media, duration=duration)
     return tuple(found.values())
