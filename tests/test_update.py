@@ -815,7 +815,10 @@ def test_sources_add_with_a_selector_that_finds_nothing_is_refused(server, capsy
     """Found by review: a selector matching nothing on the page was added ("Added …"), and
     every fetch after failed with "the selector matches no links". The page is looked at
     first: no links (or no page) is not added; with links, it is."""
-    listing = "<html><body><ul class='news'><li><a href='/news/a.html'>A</a></li></ul>"
+    listing = (
+        "<html><head><title>Council notices</title></head>"
+        "<body><ul class='news'><li><a href='/news/a.html'>A</a></li></ul>"
+    )
     url = server.route("/notices", Route(body=listing.encode(), content_type="text/html"))
     code, _, err = cli(capsys, "sources", "add", url, "--selector", "a.nomatch")
     assert code == 1 and err.count("\n") == 1
@@ -824,9 +827,9 @@ def test_sources_add_with_a_selector_that_finds_nothing_is_refused(server, capsy
     code, _, err = cli(capsys, "sources", "add", server.url("/missing"), "--selector", "a")
     assert code == 1 and "HTTP 404" in err and "not added" in err
     code, out, _ = cli(capsys, "sources", "add", url, "--selector", "ul.news a")
-    assert code == 0 and "Added" in out
+    assert code == 0 and "Added Council notices" in out  # named by its page (was text="")
     code, out, _ = cli(capsys, "sources", "list", "--json")
-    assert [s["url"] for s in json.loads(out)].count(url) == 1
+    assert [s["title"] for s in json.loads(out) if s["url"] == url] == ["Council notices"]
 
 
 def test_sources_add_with_a_selector_and_offline(capsys):

@@ -103,19 +103,20 @@ async def _discover(settings: FetchSettings, url: str) -> Discovery:
         return found
 
 
-def check_page(settings: FetchSettings, url: str, selector: str) -> str:
+def check_page(settings: FetchSettings, url: str, selector: str) -> tuple[str, str]:
     """A page to follow by a selector, looked at before it is added: a page that is not
     there, or whose selector finds no links now, would fail every fetch. Unreachable
-    (offline), it is added as given: the warning says so."""
+    (offline), it is added as given: the warning says so. Returns (warning, the page's
+    title): a source with no name would be written `text=""`, blank in every reader."""
     return asyncio.run(_check_page(settings, url, selector))
 
 
-async def _check_page(settings: FetchSettings, url: str, selector: str) -> str:
+async def _check_page(settings: FetchSettings, url: str, selector: str) -> tuple[str, str]:
     async with HttpClient(settings) as http:
         try:
             response = await http.get(url, accept=FEED_ACCEPT)
         except NetworkError as exc:
-            return f"could not check it ({exc}); added as given"
+            return f"could not check it ({exc}); added as given", ""
         except FetchError as exc:
             raise InvalidSourceError(f"{url}: {exc}; not added", url=url) from None
     if not pages.article_links(response.body, response.final_url, selector):
@@ -124,7 +125,7 @@ async def _check_page(settings: FetchSettings, url: str, selector: str) -> str:
             "is, without looking)",
             url=url,
         )
-    return ""
+    return "", pages.page_title(response.body)
 
 
 async def _why_not(http: HttpClient, url: str) -> str:

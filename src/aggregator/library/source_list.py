@@ -173,10 +173,18 @@ class SourceList:
         category = _as_listed(category, listed, self._list_folders)
         if selector:
             _refuse_bad_selector(selector, "not added")
-            source = Source(
-                normalized, _clean_name(title), category, type="html", selector=selector
+            looked, named = (
+                probe.check_page(self.settings.fetch, normalized, selector)
+                if discover
+                else ("", "")
             )
-            looked = probe.check_page(self.settings.fetch, normalized, selector) if discover else ""
+            source = Source(
+                normalized,
+                _clean_name(title) or _clean_name(named),
+                category,
+                type="html",
+                selector=selector,
+            )
             self._append(source)
             return AddedSource(source, warning=looked)
         found = (
