@@ -1446,8 +1446,10 @@ def test_u_in_search_results_lists_only_the_unread_ones(library):
         entry_list(app).focus()
         await pilot.press("u")
         await wait_until(pilot, lambda: titles(app) == ["A new trial for rare tumours"])
+        assert "1 unread entry by relevance" in screen_text(app)  # said, not only done
         await pilot.press("u")
         await wait_until(pilot, lambda: len(titles(app)) == 2)
+        assert "2 entries by relevance" in screen_text(app)
 
     drive(AggregatorApp(settings, library=lib), script)
 
@@ -1720,6 +1722,46 @@ def test_r_and_capital_r_refresh_in_the_background(tmp_path, server):
         await settle(pilot)
         assert "Nothing new (all sources)" in notes
         assert len(titles(app)) == 5
+
+    drive_owned(AggregatorApp(settings, library=lib), script)
+
+
+def test_search_results_follow_a_refresh(tmp_path, server):
+    """Found by a QA pass: results stayed as they were before the refresh, and `A` then
+    marked read the new matches nobody had been shown."""
+    settings, lib = _served_library(tmp_path, server)
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        await search(pilot, "harbour OR rail")
+        await pilot.press("enter")
+        before = titles(app)
+        assert "Harbour reopens" not in before
+        await pilot.press("r")
+        await settle(pilot)
+        await wait_until(pilot, lambda: "Harbour reopens" in titles(app))
+        assert set(before) < set(titles(app))
+
+    drive_owned(AggregatorApp(settings, library=lib), script)
+
+
+def test_a_source_added_while_a_refresh_runs_is_fetched_after_it(tmp_path, server):
+    """Found by a QA pass: its fetch was refused ("A refresh is already running") and it
+    stayed unfetched until the next refresh."""
+    slow = server.route("/slow.xml", Route(body=rss(item("s1", "Slow One", LONG)), stall=3))
+    settings, lib = make_library(tmp_path, [Source(url=slow, title="Slow")], entries=False)
+    extra = server.route("/extra.xml", Route(body=rss(item("x1", "Gazette One", LONG))))
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        notes = record_notes(app)
+        await pilot.press("r")
+        assert app._refreshing
+        await pilot.press("a")
+        app.screen.query_one("#url", Input).value = extra
+        await pilot.press("tab", *"Gazette", "enter")
+        await wait_until(pilot, lambda: "Gazette is fetched next." in notes, settling=False)
+        await settle(pilot)
+        await wait_until(pilot, lambda: "Gazette One" in titles(app))
+        assert "Slow One" in titles(app) and not app._refreshing
 
     drive_owned(AggregatorApp(settings, library=lib), script)
 
@@ -2028,6 +2070,25 @@ def test_d_deletes_a_source_after_a_confirm(library):
         assert "Cell Letters  2" not in labels and labels[0] == "All  6"
         assert "6 entries · 6 unread" in status_text(app)
         assert lib.search("tumours").total == 0
+
+    drive(AggregatorApp(settings, library=lib), script)
+
+
+def test_d_on_a_source_of_the_topic_shown_keeps_the_topic_shown(library):
+    """Found by a QA pass: removing a source from the list of its topic went to All."""
+    settings, lib = library
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        await choose(pilot, Place("topic", "Medicine"))
+        before = len(titles(app))
+        entry_list(app).focus()
+        while entry_list(app).current.source_url != ONC:  # type: ignore[union-attr]
+            await pilot.press("down")
+        await pilot.press("d")
+        await pilot.press("y")
+        await settle(pilot)
+        assert app.main.place == Place("topic", "Medicine")
+        assert len(titles(app)) == before - 2  # Cell Letters' two entries are gone
 
     drive(AggregatorApp(settings, library=lib), script)
 

@@ -77,6 +77,8 @@ class AggregatorApp(App[str | None]):
         self.user_keys, self.unknown_keys, self.clashing_keys = keymap(settings.keys)
         self._list_problem_said = ""
         self._refreshing = False
+        self._queued: dict[str, str] = {}
+        """Sources added while a refresh ran (url → name): fetched when it ends."""
         self.flags_lock = threading.Lock()
         """Held while the list and its counts are read, and while read or starred flags are
         written: a load sees a flag change whole or not at all (see `mark`)."""
@@ -185,7 +187,7 @@ class AggregatorApp(App[str | None]):
             indexed = plural(event.applied, "entry", "entries")
             self.notify(f"Indexed {indexed}: search sees them now.")
             if self.main.search_result is not None:
-                self.main.run_search()
+                self.main.search_again()
 
     def _first_rows(self, rows: list[EntryRow]) -> None:
         if self.main.search_result is None and len(self.main.query_one(EntryList).rows) <= len(
@@ -279,9 +281,15 @@ class AggregatorApp(App[str | None]):
 
     # -- refreshing ----------------------------------------------------------------------------
 
-    def refresh_place(self, place: Place, label: str | None = None) -> None:
+    def refresh_place(self, place: Place, label: str | None = None, *, queue: bool = False) -> None:
+        """Fetch a place's sources; `queue`: a source just added, fetched after the refresh
+        running now rather than never (that refresh read the list before it was added)."""
         if self._refreshing:
-            self.notify("A refresh is already running.", timeout=2)
+            if queue and place.kind == "source":
+                self._queued[place.value] = label or place.value
+                self.notify(f"{self._queued[place.value]} is fetched next.", timeout=3)
+            else:
+                self.notify("A refresh is already running.", timeout=2)
             return
         urls = [place.value] if place.kind == "source" else []
         category = place.value if place.kind == "topic" else None
@@ -306,6 +314,22 @@ class AggregatorApp(App[str | None]):
             index_progress=lambda done, total: self.post_message(IndexProgress(done, total)),
         )
         self.post_message(RefreshFinished(report, label))
+
+    def _fetch_queued(self) -> None:
+        if self._queued and not self._refreshing:
+            queued, self._queued = self._queued, {}
+            label = next(iter(queued.values()))
+            if len(queued) > 1:
+                label = plural(len(queued), "added source", "added sources")
+            self._refreshing = True
+            self._refresh(list(queued), None, label)
+
+    def _library_changed(self) -> None:
+        """After a refresh or a removal: the list loaded again, and a search shown is run
+        again (its results went stale: `A` marked matches nobody had seen)."""
+        self.load_library(keep=self._current_id())
+        if self.main.search_result is not None:
+            self.main.search_again()
 
     @on(RefreshProgress)
     def refresh_progress(self, event: RefreshProgress) -> None:
@@ -335,10 +359,11 @@ class AggregatorApp(App[str | None]):
             timeout=6,
             severity="warning" if report.failed or report.index_error else "information",
         )
-        self.load_library(keep=self._current_id())
+        self._library_changed()
         for screen in self.screen_stack:  # a source added there: its entries and health
             if isinstance(screen, SourcesScreen):
                 screen.load()
+        self._fetch_queued()
         if report.offline and not self.demo and status.entries == 0 and report.new == 0:
             self.push_screen(
                 ConfirmScreen(
@@ -397,7 +422,10 @@ class AggregatorApp(App[str | None]):
             note += f" · {added.warning}"
         self.call_from_thread(self.notify, note)
         self.call_from_thread(
-            self.refresh_place, Place("source", added.source.url), added.source.display_title
+            self.refresh_place,
+            Place("source", added.source.url),
+            added.source.display_title,
+            queue=True,
         )
         if then is not None:
             self.call_from_thread(then)
@@ -483,16 +511,18 @@ class AggregatorApp(App[str | None]):
             f"Removed {gone.source.display_title} and {plural(gone.removed, 'entry', 'entries')}"
             + (f"; {kept:,} starred stay in Starred." if kept else "."),
         )
-        self.call_from_thread(self._after_delete)
+        self.call_from_thread(self._after_delete, url)
         if then is not None:
             self.call_from_thread(then)
         # Searches already leave out what the store no longer has; the index follows after
         # (behind whatever else is queued, which may take a while).
         self.library.update_index()
 
-    def _after_delete(self) -> None:
-        self.main.place = Place("all")
-        self.load_library()
+    def _after_delete(self, url: str) -> None:
+        """The list shown stays, unless it was the source removed."""
+        if self.main.place == Place("source", url):
+            self.main.place = Place("all")
+        self._library_changed()
 
     @work(thread=True, group="sources", exit_on_error=False)
     def check_source(self, url: str) -> None:
@@ -578,6 +608,7 @@ class AggregatorApp(App[str | None]):
             status = self.main.query_one(StatusBar)
             status.activity = ""
             status.show()
+            self._fetch_queued()
         self.notify(" ".join(message.split()), severity="error", timeout=8)
 
 

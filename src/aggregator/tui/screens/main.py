@@ -618,6 +618,11 @@ class MainScreen(AppScreen):
             self.search_limit,
         )  # fmt: skip
 
+    def search_again(self) -> None:
+        """The same search once the library changed (a refresh, an index catching up, a
+        removal): as many results as were loaded, the cursor and the article kept."""
+        self.run_search(more=True)
+
     @work(thread=True, exclusive=True, group="search", exit_on_error=False)
     def _search(
         self, query: str, sort: str, narrow: Place | None, generation: int, limit: int
@@ -670,7 +675,8 @@ class MainScreen(AppScreen):
             order += " (nothing to rank by)"
         about = "" if result.exact else "about "
         # Entries, not rows: a story carried by several sources is one row naming them all.
-        found = about + plural(result.total, "entry", "entries")
+        unread = "unread " if self.unread_only else ""  # (u): unread entries only, said so
+        found = about + plural(result.total, f"{unread}entry", f"{unread}entries")
         narrow = self.search_filter
         if narrow is not None and narrow.kind in ("facet-topic", "facet-source"):
             name = result.source_titles.get(narrow.value, narrow.value)
