@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from aggregator.library import markdown_page
 from aggregator.models import (
     Entry,
     FetchProgress,
@@ -19,7 +20,6 @@ from aggregator.models import (
     UpdateResult,
     plural,
 )
-from aggregator.sanitize import literal_markdown, markdown_address
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -264,31 +264,28 @@ def _dated(published: datetime | None, seen: datetime | None, fmt: str) -> str:
 
 
 def render_entry(entry: Entry, *, markdown: bool) -> str:
-    """The entry as text, or as Markdown in which only its content's own structure is
-    Markdown: the feed's title, author and source name show as written."""
-    literal = literal_markdown if markdown else str
-    meta = " · ".join(
-        literal(part)
+    meta = [
+        part
         for part in (
             entry.source_title or entry.source_url,
             entry.author,
             _dated(entry.published, entry.seen, "%Y-%m-%d %H:%M"),
         )
         if part
-    )
+    ]
     note = ""
     if entry.partial:
         note = "(partial: the full article could not be fetched; this is what the feed gave)"
     elif entry.full_text == "pending":
         note = "(a teaser: the full article will be fetched on the next run)"
     title = entry.title or "(untitled)"
-    head = [f"# {literal_markdown(title)}" if markdown else title, "", meta]
+    if markdown:  # (the Markdown lists the entry's files under its text)
+        return markdown_page(title, meta, entry.url, note, entry.markdown)
+    head = [title, "", " · ".join(meta)]
     if entry.url:
-        head.append(f"<{markdown_address(entry.url)}>" if markdown else entry.url)
+        head.append(entry.url)
     if note:
         head += ["", note]
-    if markdown:  # (the Markdown lists the entry's files under its text)
-        return "\n".join([*head, "", entry.markdown.strip()]).rstrip() + "\n"
     files = [f"{f.url} ({f.describe()})" for f in entry.enclosures]
     tail = ["", "Attachments:", *files] if files else []
     return "\n".join([*head, "", entry.text.strip() or entry.summary, *tail]).rstrip() + "\n"

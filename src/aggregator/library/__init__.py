@@ -7,6 +7,6 @@ the store. The network and HTML modules load only when a method needs them, so l
 sources or reading an entry starts fast.
 """
 
-from aggregator.library.core import Library, default_opml, open_library
+from aggregator.library.core import Library, default_opml, markdown_page, open_library
 
-__all__ = ["Library", "default_opml", "open_library"]
+__all__ = ["Library", "default_opml", "markdown_page", "open_library"]

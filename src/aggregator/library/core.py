@@ -17,7 +17,7 @@ from aggregator.library.fetching import Fetching
 from aggregator.library.searching import Searching
 from aggregator.library.source_list import DEFAULT_LIST_TITLE, SourceList
 from aggregator.models import Entry, EntryRow, Source, Stats, View
-from aggregator.sanitize import literal_paragraphs
+from aggregator.sanitize import literal_markdown, literal_paragraphs, markdown_address
 from aggregator.store import Store
 
 if TYPE_CHECKING:
@@ -189,6 +189,18 @@ class Library(SourceList, Fetching, Searching):
             indexed=entries - self.store.unindexed_entry_count(),
             pending_index=self.store.pending_index_count(),
         )
+
+
+def markdown_page(title: str, meta: list[str], url: str, note: str, body: str) -> str:
+    """An entry as one Markdown document (`read --format markdown`), which other tools may
+    render as HTML: only the body's own structure is Markdown; the title and the lines about
+    it (the feed's words: source name, author) show as written, and the address is one."""
+    head = [f"# {literal_markdown(title)}", "", " · ".join(map(literal_markdown, meta))]
+    if url:
+        head.append(f"<{markdown_address(url)}>")
+    if note:
+        head += ["", note]
+    return "\n".join([*head, "", body.strip()]).rstrip() + "\n"
 
 
 def _without_title(markdown: str, title: str) -> str:
