@@ -166,6 +166,12 @@ def _mark_version(path: Path, version: int) -> None:
             ("<p>a | b</p>", "a | b"),  # no table: kept
             id="bar-in-a-cell",
         ),
+        pytest.param(  # version 8: text that spelled a tag was kept bare: raw HTML
+            7,
+            ("<p>&lt;img src=x onerror=alert(1)&gt;</p>", "<img src=x onerror=alert(1)>"),
+            ("<p>a &gt; b</p>", "a > b"),
+            id="spelled-tag",
+        ),
     ],
 )
 def test_a_version_drops_markdown_made_wrong_before_it(

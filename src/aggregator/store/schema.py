@@ -9,7 +9,7 @@ its change in the same transaction: the index can never silently miss one.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 _V1 = """
 CREATE TABLE source (
@@ -155,5 +155,12 @@ UPDATE source SET etag = NULL, last_modified = NULL
 WHERE url IN (SELECT source_url FROM entry WHERE content_hash = '');
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
+_V8 = """
+-- Text that spelled a tag (`&lt;img onerror=...&gt;`) or a character reference was kept
+-- bare in the Markdown, which then rendered it as raw HTML: made again on the next read.
+UPDATE entry SET content_markdown = ''
+WHERE content_markdown LIKE '%<%' OR content_markdown LIKE '%&%';
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
 assert len(MIGRATIONS) == SCHEMA_VERSION
