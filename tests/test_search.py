@@ -954,6 +954,21 @@ def test_one_story_from_two_sources_shows_once(lib: Library):
     assert keys(alone) == ["a4"] and alone.hits[0].also_in == ()
 
 
+def test_two_posts_of_one_source_are_never_one_story(lib: Library):
+    """Found by a QA pass: posts that are `#anchors` of one page (Scripting News) share a
+    canonical URL, and all but one could not be found. Only other sources' copies merge."""
+    page = "https://alpha.example/2024/06/26/"
+    posts = [
+        replace(draft("a1"), guid=f"p{i}", title=f"Zephyr note {i}", canonical_url=page)
+        for i in (1, 2)
+    ]
+    lib.store.upsert_entries(HEALTH, posts)
+    lib.update_index()
+    result = lib.search("zephyr")
+    assert sorted(h.title for h in result.hits) == ["Zephyr note 1", "Zephyr note 2"]
+    assert all(h.also_in == () for h in result.hits)
+
+
 def test_snippets_highlight_the_query_word_in_its_forms(lib: Library):
     """Each highlight span of a `hospitals` search covers a form of that word."""
     result = lib.search("hospitals")

@@ -518,6 +518,27 @@ def test_one_odd_field_never_fails_its_feed(server, tmp_path):
                 text.encode("utf-8")  # raises on a lone surrogate
 
 
+def test_entries_that_share_the_link_they_are_known_by_stay_apart(server, tmp_path):
+    """An empty `<link href="">` resolves to the document's base: with no id either, every
+    entry took it as its id (one entry stored for the feed) and as its story address."""
+    atom = (
+        '<feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://x.example/blog/">'
+        "<title>t</title><id>urn:f</id>"
+        + "".join(
+            f'<entry><title>Post {i}</title><link href=""/><updated>2024-05-0{i}T00:00:00Z'
+            f"</updated><content>Text {i}</content></entry>"
+            for i in (1, 2, 3)
+        )
+        + "</feed>"
+    ).encode()
+    url = server.route("/atom", Route(body=atom, content_type="application/atom+xml"))
+    with library_with(tmp_path, Source(url=url)) as lib:
+        assert lib.fetch().results[0].new == 3
+        assert lib.search("text").total == 3 and len(lib.search("text").hits) == 3
+        ids = [eid for _, _, eid in entries(lib).values()]
+        assert {d.canonical_url for d in lib.store.index_docs(ids)} == {""}
+
+
 def test_wrong_and_missing_charsets(server, tmp_path):
     latin = '<?xml version="1.0" encoding="iso-8859-1"?><rss version="2.0"><channel><title>t</title><item><guid>l</guid><title>Café</title></item></channel></rss>'.encode(
         "latin-1"

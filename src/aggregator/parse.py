@@ -98,7 +98,7 @@ def parse_feed(body: bytes, url: str, headers: Mapping[str, str] | None = None) 
     site = _http_url(feed.get("link", ""), url)
     # An entry without its own author has the feed's (Atom says so; RSS readers do the same).
     feed_author = one_line(feed.get("author") or "")
-    entries = [_feedparser_entry(e, url, site, feed_author) for e in parsed.entries]
+    entries = _told_apart([_feedparser_entry(e, url, site, feed_author) for e in parsed.entries])
     warning = ""
     if parsed.bozo:
         warning = one_line(
@@ -137,12 +137,14 @@ def _feedparser_entry(e: Any, feed_url: str, site: str, feed_author: str = "") -
     updated = _when(get(e, "updated_parsed"))
     summary_html = get(e, "summary") or ""
     body, base = _best_content(e, summary_html, link or site or feed_url)
-    guid = one_line(get(e, "id") or "") or link or _hash_guid(title, published or updated)
+    story = _story_address(link, feed_url, site)
+    guid = one_line(get(e, "id") or "") or story or _hash_guid(title, published or updated)
     author = one_line(get(e, "author") or "") or feed_author
     files = _feedparser_enclosures(e, link or site or feed_url)
     return _draft(
-        guid, link, title, author, published or updated, updated, summary_html, body, base, files
-    )
+        guid, link, title, author, published or updated, updated, summary_html, body, base, files,
+        story=story,
+    )  # fmt: skip
 
 
 def _feedparser_enclosures(e: Any, base: str) -> tuple[Enclosure, ...]:
@@ -261,9 +263,9 @@ def parse_json_feed(body: bytes, url: str) -> ParsedFeed:
     base = _http_url(str(document.get("feed_url") or ""), url) or url
     site = _http_url(str(document.get("home_page_url") or ""), url)
     feed_authors = _json_authors(document)
-    entries = [
-        _json_entry(item, base, site, feed_authors) for item in items if isinstance(item, dict)
-    ]
+    entries = _told_apart(
+        [_json_entry(item, base, site, feed_authors) for item in items if isinstance(item, dict)]
+    )
     return ParsedFeed(
         title=_json_text(document.get("title")),
         site_url=site,
@@ -286,7 +288,8 @@ def _json_entry(item: dict[str, Any], base: str, site: str, feed_authors: str) -
     else:
         body = ""
     summary = str(item.get("summary") or "")
-    guid = one_line(str(item.get("id") or "")) or link or _hash_guid(title, published)
+    story = _story_address(link, base, site)
+    guid = one_line(str(item.get("id") or "")) or story or _hash_guid(title, published)
     author = _json_authors(item) or feed_authors
     files: dict[str, Enclosure] = {}
     attachments = item.get("attachments")
@@ -312,7 +315,36 @@ def _json_entry(item: dict[str, Any], base: str, site: str, feed_authors: str) -
         body,
         link or base,
         tuple(files.values()),
+        story=story,
     )
+
+
+def _told_apart(entries: list[EntryDraft]) -> list[EntryDraft]:
+    """Entries of one document that share the link they are known by (an empty `href` and
+    an `xml:base`; posts that are `#anchors` of one page) are different posts: each is told
+    by its title and date instead, and names no story that another source could share.
+    Before, all but the last were overwritten when stored."""
+    by_link: dict[str, int] = {}
+    for entry in entries:
+        if entry.guid == entry.url:
+            by_link[entry.url] = by_link.get(entry.url, 0) + 1
+    if all(count == 1 for count in by_link.values()):
+        return entries
+    return [
+        replace(e, guid=_hash_guid(e.title, e.published), canonical_url="")
+        if e.guid == e.url and by_link[e.url] > 1
+        else e
+        for e in entries
+    ]
+
+
+def _story_address(link: str, feed_url: str, site: str) -> str:
+    """The entry's link when it names a story of its own: not the feed's address nor its
+    site's, which an empty `href` resolves to and every entry of such a feed shares. Only
+    a story's address may tell entries apart (guid) or make two of them one (canonical)."""
+    if link and link.rstrip("/") in (feed_url.rstrip("/"), site.rstrip("/")):
+        return ""
+    return link
 
 
 def _json_text(value: object) -> str:
@@ -341,6 +373,8 @@ def _draft(
     body: str,
     base: str,
     enclosures: tuple[Enclosure, ...] = (),
+    *,
+    story: str,
 ) -> EntryDraft:
     body = strip_controls(body)
     summary = _summary(summary_html or body)
@@ -355,7 +389,7 @@ def _draft(
     return EntryDraft(
         guid=guid,
         url=link,
-        canonical_url=canonical_url(link) if link else "",
+        canonical_url=canonical_url(story) if story else "",
         title=title,
         author=author,
         published=published,

@@ -416,13 +416,21 @@ def _index_pool(workers: int) -> Executor | None:
 
 
 def _by_story(hits: list[RawHit], entries: dict[str, Entry]) -> list[list[RawHit]]:
-    """Hits grouped by canonical URL, in rank order: one story from two sources shows once."""
+    """Hits grouped by canonical URL, in rank order: one story from two sources shows once.
+
+    Never two entries of one source: those are two posts, whatever their links say (a blog
+    whose posts are `#anchors` on one page; a feed whose every link is its home page)."""
     groups: dict[str, list[RawHit]] = {}
+    sources: dict[str, set[str]] = {}
     for hit in hits:
-        if hit.id not in entries:
+        entry = entries.get(hit.id)
+        if entry is None:
             continue  # deleted since the index was written; the queue will catch up
-        key = entries[hit.id].canonical_url or hit.id
+        key = entry.canonical_url or hit.id
+        if entry.source_url in sources.get(key, ()):
+            key = hit.id
         groups.setdefault(key, []).append(hit)
+        sources.setdefault(key, set()).add(entry.source_url)
     return list(groups.values())
 
 
