@@ -985,6 +985,40 @@ def test_snippet_highlights_the_accented_word(lib: Library):
     assert [hit.snippet[a:b] for a, b in hit.highlights] == ["Santé"]
 
 
+def test_a_phrase_is_marked_where_its_words_stand_together(lib: Library):
+    """Found by a QA pass: `"hospital report"` marked every `hospital` and `report` apart,
+    and a snippet could hold neither the phrase nor anything near it."""
+    (hit,) = lib.search('"hospital report"').hits
+    assert [hit.snippet[a:b] for a, b in hit.highlights] == ["hospital report"]
+    both = lib.search('"hospital report" staffing').hits[0]
+    assert [both.snippet[a:b] for a, b in both.highlights] == ["hospital report", "staffing"]
+
+
+def test_what_a_query_excludes_is_never_marked(lib: Library):
+    """Found by a QA pass: `vaccine -title:santé` marked Santé in the snippet."""
+    for query in ("hospital -title:budget", "hospital NOT (title:budget OR title:trial)"):
+        hits = lib.search(query).hits
+        assert "Nurse staffing report" in [h.title for h in hits]  # its text has `budget`
+        marked = {h.snippet[a:b].lower() for h in hits for a, b in h.highlights}
+        assert marked == {"hospital"}, query
+
+
+def test_a_short_text_is_its_own_snippet():
+    """Found by a QA pass: a 17-word text lost its first words and three of four matches."""
+    text = "Trial one, trial two and a trial three, then some more words to reach past ten: trial."
+    shown, spans = snippet(text, {"trial"}, words=36)
+    assert shown == text and len(spans) == 4
+
+
+def test_snippet_marks_a_phrase_only_where_it_stands_whole():
+    words = [f"filler{i}" for i in range(100)]
+    words[10], words[20], words[21], words[80], words[81] = (
+        "trial", "trial", "clinical", "clinical", "trials",
+    )  # fmt: skip
+    text, spans = snippet(" ".join(words), set(), words=10, phrases=[("clinic", "trial")])
+    assert [text[a:b] for a, b in spans] == ["clinical trials"]
+
+
 def test_snippet_picks_the_window_with_the_match():
     """`snippet` cuts a long text around the matching words, marks them, and shows the cut."""
     words = [f"filler{i}" for i in range(100)]

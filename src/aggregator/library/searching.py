@@ -277,7 +277,7 @@ class Searching:
         hits: list[Hit] = []
         for group in _by_story(raw.hits, entries)[:limit]:
             first = entries[group[0].id]
-            text, spans = snippet(first.text or first.summary, raw.terms)
+            text, spans = snippet(first.text or first.summary, raw.terms, phrases=raw.phrases)
             hits.append(_hit(group[0], first, text, spans, [entries[h.id] for h in group[1:]]))
         titles = told_apart(self.store.source_titles(list(raw.facets.get("source", {}))))
         return SearchResult(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -48,6 +48,7 @@ class RawResults:
     hits: list[RawHit]
     total: int
     terms: set[str]
+    """What to mark in a snippet: the words searched for, and (`phrases`) the phrases."""
     facets: dict[str, dict[str, int]]
     interpretation: str = ""
     suggestion: str = ""
@@ -57,6 +58,7 @@ class RawResults:
     and the facets count the best-ranked hits."""
     sort: str = "relevance"
     """The order of the hits: the one asked for, or newest when there was nothing to rank."""
+    phrases: tuple[tuple[str, ...], ...] = ()
 
 
 class Searcher:
@@ -154,10 +156,12 @@ class Searcher:
                     f"{exc}): try it with fewer operators"
                 ) from None
         hits, parsed, total, facets, exact, any_word = found
+        terms, phrases = _query_terms(parsed.query, ranker)
         return RawResults(
             hits=hits,
             total=total,
-            terms=_query_terms(parsed.query, ranker),
+            terms=terms,
+            phrases=phrases,
             facets=facets,
             interpretation="; ".join(parsed.notes),
             suggestion=(
@@ -360,21 +364,23 @@ def _facets(results: Any) -> dict[str, dict[str, int]]:
     return out
 
 
-def _query_terms(query: Any, ranker: Ranker) -> set[str]:
-    """Stemmed terms of the title and content fields the query asks for, wildcards expanded.
+def _query_terms(query: Any, ranker: Ranker) -> tuple[set[str], tuple[tuple[str, ...], ...]]:
+    """Stemmed terms of the title and content fields the query asks for, wildcards expanded,
+    and its phrases: what a snippet marks. Not what it excludes (`-title:malaria`).
 
     Leaf by leaf: Whoosh's compound `existing_terms` skips the terms of every field after
     the first it meets.
     """
     terms: set[str] = set()
+    phrases: dict[tuple[str, ...], None] = {}
     # Expanded segment by segment (as the ranker did, which keeps them): a segment's reader
     # finds fuzzy terms with an automaton, the whole index's reader by comparing every term.
     segments = ranker.segments
-    for leaf in query.leaves():
+    for leaf in _wanted_leaves(query):
         if getattr(leaf, "fieldname", None) not in ("title", "content"):
             continue
         if isinstance(leaf, Q.Phrase):
-            terms.update(str(word) for word in leaf.words)
+            phrases[tuple(str(word) for word in leaf.words)] = None
         elif isinstance(leaf, Q.Term):
             text = leaf.text
             terms.add(text.decode() if isinstance(text, bytes) else str(text))
@@ -385,7 +391,20 @@ def _query_terms(query: Any, ranker: Ranker) -> set[str]:
                 except Exception:  # a leaf type without terms to expand
                     break
                 terms.update(t.decode() for t in found)
-    return terms
+    return terms, tuple(phrases)
+
+
+def _wanted_leaves(query: Any) -> Iterator[Any]:
+    """The query's leaves, less those under a NOT."""
+    if isinstance(query, Q.Not):
+        return
+    if isinstance(query, Q.AndNot):
+        yield from _wanted_leaves(query.a)
+    elif query.is_leaf():
+        yield query
+    else:
+        for child in query.children():
+            yield from _wanted_leaves(child)
 
 
 def _utc(value: Any) -> datetime | None:
