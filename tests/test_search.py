@@ -1019,6 +1019,17 @@ def test_snippet_marks_a_phrase_only_where_it_stands_whole():
     assert [text[a:b] for a, b in spans] == ["clinical trials"]
 
 
+def test_a_query_of_symbols_finds_nothing_and_says_why(lib: Library):
+    """Found by a QA pass: `🍕` listed the whole library, and `🍕 -vaccine` all but two
+    entries, with no word said about the emoji left out."""
+    alone = lib.search("🍕 ★")
+    assert (alone.total, alone.hits) == (0, ())
+    assert "left out '🍕': symbols and emoji are not indexed" in alone.interpretation
+    assert "left out '🍕'" in lib.search("🍕 -vaccine").interpretation
+    assert found(lib, "vaccine 🍕") == {"a1", "a2"}
+    assert lib.search('""').total == len(ENTRIES)  # no words at all: every entry, as before
+
+
 def test_snippet_picks_the_window_with_the_match():
     """`snippet` cuts a long text around the matching words, marks them, and shows the cut."""
     words = [f"filler{i}" for i in range(100)]

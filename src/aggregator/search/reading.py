@@ -56,7 +56,9 @@ def parse_query(text: str, *, now: datetime | None = None, any_word: bool = Fals
         items = reader.sequence(top=True)
         notes.append("parentheses nested too deep were left out")
     query = _all_of([item.query for item in items]).normalize() if items else Q.NullQuery
-    if query is Q.NullQuery:  # nothing to look for (no words, `""`, punctuation): everything
+    if query is Q.NullQuery and reader.unheld and not dates:
+        pass  # only what the index cannot hold (`🍕`): nothing is found, and the note says why
+    elif query is Q.NullQuery:  # nothing to look for (no words, `""`, punctuation): everything
         query = Q.Every()
         if typed and not dates:
             notes.append("no words to look for in it: every entry is shown")
@@ -138,6 +140,8 @@ class _Reader:
         self.words: list[str] = []
         """Plain words and the words of phrases, for "did you mean" (not those excluded)."""
         self.negated = 0
+        self.unheld: list[str] = []
+        """Words that make no term (emoji, symbols): left out, and said so."""
 
     def _peek(self) -> str | None:
         return self.tokens[self.at][0] if self.at < len(self.tokens) else None
@@ -286,6 +290,10 @@ class _Reader:
             self.words.append(word)
         plain = word if not fielded and self.field is None and boost == 1.0 else None
         query = _word_query(fields, word)
+        if query is Q.NullQuery and any(c.isalnum() or not c.isascii() for c in word):
+            # (Punctuation typed between words is no word either, and goes unsaid.)
+            self.unheld.append(word)
+            self._note(f"left out {word!r}: symbols and emoji are not indexed")
         if fields == ("url",) and "/" in word.strip("/"):
             query = _address(query, word)
         return _Item(query.with_boost(boost), plain)
