@@ -1321,6 +1321,21 @@ def test_did_you_mean_takes_two_letters_swapped_as_one_slip(lib: Library, typed:
     assert lib.search(typed).suggestion == meant
 
 
+def test_did_you_mean_prefers_a_far_commoner_word_one_slip_further(lib: Library):
+    """Found by a QA pass: `securty` suggested `sécurité` (one entry; its stem `securit` is a
+    swap from `securti`) over `security`, which 64 entries held (stem `secur`, two slips)."""
+    for key in ("c1", "c2", "c3", "c4", "c5", "d1", "d2", "d3", "d4", "a1", "a2"):
+        source = ENTRIES[key][0]
+        lib.store.upsert_entries(
+            source, [replace(draft(key), text=draft(key).text + " Security first.")]
+        )
+    rare = replace(draft("b1"), text=draft("b1").text + " La sécurité des patients.")
+    lib.store.upsert_entries(ONCO, [rare])
+    lib.update_index()
+    assert lib.search("securty").suggestion == "security"
+    assert lib.search("securite").suggestion == ""  # held: no suggestion
+
+
 @pytest.mark.parametrize(
     ("typed", "meant"),
     [

@@ -50,7 +50,9 @@ def _closest(reader: Any, term: str, word: str) -> str | None:
     forms = list(taken)
     swaps = [swapped for form in forms for swapped in _swapped(form)]
     near = _within(reader, [f for f, slips in taken.items() if not slips], 1)
-    near.update(f for f, slips in taken.items() if slips and ("content", f) in reader)
+    cut = [f for f, slips in taken.items() if slips]
+    near.update(f for f in cut if ("content", f) in reader)
+    near.update(_within(reader, cut, 1))  # one slip more: `securt` → `secur` (`security`)
     near.update(s for s in swaps if ("content", s) in reader)
     most = _edits(word, None)  # as for `word~`: `bar` is not a slip of `abc`
     if not near and most == 2:  # two slips: two edits, or a swap and an edit
@@ -64,7 +66,21 @@ def _closest(reader: Any, term: str, word: str) -> str | None:
             letters = sorted(found)
             reordered = any(letters == sorted(form) for form in forms)
             ranked.append((fewest, slips[0] > fewest, not reordered, -held, found))
-    return min(ranked)[-1] if ranked else None
+    if not ranked:
+        return None
+    ranked.sort()
+    # A word one slip further that far more entries hold is the likelier meaning: `securty`
+    # is `security` (64 entries), not `sécurité` (one), whose stem is a swap away.
+    best, common = ranked[0], ranked[0]
+    for candidate in ranked:
+        if candidate[0] == best[0] + 1 and -candidate[3] >= MORE_COMMON * -best[3]:
+            common = candidate
+            break
+    return common[-1]
+
+
+MORE_COMMON = 10
+"""How many times more entries a word one more slip away must be in to be suggested instead."""
 
 
 def _within(reader: Any, words: list[str], edits: int) -> set[str]:
