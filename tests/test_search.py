@@ -517,6 +517,14 @@ def test_a_pasted_passage_reads_its_quotes_as_words(lib: Library):
     assert "every word" in result.interpretation
 
 
+def test_a_passage_counts_the_words_of_its_quotes_towards_its_length(lib: Library):
+    """Found by a QA pass: ten words, three of them quoted, found nothing; the plain seven
+    were short of a passage's eight, so the quote stayed a phrase no entry has."""
+    result = lib.search('will the "rural vaccine rollout" teams open clinics before spring')
+    assert keys(result)[0] == "a1"
+    assert "a quote's words count as words" in result.interpretation
+
+
 # -- operators read forgivingly ----------------------------------------------------------------
 
 

@@ -15,9 +15,9 @@ from aggregator.search.words import _DEFAULT_FIELDS, _any_of, _word_query
 PLAIN_WORDS = 3
 """The any-word reading needs this many plain words (two words are a query that means both)."""
 PASSAGE_WORDS = 8
-"""A query with this many plain words is a pasted passage: its quotation marks are
-punctuation: the any-word reading counts the words of its quotes with the others (the
-exact quote adding to the score)."""
+"""A query with this many words (at least PLAIN_WORDS of them plain) is a pasted passage:
+its quotation marks are punctuation: the any-word reading counts the words of its quotes
+with the others (the exact quote adding to the score)."""
 
 
 @dataclass
@@ -48,14 +48,16 @@ def _loosen(parsed: ParsedQuery, items: list[_Item]) -> None:
     """The any-word reading, for when no entry has every word: the plain words (a word with
     no field, sign, quote or operator) are ranked by how many of them match, and how well;
     everything else (fields, exclusions, phrases, dates, OR and AND, near and partial
-    words) stays as written. In a pasted passage (PASSAGE_WORDS plain words or more) quotes
+    words) stays as written. In a pasted passage (PASSAGE_WORDS words or more) quotes
     are the passage's punctuation: their words count with the others, and a quote found
     whole adds to the score. Stop words are dropped: they match nearly everything and would
     only slow the ranking."""
     plain = re.findall(r"\w+", " ".join(item.plain for item in items if item.plain is not None))
     if len(plain) < PLAIN_WORDS:
         return
-    passage = len(plain) >= PASSAGE_WORDS
+    # All its words count towards a passage's length, those in quotes too.
+    quoted = re.findall(r"\w+", " ".join(item.quoted for item in items if item.quoted))
+    passage = len(plain) + len(quoted) >= PASSAGE_WORDS
     if passage:
         plain = re.findall(
             r"\w+", " ".join(i.plain or i.quoted or "" for i in items if i.plain or i.quoted)
