@@ -369,3 +369,20 @@ def test_a_screenful_of_the_list_is_read_in_order_from_an_index(store: Store):
 
     assert "entry_by_date" in plan(screenful) and "TEMP B-TREE" not in plan(screenful)
     assert "entry_by_date" not in plan(whole)
+
+
+def test_a_full_disk_is_said_plainly_and_changes_nothing(tmp_path: Path):
+    """Found by a QA pass: on a full disk SQLite rolls the transaction back itself, and the
+    ROLLBACK after it failed with "cannot rollback - no transaction is active": an
+    internal error that hid the real cause. (A page limit makes the database "full".)"""
+    store = Store.open(tmp_path / "lib.sqlite3")
+    store.sync_sources([Source(url=FEED, title="Feed", category="Medicine")])
+    store.upsert_entries(FEED, [draft("kept")])
+    conn = store._conn()
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.execute(f"PRAGMA max_page_count = {pages}")
+    big = [draft(f"big{i}", html="<p>" + "word " * 20_000 + "</p>") for i in range(5)]
+    with pytest.raises(StoreError, match="the disk is full; nothing of this change was stored"):
+        store.upsert_entries(FEED, big)
+    assert store.entry_totals()[0] == 1  # what was stored before is all there is
+    store.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
@@ -149,6 +150,12 @@ class Database:
                 "again to start a new library",
                 path=str(self.path),
             )
+        if "full" in text:  # SQLITE_FULL: "database or disk is full"
+            return StoreError(
+                f"{self.path}: the disk is full; nothing of this change was stored (free some "
+                "space and run again)",
+                path=str(self.path),
+            )
         return StoreError(f"{self.path}: {text}", path=str(self.path))
 
     @contextmanager
@@ -170,7 +177,11 @@ class Database:
             yield conn
             conn.execute("COMMIT")
         except BaseException as exc:
-            conn.execute("ROLLBACK")
+            # SQLite rolls back by itself on some errors (a full disk): a ROLLBACK then
+            # fails too, and its "no transaction is active" would hide what went wrong.
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
             if isinstance(exc, sqlite3.Error):
                 raise self._error(exc) from None
             raise
