@@ -1094,6 +1094,42 @@ def test_pool_workers_never_see_ctrl_c_even_while_they_start():
     assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == before
 
 
+def test_pool_workers_end_when_their_parent_is_killed(tmp_path):
+    """Found by a QA pass: after `kill -9` (or the SIGTERM of `timeout`) of a fetch, its
+    workers stayed, re-parented to init, 30-75 MB each, for good."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import os, time\n"
+        "from aggregator.pools import process_pool\n"
+        "if __name__ == '__main__':\n"
+        "    pool = process_pool(1)\n"
+        "    print(pool.submit(os.getpid).result(), flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    with subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, text=True
+    ) as parent:
+        assert parent.stdout is not None
+        worker = int(parent.stdout.readline())
+        parent.kill()
+    deadline = time.monotonic() + 20
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(worker)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:  # a zombie is gone, waiting only to be reaped
+        return stat.read().split(") ", 1)[1][0] != "Z"
+
+
 def test_a_feed_declared_over_both_is_added_over_http_when_https_fails(server, capsys):
     plain = server.route("/b.xml", Route(body=rss(item("a", "A", LONG), title="Posts")))
     secure = "https://" + plain.removeprefix("http://")  # this server speaks no TLS

@@ -9,7 +9,10 @@ fork and exec), so it never sees one; the parent handles Ctrl-C and shuts the po
 
 from __future__ import annotations
 
+import os
 import signal
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.context import SpawnContext, SpawnProcess
 
@@ -33,5 +36,26 @@ class _SpawnContext(SpawnContext):
 
 def process_pool(workers: int) -> ProcessPoolExecutor:
     """A pool of `workers` fresh interpreters (spawned, not forked: this process runs
-    threads) that never see SIGINT."""
-    return ProcessPoolExecutor(workers, mp_context=_SpawnContext())
+    threads) that never see SIGINT, and that end when this process does, however it ends."""
+    return ProcessPoolExecutor(
+        workers,
+        mp_context=_SpawnContext(),
+        initializer=_end_with_parent,
+        initargs=(os.getpid(),),
+    )
+
+
+PARENT_CHECK_S = 1.0
+
+
+def _end_with_parent(parent: int) -> None:
+    """A worker whose parent was killed (`kill -9`, a SIGTERM from `timeout` or systemd) is
+    left to init, idle, holding its memory for good: it looks for its parent every second
+    and exits once it is gone."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
