@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Iterable
@@ -12,7 +13,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from aggregator.config import Settings
-from aggregator.errors import DataDirError, EntryNotFoundError, OpmlError
+from aggregator.errors import DataDirError, EntryNotFoundError, OpmlError, StoreError
 from aggregator.library.fetching import Fetching
 from aggregator.library.searching import Searching
 from aggregator.library.source_list import DEFAULT_LIST_TITLE, SourceList
@@ -138,7 +139,9 @@ class Library(SourceList, Fetching, Searching):
             markdown = _without_title(
                 extract.html_to_markdown(entry.html, entry.url or entry.source_url), entry.title
             )
-            self.store.set_markdown(entry.id, markdown)
+            # Kept, to be quicker next time; busy or full, shown all the same (made again).
+            with contextlib.suppress(StoreError):
+                self.store.set_markdown(entry.id, markdown)
             entry = replace(entry, markdown=markdown)
         # With no HTML, or none that makes Markdown, its text is shown as written: never
         # read as Markdown (or HTML, by whatever renders `read --format markdown` next).
