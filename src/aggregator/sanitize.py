@@ -1,4 +1,5 @@
-"""Make untrusted text inert for a terminal: no escape sequences, no control characters.
+"""Make untrusted text inert: for a terminal (no escape sequences, no control characters),
+and for whatever renders Markdown made of it (no markup the text did not mean).
 
 A leaf like `models`: every pipeline module that stores text from the network or a shared
 file runs it through here, so nothing stored can move a cursor, retitle a window or hide text.

@@ -18,6 +18,9 @@ from aggregator.index.pairs import is_pair
 from aggregator.search.near import _edits, slip_forms
 from aggregator.search.words import _STEMMER
 
+MORE_COMMON = 10
+"""How many times more entries a word one more slip away must be in to be suggested instead."""
+
 
 def _suggest(
     searcher: Any, words: list[str], original: str, text_of: Callable[[str], str] | None
@@ -71,16 +74,9 @@ def _closest(reader: Any, term: str, word: str) -> str | None:
     ranked.sort()
     # A word one slip further that far more entries hold is the likelier meaning: `securty`
     # is `security` (64 entries), not `sécurité` (one), whose stem is a swap away.
-    best, common = ranked[0], ranked[0]
-    for candidate in ranked:
-        if candidate[0] == best[0] + 1 and -candidate[3] >= MORE_COMMON * -best[3]:
-            common = candidate
-            break
-    return common[-1]
-
-
-MORE_COMMON = 10
-"""How many times more entries a word one more slip away must be in to be suggested instead."""
+    best = ranked[0]
+    further = (c for c in ranked if c[0] == best[0] + 1 and -c[3] >= MORE_COMMON * -best[3])
+    return next(further, best)[-1]
 
 
 def _within(reader: Any, words: list[str], edits: int) -> set[str]:

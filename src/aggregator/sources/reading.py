@@ -9,7 +9,6 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
-from urllib.parse import urlsplit
 
 from lxml import etree
 
@@ -17,7 +16,7 @@ from aggregator.errors import InvalidSourceError, OpmlError
 from aggregator.models import FOLDER_SLASH, OpmlDocument, SkippedOutline, Source
 from aggregator.sanitize import one_line
 from aggregator.sources.repairs import _repair
-from aggregator.sources.urls import normalize_source_url, source_key
+from aggregator.sources.urls import normalize_source_url, site_address, source_key
 
 KNOWN_ATTRIBUTES = (
     "text",
@@ -271,17 +270,6 @@ def _address(attrs: dict[str, str]) -> tuple[str, str, bool]:
     return kind, raw_url, link
 
 
-def _web_address(value: str) -> str:
-    """A site's address, which the reader opens in a browser: http(s) only, never the
-    `javascript:` or `file:` a shared list might hold."""
-    value = one_line(value)
-    try:
-        scheme = urlsplit(value).scheme.lower()
-    except ValueError:
-        return ""
-    return value if scheme in ("http", "https") else ""
-
-
 def _page_url(attrs: dict[str, str]) -> str:
     return _get(attrs, "xmlurl") or _get(attrs, "url") or _get(attrs, "htmlurl")
 
@@ -332,7 +320,7 @@ def _collect(title: str, found: list[tuple[list[str], dict[str, str]]]) -> OpmlD
             sources[key] = _with_tags(first, extra_tags)
             continue
         site = _get(attrs, "htmlurl")  # (a page named by its htmlUrl alone has no other site)
-        site = _web_address(site) if site != raw_url else ""
+        site = site_address(site) if site != raw_url else ""
         # Lists with no folders (newsboat's export) file each feed by its `category`: the
         # first path is its topic, unless the root is named (`_category_attribute`).
         category = folder or (tags[0] if tags and not rooted else "")

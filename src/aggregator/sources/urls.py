@@ -51,6 +51,17 @@ def normalize_source_url(url: str) -> str:
     return urlunsplit((scheme, netloc_out, parts.path or "/", parts.query, parts.fragment))
 
 
+def site_address(value: str) -> str:
+    """A site's address, which the reader opens in a browser: http(s) only, never the
+    `javascript:` or `file:` a shared list might hold."""
+    value = one_line(value)
+    try:
+        scheme = urlsplit(value).scheme.lower()
+    except ValueError:
+        return ""
+    return value if scheme in ("http", "https") else ""
+
+
 def source_key(url: str) -> str:
     """What tells two source addresses (as `normalize_source_url` writes them) apart.
 

@@ -150,7 +150,7 @@ class Database:
                 "again to start a new library",
                 path=str(self.path),
             )
-        if "full" in text:  # SQLITE_FULL: "database or disk is full"
+        if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
             return StoreError(
                 f"{self.path}: the disk is full; nothing of this change was stored (free some "
                 "space and run again)",

@@ -80,7 +80,7 @@ class MainScreen(AppScreen):
         self.search_filter: Place | None = None
         self.search_limit = SEARCH_PAGE
         """Results asked for: a page more each time the cursor reaches the last one."""
-        self._more_wanted = False
+        self._in_place = False
         self.unread_only = False
         """`u`: the list shows only unread entries (of the place chosen)."""
         self._generation = 0
@@ -237,7 +237,7 @@ class MainScreen(AppScreen):
             and entries.cursor == len(entries.rows) - 1
         ):
             self.search_limit += SEARCH_PAGE
-            self.run_search(more=True)
+            self.run_search(in_place=True)
         if self.size.width < WIDE:
             return
         if event.row is None:
@@ -606,12 +606,13 @@ class MainScreen(AppScreen):
     def search_done(self) -> None:
         self.query_one(EntryList).focus()
 
-    def run_search(self, *, more: bool = False) -> None:
-        """Search again: a new query, order or narrowing from its first page; `more` for the
-        same search with another page, the cursor staying where it is."""
-        if not more:
+    def run_search(self, *, in_place: bool = False) -> None:
+        """Search again: a new query, order or narrowing from its first page; `in_place` for
+        the same search where it is shown (its pages, the cursor and the article kept), with
+        another page when `search_limit` was raised, or the library having changed."""
+        if not in_place:
             self.search_limit = SEARCH_PAGE
-        self._more_wanted = more
+        self._in_place = in_place
         self._generation += 1
         self._search(
             self.search_query, self.search_sort, self.search_filter, self._generation,
@@ -621,7 +622,7 @@ class MainScreen(AppScreen):
     def search_again(self) -> None:
         """The same search once the library changed (a refresh, an index catching up, a
         removal): as many results as were loaded, the cursor and the article kept."""
-        self.run_search(more=True)
+        self.run_search(in_place=True)
 
     @work(thread=True, exclusive=True, group="search", exit_on_error=False)
     def _search(
@@ -655,15 +656,15 @@ class MainScreen(AppScreen):
         ]
         snippets = {h.id: Snippet(h.snippet, h.highlights) for h in result.hits}
         entries = self.query_one(EntryList)
-        if self.reading and not self._more_wanted:
+        if self.reading and not self._in_place:
             # New results (typed, re-sorted): shown, not left behind the article being read.
             self.reading = False
         entries.empty_text = "No results."
         current = entries.current
-        entries.set_rows(rows, snippets, keep=current.id if self._more_wanted and current else None)
+        entries.set_rows(rows, snippets, keep=current.id if self._in_place and current else None)
         if self.search_filter is None:
             self.query_one(Sidebar).show_facets(
-                result.facets, result.source_titles, result.total, more=self._more_wanted
+                result.facets, result.source_titles, result.total, more=self._in_place
             )
         notes = []
         if result.suggestion:
