@@ -87,11 +87,14 @@ def test_the_terminal_ui_says_when_the_index_is_damaged(tmp_path: Path):
     drive_owned(AggregatorApp(settings, library=lib), script)
 
 
-@pytest.mark.parametrize("cut", ["end", "file"])
+@pytest.mark.parametrize("cut", ["end", "file", "header"])
 def test_other_segment_damage_is_named_too(opml: Path, isolated_home: Path, capsys, cut: str):
     (segment,) = (isolated_home / "index").glob("*.seg")
     if cut == "file":
         segment.unlink()
+    elif cut == "header":  # where its directory starts: now before the file's start
+        with segment.open("r+b") as fh:
+            fh.write(b"\xff" * 8)
     else:
         with segment.open("r+b") as fh:
             fh.truncate(segment.stat().st_size - 20)

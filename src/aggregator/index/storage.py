@@ -9,6 +9,7 @@ pages in what is read and can drop it again.
 
 from __future__ import annotations
 
+import errno
 import io
 from typing import Any
 
@@ -80,6 +81,28 @@ class ViewBufferFile(BufferFile):
         self.is_closed = False
 
 
+_open_compound = compound.CompoundStorage.__init__
+
+
+def _open_checked(self: Any, dbfile: Any, *args: Any, **kwargs: Any) -> None:
+    """Whoosh's opening of a segment, with its file closed when the segment is damaged.
+
+    A damaged header points the directory before the file's start: the seek's OSError made
+    Whoosh retry ten times (taking it for a file being replaced), leaving each file open, and
+    then reached the user as "Invalid argument". It is told as damage (an EOFError, as for a
+    segment cut short), once.
+    """
+    try:
+        _open_compound(self, dbfile, *args, **kwargs)
+    except BaseException as exc:
+        dbfile.close()
+        if isinstance(exc, OSError) and exc.errno == errno.EINVAL:
+            raise EOFError("a segment's directory lies outside its file") from None
+        raise
+
+
 def read_in_place() -> None:
-    """Make compound segments open their parts as views (idempotent)."""
+    """Make compound segments open their parts as views, and close a damaged one
+    (idempotent)."""
     compound.BufferFile = ViewBufferFile  # type: ignore[misc]
+    compound.CompoundStorage.__init__ = _open_checked  # type: ignore[method-assign]
