@@ -1825,3 +1825,92 @@ def test_hundreds_of_nested_parentheses_are_left_out_not_an_internal_error():
     assert "parentheses nested too deep were left out" in parsed.notes
     assert "zebra" in str(parsed.query) and "okapi" in str(parsed.query)
     assert parse_query("((zebra))").notes == []  # a few are read as ever
+
+
+# -- an index kept beside another library -------------------------------------------------------
+
+
+def _reopened(lib: Library, opml: Path) -> Library:
+    return open_library(load_settings(data_dir=lib.settings.data_dir, opml=str(opml)))
+
+
+def test_a_library_restored_from_an_older_copy_is_searched_whole(lib: Library, opml: Path):
+    """A library put back from a backup made before a source was removed finds that source's
+    entries again: the index, which had dropped them, is rebuilt instead of searched."""
+    db = lib.settings.db_path
+    assert lib.search("hospital").total == 5
+    lib.close()
+    backup = db.read_bytes()
+    later = _reopened(lib, opml)
+    later.store.delete_source(SOURCES[0].url)
+    later.update_index()
+    dropped = later.search("hospital").total
+    later.close()
+    assert dropped < 5
+    db.write_bytes(backup)
+    with _reopened(lib, opml) as restored:
+        restored.catch_up()
+        assert restored.search("hospital").total == 5
+
+
+def test_a_library_made_anew_beside_an_old_index_finds_nothing_of_it(lib: Library, opml: Path):
+    """The library file moved aside: the new, empty library does not search the old one's
+    index (its hits named entries it does not have)."""
+    lib.close()
+    lib.settings.db_path.rename(lib.settings.db_path.with_suffix(".aside"))
+    with _reopened(lib, opml) as fresh:
+        fresh.catch_up()
+        assert fresh.search("hospital").total == 0
+        assert fresh.search("budget").facets.get("source", {}) == {}
+
+
+def test_an_index_restored_from_an_older_copy_is_refilled(lib: Library, opml: Path, tmp_path):
+    """An index older than its library (put back from a backup) lacks what was stored
+    since: it is rebuilt, so those entries are found."""
+    import shutil
+
+    index_dir = lib.settings.index_dir
+    lib.close()
+    shutil.copytree(index_dir, tmp_path / "old-index")
+    later = _reopened(lib, opml)
+    later.store.upsert_entries(
+        SOURCES[0].url,
+        [replace(draft("a1"), guid="late", title="Late zeppelin news", url="https://x.org/z")],
+    )
+    later.update_index()
+    assert later.search("zeppelin").total == 1
+    later.close()
+    shutil.rmtree(index_dir)
+    shutil.copytree(tmp_path / "old-index", index_dir)
+    with _reopened(lib, opml) as restored:
+        restored.catch_up()
+        assert restored.search("zeppelin").total == 1
+
+
+def test_an_index_filled_from_another_library_is_rebuilt(lib: Library, opml: Path, tmp_path):
+    """Another library's file put in this one's place (as large, or larger): told apart by
+    the identity each library is made with, not by how many changes it has seen."""
+    from aggregator.index.version import held_changes
+
+    lib.close()
+    other = open_library(load_settings(data_dir=tmp_path / "other", opml=str(opml)))
+    for _ in range(3):  # more changes than this library has seen
+        for source in SOURCES:
+            other.store.upsert_entries(
+                source.url,
+                [
+                    replace(draft(k), title=f"{e[1]} {_}")
+                    for k, e in ENTRIES.items()
+                    if e[0] == source.url
+                ],
+            )
+    other.store.delete_source(SOURCES[0].url)
+    other.update_index()
+    expected = other.search("hospital").total
+    other_id = other.store.library_id()
+    other.close()
+    lib.settings.db_path.write_bytes(other.settings.db_path.read_bytes())
+    with _reopened(lib, opml) as swapped:
+        swapped.catch_up()
+        assert held_changes(swapped.settings.index_dir)[0] == other_id
+        assert swapped.search("hospital").total == expected < 5

@@ -39,7 +39,14 @@ from aggregator.index.pairs import (
 )
 from aggregator.index.segments import BulkWriter, write_segment
 from aggregator.index.storage import read_in_place
-from aggregator.index.version import INDEX_NAME, SCHEMA_VERSION, VERSION_FILE, looks_current
+from aggregator.index.version import (
+    INDEX_NAME,
+    SCHEMA_VERSION,
+    UNFILLED,
+    VERSION_FILE,
+    hold_changes,
+    looks_current,
+)
 from aggregator.locks import exclusive
 from aggregator.models import IndexDoc
 
@@ -83,16 +90,31 @@ class Index:
                 if looks_current(self.directory) and (ix := _open_readable(self.directory)):
                     self.needs_rebuild = False
                     return ix
-                self.needs_rebuild = True
-                ix = whoosh_index.create_in(
-                    str(self.directory), make_schema(), indexname=INDEX_NAME
-                )
-                self._version_file.write_text(f"{SCHEMA_VERSION}\n")
-                return ix
+                return self._create()
         except OSError as exc:
-            raise StoreError(
-                f"cannot open the index in {self.directory}: {exc}", path=str(self.directory)
-            ) from None
+            raise self._unopenable(exc) from None
+
+    def _create(self) -> Any:
+        """A new, empty index, marked as holding no library's changes until it is filled."""
+        self.needs_rebuild = True
+        hold_changes(self.directory, "", UNFILLED)
+        ix = whoosh_index.create_in(str(self.directory), make_schema(), indexname=INDEX_NAME)
+        self._version_file.write_text(f"{SCHEMA_VERSION}\n")
+        return ix
+
+    def remake(self, wait_s: float) -> None:
+        """Empty the index, to be refilled: it holds another library's entries, or changes
+        its library does not have (restored from an older copy) or no longer queues."""
+        try:
+            with self.draining(wait_s), exclusive(self.directory / "aggregator-create.lock"):
+                self._ix = self._create()
+        except OSError as exc:
+            raise self._unopenable(exc) from None
+
+    def _unopenable(self, exc: OSError) -> StoreError:
+        return StoreError(
+            f"cannot open the index in {self.directory}: {exc}", path=str(self.directory)
+        )
 
     @property
     def whoosh(self) -> Any:

@@ -56,10 +56,33 @@ class Searching:
         from aggregator.index import Index  # Whoosh loads only when search or indexing needs it
 
         if self._index is None:
-            self._index = Index(self.settings.index_dir)
-            if self._index.needs_rebuild:
-                self.store.requeue_everything()  # a new or outdated index: refill it from the store
+            index = Index(self.settings.index_dir)
+            if not index.needs_rebuild and not self._holds_this_library():
+                index.remake(self.settings.index.lock_wait)
+            if index.needs_rebuild:  # a new, outdated or foreign index: refill it from the store
+                self.store.requeue_everything()
+                self._hold(self.store.indexed_through())
+            self._index = index
         return self._index
+
+    def _holds_this_library(self) -> bool:
+        """Whether the index holds this library's changes: all those marked done, and none it
+        has not made. Read in this order, so that another process indexing meanwhile (its
+        record written before its queue is marked done) is never taken for a mismatch."""
+        from aggregator.index.version import held_changes
+
+        done = self.store.indexed_through()
+        held = held_changes(self.settings.index_dir)
+        if held is None:
+            return True  # recorded from the next commit on
+        library, seq = held
+        return library == self.store.library_id() and done <= seq <= self.store.newest_change()
+
+    def _hold(self, seq: int) -> None:
+        """Record that the index, just committed, holds this library's changes up to `seq`."""
+        from aggregator.index.version import hold_changes
+
+        hold_changes(self.settings.index_dir, self.store.library_id(), seq)
 
     def update_index(
         self,
@@ -143,6 +166,7 @@ class Searching:
         index = self._open_index()
         with index.draining(wait_s):  # no other process indexes while this one rebuilds
             covered = self.store.last_queued()
+            newest = self.store.newest_change()
             ids = self.store.entry_ids()
             load = _StoredDocs(self.store)
             batches = [
@@ -165,6 +189,7 @@ class Searching:
             finally:
                 if pool is not None:
                     pool.shutdown(cancel_futures=True)
+            self._hold(newest)
             self.store.mark_indexed(covered)
             self._apply_queue(index, None, wait_s=wait_s, fresh=False, held=True)
             return index.doc_count()
@@ -237,6 +262,7 @@ class Searching:
                             workers=workers,
                             checkpoint=checkpoint,
                         )
+                        self._hold(last_seq)
                         self.store.mark_indexed(last_seq)
                 except Stopped:
                     break

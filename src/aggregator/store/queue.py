@@ -49,6 +49,29 @@ class QueueRows(Database):
         with self._read() as conn:
             return conn.execute("SELECT coalesce(max(seq), 0) FROM index_queue").fetchone()[0]
 
+    def library_id(self) -> str:
+        """This library's identity, made with it: what its index is told it was made from."""
+        with self._read() as conn:
+            return conn.execute("SELECT id FROM library").fetchone()[0]
+
+    def indexed_through(self) -> int:
+        """The newest change the index must already hold: every queue row up to it is gone
+        (marked done), and none after it is."""
+        with self._read() as conn:
+            return conn.execute(
+                "SELECT coalesce((SELECT min(seq) - 1 FROM index_queue), "
+                "(SELECT seq FROM sqlite_sequence WHERE name = 'index_queue'), 0)"
+            ).fetchone()[0]
+
+    def newest_change(self) -> int:
+        """The newest change ever queued (0 for none): no index of this library holds more.
+        A library that went back (restored from a backup) queued fewer than its index saw."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT seq FROM sqlite_sequence WHERE name = 'index_queue'"
+            ).fetchone()
+            return row[0] if row else 0
+
     def entry_ids(self) -> list[str]:
         """Every stored entry's id, in the order they were stored."""
         with self._read() as conn:

@@ -9,7 +9,7 @@ its change in the same transaction: the index can never silently miss one.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 _V1 = """
 CREATE TABLE source (
@@ -162,5 +162,13 @@ UPDATE entry SET content_markdown = ''
 WHERE content_markdown LIKE '%<%' OR content_markdown LIKE '%&%';
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
+_V9 = """
+-- Which library this is, told to its index: an index kept beside another library (the file
+-- restored from a backup, moved, or made anew) is rebuilt instead of searched.
+CREATE TABLE IF NOT EXISTS library (id TEXT NOT NULL);
+INSERT INTO library (id)
+SELECT lower(hex(randomblob(16))) WHERE NOT EXISTS (SELECT 1 FROM library);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9)
 assert len(MIGRATIONS) == SCHEMA_VERSION
