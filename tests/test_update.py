@@ -1233,3 +1233,45 @@ def test_a_retry_after_of_any_length_fails_only_its_source(server, tmp_path):
         state = {i.source.url: i.state for i in lib.sources()}[busy]
         assert state.next_attempt is not None
         assert list(entries(lib)) == ["g"]
+
+
+def test_a_library_too_busy_to_store_a_source_does_not_hold_the_source_back(
+    server, tmp_path, monkeypatch: pytest.MonkeyPatch
+):
+    """Another program holding the library past the busy timeout failed the source being
+    stored, and recorded it as the source's failure: backed off for half an hour (QA)."""
+    import sqlite3
+
+    from aggregator.store import database
+
+    monkeypatch.setattr(database, "BUSY_TIMEOUT_S", 0.2)
+    body = rss(item("a", "First", LONG))
+    first = server.route("/first", body=body)
+    released = threading.Event()
+
+    def after_the_library_is_free(h) -> None:
+        released.wait(10)
+        LoopbackServer._send(h, 200, body.replace(b"First", b"Second"), "application/xml", {})
+
+    second = server.route("/second", Route(handler=after_the_library_is_free))
+    with library_with(tmp_path, Source(url=first), Source(url=second)) as lib:
+        lib.store.source_states()  # the file made before another program holds it
+        holder = sqlite3.connect(lib.settings.db_path, check_same_thread=False)
+        holder.execute("BEGIN IMMEDIATE")
+
+        def on_progress(progress) -> None:
+            if progress.last.url == first:
+                holder.rollback()
+                released.set()
+
+        report = lib.fetch(progress=on_progress)
+        holder.close()
+        outcome = {r.url: (r.status, r.error or "") for r in report.results}
+        assert outcome[second] == ("ok", "")
+        assert outcome[first][0] == "failed" and "not stored" in outcome[first][1]
+        assert "busy" in outcome[first][1]
+        state = {i.source.url: i.state for i in lib.sources()}[first]
+        assert state.failures == 0 and state.next_attempt is None
+        again = {r.url: (r.status, r.new) for r in lib.fetch().results}
+        assert again[first] == ("ok", 1)  # due again, not backing off, and stored
+        assert lib.search("first").total == 1

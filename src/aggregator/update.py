@@ -21,7 +21,13 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aggregator.config import Settings
-from aggregator.errors import FetchError, HttpStatusError, NetworkError, SourceNotFoundError
+from aggregator.errors import (
+    FetchError,
+    HttpStatusError,
+    NetworkError,
+    SourceNotFoundError,
+    StoreError,
+)
 from aggregator.fetch import HttpClient, Response, Trust, host_of
 from aggregator.models import (
     EntryDraft,
@@ -228,6 +234,8 @@ class Updater:
             return replace(base, error=str(exc))
         except SourceNotFoundError:  # no state to record a failure in: said here only
             return replace(base, error="removed from the list during this fetch; nothing stored")
+        except StoreError as exc:  # the library's trouble (busy, a full disk), not the source's:
+            return replace(base, error=f"not stored: {exc}")  # no backoff, due next run
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug or a hostile document must not stop the other sources
