@@ -76,6 +76,42 @@ def test_add_and_remove(capsys, isolated_home: Path):
     assert code == 1 and "no source with URL" in err
 
 
+def test_a_library_too_busy_for_a_change_leaves_the_list_as_it_was(
+    capsys, isolated_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """`sources add`, `remove` and `opml import` said the library was busy after they had
+    already changed the list file (QA): now they change nothing, or all of it."""
+    from aggregator.store import database
+
+    monkeypatch.setattr(database, "BUSY_TIMEOUT_S", 0.2)
+    code, out, _ = cli(capsys, "sources", "list", "--json")
+    first = json.loads(out)[0]["url"]
+    listed = (isolated_home / "feeds.opml").read_bytes()
+    other = tmp_path / "other.opml"
+    other.write_text(
+        '<opml version="2.0"><body><outline type="rss" xmlUrl="https://o.example/f"/>'
+        "</body></opml>"
+    )
+    changes = [
+        ("sources", "add", "https://busy.example/feed", "--no-discover"),
+        ("sources", "remove", first),
+        ("opml", "import", str(other)),
+    ]
+    holder = sqlite3.connect(isolated_home / "library.sqlite3")
+    holder.execute("BEGIN IMMEDIATE")  # another program writing, past the busy timeout
+    for change in changes:
+        code, _, err = cli(capsys, *change)
+        assert code == 2 and "busy" in err and err.count("\n") == 1, (change, err)
+        assert (isolated_home / "feeds.opml").read_bytes() == listed, change
+    holder.rollback()
+    holder.close()
+    for change in changes:
+        assert cli(capsys, *change)[0] == 0, change
+    _, out, _ = cli(capsys, "sources", "list", "--json")
+    urls = {s["url"] for s in json.loads(out)}
+    assert {"https://busy.example/feed", "https://o.example/f"} <= urls and first not in urls
+
+
 def test_control_characters_and_bad_text_in_arguments_are_one_line_errors_or_cleaned(
     capsys, isolated_home: Path
 ):

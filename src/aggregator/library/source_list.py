@@ -95,6 +95,11 @@ class SourceList:
         return self._list_refused
 
     def _save_list(self, sources: list[Source]) -> None:
+        """The library told first, then the file: a library too busy or too full to take a
+        change refuses it with the list untouched (the command said it failed after the list
+        had already changed). The file failing after leaves the library ahead of it, which
+        the next run's sync brings back in step."""
+        self.store.sync_sources(sources)
         try:
             opml.save_opml(
                 self.settings.opml_path,
@@ -106,7 +111,6 @@ class SourceList:
         except OSError as exc:
             path = str(self.settings.opml_path)
             raise DataDirError(f"cannot write {path}: {exc.strerror or exc}", path=path) from None
-        self.store.sync_sources(sources)
 
     @contextmanager
     def _changing_list(self) -> Iterator[list[Source]]:
@@ -253,8 +257,9 @@ class SourceList:
                     raise
                 removed, _ = self.store.delete_source(unlisted.url)
                 return RemovedSource(unlisted, removed, listed=False)
+            # Its entries first, as `_save_list` tells the library first.
+            removed, kept = self.store.delete_source(target.url, keep_starred=True)
             self._save_list([s for s in listed if s.url != target.url])
-        removed, kept = self.store.delete_source(target.url, keep_starred=True)
         return RemovedSource(target, removed, kept_starred=kept)
 
     def _unlisted(self, url: str) -> Source | None:
