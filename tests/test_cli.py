@@ -89,8 +89,7 @@ def test_a_library_too_busy_for_a_change_leaves_the_list_as_it_was(
     listed = (isolated_home / "feeds.opml").read_bytes()
     other = tmp_path / "other.opml"
     other.write_text(
-        '<opml version="2.0"><body><outline type="rss" xmlUrl="https://o.example/f"/>'
-        "</body></opml>"
+        '<opml version="2.0"><body><outline type="rss" xmlUrl="https://o.example/f"/></body></opml>'
     )
     changes = [
         ("sources", "add", "https://busy.example/feed", "--no-discover"),
@@ -716,3 +715,41 @@ def test_a_topic_with_no_source_yet_fetches_nothing_and_says_how_to_fill_it(
     listed.write_text('<opml version="2.0"><body/></opml>')
     code, _, err = cli(capsys, "--opml", str(listed), "fetch", "--category", "Deep")
     assert code == 1 and "(it has no topics yet)" in err
+
+
+def test_two_libraries_sharing_one_list_keep_every_source_each_adds(tmp_path: Path):
+    """Two data dirs named one list with --opml: each took turns with itself only, so a
+    source one added while the other was saving was lost (QA). The list's folder is locked."""
+    import threading
+
+    from aggregator.config import load_settings
+    from aggregator.library import open_library
+    from aggregator.models import Source
+    from aggregator.sources import read_opml_file, save_opml
+
+    shared = tmp_path / "lists" / "shared.opml"
+    shared.parent.mkdir()
+    save_opml(shared, [Source(url="https://first.example/feed")], title="shared")
+    libraries = [
+        open_library(load_settings(data_dir=tmp_path / name, opml=str(shared)))
+        for name in ("a", "b")
+    ]
+    start = threading.Barrier(2)
+
+    def add_many(lib, name: str) -> None:
+        start.wait()
+        for i in range(15):
+            lib.add_source(f"https://{name}{i}.example/feed", discover=False)
+
+    workers = [
+        threading.Thread(target=add_many, args=(lib, name))
+        for lib, name in zip(libraries, "ab", strict=True)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    for lib in libraries:
+        lib.close()
+    assert len(read_opml_file(shared).sources) == 31
+    assert list(shared.parent.iterdir()) == [shared]  # no lock file beside the list

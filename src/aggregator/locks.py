@@ -4,6 +4,7 @@ lock left by a killed process never blocks the next."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,6 +15,8 @@ try:
 except ImportError:  # not on POSIX: no locking between processes
     fcntl = None  # type: ignore[assignment]
 
+_FILE = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+
 
 @contextmanager
 def exclusive(
@@ -21,9 +24,11 @@ def exclusive(
 ) -> Iterator[None]:
     """Hold an exclusive lock on `path` (an fcntl lock: the kernel drops it if we die).
 
-    With `wait_s`, waited for that long at most, then `busy(wait_s)` is raised.
+    With `wait_s`, waited for that long at most, then `busy(wait_s)` is raised. A folder is
+    locked as it is, with no file made in it.
     """
-    with path.open("a") as handle:
+    handle = os.open(path, os.O_RDONLY if path.is_dir() else _FILE, 0o666)
+    try:
         if fcntl is not None:
             flags = fcntl.LOCK_EX if wait_s is None else fcntl.LOCK_EX | fcntl.LOCK_NB
             deadline = time.monotonic() + (wait_s or 0.0)
@@ -35,8 +40,6 @@ def exclusive(
                     if time.monotonic() >= deadline:
                         raise busy(wait_s or 0.0) from None
                     time.sleep(0.1)
-        try:
-            yield
-        finally:
-            if fcntl is not None:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        yield
+    finally:
+        os.close(handle)  # which lets go of the lock

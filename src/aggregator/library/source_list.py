@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
+from pathlib import Path
 
 from aggregator import sources as opml
 from aggregator.config import Settings
@@ -59,7 +60,7 @@ class SourceList:
         saved from the sources as last read would overwrite the user's file), the sources as
         the store last had them stand in, and `list_problem` says why."""
         try:
-            sources = self._read_list_file()
+            sources = self._read_list_file(cached=not changing)
         except OpmlError as exc:
             if changing or not self.settings.opml_path.exists():
                 raise
@@ -68,16 +69,19 @@ class SourceList:
         self.list_problem = ""
         return sources
 
-    def _read_list_file(self) -> list[Source]:
+    def _read_list_file(self, *, cached: bool = True) -> list[Source]:
+        """The list, read again when its file's time or size changed, or always (not
+        `cached`) for a change: another library sharing the file may have saved it within
+        the same clock tick, at the same size (another source's address as long)."""
         path = self.settings.opml_path
         try:
             stat = os.stat(path)
             stamp: tuple[int, int] | None = (stat.st_mtime_ns, stat.st_size)
         except OSError:
             stamp = None  # reading it says what is wrong
-        cached = self._list_cache
-        if stamp is not None and cached is not None and cached[0] == stamp:
-            document = cached[1]
+        last = self._list_cache if cached else None
+        if stamp is not None and last is not None and last[0] == stamp:
+            document = last[1]
         else:
             document = opml.read_opml_file(path)
             self._list_cache = (stamp, document) if stamp is not None else None
@@ -124,8 +128,18 @@ class SourceList:
                 "try again when it is done"
             )
 
-        with exclusive(self.settings.data_dir / "list.lock", LIST_WAIT_S, busy):
+        with ExitStack() as held:
+            try:  # every library that shares the list (named with --opml) takes turns
+                held.enter_context(exclusive(self._list_folder(), LIST_WAIT_S, busy))
+            except OSError:  # a folder that cannot be locked (a network share): this library's
+                own = self.settings.data_dir / "list.lock"
+                held.enter_context(exclusive(own, LIST_WAIT_S, busy))
             yield self._list_to_change()
+
+    def _list_folder(self) -> Path:
+        """The folder the list file is in, through a link, as `save_opml` follows it: locked,
+        it leaves no file beside the user's list."""
+        return Path(os.path.realpath(self.settings.opml_path)).parent
 
     def _list_to_change(self) -> list[Source]:
         """The list, or none yet where there is no file: a change starts one there (the
