@@ -1275,3 +1275,29 @@ def test_a_library_too_busy_to_store_a_source_does_not_hold_the_source_back(
         again = {r.url: (r.status, r.new) for r in lib.fetch().results}
         assert again[first] == ("ok", 1)  # due again, not backing off, and stored
         assert lib.search("first").total == 1
+
+
+def test_a_source_cut_off_by_ctrl_c_after_storing_is_counted(server, tmp_path):
+    """Ctrl-C while a source's article pages were on their way: its entries were stored,
+    but its result was dropped, so `fetch --json` said fewer new entries than it stored."""
+    asked, release = threading.Event(), threading.Event()
+
+    def article(h) -> None:
+        asked.set()
+        release.wait(10)
+        LoopbackServer._send(h, 200, b"<html><body><p>late</p></body></html>", "text/html", {})
+
+    page = server.route("/story.html", Route(handler=article))
+    feed = server.route("/feed", Route(body=rss(item("s", "Story", "A teaser.", link=page))))
+    with library_with(tmp_path, Source(url=feed)) as lib:
+        reports = []
+        fetching = threading.Thread(target=lambda: reports.append(lib.fetch()))
+        fetching.start()
+        assert asked.wait(10)  # its entry is stored: its article is being fetched
+        lib.cancel_fetch()
+        fetching.join(10)
+        release.set()
+        (report,) = reports
+        assert report.interrupted
+        assert [(r.url, r.status, r.new) for r in report.results] == [(feed, "ok", 1)]
+        assert lib.stats().entries == 1

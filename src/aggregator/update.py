@@ -112,6 +112,7 @@ class Updater:
         states = await asyncio.to_thread(self.store.source_states)
         self._pending = await asyncio.to_thread(self.store.sources_with_pending_articles)
         self._not_modified: list[tuple[str, str | None]] = []
+        self._stored: dict[str, UpdateResult] = {}
         due, skipped = _due(sources, states, force)
         limits = self.settings.fetch
         frontier = _Frontier(due, limits.concurrency, limits.per_host)
@@ -172,6 +173,8 @@ class Updater:
                 db, self._record_end, failures, offline
             )
             db.shutdown(wait=True)
+        # Sources cut off by a Ctrl-C after their entries were stored are counted as stored.
+        results = {**self._stored, **results}
         ordered = tuple(results[s.url] for s in due if s.url in results)
         return FetchReport(
             results=ordered,
@@ -262,9 +265,9 @@ class Updater:
         # A broken document adds what it can but changes nothing stored, and its validators
         # are not kept: a 304 to them would keep the next run from reading the whole feed.
         whole = not parsed.broken
-        counts = await self._db_call(
-            self.store.record_success,
-            source.url,
+        stored = await self._db_call(
+            self._stored_in,
+            replace(base, warning=parsed.warning or None, moved_to=response.moved_to),
             parsed.entries,
             etag=response.etag if whole else None,
             last_modified=response.last_modified if whole else None,
@@ -274,17 +277,18 @@ class Updater:
             update=whole,
         )
         done, failed = await self._complete_articles(source)
-        return replace(
-            base,
-            status="ok",
-            new=counts.new,
-            updated=counts.updated,
-            unchanged=counts.unchanged,
-            warning=parsed.warning or None,
-            moved_to=response.moved_to,
-            articles=done,
-            articles_failed=failed,
+        return replace(stored, articles=done, articles_failed=failed)
+
+    def _stored_in(self, base: UpdateResult, *args: Any, **kwargs: Any) -> UpdateResult:
+        """`record_success` for `base`'s source, and what it stored as its result, kept in
+        `_stored` here in the store's thread: a Ctrl-C that cancels the source after this
+        (or while this runs: the thread goes on) still counts what it stored."""
+        counts = self.store.record_success(base.url, *args, **kwargs)
+        stored = replace(
+            base, status="ok", new=counts.new, updated=counts.updated, unchanged=counts.unchanged
         )
+        self._stored[base.url] = stored
+        return stored
 
     async def _unchanged(
         self, source: Source, response: Response, base: UpdateResult
@@ -360,9 +364,9 @@ class Updater:
         )
         fresh = [link for link in links if link.url not in known][:ARTICLES_PER_SOURCE]
         drafts = await asyncio.gather(*(self._page_entry(link) for link in fresh))
-        counts = await self._db_call(
-            self.store.record_success,
-            source.url,
+        stored = await self._db_call(
+            self._stored_in,
+            replace(base, moved_to=response.moved_to),
             list(drafts),
             etag=response.etag,
             last_modified=response.last_modified,
@@ -373,10 +377,7 @@ class Updater:
         articles = sum(d.full_text == "full" for d in drafts)
         done, failed = await self._complete_articles(source)  # pages that failed before
         return replace(
-            base,
-            status="ok",
-            new=counts.new,
-            updated=counts.updated,
+            stored,
             unchanged=len(known),
             articles=articles + done,
             articles_failed=len(drafts) - articles + failed,
