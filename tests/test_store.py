@@ -387,3 +387,38 @@ def test_a_full_disk_is_said_plainly_and_changes_nothing(tmp_path: Path):
         store.upsert_entries(FEED, big)
     assert store.entry_totals()[0] == 1  # what was stored before is all there is
     store.close()
+
+
+def test_ctrl_c_while_another_program_holds_the_library_stops_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """SQLite waited out the whole busy timeout in one call, which a Ctrl-C cannot end: the
+    command stopped only 30 s later (QA). The wait is now in turns of WAIT_TURN_MS."""
+    import signal
+    import time
+
+    from aggregator.store import database
+
+    monkeypatch.setattr(database, "BUSY_TIMEOUT_S", 20.0)
+    store = Store.open(tmp_path / "lib.sqlite3")
+    store.sync_sources([Source(url=FEED, title="Feed")])
+    holder = sqlite3.connect(tmp_path / "lib.sqlite3")
+    holder.execute("BEGIN IMMEDIATE")
+
+    def ctrl_c(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, ctrl_c)
+    signal.setitimer(signal.ITIMER_REAL, 0.3)
+    started = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            store.upsert_entries(FEED, [draft("a")])
+        assert time.monotonic() - started < 10  # not the 20 s timeout
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        holder.rollback()
+        holder.close()
+    assert store.upsert_entries(FEED, [draft("a")]).new == 1  # and the library still works
+    store.close()

@@ -16,6 +16,8 @@ from aggregator.errors import StoreError, StoreVersionError
 from aggregator.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 BUSY_TIMEOUT_S = 30.0
+WAIT_TURN_MS = 100
+"""How long one turn of waiting for another writer lasts: a Ctrl-C is seen between turns."""
 
 
 def to_db(value: datetime | None) -> str | None:
@@ -170,7 +172,7 @@ class Database:
         """One short write transaction; rolled back whole if anything in it fails."""
         conn = self._conn()
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            _begin(conn)
         except sqlite3.Error as exc:
             raise self._error(exc) from None
         try:
@@ -185,6 +187,24 @@ class Database:
             if isinstance(exc, sqlite3.Error):
                 raise self._error(exc) from None
             raise
+
+
+def _begin(conn: sqlite3.Connection) -> None:
+    """BEGIN IMMEDIATE, waiting for another writer in short turns: SQLite's own wait is one
+    call that a Ctrl-C cannot end (Python sees the signal only when it returns), so a Ctrl-C
+    while another program held the library took the whole busy timeout to stop."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    conn.execute(f"PRAGMA busy_timeout = {WAIT_TURN_MS}")
+    try:
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _busy(exc) or time.monotonic() >= deadline:
+                    raise
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {round(BUSY_TIMEOUT_S * 1000)}")
 
 
 def _switch_to_wal(conn: sqlite3.Connection) -> None:
