@@ -207,6 +207,33 @@ def test_an_index_from_before_cjk_bigrams_is_rebuilt(tmp_path: Path):
         assert lib.search("気候変動").total == 1
 
 
+def test_one_cjk_character_finds_it_anywhere_in_a_run(tmp_path: Path):
+    """A character searched alone (`猫`, cat) found only texts where it stood alone: the
+    index holds CJK runs as pairs. It finds each pair it begins or ends, and only those."""
+    home, opml = make_home(tmp_path)
+    with open_library(load_settings(data_dir=home, opml=str(opml))) as lib:
+        lib.store.upsert_entries(
+            FEED,
+            [
+                EntryDraft(guid="alone", title="猫"),
+                EntryDraft(guid="starts", title="猫很可爱"),
+                EntryDraft(guid="inside", title="我的猫很可爱"),
+                EntryDraft(guid="ends", title="这是我的猫"),
+                EntryDraft(guid="other", title="我的狗很可爱"),
+                EntryDraft(guid="kana", title="東京都の天気"),
+            ],
+        )
+        lib.update_index()
+        titles = {hit.title for hit in lib.search("猫").hits}
+        assert titles == {"猫", "猫很可爱", "我的猫很可爱", "这是我的猫"}
+        assert {hit.title for hit in lib.search("京").hits} == {"東京都の天気"}
+        assert {hit.title for hit in lib.search("狗 OR の").hits} == {
+            "我的狗很可爱",
+            "東京都の天気",
+        }
+        assert lib.search("猫 -狗").total == 4 and lib.search("title:猫").total == 4
+
+
 def test_nothing_queued_leaves_a_current_index_closed(tmp_path: Path):
     """A fetch that stored nothing new ends without loading Whoosh; a missing index is still
     noticed and refilled."""

@@ -5,12 +5,15 @@ all-of that join clauses."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+import sys
+import weakref
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from whoosh import query as Q
 
 from aggregator.index import FoldStemTokenizer, make_schema
+from aggregator.index.folding import cjk_patterns
 from aggregator.models import FOLDER_SLASH
 from aggregator.search.phrases import FastPhrase
 
@@ -59,13 +62,63 @@ def _in_order(
         if len(terms) > MAX_PHRASE and cut is not None:
             cut(len(terms))
             terms = terms[:MAX_PHRASE]
-        if len(terms) == 1:
+        if len(terms) == 1 and field.format.supports("positions") and _lone_cjk(terms[0]):
+            parts.append(LoneCharacter(name, terms[0]))
+        elif len(terms) == 1:
             parts.append(Q.Term(name, terms[0]))
         elif terms and field.format.supports("positions") and len(terms) <= MAX_PHRASE:
             parts.append(FastPhrase(name, terms, slop=slop))
         elif terms:
             parts.append(Q.And([Q.Term(name, term) for term in dict.fromkeys(terms)]))
     return _any_of(parts)
+
+
+def _lone_cjk(term: str) -> bool:
+    return len(term) == 1 and cjk_patterns()[0].match(term) is not None
+
+
+class LoneCharacter(Q.Wildcard):
+    """One Chinese, Japanese or Korean character, as a word of its own (`猫`, `京`).
+
+    The index holds CJK text as overlapping pairs (`我的猫很` → `我的`, `的猫`, `猫很`) and
+    a character alone only where it stands alone, so the character as a term found almost
+    nothing. It stands for every pair it begins (a run of the sorted term list) or ends:
+    each character a pair can begin with, followed by it, is looked up.
+    """
+
+    def normalize(self) -> Any:
+        return self  # Whoosh's would make it a plain term
+
+    def _btexts(self, ixreader: Any) -> Iterator[bytes]:
+        name, char = self.fieldname, self.text
+        begun = list(ixreader.expand_prefix(name, char))
+        pairs = ((lead + char).encode() for lead in _leading_cjk(ixreader, name))
+        ended = [pair for pair in pairs if (name, pair) in ixreader]
+        return iter(dict.fromkeys([*begun, *ended]))
+
+
+def _leading_cjk(ixreader: Any, name: str) -> list[str]:
+    """The characters the field's CJK terms begin with, kept while the reader lives. Found by
+    a jump from each to the first term after it (5,000 entries of Chinese: 3,000 jumps over
+    570,000 terms, 0.11 s against 0.8 s to read them all); a character then takes 20 ms."""
+    kept = _LEADS.setdefault(ixreader, {})
+    if name not in kept:
+        leads, start = [], _FIRST_CJK
+        while (term := next(iter(ixreader.terms_from(name, start)), None)) is not None:
+            if term[0] != name:
+                break
+            lead = term[1].decode()[0]
+            leads.append(lead)
+            if ord(lead) == sys.maxunicode:
+                break
+            start = chr(ord(lead) + 1)
+        kept[name] = [lead for lead in leads if _lone_cjk(lead)]
+    return kept[name]
+
+
+_FIRST_CJK = "\u3040"
+"""Where CJK characters begin in the term list's order (Hiragana)."""
+_LEADS: weakref.WeakKeyDictionary[Any, dict[str, list[str]]] = weakref.WeakKeyDictionary()
 
 
 def _topic_path(text: str) -> Any:
