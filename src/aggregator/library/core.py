@@ -8,7 +8,6 @@ import threading
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
-from importlib import resources
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -29,6 +28,8 @@ if TYPE_CHECKING:
 
 def default_opml() -> bytes:
     """The source list shipped with the program (the repository's feeds.opml)."""
+    from importlib import resources  # (6 ms, and only the first run needs it)
+
     return resources.files("aggregator").joinpath("data/feeds.opml").read_bytes()
 
 
