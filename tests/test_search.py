@@ -1365,6 +1365,18 @@ def test_did_you_mean_sees_a_slip_next_to_a_word_s_ending(lib: Library, typed: s
     assert lib.search(typed).suggestion == meant
 
 
+@pytest.mark.parametrize("typed", ["Brontë", "Zoë Brontë", "goverment"])
+def test_did_you_mean_offers_no_word_far_from_what_was_typed(lib: Library, typed: str):
+    """`brontë` without its ending (`bront`) is two slips from `bring`, which is three from
+    the word typed; a cut form of `goverment` (`gover`) is one slip from `over`: no one
+    typing either meant those (QA)."""
+    text = "We bring the news over the border."
+    lib.store.upsert_entries(HEALTH, [replace(draft("a1"), text=draft("a1").text + " " + text)])
+    lib.update_index()
+    assert lib.search("bring over").total == 1
+    assert lib.search(typed).suggestion == ""
+
+
 @pytest.mark.parametrize(
     ("texts", "typed", "meant"),
     [

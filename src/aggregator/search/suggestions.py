@@ -36,19 +36,33 @@ def _suggest(
         term = _STEMMER.term(folded)
         if _held(reader, "content", term) or _held(reader, "title", term):
             continue
-        if best := _closest(reader, term, folded):
-            spelled = _spell(searcher, best, word.lower(), text_of) or best
-            changed = re.sub(rf"\b{re.escape(word)}\b", spelled, changed, count=1)
+        if (closest := _closest(reader, term, folded)) is None:
+            continue
+        best, slips = closest
+        spelled = _spell(searcher, best, word.lower(), text_of) or best
+        if _far_from_typed(folded, fold(spelled), slips):
+            continue
+        changed = re.sub(rf"\b{re.escape(word)}\b", spelled, changed, count=1)
     return changed if changed != original else ""
 
 
-def _closest(reader: Any, term: str, word: str) -> str | None:
+def _far_from_typed(typed: str, spelled: str, slips: int) -> bool:
+    """Whether a word near the stem or a cut form of what was typed is far from what was
+    typed itself: two slips from `bront` (`brontë` without its ending) reached `bring`,
+    three from the word; and a cut form one slip from `over` made `goverment` `over`. A
+    word an ending away (`clincal`: `clinics`) still is a suggestion."""
+    surface = _slips(typed, spelled)
+    return (slips > 1 and surface > slips) or (surface > 1 and typed[:1] != spelled[:1])
+
+
+def _closest(reader: Any, term: str, word: str) -> tuple[str, int] | None:
     """The indexed word fewest slips from `term` or `word` without its ending: a letter
     added, dropped, changed, or two neighbours swapped (the commonest typing slip, which
     Whoosh's automaton counts as two changes). Among equals, one as near the whole stem
     (`samller`: `smaller`, not `small`), a reordering of the same letters (`trian`:
     `train`, not `trial`), then the word more entries hold. Two slips are looked for from
-    the stem only: from every cut form too, a long word's search took seconds."""
+    the stem only: from every cut form too, a long word's search took seconds. Returns
+    the word and its slips."""
     taken = slip_forms(term, word)
     forms = list(taken)
     swaps = [swapped for form in forms for swapped in _swapped(form)]
@@ -76,7 +90,8 @@ def _closest(reader: Any, term: str, word: str) -> str | None:
     # is `security` (64 entries), not `sécurité` (one), whose stem is a swap away.
     best = ranked[0]
     further = (c for c in ranked if c[0] == best[0] + 1 and -c[3] >= MORE_COMMON * -best[3])
-    return next(further, best)[-1]
+    chosen = next(further, best)
+    return chosen[-1], chosen[0]
 
 
 def _within(reader: Any, words: list[str], edits: int) -> set[str]:
