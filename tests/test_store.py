@@ -422,3 +422,34 @@ def test_ctrl_c_while_another_program_holds_the_library_stops_at_once(
         holder.close()
     assert store.upsert_entries(FEED, [draft("a")]).new == 1  # and the library still works
     store.close()
+
+
+def test_closing_the_library_while_a_thread_waits_to_write_is_an_error_there_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from aggregator.store import database
+
+    monkeypatch.setattr(database, "BUSY_TIMEOUT_S", 20.0)
+    store = Store.open(tmp_path / "lib.sqlite3")
+    store.sync_sources([Source(url=FEED, title="Feed")])
+    holder = sqlite3.connect(tmp_path / "lib.sqlite3")
+    holder.execute("BEGIN IMMEDIATE")
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            store.upsert_entries(FEED, [draft("a")])
+        except StoreError as exc:
+            errors.append(exc)
+
+    waiting = threading.Thread(target=write)
+    waiting.start()
+    import time
+
+    time.sleep(0.3)
+    store.close()
+    waiting.join(5)
+    holder.rollback()
+    holder.close()
+    assert not waiting.is_alive()
+    assert len(errors) == 1 and "busy" in str(errors[0])

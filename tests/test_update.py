@@ -1301,3 +1301,41 @@ def test_a_source_cut_off_by_ctrl_c_after_storing_is_counted(server, tmp_path):
         assert report.interrupted
         assert [(r.url, r.status, r.new) for r in report.results] == [(feed, "ok", 1)]
         assert lib.stats().entries == 1
+
+
+def test_ctrl_c_while_another_program_holds_the_library_stops_the_fetch_at_once(
+    server, tmp_path, monkeypatch: pytest.MonkeyPatch
+):
+    """The store's thread went on waiting for the library after a Ctrl-C (only the main
+    thread sees it): the fetch stopped when the busy timeout ran out; closing the library
+    under that thread then crashed the program (QA)."""
+    import sqlite3
+
+    from aggregator.store import database
+
+    monkeypatch.setattr(database, "BUSY_TIMEOUT_S", 20.0)
+    asked = threading.Event()
+
+    def answer(h) -> None:
+        asked.set()
+        LoopbackServer._send(h, 200, rss(item("a", "First", LONG)), "application/xml", {})
+
+    feed = server.route("/feed", Route(handler=answer))
+    with library_with(tmp_path, Source(url=feed)) as lib:
+        lib.store.source_states()
+        holder = sqlite3.connect(lib.settings.db_path, check_same_thread=False)
+        holder.execute("BEGIN IMMEDIATE")
+        reports = []
+        fetching = threading.Thread(target=lambda: reports.append(lib.fetch()))
+        fetching.start()
+        assert asked.wait(10)
+        time.sleep(0.3)  # its entries are waiting for the library
+        started = time.monotonic()
+        lib.cancel_fetch()
+        fetching.join(15)
+        assert time.monotonic() - started < 10  # not the 20 s timeout
+        holder.rollback()
+        holder.close()
+        (report,) = reports
+        assert report.interrupted
+        assert lib.fetch().results[0].new == 1  # the library works on, and stores it

@@ -165,14 +165,26 @@ class Updater:
                     raise
         except asyncio.CancelledError:
             interrupted = True
+            # The store's thread may be waiting for another program to let go of the
+            # library: a Ctrl-C must not wait with it.
+            self.store.stop_waiting()
         finally:
             if self._cpu is not None:
                 self._cpu.shutdown(wait=True, cancel_futures=True)
             offline = _offline(failures, len(due))
-            await asyncio.get_running_loop().run_in_executor(
-                db, self._record_end, failures, offline
-            )
-            db.shutdown(wait=True)
+            try:
+                await asyncio.get_running_loop().run_in_executor(
+                    db, self._record_end, failures, offline
+                )
+            except asyncio.CancelledError:  # a Ctrl-C while this waits for the library
+                self.store.stop_waiting()
+                raise
+            except StoreError:
+                if not interrupted:
+                    raise
+            finally:
+                db.shutdown(wait=True)
+                self.store.resume_waiting()
         # Sources cut off by a Ctrl-C after their entries were stored are counted as stored.
         results = {**self._stored, **results}
         ordered = tuple(results[s.url] for s in due if s.url in results)

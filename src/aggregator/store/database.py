@@ -64,14 +64,32 @@ class Database:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._give_up = threading.Event()
+        self._waiting = threading.Condition()
+        self._waiters = 0
         self._conn()  # open, check the version, migrate: fail now, not halfway through a command
 
+    def stop_waiting(self) -> None:
+        """From any thread: writers waiting for another program to let go of the library give
+        up at their next turn (a StoreError), as a Ctrl-C stops the thread that saw it only."""
+        self._give_up.set()
+
+    def resume_waiting(self) -> None:
+        self._give_up.clear()
+
     def close(self) -> None:
+        """Close every connection, once the threads waiting to write on them have given up:
+        one closed under a thread still using it crashed the program (Ctrl-C in a fetch
+        while another program held the library)."""
+        self._give_up.set()
+        with self._waiting:
+            self._waiting.wait_for(lambda: not self._waiters, timeout=5 * WAIT_TURN_MS / 1000)
         with self._lock:
             for conn in self._connections:
                 conn.close()
             self._connections.clear()
         self._local = threading.local()
+        self._give_up.clear()
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -167,12 +185,44 @@ class Database:
         except sqlite3.Error as exc:
             raise self._error(exc) from None
 
+    def _begin(self, conn: sqlite3.Connection) -> None:
+        """BEGIN IMMEDIATE, waiting for another writer in short turns: SQLite's own wait is
+        one call that a Ctrl-C cannot end (Python sees the signal only when it returns), so a
+        Ctrl-C while another program held the library took the whole busy timeout to stop.
+        Between turns, `stop_waiting` is heeded too (threads other than the one Ctrl-C
+        reached)."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        with self._waiting:
+            self._waiters += 1
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {WAIT_TURN_MS}")
+            try:
+                while True:
+                    try:
+                        conn.execute("BEGIN IMMEDIATE")
+                        return
+                    except sqlite3.OperationalError as exc:
+                        if not _busy(exc) or time.monotonic() >= deadline:
+                            raise
+                        if self._give_up.is_set():
+                            raise StoreError(
+                                f"{self.path} is busy (another aggregator holds it); "
+                                "stopped waiting",
+                                path=str(self.path),
+                            ) from None
+            finally:
+                conn.execute(f"PRAGMA busy_timeout = {round(BUSY_TIMEOUT_S * 1000)}")
+        finally:
+            with self._waiting:
+                self._waiters -= 1
+                self._waiting.notify_all()
+
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One short write transaction; rolled back whole if anything in it fails."""
         conn = self._conn()
         try:
-            _begin(conn)
+            self._begin(conn)
         except sqlite3.Error as exc:
             raise self._error(exc) from None
         try:
@@ -187,24 +237,6 @@ class Database:
             if isinstance(exc, sqlite3.Error):
                 raise self._error(exc) from None
             raise
-
-
-def _begin(conn: sqlite3.Connection) -> None:
-    """BEGIN IMMEDIATE, waiting for another writer in short turns: SQLite's own wait is one
-    call that a Ctrl-C cannot end (Python sees the signal only when it returns), so a Ctrl-C
-    while another program held the library took the whole busy timeout to stop."""
-    deadline = time.monotonic() + BUSY_TIMEOUT_S
-    conn.execute(f"PRAGMA busy_timeout = {WAIT_TURN_MS}")
-    try:
-        while True:
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as exc:
-                if not _busy(exc) or time.monotonic() >= deadline:
-                    raise
-    finally:
-        conn.execute(f"PRAGMA busy_timeout = {round(BUSY_TIMEOUT_S * 1000)}")
 
 
 def _switch_to_wal(conn: sqlite3.Connection) -> None:
