@@ -422,6 +422,26 @@ def test_a_read_only_list_is_not_replaced(capsys, isolated_home: Path):
     assert listed.read_bytes() == before and (listed.stat().st_mode & 0o777) == 0o444
 
 
+def test_a_remove_the_list_refuses_keeps_the_entries(capsys, isolated_home: Path):
+    """`sources remove` deleted the source's entries (their read state lost) and then
+    failed to write the list, which still named the source (QA)."""
+    from aggregator.config import load_settings
+    from aggregator.library import open_library
+    from aggregator.models import EntryDraft
+
+    _, out, _ = cli(capsys, "sources", "list", "--json")
+    url = json.loads(out)[0]["url"]
+    with open_library(load_settings()) as lib:
+        lib.store.upsert_entries(url, [EntryDraft(guid=f"g{i}", title=f"t{i}") for i in range(3)])
+    listed = isolated_home / "feeds.opml"
+    listed.chmod(0o444)
+    code, _, err = cli(capsys, "sources", "remove", url)
+    assert code == 2 and "cannot write" in err
+    assert url in listed.read_text()
+    _, out, _ = cli(capsys, "stats", "--json")
+    assert json.loads(out)["entries"] == 3
+
+
 def test_damaged_library_exit_2_and_untouched(capsys, isolated_home: Path):
     isolated_home.mkdir(parents=True)
     db = isolated_home / "library.sqlite3"

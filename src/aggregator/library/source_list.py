@@ -104,6 +104,9 @@ class SourceList:
         had already changed). The file failing after leaves the library ahead of it, which
         the next run's sync brings back in step."""
         self.store.sync_sources(sources)
+        self._write_list(sources)
+
+    def _write_list(self, sources: list[Source]) -> None:
         try:
             opml.save_opml(
                 self.settings.opml_path,
@@ -271,9 +274,12 @@ class SourceList:
                     raise
                 removed, _ = self.store.delete_source(unlisted.url)
                 return RemovedSource(unlisted, removed, listed=False)
-            # Its entries first, as `_save_list` tells the library first.
-            removed, kept = self.store.delete_source(target.url, keep_starred=True)
-            self._save_list([s for s in listed if s.url != target.url])
+            # Its entries are deleted only with the list written: a library too busy
+            # leaves the list as it was, a list that cannot be written the entries.
+            remaining = [s for s in listed if s.url != target.url]
+            removed, kept = self.store.delete_source(
+                target.url, keep_starred=True, then=lambda: self._write_list(remaining)
+            )
         return RemovedSource(target, removed, kept_starred=kept)
 
     def _unlisted(self, url: str) -> Source | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -64,11 +64,14 @@ class SourceRows(EntryRows, Database):
             )
             conn.executemany("UPDATE source SET listed = 0 WHERE url = ?", [(u,) for u in dropped])
 
-    def delete_source(self, url: str, *, keep_starred: bool = False) -> tuple[int, int]:
+    def delete_source(
+        self, url: str, *, keep_starred: bool = False, then: Callable[[], None] | None = None
+    ) -> tuple[int, int]:
         """Delete a source's entries and state; returns (entries deleted, starred kept).
 
         With `keep_starred`, starred entries stay, under the source marked unlisted (as a
-        source gone from the list is): a star is the user's "keep this".
+        source gone from the list is): a star is the user's "keep this". `then` runs before
+        the deletion is committed, which it undoes by failing (the list file not written).
         """
         spared = " AND id NOT IN (SELECT entry_id FROM entry_flags WHERE starred = 1)"
         with self._write() as conn:
@@ -85,6 +88,8 @@ class SourceRows(EntryRows, Database):
                 )
             else:
                 conn.execute("DELETE FROM source WHERE url = ?", (url,))
+            if then is not None:
+                then()
         return removed, kept
 
     def unlisted_sources(self) -> list[Source]:
