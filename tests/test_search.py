@@ -1846,9 +1846,14 @@ def _reopened(lib: Library, opml: Path) -> Library:
     return open_library(load_settings(data_dir=lib.settings.data_dir, opml=str(opml)))
 
 
-def test_a_library_restored_from_an_older_copy_is_searched_whole(lib: Library, opml: Path):
+@pytest.mark.parametrize("fetched_first", [False, True])
+def test_a_library_restored_from_an_older_copy_is_searched_whole(
+    lib: Library, opml: Path, fetched_first: bool
+):
     """A library put back from a backup made before a source was removed finds that source's
-    entries again: the index, which had dropped them, is rebuilt instead of searched."""
+    entries again: the index, which had dropped them, is rebuilt instead of searched. Also
+    when as many changes were stored and indexed since as the removal made (QA: a count of
+    changes caught up, and the index was taken for the library's)."""
     db = lib.settings.db_path
     assert lib.search("hospital").total == 5
     lib.close()
@@ -1861,8 +1866,44 @@ def test_a_library_restored_from_an_older_copy_is_searched_whole(lib: Library, o
     assert dropped < 5
     db.write_bytes(backup)
     with _reopened(lib, opml) as restored:
+        if fetched_first:
+            for source in SOURCES[1:]:
+                restored.store.upsert_entries(
+                    source.url,
+                    [
+                        replace(draft(k), title=f"{e[1]}!")
+                        for k, e in ENTRIES.items()
+                        if e[0] == source.url
+                    ]
+                    * 3,
+                )
+            restored.update_index()
         restored.catch_up()
         assert restored.search("hospital").total == 5
+
+
+def test_an_index_from_before_marks_restored_later_is_rebuilt(lib: Library, opml: Path, tmp_path):
+    """An index with no record of its library is trusted once, after the upgrade that
+    began keeping them; restored over the library later, it is rebuilt (QA)."""
+    import shutil
+
+    from aggregator.index.version import LIBRARY_FILE
+
+    index_dir = lib.settings.index_dir
+    lib.close()
+    shutil.copytree(index_dir, tmp_path / "old-index")
+    (tmp_path / "old-index" / LIBRARY_FILE).unlink()  # as an index made before marks
+    with _reopened(lib, opml) as later:
+        later.store.upsert_entries(
+            SOURCES[0].url,
+            [replace(draft("a1"), guid="late", title="Late zeppelin news", url="https://x.org/z")],
+        )
+        later.update_index()
+    shutil.rmtree(index_dir)
+    shutil.copytree(tmp_path / "old-index", index_dir)
+    with _reopened(lib, opml) as restored:
+        restored.catch_up()
+        assert restored.search("zeppelin").total == 1
 
 
 def test_a_library_made_anew_beside_an_old_index_finds_nothing_of_it(lib: Library, opml: Path):
@@ -1902,7 +1943,7 @@ def test_an_index_restored_from_an_older_copy_is_refilled(lib: Library, opml: Pa
 def test_an_index_filled_from_another_library_is_rebuilt(lib: Library, opml: Path, tmp_path):
     """Another library's file put in this one's place (as large, or larger): told apart by
     the identity each library is made with, not by how many changes it has seen."""
-    from aggregator.index.version import held_changes
+    from aggregator.index.version import held_mark
 
     lib.close()
     other = open_library(load_settings(data_dir=tmp_path / "other", opml=str(opml)))
@@ -1919,10 +1960,10 @@ def test_an_index_filled_from_another_library_is_rebuilt(lib: Library, opml: Pat
     other.store.delete_source(SOURCES[0].url)
     other.update_index()
     expected = other.search("hospital").total
-    other_id = other.store.library_id()
+    other_id = other.store.index_mark()[0]
     other.close()
     lib.settings.db_path.write_bytes(other.settings.db_path.read_bytes())
     with _reopened(lib, opml) as swapped:
         swapped.catch_up()
-        assert held_changes(swapped.settings.index_dir)[0] == other_id
+        assert held_mark(swapped.settings.index_dir)[0] == other_id
         assert swapped.search("hospital").total == expected < 5

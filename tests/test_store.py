@@ -132,7 +132,7 @@ def test_a_version_1_library_is_migrated_and_keeps_its_entries(tmp_path: Path):
     store = Store.open(path)
     assert {row.title for row in store.list_entries(View())} == {"Title a", "Title b"}
     assert store.source_counts() == {FEED: (2, 2)}
-    assert len(store.library_id()) == 32  # an identity of its own, for its index
+    assert len(store.index_mark()[0]) == 32  # an identity of its own, for its index
     store.close()
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

@@ -44,7 +44,7 @@ from aggregator.index.version import (
     SCHEMA_VERSION,
     UNFILLED,
     VERSION_FILE,
-    hold_changes,
+    hold_mark,
     looks_current,
 )
 from aggregator.locks import exclusive
@@ -97,16 +97,16 @@ class Index:
     def _create(self) -> Any:
         """A new, empty index, marked as holding no library's changes until it is filled."""
         self.needs_rebuild = True
-        hold_changes(self.directory, "", UNFILLED)
+        hold_mark(self.directory, *UNFILLED)
         ix = whoosh_index.create_in(str(self.directory), make_schema(), indexname=INDEX_NAME)
         self._version_file.write_text(f"{SCHEMA_VERSION}\n")
         return ix
 
-    def remake(self, wait_s: float) -> None:
-        """Empty the index, to be refilled: it holds another library's entries, or changes
-        its library does not have (restored from an older copy) or no longer queues."""
+    def remake(self) -> None:
+        """Empty the index, to be refilled (the caller holds `draining`): it holds another
+        library's entries, or this library's as they were at another time."""
         try:
-            with self.draining(wait_s), exclusive(self.directory / "aggregator-create.lock"):
+            with exclusive(self.directory / "aggregator-create.lock"):
                 self._ix = self._create()
         except OSError as exc:
             raise self._unopenable(exc) from None

@@ -30,27 +30,28 @@ def looks_current(directory: Path) -> bool:
 
 
 LIBRARY_FILE = "aggregator-library"
-"""Which library the index was filled from, and the newest of its changes the index holds."""
-UNFILLED = -1
-"""The change an index made anew is said to hold until it is filled: none, so that one left
-empty by a crash is never taken for a library's."""
+"""Which library the index was filled from, and the mark of that library it holds."""
+UNFILLED = ("!", "!")
+"""What an index made anew holds until its refill is queued: no library's (a library's id
+and marks are hex), so that one left empty by a crash is never taken for a library's."""
 
 
-def held_changes(directory: Path) -> tuple[str, int] | None:
-    """(library id, newest change held) as the index last recorded them; None for an index
-    made before this was kept, which is trusted until its next commit records it."""
+def held_mark(directory: Path) -> tuple[str, str] | None:
+    """(library id, mark) as the index last recorded them; None for an index made before
+    marks were kept."""
     try:
-        library, seq = (directory / LIBRARY_FILE).read_text().split()
-        return library, int(seq)
+        library, mark = (directory / LIBRARY_FILE).read_text().split()
+        return library, mark
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError, ValueError):
-        return "", UNFILLED  # unreadable: held by no library
+        return UNFILLED  # unreadable: held by no library
 
 
-def hold_changes(directory: Path, library: str, seq: int) -> None:
-    """Record what the index holds, after its commit and before the queue is marked done: a
-    crash between the two leaves the record behind the index, never ahead of the store."""
+def hold_mark(directory: Path, library: str, mark: str) -> None:
+    """Record what the index holds, after its commit and before its library keeps `mark`. A
+    crash between the two leaves them apart: the index is then rebuilt, as for a library
+    restored from a backup made one commit earlier, which it cannot be told from."""
     temporary = directory / f"{LIBRARY_FILE}.new"
-    temporary.write_text(f"{library or '-'} {seq}\n")
+    temporary.write_text(f"{library} {mark}\n")
     os.replace(temporary, directory / LIBRARY_FILE)

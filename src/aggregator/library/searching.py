@@ -57,32 +57,40 @@ class Searching:
 
         if self._index is None:
             index = Index(self.settings.index_dir)
-            if not index.needs_rebuild and not self._holds_this_library():
-                index.remake(self.settings.index.lock_wait)
-            if index.needs_rebuild:  # a new, outdated or foreign index: refill it from the store
-                self.store.requeue_everything()
-                self._hold(self.store.indexed_through())
+            if index.needs_rebuild or not self._holds_this_library():
+                # Told again with the queue held, as every process applying it holds it from
+                # reading a batch to marking it done: not from half of another's commit.
+                with index.draining(self.settings.index.lock_wait):
+                    if not self._holds_this_library():
+                        if not index.needs_rebuild:
+                            index.remake()  # another library's, or this one at another time
+                        self.store.requeue_everything(self._hold())  # refilled from the store
             self._index = index
         return self._index
 
     def _holds_this_library(self) -> bool:
-        """Whether the index holds this library's changes: all those marked done, and none it
-        has not made. Read in this order, so that another process indexing meanwhile (its
-        record written before its queue is marked done) is never taken for a mismatch."""
-        from aggregator.index.version import held_changes
+        """Whether the index holds this library as it is: made from it (its identity), and
+        last told the mark the library kept. Restored from a backup, moved aside or swapped,
+        the library has another identity or an older mark; an index restored from an older
+        copy has an older mark itself."""
+        from aggregator.index.version import held_mark
 
-        done = self.store.indexed_through()
-        held = held_changes(self.settings.index_dir)
-        if held is None:
-            return True  # recorded from the next commit on
-        library, seq = held
-        return library == self.store.library_id() and done <= seq <= self.store.newest_change()
+        held = held_mark(self.settings.index_dir)
+        library, mark = self.store.index_mark()
+        if held is None:  # an index from before marks: trusted until the library keeps one
+            return not mark
+        return held == (library, mark)
 
-    def _hold(self, seq: int) -> None:
-        """Record that the index, just committed, holds this library's changes up to `seq`."""
-        from aggregator.index.version import hold_changes
+    def _hold(self) -> str:
+        """A new mark, recorded by the index just committed (or emptied, to be refilled);
+        the caller keeps it in the library with the changes it marks done."""
+        import secrets
 
-        hold_changes(self.settings.index_dir, self.store.library_id(), seq)
+        from aggregator.index.version import hold_mark
+
+        mark = secrets.token_hex(8)
+        hold_mark(self.settings.index_dir, self.store.index_mark()[0], mark)
+        return mark
 
     def update_index(
         self,
@@ -166,7 +174,6 @@ class Searching:
         index = self._open_index()
         with index.draining(wait_s):  # no other process indexes while this one rebuilds
             covered = self.store.last_queued()
-            newest = self.store.newest_change()
             ids = self.store.entry_ids()
             load = _StoredDocs(self.store)
             batches = [
@@ -189,8 +196,7 @@ class Searching:
             finally:
                 if pool is not None:
                     pool.shutdown(cancel_futures=True)
-            self._hold(newest)
-            self.store.mark_indexed(covered)
+            self.store.mark_indexed(covered, self._hold())
             self._apply_queue(index, None, wait_s=wait_s, fresh=False, held=True)
             return index.doc_count()
 
@@ -262,8 +268,7 @@ class Searching:
                             workers=workers,
                             checkpoint=checkpoint,
                         )
-                        self._hold(last_seq)
-                        self.store.mark_indexed(last_seq)
+                        self.store.mark_indexed(last_seq, self._hold())
                 except Stopped:
                     break
                 except IndexLockedError:

@@ -38,10 +38,12 @@ class QueueRows(Database):
         deletes = [i for i in ids if i not in present]
         return rows[-1][0], upserts, deletes
 
-    def mark_indexed(self, last_seq: int) -> None:
-        """The index holds every change up to `last_seq`: drop those queue rows."""
+    def mark_indexed(self, last_seq: int, mark: str) -> None:
+        """The index holds every change up to `last_seq`: drop those queue rows, and keep
+        the index's new `mark` with them."""
         with self._write() as conn:
             conn.execute("DELETE FROM index_queue WHERE seq <= ?", (last_seq,))
+            conn.execute("UPDATE library SET indexed = ?", (mark,))
 
     def last_queued(self) -> int:
         """The newest queue row's seq (0 when the queue is empty): what a rebuild that reads
@@ -49,37 +51,23 @@ class QueueRows(Database):
         with self._read() as conn:
             return conn.execute("SELECT coalesce(max(seq), 0) FROM index_queue").fetchone()[0]
 
-    def library_id(self) -> str:
-        """This library's identity, made with it: what its index is told it was made from."""
+    def index_mark(self) -> tuple[str, str]:
+        """(this library's identity, the mark its index was last told it holds: '' before
+        any), for telling whether an index is of this library as it is now."""
         with self._read() as conn:
-            return conn.execute("SELECT id FROM library").fetchone()[0]
-
-    def indexed_through(self) -> int:
-        """The newest change the index must already hold: every queue row up to it is gone
-        (marked done), and none after it is."""
-        with self._read() as conn:
-            return conn.execute(
-                "SELECT coalesce((SELECT min(seq) - 1 FROM index_queue), "
-                "(SELECT seq FROM sqlite_sequence WHERE name = 'index_queue'), 0)"
-            ).fetchone()[0]
-
-    def newest_change(self) -> int:
-        """The newest change ever queued (0 for none): no index of this library holds more.
-        A library that went back (restored from a backup) queued fewer than its index saw."""
-        with self._read() as conn:
-            row = conn.execute(
-                "SELECT seq FROM sqlite_sequence WHERE name = 'index_queue'"
-            ).fetchone()
-            return row[0] if row else 0
+            return conn.execute("SELECT id, indexed FROM library").fetchone()
 
     def entry_ids(self) -> list[str]:
         """Every stored entry's id, in the order they were stored."""
         with self._read() as conn:
             return [eid for (eid,) in conn.execute("SELECT id FROM entry ORDER BY rowid")]
 
-    def requeue_everything(self) -> int:
-        """Queue every entry (for a rebuilt index); returns how many."""
+    def requeue_everything(self, mark: str) -> int:
+        """Queue every entry for a new, empty index, which holds the library as of `mark`;
+        returns how many."""
         with self._write() as conn:
             conn.execute("DELETE FROM index_queue")
             conn.execute("INSERT INTO index_queue (entry_id, op) SELECT id, 'upsert' FROM entry")
-            return conn.execute("SELECT changes()").fetchone()[0]
+            queued = conn.execute("SELECT changes()").fetchone()[0]
+            conn.execute("UPDATE library SET indexed = ?", (mark,))
+            return queued

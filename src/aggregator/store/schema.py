@@ -163,9 +163,11 @@ WHERE content_markdown LIKE '%<%' OR content_markdown LIKE '%&%';
 """
 
 _V9 = """
--- Which library this is, told to its index: an index kept beside another library (the file
--- restored from a backup, moved, or made anew) is rebuilt instead of searched.
-CREATE TABLE IF NOT EXISTS library (id TEXT NOT NULL);
+-- Which library this is, and the mark its index was last told it holds (a new one each
+-- time the index takes changes off the queue): an index kept beside another library, or
+-- beside this one at another time (the file restored from a backup, moved aside, made anew)
+-- is rebuilt instead of searched.
+CREATE TABLE IF NOT EXISTS library (id TEXT NOT NULL, indexed TEXT NOT NULL DEFAULT '');
 INSERT INTO library (id)
 SELECT lower(hex(randomblob(16))) WHERE NOT EXISTS (SELECT 1 FROM library);
 """
