@@ -739,7 +739,8 @@ def test_a_topic_with_no_source_yet_fetches_nothing_and_says_how_to_fill_it(
 
 def test_two_libraries_sharing_one_list_keep_every_source_each_adds(tmp_path: Path):
     """Two data dirs named one list with --opml: each took turns with itself only, so a
-    source one added while the other was saving was lost (QA). The list's folder is locked."""
+    source one added while the other was saving was lost (QA). The list file is locked,
+    again if it was replaced meanwhile; not its folder, which held up other lists (QA)."""
     import threading
 
     from aggregator.config import load_settings
@@ -773,3 +774,12 @@ def test_two_libraries_sharing_one_list_keep_every_source_each_adds(tmp_path: Pa
         lib.close()
     assert len(read_opml_file(shared).sources) == 31
     assert list(shared.parent.iterdir()) == [shared]  # no lock file beside the list
+    # Another list in the same folder is changed while this one is held.
+    from aggregator.locks import exclusive
+
+    other = shared.parent / "other.opml"
+    save_opml(other, [Source(url="https://first.example/feed")], title="other")
+    settings = load_settings(data_dir=tmp_path / "c", opml=str(other))
+    with exclusive(shared, 0.0, replaced=True), open_library(settings) as lib:
+        lib.add_source("https://c.example/feed", discover=False)
+    assert len(read_opml_file(other).sources) == 2

@@ -7,7 +7,6 @@ import re
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
-from pathlib import Path
 
 from aggregator import sources as opml
 from aggregator.config import Settings
@@ -133,16 +132,12 @@ class SourceList:
 
         with ExitStack() as held:
             try:  # every library that shares the list (named with --opml) takes turns
-                held.enter_context(exclusive(self._list_folder(), LIST_WAIT_S, busy))
-            except OSError:  # a folder that cannot be locked (a network share): this library's
+                lock = exclusive(self.settings.opml_path, LIST_WAIT_S, busy, replaced=True)
+                held.enter_context(lock)
+            except OSError:  # no list yet, or one that cannot be opened: this library's own
                 own = self.settings.data_dir / "list.lock"
                 held.enter_context(exclusive(own, LIST_WAIT_S, busy))
             yield self._list_to_change()
-
-    def _list_folder(self) -> Path:
-        """The folder the list file is in, through a link, as `save_opml` follows it: locked,
-        it leaves no file beside the user's list."""
-        return Path(os.path.realpath(self.settings.opml_path)).parent
 
     def _list_to_change(self) -> list[Source]:
         """The list, or none yet where there is no file: a change starts one there (the
