@@ -222,6 +222,7 @@ def test_one_cjk_character_finds_it_anywhere_in_a_run(tmp_path: Path):
                 EntryDraft(guid="other", title="我的狗很可爱"),
                 EntryDraft(guid="kana", title="東京都の天気"),
                 EntryDraft(guid="mark", title="佐々木"),  # 々 sorts before the kana
+                EntryDraft(guid="mixed", title="在B站看视频"),
             ],
         )
         lib.update_index()
@@ -229,6 +230,9 @@ def test_one_cjk_character_finds_it_anywhere_in_a_run(tmp_path: Path):
         assert titles == {"猫", "猫很可爱", "我的猫很可爱", "这是我的猫"}
         assert {hit.title for hit in lib.search("京").hits} == {"東京都の天気"}
         assert {hit.title for hit in lib.search("木").hits} == {"佐々木"}
+        # Beside a Latin letter, and typed apart: as the index holds them (QA).
+        assert {hit.title for hit in lib.search("B站").hits} == {"在B站看视频"}
+        assert {hit.title for hit in lib.search('"猫 很"').hits} == {"猫很可爱", "我的猫很可爱"}
         assert {hit.title for hit in lib.search("狗 OR の").hits} == {
             "我的狗很可爱",
             "東京都の天気",

@@ -59,11 +59,18 @@ def _in_order(
             parts.append(_topic_path(text))
             continue
         terms = list(field.process_text(text, mode="query"))
+        positions = field.format.supports("positions")
+        if positions and len(terms) > 1 and any(map(_lone_cjk, terms)):
+            terms = _paired(field, terms)
         if len(terms) > MAX_PHRASE and cut is not None:
             cut(len(terms))
             terms = terms[:MAX_PHRASE]
-        if len(terms) == 1 and field.format.supports("positions") and _lone_cjk(terms[0]):
+        if len(terms) == 1 and positions and _lone_cjk(terms[0]):
             parts.append(LoneCharacter(name, terms[0]))
+        elif positions and len(terms) > 1 and any(map(_lone_cjk, terms)):
+            # `B站`, `T恤`: the index holds 站 only in pairs (站看): each part anywhere.
+            parts.append(Q.And([LoneCharacter(name, t) if _lone_cjk(t) else Q.Term(name, t)
+                                for t in dict.fromkeys(terms)]))  # fmt: skip
         elif len(terms) == 1:
             parts.append(Q.Term(name, terms[0]))
         elif terms and field.format.supports("positions") and len(terms) <= MAX_PHRASE:
@@ -75,6 +82,24 @@ def _in_order(
 
 def _lone_cjk(term: str) -> bool:
     return len(term) == 1 and cjk_patterns()[0].match(term) is not None
+
+
+def _paired(field: Any, terms: list[str]) -> list[str]:
+    """Characters typed apart (`"猫 很"`) as the index holds them together: in pairs."""
+    out: list[str] = []
+    run: list[str] = []
+    for term in [*terms, ""]:
+        if _lone_cjk(term):
+            run.append(term)
+            continue
+        if len(run) > 1:
+            out += field.process_text("".join(run), mode="query")
+        else:
+            out += run
+        run = []
+        if term:
+            out.append(term)
+    return out
 
 
 class LoneCharacter(Q.Wildcard):
