@@ -238,6 +238,7 @@ def test_one_cjk_character_finds_it_anywhere_in_a_run(tmp_path: Path):
             "東京都の天気",
         }
         assert lib.search("猫 -狗").total == 4 and lib.search("title:猫").total == 4
+        assert lib.search("猫~").total == 4  # no near characters: the character
 
 
 def test_nothing_queued_leaves_a_current_index_closed(tmp_path: Path):

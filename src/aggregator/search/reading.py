@@ -22,6 +22,7 @@ from aggregator.search.words import (
     _all_of,
     _any_of,
     _in_order,
+    _lone_cjk,
     _schema,
     _word_query,
 )
@@ -313,7 +314,8 @@ class _Reader:
         for name in fields:
             terms = list(schema[name].process_text(word, mode="query"))
             typed = fold(word) if name != "category" else word.lower()
-            if len(terms) != 1:  # a near match is of one word
+            # A near match is of one word; a CJK character has no near ones (`猫~` is `猫`).
+            if len(terms) != 1 or _lone_cjk(terms[0]):
                 parts.append(_word_query((name,), word))
                 continue
             stem = terms[0]
