@@ -217,7 +217,7 @@ def test_one_cjk_character_finds_it_anywhere_in_a_run(tmp_path: Path):
             [
                 EntryDraft(guid="alone", title="猫"),
                 EntryDraft(guid="starts", title="猫很可爱"),
-                EntryDraft(guid="inside", title="我的猫很可爱"),
+                EntryDraft(guid="inside", title="我的猫很可爱", text="我的猫很可爱。"),
                 EntryDraft(guid="ends", title="这是我的猫"),
                 EntryDraft(guid="other", title="我的狗很可爱"),
                 EntryDraft(guid="kana", title="東京都の天気"),
@@ -239,6 +239,10 @@ def test_one_cjk_character_finds_it_anywhere_in_a_run(tmp_path: Path):
         }
         assert lib.search("猫 -狗").total == 4 and lib.search("title:猫").total == 4
         assert lib.search("猫~").total == 4  # no near characters: the character
+        marked = {
+            hit.snippet[a:b] for hit in lib.search("猫").hits for a, b in hit.highlights
+        }  # the character, not the pairs it is in (的猫很)
+        assert marked == {"猫"}
 
 
 def test_nothing_queued_leaves_a_current_index_closed(tmp_path: Path):

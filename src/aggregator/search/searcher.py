@@ -24,6 +24,7 @@ from aggregator.search.any_word import ParsedQuery, _loosened
 from aggregator.search.forgiving import _balanced
 from aggregator.search.reading import parse_query
 from aggregator.search.suggestions import _suggest
+from aggregator.search.words import LoneCharacter
 
 ANY_WORD_BELOW = 3
 """When requiring every word finds fewer hits than this, rank by any word instead."""
@@ -385,6 +386,8 @@ def _query_terms(query: Any, ranker: Ranker) -> tuple[set[str], tuple[tuple[str,
             text = leaf.text
             terms.add(text.decode() if isinstance(text, bytes) else str(text))
         else:
+            if isinstance(leaf, LoneCharacter):  # marked alone, not the pairs it is in
+                terms.add(leaf.text)
             for segment in segments:
                 try:
                     found = segment.expand(leaf)

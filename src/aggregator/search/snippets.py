@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from itertools import compress, count
 
 from aggregator.index import words_at
-from aggregator.search.words import _STEMMER
+from aggregator.search.words import _STEMMER, _lone_cjk
 
 SNIPPET_WORDS = 36
 
@@ -43,9 +43,15 @@ def snippet(
     # (a CJK pair or a word with harakat is no `\w+` run of the text).
     body_words, body_start = words_at(body)
     spans: list[tuple[int, int]] = []
-    for first_word, last_word, _ in _matches(_STEMMER.word_terms(body_words), terms, phrases):
+    for first_word, last_word, key in _matches(_STEMMER.word_terms(body_words), terms, phrases):
         first = body_start(first_word) + len(prefix)
         last = body_start(last_word) + len(prefix) + len(body_words[last_word])
+        if len(key) == 2 == last - first and all(map(_lone_cjk, key)) and key[0] != key[1]:
+            # A CJK pair: the character searched alone is marked, not its neighbour.
+            if key[0] in terms:
+                last -= 1
+            elif key[1] in terms:
+                first += 1
         if spans and first <= spans[-1][1]:  # overlapping pairs of characters: one mark
             spans[-1] = (spans[-1][0], max(last, spans[-1][1]))
         else:
