@@ -17,8 +17,7 @@ The package, one job a module:
 - `saving`: `save_opml`, a list saved atomically, edited in place when it can be.
 """
 
-from typing import TYPE_CHECKING, Any
-
+from aggregator.sources.editing import edit_opml
 from aggregator.sources.reading import (
     CUT_SHORT,
     FOLDER_SLASH,
@@ -26,27 +25,9 @@ from aggregator.sources.reading import (
     read_opml_file,
     unread_part,
 )
+from aggregator.sources.saving import save_opml
 from aggregator.sources.urls import normalize_source_url, source_key
-
-if TYPE_CHECKING:
-    from aggregator.sources.editing import edit_opml
-    from aggregator.sources.saving import save_opml
-    from aggregator.sources.writing import write_opml
-
-_LAZY = {"edit_opml": "editing", "save_opml": "saving", "write_opml": "writing"}
-"""Loaded on first use: a fetch or a search reads the list and never writes it (15 ms)."""
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'aggregator.sources' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(f"aggregator.sources.{module}"), name)
-    globals()[name] = value
-    return value
-
+from aggregator.sources.writing import write_opml
 
 __all__ = [
     "CUT_SHORT",
