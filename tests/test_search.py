@@ -1967,3 +1967,39 @@ def test_an_index_filled_from_another_library_is_rebuilt(lib: Library, opml: Pat
         swapped.catch_up()
         assert held_mark(swapped.settings.index_dir)[0] == other_id
         assert swapped.search("hospital").total == expected < 5
+
+
+def test_a_batch_not_marked_done_is_applied_again_not_the_index_rebuilt(
+    lib: Library, opml: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The library too busy to mark a committed batch done (or a Ctrl-C, or a crash, at that
+    moment): the library keeps its mark from before, and the batch is still queued. That
+    is told from a library restored from a backup, and only the batch is applied again."""
+    import sqlite3
+
+    from aggregator.errors import StoreError
+    from aggregator.store import database
+
+    monkeypatch.setattr(database, "BUSY_TIMEOUT_S", 0.3)
+    lib.close()
+    with _reopened(lib, opml) as busy:
+        busy.store.upsert_entries(
+            SOURCES[0].url,
+            [replace(draft("a1"), guid="late", title="Late zeppelin news", url="https://x.org/z")],
+        )
+        holder = sqlite3.connect(lib.settings.db_path)
+        marking = busy.store.mark_indexed
+
+        def held_first(last_seq: int, mark: str) -> None:
+            holder.execute("BEGIN IMMEDIATE")  # another program, just after the commit
+            marking(last_seq, mark)
+
+        monkeypatch.setattr(busy.store, "mark_indexed", held_first)
+        with pytest.raises(StoreError, match="busy"):
+            busy.update_index()
+        holder.rollback()
+        holder.close()
+    monkeypatch.undo()
+    with _reopened(lib, opml) as later:
+        assert later.catch_up() == 1  # the batch, not every entry
+        assert later.search("zeppelin").total == 1

@@ -97,7 +97,7 @@ class Index:
     def _create(self) -> Any:
         """A new, empty index, marked as holding no library's changes until it is filled."""
         self.needs_rebuild = True
-        hold_mark(self.directory, *UNFILLED)
+        hold_mark(self.directory, UNFILLED)
         ix = whoosh_index.create_in(str(self.directory), make_schema(), indexname=INDEX_NAME)
         self._version_file.write_text(f"{SCHEMA_VERSION}\n")
         return ix

@@ -31,27 +31,32 @@ def looks_current(directory: Path) -> bool:
 
 LIBRARY_FILE = "aggregator-library"
 """Which library the index was filled from, and the mark of that library it holds."""
-UNFILLED = ("!", "!")
+NONE = "-"
+UNFILLED = ("!", "!", NONE, 0, NONE)
 """What an index made anew holds until its refill is queued: no library's (a library's id
 and marks are hex), so that one left empty by a crash is never taken for a library's."""
 
+Held = tuple[str, str, str, int, str]
+"""(library id, mark, the library's mark before it, the last queue row the commit applied,
+that row's entry): a library still at the mark before, whose queue still holds that row,
+has yet to mark the commit's batch done (a crash, a Ctrl-C or a busy library between the
+two); the batch is applied again rather than the index rebuilt."""
 
-def held_mark(directory: Path) -> tuple[str, str] | None:
-    """(library id, mark) as the index last recorded them; None for an index made before
-    marks were kept."""
+
+def held_mark(directory: Path) -> Held | None:
+    """What the index last recorded; None for an index made before marks were kept."""
     try:
-        library, mark = (directory / LIBRARY_FILE).read_text().split()
-        return library, mark
+        library, mark, before, seq, entry = (directory / LIBRARY_FILE).read_text().split()
+        return library, mark, before, int(seq), entry
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError, ValueError):
         return UNFILLED  # unreadable: held by no library
 
 
-def hold_mark(directory: Path, library: str, mark: str) -> None:
-    """Record what the index holds, after its commit and before its library keeps `mark`. A
-    crash between the two leaves them apart: the index is then rebuilt, as for a library
-    restored from a backup made one commit earlier, which it cannot be told from."""
+def hold_mark(directory: Path, held: Held) -> None:
+    """Record what the index holds, after its commit and before its library keeps the
+    mark."""
     temporary = directory / f"{LIBRARY_FILE}.new"
-    temporary.write_text(f"{library} {mark}\n")
+    temporary.write_text(" ".join(map(str, held)) + "\n")
     os.replace(temporary, directory / LIBRARY_FILE)

@@ -70,26 +70,36 @@ class Searching:
 
     def _holds_this_library(self) -> bool:
         """Whether the index holds this library as it is: made from it (its identity), and
-        last told the mark the library kept. Restored from a backup, moved aside or swapped,
-        the library has another identity or an older mark; an index restored from an older
-        copy has an older mark itself."""
-        from aggregator.index.version import held_mark
+        last told the mark the library kept (or the one before, with the batch after it
+        still queued). Restored from a backup, moved aside or swapped, the library has
+        another identity or an older mark; an index restored from an older copy has an
+        older mark itself."""
+        from aggregator.index.version import NONE, held_mark
 
         held = held_mark(self.settings.index_dir)
         library, mark = self.store.index_mark()
         if held is None:  # an index from before marks: trusted until the library keeps one
             return not mark
-        return held == (library, mark)
+        of, after, before, seq, entry = held
+        if of != library:
+            return False
+        return mark == after or (
+            (mark or NONE) == before and bool(seq) and self.store.queued_entry(seq) == entry
+        )
 
-    def _hold(self) -> str:
-        """A new mark, recorded by the index just committed (or emptied, to be refilled);
-        the caller keeps it in the library with the changes it marks done."""
+    def _hold(self, last_seq: int = 0) -> str:
+        """A new mark, recorded by the index just committed (or emptied, to be refilled:
+        no `last_seq`) with the library's mark before it and the batch's last queue row;
+        the caller keeps it in the library as it marks the batch done."""
         import secrets
 
-        from aggregator.index.version import hold_mark
+        from aggregator.index.version import NONE, hold_mark
 
+        library, before = self.store.index_mark()
         mark = secrets.token_hex(8)
-        hold_mark(self.settings.index_dir, self.store.index_mark()[0], mark)
+        entry = self.store.queued_entry(last_seq) if last_seq else None
+        held = (library, mark, before or NONE, last_seq, entry) if entry else None
+        hold_mark(self.settings.index_dir, held or (library, mark, NONE, 0, NONE))
         return mark
 
     def update_index(
@@ -196,7 +206,7 @@ class Searching:
             finally:
                 if pool is not None:
                     pool.shutdown(cancel_futures=True)
-            self.store.mark_indexed(covered, self._hold())
+            self.store.mark_indexed(covered, self._hold(covered))
             self._apply_queue(index, None, wait_s=wait_s, fresh=False, held=True)
             return index.doc_count()
 
@@ -268,7 +278,7 @@ class Searching:
                             workers=workers,
                             checkpoint=checkpoint,
                         )
-                        self.store.mark_indexed(last_seq, self._hold())
+                        self.store.mark_indexed(last_seq, self._hold(last_seq))
                 except Stopped:
                     break
                 except IndexLockedError:

@@ -38,6 +38,12 @@ class QueueRows(Database):
         deletes = [i for i in ids if i not in present]
         return rows[-1][0], upserts, deletes
 
+    def queued_entry(self, seq: int) -> str | None:
+        """The entry the queue row `seq` names, while it is queued."""
+        with self._read() as conn:
+            row = conn.execute("SELECT entry_id FROM index_queue WHERE seq = ?", (seq,))
+            return (row.fetchone() or (None,))[0]
+
     def mark_indexed(self, last_seq: int, mark: str) -> None:
         """The index holds every change up to `last_seq`: drop those queue rows, and keep
         the index's new `mark` with them."""
