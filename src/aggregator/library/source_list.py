@@ -51,15 +51,16 @@ class SourceList:
     """Why the list could not be read, when the library shows its sources as last read
     instead (reading and searching go on; changing the list or fetching waits for a fix)."""
 
-    def _read_list(self, *, changing: bool = False) -> list[Source]:
+    def _read_list(self, *, changing: bool = False, fresh: bool = False) -> list[Source]:
         """The list as the file holds it now: read again only when the file has changed.
 
         A list that exists and cannot be read (a hand edit half done, a bad character) must
         not keep the library from being read and searched: unless `changing` it (a change
         saved from the sources as last read would overwrite the user's file), the sources as
-        the store last had them stand in, and `list_problem` says why."""
+        the store last had them stand in, and `list_problem` says why. `fresh`: read
+        whatever the file's time and size (`_read_list_file`)."""
         try:
-            sources = self._read_list_file(cached=not changing)
+            sources = self._read_list_file(cached=not fresh)
         except OpmlError as exc:
             if changing or not self.settings.opml_path.exists():
                 raise
@@ -145,7 +146,7 @@ class SourceList:
         if not os.path.lexists(self.settings.opml_path):
             self._list_title, self._list_refused, self._list_folders = DEFAULT_LIST_TITLE, (), ()
             return []
-        return self._read_list(changing=True)
+        return self._read_list(changing=True, fresh=True)
 
     def sources(self, *, unlisted: bool = False) -> list[SourceInfo]:
         """Every source in list order, with its fetch health and entry counts; `unlisted`:
