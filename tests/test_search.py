@@ -1882,9 +1882,19 @@ def test_a_library_restored_from_an_older_copy_is_searched_whole(
         assert restored.search("hospital").total == 5
 
 
-def test_an_index_from_before_marks_restored_later_is_rebuilt(lib: Library, opml: Path, tmp_path):
-    """An index with no record of its library is trusted once, after the upgrade that
-    began keeping them; restored over the library later, it is rebuilt (QA)."""
+def _late_zeppelin() -> list[EntryDraft]:
+    """An entry stored after a copy was made of the library or its index."""
+    return [replace(draft("a1"), guid="late", title="Late zeppelin news", url="https://x.org/z")]
+
+
+@pytest.mark.parametrize("before_marks", [False, True])
+def test_an_index_restored_from_an_older_copy_is_refilled(
+    lib: Library, opml: Path, tmp_path, before_marks: bool
+):
+    """An index older than its library (put back from a backup) lacks what was stored
+    since: it is rebuilt, so those entries are found. An index with no record of its
+    library (`before_marks`) is trusted once, after the upgrade that began keeping them;
+    restored over the library later, it is rebuilt too (QA)."""
     import shutil
 
     from aggregator.index.version import LIBRARY_FILE
@@ -1892,13 +1902,12 @@ def test_an_index_from_before_marks_restored_later_is_rebuilt(lib: Library, opml
     index_dir = lib.settings.index_dir
     lib.close()
     shutil.copytree(index_dir, tmp_path / "old-index")
-    (tmp_path / "old-index" / LIBRARY_FILE).unlink()  # as an index made before marks
+    if before_marks:
+        (tmp_path / "old-index" / LIBRARY_FILE).unlink()  # as an index made before marks
     with _reopened(lib, opml) as later:
-        later.store.upsert_entries(
-            SOURCES[0].url,
-            [replace(draft("a1"), guid="late", title="Late zeppelin news", url="https://x.org/z")],
-        )
+        later.store.upsert_entries(SOURCES[0].url, _late_zeppelin())
         later.update_index()
+        assert later.search("zeppelin").total == 1
     shutil.rmtree(index_dir)
     shutil.copytree(tmp_path / "old-index", index_dir)
     with _reopened(lib, opml) as restored:
@@ -1915,29 +1924,6 @@ def test_a_library_made_anew_beside_an_old_index_finds_nothing_of_it(lib: Librar
         fresh.catch_up()
         assert fresh.search("hospital").total == 0
         assert fresh.search("budget").facets.get("source", {}) == {}
-
-
-def test_an_index_restored_from_an_older_copy_is_refilled(lib: Library, opml: Path, tmp_path):
-    """An index older than its library (put back from a backup) lacks what was stored
-    since: it is rebuilt, so those entries are found."""
-    import shutil
-
-    index_dir = lib.settings.index_dir
-    lib.close()
-    shutil.copytree(index_dir, tmp_path / "old-index")
-    later = _reopened(lib, opml)
-    later.store.upsert_entries(
-        SOURCES[0].url,
-        [replace(draft("a1"), guid="late", title="Late zeppelin news", url="https://x.org/z")],
-    )
-    later.update_index()
-    assert later.search("zeppelin").total == 1
-    later.close()
-    shutil.rmtree(index_dir)
-    shutil.copytree(tmp_path / "old-index", index_dir)
-    with _reopened(lib, opml) as restored:
-        restored.catch_up()
-        assert restored.search("zeppelin").total == 1
 
 
 def test_an_index_filled_from_another_library_is_rebuilt(lib: Library, opml: Path, tmp_path):
@@ -1985,7 +1971,7 @@ def test_a_batch_not_marked_done_is_applied_again_not_the_index_rebuilt(
     with _reopened(lib, opml) as busy:
         busy.store.upsert_entries(
             SOURCES[0].url,
-            [replace(draft("a1"), guid="late", title="Late zeppelin news", url="https://x.org/z")],
+            _late_zeppelin(),
         )
         holder = sqlite3.connect(lib.settings.db_path)
         marking = busy.store.mark_indexed

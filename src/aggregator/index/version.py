@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 SCHEMA_VERSION = 12
 """Bump when the schema, the analyzer or a posting encoding changes: an index of another
@@ -32,22 +33,31 @@ def looks_current(directory: Path) -> bool:
 LIBRARY_FILE = "aggregator-library"
 """Which library the index was filled from, and the mark of that library it holds."""
 NONE = "-"
-UNFILLED = ("!", "!", NONE, 0, NONE)
+
+
+class Held(NamedTuple):
+    """What an index records of its library after each commit, before the library keeps the
+    new mark. A library still at the mark `before`, whose queue still holds row `seq` for
+    `entry`, has yet to mark the commit's batch done (a crash, a Ctrl-C or a busy library
+    between the two): the batch is applied again rather than the index rebuilt."""
+
+    library: str
+    mark: str
+    before: str = NONE
+    seq: int = 0
+    entry: str = NONE
+
+
+UNFILLED = Held("!", "!")
 """What an index made anew holds until its refill is queued: no library's (a library's id
 and marks are hex), so that one left empty by a crash is never taken for a library's."""
-
-Held = tuple[str, str, str, int, str]
-"""(library id, mark, the library's mark before it, the last queue row the commit applied,
-that row's entry): a library still at the mark before, whose queue still holds that row,
-has yet to mark the commit's batch done (a crash, a Ctrl-C or a busy library between the
-two); the batch is applied again rather than the index rebuilt."""
 
 
 def held_mark(directory: Path) -> Held | None:
     """What the index last recorded; None for an index made before marks were kept."""
     try:
         library, mark, before, seq, entry = (directory / LIBRARY_FILE).read_text().split()
-        return library, mark, before, int(seq), entry
+        return Held(library, mark, before, int(seq), entry)
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError, ValueError):

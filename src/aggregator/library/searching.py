@@ -80,11 +80,12 @@ class Searching:
         library, mark = self.store.index_mark()
         if held is None:  # an index from before marks: trusted until the library keeps one
             return not mark
-        of, after, before, seq, entry = held
-        if of != library:
+        if held.library != library:
             return False
-        return mark == after or (
-            (mark or NONE) == before and bool(seq) and self.store.queued_entry(seq) == entry
+        return mark == held.mark or (
+            (mark or NONE) == held.before
+            and bool(held.seq)
+            and self.store.queued_entry(held.seq) == held.entry
         )
 
     def _hold(self, last_seq: int = 0) -> str:
@@ -93,13 +94,14 @@ class Searching:
         the caller keeps it in the library as it marks the batch done."""
         import secrets
 
-        from aggregator.index.version import NONE, hold_mark
+        from aggregator.index.version import NONE, Held, hold_mark
 
         library, before = self.store.index_mark()
         mark = secrets.token_hex(8)
-        entry = self.store.queued_entry(last_seq) if last_seq else None
-        held = (library, mark, before or NONE, last_seq, entry) if entry else None
-        hold_mark(self.settings.index_dir, held or (library, mark, NONE, 0, NONE))
+        held = Held(library, mark)
+        if last_seq and (entry := self.store.queued_entry(last_seq)):
+            held = Held(library, mark, before or NONE, last_seq, entry)
+        hold_mark(self.settings.index_dir, held)
         return mark
 
     def update_index(

@@ -10,7 +10,8 @@ question whose words do not all appear together is ranked by how many of its pla
 match, and how well, its fields, exclusions, phrases and dates kept, instead of finding
 nothing.
 
-The modules, each importing only those listed before it: `phrases` (`FastPhrase`), `words`
+The modules, each importing only those listed before it: `phrases` (`FastPhrase`),
+`characters` (CJK characters as the index holds them, in pairs), `words`
 (fields, what a word becomes in them), `near` (`word~`, prefixes and wildcards), `dates`,
 `forgiving` (the typed text made readable), `any_word` (`ParsedQuery` and its any-word reading),
 `reading` (`parse_query`: tokens and the reader), `suggestions` ("did you mean"), `snippets`,

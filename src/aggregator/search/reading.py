@@ -12,6 +12,7 @@ from whoosh import query as Q
 
 from aggregator.index import fold
 from aggregator.search.any_word import ParsedQuery, _Item, _loosen, _loosened
+from aggregator.search.characters import is_lone_cjk
 from aggregator.search.dates import _DATE_MARK, _take_dates
 from aggregator.search.forgiving import _forgive
 from aggregator.search.near import MAX_EDITS, NearTerm, _edits, _partial
@@ -22,7 +23,6 @@ from aggregator.search.words import (
     _all_of,
     _any_of,
     _in_order,
-    _lone_cjk,
     _schema,
     _word_query,
 )
@@ -315,7 +315,7 @@ class _Reader:
             terms = list(schema[name].process_text(word, mode="query"))
             typed = fold(word) if name != "category" else word.lower()
             # A near match is of one word; a CJK character has no near ones (`猫~` is `猫`).
-            if len(terms) != 1 or _lone_cjk(terms[0]):
+            if len(terms) != 1 or is_lone_cjk(terms[0]):
                 parts.append(_word_query((name,), word))
                 continue
             stem = terms[0]

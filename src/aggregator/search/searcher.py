@@ -21,10 +21,10 @@ from aggregator.index.helper import SearchHelper
 from aggregator.index.helper import supported as helper_supported
 from aggregator.index.ranking import Page, Ranker, Unsupported
 from aggregator.search.any_word import ParsedQuery, _loosened
+from aggregator.search.characters import LoneCharacter
 from aggregator.search.forgiving import _balanced
 from aggregator.search.reading import parse_query
 from aggregator.search.suggestions import _suggest
-from aggregator.search.words import LoneCharacter
 
 ANY_WORD_BELOW = 3
 """When requiring every word finds fewer hits than this, rank by any word instead."""

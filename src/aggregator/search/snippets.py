@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from itertools import compress, count
 
 from aggregator.index import words_at
-from aggregator.search.words import _STEMMER, _lone_cjk
+from aggregator.search.characters import is_lone_cjk
+from aggregator.search.words import _STEMMER
 
 SNIPPET_WORDS = 36
 
@@ -46,7 +47,7 @@ def snippet(
     for first_word, last_word, key in _matches(_STEMMER.word_terms(body_words), terms, phrases):
         first = body_start(first_word) + len(prefix)
         last = body_start(last_word) + len(prefix) + len(body_words[last_word])
-        if len(key) == 2 == last - first and all(map(_lone_cjk, key)) and key[0] != key[1]:
+        if len(key) == 2 == last - first and all(map(is_lone_cjk, key)) and key[0] != key[1]:
             # A CJK pair: the character searched alone is marked, not its neighbour.
             if key[0] in terms:
                 last -= 1

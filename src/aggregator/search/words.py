@@ -5,16 +5,14 @@ all-of that join clauses."""
 from __future__ import annotations
 
 import functools
-import sys
-import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from whoosh import query as Q
 
 from aggregator.index import FoldStemTokenizer, make_schema
-from aggregator.index.folding import CJK_CHARS, cjk_patterns
 from aggregator.models import FOLDER_SLASH
+from aggregator.search.characters import LoneCharacter, is_lone_cjk, paired
 from aggregator.search.phrases import FastPhrase
 
 FIELDS = {
@@ -60,92 +58,27 @@ def _in_order(
             continue
         terms = list(field.process_text(text, mode="query"))
         positions = field.format.supports("positions")
-        if positions and len(terms) > 1 and any(map(_lone_cjk, terms)):
-            terms = _paired(field, terms)
+        lone = positions and any(map(is_lone_cjk, terms))
+        if lone:
+            terms = paired(field, terms)
+            lone = any(map(is_lone_cjk, terms))
         if len(terms) > MAX_PHRASE and cut is not None:
             cut(len(terms))
             terms = terms[:MAX_PHRASE]
-        if len(terms) == 1 and positions and _lone_cjk(terms[0]):
-            parts.append(LoneCharacter(name, terms[0]))
-        elif positions and len(terms) > 1 and any(map(_lone_cjk, terms)):
-            # `B站`, `T恤`: the index holds 站 only in pairs (站看): each part anywhere.
-            parts.append(Q.And([LoneCharacter(name, t) if _lone_cjk(t) else Q.Term(name, t)
-                                for t in dict.fromkeys(terms)]))  # fmt: skip
+        if lone:
+            # `猫`, `B站`, `T恤`: the index holds 站 only in pairs (站看): each part anywhere.
+            parts.append(_all_of([_term_of(name, term) for term in dict.fromkeys(terms)]))
         elif len(terms) == 1:
             parts.append(Q.Term(name, terms[0]))
-        elif terms and field.format.supports("positions") and len(terms) <= MAX_PHRASE:
+        elif terms and positions and len(terms) <= MAX_PHRASE:
             parts.append(FastPhrase(name, terms, slop=slop))
         elif terms:
             parts.append(Q.And([Q.Term(name, term) for term in dict.fromkeys(terms)]))
     return _any_of(parts)
 
 
-def _lone_cjk(term: str) -> bool:
-    return len(term) == 1 and cjk_patterns()[0].match(term) is not None
-
-
-def _paired(field: Any, terms: list[str]) -> list[str]:
-    """Characters typed apart (`"猫 很"`) as the index holds them together: in pairs."""
-    out: list[str] = []
-    run: list[str] = []
-    for term in [*terms, ""]:
-        if _lone_cjk(term):
-            run.append(term)
-            continue
-        if len(run) > 1:
-            out += field.process_text("".join(run), mode="query")
-        else:
-            out += run
-        run = []
-        if term:
-            out.append(term)
-    return out
-
-
-class LoneCharacter(Q.Wildcard):
-    """One Chinese, Japanese or Korean character, as a word of its own (`猫`, `京`).
-
-    The index holds CJK text as overlapping pairs (`我的猫很` → `我的`, `的猫`, `猫很`) and
-    a character alone only where it stands alone, so the character as a term found almost
-    nothing. It stands for every pair it begins (a run of the sorted term list) or ends:
-    each character a pair can begin with, followed by it, is looked up.
-    """
-
-    def normalize(self) -> Any:
-        return self  # Whoosh's would make it a plain term
-
-    def _btexts(self, ixreader: Any) -> Iterator[bytes]:
-        name, char = self.fieldname, self.text
-        begun = list(ixreader.expand_prefix(name, char))
-        pairs = ((lead + char).encode() for lead in _leading_cjk(ixreader, name))
-        ended = [pair for pair in pairs if (name, pair) in ixreader]
-        return iter(dict.fromkeys([*begun, *ended]))
-
-
-def _leading_cjk(ixreader: Any, name: str) -> list[str]:
-    """The characters the field's CJK terms begin with, kept while the reader lives. Found by
-    a jump from each to the first term after it: on 5,000 entries of random Chinese, 3,000
-    jumps over 570,000 terms took 0.11-0.23 s a field, where reading them all took 0.8 s;
-    the pairs a character ends are then 3,000 look-ups (20-40 ms)."""
-    kept = _LEADS.setdefault(ixreader, {})
-    if name not in kept:
-        leads, start = [], _FIRST_CJK
-        while (term := next(iter(ixreader.terms_from(name, start)), None)) is not None:
-            if term[0] != name:
-                break
-            lead = term[1].decode()[0]
-            leads.append(lead)
-            if ord(lead) == sys.maxunicode:
-                break
-            start = chr(ord(lead) + 1)
-        kept[name] = [lead for lead in leads if _lone_cjk(lead)]
-    return kept[name]
-
-
-_FIRST_CJK = CJK_CHARS[0]
-"""Where CJK characters begin in the term list's order (Hangul Jamo; 々 and 〇 come before
-the kana): the lowest of CJK_CHARS."""
-_LEADS: weakref.WeakKeyDictionary[Any, dict[str, list[str]]] = weakref.WeakKeyDictionary()
+def _term_of(name: str, term: str) -> Any:
+    return LoneCharacter(name, term) if is_lone_cjk(term) else Q.Term(name, term)
 
 
 def _topic_path(text: str) -> Any:
