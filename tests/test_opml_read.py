@@ -259,6 +259,10 @@ def test_unreadable_files(tmp_path: Path):
         read_opml_file(tmp_path / "missing.opml")
     with pytest.raises(OpmlError, match="is a directory"):
         read_opml_file(tmp_path)
+    # A link whose file is gone: `ls` shows the list there, so "no such file" misled.
+    (tmp_path / "link.opml").symlink_to(tmp_path / "gone.opml")
+    with pytest.raises(OpmlError, match=r"link\.opml: a link to .*gone\.opml, which does not"):
+        read_opml_file(tmp_path / "link.opml")
 
 
 def test_addresses_no_server_tells_apart_are_one_source():

@@ -43,7 +43,7 @@ def read_opml_file(path: str | os.PathLike[str]) -> OpmlDocument:
         with open(path, "rb") as fh:
             data = fh.read(MAX_OPML_BYTES + 1)
     except FileNotFoundError:
-        raise OpmlError(f"{name}: no such file", path=name) from None
+        raise OpmlError(f"{name}: {_missing(path)}", path=name) from None
     except IsADirectoryError:
         raise OpmlError(f"{name}: is a directory, not an OPML file", path=name) from None
     except OSError as exc:
@@ -51,6 +51,14 @@ def read_opml_file(path: str | os.PathLike[str]) -> OpmlDocument:
     if len(data) > MAX_OPML_BYTES:
         raise OpmlError(f"{name}: larger than {MAX_OPML_BYTES // 2**20} MB", path=name)
     return read_opml(data, origin=name)
+
+
+def _missing(path: str | os.PathLike[str]) -> str:
+    """Why a list cannot be found: no file, or a link (`ls` shows it) to a file that is gone."""
+    try:
+        return f"a link to {one_line(os.readlink(path))}, which does not exist"
+    except OSError:  # not a link (or a folder on the way is missing)
+        return "no such file"
 
 
 def read_opml(data: bytes, *, origin: str = "OPML") -> OpmlDocument:
