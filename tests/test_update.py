@@ -351,6 +351,20 @@ def test_permanent_redirect_is_reported(server, tmp_path, capsys):
     assert code == 0 and f"\tmoved permanently to {server.url('/new')}" in out
 
 
+def test_a_feed_moved_unchanged_is_reported_moved(server, tmp_path):
+    """A site that moves its feed as it is answers the stored validators with 304 at the new
+    address: the move was dropped (QA), and the list kept the old address for good."""
+    body = rss(item("x", "X", LONG))
+    url = server.route("/old", Route(body=body, etag='"v1"'))
+    server.route("/new", Route(body=body, etag='"v1"'))
+    with library_with(tmp_path, Source(url=url)) as lib:
+        assert lib.fetch().results[0].new == 1
+        server.route("/old", Route(status=301, headers={"Location": "/new"}))
+        result = lib.fetch(urls=[url]).results[0]
+        assert (result.status, result.moved_to) == ("not_modified", server.url("/new"))
+        assert lib.sources()[0].state.moved_to == server.url("/new")
+
+
 def test_a_redirect_to_an_address_with_controls_is_kept_inert(server, tmp_path, capsys):
     """A Location holding C1 controls (latin-1 bytes on the wire) becomes the source's new
     address: shown to the user, so percent-encoded as a browser sends it. One holding ESC

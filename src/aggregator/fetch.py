@@ -234,12 +234,12 @@ class HttpClient:
                 seen.append(target)
                 current = target
                 continue
-            if status == 304:
-                return Response(url=url, final_url=current, status=304, headers=headers)
             if status >= 400:
                 raise HttpStatusError(
                     status, url=url, retry_after=_retry_after(headers.get("retry-after"))
                 )
+            # A feed moved with its content unchanged answers 304 at its new address: the move
+            # is told all the same, or the list would keep the old address for good.
             moved = current if permanent and current != url else None
             return Response(url, current, status, headers, body, moved)
         raise RedirectError(f"more than {MAX_REDIRECTS} redirects", url=url)
