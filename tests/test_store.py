@@ -13,7 +13,7 @@ import pytest
 from aggregator.errors import EntryNotFoundError, StoreError, StoreVersionError
 from aggregator.models import EntryDraft, Source, View
 from aggregator.store import Store
-from aggregator.store.database import from_db, to_db
+from aggregator.store.database import from_db, select_in, to_db
 from aggregator.store.schema import SCHEMA_VERSION
 
 FEED = "https://feed.example/rss"
@@ -226,6 +226,17 @@ def test_version_3_drops_markdown_made_before_brackets_were_escaped(tmp_path: Pa
     assert store.entry(eid).markdown == ""  # made again, escaped, on the next read
     assert queue(store) == queued  # nothing to index again
     store.close()
+
+
+def test_rows_looked_up_by_a_list_do_not_need_the_connection_after(tmp_path: Path):
+    """A Ctrl-C in `reindex` left a look-up generator half-read; it was finished after the
+    library closed and printed a traceback ("Cannot operate on a closed database")."""
+    conn = sqlite3.connect(tmp_path / "t.sqlite3")
+    conn.execute("CREATE TABLE t (id INTEGER)")
+    conn.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(1200)])
+    rows = select_in(conn, "SELECT id FROM t WHERE id IN ({marks})", range(0, 1200, 2))
+    conn.close()
+    assert [r[0] for r in rows] == list(range(0, 1200, 2))  # three slices, all read
 
 
 def test_entries_upsert_counts_and_the_queue_follows_in_the_same_transaction(store: Store):

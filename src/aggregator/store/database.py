@@ -39,17 +39,21 @@ def from_db(value: str | None) -> datetime | None:
 
 def select_in(
     conn: sqlite3.Connection, sql: str, values: Sequence[object], before: Sequence[object] = ()
-) -> Iterator[tuple[Any, ...]]:
+) -> list[tuple[Any, ...]]:
     """Rows of `sql`, whose `IN ({marks})` takes `values` a slice at a time.
 
     SQLite caps the parameters of one statement; every look-up of a list of ids goes here.
+    All rows are read before it returns: a generator left half-read by a Ctrl-C was finished
+    only after the library closed, and printed a traceback about a closed database.
     """
     values = list(values)
+    rows: list[tuple[Any, ...]] = []
     for start in range(0, len(values), 500):
         chunk = values[start : start + 500]
-        yield from conn.execute(
+        rows += conn.execute(
             sql.replace("{marks}", ",".join("?" * len(chunk))), [*before, *chunk]
-        )
+        ).fetchall()
+    return rows
 
 
 def now_db() -> str:
