@@ -381,6 +381,17 @@ def test_data_dir_that_cannot_be_created(capsys, tmp_path: Path):
     assert code == 2 and str(blocker) in err and err.count("\n") == 1
 
 
+def test_data_dir_that_is_a_file_is_the_same_error_however_named(capsys, monkeypatch, tmp_path):
+    """`--data-dir FILE` was click's usage error (exit 1), `AGGREGATOR_HOME=FILE` an
+    environment error (exit 2): one place, one answer."""
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, _, err = cli(capsys, "--data-dir", str(blocker), "stats")
+    assert code == 2 and f"{blocker} exists and is not a directory" in err
+    monkeypatch.setenv("AGGREGATOR_HOME", str(blocker))
+    assert cli(capsys, "stats") == (code, "", err)
+
+
 def _without_root_powers(command: list[str]) -> list[str]:
     """Root may write any file: the command as run without that power (setpriv), or as is."""
     if os.geteuid() != 0:

@@ -90,7 +90,7 @@ class _Group(click.Group):
 )
 @click.option(
     "--data-dir",
-    type=click.Path(file_okay=False),
+    type=click.Path(),  # (a file there is the library's error, as for AGGREGATOR_HOME)
     help=f"Keep the library and its config here (default: per-user dirs; env {HOME_ENV}).",
 )
 @click.option(
