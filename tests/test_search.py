@@ -1186,6 +1186,30 @@ def test_catch_up_leaves_a_busy_index_to_its_writer(lib: Library):
     assert lib.catch_up() == 2
 
 
+def test_entries_removed_while_the_index_is_busy_are_neither_found_nor_counted(lib: Library):
+    """Until the index's writer (busy in another process) applies a removal, the removed
+    entries were left out of the hits but counted in the total and the facets, and a search
+    for them said "1 entry not searchable yet" (QA)."""
+    from aggregator.index import Index
+
+    _store_fjords(lib, 2)
+    lib.store.upsert_entries(
+        HEALTH, [EntryDraft(guid="gone", title="Fjord quokkaboats", text="Ferries to quokkaboats.")]
+    )
+    lib.update_index()
+    other = Index(lib.settings.index_dir)._writer(0)  # as another process would hold it
+    try:
+        lib.store.delete_source(HEALTH)
+        assert lib.catch_up() == 0  # the index still holds the removed entry
+        found = lib.search("fjord")
+        assert (found.total, len(found.hits), found.pending) == (2, 2, 0)
+        assert HEALTH not in found.facets["source"]
+        gone = lib.search("quokkaboats")
+        assert (gone.total, gone.hits, gone.pending, gone.facets["source"]) == (0, (), 0, {})
+    finally:
+        other.cancel()
+
+
 def test_catch_up_gives_way_to_a_writer_waiting_in_this_process(
     lib: Library, monkeypatch: pytest.MonkeyPatch
 ):

@@ -332,7 +332,7 @@ class Searching:
             # Both echo the query, which may hold escape sequences (typed, or from a script).
             suggestion=strip_controls(raw.suggestion),
             interpretation=strip_controls(raw.interpretation),
-            pending=self.store.pending_index_count(),
+            pending=self.store.unindexed_entry_count(),
             source_titles=titles,
             exact=raw.exact,
             sort=raw.sort,
@@ -368,12 +368,15 @@ class Searching:
         the sources its tags file there; the index knows only their folders)."""
         if self.names_unfiled(category):
             category = NO_TOPIC
+        deny = self.store.queued_deletions()  # still in the index while its writer is busy
+        if unread:
+            deny |= set(self.store.read_ids())
         return {
             "category": category,
             "source": source,
             "tagged": self.tagged_sources(category, by_name=True) if category else (),
             "allow": self.store.starred_ids() if starred else None,
-            "deny": self.store.read_ids() if unread else None,
+            "deny": deny or None,
         }
 
     def _search_index(self, query: str, **options: Any) -> RawResults:

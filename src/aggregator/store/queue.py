@@ -19,6 +19,16 @@ class QueueRows(Database):
                 "JOIN entry AS e ON e.id = q.entry_id"
             ).fetchone()[0]
 
+    def queued_deletions(self) -> set[str]:
+        """Entries removed from the library whose removal the index has not applied yet (its
+        writer busy elsewhere): a search leaves them out of its hits, totals and counts."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT DISTINCT q.entry_id FROM index_queue AS q "
+                "LEFT JOIN entry AS e ON e.id = q.entry_id WHERE e.id IS NULL"
+            )
+            return {eid for (eid,) in rows}
+
     def queued_changes(self, limit: int) -> tuple[int, list[str], list[str]]:
         """The oldest queued changes: (last seq covered, ids to (re)index, ids to delete).
 
