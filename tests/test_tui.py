@@ -2677,8 +2677,13 @@ def test_the_demo_loads_its_samples_and_finds_the_night_train_story_once(demo):
         entries = entry_list(app)
         entries.focus()
         entries.move_to(found.index(story.title))
+        # and named as carried by both, on its row and over the article (QA: only the first)
+        assert entries.current is not None
+        assert entries.current.source == f"{story.source}, Postcard Quarterly"
         await pilot.press("enter")
         await settle(pilot)
+        meta = str(app.main.query_one("#reader-meta", Static).render())
+        assert "(also in Postcard Quarterly)" in meta
         assert all(lib.store.entry(i).read for i in (story.id, *story.also_ids))
         await pilot.press("m")  # and unread as one
         await settle(pilot)

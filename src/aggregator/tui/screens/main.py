@@ -304,7 +304,7 @@ class MainScreen(AppScreen):
         current = self.query_one(EntryList).current
         if current is None or current.id != entry.id:
             return  # the list moved on (or emptied) while the entry was read
-        await self.query_one(Reader).show(entry)
+        await self.query_one(Reader).show(entry, also_in=self._also_in(entry.id))
 
     def show_flags(self, ids: Collection[str], **changes: bool) -> None:
         """These entries' rows with these flags; unread counts move by the rows that change."""
@@ -417,6 +417,12 @@ class MainScreen(AppScreen):
         if row is not None:
             entries.untouched = False  # marked unread by hand: `n` goes on past it
             self.app.mark(self._with_copies([row.id]), read=not row.read)
+
+    def _also_in(self, entry_id: str) -> tuple[str, ...]:
+        """The other sources of a story that search results show as one hit."""
+        if self.search_result is None:
+            return ()
+        return next((h.also_in for h in self.search_result.hits if h.id == entry_id), ())
 
     def _with_copies(self, ids: list[str]) -> list[str]:
         """In search results, a story two sources carry is one hit: read (or unread) as one,
@@ -643,7 +649,7 @@ class MainScreen(AppScreen):
             EntryRow(
                 h.id,
                 h.title or h.first_words,
-                h.source,
+                ", ".join([h.source, *h.also_in]),  # a story two sources carry names both
                 h.category,
                 h.published or h.seen,
                 h.read,

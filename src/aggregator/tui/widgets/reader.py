@@ -37,11 +37,12 @@ class Reader(VerticalScroll, can_focus=True):
         yield Static("", id="reader-note")
         yield Markdown("", open_links=False)
 
-    async def show(self, entry: Entry | None) -> None:
+    async def show(self, entry: Entry | None, *, also_in: tuple[str, ...] = ()) -> None:
         """The body is rendered first and the header set right after it: a long article
         takes a moment to render, and meanwhile the old one stays whole instead of showing
         under the new title. (Textual swaps a very long body in parts, so its first part can
-        show under the old title for a moment.)"""
+        show under the old title for a moment.) `also_in`: the story's other sources, which
+        search results name on its one row."""
         title = self.query_one("#reader-title", Static)
         meta = self.query_one("#reader-meta", Static)
         link = self.query_one("#reader-link", Static)
@@ -58,6 +59,8 @@ class Reader(VerticalScroll, can_focus=True):
         await body.update(entry.markdown or entry.text or entry.summary)
         title.update(Text(entry.title or "(untitled)"))
         parts = [entry.source_title or entry.source_url, entry.author]
+        if also_in:
+            parts[0] += " (also in " + ", ".join(also_in) + ")"
         if entry.published:
             parts.append(entry.published.astimezone().strftime("%a %d %b %Y, %H:%M"))
         elif entry.seen:  # the source gave no date: say when it arrived, as that
