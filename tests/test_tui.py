@@ -1691,6 +1691,29 @@ def test_an_empty_library_says_how_to_fill_it(tmp_path, monkeypatch):
     drive_owned(AggregatorApp(settings, library=lib), script)
 
 
+def test_a_list_emptied_by_a_filter_says_so_not_that_the_library_is_empty(library):
+    """With everything read and `u` on, or nothing starred, the list said "No entries here
+    yet: press R to refresh", which cannot help, and reads as if the entries were gone (QA)."""
+    settings, lib = library
+
+    def shown(app: AggregatorApp) -> str:
+        return " ".join(" ".join(entry_list(app).render_line(y).text.split()) for y in range(2))
+
+    async def script(app: AggregatorApp, pilot: Pilot[Any]) -> None:
+        await choose(pilot, Place("starred"))
+        await wait_until(pilot, lambda: titles(app) == [])
+        assert shown(app).strip() == "No starred entries: s stars the entry under the cursor."
+        await choose(pilot, Place("all"))
+        await wait_until(pilot, lambda: titles(app) == ORDER)
+        lib.store.set_flags([r.id for r in lib.entries()], read=True)
+        entry_list(app).focus()
+        await pilot.press("u")
+        await wait_until(pilot, lambda: titles(app) == [])
+        assert shown(app).strip() == "No unread entries here (u lists them all)."
+
+    drive(AggregatorApp(settings, library=lib), script)
+
+
 def test_r_and_capital_r_refresh_in_the_background(tmp_path, server):
     settings, lib = _served_library(tmp_path, server)
 

@@ -190,9 +190,19 @@ class MainScreen(AppScreen):
 
     def show_library(self, rows: list[EntryRow], keep: str | None = None) -> None:
         entries = self.query_one(EntryList)
-        entries.empty_text = "No entries here yet: press R to refresh, or a to add a source."
+        entries.empty_text = self._nothing_here()
         if self.search_result is None:
             entries.set_rows(rows, keep=keep)
+
+    def _nothing_here(self) -> str:
+        """What an empty list says: a view emptied by the user's own filter says which, not
+        that the library is empty (refreshing would not help)."""
+        if self.place.kind == "starred":
+            unread = "unread " if self.unread_only else ""
+            return f"No {unread}starred entries: s stars the entry under the cursor."
+        if self.unread_only:
+            return "No unread entries here (u lists them all)."
+        return "No entries here yet: press R to refresh, or a to add a source."
 
     def list_loaded(self, view: View | None) -> None:
         """The whole list of `view` is shown: the cursor goes on to the unread entry that
