@@ -1434,6 +1434,18 @@ def test_did_you_mean_skips_an_entry_gone_from_the_store(lib: Library):
     assert lib.search("zepelin").suggestion == "zeppelin"
 
 
+def test_did_you_mean_finds_a_word_that_only_titles_hold(lib: Library):
+    """A feed of headlines has its words in titles only: `gardning` found nothing and
+    offered nothing, with "Gardening" in three titles (QA)."""
+    lib.store.upsert_entries(
+        HEALTH,
+        [EntryDraft(guid=f"g{i}", title=f"Gardening notes {i}", text="") for i in range(3)],
+    )
+    lib.update_index()
+    assert lib.search("gardning").suggestion == "gardening"
+    assert lib.search("title:gardning").suggestion == "title:gardening"
+
+
 def test_did_you_mean_two_slips_away_does_not_depend_on_segments(opml: Path, tmp_path: Path):
     """`clincal` is two slips from `cynical` (a letter changed, two swapped): offered from a
     one-segment index too, whose automaton counts that as three edits (review). (With

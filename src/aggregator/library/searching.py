@@ -313,7 +313,7 @@ class Searching:
             query,
             limit=limit,
             sort=sort,
-            text_of=lambda eid: self.store.entry(eid).text,
+            text_of=_title_and_text(self.store),
             **self._narrowing(category, source, starred=starred, unread=unread),
         )
         entries = self.store.entries_by_id([h.id for h in raw.hits])
@@ -505,3 +505,14 @@ def _hit(
         also_ids=tuple(o.id for o in others if o.id != entry.id),
         first_words="" if entry.title else entry.summary[:FIRST_WORDS],
     )
+
+
+def _title_and_text(store: Store) -> Callable[[str], str]:
+    """An entry's words as written, for "did you mean" to spell a word from (a word may be
+    in a title only)."""
+
+    def words(eid: str) -> str:
+        entry = store.entry(eid)
+        return f"{entry.title}\n{entry.text}"
+
+    return words

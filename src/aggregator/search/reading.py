@@ -287,8 +287,8 @@ class _Reader:
         if (near := _NEAR.fullmatch(word)) is not None:
             query = self._near(fields, near.group(1), near.group(2))
             return _Item(query.with_boost(boost))
-        if _SPELLED.fullmatch(word) and not fielded and not self.negated:
-            self.words.append(word)
+        if _SPELLED.fullmatch(word) and set(fields) <= _WORDS_FIELDS and not self.negated:
+            self.words.append(word)  # (`title:gardning` too; not names, nor addresses)
         plain = word if not fielded and self.field is None and boost == 1.0 else None
         query = _word_query(fields, word)
         if query is Q.NullQuery and any(c.isalnum() or not c.isascii() for c in word):
@@ -345,6 +345,8 @@ class _Reader:
 
 
 _FIELD_NAMES = frozenset(FIELDS.values())
+_WORDS_FIELDS = frozenset(_DEFAULT_FIELDS)
+"""Fields of words "did you mean" can respell (names and addresses are not stemmed)."""
 _SPELLED = re.compile(rf"[^\W\d_]{{3,{MAX_WORD}}}")
 """A word "did you mean" may correct: letters only, and not a pasted blob."""
 
