@@ -60,6 +60,9 @@ def test_config_file_and_env_override(tmp_path: Path):
         ("[fetch]\nconcurrency = 'four'\n", "fetch.concurrency"),
         ("[fetch]\nconcurrency = 0\n", "fetch.concurrency"),
         ("[fetch]\nconcurrency = true\n", "fetch.concurrency"),
+        # as `--concurrency` is (QA: 100000 was taken from the file and the environment)
+        ("[fetch]\nconcurrency = 100000\n", "fetch.concurrency"),
+        ("[fetch]\nper_host = 65\n", "fetch.per_host"),
         ("[fetch]\nproxy = 'ftp://x'\n", "fetch.proxy"),
         ("[fetch]\ntimeout = nan\n", "fetch.timeout"),  # every request would fail
         ("[fetch]\nconnect_timeout = inf\n", "fetch.connect_timeout"),

@@ -1714,6 +1714,19 @@ def test_a_list_emptied_by_a_filter_says_so_not_that_the_library_is_empty(librar
     drive(AggregatorApp(settings, library=lib), script)
 
 
+def test_a_refresh_whose_only_source_failed_says_that_alone():
+    """`r` on a dead source said "Nothing new (Dead Feed) · Dead Feed failed: …" (QA)."""
+    from aggregator.models import FetchReport, UpdateResult
+    from aggregator.tui.app import _summary
+
+    dead = UpdateResult("http://127.0.0.1:9/x", "Dead Feed", "", "failed", error="refused")
+    fine = UpdateResult("http://127.0.0.1:8/y", "Fine", "", "not_modified")
+    assert _summary(FetchReport((dead,)), "Dead Feed") == "Dead Feed failed: refused"
+    both = _summary(FetchReport((dead, fine)), "all sources")
+    assert both == "Nothing new (all sources) · Dead Feed failed: refused"
+    assert _summary(FetchReport(()), "Travel") == "Nothing new (Travel)"
+
+
 def test_r_and_capital_r_refresh_in_the_background(tmp_path, server):
     settings, lib = _served_library(tmp_path, server)
 

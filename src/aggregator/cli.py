@@ -34,7 +34,7 @@ from aggregator.cli_output import (
     search_json,
     text,
 )
-from aggregator.config import HOME_ENV, load_settings
+from aggregator.config import HOME_ENV, MAX_CONCURRENCY, MAX_PER_HOST, load_settings
 from aggregator.errors import AggregatorError
 from aggregator.library import Library, open_library
 from aggregator.models import SkippedOutline, SourceInfo, plural
@@ -295,8 +295,14 @@ def _say_refused(refused: Sequence[SkippedOutline]) -> None:
 @cli.command()
 @click.option("--source", "urls", multiple=True, help="Fetch only this source (repeatable).")
 @click.option("--category", help="Fetch only the sources under this topic.")
-@click.option("--concurrency", type=click.IntRange(1, 256), help="Requests in flight at once.")
-@click.option("--per-host", type=click.IntRange(1, 64), help="Requests in flight per host.")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, MAX_CONCURRENCY),
+    help="Requests in flight at once.",
+)
+@click.option(
+    "--per-host", type=click.IntRange(1, MAX_PER_HOST), help="Requests in flight per host."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @pass_context
 def fetch(

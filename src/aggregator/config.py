@@ -25,10 +25,15 @@ HOME_ENV = "AGGREGATOR_HOME"
 USER_AGENT = f"aggregator/{__version__} (+https://github.com/aggregator-reader/aggregator)"
 
 
+MAX_CONCURRENCY = 256
+MAX_PER_HOST = 64
+"""Limits on requests in flight, however set (`--concurrency`, config.toml, environment)."""
+
+
 @dataclass(frozen=True, slots=True)
 class FetchSettings:
-    concurrency: int = field(default=16, metadata={"min": 1})
-    per_host: int = field(default=2, metadata={"min": 1})
+    concurrency: int = field(default=16, metadata={"min": 1, "max": MAX_CONCURRENCY})
+    per_host: int = field(default=2, metadata={"min": 1, "max": MAX_PER_HOST})
     connect_timeout: float = field(default=10.0, metadata={"min": 0.1})
     timeout: float = field(default=60.0, metadata={"min": 0.1})
     """Whole-request limit, body included: a server that trickles bytes cannot hold a slot."""
@@ -186,14 +191,18 @@ def _build_section(name: str, cls: type, values: Mapping[str, Any]) -> Any:
             raise ConfigError(
                 f"unknown setting '{qualified}' (known: {', '.join(sorted(known))})", key=qualified
             )
-        kwargs[key] = _check_value(qualified, value, str(f.type), f.metadata.get("min"))
+        kwargs[key] = _check_value(
+            qualified, value, str(f.type), f.metadata.get("min"), f.metadata.get("max")
+        )
     section = cls(**kwargs)
     if name == "fetch":
         _check_proxy(section.proxy)
     return section
 
 
-def _check_value(key: str, value: object, kind: str, minimum: float | None) -> object:
+def _check_value(
+    key: str, value: object, kind: str, minimum: float | None, maximum: float | None
+) -> object:
     ok = {
         "int": isinstance(value, int) and not isinstance(value, bool),
         "float": isinstance(value, int | float) and not isinstance(value, bool),
@@ -209,6 +218,8 @@ def _check_value(key: str, value: object, kind: str, minimum: float | None) -> o
         raise ConfigError(f"setting '{key}' must be one line of text, got {value!r}", key=key)
     if minimum is not None and value < minimum:  # type: ignore[operator]
         raise ConfigError(f"setting '{key}' must be at least {minimum}, got {value!r}", key=key)
+    if maximum is not None and value > maximum:  # type: ignore[operator]
+        raise ConfigError(f"setting '{key}' must be at most {maximum}, got {value!r}", key=key)
     return float(value) if kind == "float" else value  # type: ignore[arg-type]
 
 

@@ -629,10 +629,10 @@ def _summary(report: FetchReport, label: str) -> str:
         if r.new:
             topic = r.category.split("/")[0] or UNFILED
             new_by_topic[topic] = new_by_topic.get(topic, 0) + r.new
-    parts = [
-        f"{n:,} new in {t}" for t, n in sorted(new_by_topic.items(), key=lambda kv: -kv[1])
-    ] or [f"Nothing new ({label})"]
+    parts = [f"{n:,} new in {t}" for t, n in sorted(new_by_topic.items(), key=lambda kv: -kv[1])]
     failed = [r for r in report.results if r.status == "failed"]
+    if not parts and not (failed and len(failed) == len(report.results)):
+        parts.append(f"Nothing new ({label})")  # (not when every source failed: "X failed")
     if len(failed) == 1:  # which, and why: the sources screen (S) has every failure
         parts.append(f"{failed[0].title or failed[0].url} failed: {failed[0].error or '?'}")
     elif failed:
