@@ -1210,6 +1210,29 @@ def test_entries_removed_while_the_index_is_busy_are_neither_found_nor_counted(l
         other.cancel()
 
 
+def test_a_catch_up_does_not_wait_out_another_programs_long_write(lib: Library):
+    """`aggregator search` waited the whole busy timeout (30 s) to mark a caught-up batch
+    done while another program held the library: the batch is applied again next time."""
+    import sqlite3
+
+    from aggregator.errors import StoreError
+    from aggregator.store.database import BUSY_TIMEOUT_S
+
+    _store_fjords(lib, 2)
+    other = sqlite3.connect(lib.settings.db_path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another program, writing for a long time
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreError, match="busy: another aggregator held it for over 2 s"):
+            lib.catch_up()
+        assert time.monotonic() - started < BUSY_TIMEOUT_S / 3
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert lib.catch_up() == 2  # applied again, and marked done this time
+    assert (lib.search("fjord").total, lib.store.pending_index_count()) == (2, 0)
+
+
 def test_catch_up_gives_way_to_a_writer_waiting_in_this_process(
     lib: Library, monkeypatch: pytest.MonkeyPatch
 ):

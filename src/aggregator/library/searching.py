@@ -33,6 +33,8 @@ INDEX_BATCH = 10_000
 ALL_HITS_FIRST = 1_000
 """Hits asked for by the first try at every match of a query (`mark_search_read`); a query
 with more is asked again for all of them."""
+MARK_WAIT_S = 2.0
+"""How long a catch-up waits for another program's write to mark its batch done."""
 ProgressFn = Callable[[int, int], None]
 
 
@@ -280,7 +282,14 @@ class Searching:
                             workers=workers,
                             checkpoint=checkpoint,
                         )
-                        self.store.mark_indexed(last_seq, self._hold(last_seq))
+                        # A catch-up (before a search) does not wait out another program's
+                        # long write to mark it: the next run applies this batch again.
+                        with (
+                            self.store.waiting_at_most(MARK_WAIT_S)
+                            if give_way
+                            else contextlib.nullcontext()
+                        ):
+                            self.store.mark_indexed(last_seq, self._hold(last_seq))
                 except Stopped:
                     break
                 except IndexLockedError:

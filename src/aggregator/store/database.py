@@ -81,6 +81,22 @@ class Database:
     def resume_waiting(self) -> None:
         self._give_up.clear()
 
+    @contextmanager
+    def waiting_at_most(self, seconds: float) -> Iterator[None]:
+        """Writes of this thread meanwhile wait at most `seconds` for another writer (not
+        BUSY_TIMEOUT_S): for a write that can be left to the next run, made by a command
+        that should not stall for it (a search catching the index up)."""
+        before = getattr(self._local, "wait_s", None)
+        self._local.wait_s = seconds
+        try:
+            yield
+        finally:
+            self._local.wait_s = before
+
+    def _wait_s(self) -> float:
+        wait_s = getattr(self._local, "wait_s", None)
+        return BUSY_TIMEOUT_S if wait_s is None else wait_s
+
     def close(self) -> None:
         """Close every connection, once the threads waiting to write on them have given up:
         one closed under a thread still using it crashed the program (Ctrl-C in a fetch
@@ -163,7 +179,7 @@ class Database:
         text = str(exc)
         if _busy(exc):
             return StoreError(
-                f"{self.path} is busy: another aggregator held it for over {BUSY_TIMEOUT_S:.0f} s",
+                f"{self.path} is busy: another aggregator held it for over {self._wait_s():g} s",
                 path=str(self.path),
             )
         if isinstance(exc, sqlite3.DatabaseError) and (
@@ -195,7 +211,7 @@ class Database:
         Ctrl-C while another program held the library took the whole busy timeout to stop.
         Between turns, `stop_waiting` is heeded too (threads other than the one Ctrl-C
         reached)."""
-        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        deadline = time.monotonic() + self._wait_s()
         with self._waiting:
             self._waiters += 1
         try:
