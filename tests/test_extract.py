@@ -129,6 +129,49 @@ def test_a_bar_in_a_table_cell_stays_in_its_cell():
     assert "out | side `s|t`" in md
 
 
+@pytest.mark.parametrize(
+    ("html", "markdown"),
+    [
+        pytest.param(  # paragraphs that begin as a list, a quote or a heading would
+            "<p>1984. A year.</p><p>- Who?</p><p>+ 5 points</p><p>&gt; 100 came</p>"
+            "<p># 1 seed</p><p>x\n- not a list</p><ul><li>2. second</li></ul>",
+            "1984\\. A year.\n\n\\- Who?\n\n\\+ 5 points\n\n\\> 100 came\n\n\\# 1 seed"
+            "\n\nx\n\\- not a list\n\n- 2\\. second\n",
+            id="text-that-starts-a-block",
+        ),
+        pytest.param(  # a poem's lines, and code's own blank lines
+            "<p>Roses are red,<br>Violets are blue.</p><pre><code>a = 1\n\n\nb = 2</code></pre>",
+            "Roses are red,  \nViolets are blue.\n\n```\na = 1\n\n\nb = 2\n```\n",
+            id="line-breaks",
+        ),
+        pytest.param(  # code showing a fence: the rest of the article was code
+            "<pre><code>```python\nprint(1)\n```</code></pre><h2>End</h2>",
+            "````\n```python\nprint(1)\n```\n````\n\n## End\n",
+            id="fence-in-code",
+        ),
+        pytest.param(  # a list that goes on after a note
+            "<ol><li>one</li></ol><p>note</p><ol start='3'><li>three</li></ol>",
+            "1. one\n\nnote\n\n3. three\n",
+            id="list-start",
+        ),
+        pytest.param(  # a span: the value stood under the wrong header
+            "<table><tr><th>Team</th><th>Won</th><th>Pts</th></tr>"
+            "<tr><td colspan='2'>Blues (out)</td><td>0</td></tr></table>",
+            "| Team | Won | Pts |\n| --- | --- | --- |\n| Blues (out) | | 0 |\n",
+            id="colspan",
+        ),
+        pytest.param(  # a lazy-loading page's image: its `src` a placeholder
+            "<p><img src='data:image/gif;base64,R0lG' data-src='/chart.png' alt='Chart'></p>",
+            "[image: Chart](https://e.example/chart.png)\n",
+            id="lazy-image",
+        ),
+    ],
+)
+def test_markdown_keeps_what_the_page_means(html: str, markdown: str):
+    """Found by a reading QA pass: each of these read as something else, or lost a part."""
+    assert html_to_markdown(html, "https://e.example/post") == markdown
+
+
 def test_a_linked_image_is_one_link_not_a_link_in_a_link():
     """`[[image: …](img)](href)` showed as raw Markdown in the reader (found by review)."""
     md = html_to_markdown(

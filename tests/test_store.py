@@ -173,6 +173,12 @@ def _mark_version(path: Path, version: int) -> None:
             ("<p>a &gt; b</p>", "a > b"),
             id="spelled-tag",
         ),
+        pytest.param(  # version 10: line breaks, list numbers, text read as a list, …
+            9,
+            ("<p>1984. Roses<br>red</p>", "1984. Roses red"),
+            ("<p>plain</p>", "plain"),
+            id="line-starts-and-breaks",
+        ),
     ],
 )
 def test_a_version_drops_markdown_made_wrong_before_it(

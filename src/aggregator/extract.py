@@ -168,18 +168,56 @@ def html_to_markdown(markup: str, base: str = "") -> str:
             if not href:
                 element.unwrap()
         elif element.name == "img":
-            src = _safe_url(element.get("src") or element.get("data-src"), base)
+            # A lazy-loading page's `src` is a placeholder (a `data:` image) until a script
+            # puts the image's address, kept in `data-src`, in its place.
+            found = (_safe_url(element.get(key), base) for key in _IMAGE_SOURCES)
+            src = next(filter(None, found), "")
             alt = element.get("alt") or ""
             element.attrs = {"src": src, "alt": alt} if src else {}
             if not src:
                 element.decompose()
         else:
-            element.attrs = {}
+            # A list's first number and a cell's span are kept: without them a list went on
+            # from 1 after a note, and a row's values stood under the wrong headers.
+            kept = _KEPT_NUMBERS.get(element.name, ())
+            element.attrs = {
+                k: v for k, v in element.attrs.items() if k in kept and str(v).isdigit()
+            }
     document = soup.html or soup  # the head too: see _DROP
     _flatten_below(soup, document)
-    markdown = _converter().convert_soup(document)
-    lines = [line.rstrip() for line in strip_controls(markdown).split("\n")]
-    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip() + "\n"
+    return _tidy_markdown(strip_controls(_converter().convert_soup(document)))
+
+
+_IMAGE_SOURCES = ("src", "data-src", "data-lazy-src", "data-original")
+_KEPT_NUMBERS = {"ol": ("start",), "td": ("colspan",), "th": ("colspan",)}
+_FENCE = re.compile(r"(`{3,}|~{3,})")
+
+
+def _tidy_markdown(markdown: str) -> str:
+    """Spaces at line ends dropped and blank lines squeezed to one, outside code blocks
+    (inside, the code's own blank lines and spaces stay as written); a line break in a
+    paragraph (`<br>`: two spaces, then the next line) stays one."""
+    out: list[str] = []
+    fence = ""
+    for line in markdown.split("\n"):
+        opening = _FENCE.match(line.lstrip())
+        if fence:
+            out.append(line)
+            if opening and opening[0].startswith(fence) and not line.strip(fence[0] + " "):
+                fence = ""
+            continue
+        if opening:
+            fence = opening[0]
+        kept = line.rstrip()
+        if kept and line.endswith("  ") and not opening:
+            kept += "  "  # a line break, if a line follows
+        elif out and out[-1].endswith("  ") and out[-1].strip() and not kept:
+            out[-1] = out[-1].rstrip()  # the paragraph ends here: no break to keep
+        if kept or (out and out[-1]):
+            out.append(kept)
+    if out and out[-1].endswith("  "):
+        out[-1] = out[-1].rstrip()
+    return "\n".join(out).strip() + "\n"
 
 
 def _flatten_below(soup: Any, root: Any) -> None:
@@ -260,7 +298,45 @@ def _converter() -> object:
         def convert_code(self, el, text, parent_tags) -> str:  # noqa: ANN001 - markdownify's API
             return _in_cell(super().convert_code(el, text, parent_tags), parent_tags)
 
+        def convert_pre(self, el, text, parent_tags) -> str:  # noqa: ANN001 - markdownify's API
+            # A fence longer than any run of backticks in the code: code showing a Markdown
+            # example closed its block early, and the rest of the article became code.
+            block = super().convert_pre(el, text, parent_tags)
+            longest = max(map(len, re.findall("`{3,}", text)), default=0)
+            if not longest:
+                return block
+            start, end, fence = block.index("```"), block.rindex("```"), "`" * (longest + 1)
+            return block[:start] + fence + block[start + 3 : end] + fence + block[end + 3 :]
+
+        def process_text(self, el, parent_tags=None) -> str:  # noqa: ANN001 - markdownify's API
+            # Text that would start a list, a quote or a heading where it starts a line
+            # ("1984. That was…", "- Who is there?", "> 100 people") stays text.
+            text = super().process_text(el, parent_tags)
+            if parent_tags and "_noformat" in parent_tags:
+                return text
+            first = el.previous_sibling
+            if (first is None and block_inside(el.parent)) or (
+                first is not None and (first.name == "br" or block_outside(first))
+            ):
+                return _LINE_START.sub(_literal_start, text)
+            head, newline, rest = text.partition("\n")
+            return head + newline + _LINE_START.sub(_literal_start, rest)
+
+    from markdownify import should_remove_whitespace_inside as block_inside
+    from markdownify import should_remove_whitespace_outside as block_outside
+
     return Converter(heading_style="ATX", bullets="-", escape_misc=False)
+
+
+_LINE_START = re.compile(
+    r"^([ \t]*)(\d{1,9}(?=[.)](?:[ \t]|$))|[-+](?=[ \t]|$)|#{1,6}(?=[ \t]|$)|>)", re.M
+)
+"""What makes a line a list item, a heading or a quote in Markdown (`*` is always escaped)."""
+
+
+def _literal_start(match: re.Match[str]) -> str:
+    indent, mark = match.groups()
+    return indent + (mark + "\\" if mark[0].isdigit() else "\\" + mark)
 
 
 _HTML_IN_TEXT = re.compile(r"(<(?=[A-Za-z/!?])|&(?=#?[A-Za-z0-9]+;))")

@@ -9,7 +9,7 @@ its change in the same transaction: the index can never silently miss one.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 _V1 = """
 CREATE TABLE source (
@@ -172,5 +172,18 @@ INSERT INTO library (id)
 SELECT lower(hex(randomblob(16))) WHERE NOT EXISTS (SELECT 1 FROM library);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9)
+_V10 = """
+-- Markdown made before line breaks, list numbers, cell spans, lazy-loaded images, code that
+-- holds a fence, and text that looks like a list or a heading at a line's start were kept
+-- as written: made again on the next read.
+UPDATE entry SET content_markdown = ''
+WHERE content_markdown != '' AND (
+    content_html LIKE '%<br%' OR content_html LIKE '%<ol%' OR content_html LIKE '%colspan%'
+    OR content_html LIKE '%data-src%' OR content_html LIKE '%data-lazy-src%'
+    OR content_html LIKE '%data-original%' OR content_markdown LIKE '%```%'
+    OR content_markdown GLOB '[-+>#0-9]*'
+    OR content_markdown GLOB '*' || char(10) || '[-+>#0-9]*');
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10)
 assert len(MIGRATIONS) == SCHEMA_VERSION
