@@ -165,6 +165,17 @@ def test_a_bar_in_a_table_cell_stays_in_its_cell():
             "[image: Chart](https://e.example/chart.png)\n",
             id="lazy-image",
         ),
+        pytest.param(  # a page laid out in a table: one row, its words run together
+            "<table><tr><td><h2>Webtext</h2><p>Bartleby</p><p>By a scrivener.</p></td></tr>"
+            "</table><table><tr><th>k</th><th>v</th></tr><tr><td>a</td><td>1</td></tr></table>",
+            "## Webtext\n\nBartleby\n\nBy a scrivener.\n\n| k | v |\n| --- | --- |\n| a | 1 |\n",
+            id="layout-table",
+        ),
+        pytest.param(  # trafilatura wraps a block of code in two
+            "<pre><pre>def f():\n    return 1\n</pre></pre>",
+            "```\ndef f():\n    return 1\n```\n",
+            id="code-in-code",
+        ),
     ],
 )
 def test_markdown_keeps_what_the_page_means(html: str, markdown: str):
@@ -270,6 +281,21 @@ def test_extract_article_finds_the_main_text_and_metadata():
     assert article is not None
     assert "Paragraph 11" in article.text and "Copyright" not in article.text
     assert article.title == "The Story"
+
+
+def test_code_in_a_sentence_stays_in_its_sentence():
+    """trafilatura's HTML ends the paragraph before each `<code>` and makes it a block: "call
+    `fetch()` with a URL" read as three blocks, the code fenced (reading QA pass)."""
+    words = " ".join(["The extractor keeps a paragraph with enough words in it."] * 4)
+    page = (
+        f"<html><body><article><h1>Title</h1><p>To start, call <code>fetch()</code> with a "
+        f"URL, then <code>parse(x)</code> the result. {words}</p><p>{words}</p>"
+        f"<p>{words}</p></article></body></html>"
+    )
+    article = extract_article(page, "https://e.example/a")
+    assert article is not None
+    markdown = html_to_markdown(article.html)
+    assert "To start, call `fetch()` with a URL, then `parse(x)` the result." in markdown
 
 
 @pytest.mark.parametrize("as_bytes", [True, False])

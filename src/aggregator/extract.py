@@ -161,6 +161,10 @@ def html_to_markdown(markup: str, base: str = "") -> str:
         comment.extract()
     for element in soup.find_all(_DROP):
         element.decompose()
+    for element in soup.select("pre pre"):
+        element.unwrap()  # trafilatura wraps a block of code in two: one block, not two
+    for table in reversed(soup.find_all("table")):  # inner ones first
+        _unless_laid_out(table)
     for element in soup.find_all(True):
         if element.name == "a":
             href = _safe_url(element.get("href"), base)
@@ -186,6 +190,32 @@ def html_to_markdown(markup: str, base: str = "") -> str:
     document = soup.html or soup  # the head too: see _DROP
     _flatten_below(soup, document)
     return _tidy_markdown(strip_controls(_converter().convert_soup(document)))
+
+
+_LAYOUT_BLOCKS = ("p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "dl", "pre",
+                  "blockquote", "table", "section", "article")  # fmt: skip
+
+
+def _unless_laid_out(table: Any) -> None:
+    """A table that lays a page out (an article in one cell, paragraphs and headings in
+    its cells, or one column) becomes its cells' content, one after another: as a table,
+    an article of 25,000 characters was one row with its words run together."""
+    rows = [row for row in table.find_all("tr") if row.find_parent("table") is table]
+    cells = [c for row in rows for c in row.find_all(_CELLS) if c.find_parent("table") is table]
+    one_column = all(
+        len([c for c in row.find_all(_CELLS) if c.find_parent("table") is table]) <= 1
+        for row in rows
+    )
+    if not (one_column or any(cell.find(_LAYOUT_BLOCKS) for cell in cells)):
+        return
+    for cell in cells:
+        cell.name = "div"
+    for part in table.find_all(("tr", "tbody", "thead", "tfoot", "caption")):
+        if part.find_parent("table") is table:
+            part.name = "div" if part.name in ("tr", "caption") else part.name
+            if part.name != "div":
+                part.unwrap()
+    table.name = "div"
 
 
 _IMAGE_SOURCES = ("src", "data-src", "data-lazy-src", "data-original")
@@ -434,6 +464,7 @@ def extract_article(page: bytes | str, url: str) -> Article | None:
     body = root.find("body")
     if body is None:
         return None
+    _inline_code_back(body)
     # Text can sit directly in <body> before any element: keep it, escaped, with the children.
     body_html = html.escape(body.text or "") + "".join(
         lxml.html.tostring(child, encoding="unicode") for child in body.iterchildren()
@@ -448,6 +479,29 @@ def extract_article(page: bytes | str, url: str) -> Article | None:
         author=one_line(meta.get("author", "")),
         published=_date(meta.get("date", "")),
     )
+
+
+def _inline_code_back(body: Any) -> None:
+    """Code within a sentence put back in it: trafilatura's HTML ends the paragraph before
+    each `<code>` and makes it a `<pre>`, leaving the rest of the sentence outside any
+    paragraph ("call `fetch()` with a URL" read as three blocks). A `<pre>` of one line,
+    holding no element, was code in a sentence; it joins the paragraph before it, with the
+    words after it, up to the next block."""
+    for pre in list(body.iter("pre")):
+        if len(pre) or "\n" in (pre.text or "") or pre.getparent() is not body:
+            continue  # code of its own (trafilatura wraps a block's in a second <pre>)
+        pre.tag = "code"
+        paragraph = pre.getprevious()
+        if paragraph is None or paragraph.tag != "p":
+            continue
+        moving = pre
+        while moving is not None and (moving is pre or moving.tag in _INLINE):
+            after = moving.getnext()
+            paragraph.append(moving)  # (its tail, the words after it, moves with it)
+            moving = after
+
+
+_INLINE = frozenset(("a", "b", "strong", "i", "em", "code", "span", "sub", "sup", "br", "q"))
 
 
 @functools.cache

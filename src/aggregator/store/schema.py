@@ -174,11 +174,13 @@ SELECT lower(hex(randomblob(16))) WHERE NOT EXISTS (SELECT 1 FROM library);
 
 _V10 = """
 -- Markdown made before line breaks, list numbers, cell spans, lazy-loaded images, code that
--- holds a fence, and text that looks like a list or a heading at a line's start were kept
--- as written: made again on the next read.
+-- holds a fence (or a block of code in two), pages laid out in tables, and text that looks
+-- like a list or a heading at a line's start were kept as written: made again on the next
+-- read.
 UPDATE entry SET content_markdown = ''
 WHERE content_markdown != '' AND (
-    content_html LIKE '%<br%' OR content_html LIKE '%<ol%' OR content_html LIKE '%colspan%'
+    content_html LIKE '%<br%' OR content_html LIKE '%<ol%' OR content_html LIKE '%<table%'
+    OR content_html LIKE '%<pre%'
     OR content_html LIKE '%data-src%' OR content_html LIKE '%data-lazy-src%'
     OR content_html LIKE '%data-original%' OR content_markdown LIKE '%```%'
     OR content_markdown GLOB '[-+>#0-9]*'
