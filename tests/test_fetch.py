@@ -235,6 +235,44 @@ def test_per_host_limit_is_kept(server):
     assert peak == 2
 
 
+def test_a_request_waiting_for_its_host_holds_no_place_another_host_could_use(server):
+    """Article pages of one stuck host held every global place while they waited for their
+    host's turn, and sources of other hosts waited minutes (QA)."""
+    import threading
+
+    from tests.httpd import LoopbackServer
+
+    release = threading.Event()
+
+    def stuck(h: BaseHTTPRequestHandler) -> None:
+        release.wait(30)
+        h.send_response(200)
+        h.send_header("Content-Length", "2")
+        h.end_headers()
+        h.wfile.write(b"ok")
+
+    slow = [server.route(f"/s{i}", Route(handler=stuck)) for i in range(3)]
+    other = LoopbackServer()
+    try:
+        quick = other.route("/q", Route(body=b"quick"))
+
+        async def go() -> bytes:
+            settings = FetchSettings(concurrency=2, per_host=1, tries=1, timeout=60)
+            async with HttpClient(settings) as http:
+                waiting = [asyncio.create_task(http.get(url)) for url in slow]
+                await asyncio.sleep(0)  # they take what they can, then wait
+                try:
+                    return (await asyncio.wait_for(http.get(quick), 20)).body
+                finally:
+                    release.set()
+                    await asyncio.gather(*waiting)
+
+        assert asyncio.run(go()) == b"quick"
+    finally:
+        release.set()
+        other.close()
+
+
 def test_gzip_helper_round_trip():
     assert gzip.decompress(_bomb(1 << 20)) == bytes(1 << 20)
 

@@ -257,7 +257,10 @@ class HttpClient:
         if _sendable(last_modified):
             headers["If-Modified-Since"] = last_modified
         per_host = self._hosts.setdefault(host_of(url), asyncio.Semaphore(self.settings.per_host))
-        async with self._global, per_host:
+        # The host's turn first: a request waiting for its host must not hold one of the
+        # global places meanwhile (fifty article pages of one slow host held all sixteen,
+        # and sources of every other host waited minutes).
+        async with per_host, self._global:
             if url[:6].lower() == "https:":
                 await self._ca_loaded(url)
             try:
