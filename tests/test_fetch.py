@@ -151,6 +151,24 @@ def test_gzip_deflate_and_brotli(server):
         assert get(url).body == text, name
 
 
+@pytest.mark.parametrize(
+    ("encoding", "whole"),
+    [
+        ("gzip", gzip.compress),
+        ("deflate", zlib.compress),
+        ("br", brotli.compress),
+    ],
+)
+def test_a_compressed_body_cut_short_is_an_error_not_a_feed(server, encoding, whole):
+    """A gzip stream without its end was taken as the whole body, and the fragment of a
+    feed it held stored an entry of nothing (QA)."""
+    data = whole(b"<rss><channel><item><link>https://e.example/1</link>" + b"x" * 5000)
+    url = server.route("/cut", Route(body=data[: len(data) // 2], headers={
+        "Content-Encoding": encoding}))  # fmt: skip
+    with pytest.raises(NetworkError, match="compressed body ends early"):
+        get(url, FetchSettings(tries=1))
+
+
 def test_a_body_that_stalls_past_the_timeout(server):
     url = server.route("/slow", Route(body=b"x" * 10000, stall=5))
     started = time.monotonic()

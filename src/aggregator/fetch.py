@@ -372,12 +372,18 @@ class _Zlib:
 
     def flush(self) -> Iterator[bytes]:
         yield self._d.flush()
+        if self._started and not self._d.eof:  # a stream cut short: no end, no checksum
+            raise NetworkError(_CUT_SHORT, url=self.url)
+
+
+_CUT_SHORT = "the compressed body ends early (cut short on the way)"
 
 
 class _Brotli:
     def __init__(self, url: str) -> None:
         self.url = url
         self._d = brotli.Decompressor()
+        self._started = False
 
     def feed(self, data: bytes) -> Iterator[bytes]:
         try:
@@ -386,8 +392,11 @@ class _Brotli:
                 yield self._d.process(b"", output_buffer_limit=_CHUNK)
         except brotli.error:
             raise NetworkError("response body is not valid brotli data", url=self.url) from None
+        self._started = self._started or bool(data)
 
     def flush(self) -> Iterator[bytes]:
+        if self._started and not self._d.is_finished():
+            raise NetworkError(_CUT_SHORT, url=self.url)
         return iter(())
 
 
