@@ -169,6 +169,17 @@ def test_a_compressed_body_cut_short_is_an_error_not_a_feed(server, encoding, wh
         get(url, FetchSettings(tries=1))
 
 
+def test_a_status_other_than_200_is_its_own_reason(server):
+    """Every success status but 200 lost its body and failed as "the response was empty":
+    a 203 (a proxy's 200) is a feed; a 204 or a 206 not asked for says which it was (QA)."""
+    url = server.route("/203", Route(status=203, body=b"<rss/>"))
+    assert get(url).body == b"<rss/>"
+    for status, reason in ((204, "HTTP 204 No Content"), (206, "HTTP 206 Partial Content")):
+        url = server.route(f"/{status}", Route(status=status, body=b"" if status == 204 else b"<r"))
+        with pytest.raises(HttpStatusError, match=reason):
+            get(url, FetchSettings(tries=1))
+
+
 def test_a_body_that_stalls_past_the_timeout(server):
     url = server.route("/slow", Route(body=b"x" * 10000, stall=5))
     started = time.monotonic()

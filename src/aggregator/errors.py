@@ -131,6 +131,11 @@ class FeedError(FetchError):
 
 
 _HTTP_PHRASES = {
+    204: "No Content",
+    205: "Reset Content",
+    206: "Partial Content",
+    300: "Multiple Choices",
+    305: "Use Proxy",
     400: "Bad Request",
     401: "Unauthorized",
     403: "Forbidden",

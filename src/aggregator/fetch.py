@@ -234,7 +234,7 @@ class HttpClient:
                 seen.append(target)
                 current = target
                 continue
-            if status >= 400:
+            if status not in _WHOLE:  # an error; or a 204, a 206 not asked for: no feed
                 raise HttpStatusError(
                     status, url=url, retry_after=_retry_after(headers.get("retry-after"))
                 )
@@ -267,11 +267,11 @@ class HttpClient:
                 async with asyncio.timeout(self.settings.timeout):
                     async with self._client.stream("GET", url, headers=headers) as response:
                         found = {k.lower(): v for k, v in response.headers.items()}
-                        if response.status_code != 200:
+                        if response.status_code not in _WITH_BODY:
                             await _drain(response)
                             return response.status_code, found, b""
                         body = await self._read_body(response, url, found)
-                        return 200, found, body
+                        return response.status_code, found, body
             except TimeoutError:
                 raise NetworkError(
                     f"timed out after {self.settings.timeout:g} s", url=url, timeout=True
@@ -377,6 +377,11 @@ class _Zlib:
 
 
 _CUT_SHORT = "the compressed body ends early (cut short on the way)"
+_WITH_BODY = (200, 203)
+"""Statuses whose body is the resource: 203 is a 200 that a proxy passed on changed."""
+_WHOLE = (*_WITH_BODY, 304)
+"""What a fetch can use; any other status (a 204, a 206 that was not asked for) is an error
+with its status, not "the response was empty"."""
 
 
 class _Brotli:
