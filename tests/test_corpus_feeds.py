@@ -181,7 +181,9 @@ def test_feedparser_suite_through_the_fetch_pipeline(
         if path.suffix not in (".xml", ".json"):
             continue
         body = path.read_bytes()
-        has_items[rel] = re.search(rb"<(item|entry)[\s>]", body) is not None
+        # An item that shows whole (a document that stops inside its only item, before
+        # its end, stores nothing: that half-read item is left for a whole copy).
+        has_items[rel] = re.search(rb"</(item|entry)>", body) is not None
         headers = declared_headers(body) if "http" in rel else {}
         content_type = "application/json" if path.suffix == ".json" else "application/xml"
         for name in [n for n in headers if n.lower() == "content-type"]:

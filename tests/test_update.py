@@ -309,6 +309,26 @@ def test_a_feed_cut_off_mid_item_changes_nothing_stored(server, tmp_path):
         assert lib.fetch().results[0].status == "ok"
 
 
+def test_a_feed_cut_off_inside_an_item_without_its_guid_adds_no_copy(server, tmp_path):
+    """Its half-read last item, cut off before its `<guid>`, took its link for its id and was
+    stored as a second, empty copy of a stored entry (QA)."""
+
+    def linked(guid: str, title: str) -> str:  # the link before the guid, as many feeds write
+        return (
+            f"<item><title>{title}</title><link>https://e.example/{guid}</link>"
+            f"<guid>{guid}</guid><description>{LONG}</description></item>"
+        )
+
+    url = server.route("/feed", Route(body=rss(linked("a", "First"))))
+    with library_with(tmp_path, Source(url=url)) as lib:
+        assert lib.fetch().results[0].new == 1
+        again = rss(linked("b", "Second"), linked("a", "First"))
+        server.route("/feed", Route(body=again[: again.index(b"<guid>a")]))
+        result = lib.fetch().results[0]
+        assert (result.status, result.new) == ("ok", 1)  # "Second"; no copy of "First"
+        assert sorted(e.title for e in lib.entries()) == ["First", "Second"]
+
+
 def test_html_where_a_feed_was_expected(server, tmp_path):
     url = server.route(
         "/page",

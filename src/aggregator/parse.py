@@ -107,6 +107,8 @@ def parse_feed(body: bytes, url: str, headers: Mapping[str, str] | None = None) 
     # feedparser's other bozo reasons (a charset that was not the declared one, an odd
     # Content-Type) leave the document whole; a SAX error means the XML itself broke off.
     broken = isinstance(parsed.get("bozo_exception"), SAXException)
+    if broken and entries and _cut_off(body):
+        entries.pop()  # read up to where the document stops: its last entry is half there
     return ParsedFeed(
         title=_plain(feed.get("title", ""), feed.get("title_detail")),
         site_url=site,
@@ -115,6 +117,14 @@ def parse_feed(body: bytes, url: str, headers: Mapping[str, str] | None = None) 
         warning=warning[:300],
         broken=broken,
     )
+
+
+def _cut_off(body: bytes) -> bool:
+    """Whether a document stops before its root element's end tag (a server that died
+    mid-output): its last entry, half read, took its link for its id and was stored as a
+    second copy of an entry with nothing in it."""
+    tail = body[-256:].rstrip().lower()
+    return not any(end in tail for end in (b"</rss", b"</feed", b"</rdf:rdf", b"</channel"))
 
 
 def _not_a_feed(body: bytes, content_type: str, parsed: Any) -> str:
