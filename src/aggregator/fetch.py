@@ -17,6 +17,7 @@ import ssl
 import sys
 import threading
 import zlib
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -44,6 +45,9 @@ import httpx  # noqa: E402
 MAX_REDIRECTS = 5
 RETRY_AFTER_WAIT_S = 30.0
 """A Retry-After up to this long is waited out within the run; a longer one ends the attempt."""
+TIMEOUTS_TO_GIVE_UP = 2
+"""Requests to one endpoint that time out in a row (each after its tries) before its other
+requests of the run fail at once."""
 RETRY_AFTER_MAX_S = 365 * 86400.0
 """A longer Retry-After is read as this (the wait is capped far below it anyway): a number of
 26 digits overflowed the date arithmetic and ended the whole run."""
@@ -154,10 +158,13 @@ class HttpClient:
         self._trust = trust or Trust()
         self._global = asyncio.Semaphore(settings.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
-        self._unreachable: dict[tuple[str, str, int | None], str] = {}
-        """Endpoints no connection could be made to, after every try, with the reason: the
-        rest of their requests in this run fail at once (fifty feeds of a host that is down
-        would each wait through their retries)."""
+        self._unreachable: dict[tuple[str, str, int | None], NetworkError] = {}
+        """Endpoints no connection could be made to, after every try, or that timed out
+        TIMEOUTS_TO_GIVE_UP times in a row, with the error: the rest of their requests in
+        this run fail at once (fifty feeds of a host that is down, or fifty article pages of
+        one that never answers, would each wait through their timeouts and retries: fifty
+        minutes for one source)."""
+        self._timeouts: Counter[tuple[str, str, int | None]] = Counter()
         self._client = httpx.AsyncClient(
             follow_redirects=False,
             timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout, pool=None),
@@ -189,14 +196,14 @@ class HttpClient:
         accept: str = "*/*",
     ) -> Response:
         """GET with conditional headers, limits and retries; raises a `FetchError` subclass."""
-        if self._unreachable:  # (finding the endpoint splits the URL: not while none is)
-            reason = self._unreachable.get(_endpoint(url))
-            if reason is not None:
-                raise NetworkError(f"{reason} (as earlier in this run)", url=url, connection=True)
+        self._check_reachable(url)
         tries = max(1, self.settings.tries)
         for attempt in range(1, tries + 1):
             try:
-                return await self._get_following(url, etag, last_modified, accept)
+                response = await self._get_following(url, etag, last_modified, accept)
+                if self._timeouts:  # it answers: its timeouts were not in a row
+                    self._timeouts.pop(_endpoint(url), None)
+                return response
             except HttpStatusError as exc:
                 retryable = exc.status >= 500 or exc.status == 429
                 if not retryable or attempt == tries:
@@ -207,11 +214,24 @@ class HttpClient:
                 await asyncio.sleep(wait)
             except NetworkError as exc:
                 if attempt == tries:
-                    if exc.connection:
-                        self._unreachable.setdefault(_endpoint(exc.url), str(exc))
+                    endpoint = _endpoint(exc.url)
+                    self._timeouts[endpoint] += exc.timeout
+                    if exc.connection or self._timeouts[endpoint] >= TIMEOUTS_TO_GIVE_UP:
+                        self._unreachable.setdefault(endpoint, exc)
                     raise
                 await asyncio.sleep(_backoff(attempt))
         raise AssertionError("unreachable")
+
+    def _check_reachable(self, url: str) -> None:
+        if self._unreachable:  # (finding the endpoint splits the URL: not while none is)
+            earlier = self._unreachable.get(_endpoint(url))
+            if earlier is not None:  # (of the same kind: offline or not, as a run tells)
+                raise NetworkError(
+                    f"{earlier} (as earlier in this run)",
+                    url=url,
+                    connection=earlier.connection,
+                    timeout=earlier.timeout,
+                )
 
     async def _get_following(
         self, url: str, etag: str | None, last_modified: str | None, accept: str
@@ -261,6 +281,7 @@ class HttpClient:
         # global places meanwhile (fifty article pages of one slow host held all sixteen,
         # and sources of every other host waited minutes).
         async with per_host, self._global:
+            self._check_reachable(url)  # (found so while this request waited its turn)
             if url[:6].lower() == "https:":
                 await self._ca_loaded(url)
             try:
