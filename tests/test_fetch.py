@@ -86,6 +86,17 @@ def test_redirect_loop_and_too_many_hops(server):
         get(server.url("/hop0"))
 
 
+def test_a_password_in_an_address_is_not_in_the_message(server):
+    """A redirect loop's message (kept as the source's last error) gave the password of
+    the source's address (QA)."""
+    server.route("/x", redirect(302, "/y"))
+    server.route("/y", redirect(302, "/x"))
+    secret = server.url("/x").replace("://", "://bob:S3CRET@")
+    with pytest.raises(RedirectError, match="loop") as info:
+        get(secret)
+    assert "S3CRET" not in str(info.value) and "bob:***@" in str(info.value)
+
+
 def test_redirect_to_a_local_file_is_refused(server):
     url = server.route("/evil", redirect(302, "file:///etc/passwd"))
     with pytest.raises(RedirectError, match="non-http"):

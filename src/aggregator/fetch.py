@@ -247,9 +247,11 @@ class HttpClient:
                     raise RedirectError(f"HTTP {status} redirect without a Location", url=url)
                 target = _unmistakable(urljoin(current, location.strip()))
                 if urlsplit(target).scheme.lower() not in ("http", "https"):
-                    raise RedirectError(f"refused a redirect to a non-http URL ({target})", url=url)
+                    shown = _no_password(target)
+                    raise RedirectError(f"refused a redirect to a non-http URL ({shown})", url=url)
                 if target in seen:
-                    raise RedirectError(f"redirect loop ({' -> '.join([*seen, target])})", url=url)
+                    loop = " -> ".join(map(_no_password, [*seen, target]))
+                    raise RedirectError(f"redirect loop ({loop})", url=url)
                 permanent = permanent and status in (301, 308)
                 seen.append(target)
                 current = target
@@ -489,6 +491,19 @@ def _unmistakable(url: str) -> str:
     if url.isprintable() and url.isascii() and " " not in url:
         return url
     return _UNSEEN_IN_URL.sub(lambda m: "".join(f"%{b:02X}" for b in m[0].encode()), url)
+
+
+def _no_password(url: str) -> str:
+    """An address as a message shows it (and `sources list` keeps it): a password in it is
+    `***` (`http://bob:***@host/`)."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+    except ValueError:
+        return url
+    user = parts.netloc.rpartition("@")[0].partition(":")[0]
+    return parts._replace(netloc=f"{user}:***@{parts.netloc.rpartition('@')[2]}").geturl()
 
 
 _ERRNO = re.compile(r"\[Errno -?\d+\]\s*")
