@@ -21,7 +21,7 @@ from aggregator.errors import (
     RedirectError,
     TooLargeError,
 )
-from aggregator.fetch import HttpClient, Response, _reason
+from aggregator.fetch import TIMEOUTS_TO_GIVE_UP, HttpClient, Response, _reason
 from tests.httpd import Route
 
 
@@ -313,20 +313,20 @@ def test_a_request_waiting_for_its_host_holds_no_place_another_host_could_use(se
         other.close()
 
 
-def test_a_host_that_times_out_twice_is_given_up_on_for_the_run(server):
+def test_a_host_that_keeps_timing_out_is_given_up_on_for_the_run(server):
     """Fifty article pages of a host that never answers each waited out their timeouts and
     retries: fifty minutes for one source at the defaults (QA)."""
     urls = [server.route(f"/never{i}", Route(body=b"x" * 1000, stall=5)) for i in range(6)]
     other = server.route("/fine", Route(body=b"fine"))
 
     async def go() -> list[BaseException | Response]:
-        settings = FetchSettings(per_host=1, tries=1, timeout=0.5)
+        settings = FetchSettings(per_host=1, tries=2, timeout=0.5)
         async with HttpClient(settings) as http:
             return await asyncio.gather(*(http.get(u) for u in urls), return_exceptions=True)
 
     results = asyncio.run(go())
     assert all(isinstance(r, NetworkError) for r in results)
-    assert sum(len(server.hits(f"/never{i}")) for i in range(6)) == 2
+    assert sum(len(server.hits(f"/never{i}")) for i in range(6)) == TIMEOUTS_TO_GIVE_UP
     assert "(as earlier in this run)" in str(results[-1])
     assert get(other).body == b"fine"  # a new run asks again
 

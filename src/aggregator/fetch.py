@@ -45,9 +45,10 @@ import httpx  # noqa: E402
 MAX_REDIRECTS = 5
 RETRY_AFTER_WAIT_S = 30.0
 """A Retry-After up to this long is waited out within the run; a longer one ends the attempt."""
-TIMEOUTS_TO_GIVE_UP = 2
-"""Requests to one endpoint that time out in a row (each after its tries) before its other
-requests of the run fail at once."""
+TIMEOUTS_TO_GIVE_UP = 3
+"""Tries of requests to one endpoint that time out in a row before its other requests of
+the run fail at once (counted per try, not per request: the tries of many requests to one
+host take turns, and fifty requests would each have had a first try first)."""
 RETRY_AFTER_MAX_S = 365 * 86400.0
 """A longer Retry-After is read as this (the wait is capped far below it anyway): a number of
 26 digits overflowed the date arithmetic and ended the whole run."""
@@ -159,8 +160,8 @@ class HttpClient:
         self._global = asyncio.Semaphore(settings.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._unreachable: dict[tuple[str, str, int | None], NetworkError] = {}
-        """Endpoints no connection could be made to, after every try, or that timed out
-        TIMEOUTS_TO_GIVE_UP times in a row, with the error: the rest of their requests in
+        """Endpoints no connection could be made to, after every try, or whose tries timed
+        out TIMEOUTS_TO_GIVE_UP times in a row, with the error: the rest of their requests in
         this run fail at once (fifty feeds of a host that is down, or fifty article pages of
         one that never answers, would each wait through their timeouts and retries: fifty
         minutes for one source)."""
@@ -201,10 +202,10 @@ class HttpClient:
         for attempt in range(1, tries + 1):
             try:
                 response = await self._get_following(url, etag, last_modified, accept)
-                if self._timeouts:  # it answers: its timeouts were not in a row
-                    self._timeouts.pop(_endpoint(url), None)
+                self._answered(url)
                 return response
             except HttpStatusError as exc:
+                self._answered(url)
                 retryable = exc.status >= 500 or exc.status == 429
                 if not retryable or attempt == tries:
                     raise
@@ -213,14 +214,21 @@ class HttpClient:
                     raise
                 await asyncio.sleep(wait)
             except NetworkError as exc:
+                endpoint = _endpoint(exc.url)
+                self._timeouts[endpoint] += exc.timeout  # every try: they wait their turn
+                if self._timeouts[endpoint] >= TIMEOUTS_TO_GIVE_UP or (
+                    exc.connection and attempt == tries
+                ):
+                    self._unreachable.setdefault(endpoint, exc)
+                    raise
                 if attempt == tries:
-                    endpoint = _endpoint(exc.url)
-                    self._timeouts[endpoint] += exc.timeout
-                    if exc.connection or self._timeouts[endpoint] >= TIMEOUTS_TO_GIVE_UP:
-                        self._unreachable.setdefault(endpoint, exc)
                     raise
                 await asyncio.sleep(_backoff(attempt))
         raise AssertionError("unreachable")
+
+    def _answered(self, url: str) -> None:
+        if self._timeouts:  # it answers: its timeouts were not in a row
+            self._timeouts.pop(_endpoint(url), None)
 
     def _check_reachable(self, url: str) -> None:
         if self._unreachable:  # (finding the endpoint splits the URL: not while none is)
