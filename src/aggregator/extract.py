@@ -200,21 +200,20 @@ def _unless_laid_out(table: Any) -> None:
     """A table that lays a page out (an article in one cell, paragraphs and headings in
     its cells, or one column) becomes its cells' content, one after another: as a table,
     an article of 25,000 characters was one row with its words run together."""
-    rows = [row for row in table.find_all("tr") if row.find_parent("table") is table]
-    cells = [c for row in rows for c in row.find_all(_CELLS) if c.find_parent("table") is table]
-    one_column = all(
-        len([c for c in row.find_all(_CELLS) if c.find_parent("table") is table]) <= 1
-        for row in rows
-    )
-    if not (one_column or any(cell.find(_LAYOUT_BLOCKS) for cell in cells)):
+
+    def own(tags: Any) -> list[Any]:  # not those of a table inside this one
+        return [t for t in table.find_all(tags) if t.find_parent("table") is table]
+
+    rows = [
+        [c for c in row.find_all(_CELLS) if c.find_parent("table") is table] for row in own("tr")
+    ]
+    cells = [cell for row in rows for cell in row]
+    if not (all(len(row) <= 1 for row in rows) or any(c.find(_LAYOUT_BLOCKS) for c in cells)):
         return
-    for cell in cells:
-        cell.name = "div"
-    for part in table.find_all(("tr", "tbody", "thead", "tfoot", "caption")):
-        if part.find_parent("table") is table:
-            part.name = "div" if part.name in ("tr", "caption") else part.name
-            if part.name != "div":
-                part.unwrap()
+    for part in [*cells, *own(("tr", "caption"))]:
+        part.name = "div"
+    for part in own(("tbody", "thead", "tfoot")):
+        part.unwrap()
     table.name = "div"
 
 
@@ -308,6 +307,8 @@ def _flattened(soup: Any, top: Any) -> None:
 @functools.cache
 def _converter() -> object:
     from markdownify import MarkdownConverter
+    from markdownify import should_remove_whitespace_inside as block_inside
+    from markdownify import should_remove_whitespace_outside as block_outside
 
     class Converter(MarkdownConverter):
         """Images as links (a terminal cannot show them); links are http(s) by now."""
@@ -351,9 +352,6 @@ def _converter() -> object:
                 return _LINE_START.sub(_literal_start, text)
             head, newline, rest = text.partition("\n")
             return head + newline + _LINE_START.sub(_literal_start, rest)
-
-    from markdownify import should_remove_whitespace_inside as block_inside
-    from markdownify import should_remove_whitespace_outside as block_outside
 
     return Converter(heading_style="ATX", bullets="-", escape_misc=False)
 
