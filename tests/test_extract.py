@@ -171,8 +171,20 @@ def test_a_bar_in_a_table_cell_stays_in_its_cell():
             "## Webtext\n\nBartleby\n\nBy a scrivener.\n\n| k | v |\n| --- | --- |\n| a | 1 |\n",
             id="layout-table",
         ),
-        pytest.param(  # trafilatura wraps a block of code in two
-            "<pre><pre>def f():\n    return 1\n</pre></pre>",
+        pytest.param(  # a data table whose cells each hold a paragraph (Google Docs) stays
+            "<table><tr><th>Plan</th><th>Price</th></tr>"
+            "<tr><td><p>Basic</p></td><td><p>$5</p></td></tr></table>",
+            "| Plan | Price |\n| --- | --- |\n| Basic | $5 |\n",
+            id="data-table-of-paragraphs",
+        ),
+        pytest.param(  # numbers that are not ASCII, or too large, are not kept (review)
+            '<ol start="²"><li>a</li></ol><table><tr><td colspan="²">x</td>'
+            '<td colspan="1000">y</td></tr></table>',
+            "1. a\n\n|  |  |\n| --- | --- |\n| x | y |\n",
+            id="odd-numbers",
+        ),
+        pytest.param(  # trafilatura wraps a block of code in two, pretty-printed
+            "<pre>\n      <pre>def f():\n    return 1\n</pre>\n    </pre>",
             "```\ndef f():\n    return 1\n```\n",
             id="code-in-code",
         ),
@@ -296,6 +308,22 @@ def test_code_in_a_sentence_stays_in_its_sentence():
     assert article is not None
     markdown = html_to_markdown(article.html)
     assert "To start, call `fetch()` with a URL, then `parse(x)` the result." in markdown
+
+
+def test_a_line_of_code_of_its_own_stays_a_block():
+    """`<p>Install it:</p>` then the command on its own was taken for code in a sentence
+    and joined to the paragraph (review)."""
+    words = " ".join(["The extractor keeps a paragraph with enough words in it."] * 4)
+    page = (
+        f"<html><body><article><h1>T</h1><p>{words}</p><p>Install it:</p>"
+        f"<div><code>npm install foo</code></div><p>Then run it.</p><p>{words}</p>"
+        "</article></body></html>"
+    )
+    article = extract_article(page, "https://e.example/a")
+    assert article is not None
+    assert "Install it:\n\n```\nnpm install foo\n```\n\nThen run it." in html_to_markdown(
+        article.html
+    )
 
 
 @pytest.mark.parametrize("as_bytes", [True, False])

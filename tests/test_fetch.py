@@ -331,6 +331,37 @@ def test_a_host_that_keeps_timing_out_is_given_up_on_for_the_run(server):
     assert get(other).body == b"fine"  # a new run asks again
 
 
+def test_answers_through_a_redirect_count_for_the_host_that_gave_them(server):
+    """Timeouts were counted for the address a redirect led to, answers for the address
+    asked: a host reached through `http` → `https` kept answering and was given up on
+    (review)."""
+    from tests.httpd import LoopbackServer
+
+    target = LoopbackServer()
+    try:
+        for i in range(3):
+            target.route(f"/slow{i}", Route(body=b"x" * 1000, stall=5))
+            target.route(f"/ok{i}", Route(body=b"ok"))
+            for name in (f"slow{i}", f"ok{i}"):
+                server.route(f"/{name}", redirect(301, target.url(f"/{name}")))
+
+        async def go() -> list[object]:
+            settings = FetchSettings(tries=1, timeout=0.5)
+            async with HttpClient(settings) as http:
+                found: list[object] = []
+                for i in range(3):  # slow, answered, slow, answered, …: never three in a row
+                    for name in (f"slow{i}", f"ok{i}"):
+                        try:
+                            found.append((await http.get(server.url(f"/{name}"))).body)
+                        except NetworkError as exc:
+                            found.append(type(exc))
+                return found
+
+        assert asyncio.run(go()) == [NetworkError, b"ok"] * 3
+    finally:
+        target.close()
+
+
 def test_gzip_helper_round_trip():
     assert gzip.decompress(_bomb(1 << 20)) == bytes(1 << 20)
 

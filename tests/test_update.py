@@ -329,6 +329,23 @@ def test_a_feed_cut_off_inside_an_item_without_its_guid_adds_no_copy(server, tmp
         assert sorted(e.title for e in lib.entries()) == ["First", "Second"]
 
 
+def test_text_after_the_end_of_an_ill_formed_feed_loses_no_entry():
+    """A PHP warning or a cache's comment after `</rss>`, in a feed ill-formed elsewhere,
+    was taken for a feed that stops inside its last entry, which was left out (review)."""
+    from aggregator.parse import parse_feed
+
+    body = (
+        rss(item("a", "First", LONG), item("b", "Last", LONG)).replace(
+            b"<title>First",
+            b"<title>First&nbsp;",  # an entity XML does not know: ill-formed
+        )
+        + b"\n<br />\n<b>Warning</b>: Cannot modify header information"
+        + b" x" * 200
+    )
+    parsed = parse_feed(body, "http://127.0.0.1/feed")
+    assert parsed.broken and [e.title for e in parsed.entries][-1] == "Last"
+
+
 def test_html_where_a_feed_was_expected(server, tmp_path):
     url = server.route(
         "/page",

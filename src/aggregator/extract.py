@@ -161,9 +161,14 @@ def html_to_markdown(markup: str, base: str = "") -> str:
         comment.extract()
     for element in soup.find_all(_DROP):
         element.decompose()
-    for element in soup.select("pre pre"):
-        element.unwrap()  # trafilatura wraps a block of code in two: one block, not two
-    for table in reversed(soup.find_all("table")):  # inner ones first
+    for outer in soup.find_all("pre"):
+        if outer.find("pre") is not None:  # trafilatura wraps a block of code in two
+            for piece in outer.find_all(string=True, recursive=False):
+                if not piece.strip():
+                    piece.extract()  # its indentation, not the code's: the first line moved
+            for inner in outer.find_all("pre"):
+                inner.unwrap()
+    for table in soup.find_all("table"):  # outer ones first: each looks only at its own
         _unless_laid_out(table)
     for element in soup.find_all(True):
         if element.name == "a":
@@ -183,42 +188,88 @@ def html_to_markdown(markup: str, base: str = "") -> str:
         else:
             # A list's first number and a cell's span are kept: without them a list went on
             # from 1 after a note, and a row's values stood under the wrong headers.
-            kept = _KEPT_NUMBERS.get(element.name, ())
+            kept = _KEPT_NUMBERS.get(element.name, {})
             element.attrs = {
-                k: v for k, v in element.attrs.items() if k in kept and str(v).isdigit()
+                k: v
+                for k, v in element.attrs.items()
+                if k in kept and isinstance(v, str) and _number_up_to(v, kept[k])
             }
     document = soup.html or soup  # the head too: see _DROP
     _flatten_below(soup, document)
     return _tidy_markdown(strip_controls(_converter().convert_soup(document)))
 
 
-_LAYOUT_BLOCKS = ("p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "dl", "pre",
-                  "blockquote", "table", "section", "article")  # fmt: skip
+_STRUCTURE = frozenset(("h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "dl", "pre",
+                       "blockquote", "table", "section", "article"))  # fmt: skip
+"""What a cell of a table that lays a page out holds, and a cell of data does not (a data
+cell may hold one paragraph: Google Docs and Confluence write each cell so)."""
 
 
 def _unless_laid_out(table: Any) -> None:
-    """A table that lays a page out (an article in one cell, paragraphs and headings in
-    its cells, or one column) becomes its cells' content, one after another: as a table,
+    """A table that lays a page out (an article in one cell, headings or several paragraphs
+    in a cell, or one column) becomes its cells' content, one after another: as a table,
     an article of 25,000 characters was one row with its words run together."""
-
-    def own(tags: Any) -> list[Any]:  # not those of a table inside this one
-        return [t for t in table.find_all(tags) if t.find_parent("table") is table]
-
-    rows = [
-        [c for c in row.find_all(_CELLS) if c.find_parent("table") is table] for row in own("tr")
-    ]
+    rows: list[list[Any]] = []
+    parts: list[Any] = []  # its rows, cells and captions, to be divisions of the page
+    others: list[Any] = []  # its tbody, thead, tfoot, caption
+    stack = _tags(table)
+    while stack:  # its own parts only, not a table's inside it: one pass over the page
+        node = stack.pop()
+        if node.name == "tr":
+            rows.append([cell for cell in _tags(node) if cell.name in _CELLS])
+            parts += [node, *rows[-1]]
+        elif node.name != "table":
+            others.append(node)
+            stack += _tags(node)
     cells = [cell for row in rows for cell in row]
-    if not (all(len(row) <= 1 for row in rows) or any(c.find(_LAYOUT_BLOCKS) for c in cells)):
+    if not (all(len(row) <= 1 for row in rows) or any(map(_holds_structure, cells))):
         return
-    for part in [*cells, *own(("tr", "caption"))]:
+    for part in others:
+        if part.name in ("tbody", "thead", "tfoot"):
+            part.unwrap()
+        elif part.name == "caption":
+            parts.append(part)
+    for part in parts:
         part.name = "div"
-    for part in own(("tbody", "thead", "tfoot")):
-        part.unwrap()
     table.name = "div"
 
 
+def _tags(node: Any) -> list[Any]:
+    """A node's child elements (bs4's `find_all(recursive=False)` builds a filter per call:
+    a page of nested tables spent seconds on them)."""
+    return [child for child in node.children if child.name is not None]
+
+
+def _holds_structure(cell: Any) -> bool:
+    """Headings, lists, code, quotes, a table, or two paragraphs, in the cell itself (a
+    table inside it is one thing it holds, not looked into)."""
+    paragraphs = 0
+    stack = _tags(cell)
+    while stack:
+        node = stack.pop()
+        if node.name in _STRUCTURE:
+            return True
+        paragraphs += node.name == "p"
+        if paragraphs > 1:
+            return True
+        stack += _tags(node)
+    return False
+
+
 _IMAGE_SOURCES = ("src", "data-src", "data-lazy-src", "data-original")
-_KEPT_NUMBERS = {"ol": ("start",), "td": ("colspan",), "th": ("colspan",)}
+_KEPT_NUMBERS = {
+    "ol": {"start": 999_999_999},  # (a list item's number has nine digits at most)
+    "td": {"colspan": 20},
+    "th": {"colspan": 20},
+}
+"""Attributes kept, with the largest number each may be: a page of cells spanning 1,000
+columns made 2.4 MB of Markdown out of 23 KB."""
+
+
+def _number_up_to(value: str, largest: int) -> bool:
+    return value.isascii() and value.isdigit() and int(value) <= largest  # (not `²`)
+
+
 _FENCE = re.compile(r"(`{3,}|~{3,})")
 
 
@@ -483,11 +534,14 @@ def _inline_code_back(body: Any) -> None:
     """Code within a sentence put back in it: trafilatura's HTML ends the paragraph before
     each `<code>` and makes it a `<pre>`, leaving the rest of the sentence outside any
     paragraph ("call `fetch()` with a URL" read as three blocks). A `<pre>` of one line,
-    holding no element, was code in a sentence; it joins the paragraph before it, with the
-    words after it, up to the next block."""
+    holding no element and followed by words, was code in a sentence; it joins the
+    paragraph before it, with the words after it, up to the next block. (One followed by
+    the next block is a line of code of its own: "Install it:", then the command.)"""
     for pre in list(body.iter("pre")):
         if len(pre) or "\n" in (pre.text or "") or pre.getparent() is not body:
             continue  # code of its own (trafilatura wraps a block's in a second <pre>)
+        if not (pre.tail or "").strip():
+            continue
         pre.tag = "code"
         paragraph = pre.getprevious()
         if paragraph is None or paragraph.tag != "p":

@@ -201,11 +201,8 @@ class HttpClient:
         tries = max(1, self.settings.tries)
         for attempt in range(1, tries + 1):
             try:
-                response = await self._get_following(url, etag, last_modified, accept)
-                self._answered(url)
-                return response
+                return await self._get_following(url, etag, last_modified, accept)
             except HttpStatusError as exc:
-                self._answered(url)
                 retryable = exc.status >= 500 or exc.status == 429
                 if not retryable or attempt == tries:
                     raise
@@ -298,10 +295,12 @@ class HttpClient:
                 async with asyncio.timeout(self.settings.timeout):
                     async with self._client.stream("GET", url, headers=headers) as response:
                         found = {k.lower(): v for k, v in response.headers.items()}
-                        if response.status_code not in _WITH_BODY:
+                        body = b""
+                        if response.status_code in _WITH_BODY:
+                            body = await self._read_body(response, url, found)
+                        else:
                             await _drain(response)
-                            return response.status_code, found, b""
-                        body = await self._read_body(response, url, found)
+                        self._answered(url)  # (this hop's address: its timeouts are counted)
                         return response.status_code, found, body
             except TimeoutError:
                 raise NetworkError(

@@ -120,11 +120,17 @@ def parse_feed(body: bytes, url: str, headers: Mapping[str, str] | None = None) 
 
 
 def _cut_off(body: bytes) -> bool:
-    """Whether a document stops before its root element's end tag (a server that died
-    mid-output): its last entry, half read, took its link for its id and was stored as a
-    second copy of an entry with nothing in it."""
-    tail = body[-256:].rstrip().lower()
-    return not any(end in tail for end in (b"</rss", b"</feed", b"</rdf:rdf", b"</channel"))
+    """Whether a document stops inside its last entry (a server that died mid-output): no
+    end of the feed after that entry's start. Its half-read entry took its link for its id
+    and was stored as a second copy of an entry, with nothing in it. (Text after the end, a
+    PHP warning or a cache's comment, leaves the document whole.)"""
+    lower = body.lower()
+    last = max(lower.rfind(b"<item"), lower.rfind(b"<entry"))
+    tail = lower[last:] if last >= 0 else lower[-256:]
+    return not any(end in tail for end in _FEED_ENDS)
+
+
+_FEED_ENDS = (b"</item", b"</entry", b"</rss", b"</feed", b":feed>", b"</rdf:rdf", b"</channel")
 
 
 def _not_a_feed(body: bytes, content_type: str, parsed: Any) -> str:
