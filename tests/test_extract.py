@@ -139,6 +139,11 @@ def test_a_bar_in_a_table_cell_stays_in_its_cell():
             "\n\nx\n\\- not a list\n\n- 2\\. second\n",
             id="text-that-starts-a-block",
         ),
+        pytest.param(  # a line of `=` or `-` under text made it a heading, or a rule
+            "<p>Title<br>===</p><p>x<br>---<br>y</p>",
+            "Title  \n\\===\n\nx  \n\\---  \ny\n",
+            id="underlines",
+        ),
         pytest.param(  # a poem's lines, and code's own blank lines
             "<p>Roses are red,<br>Violets are blue.</p><pre><code>a = 1\n\n\nb = 2</code></pre>",
             "Roses are red,  \nViolets are blue.\n\n```\na = 1\n\n\nb = 2\n```\n",

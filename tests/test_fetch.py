@@ -191,6 +191,25 @@ def test_a_status_other_than_200_is_its_own_reason(server):
             get(url, FetchSettings(tries=1))
 
 
+def test_compressed_bodies_as_servers_send_them():
+    """Several gzip members one after another (the review: all but the first dropped), and
+    a raw deflate stream that comes a byte at a time (it failed: the fallback from a zlib
+    header was tried on the first chunk only)."""
+    from aggregator.fetch import BoundedDecoder
+
+    def decoded(encoding: str, data: bytes, step: int) -> bytes:
+        decoder = BoundedDecoder(encoding, url="http://e.example/f")
+        pieces = [b"".join(decoder.feed(data[i : i + step])) for i in range(0, len(data), step)]
+        return b"".join(pieces) + b"".join(decoder.flush())
+
+    members = gzip.compress(b"part one, ") + gzip.compress(b"part two")
+    text = b"compressible " * 500
+    for step in (1, 7, 4096):
+        assert decoded("gzip", members, step) == b"part one, part two"
+        assert decoded("deflate", zlib.compress(text)[2:-4], step) == text
+        assert decoded("gzip", gzip.compress(text) + b"<!-- a cache's note -->", step) == text
+
+
 def test_a_body_that_stalls_past_the_timeout(server):
     url = server.route("/slow", Route(body=b"x" * 10000, stall=5))
     started = time.monotonic()

@@ -408,9 +408,12 @@ def _converter() -> object:
 
 
 _LINE_START = re.compile(
-    r"^([ \t]*)(\d{1,9}(?=[.)](?:[ \t]|$))|[-+](?=[ \t]|$)|#{1,6}(?=[ \t]|$)|>)", re.M
+    r"^([ \t]*)(\d{1,9}(?=[.)](?:[ \t]|$))|[-+](?=[ \t]|$)|#{1,6}(?=[ \t]|$)|>"
+    r"|=+(?=[ \t]*$)|-{2,}(?=[ \t]*$))",
+    re.M,
 )
-"""What makes a line a list item, a heading or a quote in Markdown (`*` is always escaped)."""
+"""What makes a line a list item, a heading, a quote, a rule, or the line above it a
+heading (`===`, `---` under text) in Markdown (`*` and `_` are always escaped)."""
 
 
 def _literal_start(match: re.Match[str]) -> str:

@@ -384,21 +384,31 @@ class _Zlib:
         self.wbits = wbits
         self._d = zlib.decompressobj(wbits)
         self._started = False
+        self._head = b""
+        """What was fed before, up to a zlib header's two bytes: "deflate" is sent both with
+        and without that header, and which it is shows only once both are here (a body
+        may come a byte at a time)."""
 
     def feed(self, data: bytes) -> Iterator[bytes]:
         try:
             out = self._d.decompress(data, _CHUNK)
         except zlib.error:
-            if self.wbits == zlib.MAX_WBITS and not self._started:
-                # "deflate" is sent both with and without its zlib header.
+            if self.wbits == zlib.MAX_WBITS and len(self._head) < 2:
                 self._d, self.wbits = zlib.decompressobj(-zlib.MAX_WBITS), -zlib.MAX_WBITS
-                yield from self.feed(data)
+                yield from self.feed(self._head + data)
                 return
             raise NetworkError("response body is not valid compressed data", url=self.url) from None
+        self._head = (self._head + data)[:2]
         self._started = True
         yield out
         while self._d.unconsumed_tail:
             yield self._d.decompress(self._d.unconsumed_tail, _CHUNK)
+        rest = self._d.unused_data
+        if self._d.eof and self.wbits > zlib.MAX_WBITS and rest[:2] == b"\x1f\x8b":
+            # Another gzip member follows (a gzip file may be several, one after another);
+            # anything else after the end is ignored, as browsers do.
+            self._d = zlib.decompressobj(self.wbits)
+            yield from self.feed(rest)
 
     def flush(self) -> Iterator[bytes]:
         yield self._d.flush()

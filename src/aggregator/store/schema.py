@@ -183,8 +183,8 @@ WHERE content_markdown != '' AND (
     OR content_html LIKE '%<pre%'
     OR content_html LIKE '%data-src%' OR content_html LIKE '%data-lazy-src%'
     OR content_html LIKE '%data-original%' OR content_markdown LIKE '%```%'
-    OR content_markdown GLOB '[-+>#0-9]*'
-    OR content_markdown GLOB '*' || char(10) || '[-+>#0-9]*');
+    OR content_markdown GLOB '[-+>#=0-9]*'
+    OR content_markdown GLOB '*' || char(10) || '[-+>#=0-9]*');
 """
 
 MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10)
