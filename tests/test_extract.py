@@ -144,6 +144,16 @@ def test_a_bar_in_a_table_cell_stays_in_its_cell():
             "Title  \n\\===\n\nx  \n\\---  \ny\n",
             id="underlines",
         ),
+        pytest.param(  # a rule spelled with spaces
+            "<p>x<br>-- -</p>",
+            "x  \n\\-- -\n",
+            id="spaced-rule",
+        ),
+        pytest.param(  # code in two `<pre>`s keeps its own spaces and lines (review)
+            "<pre>  <b>if</b> x:\n<pre>    y</pre>\n<pre>z</pre></pre>",
+            "```\n  if x:\n    y\nz\n```\n",
+            id="code-in-code-spaces",
+        ),
         pytest.param(  # a poem's lines, and code's own blank lines
             "<p>Roses are red,<br>Violets are blue.</p><pre><code>a = 1\n\n\nb = 2</code></pre>",
             "Roses are red,  \nViolets are blue.\n\n```\na = 1\n\n\nb = 2\n```\n",
@@ -181,6 +191,12 @@ def test_a_bar_in_a_table_cell_stays_in_its_cell():
             "<tr><td><p>Basic</p></td><td><p>$5</p></td></tr></table>",
             "| Plan | Price |\n| --- | --- |\n| Basic | $5 |\n",
             id="data-table-of-paragraphs",
+        ),
+        pytest.param(  # an email-style page: its paragraphs divs in a layout table
+            "<table><tr><td><img src='https://x.example/l.png' alt='logo'></td>"
+            "<td><div>First para.</div><div>Second para.</div></td></tr></table>",
+            "[image: logo](https://x.example/l.png)\n\nFirst para.\n\nSecond para.\n",
+            id="layout-of-divs",
         ),
         pytest.param(  # numbers that are not ASCII, or too large, are not kept (review)
             '<ol start="²"><li>a</li></ol><table><tr><td colspan="²">x</td>'
@@ -313,6 +329,11 @@ def test_code_in_a_sentence_stays_in_its_sentence():
     assert article is not None
     markdown = html_to_markdown(article.html)
     assert "To start, call `fetch()` with a URL, then `parse(x)` the result." in markdown
+    # code followed by a link, not words: still in its sentence (review)
+    linked = page.replace("with a URL, then", '<a href="/docs">docs</a> then')
+    article = extract_article(linked, "https://e.example/a")
+    assert article is not None
+    assert "call `fetch()` [docs](https://e.example/docs) then" in html_to_markdown(article.html)
 
 
 def test_a_line_of_code_of_its_own_stays_a_block():

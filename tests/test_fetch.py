@@ -203,6 +203,8 @@ def test_compressed_bodies_as_servers_send_them():
         return b"".join(pieces) + b"".join(decoder.flush())
 
     members = gzip.compress(b"part one, ") + gzip.compress(b"part two")
+    many = b"".join(gzip.compress(b"<p>line</p>") for _ in range(3000))  # (was one call each)
+    assert decoded("gzip", many, len(many)) == b"<p>line</p>" * 3000
     text = b"compressible " * 500
     for step in (1, 7, 4096):
         assert decoded("gzip", members, step) == b"part one, part two"

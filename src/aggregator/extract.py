@@ -163,9 +163,10 @@ def html_to_markdown(markup: str, base: str = "") -> str:
         element.decompose()
     for outer in soup.find_all("pre"):
         if outer.find("pre") is not None:  # trafilatura wraps a block of code in two
-            for piece in outer.find_all(string=True, recursive=False):
-                if not piece.strip():
-                    piece.extract()  # its indentation, not the code's: the first line moved
+            for end in (outer.contents[:1], outer.contents[-1:]):
+                for piece in end:  # its own indentation, not the code's (it moved line one)
+                    if piece.name is None and not piece.strip() and "\n" in piece:
+                        piece.extract()
             for inner in outer.find_all("pre"):
                 inner.unwrap()
     for table in soup.find_all("table"):  # outer ones first: each looks only at its own
@@ -249,8 +250,8 @@ def _holds_structure(cell: Any) -> bool:
         node = stack.pop()
         if node.name in _STRUCTURE:
             return True
-        paragraphs += node.name == "p"
-        if paragraphs > 1:
+        paragraphs += node.name in ("p", "div")
+        if paragraphs > 1:  # (email-style pages write their paragraphs as divs)
             return True
         stack += _tags(node)
     return False
@@ -409,7 +410,7 @@ def _converter() -> object:
 
 _LINE_START = re.compile(
     r"^([ \t]*)(\d{1,9}(?=[.)](?:[ \t]|$))|[-+](?=[ \t]|$)|#{1,6}(?=[ \t]|$)|>"
-    r"|=+(?=[ \t]*$)|-{2,}(?=[ \t]*$))",
+    r"|=+(?=[ \t]*$)|-[- \t]*-(?=[ \t]*$))",
     re.M,
 )
 """What makes a line a list item, a heading, a quote, a rule, or the line above it a
@@ -543,7 +544,8 @@ def _inline_code_back(body: Any) -> None:
     for pre in list(body.iter("pre")):
         if len(pre) or "\n" in (pre.text or "") or pre.getparent() is not body:
             continue  # code of its own (trafilatura wraps a block's in a second <pre>)
-        if not (pre.tail or "").strip():
+        after = pre.getnext()
+        if not ((pre.tail or "").strip() or (after is not None and after.tag in _INLINE)):
             continue
         pre.tag = "code"
         paragraph = pre.getprevious()

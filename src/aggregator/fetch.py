@@ -390,25 +390,28 @@ class _Zlib:
         may come a byte at a time)."""
 
     def feed(self, data: bytes) -> Iterator[bytes]:
-        try:
-            out = self._d.decompress(data, _CHUNK)
-        except zlib.error:
-            if self.wbits == zlib.MAX_WBITS and len(self._head) < 2:
-                self._d, self.wbits = zlib.decompressobj(-zlib.MAX_WBITS), -zlib.MAX_WBITS
-                yield from self.feed(self._head + data)
+        while True:  # (a loop, not a call per member: a body may hold thousands)
+            try:
+                out = self._d.decompress(data, _CHUNK)
+            except zlib.error:
+                if self.wbits == zlib.MAX_WBITS and len(self._head) < 2:
+                    self._d, self.wbits = zlib.decompressobj(-zlib.MAX_WBITS), -zlib.MAX_WBITS
+                    data = self._head + data
+                    continue
+                raise NetworkError(
+                    "response body is not valid compressed data", url=self.url
+                ) from None
+            self._head = (self._head + data)[:2]
+            self._started = True
+            yield out
+            while self._d.unconsumed_tail:
+                yield self._d.decompress(self._d.unconsumed_tail, _CHUNK)
+            data = self._d.unused_data
+            if not (self._d.eof and self.wbits > zlib.MAX_WBITS and data[:2] == b"\x1f\x8b"):
                 return
-            raise NetworkError("response body is not valid compressed data", url=self.url) from None
-        self._head = (self._head + data)[:2]
-        self._started = True
-        yield out
-        while self._d.unconsumed_tail:
-            yield self._d.decompress(self._d.unconsumed_tail, _CHUNK)
-        rest = self._d.unused_data
-        if self._d.eof and self.wbits > zlib.MAX_WBITS and rest[:2] == b"\x1f\x8b":
             # Another gzip member follows (a gzip file may be several, one after another);
             # anything else after the end is ignored, as browsers do.
             self._d = zlib.decompressobj(self.wbits)
-            yield from self.feed(rest)
 
     def flush(self) -> Iterator[bytes]:
         yield self._d.flush()
