@@ -162,13 +162,8 @@ def html_to_markdown(markup: str, base: str = "") -> str:
     for element in soup.find_all(_DROP):
         element.decompose()
     for outer in soup.find_all("pre"):
-        if outer.find("pre") is not None:  # trafilatura wraps a block of code in two
-            for end in (outer.contents[:1], outer.contents[-1:]):
-                for piece in end:  # its own indentation, not the code's (it moved line one)
-                    if piece.name is None and not piece.strip() and "\n" in piece:
-                        piece.extract()
-            for inner in outer.find_all("pre"):
-                inner.unwrap()
+        if outer.find("pre") is not None:
+            _one_block_of_code(outer)
     for table in soup.find_all("table"):  # outer ones first: each looks only at its own
         _unless_laid_out(table)
     for element in soup.find_all(True):
@@ -200,6 +195,18 @@ def html_to_markdown(markup: str, base: str = "") -> str:
     return _tidy_markdown(strip_controls(_converter().convert_soup(document)))
 
 
+def _one_block_of_code(outer: Any) -> None:
+    """A block of code trafilatura wrapped in two `<pre>`s, as one: without the outer one's
+    pretty-printing (a first or last piece of only spaces and a line break), which moved
+    the code's first line; the code's own spaces and lines stay."""
+    for end in (outer.contents[:1], outer.contents[-1:]):
+        for piece in end:
+            if piece.name is None and not piece.strip() and "\n" in piece:
+                piece.extract()
+    for inner in outer.find_all("pre"):
+        inner.unwrap()
+
+
 _STRUCTURE = frozenset(("h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "dl", "pre",
                        "blockquote", "table", "section", "article"))  # fmt: skip
 """What a cell of a table that lays a page out holds, and a cell of data does not (a data
@@ -211,8 +218,8 @@ def _unless_laid_out(table: Any) -> None:
     in a cell, or one column) becomes its cells' content, one after another: as a table,
     an article of 25,000 characters was one row with its words run together."""
     rows: list[list[Any]] = []
-    parts: list[Any] = []  # its rows, cells and captions, to be divisions of the page
-    others: list[Any] = []  # its tbody, thead, tfoot, caption
+    parts: list[Any] = []  # its rows, cells and caption: to be divisions of the page
+    groups: list[Any] = []  # its tbody, thead, tfoot: to go
     stack = _tags(table)
     while stack:  # its own parts only, not a table's inside it: one pass over the page
         node = stack.pop()
@@ -220,16 +227,16 @@ def _unless_laid_out(table: Any) -> None:
             rows.append([cell for cell in _tags(node) if cell.name in _CELLS])
             parts += [node, *rows[-1]]
         elif node.name != "table":
-            others.append(node)
+            if node.name in ("tbody", "thead", "tfoot"):
+                groups.append(node)
+            elif node.name == "caption":
+                parts.append(node)
             stack += _tags(node)
     cells = [cell for row in rows for cell in row]
     if not (all(len(row) <= 1 for row in rows) or any(map(_holds_structure, cells))):
         return
-    for part in others:
-        if part.name in ("tbody", "thead", "tfoot"):
-            part.unwrap()
-        elif part.name == "caption":
-            parts.append(part)
+    for group in groups:
+        group.unwrap()
     for part in parts:
         part.name = "div"
     table.name = "div"

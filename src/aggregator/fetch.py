@@ -53,6 +53,12 @@ RETRY_AFTER_MAX_S = 365 * 86400.0
 """A longer Retry-After is read as this (the wait is capped far below it anyway): a number of
 26 digits overflowed the date arithmetic and ended the whole run."""
 _CHUNK = 64 * 1024
+_WITH_BODY = (200, 203)
+"""Statuses whose body is the resource: 203 is a 200 that a proxy passed on changed."""
+_WHOLE = (*_WITH_BODY, 304)
+"""What a fetch can use; any other status (a 204, a 206 that was not asked for) is an error
+with its status, not "the response was empty"."""
+_CUT_SHORT = "the compressed body ends early (cut short on the way)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,11 +389,10 @@ class _Zlib:
         self.url = url
         self.wbits = wbits
         self._d = zlib.decompressobj(wbits)
-        self._started = False
         self._head = b""
         """What was fed before, up to a zlib header's two bytes: "deflate" is sent both with
         and without that header, and which it is shows only once both are here (a body
-        may come a byte at a time)."""
+        may come a byte at a time). Empty until the body begins."""
 
     def feed(self, data: bytes) -> Iterator[bytes]:
         while True:  # (a loop, not a call per member: a body may hold thousands)
@@ -402,7 +407,6 @@ class _Zlib:
                     "response body is not valid compressed data", url=self.url
                 ) from None
             self._head = (self._head + data)[:2]
-            self._started = True
             yield out
             while self._d.unconsumed_tail:
                 yield self._d.decompress(self._d.unconsumed_tail, _CHUNK)
@@ -415,16 +419,8 @@ class _Zlib:
 
     def flush(self) -> Iterator[bytes]:
         yield self._d.flush()
-        if self._started and not self._d.eof:  # a stream cut short: no end, no checksum
+        if self._head and not self._d.eof:  # a stream cut short: no end, no checksum
             raise NetworkError(_CUT_SHORT, url=self.url)
-
-
-_CUT_SHORT = "the compressed body ends early (cut short on the way)"
-_WITH_BODY = (200, 203)
-"""Statuses whose body is the resource: 203 is a 200 that a proxy passed on changed."""
-_WHOLE = (*_WITH_BODY, 304)
-"""What a fetch can use; any other status (a 204, a 206 that was not asked for) is an error
-with its status, not "the response was empty"."""
 
 
 class _Brotli:

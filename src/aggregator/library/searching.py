@@ -284,11 +284,7 @@ class Searching:
                         )
                         # A catch-up (before a search) does not wait out another program's
                         # long write to mark it: the next run applies this batch again.
-                        with (
-                            self.store.waiting_at_most(MARK_WAIT_S)
-                            if give_way
-                            else contextlib.nullcontext()
-                        ):
+                        with self.store.waiting_at_most(MARK_WAIT_S if give_way else None):
                             self.store.mark_indexed(last_seq, self._hold(last_seq))
                 except Stopped:
                     break
@@ -322,7 +318,7 @@ class Searching:
             query,
             limit=limit,
             sort=sort,
-            text_of=_title_and_text(self.store),
+            text_of=self._words_as_written,
             **self._narrowing(category, source, starred=starred, unread=unread),
         )
         entries = self.store.entries_by_id([h.id for h in raw.hits])
@@ -346,6 +342,12 @@ class Searching:
             exact=raw.exact,
             sort=raw.sort,
         )
+
+    def _words_as_written(self, eid: str) -> str:
+        """An entry's title and text, for "did you mean" to spell a word from (a word may
+        be in a title only)."""
+        entry = self.store.entry(eid)
+        return f"{entry.title}\n{entry.text}"
 
     def mark_search_read(
         self,
@@ -514,14 +516,3 @@ def _hit(
         also_ids=tuple(o.id for o in others if o.id != entry.id),
         first_words="" if entry.title else entry.summary[:FIRST_WORDS],
     )
-
-
-def _title_and_text(store: Store) -> Callable[[str], str]:
-    """An entry's words as written, for "did you mean" to spell a word from (a word may be
-    in a title only)."""
-
-    def words(eid: str) -> str:
-        entry = store.entry(eid)
-        return f"{entry.title}\n{entry.text}"
-
-    return words

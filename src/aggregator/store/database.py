@@ -82,12 +82,12 @@ class Database:
         self._give_up.clear()
 
     @contextmanager
-    def waiting_at_most(self, seconds: float) -> Iterator[None]:
+    def waiting_at_most(self, seconds: float | None) -> Iterator[None]:
         """Writes of this thread meanwhile wait at most `seconds` for another writer (not
-        BUSY_TIMEOUT_S): for a write that can be left to the next run, made by a command
-        that should not stall for it (a search catching the index up)."""
+        BUSY_TIMEOUT_S; None: as they would): for a write that can be left to the next run,
+        made by a command that should not stall for it (a search catching the index up)."""
         before = getattr(self._local, "wait_s", None)
-        self._local.wait_s = seconds
+        self._local.wait_s = before if seconds is None else seconds
         try:
             yield
         finally:
