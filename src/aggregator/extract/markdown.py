@@ -1,66 +1,26 @@
-"""HTML → what the library keeps: plain text for the index, Markdown for reading, and the
-main text of an article page.
-
-Plain text is made at fetch time for every entry, so it uses lxml directly (tens of
-microseconds an entry). Markdown is made once per article, when it is first read, through
-BeautifulSoup and markdownify: only a safe set of elements survives, links and images become
-plain http(s) links, and no terminal control sequence gets through.
-"""
+"""HTML → Markdown for reading: made once per article, when it is first read, through
+BeautifulSoup and markdownify. Only a safe set of elements survives, links and images become
+plain http(s) links, and no terminal control sequence gets through."""
 
 from __future__ import annotations
 
 import copy
 import functools
-import html
-import logging
 import re
-import threading
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import lxml.html
-from lxml import etree
-
+from aggregator.extract.text import BLOCKS, CELLS, DROPPED
 from aggregator.models import Enclosure
 from aggregator.sanitize import (
-    drop_control_references,
     literal_markdown,
     markdown_address,
     one_line,
     strip_controls,
 )
 
-_DROP = (
-    "script", "style", "noscript", "template", "iframe", "object", "embed", "svg", "math",
-    "form", "input", "button", "select", "textarea", "canvas", "audio", "video", "title",
-    "meta", "link", "base",
-)  # fmt: skip
-"""Not `head`: libxml2 (an HTML 4 parser) files what follows a `<base>`, `<meta>` or `<style>`
-at the start of a fragment in the head, HTML5's `<article>` and `<section>` included: feed
-content stored after its `<base href>` was lost whole."""
-_BLOCKS = (
-    "p", "div", "li", "ul", "ol", "dl", "dt", "dd", "h1", "h2", "h3", "h4", "h5", "h6",
-    "blockquote", "pre", "table", "tr", "section", "article", "header", "footer", "aside",
-    "figure", "figcaption", "hr", "address", "main", "nav", "details", "summary",
-)  # fmt: skip
-_CELLS = ("td", "th")
-# Patterns that start with a literal let the regex engine skip ahead fast: "\n\n\n+" is several
-# times quicker than "\n{3,}" here, and an ASCII class quicker than one with Unicode ranges.
-_BLANK_LINES = re.compile("\n\n\n+")
-_ODD_SPACE = re.compile("[\t\r\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
-_ODD_SPACE_ONE = re.compile("[\t\r\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]")
-"""Searching for one is several times faster than for a run ("+"), which only `sub` needs."""
-_ODD_ASCII_SPACE = re.compile("[\t\r\f\v]+")
-_SPACE_RUN = re.compile("  +")
-_TAG = re.compile(r"<[^>]*>")
-_PARSERS = threading.local()
-"""A text parser per thread: a parser's error log (read to see whether it stopped at its
-depth limit) is cleared by the next parse, which another thread could start."""
-_LIMIT_HIT = [etree.ErrorTypes.ERR_RESOURCE_LIMIT]
 MARKDOWN_DEPTH = 100
 """Elements nested deeper than this lose their tags (not their text, nor the breaks between
 blocks) before Markdown is made: the converter recurses per level, and a hostile page nested
@@ -69,78 +29,6 @@ QUOTE_DEPTH = 16
 """Quotes and lists nested deeper than this become plain paragraphs: Markdown renderers
 (markdown-it) silently drop what is nested past 20 blocks, and a list level counts twice."""
 _NESTING = frozenset({"blockquote", "ul", "ol", "li", "dl", "dd"})
-
-
-_TEXT_XSLT = etree.XSLT(
-    etree.XML(
-        f"""<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">
-        <xsl:output method="text" encoding="utf-8"/>
-        <xsl:template match="{"|".join(_BLOCKS)}"><xsl:text>&#10;&#10;</xsl:text>
-            <xsl:apply-templates/><xsl:text>&#10;&#10;</xsl:text></xsl:template>
-        <xsl:template match="br"><xsl:text>&#10;</xsl:text></xsl:template>
-        <xsl:template match="{"|".join(_CELLS)}"><xsl:apply-templates/>
-            <xsl:text> </xsl:text></xsl:template>
-        <xsl:template match="{"|".join(_DROP)}"/>
-        </xsl:stylesheet>"""
-    )
-)
-"""Plain text in one pass of C: blocks set apart by blank lines, cells by a space, scripts
-and the like dropped. A third faster than editing each block's text from Python."""
-
-
-def html_to_text(markup: str) -> str:
-    """Readable plain text: paragraphs separated by a blank line, spaces collapsed."""
-    if not markup or not markup.strip():
-        return ""
-    # Controls go before parsing: lxml keeps them in text nodes and then refuses to edit them.
-    markup = drop_control_references(strip_controls(markup))
-    parser = _text_parser()
-    try:
-        root = etree.fromstring(markup, parser)
-        if root is not None and not parser.error_log.filter_types(_LIMIT_HIT):
-            return _tidy(str(_TEXT_XSLT(root)))
-    except (etree.ParserError, etree.XSLTApplyError, ValueError):
-        pass
-    # lxml found no document, or stopped at its depth limit (255: kept, as the stylesheet
-    # recurses in C per level and a deeper tree could exhaust a thread's stack), or the
-    # stylesheet could not run: the tags go, the text stays.
-    return " ".join(strip_controls(html.unescape(_TAG.sub(" ", markup))).split())
-
-
-def _text_parser() -> etree.HTMLParser:
-    """Plain lxml elements (not lxml.html's, whose class lookup runs in Python per node)."""
-    parser = getattr(_PARSERS, "parser", None)
-    if parser is None:
-        parser = _PARSERS.parser = etree.HTMLParser(
-            remove_comments=True, remove_pis=True, no_network=True, default_doctype=False
-        )
-    return parser
-
-
-def _tidy(text: str) -> str:
-    """Spaces collapsed, lines trimmed, at most one blank line in a row.
-
-    Written as whole-string passes that the regex engine can skip through quickly (a pattern
-    that may start with a space is tried at every position: several times slower): this runs
-    for every entry of every fetch.
-    """
-    if text.isascii():
-        if "\t" in text or "\r" in text or "\f" in text or "\v" in text:
-            text = _ODD_ASCII_SPACE.sub(" ", text)
-    elif _ODD_SPACE_ONE.search(text) is not None:
-        text = _ODD_SPACE.sub(" ", text)
-    if "  " in text:
-        text = _SPACE_RUN.sub(" ", text)
-    text = "\n".join([line.strip(" ") for line in text.split("\n")])
-    return _BLANK_LINES.sub("\n\n", text).strip()
-
-
-def has_words(text: str, count: int) -> bool:
-    """At least `count` words, without splitting a long text all the way."""
-    return len(text.split(maxsplit=count)) > count
-
-
-# -- Markdown ----------------------------------------------------------------------------------
 
 
 def html_to_markdown(markup: str, base: str = "") -> str:
@@ -159,7 +47,7 @@ def html_to_markdown(markup: str, base: str = "") -> str:
         base = urljoin(base, str(base_tag["href"]))
     for comment in soup.find_all(string=lambda s: isinstance(s, Comment)):
         comment.extract()
-    for element in soup.find_all(_DROP):
+    for element in soup.find_all(DROPPED):
         element.decompose()
     for outer in soup.find_all("pre"):
         if outer.find("pre") is not None:
@@ -190,7 +78,7 @@ def html_to_markdown(markup: str, base: str = "") -> str:
                 for k, v in element.attrs.items()
                 if k in kept and isinstance(v, str) and _number_up_to(v, kept[k])
             }
-    document = soup.html or soup  # the head too: see _DROP
+    document = soup.html or soup  # the head too: see DROPPED
     _flatten_below(soup, document)
     return _tidy_markdown(strip_controls(_converter().convert_soup(document)))
 
@@ -224,7 +112,7 @@ def _unless_laid_out(table: Any) -> None:
     while stack:  # its own parts only, not a table's inside it: one pass over the page
         node = stack.pop()
         if node.name == "tr":
-            rows.append([cell for cell in _tags(node) if cell.name in _CELLS])
+            rows.append([cell for cell in _tags(node) if cell.name in CELLS])
             parts += [node, *rows[-1]]
         elif node.name != "table":
             if node.name in ("tbody", "thead", "tfoot"):
@@ -355,7 +243,7 @@ def _flattened(soup: Any, top: Any) -> None:
         elif node.find(True, recursive=False) is None:
             flat.append(copy.copy(node))  # holds no other tag: kept whole
         else:
-            if node.name in _BLOCKS:
+            if node.name in BLOCKS:
                 line_break()
                 todo.append((node, False))
             todo.extend((child, True) for child in reversed(node.contents))
@@ -436,7 +324,7 @@ spelled `<img onerror=…>` or `&lt;` in the page must stay those characters whe
 
 def _in_cell(markdown: str, parent_tags: set[str] | None) -> str:
     """A `|` in a table's cell escaped, code spans included: else it ends the cell (GFM)."""
-    if parent_tags and not parent_tags.isdisjoint(_CELLS):
+    if parent_tags and not parent_tags.isdisjoint(CELLS):
         return markdown.replace("|", "\\|")
     return markdown
 
@@ -469,116 +357,3 @@ def enclosures_markdown(files: Sequence[Enclosure]) -> str:
                 f"- [{literal_markdown(file.name)}]({url}) · {literal_markdown(file.describe())}"
             )
     return "**Attachments**\n\n" + "\n".join(lines) + "\n" if lines else ""
-
-
-# -- article pages -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Article:
-    html: str
-    text: str
-    title: str = ""
-    author: str = ""
-    published: datetime | None = None
-
-
-def extract_article(page: bytes | str, url: str) -> Article | None:
-    """The main text of an article page, or None when nothing article-like is found.
-
-    trafilatura with precision favoured and comments left out (F1 0.964 against 0.953 for its
-    defaults on trafilatura's own benchmark; bench/extract_quality.py measures it here).
-    """
-    import trafilatura  # imported here: it is slow to import and only articles need it
-
-    _quiet_extraction_logs()
-    # A reference to a control (`&#27;`) made lxml refuse the text holding it, and
-    # trafilatura then found no article at all. The bytes are read as latin-1 to find the
-    # ASCII references and given back unchanged otherwise: the page's own charset still rules.
-    if isinstance(page, bytes):
-        if b"&#" in page:
-            page = drop_control_references(page.decode("latin-1")).encode("latin-1")
-    else:
-        page = drop_control_references(page)
-    try:
-        result = trafilatura.extract(
-            page,
-            url=url,
-            output_format="html",
-            with_metadata=True,
-            include_comments=False,
-            favor_precision=True,
-            include_links=True,
-            include_images=True,
-            include_tables=True,
-        )
-    except Exception:  # trafilatura raises assorted errors on hostile pages; none may stop a run
-        return None
-    if not result:
-        return None
-    try:
-        root = lxml.html.document_fromstring(result)
-    except (etree.ParserError, ValueError):
-        return None
-    meta = {m.get("name"): m.get("content") or "" for m in root.iter("meta")}
-    body = root.find("body")
-    if body is None:
-        return None
-    _inline_code_back(body)
-    # Text can sit directly in <body> before any element: keep it, escaped, with the children.
-    body_html = html.escape(body.text or "") + "".join(
-        lxml.html.tostring(child, encoding="unicode") for child in body.iterchildren()
-    )
-    text = html_to_text(body_html)
-    if not text:
-        return None
-    return Article(
-        html=strip_controls(body_html),
-        text=text,
-        title=one_line(meta.get("title", "")),
-        author=one_line(meta.get("author", "")),
-        published=_date(meta.get("date", "")),
-    )
-
-
-def _inline_code_back(body: Any) -> None:
-    """Code within a sentence put back in it: trafilatura's HTML ends the paragraph before
-    each `<code>` and makes it a `<pre>`, leaving the rest of the sentence outside any
-    paragraph ("call `fetch()` with a URL" read as three blocks). A `<pre>` of one line,
-    holding no element and followed by words, was code in a sentence; it joins the
-    paragraph before it, with the words after it, up to the next block. (One followed by
-    the next block is a line of code of its own: "Install it:", then the command.)"""
-    for pre in list(body.iter("pre")):
-        if len(pre) or "\n" in (pre.text or "") or pre.getparent() is not body:
-            continue  # code of its own (trafilatura wraps a block's in a second <pre>)
-        after = pre.getnext()
-        if not ((pre.tail or "").strip() or (after is not None and after.tag in _INLINE)):
-            continue
-        pre.tag = "code"
-        paragraph = pre.getprevious()
-        if paragraph is None or paragraph.tag != "p":
-            continue
-        moving = pre
-        while moving is not None and (moving is pre or moving.tag in _INLINE):
-            after = moving.getnext()
-            paragraph.append(moving)  # (its tail, the words after it, moves with it)
-            moving = after
-
-
-_INLINE = frozenset(("a", "b", "strong", "i", "em", "code", "span", "sub", "sup", "br", "q"))
-
-
-@functools.cache
-def _quiet_extraction_logs() -> None:
-    """trafilatura and its helpers log warnings about odd pages; with no handler configured,
-    Python would print them over the user's terminal."""
-    for name in ("trafilatura", "htmldate", "courlan", "justext", "charset_normalizer"):
-        logging.getLogger(name).addHandler(logging.NullHandler())
-
-
-def _date(value: str) -> datetime | None:
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
