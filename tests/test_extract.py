@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from aggregator.extract import extract_article, has_words, html_to_markdown, html_to_text
+from aggregator.extract import covers, extract_article, has_words, html_to_markdown, html_to_text
 from aggregator.sanitize import one_line, strip_controls
 
 
@@ -426,3 +426,27 @@ def test_a_lone_carriage_return_is_a_line_break_not_nothing():
     search for "entry" finds."""
     assert one_line("Table\rentry") == "Table entry"
     assert strip_controls("one\rtwo\r\nthree") == "one\ntwo\nthree"
+
+
+_PAGE = (
+    "Scientists in Norway found that the glacier melted faster this year than in any year "
+    "since records began. The team measured the ice thickness with radar from aircraft."
+)
+
+
+@pytest.mark.parametrize(
+    ("post", "teaser"),
+    [
+        ("Scientists in Norway found that the glacier melted faster this year than in any", True),
+        (f"{_PAGE[:90]} The post Glacier news appeared first on Nordic Science Daily.", True),
+        (f"{_PAGE[:120]}… Continue reading →", True),
+        ("", True),
+        ("Great piece.", False),
+        ("Worth reading, although I doubt their radar method.", False),
+        (f"<blockquote>{_PAGE}</blockquote> Overestimated, surely.", False),
+        ("Scientists measured ice. Nordic", True),  # one word the page lacks: cut in half
+    ],
+)
+def test_a_post_is_a_teaser_when_nearly_all_its_words_are_the_page_s(post, teaser):
+    assert covers(_PAGE, html_to_text(post)) is teaser
+

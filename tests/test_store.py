@@ -125,7 +125,7 @@ def test_a_version_1_library_is_migrated_and_keeps_its_entries(tmp_path: Path):
     conn.executescript(
         """DROP INDEX entry_by_date; DROP INDEX entry_by_source;
            CREATE INDEX entry_by_source ON entry (source_url, published DESC);
-           ALTER TABLE entry DROP COLUMN enclosures;
+           ALTER TABLE entry DROP COLUMN enclosures; ALTER TABLE entry DROP COLUMN feed_html;
            PRAGMA user_version = 1;"""
     )
     conn.close()
@@ -147,6 +147,8 @@ def _mark_version(path: Path, version: int) -> None:
     conn = sqlite3.connect(path)
     if version < 5:
         conn.execute("ALTER TABLE entry DROP COLUMN enclosures")
+    if version < 11:
+        conn.execute("ALTER TABLE entry DROP COLUMN feed_html")
     conn.execute(f"PRAGMA user_version = {version}")
     conn.commit()
     conn.close()

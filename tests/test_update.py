@@ -100,6 +100,72 @@ def test_a_changed_teaser_rechecks_its_article_with_a_conditional_get(server, tm
         assert len(hits) == 2 and hits[1].headers.get("if-none-match") == '"a1"'
 
 
+_ESSAY = (
+    "<html><head><title>Glaciers</title><meta name='author' content='Ann Page'></head><body>"
+    "<article><h1>Glaciers</h1>"
+    + "".join(
+        f"<p>Glacier paragraph {i}: the ice sheet near Tromso thinned by {i} metres, "
+        f"measured with radar from aircraft over the winter. {LONG}</p>"
+        for i in range(4)
+    )
+    + "</article></body></html>"
+)
+
+
+def test_a_link_post_s_own_words_stay_beside_the_page_it_links_to(server, tmp_path):
+    """A link blog: a short post about someone else's article. Both are kept, the post first."""
+    page = server.route("/essay.html", Route(body=_ESSAY.encode(), content_type="text/html"))
+    post = "<p>Worth reading, though I doubt their <em>sampling</em> method. Marmalade.</p>"
+    feed = server.route("/feed", Route(body=rss(item("p", "On glaciers", post, link=page))))
+    with library_with(tmp_path, Source(url=feed)) as lib:
+        assert lib.fetch().results[0].articles == 1
+        _title, status, eid = entries(lib)["p"]
+        entry = lib.entry(eid)
+        assert status == "full" and entry.author == ""  # Ann Page wrote the page, not the post
+        said, rule, origin, *rest = entry.markdown.split("\n\n")
+        assert said == "Worth reading, though I doubt their *sampling* method. Marmalade."
+        assert (rule, origin) == ("* * *", "*From 127.0.0.1:*")
+        assert "Glacier paragraph 3" in "\n\n".join(rest)
+        assert "Marmalade" in entry.text and "Glacier paragraph 3" in entry.text
+        assert [h.id for h in lib.search("marmalade").hits] == [eid]
+        assert [h.id for h in lib.search("tromso sampling").hits] == [eid]
+
+
+def test_a_teaser_of_the_page_is_not_shown_twice(server, tmp_path):
+    page = server.route("/essay.html", Route(body=_ESSAY.encode(), content_type="text/html"))
+    teaser = (
+        "Glacier paragraph 0: the ice sheet near Tromso thinned by 0 metres, measured with "
+        "radar from aircraft over the winter. Continue reading"
+    )
+    feed = server.route("/feed", Route(body=rss(item("t", "Glaciers", teaser, link=page))))
+    with library_with(tmp_path, Source(url=feed)) as lib:
+        lib.fetch()
+        entry = lib.entry(entries(lib)["t"][2])
+        assert entry.author == "Ann Page"
+        assert entry.markdown.startswith("Glacier paragraph 0") and "* * *" not in entry.markdown
+        assert entry.markdown.count("measured with radar") == 4 and "Continue" not in entry.text
+
+
+def test_an_edited_link_post_shows_while_its_page_is_unchanged(server, tmp_path):
+    page = server.route(
+        "/essay.html", Route(body=_ESSAY.encode(), content_type="text/html", etag='"e1"')
+    )
+    feed = server.route(
+        "/feed", Route(body=rss(item("p", "On glaciers", "Fascinating stuff.", link=page)))
+    )
+    with library_with(tmp_path, Source(url=feed)) as lib:
+        lib.fetch()
+        eid = entries(lib)["p"][2]
+        assert lib.entry(eid).markdown.startswith("Fascinating stuff.")
+        server.route(
+            "/feed", Route(body=rss(item("p", "On glaciers", "Fascinating, alarming.", link=page)))
+        )
+        assert lib.fetch().results[0].articles == 1  # a 304 for the page
+        assert server.hits("/essay.html")[-1].headers.get("if-none-match") == '"e1"'
+        markdown = lib.entry(eid).markdown
+        assert markdown.startswith("Fascinating, alarming.") and "Glacier paragraph 3" in markdown
+
+
 def test_a_failed_extraction_keeps_the_feed_teaser_as_partial(server, tmp_path):
     page = server.route(
         "/empty.html", Route(body=b"<html><body></body></html>", content_type="text/html")

@@ -287,6 +287,9 @@ class Entry:
     category: str = ""
     tags: tuple[str, ...] = field(default=())
     enclosures: tuple[Enclosure, ...] = ()
+    post_html: str = ""
+    """The feed's own post, when the page it links to was fetched in its place: shown above
+    the article unless it is only a teaser of it."""
 
     @property
     def partial(self) -> bool:

@@ -339,12 +339,16 @@ class Updater:
             if response.not_modified:
                 await self._db_call(self.store.article_unchanged, eid)
                 return True
-            article = await self._cpu_call("article_job", response.body, response.final_url)
+            found = await self._cpu_call(
+                "article_job", response.body, response.final_url, pending.post_html
+            )
         except FetchError:
             give_up = pending.attempts + 1 >= ARTICLE_TRIES
             await self._db_call(self.store.article_failed, eid, give_up=give_up)
             return False
-        if article is None or len(article.text) < 0.8 * pending.chars:
+        article, post = found or (None, "")
+        text = "\n\n".join(filter(None, (post, article.text if article else "")))
+        if article is None or len(text) < 0.8 * pending.chars:
             # Nothing found, or less than the feed gave: never store a cut-off article as whole.
             await self._db_call(self.store.article_failed, eid, give_up=True)
             return False
@@ -352,8 +356,8 @@ class Updater:
             self.store.set_article,
             eid,
             html=article.html,
-            text=article.text,
-            author=article.author,
+            text=text,  # the post's own words, if any, searchable with the page's
+            author="" if post else article.author,  # the page's author did not write the post
             etag=response.etag,
             last_modified=response.last_modified,
         )

@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from aggregator.config import Settings
 from aggregator.errors import DataDirError, EntryNotFoundError, OpmlError, StoreError
@@ -137,8 +138,9 @@ class Library(SourceList, Fetching, Searching):
             raise EntryNotFoundError(eid.encode("utf-8", "backslashreplace").decode())
         entry = self.store.entry(eid)
         if not entry.markdown and entry.html:
-            markdown = _without_title(
-                extract.html_to_markdown(entry.html, entry.url or entry.source_url), entry.title
+            base = entry.url or entry.source_url
+            markdown = _with_post(
+                entry, _without_title(extract.html_to_markdown(entry.html, base), entry.title)
             )
             # Kept, to be quicker next time; busy or full, shown all the same (made again).
             with contextlib.suppress(StoreError):
@@ -205,6 +207,19 @@ def markdown_page(title: str, meta: list[str], url: str, note: str, body: str) -
     if note:
         head += ["", note]
     return "\n".join([*head, "", body.strip()]).rstrip() + "\n"
+
+
+def _with_post(entry: Entry, article: str) -> str:
+    """The feed's own post above the page it links to, unless it is only a teaser of it."""
+    from aggregator import extract
+
+    if not entry.post_html or extract.covers(
+        extract.html_to_text(entry.html), extract.html_to_text(entry.post_html)
+    ):
+        return article
+    post = extract.html_to_markdown(entry.post_html, entry.url or entry.source_url)
+    host = urlsplit(entry.url).hostname or "the linked page"
+    return f"{post.strip()}\n\n* * *\n\n*From {literal_markdown(host)}:*\n\n{article}".strip()
 
 
 def _without_title(markdown: str, title: str) -> str:

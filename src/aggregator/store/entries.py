@@ -43,6 +43,8 @@ class PendingArticle:
     """Length of the text the entry holds now (the feed's teaser, or an earlier article)."""
     etag: str | None
     last_modified: str | None
+    post_html: str
+    """The feed's own post: what a link blog says about the page (or a teaser of it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +58,7 @@ _ENTRY_COLUMNS = """e.id, e.source_url, e.guid, e.url, e.canonical_url, e.title,
     e.published, e.updated, e.summary, e.content_html, e.content_markdown, e.content_text,
     e.full_text,
     COALESCE(f.read, 0), COALESCE(f.starred, 0), COALESCE(NULLIF(s.title, ''), s.feed_title),
-    s.category, e.first_seen, e.enclosures"""
+    s.category, e.first_seen, e.enclosures, e.feed_html"""
 _ENTRY_FROM = """entry AS e
     LEFT JOIN entry_flags AS f ON f.entry_id = e.id
     LEFT JOIN source AS s ON s.url = e.source_url"""
@@ -65,7 +67,8 @@ _NEW_ENTRY = """INSERT INTO entry (id, source_url, guid, url, canonical_url, tit
     content_hash, first_seen, last_seen)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 # A changed teaser whose article was fetched before keeps that article while the page is
-# checked again (a conditional GET: usually a 304, and then nothing is lost or refetched).
+# checked again (a conditional GET: usually a 304, and then nothing is lost or refetched);
+# the changed post is kept beside it.
 # Its page's failed runs still count unless its link changed: a teaser that changes each
 # run would otherwise fetch a dead page forever.
 _CHANGED_ENTRY = """UPDATE entry SET
@@ -75,8 +78,9 @@ _CHANGED_ENTRY = """UPDATE entry SET
                         THEN content_html ELSE :html END,
     content_text = CASE WHEN full_text = 'full' AND :full_text = 'pending' AND url = :url
                         THEN content_text ELSE :text END,
-    content_markdown = CASE WHEN full_text = 'full' AND :full_text = 'pending' AND url = :url
-                            THEN content_markdown ELSE '' END,
+    feed_html = CASE WHEN full_text = 'full' AND :full_text = 'pending' AND url = :url
+                     THEN :html ELSE '' END,
+    content_markdown = '',
     url = :url, canonical_url = :canonical_url, title = :title, author = :author,
     published = :published, updated = :updated, summary = :summary, full_text = :full_text,
     enclosures = :enclosures, content_hash = :hash, last_seen = :seen,
@@ -128,7 +132,8 @@ class EntryRows(Database):
         with self._read() as conn:
             rows = conn.execute(
                 """SELECT id, url, extract_attempts, length(content_text), article_etag,
-                          article_modified
+                          article_modified,
+                          CASE WHEN feed_html != '' THEN feed_html ELSE content_html END
                    FROM entry
                    WHERE source_url = ? AND full_text = 'pending' AND url != ''
                    ORDER BY published DESC LIMIT ?""",
@@ -156,11 +161,13 @@ class EntryRows(Database):
         etag: str | None = None,
         last_modified: str | None = None,
     ) -> None:
-        """Store an extracted article in place of the teaser (the index is requeued); its
-        page's count of failed runs starts again."""
+        """Store an extracted article in place of the teaser (the index is requeued), and the
+        feed's post beside it; its page's count of failed runs starts again."""
         with self._write() as conn:
             conn.execute(
-                """UPDATE entry SET content_html = ?, content_text = ?, full_text = 'full',
+                """UPDATE entry SET
+                     feed_html = CASE WHEN feed_html != '' THEN feed_html ELSE content_html END,
+                     content_html = ?, content_text = ?, full_text = 'full',
                      content_markdown = '', author = CASE WHEN author = '' THEN ? ELSE author END,
                      extract_attempts = 0,
                      article_etag = ?, article_modified = ?
@@ -416,6 +423,7 @@ def _entry(row: tuple) -> Entry:
         category,
         seen,
         enclosures,
+        feed_html,
     ) = row
     return Entry(
         id=eid,
@@ -438,4 +446,5 @@ def _entry(row: tuple) -> Entry:
         source_title=source_title or "",
         category=category or "",
         enclosures=_enclosures(enclosures),
+        post_html=feed_html,
     )

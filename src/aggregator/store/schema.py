@@ -9,7 +9,7 @@ its change in the same transaction: the index can never silently miss one.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 _V1 = """
 CREATE TABLE source (
@@ -187,5 +187,12 @@ WHERE content_markdown != '' AND (
     OR content_markdown GLOB '*' || char(10) || '[-+>#=0-9]*');
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10)
+_V11 = """
+-- The feed's own post, kept when the page it links to was fetched in its place: a link
+-- blog's remark about someone else's article was lost to the article. (Entries whose page
+-- was fetched before this lost theirs; the next change to the post brings it back.)
+ALTER TABLE entry ADD COLUMN feed_html TEXT NOT NULL DEFAULT '';
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11)
 assert len(MIGRATIONS) == SCHEMA_VERSION
