@@ -450,3 +450,10 @@ _PAGE = (
 def test_a_post_is_a_teaser_when_nearly_all_its_words_are_the_page_s(post, teaser):
     assert covers(_PAGE, html_to_text(post)) is teaser
 
+
+def test_a_data_table_with_a_caption_keeps_its_header_row():
+    markdown = html_to_markdown(
+        "<table><caption>Prices in 2024</caption><tr><th>Item</th><th>Cost</th></tr>"
+        "<tr><td>Tea</td><td>2</td></tr></table>"
+    )
+    assert markdown == "Prices in 2024\n\n| Item | Cost |\n| --- | --- |\n| Tea | 2 |\n"

@@ -413,3 +413,13 @@ def test_plain_http_never_loads_ca_certificates(server, tmp_path, monkeypatch):
     monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
     url = server.route("/feed", Route(body=b"<rss/>"))
     assert get(url).body == b"<rss/>"
+
+
+def test_a_broken_status_line_is_told_as_text_not_a_python_value(server):
+    def broken(h) -> None:
+        h.wfile.write(b"HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n")
+
+    url = server.route("/broken", Route(handler=broken))
+    with pytest.raises(NetworkError) as caught:
+        get(url, FetchSettings(tries=1))
+    assert str(caught.value) == "network error: illegal status line: 'HTTP/1.1 2000 OK'"

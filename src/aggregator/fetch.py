@@ -523,11 +523,13 @@ def _no_password(url: str) -> str:
 
 
 _ERRNO = re.compile(r"\[Errno -?\d+\]\s*")
+_BYTES = re.compile(r"""bytearray\(b('[^']*'|"[^"]*")\)|(?<!\w)b('[^']*'|"[^"]*")""")
+"""Python's way of writing bytes (`bytearray(b'HTTP/1.1 2000 OK')`, from h11), as text."""
 
 
 def _reason(exc: Exception) -> str:
     """One line a person can read: "[Errno 111] Connection refused" is "connection refused"."""
-    text = _ERRNO.sub("", " ".join(str(exc).split()))
+    text = _BYTES.sub(lambda m: m[1] or m[2], _ERRNO.sub("", " ".join(str(exc).split())))
     if not text:
         return type(exc).__name__
     if text[1:2].islower():  # a capitalised sentence, not "SSL: ..." or a name

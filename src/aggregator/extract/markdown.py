@@ -104,8 +104,11 @@ cell may hold one paragraph: Google Docs and Confluence write each cell so)."""
 def _unless_laid_out(table: Any) -> None:
     """A table that lays a page out (an article in one cell, headings or several paragraphs
     in a cell, or one column) becomes its cells' content, one after another: as a table,
-    an article of 25,000 characters was one row with its words run together."""
+    an article of 25,000 characters was one row with its words run together. A table of
+    data has its caption put above it (before its first row, the caption made markdownify
+    take the header row for a row of data)."""
     rows: list[list[Any]] = []
+    captions: list[Any] = []
     parts: list[Any] = []  # its rows, cells and caption: to be divisions of the page
     groups: list[Any] = []  # its tbody, thead, tfoot: to go
     stack = _tags(table)
@@ -118,11 +121,15 @@ def _unless_laid_out(table: Any) -> None:
             if node.name in ("tbody", "thead", "tfoot"):
                 groups.append(node)
             elif node.name == "caption":
-                parts.append(node)
+                captions.append(node)
             stack += _tags(node)
     cells = [cell for row in rows for cell in row]
     if not (all(len(row) <= 1 for row in rows) or any(map(_holds_structure, cells))):
+        for caption in captions:
+            caption.name = "p"
+            table.insert_before(caption)
         return
+    parts += captions
     for group in groups:
         group.unwrap()
     for part in parts:
