@@ -28,14 +28,16 @@ def parse_job(
     return replace(parsed, entries=entries)
 
 
-def article_job(page: bytes, url: str, post_html: str) -> tuple[extract.Article, str] | None:
+def article_job(
+    page: bytes, url: str, post_html: str, title: str
+) -> tuple[extract.Article, str] | None:
     """The article on a page, and the text of the feed's post when it is more than a teaser
     of it ("" when it is one): a link blog's own words stay searchable beside the page's."""
     article = extract.extract_article(page, url)
     if article is None:
         return None
     post = extract.html_to_text(post_html)
-    return article, "" if extract.covers(article.text, post) else post
+    return article, "" if extract.covers(article.text, post, title) else post
 
 
 def links_job(page: bytes, url: str, selector: str) -> tuple[list[object], str]:

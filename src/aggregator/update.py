@@ -340,7 +340,7 @@ class Updater:
                 await self._db_call(self.store.article_unchanged, eid)
                 return True
             found = await self._cpu_call(
-                "article_job", response.body, response.final_url, pending.post_html
+                "article_job", response.body, response.final_url, pending.post_html, pending.title
             )
         except FetchError:
             give_up = pending.attempts + 1 >= ARTICLE_TRIES

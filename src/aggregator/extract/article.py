@@ -147,11 +147,13 @@ TEASER_NEW_WORDS = 1
 of its words if more: a quote from the page with a remark of a few words is a post."""
 
 
-def covers(article: str, post: str) -> bool:
+def covers(article: str, post: str, title: str = "") -> bool:
     """Whether a feed's post is a teaser of the article its link leads to: nearly all of
-    its words are the article's. A link blog's post (someone's own words about the page, or
-    a quote from it with a remark) is not: it is kept beside the article, not lost to it.
-    Doubt keeps the post: a teaser shown twice costs less than a remark lost."""
+    its words are the article's (or the entry's title: many feeds repeat it). A link blog's
+    post (someone's own words about the page, or a quote from it with a remark) is not: it
+    is kept beside the article, not lost to it. Doubt keeps the post: a teaser shown twice
+    costs less than a remark lost."""
     words = set(_WORD.findall(_TRAILER.sub("", post).casefold()))
+    words -= set(_WORD.findall(title.casefold()))
     new = words - set(_WORD.findall(article.casefold()))
     return len(new) <= max(TEASER_NEW_WORDS, len(words) // 20)

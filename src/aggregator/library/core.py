@@ -214,7 +214,7 @@ def _with_post(entry: Entry, article: str) -> str:
     from aggregator import extract
 
     if not entry.post_html or extract.covers(
-        extract.html_to_text(entry.html), extract.html_to_text(entry.post_html)
+        extract.html_to_text(entry.html), extract.html_to_text(entry.post_html), entry.title
     ):
         return article
     post = extract.html_to_markdown(entry.post_html, entry.url or entry.source_url)

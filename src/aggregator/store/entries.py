@@ -45,6 +45,7 @@ class PendingArticle:
     last_modified: str | None
     post_html: str
     """The feed's own post: what a link blog says about the page (or a teaser of it)."""
+    title: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +134,8 @@ class EntryRows(Database):
             rows = conn.execute(
                 """SELECT id, url, extract_attempts, length(content_text), article_etag,
                           article_modified,
-                          CASE WHEN feed_html != '' THEN feed_html ELSE content_html END
+                          CASE WHEN feed_html != '' THEN feed_html ELSE content_html END,
+                          title
                    FROM entry
                    WHERE source_url = ? AND full_text = 'pending' AND url != ''
                    ORDER BY published DESC LIMIT ?""",
