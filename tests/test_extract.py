@@ -458,3 +458,12 @@ def test_a_data_table_with_a_caption_keeps_its_header_row():
         "<tr><td>Tea</td><td>2</td></tr></table>"
     )
     assert markdown == "Prices in 2024\n\n| Item | Cost |\n| --- | --- |\n| Tea | 2 |\n"
+
+
+def test_lists_in_a_row_stay_apart():
+    """With one marker, Markdown read two lists in a row as one ("1. 2. 3.")."""
+    markdown = html_to_markdown(
+        "<ol><li>a</li><li>b</li></ol> <ol><li>c</li></ol><ol><li>d</li></ol>"
+        "<ul><li>x</li></ul><ul><li>y</li></ul><p>then</p><ol><li>e</li></ol>"
+    )
+    assert markdown == "1. a\n2. b\n\n1) c\n\n1. d\n\n- x\n\n* y\n\nthen\n\n1. e\n"

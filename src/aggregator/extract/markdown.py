@@ -80,6 +80,7 @@ def html_to_markdown(markup: str, base: str = "") -> str:
             }
     document = soup.html or soup  # the head too: see DROPPED
     _flatten_below(soup, document)
+    _mark_lists_in_a_row(soup)
     return _tidy_markdown(strip_controls(_converter().convert_soup(document)))
 
 
@@ -293,6 +294,16 @@ def _converter() -> object:
             start, end, fence = block.index("```"), block.rindex("```"), "`" * (longest + 1)
             return block[:start] + fence + block[start + 3 : end] + fence + block[end + 3 :]
 
+        def convert_li(self, el, text, parent_tags) -> str:  # noqa: ANN001 - markdownify's API
+            # A list right after another of its kind takes the other marker (`1)`, `*`):
+            # with the same one, Markdown reads the two as one list ("1. 2. 3.").
+            item = super().convert_li(el, text, parent_tags)
+            kind = el.parent.name if el.parent is not None else ""
+            if kind in _OTHER_MARKER and el.parent.get(_OTHER):
+                marker, other = _OTHER_MARKER[kind]
+                return marker.sub(other, item, count=1)
+            return item
+
         def process_text(self, el, parent_tags=None) -> str:  # noqa: ANN001 - markdownify's API
             # Text that would start a list, a quote or a heading where it starts a line
             # ("1984. That was…", "- Who is there?", "> 100 people") stays text.
@@ -308,6 +319,26 @@ def _converter() -> object:
             return head + newline + _LINE_START.sub(_literal_start, rest)
 
     return Converter(heading_style="ATX", bullets="-", escape_misc=False)
+
+
+_OTHER_MARKER = {
+    "ol": (re.compile(r"^(\s*\d+)\.(?= )"), r"\1)"),
+    "ul": (re.compile(r"^(\s*)-(?= )"), r"\1*"),
+}
+
+
+def _mark_lists_in_a_row(soup: Any) -> None:
+    """Mark every other list of a run of lists of one kind, with nothing between them, to
+    take the other marker (see `convert_li`)."""
+    for element in soup.find_all(("ol", "ul")):
+        before = element.previous_sibling
+        while before is not None and before.name is None and not str(before).strip():
+            before = before.previous_sibling
+        if before is not None and before.name == element.name and not before.get(_OTHER):
+            element[_OTHER] = "1"
+
+
+_OTHER = "data-other-marker"
 
 
 _LINE_START = re.compile(
