@@ -181,6 +181,12 @@ def _mark_version(path: Path, version: int) -> None:
             ("<p>plain</p>", "plain"),
             id="line-starts-and-breaks",
         ),
+        pytest.param(  # version 11: a caption above its table; lists in a row kept apart
+            10,
+            ("<ol><li>a</li></ol><ol><li>b</li></ol>", "1. a\n\n2. b"),
+            ("<ol><li>a</li></ol><p>x</p>", "1. a\n\nx"),
+            id="lists-in-a-row",
+        ),
     ],
 )
 def test_a_version_drops_markdown_made_wrong_before_it(

@@ -192,6 +192,11 @@ _V11 = """
 -- blog's remark about someone else's article was lost to the article. (Entries whose page
 -- was fetched before this lost theirs; the next change to the post brings it back.)
 ALTER TABLE entry ADD COLUMN feed_html TEXT NOT NULL DEFAULT '';
+-- Markdown made before a data table's caption went above it, and before lists in a row
+-- stayed apart: made again on the next read.
+UPDATE entry SET content_markdown = ''
+WHERE content_markdown != '' AND (content_html LIKE '%<caption%'
+    OR content_html LIKE '%</ol>%<ol%' OR content_html LIKE '%</ul>%<ul%');
 """
 
 MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11)
