@@ -8,7 +8,14 @@ import re
 
 import pytest
 
-from aggregator.extract import covers, extract_article, has_words, html_to_markdown, html_to_text
+from aggregator.extract import (
+    covers,
+    extract_article,
+    has_words,
+    html_to_markdown,
+    html_to_reading_text,
+    html_to_text,
+)
 from aggregator.sanitize import one_line, strip_controls
 
 
@@ -467,3 +474,26 @@ def test_lists_in_a_row_stay_apart():
         "<ul><li>x</li></ul><ul><li>y</li></ul><p>then</p><ol><li>e</li></ol>"
     )
     assert markdown == "1. a\n2. b\n\n1) c\n\n1. d\n\n- x\n\n* y\n\nthen\n\n1. e\n"
+
+
+def test_reading_text_keeps_what_the_eye_needs():
+    page = (
+        "<h2>Install</h2><p>Run   this\nnow:</p><pre>  x = 1\n\n  y = 2\n</pre>"
+        "<ol start='9'><li>nine</li><li>ten<ul><li>inner</li></ul></li></ol>"
+        "<ul><li>one</li><li>two <b>bold</b></li></ul>"
+        "<blockquote><p>quoted</p></blockquote><table><caption>Prices</caption>"
+        "<tr><th>Item</th><th>Cost</th></tr><tr><td>Tea</td><td>2</td></tr></table>"
+        "<p>a<br>b <img alt='cat' src='x.png'></p><script>evil()</script><p>end &amp; done</p>"
+    )
+    assert html_to_reading_text(page) == (
+        "Install\n\nRun this now:\n\n      x = 1\n\n      y = 2\n\n"
+        "9. nine\n\n10. ten\n\n  - inner\n\n- one\n- two bold\n\n> quoted\n\n"
+        "Prices\n\nItem | Cost\nTea | 2\n\na\nb [image: cat]\n\nend & done\n"
+    )
+
+
+@pytest.mark.parametrize("depth", [300, 5000])
+def test_reading_text_of_deep_or_hostile_markup_is_its_words(depth):
+    text = html_to_reading_text("<div><blockquote><ul><li>" * depth + "deep")
+    assert text.strip().endswith("deep")
+    assert html_to_reading_text("") == "" and html_to_reading_text("plain words") == "plain words\n"

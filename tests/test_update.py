@@ -166,6 +166,33 @@ def test_an_edited_link_post_shows_while_its_page_is_unchanged(server, tmp_path)
         assert markdown.startswith("Fascinating, alarming.") and "Glacier paragraph 3" in markdown
 
 
+def test_read_as_text_keeps_code_lists_and_the_post(server, tmp_path, capsys):
+    """`read --format text` printed the index's text: code lost its indentation and line
+    breaks, lists their markers."""
+    code = "def fetch(url):\n    if not url:\n        return None\n\n    return get(url)"
+    essay = _ESSAY.replace(
+        "</article>",
+        f"<pre><code>{code}</code></pre><ul><li>first</li><li>second</li></ul></article>",
+    )
+    page = server.route("/essay.html", Route(body=essay.encode(), content_type="text/html"))
+    post = "<p>My <b>remark</b>, in words of my own.</p>"
+    opml = tmp_path / "list.opml"
+    feed = server.route("/feed", Route(body=rss(item("p", "On glaciers", post, link=page))))
+    save_opml(opml, [Source(url=feed, title="Links")], title="t")
+    assert run(["--data-dir", str(tmp_path / "home"), "--opml", str(opml), "fetch"]) == 0
+    with library_with(tmp_path, Source(url=feed, title="Links")) as lib:
+        eid = entries(lib)["p"][2]
+    capsys.readouterr()
+    args = ["--data-dir", str(tmp_path / "home"), "--opml", str(opml), "read", eid]
+    assert run([*args, "--format", "text"]) == 0
+    out = capsys.readouterr().out
+    _head, body = out.split("\n\nMy remark", 1)
+    assert body.startswith(", in words of my own.\n\n* * *\n\nFrom 127.0.0.1:\n\n")
+    indented = "\n".join(f"    {line}".rstrip() for line in code.split("\n"))
+    assert f"\n\n{indented}\n\n- first\n- second\n" in body
+    assert "*" not in body.replace("* * *", "")  # plain text: no Markdown emphasis
+
+
 def test_a_failed_extraction_keeps_the_feed_teaser_as_partial(server, tmp_path):
     page = server.route(
         "/empty.html", Route(body=b"<html><body></body></html>", content_type="text/html")

@@ -352,10 +352,13 @@ def read(obj: Context, entry_id: str, fmt: str) -> None:
     """Print a stored entry."""
     with obj.library() as library:
         entry = library.entry(entry_id)
+        text = library.entry_text(entry) if fmt == "text" else ""
     if fmt == "json":
         _print_json(entry_json(entry))
+    elif fmt == "text":
+        click.echo(render_entry(entry, text=text), nl=False)  # (it ends a line)
     else:
-        click.echo(render_entry(entry, markdown=fmt == "markdown"), nl=False)  # (it ends a line)
+        click.echo(render_entry(entry), nl=False)
 
 
 @cli.command()

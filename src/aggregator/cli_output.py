@@ -263,7 +263,9 @@ def _dated(published: datetime | None, seen: datetime | None, fmt: str) -> str:
     return f"undated, first seen {seen.astimezone().strftime(fmt)}" if seen else ""
 
 
-def render_entry(entry: Entry, *, markdown: bool) -> str:
+def render_entry(entry: Entry, *, text: str | None = None) -> str:
+    """An entry as `read` prints it: a Markdown page, or plain text given `text` (the
+    library's reading text, `Library.entry_text`)."""
     meta = [
         part
         for part in (
@@ -279,7 +281,7 @@ def render_entry(entry: Entry, *, markdown: bool) -> str:
     elif entry.full_text == "pending":
         note = "(a teaser: the full article will be fetched on the next run)"
     title = entry.title or "(untitled)"
-    if markdown:  # (the Markdown lists the entry's files under its text)
+    if text is None:  # Markdown (which lists the entry's files under its text)
         return markdown_page(title, meta, entry.url, note, entry.markdown)
     head = [title, "", " · ".join(meta)]
     if entry.url:
@@ -288,7 +290,7 @@ def render_entry(entry: Entry, *, markdown: bool) -> str:
         head += ["", note]
     files = [f"{f.url} ({f.describe()})" for f in entry.enclosures]
     tail = ["", "Attachments:", *files] if files else []
-    return "\n".join([*head, "", entry.text.strip() or entry.summary, *tail]).rstrip() + "\n"
+    return "\n".join([*head, "", text, *tail]).rstrip() + "\n"
 
 
 # -- search ------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 
 from aggregator.extract.article import Article, covers, extract_article
 from aggregator.extract.markdown import enclosures_markdown, html_to_markdown
+from aggregator.extract.reading import html_to_reading_text
 from aggregator.extract.text import has_words, html_to_text
 
 __all__ = [
@@ -12,5 +13,6 @@ __all__ = [
     "extract_article",
     "has_words",
     "html_to_markdown",
+    "html_to_reading_text",
     "html_to_text",
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import re
 import threading
+from typing import Any
 
 from lxml import etree
 
@@ -63,18 +64,31 @@ def html_to_text(markup: str) -> str:
     """Readable plain text: paragraphs separated by a blank line, spaces collapsed."""
     if not markup or not markup.strip():
         return ""
+    markup, root = parse_html(markup)
+    if root is not None:
+        try:
+            return _tidy(str(_TEXT_XSLT(root)))
+        except (etree.XSLTApplyError, ValueError):
+            pass
+    return words_only(markup)
+
+
+def parse_html(markup: str) -> tuple[str, Any]:
+    """The markup without controls, and its tree: None when lxml found no document, or
+    stopped at its depth limit (255: kept, as the stylesheet recurses in C per level and a
+    deeper tree could exhaust a thread's stack)."""
     # Controls go before parsing: lxml keeps them in text nodes and then refuses to edit them.
     markup = drop_control_references(strip_controls(markup))
     parser = _text_parser()
     try:
         root = etree.fromstring(markup, parser)
-        if root is not None and not parser.error_log.filter_types(_LIMIT_HIT):
-            return _tidy(str(_TEXT_XSLT(root)))
-    except (etree.ParserError, etree.XSLTApplyError, ValueError):
-        pass
-    # lxml found no document, or stopped at its depth limit (255: kept, as the stylesheet
-    # recurses in C per level and a deeper tree could exhaust a thread's stack), or the
-    # stylesheet could not run: the tags go, the text stays.
+    except (etree.ParserError, ValueError):
+        return markup, None
+    return markup, None if parser.error_log.filter_types(_LIMIT_HIT) else root
+
+
+def words_only(markup: str) -> str:
+    """What to show of markup that cannot be read as a tree: the tags go, the text stays."""
     return " ".join(strip_controls(html.unescape(_TAG.sub(" ", markup))).split())
 
 

@@ -152,6 +152,19 @@ class Library(SourceList, Fetching, Searching):
         files = extract.enclosures_markdown(entry.enclosures)
         return replace(entry, markdown="\n\n".join(filter(None, (body, files))))
 
+    def entry_text(self, entry: Entry) -> str:
+        """An entry's text to read as plain text (`read --format text`): code keeps its lines
+        and indentation, lists their markers, as the index's text does not; the feed's own
+        post comes first, as in its Markdown."""
+        from aggregator import extract
+
+        body = extract.html_to_reading_text(entry.html) or entry.text or entry.summary
+        if _post_shown(entry):
+            post = extract.html_to_reading_text(entry.post_html).strip()
+            host = urlsplit(entry.url).hostname or "the linked page"
+            body = f"{post}\n\n* * *\n\nFrom {host}:\n\n{body}"
+        return body.strip()
+
     def entries(self, view: View | None = None, limit: int | None = None) -> list[EntryRow]:
         """Rows for a list, newest first: all entries, a topic (with subtopics), a source."""
         view = view or View()
@@ -213,13 +226,19 @@ def _with_post(entry: Entry, article: str) -> str:
     """The feed's own post above the page it links to, unless it is only a teaser of it."""
     from aggregator import extract
 
-    if not entry.post_html or extract.covers(
-        extract.html_to_text(entry.html), extract.html_to_text(entry.post_html), entry.title
-    ):
+    if not _post_shown(entry):
         return article
     post = extract.html_to_markdown(entry.post_html, entry.url or entry.source_url)
     host = urlsplit(entry.url).hostname or "the linked page"
     return f"{post.strip()}\n\n* * *\n\n*From {literal_markdown(host)}:*\n\n{article}".strip()
+
+
+def _post_shown(entry: Entry) -> bool:
+    from aggregator import extract
+
+    return bool(entry.post_html) and not extract.covers(
+        extract.html_to_text(entry.html), extract.html_to_text(entry.post_html), entry.title
+    )
 
 
 def _without_title(markdown: str, title: str) -> str:

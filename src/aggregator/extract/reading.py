@@ -1,0 +1,185 @@
+"""HTML → plain text to read (`read --format text`): unlike the index's text, it keeps what
+the eye needs. Code keeps its lines and indentation, list items their markers and numbers,
+quotes a `> `, table rows their cells apart. Made once per `read`, so it may walk the tree
+in Python."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aggregator.extract.text import BLOCKS, CELLS, DROPPED, parse_html, words_only
+
+_DROPPED = frozenset(DROPPED)
+_BLOCKS = frozenset(BLOCKS) | {"table", "thead", "tbody", "tfoot", "caption"}
+_LIST_INDENT = "  "
+_BREAK = "\x00"
+"""A `<br>` in a block's text (the text's own line breaks are spaces; controls were
+stripped before parsing, so none is in it)."""
+_DEPTH = 150
+"""Elements deeper than this are read as their text (the walk recurses per level)."""
+
+
+def html_to_reading_text(markup: str) -> str:
+    """Paragraphs apart by a blank line, spaces collapsed except in code."""
+    if not markup or not markup.strip():
+        return ""
+    markup, root = parse_html(markup)
+    if root is None:
+        return words_only(markup)
+    out = _Text()
+    out.element(root)
+    return out.result()
+
+
+class _Text:
+    """Blocks of lines, built by walking the tree once."""
+
+    def __init__(self) -> None:
+        self.blocks: list[str] = []
+        self.line: list[str] = []  # the inline text of the block being read
+        self.prefixes: list[str] = []  # indentation and quote marks of the blocks we are in
+        self.marker = ""  # a list item's marker, for its first line
+        self.depth = 0
+
+    def result(self) -> str:
+        self.end_block()
+        return "\n\n".join(self.blocks).strip("\n") + "\n" if self.blocks else ""
+
+    # -- building ------------------------------------------------------------------------
+
+    def words(self, text: str | None) -> None:
+        if text:
+            self.line.append(text.replace("\n", " "))
+
+    def end_block(self) -> None:
+        lines = "".join(self.line).split(_BREAK)
+        self.line = []
+        lines = [" ".join(line.split()) for line in lines]
+        while lines and not lines[-1]:
+            lines.pop()
+        while lines and not lines[0]:
+            lines.pop(0)
+        if lines:
+            self.emit(lines)
+
+    def emit(self, lines: list[str]) -> None:
+        prefix = "".join(self.prefixes)
+        first = "".join(self.prefixes[:-1]) + self.marker if self.marker else prefix
+        self.marker = ""
+        rest = [f"{prefix}{line}".rstrip() for line in lines[1:]]
+        self.blocks.append("\n".join([f"{first}{lines[0]}".rstrip(), *rest]))
+
+    # -- walking -------------------------------------------------------------------------
+
+    def element(self, node: Any) -> None:
+        tag = node.tag if isinstance(node.tag, str) else ""
+        if tag in _DROPPED or not tag:
+            self.words(node.tail)  # (a comment or the like: its tail is text)
+            return
+        if self.depth > _DEPTH:
+            self.words(" ".join(node.itertext()))
+            self.words(node.tail)
+            return
+        self.depth += 1
+        self.tag(node, tag)
+        self.depth -= 1
+        if tag in _BLOCKS or tag in ("pre", "ul", "ol", "blockquote", "hr", "table"):
+            self.end_block()
+        self.words(node.tail)
+
+    def tag(self, node: Any, tag: str) -> None:
+        if tag == "br":
+            self.line.append(_BREAK)
+        elif tag == "img":
+            alt = " ".join((node.get("alt") or "").split())
+            self.words(f"[image: {alt}]" if alt else "[image]")
+        elif tag == "pre":
+            self.code(node)
+        elif tag in ("ul", "ol"):
+            self.items(node)
+        elif tag == "blockquote":
+            self.nested(node, "> ")
+        elif tag == "hr":
+            self.end_block()
+            self.blocks.append("".join(self.prefixes) + "* * *")
+        elif tag == "table":
+            self.table(node)
+        elif tag in _BLOCKS:
+            self.end_block()
+            self.inside(node)
+            self.end_block()
+        else:
+            self.inside(node)
+
+    def inside(self, node: Any) -> None:
+        self.words(node.text)
+        for child in node:
+            self.element(child)
+
+    def nested(self, node: Any, prefix: str) -> None:
+        self.end_block()
+        self.prefixes.append(prefix)
+        self.inside(node)
+        self.end_block()
+        self.prefixes.pop()
+
+    def code(self, node: Any) -> None:
+        """Lines as written, set in by four spaces. Code that trafilatura wrapped in a
+        second, pretty-printed `<pre>` is read from the inner one."""
+        self.end_block()
+        while len(node) == 1 and node[0].tag in ("pre", "code") and not _text_around(node):
+            node = node[0]
+        lines = "".join(node.itertext()).split("\n")
+        while lines and not lines[-1].strip():
+            lines.pop()
+        while lines and not lines[0].strip():
+            lines.pop(0)
+        if lines:
+            prefix = "".join(self.prefixes) + "    "
+            self.blocks.append("\n".join(f"{prefix}{line}".rstrip() for line in lines))
+
+    def items(self, node: Any) -> None:
+        self.end_block()
+        start = node.get("start", "1")
+        number = int(start) if node.tag == "ol" and start.isascii() and start.isdigit() else 1
+        self.prefixes.append(_LIST_INDENT)
+        first, tight = len(self.blocks), True
+        for child in node:
+            if child.tag == "li":
+                self.end_block()
+                before = len(self.blocks)
+                label = f"{number}." if node.tag == "ol" else "-"
+                self.marker = f"{label} ".ljust(len(_LIST_INDENT))
+                number += 1
+                self.inside(child)
+                self.end_block()
+                self.marker = ""
+                tight = tight and len(self.blocks) - before == 1
+                self.words(child.tail)
+            else:
+                self.element(child)
+        self.end_block()
+        self.prefixes.pop()
+        if tight and len(self.blocks) - first > 1:  # items of a line each: no blank lines
+            self.blocks[first:] = ["\n".join(self.blocks[first:])]
+
+    def table(self, node: Any) -> None:
+        """A row a line, its cells apart; a caption above (a cell's own blocks, a table
+        laid out in a table, are run together: a terminal has no room for them)."""
+        self.end_block()
+        prefix = "".join(self.prefixes)
+        caption = node.find("caption")
+        if caption is not None:
+            self.blocks.append(prefix + " ".join(" ".join(caption.itertext()).split()))
+        rows = []
+        for row in node.iter("tr"):
+            cells = [" ".join(" ".join(c.itertext()).split()) for c in row if c.tag in CELLS]
+            if any(cells):
+                rows.append(prefix + " | ".join(cells))
+        if rows:
+            self.blocks.append("\n".join(rows))
+
+
+def _text_around(node: Any) -> bool:
+    """Whether an element with one child has text of its own beside that child."""
+    return bool((node.text or "").strip() or (node[0].tail or "").strip())
