@@ -16,6 +16,7 @@ from aggregator.parse import ENCLOSURES_MOST, parse_feed
 from aggregator.sources import save_opml
 from aggregator.store import Store
 from tests.httpd import Route
+from tests.test_store import BEFORE_11
 
 NNW = "netnewswire-rsparser/Modules/RSParser/Tests/RSParserTests/Resources"
 
@@ -201,8 +202,7 @@ def test_a_library_from_before_enclosures_reads_its_feeds_whole_once_to_find_the
     path = tmp_path / "home" / "library.sqlite3"
     conn = sqlite3.connect(path)  # as version 4 left it: no files, the feed's validator kept
     conn.executescript(
-        "ALTER TABLE entry DROP COLUMN enclosures; ALTER TABLE entry DROP COLUMN feed_html;"
-        "PRAGMA user_version = 4;"
+        "ALTER TABLE entry DROP COLUMN enclosures;" + BEFORE_11 + "PRAGMA user_version = 4;"
         # the episode's fingerprint as stored before files were read (the post's is the same)
         "UPDATE entry SET content_hash = 'without files' WHERE guid = 'ep1';"
     )

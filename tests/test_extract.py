@@ -5,16 +5,17 @@ from __future__ import annotations
 import io
 import random
 import re
+import unicodedata
 
 import pytest
 
 from aggregator.extract import (
-    covers,
     extract_article,
     has_words,
     html_to_markdown,
     html_to_reading_text,
     html_to_text,
+    is_teaser,
 )
 from aggregator.sanitize import one_line, strip_controls
 
@@ -444,19 +445,39 @@ _PAGE = (
 @pytest.mark.parametrize(
     ("post", "teaser"),
     [
+        # teasers: the page's words, with what feeds add at the end
         ("Scientists in Norway found that the glacier melted faster this year than in any", True),
-        (f"{_PAGE[:90]} The post Glacier news appeared first on Nordic Science Daily.", True),
-        (f"{_PAGE[:120]}… Continue reading →", True),
-        ("", True),
-        ("Great piece.", False),
-        ("Worth reading, although I doubt their radar method.", False),
-        (f"<blockquote>{_PAGE}</blockquote> Overestimated, surely.", False),
-        ("Scientists measured ice. Nordic", True),  # one word the page lacks: cut in half
+        (
+            f"<p>{_PAGE[:90]} […]</p><p>The post <a href='x'>Glacier news</a> appeared first "
+            "on <a href='y'>Nordic Science Daily</a>.</p>",
+            True,
+        ),
+        (f"<p>{_PAGE[:90]}</p><p>L’article Glacier est apparu en premier sur Libé.</p>", True),
+        (f"<p>{_PAGE[:90]}</p><p>Der Beitrag Gletscher erschien zuerst auf heise.</p>", True),
+        (f"{_PAGE[:120]}… Continue reading <span>Glacier news</span> →", True),
+        (f"{_PAGE[:120]} Read more at Nordic Daily", True),
+        ("Scientists measured the ice thick", True),  # its last word cut in half
         ("Arctic Record Meltdown: scientists measured ice thickness", True),  # the title's
+        ("", True),
+        # posts: words of their own, however few
+        ("Great piece.", False),
+        ("Overhyped.", False),
+        ("Yikes: scientists in Norway found that the glacier melted faster", False),
+        ("Worth reading, although I doubt their radar method.", False),
+        (f"<blockquote>{_PAGE}</blockquote><p>He’s right.</p>", False),
+        (f"<blockquote>{_PAGE[:60]} […] {_PAGE[-40:]}</blockquote><p>Rare reporting.</p>", False),
+        ("Read the full study: its sampling is doubtful and the radar overreaches.", False),
+        ("Scientists measured the ice. Nordic", False),  # a whole word the page lacks
+        ("<img src='chart.png' alt=''>", False),  # an image of its own
     ],
 )
-def test_a_post_is_a_teaser_when_nearly_all_its_words_are_the_page_s(post, teaser):
-    assert covers(_PAGE, html_to_text(post), title="Arctic record meltdown") is teaser
+def test_a_post_is_a_teaser_when_all_its_words_are_the_page_s(post, teaser):
+    assert is_teaser(post, _PAGE, title="Arctic record meltdown") is teaser
+
+
+def test_a_teaser_is_a_teaser_however_its_accents_were_typed():
+    page = unicodedata.normalize("NFC", "Les députés ont voté à l’unanimité la réforme.")
+    assert is_teaser(unicodedata.normalize("NFD", page), page)
 
 
 def test_a_data_table_with_a_caption_keeps_its_header_row():
@@ -497,3 +518,10 @@ def test_reading_text_of_deep_or_hostile_markup_is_its_words(depth):
     text = html_to_reading_text("<div><blockquote><ul><li>" * depth + "deep")
     assert text.strip().endswith("deep")
     assert html_to_reading_text("") == "" and html_to_reading_text("plain words") == "plain words\n"
+
+
+def test_a_fence_in_text_stays_text():
+    """An unclosed fence in a post (after a line break) made the rest of the page, and the
+    article below the post, one block of code (review)."""
+    markdown = html_to_markdown("<p>Handy:<br>```sh<br>git log</p><p>~~~ wavy</p>")
+    assert markdown == "Handy:  \n\\```sh  \ngit log\n\n\\~~~ wavy\n"

@@ -423,3 +423,22 @@ def test_a_broken_status_line_is_told_as_text_not_a_python_value(server):
     with pytest.raises(NetworkError) as caught:
         get(url, FetchSettings(tries=1))
     assert str(caught.value) == "network error: illegal status line: 'HTTP/1.1 2000 OK'"
+
+
+@pytest.mark.parametrize(
+    ("said", "told"),
+    [
+        (
+            "illegal status line: bytearray(b'HTTP/1.1 2000 OK')",
+            "illegal status line: 'HTTP/1.1 2000 OK'",
+        ),
+        (
+            """illegal status line: bytearray(b'HTTP/1.1 2000 it\\'s "OK"')""",
+            """illegal status line: 'HTTP/1.1 2000 it's "OK"'""",
+        ),
+        ("bad b'\\x1b[31mred\\r\\n' end", "bad 'red' end"),
+        ("unknown flag 'b' in 'abc'", "unknown flag 'b' in 'abc'"),  # no bytes in it
+    ],
+)
+def test_bytes_in_an_error_are_told_as_text(said, told):
+    assert _reason(ValueError(said)) == told

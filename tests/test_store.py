@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta, timezone
@@ -14,7 +15,7 @@ from aggregator.errors import EntryNotFoundError, StoreError, StoreVersionError
 from aggregator.models import EntryDraft, Source, View
 from aggregator.store import Store
 from aggregator.store.database import from_db, select_in, to_db
-from aggregator.store.schema import SCHEMA_VERSION
+from aggregator.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 FEED = "https://feed.example/rss"
 
@@ -125,8 +126,9 @@ def test_a_version_1_library_is_migrated_and_keeps_its_entries(tmp_path: Path):
     conn.executescript(
         """DROP INDEX entry_by_date; DROP INDEX entry_by_source;
            CREATE INDEX entry_by_source ON entry (source_url, published DESC);
-           ALTER TABLE entry DROP COLUMN enclosures; ALTER TABLE entry DROP COLUMN feed_html;
-           PRAGMA user_version = 1;"""
+           ALTER TABLE entry DROP COLUMN enclosures;"""
+        + BEFORE_11
+        + "PRAGMA user_version = 1;"
     )
     conn.close()
     store = Store.open(path)
@@ -143,12 +145,20 @@ def test_a_version_1_library_is_migrated_and_keeps_its_entries(tmp_path: Path):
     assert "entry_by_date" in names
 
 
+BEFORE_11 = (
+    "DROP TRIGGER entry_changed; ALTER TABLE entry DROP COLUMN feed_html;"
+    "ALTER TABLE entry DROP COLUMN feed_text; ALTER TABLE entry DROP COLUMN article_url;"
+    + re.search(r"CREATE TRIGGER entry_changed.*?END;", MIGRATIONS[0], re.S)[0]
+)
+"""What schema 11 added, taken away: a library as version 10 left it."""
+
+
 def _mark_version(path: Path, version: int) -> None:
     conn = sqlite3.connect(path)
     if version < 5:
         conn.execute("ALTER TABLE entry DROP COLUMN enclosures")
     if version < 11:
-        conn.execute("ALTER TABLE entry DROP COLUMN feed_html")
+        conn.executescript(BEFORE_11)
     conn.execute(f"PRAGMA user_version = {version}")
     conn.commit()
     conn.close()

@@ -17,6 +17,7 @@ from aggregator.cli import run
 from aggregator.config import load_settings
 from aggregator.library import Library, open_library
 from aggregator.models import OfferedFeed, Source
+from aggregator.parse import parse_feed
 from aggregator.sources import save_opml
 from tests.httpd import LoopbackServer, Route, item, rss
 
@@ -151,19 +152,117 @@ def test_an_edited_link_post_shows_while_its_page_is_unchanged(server, tmp_path)
         "/essay.html", Route(body=_ESSAY.encode(), content_type="text/html", etag='"e1"')
     )
     feed = server.route(
-        "/feed", Route(body=rss(item("p", "On glaciers", "Fascinating stuff.", link=page)))
+        "/feed", Route(body=rss(item("p", "On glaciers", "Fascinating marmalade.", link=page)))
     )
     with library_with(tmp_path, Source(url=feed)) as lib:
         lib.fetch()
         eid = entries(lib)["p"][2]
-        assert lib.entry(eid).markdown.startswith("Fascinating stuff.")
+        assert lib.entry(eid).markdown.startswith("Fascinating marmalade.")
         server.route(
-            "/feed", Route(body=rss(item("p", "On glaciers", "Fascinating, alarming.", link=page)))
+            "/feed", Route(body=rss(item("p", "On glaciers", "Alarming zeppelin.", link=page)))
         )
         assert lib.fetch().results[0].articles == 1  # a 304 for the page
         assert server.hits("/essay.html")[-1].headers.get("if-none-match") == '"e1"'
         markdown = lib.entry(eid).markdown
-        assert markdown.startswith("Fascinating, alarming.") and "Glacier paragraph 3" in markdown
+        assert markdown.startswith("Alarming zeppelin.") and "Glacier paragraph 3" in markdown
+        # searched as shown (the index kept the old post: review)
+        assert [h.id for h in lib.search("zeppelin").hits] == [eid]
+        assert lib.search("marmalade").total == 0
+        assert [h.id for h in lib.search("tromso").hits] == [eid]
+
+
+def test_a_link_post_s_own_links_are_the_blog_s():
+    """An item's relative links were read against its link: a link blog's "/notes/radar"
+    pointed into the page it links to (review). On the blog's own site, its link still rules
+    (a page written beside its images)."""
+    post = '<a href="/notes/radar">my note</a> and <img src="chart.png">'
+    feed = rss(
+        item("away", "Away", post, link="https://news.example/story"),
+        item("home", "Home", post, link="https://blog.example/2024/post/"),
+        link="https://blog.example/",
+    )
+    parsed = {e.guid: e.html for e in parse_feed(feed, "https://blog.example/feed", {}).entries}
+    assert parsed["away"].startswith('<base href="https://blog.example/">')
+    assert parsed["home"].startswith('<base href="https://blog.example/2024/post/">')
+
+
+def test_a_shorter_post_keeps_its_page_whole(server, tmp_path):
+    """The page's text was held to 80 % of the old post and page together: a post made
+    shorter turned the page, fetched whole again, into a partial entry (review)."""
+    page = server.route("/essay.html", Route(body=_ESSAY.encode(), content_type="text/html"))
+    long_post = "My long remark: " + " ".join(f"thought{i}" for i in range(60))
+    feed = server.route("/feed", Route(body=rss(item("p", "Glaciers", long_post, link=page))))
+    with library_with(tmp_path, Source(url=feed)) as lib:
+        lib.fetch()
+        server.route("/feed", Route(body=rss(item("p", "Glaciers", "Short now.", link=page))))
+        result = lib.fetch().results[0]
+        _title, status, eid = entries(lib)["p"]
+        assert (status, result.articles, result.articles_failed) == ("full", 1, 0)
+        assert lib.entry(eid).markdown.startswith("Short now.")
+        assert lib.search("thought7").total == 0
+
+
+def test_a_page_that_holds_less_than_the_post_leaves_the_post_partial(server, tmp_path):
+    """A paywall: the page gives a line where the post gave a summary (QA)."""
+    stub = "<html><body><article><p>Subscribe to continue reading.</p></article></body></html>"
+    page = server.route("/paid.html", Route(body=stub.encode(), content_type="text/html"))
+    summary = "Our own summary of the report: " + " ".join(f"finding{i}" for i in range(50))
+    feed = server.route("/feed", Route(body=rss(item("p", "Report", summary, link=page))))
+    with library_with(tmp_path, Source(url=feed)) as lib:
+        lib.fetch()
+        _title, status, eid = entries(lib)["p"]
+        entry = lib.entry(eid)
+        assert status == "partial" and "finding49" in entry.markdown
+        assert "Subscribe" not in entry.markdown
+
+
+def test_an_item_without_words_has_no_post_beside_its_new_page(server, tmp_path):
+    """A title-only item whose page was fetched, then changed: the page it held was taken
+    for the item's post, shown above the new page (review)."""
+    first = _ESSAY.replace("Glacier paragraph", "Alpha report")
+    page = server.route("/live.html", Route(body=first.encode(), content_type="text/html"))
+    feed = server.route("/feed", Route(body=rss(item("p", "Live", "", link=page))))
+    with library_with(tmp_path, Source(url=feed)) as lib:
+        lib.fetch()
+        second = _ESSAY.replace("Glacier paragraph", "Beta report").replace("word", "lava")
+        server.route("/live.html", Route(body=second.encode(), content_type="text/html"))
+        server.route("/feed", Route(body=rss(item("p", "Live (updated)", "", link=page))))
+        lib.fetch()
+        entry = lib.entry(entries(lib)["p"][2])
+        assert "Alpha" not in entry.markdown and "Beta report 3" in entry.markdown
+        assert entry.author == "Ann Page" and "* * *" not in entry.markdown
+
+
+def test_a_teaser_that_comes_back_fetches_its_page_again(server, tmp_path):
+    """Teaser, then the whole article in the feed, then a teaser again: the page's validators
+    had outlived the article, the page answered 304, and the teaser was kept as if whole
+    (review)."""
+    page = server.route(
+        "/essay.html", Route(body=_ESSAY.encode(), content_type="text/html", etag='"e1"')
+    )
+    feed = server.route("/feed", Route(body=rss(item("s", "Glaciers", "Teaser.", link=page))))
+    with library_with(tmp_path, Source(url=feed)) as lib:
+        lib.fetch()
+        server.route("/feed", Route(body=rss(item("s", "Glaciers", LONG, link=page))))
+        lib.fetch()
+        assert entries(lib)["s"][1] == "feed"
+        server.route("/feed", Route(body=rss(item("s", "Glaciers", "Teaser again.", link=page))))
+        lib.fetch()
+        assert server.hits("/essay.html")[-1].headers.get("if-none-match") is None
+        _title, status, eid = entries(lib)["s"]
+        assert status == "full" and "Glacier paragraph 3" in lib.entry(eid).markdown
+
+
+def test_the_page_is_credited_to_where_it_came_from(server, tmp_path):
+    """A link through a redirector (t.co, feedproxy) named the redirector (QA, review)."""
+    essay = server.route("/essay.html", Route(body=_ESSAY.encode(), content_type="text/html"))
+    there = essay.replace("127.0.0.1", "localhost")
+    hop = server.route("/go", Route(status=301, headers={"Location": there}))
+    feed = server.route("/feed", Route(body=rss(item("p", "Glaciers", "Marmalade.", link=hop))))
+    with library_with(tmp_path, Source(url=feed)) as lib:
+        lib.fetch()
+        entry = lib.entry(entries(lib)["p"][2])
+        assert "\n\n*From localhost:*\n\n" in entry.markdown
 
 
 def test_read_as_text_keeps_code_lists_and_the_post(server, tmp_path, capsys):

@@ -9,6 +9,7 @@ connections and 5xx; 429 and 503 honour Retry-After.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import os
 import random
@@ -35,6 +36,7 @@ from aggregator.errors import (
     RedirectError,
     TooLargeError,
 )
+from aggregator.sanitize import strip_controls
 
 # On import, httpx loads its own command-line tool (click, rich and pygments: ~30 ms of a
 # short run), and falls back to a stub when that import fails. This program never runs
@@ -523,13 +525,22 @@ def _no_password(url: str) -> str:
 
 
 _ERRNO = re.compile(r"\[Errno -?\d+\]\s*")
-_BYTES = re.compile(r"""bytearray\(b('[^']*'|"[^"]*")\)|(?<!\w)b('[^']*'|"[^"]*")""")
-"""Python's way of writing bytes (`bytearray(b'HTTP/1.1 2000 OK')`, from h11), as text."""
+_QUOTED = r"""('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")"""
+_BYTES = re.compile(rf"bytearray\(b{_QUOTED}\)|(?<![\w'\"])b{_QUOTED}")
+"""Python's way of writing bytes (`bytearray(b'HTTP/1.1 2000 OK')`, from h11)."""
+
+
+def _bytes_as_text(match: re.Match[str]) -> str:
+    try:
+        value = ast.literal_eval("b" + (match[1] or match[2])).decode("latin-1")
+    except (ValueError, SyntaxError):
+        return match[0]
+    return "'" + " ".join(strip_controls(value).split()) + "'"
 
 
 def _reason(exc: Exception) -> str:
     """One line a person can read: "[Errno 111] Connection refused" is "connection refused"."""
-    text = _BYTES.sub(lambda m: m[1] or m[2], _ERRNO.sub("", " ".join(str(exc).split())))
+    text = _BYTES.sub(_bytes_as_text, _ERRNO.sub("", " ".join(str(exc).split())))
     if not text:
         return type(exc).__name__
     if text[1:2].islower():  # a capitalised sentence, not "SSL: ..." or a name

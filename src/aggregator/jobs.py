@@ -36,8 +36,8 @@ def article_job(
     article = extract.extract_article(page, url)
     if article is None:
         return None
-    post = extract.html_to_text(post_html)
-    return article, "" if extract.covers(article.text, post, title) else post
+    teaser = extract.is_teaser(post_html, article.text, title)
+    return article, "" if teaser else extract.html_to_text(post_html)
 
 
 def links_job(page: bytes, url: str, selector: str) -> tuple[list[object], str]:

@@ -290,6 +290,8 @@ class Entry:
     post_html: str = ""
     """The feed's own post, when the page it links to was fetched in its place: shown above
     the article unless it is only a teaser of it."""
+    article_url: str = ""
+    """Where the article in place of the feed's post came from (after redirects)."""
 
     @property
     def partial(self) -> bool:

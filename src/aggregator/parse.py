@@ -152,7 +152,7 @@ def _feedparser_entry(e: Any, feed_url: str, site: str, feed_author: str = "") -
     published = _when(get(e, "published_parsed")) or _when(get(e, "created_parsed"))
     updated = _when(get(e, "updated_parsed"))
     summary_html = get(e, "summary") or ""
-    body, base = _best_content(e, summary_html, link or site or feed_url)
+    body, base = _best_content(e, summary_html, _content_base(link, site, feed_url))
     story = _story_address(link, feed_url, site)
     guid = one_line(get(e, "id") or "") or story or _hash_guid(title, published or updated)
     author = one_line(get(e, "author") or "") or feed_author
@@ -242,6 +242,16 @@ def _seconds(value: object) -> int:
     for part in parts:
         total = total * 60 + int(part)
     return total if total < 2**31 else 0
+
+
+def _content_base(link: str, site: str, feed_url: str) -> str:
+    """What an item's relative links are read against, when its feed says nothing: its own
+    link, on the feed's site (a page written beside its images); else the feed's site. A
+    link blog's item links to someone else's page, and its "/notes/radar" is the blog's."""
+    home = site or feed_url
+    if not link or urlsplit(link).hostname == urlsplit(home).hostname:
+        return link or home
+    return home
 
 
 def _best_content(e: Any, summary_html: str, fallback_base: str) -> tuple[str, str]:

@@ -347,8 +347,7 @@ class Updater:
             await self._db_call(self.store.article_failed, eid, give_up=give_up)
             return False
         article, post = found or (None, "")
-        text = "\n\n".join(filter(None, (post, article.text if article else "")))
-        if article is None or len(text) < 0.8 * pending.chars:
+        if article is None or len(article.text) < 0.8 * pending.chars:
             # Nothing found, or less than the feed gave: never store a cut-off article as whole.
             await self._db_call(self.store.article_failed, eid, give_up=True)
             return False
@@ -356,7 +355,9 @@ class Updater:
             self.store.set_article,
             eid,
             html=article.html,
-            text=text,  # the post's own words, if any, searchable with the page's
+            text=article.text,
+            post_text=post,  # the post's own words, if any, searched with the page's
+            url=response.final_url,
             author="" if post else article.author,  # the page's author did not write the post
             etag=response.etag,
             last_modified=response.last_modified,

@@ -1,18 +1,20 @@
 """HTML → what the library keeps: plain text for the index (`text`), Markdown for reading
-(`markdown`), and the main text of an article page (`article`)."""
+(`markdown`), plain text for reading (`reading`), the main text of an article page
+(`article`), and whether a feed's post is only a teaser of that page (`posts`)."""
 
-from aggregator.extract.article import Article, covers, extract_article
+from aggregator.extract.article import Article, extract_article
 from aggregator.extract.markdown import enclosures_markdown, html_to_markdown
+from aggregator.extract.posts import is_teaser
 from aggregator.extract.reading import html_to_reading_text
 from aggregator.extract.text import has_words, html_to_text
 
 __all__ = [
     "Article",
-    "covers",
     "enclosures_markdown",
     "extract_article",
     "has_words",
     "html_to_markdown",
     "html_to_reading_text",
     "html_to_text",
+    "is_teaser",
 ]

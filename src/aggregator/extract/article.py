@@ -1,12 +1,10 @@
-"""The main text of an article page (trafilatura), and whether a feed's own post is more
-than a teaser of it."""
+"""The main text of an article page (trafilatura)."""
 
 from __future__ import annotations
 
 import functools
 import html
 import logging
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -130,30 +128,3 @@ def _date(value: str) -> datetime | None:
     except ValueError:
         return None
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
-
-
-# -- a feed's post beside the page it links to -------------------------------------------------
-
-_WORD = re.compile(r"\w{4,}")
-"""Words that say something: short ones (the, and, of) are in every article."""
-_TRAILER = re.compile(
-    r"(?is)(?:\bthe post\b.{0,300}\bappeared first on\b|\bcontinue reading\b|\bread more\b"
-    r"|\bread the (?:full|rest)\b|\[(?:…|\.\.\.)\]).{0,200}$"
-)
-"""What feeds add to a teaser's end: WordPress's "The post … appeared first on …", "Read
-more", "[…]". Not words of the post's own."""
-TEASER_NEW_WORDS = 1
-"""Words a teaser may hold that its article does not (a word cut in half), or one in twenty
-of its words if more: a quote from the page with a remark of a few words is a post."""
-
-
-def covers(article: str, post: str, title: str = "") -> bool:
-    """Whether a feed's post is a teaser of the article its link leads to: nearly all of
-    its words are the article's (or the entry's title: many feeds repeat it). A link blog's
-    post (someone's own words about the page, or a quote from it with a remark) is not: it
-    is kept beside the article, not lost to it. Doubt keeps the post: a teaser shown twice
-    costs less than a remark lost."""
-    words = set(_WORD.findall(_TRAILER.sub("", post).casefold()))
-    words -= set(_WORD.findall(title.casefold()))
-    new = words - set(_WORD.findall(article.casefold()))
-    return len(new) <= max(TEASER_NEW_WORDS, len(words) // 20)

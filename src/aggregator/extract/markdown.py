@@ -126,7 +126,7 @@ def _unless_laid_out(table: Any) -> None:
             stack += _tags(node)
     cells = [cell for row in rows for cell in row]
     if not (all(len(row) <= 1 for row in rows) or any(map(_holds_structure, cells))):
-        for caption in captions:
+        for caption in reversed(captions):  # (met last first: the walk is a stack)
             caption.name = "p"
             table.insert_before(caption)
         return
@@ -343,11 +343,12 @@ _OTHER = "data-other-marker"
 
 _LINE_START = re.compile(
     r"^([ \t]*)(\d{1,9}(?=[.)](?:[ \t]|$))|[-+](?=[ \t]|$)|#{1,6}(?=[ \t]|$)|>"
-    r"|=+(?=[ \t]*$)|-[- \t]*-(?=[ \t]*$))",
+    r"|=+(?=[ \t]*$)|-[- \t]*-(?=[ \t]*$)|`{3,}|~{3,})",
     re.M,
 )
-"""What makes a line a list item, a heading, a quote, a rule, or the line above it a
-heading (`===`, `---` under text) in Markdown (`*` and `_` are always escaped)."""
+"""What makes a line a list item, a heading, a quote, a rule, the start of a block of code
+(an unclosed one took all that followed: a post's, the article after it), or the line
+above it a heading (`===`, `---` under text) in Markdown (`*` and `_` are always escaped)."""
 
 
 def _literal_start(match: re.Match[str]) -> str:

@@ -138,7 +138,7 @@ class Library(SourceList, Fetching, Searching):
             raise EntryNotFoundError(eid.encode("utf-8", "backslashreplace").decode())
         entry = self.store.entry(eid)
         if not entry.markdown and entry.html:
-            base = entry.url or entry.source_url
+            base = entry.article_url or entry.url or entry.source_url
             markdown = _with_post(
                 entry, _without_title(extract.html_to_markdown(entry.html, base), entry.title)
             )
@@ -161,8 +161,7 @@ class Library(SourceList, Fetching, Searching):
         body = extract.html_to_reading_text(entry.html) or entry.text or entry.summary
         if _post_shown(entry):
             post = extract.html_to_reading_text(entry.post_html).strip()
-            host = urlsplit(entry.url).hostname or "the linked page"
-            body = f"{post}\n\n* * *\n\nFrom {host}:\n\n{body}"
+            body = f"{post}\n\n* * *\n\nFrom {_page_host(entry)}:\n\n{body}"
         return body.strip()
 
     def entries(self, view: View | None = None, limit: int | None = None) -> list[EntryRow]:
@@ -229,15 +228,21 @@ def _with_post(entry: Entry, article: str) -> str:
     if not _post_shown(entry):
         return article
     post = extract.html_to_markdown(entry.post_html, entry.url or entry.source_url)
-    host = urlsplit(entry.url).hostname or "the linked page"
-    return f"{post.strip()}\n\n* * *\n\n*From {literal_markdown(host)}:*\n\n{article}".strip()
+    host = literal_markdown(_page_host(entry))
+    return f"{post.strip()}\n\n* * *\n\n*From {host}:*\n\n{article}".strip()
+
+
+def _page_host(entry: Entry) -> str:
+    """Where the page in place of the post came from: the host it was fetched from in the
+    end, not a redirector's (t.co, feedproxy) the link named."""
+    return urlsplit(entry.article_url or entry.url).hostname or "the linked page"
 
 
 def _post_shown(entry: Entry) -> bool:
     from aggregator import extract
 
-    return bool(entry.post_html) and not extract.covers(
-        extract.html_to_text(entry.html), extract.html_to_text(entry.post_html), entry.title
+    return bool(entry.post_html) and not extract.is_teaser(
+        entry.post_html, extract.html_to_text(entry.html), entry.title
     )
 
 

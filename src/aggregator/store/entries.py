@@ -40,7 +40,8 @@ class PendingArticle:
     url: str
     attempts: int
     chars: int
-    """Length of the text the entry holds now (the feed's teaser, or an earlier article)."""
+    """Length of the text the entry holds now (the feed's teaser, or an earlier article;
+    without a post kept beside it)."""
     etag: str | None
     last_modified: str | None
     post_html: str
@@ -55,11 +56,14 @@ class UpsertCounts:
     unchanged: int
 
 
-_ENTRY_COLUMNS = """e.id, e.source_url, e.guid, e.url, e.canonical_url, e.title, e.author,
-    e.published, e.updated, e.summary, e.content_html, e.content_markdown, e.content_text,
+_TEXT = """CASE WHEN e.feed_text = '' THEN e.content_text
+    ELSE e.feed_text || char(10) || char(10) || e.content_text END"""
+"""An entry's text to search: a link post's words and the article's."""
+_ENTRY_COLUMNS = f"""e.id, e.source_url, e.guid, e.url, e.canonical_url, e.title, e.author,
+    e.published, e.updated, e.summary, e.content_html, e.content_markdown, {_TEXT},
     e.full_text,
     COALESCE(f.read, 0), COALESCE(f.starred, 0), COALESCE(NULLIF(s.title, ''), s.feed_title),
-    s.category, e.first_seen, e.enclosures, e.feed_html"""
+    s.category, e.first_seen, e.enclosures, COALESCE(e.feed_html, ''), e.article_url"""
 _ENTRY_FROM = """entry AS e
     LEFT JOIN entry_flags AS f ON f.entry_id = e.id
     LEFT JOIN source AS s ON s.url = e.source_url"""
@@ -69,18 +73,20 @@ _NEW_ENTRY = """INSERT INTO entry (id, source_url, guid, url, canonical_url, tit
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 # A changed teaser whose article was fetched before keeps that article while the page is
 # checked again (a conditional GET: usually a 304, and then nothing is lost or refetched);
-# the changed post is kept beside it.
+# the changed post is kept beside it, and searched with it. The feed's content in place of
+# an article takes the article's validators with it: a teaser that came back later would be
+# answered 304 and kept as if whole.
 # Its page's failed runs still count unless its link changed: a teaser that changes each
 # run would otherwise fetch a dead page forever.
-_CHANGED_ENTRY = """UPDATE entry SET
-    article_etag = CASE WHEN url = :url THEN article_etag END,
-    article_modified = CASE WHEN url = :url THEN article_modified END,
-    content_html = CASE WHEN full_text = 'full' AND :full_text = 'pending' AND url = :url
-                        THEN content_html ELSE :html END,
-    content_text = CASE WHEN full_text = 'full' AND :full_text = 'pending' AND url = :url
-                        THEN content_text ELSE :text END,
-    feed_html = CASE WHEN full_text = 'full' AND :full_text = 'pending' AND url = :url
-                     THEN :html ELSE '' END,
+_KEEPS_ARTICLE = "full_text = 'full' AND :full_text = 'pending' AND url = :url"
+_CHANGED_ENTRY = f"""UPDATE entry SET
+    article_etag = CASE WHEN {_KEEPS_ARTICLE} THEN article_etag END,
+    article_modified = CASE WHEN {_KEEPS_ARTICLE} THEN article_modified END,
+    article_url = CASE WHEN {_KEEPS_ARTICLE} THEN article_url ELSE '' END,
+    content_html = CASE WHEN {_KEEPS_ARTICLE} THEN content_html ELSE :html END,
+    content_text = CASE WHEN {_KEEPS_ARTICLE} THEN content_text ELSE :text END,
+    feed_html = CASE WHEN {_KEEPS_ARTICLE} THEN :html END,
+    feed_text = CASE WHEN {_KEEPS_ARTICLE} THEN :text ELSE '' END,
     content_markdown = '',
     url = :url, canonical_url = :canonical_url, title = :title, author = :author,
     published = :published, updated = :updated, summary = :summary, full_text = :full_text,
@@ -134,7 +140,7 @@ class EntryRows(Database):
             rows = conn.execute(
                 """SELECT id, url, extract_attempts, length(content_text), article_etag,
                           article_modified,
-                          CASE WHEN feed_html != '' THEN feed_html ELSE content_html END,
+                          COALESCE(feed_html, content_html),
                           title
                    FROM entry
                    WHERE source_url = ? AND full_text = 'pending' AND url != ''
@@ -159,22 +165,26 @@ class EntryRows(Database):
         *,
         html: str,
         text: str,
+        post_text: str = "",
+        url: str = "",
         author: str = "",
         etag: str | None = None,
         last_modified: str | None = None,
     ) -> None:
-        """Store an extracted article in place of the teaser (the index is requeued), and the
-        feed's post beside it; its page's count of failed runs starts again."""
+        """Store an extracted article, from `url`, in place of the teaser (the index is
+        requeued). The feed's post stays beside it, and `post_text` (the post's own words,
+        when it is more than a teaser) is searched with it. The page's count of failed runs
+        starts again."""
         with self._write() as conn:
             conn.execute(
                 """UPDATE entry SET
-                     feed_html = CASE WHEN feed_html != '' THEN feed_html ELSE content_html END,
-                     content_html = ?, content_text = ?, full_text = 'full',
+                     feed_html = COALESCE(feed_html, content_html), feed_text = ?,
+                     content_html = ?, content_text = ?, article_url = ?, full_text = 'full',
                      content_markdown = '', author = CASE WHEN author = '' THEN ? ELSE author END,
                      extract_attempts = 0,
                      article_etag = ?, article_modified = ?
                    WHERE id = ?""",
-                (html, text, author, etag, last_modified, eid),
+                (post_text, html, text, url, author, etag, last_modified, eid),
             )
 
     def article_unchanged(self, eid: str) -> None:
@@ -203,12 +213,12 @@ class EntryRows(Database):
         An entry without a date is dated by when it was first seen, as the list orders it:
         newest-first search and date searches then treat it as the list does.
         """
-        sql = """SELECT e.id, e.title, e.content_text, e.author,
+        sql = f"""SELECT e.id, e.title, {_TEXT}, e.author,
                         COALESCE(NULLIF(s.title, ''), s.feed_title, e.source_url),
                         e.source_url, COALESCE(s.category, ''), e.url,
                         COALESCE(NULLIF(e.published, ''), e.first_seen), e.canonical_url
                  FROM entry AS e LEFT JOIN source AS s ON s.url = e.source_url
-                 WHERE e.id IN ({marks})"""
+                 WHERE e.id IN ({{marks}})"""
         with self._read() as conn:
             return [
                 IndexDoc(
@@ -426,6 +436,7 @@ def _entry(row: tuple) -> Entry:
         seen,
         enclosures,
         feed_html,
+        article_url,
     ) = row
     return Entry(
         id=eid,
@@ -449,4 +460,5 @@ def _entry(row: tuple) -> Entry:
         category=category or "",
         enclosures=_enclosures(enclosures),
         post_html=feed_html,
+        article_url=article_url,
     )

@@ -189,9 +189,31 @@ WHERE content_markdown != '' AND (
 
 _V11 = """
 -- The feed's own post, kept when the page it links to was fetched in its place: a link
--- blog's remark about someone else's article was lost to the article. (Entries whose page
--- was fetched before this lost theirs; the next change to the post brings it back.)
-ALTER TABLE entry ADD COLUMN feed_html TEXT NOT NULL DEFAULT '';
+-- blog's remark about someone else's article was lost to the article. `feed_html` is NULL
+-- while `content_html` is the feed's own; `feed_text` is the post's text, searched with the
+-- article's; `article_url` is where the article came from, after redirects. (Entries whose
+-- page was fetched before this lost their post; the next change to it brings it back.)
+ALTER TABLE entry ADD COLUMN feed_html TEXT;
+ALTER TABLE entry ADD COLUMN feed_text TEXT NOT NULL DEFAULT '';
+ALTER TABLE entry ADD COLUMN article_url TEXT NOT NULL DEFAULT '';
+-- An entry whose post changed while it kept its article holds the article: its post is
+-- not known.
+UPDATE entry SET feed_html = ''
+WHERE full_text = 'pending' AND (article_etag IS NOT NULL OR article_modified IS NOT NULL);
+-- The feed's content in place of an article: the article's validators go with it (kept,
+-- a teaser that came back later was answered 304 and kept as if whole).
+UPDATE entry SET article_etag = NULL, article_modified = NULL WHERE full_text = 'feed';
+DROP TRIGGER IF EXISTS entry_changed;
+CREATE TRIGGER entry_changed
+AFTER UPDATE OF source_url, url, title, author, published, summary, content_text, feed_text
+ON entry
+WHEN OLD.source_url IS NOT NEW.source_url OR OLD.url IS NOT NEW.url
+  OR OLD.title IS NOT NEW.title OR OLD.author IS NOT NEW.author
+  OR OLD.published IS NOT NEW.published OR OLD.summary IS NOT NEW.summary
+  OR OLD.content_text IS NOT NEW.content_text OR OLD.feed_text IS NOT NEW.feed_text
+BEGIN
+    INSERT INTO index_queue (entry_id, op) VALUES (NEW.id, 'upsert');
+END;
 -- Markdown made before a data table's caption went above it, and before lists in a row
 -- stayed apart: made again on the next read.
 UPDATE entry SET content_markdown = ''
