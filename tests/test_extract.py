@@ -157,6 +157,11 @@ def test_a_bar_in_a_table_cell_stays_in_its_cell():
             "x  \n\\-- -\n",
             id="spaced-rule",
         ),
+        pytest.param(  # a line that starts inside an inline element (review, stop 33)
+            "<p>a<br><span>===</span></p><p>b<br><span><i>- c</i></span></p>",
+            "a  \n\\===\n\nb  \n*\\- c*\n",
+            id="line-start-in-inline",
+        ),
         pytest.param(  # code in two `<pre>`s keeps its own spaces and lines (review)
             "<pre>  <b>if</b> x:\n<pre>    y</pre>\n<pre>z</pre></pre>",
             "```\n  if x:\n    y\nz\n```\n",

@@ -310,8 +310,13 @@ def _converter() -> object:
             text = super().process_text(el, parent_tags)
             if parent_tags and "_noformat" in parent_tags:
                 return text
-            first = el.previous_sibling
-            if (first is None and block_inside(el.parent)) or (
+            # (Text first in an inline element starts where that element starts:
+            # `<br><span>- b</span>` is a line that starts with "- b".)
+            node, first = el, el.previous_sibling
+            while first is None and node.parent is not None and node.parent.name in _INLINE:
+                node = node.parent
+                first = node.previous_sibling
+            if (first is None and node.parent is not None and block_inside(node.parent)) or (
                 first is not None and (first.name == "br" or block_outside(first))
             ):
                 return _LINE_START.sub(_literal_start, text)
@@ -320,6 +325,11 @@ def _converter() -> object:
 
     return Converter(heading_style="ATX", bullets="-", escape_misc=False)
 
+
+_INLINE = frozenset(
+    ("a", "abbr", "b", "cite", "code", "em", "font", "i", "mark", "q", "s", "small", "span",
+     "strong", "sub", "sup", "u")
+)  # fmt: skip
 
 _OTHER_MARKER = {
     "ol": (re.compile(r"^(\s*\d+)\.(?= )"), r"\1)"),

@@ -214,11 +214,14 @@ WHEN OLD.source_url IS NOT NEW.source_url OR OLD.url IS NOT NEW.url
 BEGIN
     INSERT INTO index_queue (entry_id, op) VALUES (NEW.id, 'upsert');
 END;
--- Markdown made before a data table's caption went above it, and before lists in a row
--- stayed apart: made again on the next read.
+-- Markdown made before a data table's caption went above it, before lists in a row stayed
+-- apart, and before text at a line's start inside a <span> or the like stayed text: made
+-- again on the next read.
 UPDATE entry SET content_markdown = ''
 WHERE content_markdown != '' AND (content_html LIKE '%<caption%'
-    OR content_html LIKE '%</ol>%<ol%' OR content_html LIKE '%</ul>%<ul%');
+    OR content_html LIKE '%</ol>%<ol%' OR content_html LIKE '%</ul>%<ul%'
+    OR content_markdown GLOB '*' || char(10) || '[-+>#=0-9]*'
+    OR content_markdown GLOB '*' || char(10) || '[*_][-+>#=0-9]*');
 """
 
 MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11)
