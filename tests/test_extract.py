@@ -530,3 +530,11 @@ def test_a_fence_in_text_stays_text():
     article below the post, one block of code (review)."""
     markdown = html_to_markdown("<p>Handy:<br>```sh<br>git log</p><p>~~~ wavy</p>")
     assert markdown == "Handy:  \n\\```sh  \ngit log\n\n\\~~~ wavy\n"
+
+
+def test_a_page_of_very_many_tags_is_read_as_plain_text():
+    """10 MB of `<br>`s took over a minute to turn into Markdown (review, stop 33)."""
+    page = "<h1>Head</h1><p>" + "*not bold* [x](javascript:y) <br>" * 60_000 + "</p>"
+    markdown = html_to_markdown(page)
+    assert markdown.startswith("Head\n\n\\*not bold\\* \\[x\\]\\(javascript:y\\) \\*not")
+    assert markdown.count("not bold") == 60_000

@@ -12,10 +12,12 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from aggregator.extract.reading import html_to_reading_text
 from aggregator.extract.text import BLOCKS, CELLS, DROPPED
 from aggregator.models import Enclosure
 from aggregator.sanitize import (
     literal_markdown,
+    literal_paragraphs,
     markdown_address,
     one_line,
     strip_controls,
@@ -29,12 +31,17 @@ QUOTE_DEPTH = 16
 """Quotes and lists nested deeper than this become plain paragraphs: Markdown renderers
 (markdown-it) silently drop what is nested past 20 blocks, and a list level counts twice."""
 _NESTING = frozenset({"blockquote", "ul", "ol", "li", "dl", "dd"})
+MARKDOWN_TAGS = 50_000
+"""Past this many tags an entry is shown as plain text: bs4 and markdownify take ~40 µs a
+tag, and 10 MB of `<br>`s took over a minute to read."""
 
 
 def html_to_markdown(markup: str, base: str = "") -> str:
     """Markdown to read in a terminal: headings, lists, quotes, links; nothing executable."""
     if not markup or not markup.strip():
         return ""
+    if markup.count("<") > MARKDOWN_TAGS:
+        return literal_paragraphs(html_to_reading_text(markup))
     from bs4 import BeautifulSoup, Comment  # only reading needs these; the fetch path does not
 
     with warnings.catch_warnings():
