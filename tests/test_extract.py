@@ -461,8 +461,11 @@ _PAGE = (
         (f"<p>{_PAGE[:90]}</p><p>Der Beitrag Gletscher erschien zuerst auf heise.</p>", True),
         (f"{_PAGE[:120]}… Continue reading <span>Glacier news</span> →", True),
         (f"{_PAGE[:120]} Read more at Nordic Daily", True),
-        ("Scientists measured the ice thick", True),  # its last word cut in half
-        ("Arctic Record Meltdown: scientists measured ice thickness", True),  # the title's
+        ("The team measured the ice thick", True),  # its last word cut in half
+        ("Arctic Record Meltdown: the team measured the ice thickness", True),  # the title's
+        (f"{_PAGE[:90]} Read more at nordic.example.com", True),
+        (f"{_PAGE[:90]} Read the rest of this entry »", True),
+        (f"{_PAGE[:90]} Keep reading", True),
         ("", True),
         # posts: words of their own, however few
         ("Great piece.", False),
@@ -472,7 +475,9 @@ _PAGE = (
         (f"<blockquote>{_PAGE}</blockquote><p>He’s right.</p>", False),
         (f"<blockquote>{_PAGE[:60]} […] {_PAGE[-40:]}</blockquote><p>Rare reporting.</p>", False),
         ("Read the full study: its sampling is doubtful and the radar overreaches.", False),
-        ("Scientists measured the ice. Nordic", False),  # a whole word the page lacks
+        ("Scientists measured the ice. Nordic", False),  # not in a row in the page
+        ("A good read. This is important.", False),  # common words, not the page's run
+        ("Read more about why I doubt it: the radar overreaches", False),
         ("<img src='chart.png' alt=''>", False),  # an image of its own
     ],
 )
@@ -538,3 +543,18 @@ def test_a_page_of_very_many_tags_is_read_as_plain_text():
     markdown = html_to_markdown(page)
     assert markdown.startswith("Head\n\n\\*not bold\\* \\[x\\]\\(javascript:y\\) \\*not")
     assert markdown.count("not bold") == 60_000
+
+
+def test_reading_text_of_tables_code_and_breaks():
+    """From a review: a table inside a cell was printed twice, a list item opening with code
+    or a table lost its marker, script text in a cell or code got through, and a run of
+    `<br>`s printed as many blank lines (and took time growing with its square)."""
+    page = (
+        "<table><tr><td>Plan</td><td><table><tr><td>Gold</td><td>$10</td></tr></table></td>"
+        "</tr></table><ol><li><pre>npm install<script>evil()</script></pre></li><li>wait</li>"
+        "</ol><table><tr><td>a<style>p{}</style></td><td>b</td></tr></table>"
+        "<p>x" + "<br>" * 500 + "y</p>"
+    )
+    assert html_to_reading_text(page) == (
+        "Plan | Gold $10\n\n1.\n\n      npm install\n\n2. wait\n\na | b\n\nx\n\ny\n"
+    )

@@ -217,6 +217,41 @@ def test_a_version_drops_markdown_made_wrong_before_it(
     store.close()
 
 
+def test_version_11_tells_a_kept_article_from_a_post_and_forgets_stale_validators(
+    tmp_path: Path,
+):
+    """Version 10 left entries waiting for their page that held an article kept while their
+    post changed, with or without the page's validators, and entries back to the feed's
+    content whose validators outlived the article (review)."""
+    path = tmp_path / "lib.sqlite3"
+    store = Store.open(path)
+    store.sync_sources([Source(url=FEED, title="Feed", category="Medicine")])
+    rows = {
+        "kept": ("pending", "<p>The article, kept.</p>", '"a1"'),
+        "kept-bare": ("pending", "<p>The article, kept.</p>", None),
+        "teaser": ("pending", '<base href="https://x.example/">Teaser.', '"a2"'),
+        "whole": ("feed", '<base href="https://x.example/">All of it.', '"a3"'),
+    }
+    store.upsert_entries(FEED, [draft(guid) for guid in rows])
+    store.close()
+    conn = sqlite3.connect(path)
+    for guid, (state, html, etag) in rows.items():
+        conn.execute(
+            "UPDATE entry SET full_text = ?, content_html = ?, article_etag = ? WHERE guid = ?",
+            (state, html, etag, guid),
+        )
+    conn.commit()
+    conn.close()
+    _mark_version(path, 10)  # as that version left it
+    store = Store.open(path)
+    with store._read() as c:
+        found = dict(c.execute("SELECT guid, feed_html FROM entry").fetchall())
+        etags = c.execute("SELECT count(*) FROM entry WHERE article_etag IS NOT NULL")
+        assert etags.fetchone()[0] == 0  # each waiting page is fetched whole once
+    assert found == {"kept": "", "kept-bare": "", "teaser": None, "whole": None}
+    store.close()
+
+
 def test_version_7_makes_again_entries_whose_html5_sections_were_lost(tmp_path: Path):
     """Their text was lost when stored (see test_feed_content_in_html5_sections_is_kept):
     their feeds are read whole again, and the entries count as changed."""

@@ -184,6 +184,28 @@ def test_a_link_post_s_own_links_are_the_blog_s():
     parsed = {e.guid: e.html for e in parse_feed(feed, "https://blog.example/feed", {}).entries}
     assert parsed["away"].startswith('<base href="https://blog.example/">')
     assert parsed["home"].startswith('<base href="https://blog.example/2024/post/">')
+    www = rss(
+        item("w", "W", post, link="https://blog.example/p/"), link="https://www.blog.example/"
+    )
+    (entry,) = parse_feed(www, "https://blog.example/feed", {}).entries
+    assert entry.html.startswith('<base href="https://blog.example/p/">')  # the same site
+
+
+def test_a_teaser_edited_while_its_page_answers_304_is_not_searched(server, tmp_path):
+    """The edited post was indexed whole while the page answered 304, though reading showed
+    it for the teaser it was: words searched that were shown nowhere (review)."""
+    page = server.route(
+        "/essay.html", Route(body=_ESSAY.encode(), content_type="text/html", etag='"e1"')
+    )
+    teaser = "Glacier paragraph 0: the ice sheet near Tromso thinned by 0 metres"
+    feed = server.route("/feed", Route(body=rss(item("t", "Glaciers", teaser, link=page))))
+    with library_with(tmp_path, Source(url=feed)) as lib:
+        lib.fetch()
+        edited = f"<p>{teaser}</p><p>The post Glaciers appeared first on Zanzibar Weekly.</p>"
+        server.route("/feed", Route(body=rss(item("t", "Glaciers", edited, link=page))))
+        assert lib.fetch().results[0].articles == 1  # a 304
+        assert lib.search("zanzibar").total == 0
+        assert "* * *" not in lib.entry(entries(lib)["t"][2]).markdown
 
 
 def test_a_shorter_post_keeps_its_page_whole(server, tmp_path):

@@ -36,8 +36,13 @@ def article_job(
     article = extract.extract_article(page, url)
     if article is None:
         return None
-    teaser = extract.is_teaser(post_html, article.text, title)
-    return article, "" if teaser else extract.html_to_text(post_html)
+    return article, post_job(post_html, article.text, title)
+
+
+def post_job(post_html: str, article_text: str, title: str) -> str:
+    """The text of a feed's post beside its article: "" when it is only a teaser of it."""
+    teaser = extract.is_teaser(post_html, article_text, title)
+    return "" if teaser else extract.html_to_text(post_html)
 
 
 def links_job(page: bytes, url: str, selector: str) -> tuple[list[object], str]:

@@ -249,9 +249,15 @@ def _content_base(link: str, site: str, feed_url: str) -> str:
     link, on the feed's site (a page written beside its images); else the feed's site. A
     link blog's item links to someone else's page, and its "/notes/radar" is the blog's."""
     home = site or feed_url
-    if not link or urlsplit(link).hostname == urlsplit(home).hostname:
+    if not link or _site_of(link) == _site_of(home):
         return link or home
     return home
+
+
+def _site_of(url: str) -> str:
+    """A URL's host without "www." (a feed's site link and its items' often differ so)."""
+    host = urlsplit(url).hostname or ""
+    return host[4:] if host.startswith("www.") else host
 
 
 def _best_content(e: Any, summary_html: str, fallback_base: str) -> tuple[str, str]:

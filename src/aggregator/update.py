@@ -337,7 +337,10 @@ class Updater:
                 accept=PAGE_ACCEPT,
             )
             if response.not_modified:
-                await self._db_call(self.store.article_unchanged, eid)
+                post = await self._cpu_call(
+                    "post_job", pending.post_html, pending.article_text, pending.title
+                )
+                await self._db_call(self.store.article_unchanged, eid, post)
                 return True
             found = await self._cpu_call(
                 "article_job", response.body, response.final_url, pending.post_html, pending.title

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from lxml import etree
+
 from aggregator.extract.text import BLOCKS, CELLS, DROPPED, parse_html, words_only
 
 _DROPPED = frozenset(DROPPED)
@@ -54,20 +56,33 @@ class _Text:
     def end_block(self) -> None:
         lines = "".join(self.line).split(_BREAK)
         self.line = []
-        lines = [" ".join(line.split()) for line in lines]
-        while lines and not lines[-1]:
-            lines.pop()
-        while lines and not lines[0]:
-            lines.pop(0)
-        if lines:
-            self.emit(lines)
+        kept: list[str] = []
+        for line in (" ".join(line.split()) for line in lines):
+            if line or (kept and kept[-1]):  # one empty line at most between lines
+                kept.append(line)
+        while kept and not kept[-1]:
+            kept.pop()
+        if kept:
+            self.emit(kept)
 
     def emit(self, lines: list[str]) -> None:
         prefix = "".join(self.prefixes)
-        first = "".join(self.prefixes[:-1]) + self.marker if self.marker else prefix
-        self.marker = ""
+        first = self.first_prefix()
         rest = [f"{prefix}{line}".rstrip() for line in lines[1:]]
         self.blocks.append("\n".join([f"{first}{lines[0]}".rstrip(), *rest]))
+
+    def first_prefix(self) -> str:
+        """The prefix of a block's first line: a list item's marker, once."""
+        if not self.marker:
+            return "".join(self.prefixes)
+        first, self.marker = "".join(self.prefixes[:-1]) + self.marker, ""
+        return first
+
+    def marker_alone(self) -> None:
+        """A list item's marker on a line of its own, before a block that sets its own
+        lines (code, a table)."""
+        if self.marker:
+            self.blocks.append(self.first_prefix().rstrip())
 
     # -- walking -------------------------------------------------------------------------
 
@@ -77,7 +92,7 @@ class _Text:
             self.words(node.tail)  # (a comment or the like: its tail is text)
             return
         if self.depth > _DEPTH:
-            self.words(" ".join(node.itertext()))
+            self.words(_text_of(node, " "))
             self.words(node.tail)
             return
         self.depth += 1
@@ -129,12 +144,13 @@ class _Text:
         self.end_block()
         while len(node) == 1 and node[0].tag in ("pre", "code") and not _text_around(node):
             node = node[0]
-        lines = "".join(node.itertext()).split("\n")
+        lines = _text_of(node).split("\n")
         while lines and not lines[-1].strip():
             lines.pop()
         while lines and not lines[0].strip():
             lines.pop(0)
         if lines:
+            self.marker_alone()
             prefix = "".join(self.prefixes) + "    "
             self.blocks.append("\n".join(f"{prefix}{line}".rstrip() for line in lines))
 
@@ -167,13 +183,14 @@ class _Text:
         """A row a line, its cells apart; a caption above (a cell's own blocks, a table
         laid out in a table, are run together: a terminal has no room for them)."""
         self.end_block()
+        self.marker_alone()
         prefix = "".join(self.prefixes)
         caption = node.find("caption")
         if caption is not None:
-            self.blocks.append(prefix + " ".join(" ".join(caption.itertext()).split()))
+            self.blocks.append(prefix + " ".join(_text_of(caption, " ").split()))
         rows = []
-        for row in node.iter("tr"):
-            cells = [" ".join(" ".join(c.itertext()).split()) for c in row if c.tag in CELLS]
+        for row in _own_rows(node):
+            cells = [" ".join(_text_of(c, " ").split()) for c in row if c.tag in CELLS]
             if any(cells):
                 rows.append(prefix + " | ".join(cells))
         if rows:
@@ -183,3 +200,27 @@ class _Text:
 def _text_around(node: Any) -> bool:
     """Whether an element with one child has text of its own beside that child."""
     return bool((node.text or "").strip() or (node[0].tail or "").strip())
+
+
+def _own_rows(table: Any) -> list[Any]:
+    """A table's rows, not those of a table inside one of its cells (whose text its cell
+    gives already)."""
+    rows = []
+    for child in table:
+        if child.tag == "tr":
+            rows.append(child)
+        elif child.tag in ("thead", "tbody", "tfoot"):
+            rows += [row for row in child if row.tag == "tr"]
+    return rows
+
+
+_TEXTS = etree.XPath(
+    ".//text()[not(" + " or ".join(f"ancestor::{tag}" for tag in DROPPED) + ")]",
+    smart_strings=False,
+)
+
+
+def _text_of(node: Any, between: str = "") -> str:
+    """The text inside an element, without that of scripts, styles and the like; its
+    pieces joined by `between` (a space where cells or blocks would run together)."""
+    return between.join(_TEXTS(node))

@@ -47,6 +47,9 @@ class PendingArticle:
     post_html: str
     """The feed's own post: what a link blog says about the page (or a teaser of it)."""
     title: str
+    article_text: str
+    """The text of the article the entry holds, if it holds one (to judge its post by
+    when the page answers 304)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +144,7 @@ class EntryRows(Database):
                 """SELECT id, url, extract_attempts, length(content_text), article_etag,
                           article_modified,
                           COALESCE(feed_html, content_html),
-                          title
+                          title, CASE WHEN feed_html IS NULL THEN '' ELSE content_text END
                    FROM entry
                    WHERE source_url = ? AND full_text = 'pending' AND url != ''
                    ORDER BY published DESC LIMIT ?""",
@@ -187,10 +190,14 @@ class EntryRows(Database):
                 (post_text, html, text, url, author, etag, last_modified, eid),
             )
 
-    def article_unchanged(self, eid: str) -> None:
-        """The article page answered 304: the article kept on the entry is still whole."""
+    def article_unchanged(self, eid: str, post_text: str = "") -> None:
+        """The article page answered 304: the article kept on the entry is still whole, and
+        `post_text` is what its post (which may have changed) says of its own."""
         with self._write() as conn:
-            conn.execute("UPDATE entry SET full_text = 'full' WHERE id = ?", (eid,))
+            conn.execute(
+                "UPDATE entry SET full_text = 'full', feed_text = ? WHERE id = ?",
+                (post_text, eid),
+            )
 
     def article_failed(self, eid: str, *, give_up: bool) -> None:
         """Count a failed article fetch; after the last try the feed's teaser is kept as partial."""

@@ -196,13 +196,15 @@ _V11 = """
 ALTER TABLE entry ADD COLUMN feed_html TEXT;
 ALTER TABLE entry ADD COLUMN feed_text TEXT NOT NULL DEFAULT '';
 ALTER TABLE entry ADD COLUMN article_url TEXT NOT NULL DEFAULT '';
--- An entry whose post changed while it kept its article holds the article: its post is
--- not known.
+-- An entry whose post changed while it kept its article holds the article (stored without
+-- the <base> that starts every feed item's content): its post is not known.
 UPDATE entry SET feed_html = ''
-WHERE full_text = 'pending' AND (article_etag IS NOT NULL OR article_modified IS NOT NULL);
--- The feed's content in place of an article: the article's validators go with it (kept,
--- a teaser that came back later was answered 304 and kept as if whole).
-UPDATE entry SET article_etag = NULL, article_modified = NULL WHERE full_text = 'feed';
+WHERE full_text = 'pending' AND content_html != '' AND content_html NOT LIKE '<base href=%';
+-- Validators kept for an article the entry may no longer hold: a teaser that came back
+-- after its feed had carried the whole article was answered 304, and kept as if whole.
+-- Entries waiting for their page fetch it whole once.
+UPDATE entry SET article_etag = NULL, article_modified = NULL
+WHERE full_text IN ('feed', 'pending');
 DROP TRIGGER IF EXISTS entry_changed;
 CREATE TRIGGER entry_changed
 AFTER UPDATE OF source_url, url, title, author, published, summary, content_text, feed_text
@@ -215,13 +217,14 @@ BEGIN
     INSERT INTO index_queue (entry_id, op) VALUES (NEW.id, 'upsert');
 END;
 -- Markdown made before a data table's caption went above it, before lists in a row stayed
--- apart, and before text at a line's start inside a <span> or the like stayed text: made
--- again on the next read.
+-- apart, and before text at a line's start (inside a <span> or the like, or a fence) stayed
+-- text: made again on the next read.
 UPDATE entry SET content_markdown = ''
 WHERE content_markdown != '' AND (content_html LIKE '%<caption%'
     OR content_html LIKE '%</ol>%<ol%' OR content_html LIKE '%</ul>%<ul%'
     OR content_markdown GLOB '*' || char(10) || '[-+>#=0-9]*'
-    OR content_markdown GLOB '*' || char(10) || '[*_][-+>#=0-9]*');
+    OR content_markdown GLOB '*' || char(10) || '[*_][-+>#=0-9]*'
+    OR content_markdown GLOB '*' || char(10) || '[`~]*' OR content_markdown GLOB '[`~]*');
 """
 
 MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11)
