@@ -558,3 +558,13 @@ def test_reading_text_of_tables_code_and_breaks():
     assert html_to_reading_text(page) == (
         "Plan | Gold $10\n\n1.\n\n      npm install\n\n2. wait\n\na | b\n\nx\n\ny\n"
     )
+
+
+def test_lists_in_a_row_stay_apart_through_wrappers_and_empty_paragraphs():
+    """Markdown has no `<div>`, no empty paragraph: lists with only those between them were
+    one list again (review)."""
+    markdown = html_to_markdown(
+        "<div><ol><li>a</li></ol></div><div><ol><li>b</li></ol></div><p>&nbsp;</p>"
+        "<ol><li>c</li></ol><br><section><ul><li>x</li></ul></section><ul><li>y</li></ul>"
+    )
+    assert markdown == "1. a\n\n1) b\n\n1. c\n\n- x\n\n* y\n"

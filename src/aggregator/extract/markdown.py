@@ -346,13 +346,44 @@ _OTHER_MARKER = {
 
 def _mark_lists_in_a_row(soup: Any) -> None:
     """Mark every other list of a run of lists of one kind, with nothing between them, to
-    take the other marker (see `convert_li`)."""
+    take the other marker (see `convert_li`). Wrappers (`<div>`, `<section>`) and empty
+    paragraphs or breaks between them count for nothing: Markdown has none of them."""
     for element in soup.find_all(("ol", "ul")):
-        before = element.previous_sibling
-        while before is not None and before.name is None and not str(before).strip():
-            before = before.previous_sibling
+        before = _block_before(element)
         if before is not None and before.name == element.name and not before.get(_OTHER):
             element[_OTHER] = "1"
+
+
+_WRAPPERS = frozenset(("div", "section", "article", "main", "header", "footer", "aside"))
+
+
+def _block_before(element: Any) -> Any:
+    """What Markdown shows just before this element: the last thing with content before it,
+    looked for through wrappers, out of them and into them (None when nothing)."""
+    node = element
+    while True:
+        before = node.previous_sibling
+        while before is not None and (_empty(before) or before.name in _WRAPPERS):
+            if before.name in _WRAPPERS and not _empty(before):
+                inner = before.contents[-1] if before.contents else None
+                if inner is not None:
+                    before = inner  # into the wrapper, from its end
+                    continue
+            before = before.previous_sibling
+        if before is not None:
+            return before
+        node = node.parent
+        if node is None or node.name not in _WRAPPERS:
+            return None
+
+
+def _empty(node: Any) -> bool:
+    """Whitespace, a break, or an element with no text or image in it."""
+    if node.name is None:
+        return not str(node).strip()
+    if node.name == "br":
+        return True
+    return node.name != "img" and not node.get_text(strip=True) and node.find("img") is None
 
 
 _OTHER = "data-other-marker"
