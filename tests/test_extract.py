@@ -478,6 +478,10 @@ _PAGE = (
         ("Scientists measured the ice. Nordic", False),  # not in a row in the page
         ("A good read. This is important.", False),  # common words, not the page's run
         ("Read more about why I doubt it: the radar overreaches", False),
+        (f"{_PAGE[:90]} Continue reading “Arctic Record Meltdown” →", True),
+        ("Read the full thing, it’s worth your time.", False),  # a remark, not a link
+        ("Arctic record", True),  # the title, or a part of it
+        ("It is.", False),  # an answer to the title, in the title's words
         ("<img src='chart.png' alt=''>", False),  # an image of its own
     ],
 )
@@ -568,3 +572,12 @@ def test_lists_in_a_row_stay_apart_through_wrappers_and_empty_paragraphs():
         "<ol><li>c</li></ol><br><section><ul><li>x</li></ul></section><ul><li>y</li></ul>"
     )
     assert markdown == "1. a\n\n1) b\n\n1. c\n\n- x\n\n* y\n"
+
+
+@pytest.mark.parametrize(
+    ("post", "title"),
+    [("It is.", "Is Rust worth it?"), ("This.", "This is why we moved"), ("Rust is.", "Is Rust?")],
+)
+def test_a_remark_in_the_title_s_words_is_a_post(post, title):
+    """Each word of the title counted as the page's: an answer to it was hidden (review)."""
+    assert not is_teaser(post, f"{_PAGE} It is what it is. This is it. Rust is here.", title)

@@ -231,6 +231,7 @@ def test_version_11_tells_a_kept_article_from_a_post_and_forgets_stale_validator
         "kept-bare": ("pending", "<p>The article, kept.</p>", None),
         "teaser": ("pending", '<base href="https://x.example/">Teaser.', '"a2"'),
         "whole": ("feed", '<base href="https://x.example/">All of it.', '"a3"'),
+        "kept-teaser": ("full", '<base href="https://x.example/">Teaser.', '"a4"'),
     }
     store.upsert_entries(FEED, [draft(guid) for guid in rows])
     store.close()
@@ -248,7 +249,16 @@ def test_version_11_tells_a_kept_article_from_a_post_and_forgets_stale_validator
         found = dict(c.execute("SELECT guid, feed_html FROM entry").fetchall())
         etags = c.execute("SELECT count(*) FROM entry WHERE article_etag IS NOT NULL")
         assert etags.fetchone()[0] == 0  # each waiting page is fetched whole once
-    assert found == {"kept": "", "kept-bare": "", "teaser": None, "whole": None}
+    assert found == {
+        "kept": "",
+        "kept-bare": "",
+        "teaser": None,
+        "whole": None,
+        "kept-teaser": None,
+    }
+    with store._read() as c:  # the teaser kept as if whole waits for its page
+        states = dict(c.execute("SELECT guid, full_text FROM entry").fetchall())
+    assert states["kept-teaser"] == "pending"
     store.close()
 
 

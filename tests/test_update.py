@@ -208,6 +208,51 @@ def test_a_teaser_edited_while_its_page_answers_304_is_not_searched(server, tmp_
         assert "* * *" not in lib.entry(entries(lib)["t"][2]).markdown
 
 
+def test_a_post_edited_while_its_page_fails_is_searched_as_shown(server, tmp_path):
+    """Edited into a teaser while its page was down, the post was searched though reading
+    hid it (review)."""
+    page = server.route("/essay.html", Route(body=_ESSAY.encode(), content_type="text/html"))
+    feed = server.route("/feed", Route(body=rss(item("p", "Glaciers", "Marmalade.", link=page))))
+    with library_with(tmp_path, Source(url=feed)) as lib:
+        lib.fetch()
+        server.route("/essay.html", Route(status=404))
+        teaser = "Glacier paragraph 0: the ice sheet near Tromso. Read more at zanzibar.example"
+        server.route("/feed", Route(body=rss(item("p", "Glaciers", teaser, link=page))))
+        lib.fetch()
+        eid = entries(lib)["p"][2]
+        shown = lib.entry(eid).markdown
+        assert "* * *" not in shown and "Marmalade" not in shown
+        assert lib.search("zanzibar").total == 0 and lib.search("marmalade").total == 0
+
+
+def test_a_whole_text_source_shows_its_page_once(server, tmp_path):
+    """fullText="true": the feed's own copy of the article (one caption word short of the
+    page's) was shown, and searched, above the page (review)."""
+    page = server.route("/essay.html", Route(body=_ESSAY.encode(), content_type="text/html"))
+    copy = "<p>Photo: Ann Page</p>" + _ESSAY.split("<h1>Glaciers</h1>")[1].split("</article>")[0]
+    feed = server.route("/feed", Route(body=rss(item("p", "Glaciers", copy, link=page))))
+    with library_with(tmp_path, Source(url=feed, full_text=True)) as lib:
+        lib.fetch()
+        entry = lib.entry(entries(lib)["p"][2])
+        assert "* * *" not in entry.markdown and entry.markdown.count("Glacier paragraph 3") == 1
+        assert entry.author == "Ann Page"
+
+
+def test_an_edited_teaser_keeps_its_page_s_author_through_a_304(server, tmp_path):
+    page = server.route(
+        "/essay.html", Route(body=_ESSAY.encode(), content_type="text/html", etag='"e1"')
+    )
+    teaser = "Glacier paragraph 0: the ice sheet near Tromso thinned by 0 metres"
+    feed = server.route("/feed", Route(body=rss(item("t", "Glaciers", teaser, link=page))))
+    with library_with(tmp_path, Source(url=feed)) as lib:
+        lib.fetch()
+        server.route(
+            "/feed", Route(body=rss(item("t", "Glaciers", teaser + ", measured", link=page)))
+        )
+        assert lib.fetch().results[0].articles == 1  # a 304
+        assert lib.entry(entries(lib)["t"][2]).author == "Ann Page"
+
+
 def test_a_shorter_post_keeps_its_page_whole(server, tmp_path):
     """The page's text was held to 80 % of the old post and page together: a post made
     shorter turned the page, fetched whole again, into a partial entry (review)."""

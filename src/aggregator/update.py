@@ -324,11 +324,22 @@ class Updater:
         pending = await self._db_call(self.store.pending_articles, source.url, ARTICLES_PER_SOURCE)
         if not pending:
             return 0, 0
-        outcomes = await asyncio.gather(*(self._complete_one(p) for p in pending))
+        # A source that asks for every page (fullText) gives whole posts: not a post of their
+        # own beside the page, the feed's copy of it.
+        keep_post = not source.full_text
+        outcomes = await asyncio.gather(*(self._complete_one(p, keep_post) for p in pending))
         return sum(outcomes), len(outcomes) - sum(outcomes)
 
-    async def _complete_one(self, pending: PendingArticle) -> bool:
+    async def _complete_one(self, pending: PendingArticle, keep_post: bool) -> bool:
         eid = pending.entry_id
+        # Beside an article the entry keeps, the post (which may have changed) is judged
+        # against it whatever the page answers: what is searched is what is shown.
+        judged = (
+            "post_job",
+            pending.post_html if keep_post else "",
+            pending.article_text,
+            pending.title,
+        )
         try:
             response = await self._http.get(
                 pending.url,
@@ -337,22 +348,21 @@ class Updater:
                 accept=PAGE_ACCEPT,
             )
             if response.not_modified:
-                post = await self._cpu_call(
-                    "post_job", pending.post_html, pending.article_text, pending.title
-                )
-                await self._db_call(self.store.article_unchanged, eid, post)
+                post = await self._cpu_call(*judged)
+                await self._db_call(self.store.article_unchanged, eid, post, keep_post=keep_post)
                 return True
+            post_html = pending.post_html if keep_post else ""
             found = await self._cpu_call(
-                "article_job", response.body, response.final_url, pending.post_html, pending.title
+                "article_job", response.body, response.final_url, post_html, pending.title
             )
         except FetchError:
             give_up = pending.attempts + 1 >= ARTICLE_TRIES
-            await self._db_call(self.store.article_failed, eid, give_up=give_up)
+            await self._failed(eid, judged, give_up=give_up)
             return False
         article, post = found or (None, "")
         if article is None or len(article.text) < 0.8 * pending.chars:
             # Nothing found, or less than the feed gave: never store a cut-off article as whole.
-            await self._db_call(self.store.article_failed, eid, give_up=True)
+            await self._failed(eid, judged, give_up=True)
             return False
         await self._db_call(
             self.store.set_article,
@@ -360,12 +370,19 @@ class Updater:
             html=article.html,
             text=article.text,
             post_text=post,  # the post's own words, if any, searched with the page's
+            keep_post=keep_post,
             url=response.final_url,
             author="" if post else article.author,  # the page's author did not write the post
             etag=response.etag,
             last_modified=response.last_modified,
         )
         return True
+
+    async def _failed(self, eid: str, judged: tuple[str, ...], *, give_up: bool) -> None:
+        """A page that could not be had: beside an article the entry keeps, its post is
+        judged against that article."""
+        post = await self._cpu_call(*judged) if judged[2] else None
+        await self._db_call(self.store.article_failed, eid, give_up=give_up, post_text=post)
 
     async def _page_source(
         self, source: Source, state: SourceState, base: UpdateResult

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import deque
+from collections.abc import Iterator
 
 from aggregator.extract.text import html_to_text, parse_html
 
@@ -17,10 +19,16 @@ _WORD = re.compile(r"\w+")
 _MORE = re.compile(
     r"(?i)\b(?:continue reading|keep reading|read (?:more|full|the (?:full|rest))"
     r"|lire la suite|weiterlesen|leer más|seguir leyendo|continuar lendo|verder lezen"
-    r"|continua a leggere)\b[^\n]{0,80}$"
+    r"|continua a leggere)\b"
 )
 """A link to the page at a teaser's end ("Continue reading →", "Read more at site.com",
 "Read the rest of this entry »")."""
+_LINK_WORDS = frozenset((
+    "at", "on", "in", "of", "this", "the", "entry", "post", "article", "story", "here",
+    "full", "rest", "com", "org", "net", "www", "html",
+))  # fmt: skip
+"""Words that may follow a "read more" in a link to the page (with the title's, and at
+most three others: a site's name), not a remark's."""
 _FIRST_ON = re.compile(
     r"(?is)\b(?:the post|l[’']article|der beitrag|el art[ií]culo|la entrada|o post"
     r"|het bericht|il post|l[’']articolo)\b.{0,300}?"
@@ -40,26 +48,28 @@ any long article ("this is", "a good"), three in a row seldom are by chance."""
 def is_teaser(post_html: str, article_text: str, title: str = "") -> bool:
     """Whether the post says nothing the page does not: each of its words stands in a run
     of three that the page (or the title) has in the same order, but for a last word cut
-    in half and a "Continue reading" line. A post that quotes the page and says anything
-    outside the quote is a post."""
+    in half and a "Continue reading" line; or the post is the title, or a part of it. A
+    post that quotes the page and says anything outside the quote is a post."""
     markup, root = parse_html(post_html) if post_html.strip() else (post_html, None)
     titled = _words(title)
-    in_title = set(titled)
     if root is not None and root.find(".//blockquote") is not None:
         outside = " ".join(root.xpath("//text()[not(ancestor::blockquote)]"))
-        if set(_words(_trimmed(outside))) - in_title:
+        said = _words(_trimmed(outside, titled))
+        if said and not _part_of(said, titled):
             return False
-    words = _words(_trimmed(html_to_text(markup)))
+    words = _words(_trimmed(html_to_text(markup), titled))
     if not words:  # (an image alone is the post's own)
         return root is None or root.find(".//img") is None
-    runs = _runs(_words(article_text)) | _runs(titled)
-    covered = [word in in_title for word in words]
+    if _part_of(words, titled):
+        return True
+    covered = [False] * len(words)
+    if titled and words[: len(titled)] == titled:  # "Title. The excerpt…"
+        covered[: len(titled)] = [True] * len(titled)
+    runs = _runs(words)
+    found = _found(_each_word(article_text), runs, words) | _found(iter(titled), runs, words)
     for i in range(len(words) - _RUN + 1):
-        if tuple(words[i : i + _RUN]) in runs:
+        if tuple(words[i : i + _RUN]) in found:
             covered[i : i + _RUN] = [True] * _RUN
-    if not covered[-1] and len(words) >= _RUN:  # a last word cut in half
-        head = tuple(words[-_RUN:-1])
-        covered[-1] = any(run[:-1] == head and run[-1].startswith(words[-1]) for run in runs)
     return all(covered)
 
 
@@ -67,13 +77,52 @@ def _runs(words: list[str]) -> set[tuple[str, ...]]:
     return {tuple(words[i : i + _RUN]) for i in range(len(words) - _RUN + 1)}
 
 
-def _trimmed(text: str) -> str:
+def _found(
+    page: Iterator[str], runs: set[tuple[str, ...]], words: list[str]
+) -> set[tuple[str, ...]]:
+    """The post's runs that the page has (one pass over the page, memory in proportion to
+    the post); a last run whose last word the page has longer counts (a word cut in half)."""
+    found = set()
+    cut = tuple(words[-_RUN:]) if len(words) >= _RUN else None
+    window: deque[str] = deque(maxlen=_RUN)
+    for word in page:
+        window.append(word)
+        if len(window) < _RUN:
+            continue
+        run = tuple(window)
+        if run in runs:
+            found.add(run)
+        elif cut is not None and run[:-1] == cut[:-1] and run[-1].startswith(cut[-1]):
+            found.add(cut)
+    return found
+
+
+def _part_of(words: list[str], titled: list[str]) -> bool:
+    """Whether these words are the title's, in a row, half of it at least (a post that only
+    repeats it, maybe cut short; not "This." under "This is why…")."""
+    size = len(words)
+    return len(titled) / 2 <= size <= len(titled) and any(
+        titled[i : i + size] == words for i in range(len(titled) - size + 1)
+    )
+
+
+def _trimmed(text: str, titled: list[str]) -> str:
     """Without the lines feeds add to a teaser's end (unless that is all there is)."""
     text = text.rstrip()
-    head, tail = text[:-_TAIL], text[-_TAIL:]
-    tail = _FIRST_ON.sub("", tail)
-    trimmed = _MORE.sub("", head + tail).rstrip()
+    head, tail = text[:-_TAIL], _FIRST_ON.sub("", text[-_TAIL:])
+    more = next(reversed(list(_MORE.finditer(tail))), None)  # the last one
+    if more is not None:
+        after = set(_words(tail[more.end() :])) - _LINK_WORDS - set(titled)
+        if len(after) <= 3:  # a link's words (a site's name), not a remark's
+            tail = tail[: more.start()]
+    trimmed = (head + tail).rstrip()
     return trimmed if _WORD.search(trimmed) else text
+
+
+def _each_word(text: str) -> Iterator[str]:
+    """`_words`, one at a time (an article may be megabytes)."""
+    for match in _WORD.finditer(unicodedata.normalize("NFKC", text)):
+        yield match[0].casefold()
 
 
 def _words(text: str) -> list[str]:

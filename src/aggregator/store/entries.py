@@ -86,12 +86,13 @@ _CHANGED_ENTRY = f"""UPDATE entry SET
     article_etag = CASE WHEN {_KEEPS_ARTICLE} THEN article_etag END,
     article_modified = CASE WHEN {_KEEPS_ARTICLE} THEN article_modified END,
     article_url = CASE WHEN {_KEEPS_ARTICLE} THEN article_url ELSE '' END,
+    author = CASE WHEN {_KEEPS_ARTICLE} AND :author = '' THEN author ELSE :author END,
     content_html = CASE WHEN {_KEEPS_ARTICLE} THEN content_html ELSE :html END,
     content_text = CASE WHEN {_KEEPS_ARTICLE} THEN content_text ELSE :text END,
     feed_html = CASE WHEN {_KEEPS_ARTICLE} THEN :html END,
     feed_text = CASE WHEN {_KEEPS_ARTICLE} THEN :text ELSE '' END,
     content_markdown = '',
-    url = :url, canonical_url = :canonical_url, title = :title, author = :author,
+    url = :url, canonical_url = :canonical_url, title = :title,
     published = :published, updated = :updated, summary = :summary, full_text = :full_text,
     enclosures = :enclosures, content_hash = :hash, last_seen = :seen,
     extract_attempts = CASE WHEN url = :url THEN extract_attempts ELSE 0 END
@@ -169,44 +170,52 @@ class EntryRows(Database):
         html: str,
         text: str,
         post_text: str = "",
+        keep_post: bool = True,
         url: str = "",
         author: str = "",
         etag: str | None = None,
         last_modified: str | None = None,
     ) -> None:
         """Store an extracted article, from `url`, in place of the teaser (the index is
-        requeued). The feed's post stays beside it, and `post_text` (the post's own words,
+        requeued). The feed's post stays beside it (unless not `keep_post`: the source asks
+        for pages in place of whole feed content), and `post_text` (the post's own words,
         when it is more than a teaser) is searched with it. The page's count of failed runs
         starts again."""
         with self._write() as conn:
             conn.execute(
                 """UPDATE entry SET
-                     feed_html = COALESCE(feed_html, content_html), feed_text = ?,
+                     feed_html = CASE WHEN ? THEN COALESCE(feed_html, content_html) ELSE '' END,
+                     feed_text = ?,
                      content_html = ?, content_text = ?, article_url = ?, full_text = 'full',
                      content_markdown = '', author = CASE WHEN author = '' THEN ? ELSE author END,
                      extract_attempts = 0,
                      article_etag = ?, article_modified = ?
                    WHERE id = ?""",
-                (post_text, html, text, url, author, etag, last_modified, eid),
+                (keep_post, post_text, html, text, url, author, etag, last_modified, eid),
             )
 
-    def article_unchanged(self, eid: str, post_text: str = "") -> None:
+    def article_unchanged(self, eid: str, post_text: str = "", *, keep_post: bool = True) -> None:
         """The article page answered 304: the article kept on the entry is still whole, and
         `post_text` is what its post (which may have changed) says of its own."""
         with self._write() as conn:
             conn.execute(
-                "UPDATE entry SET full_text = 'full', feed_text = ? WHERE id = ?",
-                (post_text, eid),
+                """UPDATE entry SET full_text = 'full', feed_text = ?,
+                     feed_html = CASE WHEN ? THEN feed_html ELSE '' END
+                   WHERE id = ?""",
+                (post_text, keep_post, eid),
             )
 
-    def article_failed(self, eid: str, *, give_up: bool) -> None:
-        """Count a failed article fetch; after the last try the feed's teaser is kept as partial."""
+    def article_failed(self, eid: str, *, give_up: bool, post_text: str | None = None) -> None:
+        """Count a failed article fetch; after the last try the feed's teaser is kept as
+        partial. `post_text`: what the post says of its own, beside an article the entry
+        keeps (None: the entry keeps none)."""
         with self._write() as conn:
             conn.execute(
                 """UPDATE entry SET extract_attempts = extract_attempts + 1,
-                     full_text = CASE WHEN ? THEN 'partial' ELSE full_text END
+                     full_text = CASE WHEN ? THEN 'partial' ELSE full_text END,
+                     feed_text = COALESCE(?, feed_text)
                    WHERE id = ?""",
-                (give_up, eid),
+                (give_up, post_text, eid),
             )
 
     def set_markdown(self, eid: str, markdown: str) -> None:
