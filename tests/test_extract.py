@@ -581,3 +581,42 @@ def test_lists_in_a_row_stay_apart_through_wrappers_and_empty_paragraphs():
 def test_a_remark_in_the_title_s_words_is_a_post(post, title):
     """Each word of the title counted as the page's: an answer to it was hidden (review)."""
     assert not is_teaser(post, f"{_PAGE} It is what it is. This is it. Rust is here.", title)
+
+
+def test_reading_text_from_a_qa_pass_on_real_pages():
+    """Code set a line a `<br>` or `<div>` ran together (v8-blog); text right in a list was
+    lost; cells split words styled in parts (H<sub>2</sub>O) and ended in separators; an
+    item opening with a quote or a list lost its marker; images stuck to words."""
+    page = (
+        "<pre>int add() {<br>  return 1;<br>}</pre><pre><div>one</div><div>  two</div></pre>"
+        "<ul>Outside the items<li>a</li></ul>"
+        "<table><tr><td>H<sub>2</sub>O</td><td><b>Java</b>Script<img alt='logo'></td>"
+        "<td></td></tr></table>"
+        "<ol><li><blockquote>quoted</blockquote></li><li><ol><li>in</li></ol></li></ol>"
+        "<p>text<img alt='cat'>more</p>"
+    )
+    assert html_to_reading_text(page) == (
+        "    int add() {\n      return 1;\n    }\n\n    one\n      two\n\nOutside the items"
+        "\n\n- a\n\nH2O | JavaScript [image: logo]\n\n1. > quoted\n\n2.\n\n  1. in\n\n"
+        "text [image: cat] more\n"
+    )
+
+
+def test_old_block_elements_set_their_text_apart():
+    """`<center>`, `<fieldset>`, `<legend>` were read as inline: words ran together in the
+    index ("twoLegend"), so "two" was not found (QA)."""
+    assert html_to_text("<center>one</center><center>two</center><legend>Legend</legend>") == (
+        "one\n\ntwo\n\nLegend"
+    )
+
+
+def test_code_inside_a_sentence_of_a_list_item_stays_in_it():
+    """ars-1: "The root of the object, `rekt`, contains…" was three blocks (QA)."""
+    page = (
+        "<html><body><article><h1>T</h1><p>" + "Words of the article. " * 40 + "</p><ul><li>"
+        "The root of the object, <code>rekt</code>, contains 300 lists.</li></ul>"
+        "</article></body></html>"
+    )
+    article = extract_article(page.encode(), "https://x.example/")
+    assert article is not None
+    assert "The root of the object, `rekt`, contains 300 lists." in html_to_markdown(article.html)

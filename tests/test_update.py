@@ -343,7 +343,7 @@ def test_read_as_text_keeps_code_lists_and_the_post(server, tmp_path, capsys):
     page = server.route("/essay.html", Route(body=essay.encode(), content_type="text/html"))
     post = "<p>My <b>remark</b>, in words of my own.</p>"
     opml = tmp_path / "list.opml"
-    feed = server.route("/feed", Route(body=rss(item("p", "On glaciers", post, link=page))))
+    feed = server.route("/feed", Route(body=rss(item("p", "Glaciers", post, link=page))))
     save_opml(opml, [Source(url=feed, title="Links")], title="t")
     assert run(["--data-dir", str(tmp_path / "home"), "--opml", str(opml), "fetch"]) == 0
     with library_with(tmp_path, Source(url=feed, title="Links")) as lib:
@@ -353,6 +353,7 @@ def test_read_as_text_keeps_code_lists_and_the_post(server, tmp_path, capsys):
     assert run([*args, "--format", "text"]) == 0
     out = capsys.readouterr().out
     _head, body = out.split("\n\nMy remark", 1)
+    assert "\nGlaciers\n" not in body  # the page's heading, the title again: dropped
     assert body.startswith(", in words of my own.\n\n* * *\n\nFrom 127.0.0.1:\n\n")
     indented = "\n".join(f"    {line}".rstrip() for line in code.split("\n"))
     assert f"\n\n{indented}\n\n- first\n- second\n" in body

@@ -95,8 +95,11 @@ def _inline_code_back(body: Any) -> None:
     paragraph before it, with the words after it, up to the next block. (One followed by
     the next block is a line of code of its own: "Install it:", then the command.)"""
     for pre in list(body.iter("pre")):
-        if len(pre) or "\n" in (pre.text or "") or pre.getparent() is not body:
+        parent = pre.getparent()
+        if len(pre) or "\n" in (pre.text or "") or parent is None:
             continue  # code of its own (trafilatura wraps a block's in a second <pre>)
+        if parent is not body and parent.tag not in _HOLDERS:
+            continue
         after = pre.getnext()
         if not ((pre.tail or "").strip() or (after is not None and after.tag in _INLINE)):
             continue
@@ -112,6 +115,9 @@ def _inline_code_back(body: Any) -> None:
 
 
 _INLINE = frozenset(("a", "b", "strong", "i", "em", "code", "span", "sub", "sup", "br", "q"))
+_HOLDERS = frozenset(("li", "blockquote", "td", "th", "dd", "div"))
+"""Blocks whose sentences trafilatura breaks the same way as the page's (ars-1: a list item,
+"The root of the object, `rekt`, contains…")."""
 
 
 @functools.cache

@@ -5,6 +5,7 @@ in Python."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from lxml import etree
@@ -41,6 +42,7 @@ class _Text:
         self.line: list[str] = []  # the inline text of the block being read
         self.prefixes: list[str] = []  # indentation and quote marks of the blocks we are in
         self.marker = ""  # a list item's marker, for its first line
+        self.marker_level = 0  # where in `prefixes` its list's indentation is
         self.depth = 0
 
     def result(self) -> str:
@@ -72,11 +74,14 @@ class _Text:
         self.blocks.append("\n".join([f"{first}{lines[0]}".rstrip(), *rest]))
 
     def first_prefix(self) -> str:
-        """The prefix of a block's first line: a list item's marker, once."""
+        """The prefix of a block's first line: a list item's marker, once, in place of its
+        list's indentation (a quote or a list inside the item may come after it)."""
         if not self.marker:
             return "".join(self.prefixes)
-        first, self.marker = "".join(self.prefixes[:-1]) + self.marker, ""
-        return first
+        level = self.marker_level
+        parts = [*self.prefixes[:level], self.marker, *self.prefixes[level + 1 :]]
+        self.marker = ""
+        return "".join(parts)
 
     def marker_alone(self) -> None:
         """A list item's marker on a line of its own, before a block that sets its own
@@ -107,7 +112,7 @@ class _Text:
             self.line.append(_BREAK)
         elif tag == "img":
             alt = " ".join((node.get("alt") or "").split())
-            self.words(f"[image: {alt}]" if alt else "[image]")
+            self.words(f" [image: {alt}] " if alt else " [image] ")
         elif tag == "pre":
             self.code(node)
         elif tag in ("ul", "ol"):
@@ -144,7 +149,7 @@ class _Text:
         self.end_block()
         while len(node) == 1 and node[0].tag in ("pre", "code") and not _text_around(node):
             node = node[0]
-        lines = _text_of(node).split("\n")
+        lines = _flat(node, code=True).split("\n")
         while lines and not lines[-1].strip():
             lines.pop()
         while lines and not lines[0].strip():
@@ -156,6 +161,9 @@ class _Text:
 
     def items(self, node: Any) -> None:
         self.end_block()
+        self.marker_alone()  # an item that opens with a list: its own marker first
+        self.words(node.text)  # text right in the list, outside its items
+        self.end_block()
         start = node.get("start", "1")
         number = int(start) if node.tag == "ol" and start.isascii() and start.isdigit() else 1
         self.prefixes.append(_LIST_INDENT)
@@ -166,6 +174,7 @@ class _Text:
                 before = len(self.blocks)
                 label = f"{number}." if node.tag == "ol" else "-"
                 self.marker = f"{label} ".ljust(len(_LIST_INDENT))
+                self.marker_level = len(self.prefixes) - 1
                 number += 1
                 self.inside(child)
                 self.end_block()
@@ -187,12 +196,14 @@ class _Text:
         prefix = "".join(self.prefixes)
         caption = node.find("caption")
         if caption is not None:
-            self.blocks.append(prefix + " ".join(_text_of(caption, " ").split()))
+            self.blocks.append(prefix + " ".join(_flat(caption).split()))
         rows = []
         for row in _own_rows(node):
-            cells = [" ".join(_text_of(c, " ").split()) for c in row if c.tag in CELLS]
-            if any(cells):
-                rows.append(prefix + " | ".join(cells))
+            cells = [" ".join(_flat(c).split()) for c in row if c.tag in CELLS]
+            while cells and not cells[-1]:
+                cells.pop()
+            if cells:
+                rows.append((prefix + " | ".join(cells)).rstrip())
         if rows:
             self.blocks.append("\n".join(rows))
 
@@ -224,3 +235,40 @@ def _text_of(node: Any, between: str = "") -> str:
     """The text inside an element, without that of scripts, styles and the like; its
     pieces joined by `between` (a space where cells or blocks would run together)."""
     return between.join(_TEXTS(node))
+
+
+def _flat(node: Any, *, code: bool = False) -> str:
+    """An element's text as one piece: a line break for each `<br>` and between blocks
+    (code set a line a `<div>`), images as their descriptions, and nothing of scripts and
+    the like. Not `itertext`: a word styled in two parts (`<b>Bo</b>ld`) stays one."""
+    parts: list[str] = []
+
+    def walk(element: Any, depth: int) -> None:
+        parts.append(element.text or "")
+        for child in element:
+            tag = child.tag if isinstance(child.tag, str) else ""
+            if tag == "br":
+                parts.append("\n" if code else " ")
+            elif tag == "img" and not code:
+                alt = " ".join((child.get("alt") or "").split())
+                parts.append(f" [image: {alt}] " if alt else " [image] ")
+            elif tag and tag not in _DROPPED:
+                if depth > _DEPTH:
+                    parts.append(_text_of(child, " "))
+                else:
+                    block = tag in _BLOCKS or tag in CELLS
+                    if block:
+                        parts.append(_EDGE if code else " ")
+                    walk(child, depth + 1)
+                    if block:
+                        parts.append(_EDGE if code else " ")
+            parts.append(child.tail or "")
+
+    walk(node, 0)
+    return _EDGES.sub("\n", "".join(parts)) if code else "".join(parts)
+
+
+_EDGE = "\x01"
+"""A block's edge in code: one line break however many edges meet (controls were
+stripped before parsing, so none is in the text)."""
+_EDGES = re.compile("\n?\x01[\x01\n]*")

@@ -27,6 +27,7 @@ BLOCKS = (
     "p", "div", "li", "ul", "ol", "dl", "dt", "dd", "h1", "h2", "h3", "h4", "h5", "h6",
     "blockquote", "pre", "table", "tr", "section", "article", "header", "footer", "aside",
     "figure", "figcaption", "hr", "address", "main", "nav", "details", "summary",
+    "center", "fieldset", "legend", "hgroup", "dir", "menu", "dialog", "search", "optgroup",
 )  # fmt: skip
 CELLS = ("td", "th")
 # Patterns that start with a literal let the regex engine skip ahead fast: "\n\n\n+" is several
