@@ -620,3 +620,17 @@ def test_code_inside_a_sentence_of_a_list_item_stays_in_it():
     article = extract_article(page.encode(), "https://x.example/")
     assert article is not None
     assert "The root of the object, `rekt`, contains 300 lists." in html_to_markdown(article.html)
+
+
+def test_fourth_review_of_the_reading_path():
+    """A Turkish teaser copied word for word was a post (the page's words were folded after
+    they were split, the post's before); a blank line in code written a `<div>` a line was
+    lost; a first paragraph equal to the title was dropped from text (only a heading is)."""
+    page = "İstanbul ve İzmir arasında yeni hızlı tren hattı açıldı ve yolcular sevindi."
+    assert is_teaser(f"<p>{page}</p>", page)
+    code = "<pre><div>def f():</div><div>    return 1</div><div><br></div><div>f()</div></pre>"
+    assert html_to_reading_text(code) == "    def f():\n        return 1\n\n    f()\n"
+    assert html_to_reading_text("<p>Shipped 2.0</p><p>Thanks.</p>", "Shipped 2.0") == (
+        "Shipped 2.0\n\nThanks.\n"
+    )
+    assert html_to_reading_text("<h1>Shipped 2.0</h1><p>Thanks.</p>", "Shipped 2.0") == "Thanks.\n"

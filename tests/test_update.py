@@ -238,6 +238,22 @@ def test_a_whole_text_source_shows_its_page_once(server, tmp_path):
         assert entry.author == "Ann Page"
 
 
+def test_a_whole_text_source_keeps_no_post_when_its_page_fails(server, tmp_path):
+    """Edited in the feed while its page failed, the feed's copy came back above the page
+    (review)."""
+    page = server.route("/essay.html", Route(body=_ESSAY.encode(), content_type="text/html"))
+    copy = _ESSAY.split("<h1>Glaciers</h1>")[1].split("</article>")[0]
+    feed = server.route("/feed", Route(body=rss(item("p", "Glaciers", copy, link=page))))
+    with library_with(tmp_path, Source(url=feed, full_text=True)) as lib:
+        lib.fetch()
+        server.route("/essay.html", Route(status=503))
+        edited = copy + "<p>Correction: the radar was airborne.</p>"
+        server.route("/feed", Route(body=rss(item("p", "Glaciers", edited, link=page))))
+        lib.fetch()
+        markdown = lib.entry(entries(lib)["p"][2]).markdown
+        assert "* * *" not in markdown and markdown.count("Glacier paragraph 3") == 1
+
+
 def test_an_edited_teaser_keeps_its_page_s_author_through_a_304(server, tmp_path):
     page = server.route(
         "/essay.html", Route(body=_ESSAY.encode(), content_type="text/html", etag='"e1"')

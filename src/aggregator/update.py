@@ -357,12 +357,12 @@ class Updater:
             )
         except FetchError:
             give_up = pending.attempts + 1 >= ARTICLE_TRIES
-            await self._failed(eid, judged, give_up=give_up)
+            await self._failed(eid, judged, give_up=give_up, keep_post=keep_post)
             return False
         article, post = found or (None, "")
         if article is None or len(article.text) < 0.8 * pending.chars:
             # Nothing found, or less than the feed gave: never store a cut-off article as whole.
-            await self._failed(eid, judged, give_up=True)
+            await self._failed(eid, judged, give_up=True, keep_post=keep_post)
             return False
         await self._db_call(
             self.store.set_article,
@@ -378,11 +378,15 @@ class Updater:
         )
         return True
 
-    async def _failed(self, eid: str, judged: tuple[str, ...], *, give_up: bool) -> None:
+    async def _failed(
+        self, eid: str, judged: tuple[str, ...], *, give_up: bool, keep_post: bool
+    ) -> None:
         """A page that could not be had: beside an article the entry keeps, its post is
         judged against that article."""
         post = await self._cpu_call(*judged) if judged[2] else None
-        await self._db_call(self.store.article_failed, eid, give_up=give_up, post_text=post)
+        await self._db_call(
+            self.store.article_failed, eid, give_up=give_up, post_text=post, keep_post=keep_post
+        )
 
     async def _page_source(
         self, source: Source, state: SourceState, base: UpdateResult

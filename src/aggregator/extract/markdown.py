@@ -360,10 +360,13 @@ _WRAPPERS = frozenset(("div", "section", "article", "main", "header", "footer", 
 def _block_before(element: Any) -> Any:
     """What Markdown shows just before this element: the last thing with content before it,
     looked for through wrappers, out of them and into them (None when nothing)."""
-    node = element
+    node, steps = element, 0
     while True:
         before = node.previous_sibling
         while before is not None and (_empty(before) or before.name in _WRAPPERS):
+            steps += 1
+            if steps > _STEPS_BACK:  # (a run of empty lists: each would walk it all)
+                return None
             if before.name in _WRAPPERS and not _empty(before):
                 inner = before.contents[-1] if before.contents else None
                 if inner is not None:
@@ -375,6 +378,9 @@ def _block_before(element: Any) -> Any:
         node = node.parent
         if node is None or node.name not in _WRAPPERS:
             return None
+
+
+_STEPS_BACK = 20
 
 
 def _empty(node: Any) -> bool:

@@ -120,11 +120,15 @@ def _trimmed(text: str, titled: list[str]) -> str:
 
 
 def _each_word(text: str) -> Iterator[str]:
-    """`_words`, one at a time (an article may be megabytes)."""
-    for match in _WORD.finditer(unicodedata.normalize("NFKC", text)):
-        yield match[0].casefold()
+    """Words folded alike however they were typed (accents composed or not, any case), one
+    at a time (an article may be megabytes). Folded before they are told apart, a piece
+    between spaces at a time: folding may add a mark (`İ` is `i̇`) that splits no word."""
+    for piece in _PIECE.finditer(unicodedata.normalize("NFKC", text)):
+        yield from _WORD.findall(piece[0].casefold())
 
 
 def _words(text: str) -> list[str]:
-    """Words folded alike however they were typed (accents composed or not, any case)."""
-    return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
+    return list(_each_word(text))
+
+
+_PIECE = re.compile(r"\S+")

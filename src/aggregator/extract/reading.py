@@ -14,6 +14,7 @@ from aggregator.extract.text import BLOCKS, CELLS, DROPPED, parse_html, words_on
 
 _DROPPED = frozenset(DROPPED)
 _BLOCKS = frozenset(BLOCKS) | {"table", "thead", "tbody", "tfoot", "caption"}
+_HEADINGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
 _LIST_INDENT = "  "
 _BREAK = "\x00"
 """A `<br>` in a block's text (the text's own line breaks are spaces; controls were
@@ -22,14 +23,15 @@ _DEPTH = 150
 """Elements deeper than this are read as their text (the walk recurses per level)."""
 
 
-def html_to_reading_text(markup: str) -> str:
-    """Paragraphs apart by a blank line, spaces collapsed except in code."""
+def html_to_reading_text(markup: str, title: str = "") -> str:
+    """Paragraphs apart by a blank line, spaces collapsed except in code; without a first
+    heading that only repeats `title`."""
     if not markup or not markup.strip():
         return ""
     markup, root = parse_html(markup)
     if root is None:
         return words_only(markup)
-    out = _Text()
+    out = _Text(title)
     out.element(root)
     return out.result()
 
@@ -37,7 +39,8 @@ def html_to_reading_text(markup: str) -> str:
 class _Text:
     """Blocks of lines, built by walking the tree once."""
 
-    def __init__(self) -> None:
+    def __init__(self, title: str = "") -> None:
+        self.title = " ".join(title.split()).casefold()
         self.blocks: list[str] = []
         self.line: list[str] = []  # the inline text of the block being read
         self.prefixes: list[str] = []  # indentation and quote marks of the blocks we are in
@@ -124,6 +127,12 @@ class _Text:
             self.blocks.append("".join(self.prefixes) + "* * *")
         elif tag == "table":
             self.table(node)
+        elif tag in _HEADINGS and not self.blocks and self.title:
+            self.end_block()
+            self.inside(node)
+            self.end_block()
+            if len(self.blocks) == 1 and " ".join(self.blocks[0].split()).casefold() == self.title:
+                self.blocks.pop()  # the title again
         elif tag in _BLOCKS:
             self.end_block()
             self.inside(node)
@@ -265,10 +274,13 @@ def _flat(node: Any, *, code: bool = False) -> str:
             parts.append(child.tail or "")
 
     walk(node, 0)
-    return _EDGES.sub("\n", "".join(parts)) if code else "".join(parts)
+    if not code:
+        return "".join(parts)
+    return _EDGES.sub("\n", _EDGE_AT_LINE_START.sub("", "".join(parts)))
 
 
 _EDGE = "\x01"
 """A block's edge in code: one line break however many edges meet (controls were
 stripped before parsing, so none is in the text)."""
-_EDGES = re.compile("\n?\x01[\x01\n]*")
+_EDGE_AT_LINE_START = re.compile("(?:^|(?<=\n))\x01+")
+_EDGES = re.compile("\x01+")

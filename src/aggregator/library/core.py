@@ -158,10 +158,8 @@ class Library(SourceList, Fetching, Searching):
         post comes first, as in its Markdown."""
         from aggregator import extract
 
-        body = extract.html_to_reading_text(entry.html) or entry.text or entry.summary
-        first, _, rest = body.partition("\n\n")
-        if rest and " ".join(first.split()).casefold() == " ".join(entry.title.split()).casefold():
-            body = rest  # the page's heading, the title again (as its Markdown drops it)
+        # (A page's first heading that repeats the title goes, as in its Markdown.)
+        body = extract.html_to_reading_text(entry.html, entry.title) or entry.text or entry.summary
         if _post_shown(entry):
             post = extract.html_to_reading_text(entry.post_html).strip()
             body = f"{post}\n\n* * *\n\nFrom {_page_host(entry)}:\n\n{body}"

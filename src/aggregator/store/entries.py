@@ -205,7 +205,9 @@ class EntryRows(Database):
                 (post_text, keep_post, eid),
             )
 
-    def article_failed(self, eid: str, *, give_up: bool, post_text: str | None = None) -> None:
+    def article_failed(
+        self, eid: str, *, give_up: bool, post_text: str | None = None, keep_post: bool = True
+    ) -> None:
         """Count a failed article fetch; after the last try the feed's teaser is kept as
         partial. `post_text`: what the post says of its own, beside an article the entry
         keeps (None: the entry keeps none)."""
@@ -213,9 +215,10 @@ class EntryRows(Database):
             conn.execute(
                 """UPDATE entry SET extract_attempts = extract_attempts + 1,
                      full_text = CASE WHEN ? THEN 'partial' ELSE full_text END,
-                     feed_text = COALESCE(?, feed_text)
+                     feed_text = COALESCE(?, feed_text),
+                     feed_html = CASE WHEN ? OR feed_html IS NULL THEN feed_html ELSE '' END
                    WHERE id = ?""",
-                (give_up, post_text, eid),
+                (give_up, post_text, keep_post, eid),
             )
 
     def set_markdown(self, eid: str, markdown: str) -> None:
