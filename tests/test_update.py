@@ -254,6 +254,27 @@ def test_a_whole_text_source_keeps_no_post_when_its_page_fails(server, tmp_path)
         assert "* * *" not in markdown and markdown.count("Glacier paragraph 3") == 1
 
 
+def test_an_older_article_kept_is_told_as_such(server, tmp_path, capsys):
+    """A post changed and its page failed for good: the entry, partial, showed the article
+    fetched before under "this is what the feed gave" (review)."""
+    page = server.route("/essay.html", Route(body=_ESSAY.encode(), content_type="text/html"))
+    feed = server.route("/feed", Route(body=rss(item("p", "Glaciers", "Marmalade.", link=page))))
+    opml = tmp_path / "list.opml"
+    save_opml(opml, [Source(url=feed, title="Links")], title="t")
+    home = ["--data-dir", str(tmp_path / "home"), "--opml", str(opml)]
+    assert run([*home, "fetch"]) == 0
+    server.route("/essay.html", Route(status=404))
+    server.route("/feed", Route(body=rss(item("p", "Glaciers", "Zeppelin.", link=page))))
+    with library_with(tmp_path, Source(url=feed, title="Links")) as lib:
+        eid = entries(lib)["p"][2]
+    for _ in range(3):  # each run tries the page once more, then gives up
+        assert run([*home, "fetch"]) == 0
+    capsys.readouterr()
+    assert run([*home, "read", eid, "--format", "text"]) == 0
+    out = capsys.readouterr().out
+    assert "its page could not be fetched again; shown as fetched before" in out
+
+
 def test_an_edited_teaser_keeps_its_page_s_author_through_a_304(server, tmp_path):
     page = server.route(
         "/essay.html", Route(body=_ESSAY.encode(), content_type="text/html", etag='"e1"')

@@ -276,8 +276,12 @@ def render_entry(entry: Entry, *, text: str | None = None) -> str:
         if part
     ]
     note = ""
-    if entry.partial:
+    if entry.partial and entry.article_url:  # its post changed, its page failed since
+        note = "(partial: its page could not be fetched again; shown as fetched before)"
+    elif entry.partial:
         note = "(partial: the full article could not be fetched; this is what the feed gave)"
+    elif entry.full_text == "pending" and entry.article_url:
+        note = "(its page is checked again on the next run; shown as fetched before)"
     elif entry.full_text == "pending":
         note = "(a teaser: the full article will be fetched on the next run)"
     title = entry.title or "(untitled)"
