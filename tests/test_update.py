@@ -191,14 +191,20 @@ def test_a_link_post_s_own_links_are_the_blog_s():
     assert entry.html.startswith('<base href="https://blog.example/p/">')  # the same site
 
 
-def test_a_teaser_edited_while_its_page_answers_304_is_not_searched(server, tmp_path):
-    """The edited post was indexed whole while the page answered 304, though reading showed
-    it for the teaser it was: words searched that were shown nowhere (review)."""
+def _teaser_of_the_essay(server: LoopbackServer) -> tuple[str, str, str]:
+    """The essay's page (with an ETag), a teaser of it, and a feed of that teaser."""
     page = server.route(
         "/essay.html", Route(body=_ESSAY.encode(), content_type="text/html", etag='"e1"')
     )
     teaser = "Glacier paragraph 0: the ice sheet near Tromso thinned by 0 metres"
     feed = server.route("/feed", Route(body=rss(item("t", "Glaciers", teaser, link=page))))
+    return page, teaser, feed
+
+
+def test_a_teaser_edited_while_its_page_answers_304_is_not_searched(server, tmp_path):
+    """The edited post was indexed whole while the page answered 304, though reading showed
+    it for the teaser it was: words searched that were shown nowhere (review)."""
+    page, teaser, feed = _teaser_of_the_essay(server)
     with library_with(tmp_path, Source(url=feed)) as lib:
         lib.fetch()
         edited = f"<p>{teaser}</p><p>The post Glaciers appeared first on Zanzibar Weekly.</p>"
@@ -276,11 +282,7 @@ def test_an_older_article_kept_is_told_as_such(server, tmp_path, capsys):
 
 
 def test_an_edited_teaser_keeps_its_page_s_author_through_a_304(server, tmp_path):
-    page = server.route(
-        "/essay.html", Route(body=_ESSAY.encode(), content_type="text/html", etag='"e1"')
-    )
-    teaser = "Glacier paragraph 0: the ice sheet near Tromso thinned by 0 metres"
-    feed = server.route("/feed", Route(body=rss(item("t", "Glaciers", teaser, link=page))))
+    page, teaser, feed = _teaser_of_the_essay(server)
     with library_with(tmp_path, Source(url=feed)) as lib:
         lib.fetch()
         server.route(

@@ -276,11 +276,11 @@ def render_entry(entry: Entry, *, text: str | None = None) -> str:
         if part
     ]
     note = ""
-    if entry.partial and entry.article_url:  # its post changed, its page failed since
+    if entry.partial and entry.earlier_article:
         note = "(partial: its page could not be fetched again; shown as fetched before)"
     elif entry.partial:
         note = "(partial: the full article could not be fetched; this is what the feed gave)"
-    elif entry.full_text == "pending" and entry.article_url:
+    elif entry.full_text == "pending" and entry.earlier_article:
         note = "(its page is checked again on the next run; shown as fetched before)"
     elif entry.full_text == "pending":
         note = "(a teaser: the full article will be fetched on the next run)"

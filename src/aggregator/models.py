@@ -297,6 +297,12 @@ class Entry:
     def partial(self) -> bool:
         return self.full_text == "partial"
 
+    @property
+    def earlier_article(self) -> bool:
+        """Whether a partial or pending entry shows an article fetched before (its post
+        changed since, and its page failed or waits to be fetched again), not the feed's."""
+        return bool(self.article_url)
+
 
 FetchStatus = Literal["ok", "not_modified", "failed"]
 

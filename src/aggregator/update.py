@@ -332,14 +332,7 @@ class Updater:
 
     async def _complete_one(self, pending: PendingArticle, keep_post: bool) -> bool:
         eid = pending.entry_id
-        # Beside an article the entry keeps, the post (which may have changed) is judged
-        # against it whatever the page answers: what is searched is what is shown.
-        judged = (
-            "post_job",
-            pending.post_html if keep_post else "",
-            pending.article_text,
-            pending.title,
-        )
+        post_html = pending.post_html if keep_post else ""
         try:
             response = await self._http.get(
                 pending.url,
@@ -348,21 +341,20 @@ class Updater:
                 accept=PAGE_ACCEPT,
             )
             if response.not_modified:
-                post = await self._cpu_call(*judged)
+                post = await self._post_beside_kept(pending, post_html) or ""
                 await self._db_call(self.store.article_unchanged, eid, post, keep_post=keep_post)
                 return True
-            post_html = pending.post_html if keep_post else ""
             found = await self._cpu_call(
                 "article_job", response.body, response.final_url, post_html, pending.title
             )
         except FetchError:
             give_up = pending.attempts + 1 >= ARTICLE_TRIES
-            await self._failed(eid, judged, give_up=give_up, keep_post=keep_post)
+            await self._failed(pending, post_html, give_up=give_up, keep_post=keep_post)
             return False
         article, post = found or (None, "")
         if article is None or len(article.text) < 0.8 * pending.chars:
             # Nothing found, or less than the feed gave: never store a cut-off article as whole.
-            await self._failed(eid, judged, give_up=True, keep_post=keep_post)
+            await self._failed(pending, post_html, give_up=True, keep_post=keep_post)
             return False
         await self._db_call(
             self.store.set_article,
@@ -379,14 +371,24 @@ class Updater:
         return True
 
     async def _failed(
-        self, eid: str, judged: tuple[str, ...], *, give_up: bool, keep_post: bool
+        self, pending: PendingArticle, post_html: str, *, give_up: bool, keep_post: bool
     ) -> None:
-        """A page that could not be had: beside an article the entry keeps, its post is
-        judged against that article."""
-        post = await self._cpu_call(*judged) if judged[2] else None
+        post = await self._post_beside_kept(pending, post_html)
         await self._db_call(
-            self.store.article_failed, eid, give_up=give_up, post_text=post, keep_post=keep_post
+            self.store.article_failed,
+            pending.entry_id,
+            give_up=give_up,
+            post_text=post,
+            keep_post=keep_post,
         )
+
+    async def _post_beside_kept(self, pending: PendingArticle, post_html: str) -> str | None:
+        """What the post (which may have changed) says of its own beside the article the
+        entry keeps, whatever the page answered: what is searched is what is shown. None
+        when the entry keeps no article."""
+        if not pending.article_text:
+            return None
+        return await self._cpu_call("post_job", post_html, pending.article_text, pending.title)
 
     async def _page_source(
         self, source: Source, state: SourceState, base: UpdateResult

@@ -160,10 +160,7 @@ class Library(SourceList, Fetching, Searching):
 
         # (A page's first heading that repeats the title goes, as in its Markdown.)
         body = extract.html_to_reading_text(entry.html, entry.title) or entry.text or entry.summary
-        if _post_shown(entry):
-            post = extract.html_to_reading_text(entry.post_html).strip()
-            body = f"{post}\n\n* * *\n\nFrom {_page_host(entry)}:\n\n{body}"
-        return body.strip()
+        return _with_post(entry, body, plain=True)
 
     def entries(self, view: View | None = None, limit: int | None = None) -> list[EntryRow]:
         """Rows for a list, newest first: all entries, a topic (with subtopics), a source."""
@@ -222,29 +219,23 @@ def markdown_page(title: str, meta: list[str], url: str, note: str, body: str) -
     return "\n".join([*head, "", body.strip()]).rstrip() + "\n"
 
 
-def _with_post(entry: Entry, article: str) -> str:
-    """The feed's own post above the page it links to, unless it is only a teaser of it."""
+def _with_post(entry: Entry, article: str, *, plain: bool = False) -> str:
+    """The feed's own post above the page it links to, unless it is only a teaser of it, in
+    Markdown or (`plain`) as plain text: the post, a rule, where the page came from (the
+    host it was fetched from in the end, not a redirector's the link named), the page."""
     from aggregator import extract
 
-    if not _post_shown(entry):
-        return article
-    post = extract.html_to_markdown(entry.post_html, entry.url or entry.source_url)
-    host = literal_markdown(_page_host(entry))
-    return f"{post.strip()}\n\n* * *\n\n*From {host}:*\n\n{article}".strip()
-
-
-def _page_host(entry: Entry) -> str:
-    """Where the page in place of the post came from: the host it was fetched from in the
-    end, not a redirector's (t.co, feedproxy) the link named."""
-    return urlsplit(entry.article_url or entry.url).hostname or "the linked page"
-
-
-def _post_shown(entry: Entry) -> bool:
-    from aggregator import extract
-
-    return bool(entry.post_html) and not extract.is_teaser(
+    if not entry.post_html or extract.is_teaser(
         entry.post_html, extract.html_to_text(entry.html), entry.title
-    )
+    ):
+        return article.strip() if plain else article
+    host = urlsplit(entry.article_url or entry.url).hostname or "the linked page"
+    if plain:
+        post, origin = extract.html_to_reading_text(entry.post_html), f"From {host}:"
+    else:
+        post = extract.html_to_markdown(entry.post_html, entry.url or entry.source_url)
+        origin = f"*From {literal_markdown(host)}:*"
+    return f"{post.strip()}\n\n* * *\n\n{origin}\n\n{article}".strip()
 
 
 def _without_title(markdown: str, title: str) -> str:

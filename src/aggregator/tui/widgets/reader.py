@@ -67,7 +67,7 @@ class Reader(VerticalScroll, can_focus=True):
             parts.append(entry.seen.astimezone().strftime("undated, first seen %a %d %b %Y, %H:%M"))
         meta.update(Text(" · ".join(p for p in parts if p)))
         link.update(Text(entry.url))
-        if entry.partial and entry.article_url:  # its post changed, its page failed since
+        if entry.partial and entry.earlier_article:
             note.update(
                 Text("Partial: its page could not be fetched again; shown as fetched before.")
             )
@@ -75,7 +75,7 @@ class Reader(VerticalScroll, can_focus=True):
             note.update(
                 Text("Partial: the full article could not be fetched; this is what the feed gave.")
             )
-        elif entry.full_text == "pending" and entry.article_url:
+        elif entry.full_text == "pending" and entry.earlier_article:
             note.update(
                 Text("Its page is checked again on the next refresh; shown as fetched before.")
             )
