@@ -1,32 +1,21 @@
-"""HTTP for feeds and pages: polite, bounded, and honest about what went wrong.
-
-One shared `httpx.AsyncClient`; a global and a per-host limit on requests in flight;
-conditional GET; redirects followed by hand (at most five, loops caught, only to http and
-https); bodies decompressed here, incrementally, so the size cap holds on the decompressed
-bytes and a gzip bomb costs no memory; retries with backoff and jitter on timeouts, broken
-connections and 5xx; 429 and 503 honour Retry-After.
-"""
+"""The client every request of a run goes through: conditional GET, limits, redirects by
+hand, bodies decompressed under the size cap, retries."""
 
 from __future__ import annotations
 
 import ast
 import asyncio
-import os
 import random
 import re
 import ssl
-import sys
-import threading
-import zlib
 from collections import Counter
-from collections.abc import Iterator, Mapping
-from concurrent.futures import Future
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
-import brotli
+import httpx
 
 from aggregator.config import FetchSettings
 from aggregator.errors import (
@@ -36,13 +25,10 @@ from aggregator.errors import (
     RedirectError,
     TooLargeError,
 )
+from aggregator.fetch.decoding import CHUNK, BoundedDecoder
+from aggregator.fetch.trust import Trust
+from aggregator.fetch.wire import Wire
 from aggregator.sanitize import strip_controls
-
-# On import, httpx loads its own command-line tool (click, rich and pygments: ~30 ms of a
-# short run), and falls back to a stub when that import fails. This program never runs
-# that tool; `None` in sys.modules makes its import fail at once.
-sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
-import httpx  # noqa: E402
 
 MAX_REDIRECTS = 5
 RETRY_AFTER_WAIT_S = 30.0
@@ -54,13 +40,11 @@ host take turns, and fifty requests would each have had a first try first)."""
 RETRY_AFTER_MAX_S = 365 * 86400.0
 """A longer Retry-After is read as this (the wait is capped far below it anyway): a number of
 26 digits overflowed the date arithmetic and ended the whole run."""
-_CHUNK = 64 * 1024
 _WITH_BODY = (200, 203)
 """Statuses whose body is the resource: 203 is a 200 that a proxy passed on changed."""
 _WHOLE = (*_WITH_BODY, 304)
 """What a fetch can use; any other status (a 204, a 206 that was not asked for) is an error
 with its status, not "the response was empty"."""
-_CUT_SHORT = "the compressed body ends early (cut short on the way)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,55 +92,6 @@ def _endpoint(url: str) -> tuple[str, str, int | None]:
     return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
 
 
-class Trust:
-    """A client TLS context as httpx would build it, whose CA certificates load once, on a
-    thread, when first wanted.
-
-    Loading the CA bundle costs ~30 ms, and a run whose sources are all plain http needs
-    none. OpenSSL consults the store at each handshake, so certificates loaded after the
-    client was made are used by every later connection.
-    """
-
-    def __init__(self) -> None:
-        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies hostnames and chains
-        keylog = os.environ.get("SSLKEYLOGFILE")
-        if keylog and not sys.flags.ignore_environment:
-            self.context.keylog_filename = keylog  # as ssl.create_default_context does
-        self._loaded: Future[None] | None = None
-
-    def load_soon(self) -> None:
-        """Begin loading (OpenSSL reads the bundle outside the GIL, so this overlaps whatever
-        the run does meanwhile): certifi's bundle, or SSL_CERT_FILE / SSL_CERT_DIR from the
-        environment, as httpx would."""
-        if self._loaded is not None:
-            return
-        future: Future[None] = Future()
-        context = self.context
-
-        def load() -> None:
-            try:
-                if os.environ.get("SSL_CERT_FILE"):
-                    context.load_verify_locations(cafile=os.environ["SSL_CERT_FILE"])
-                elif os.environ.get("SSL_CERT_DIR"):
-                    context.load_verify_locations(capath=os.environ["SSL_CERT_DIR"])
-                else:
-                    import certifi
-
-                    context.load_verify_locations(cafile=certifi.where())
-                future.set_result(None)
-            except BaseException as exc:  # handed to whoever waits for it
-                future.set_exception(exc)
-
-        self._loaded = future
-        threading.Thread(target=load, name="aggregator-tls", daemon=True).start()
-
-    async def ready(self) -> None:
-        """The certificates, loaded; raises what loading them raised."""
-        self.load_soon()
-        assert self._loaded is not None
-        await asyncio.wrap_future(self._loaded)
-
-
 class HttpClient:
     """Shared by every request of a run; use as `async with HttpClient(settings) as http`."""
 
@@ -187,7 +122,8 @@ class HttpClient:
             },
             proxy=settings.proxy or None,
             trust_env=True,
-            verify=self._trust.context,
+            verify=self._trust.context,  # (for the proxies' transports)
+            transport=Wire(self._trust.context, max_idle=settings.concurrency),
         )
 
     async def __aenter__(self) -> HttpClient:
@@ -340,7 +276,7 @@ class HttpClient:
         decoder = BoundedDecoder(headers.get("content-encoding", ""), url=url)
         parts: list[bytes] = []
         size = 0
-        async for raw in response.aiter_raw(_CHUNK):
+        async for raw in response.aiter_raw(CHUNK):
             for chunk in decoder.feed(raw):
                 size += len(chunk)
                 if size > cap:
@@ -354,109 +290,7 @@ class HttpClient:
         return b"".join(parts)
 
 
-class BoundedDecoder:
-    """Content-Encoding undone a bounded piece at a time (gzip, deflate, br, or a chain)."""
-
-    def __init__(self, encoding: str, *, url: str) -> None:
-        self.url = url
-        names = [e.strip().lower() for e in encoding.split(",") if e.strip()]
-        self._steps = [_step(name, url) for name in reversed(names) if name != "identity"]
-
-    def feed(self, data: bytes) -> Iterator[bytes]:
-        """Decoded pieces of at most 64 KB, made one at a time as the caller asks for them.
-
-        Lazy on purpose: a 64 KB gzip bomb chunk expands to 64 MB, and the caller's size cap
-        must be able to stop it after the first few pieces.
-        """
-        yield from (c for c in _through(self._steps, iter((data,))) if c)
-
-    def flush(self) -> Iterator[bytes]:
-        for i, step in enumerate(self._steps):
-            yield from (c for c in _through(self._steps[i + 1 :], step.flush()) if c)
-
-
-def _through(steps: list[_Zlib | _Brotli], chunks: Iterator[bytes]) -> Iterator[bytes]:
-    for step in steps:
-        chunks = _feed_each(step, chunks)
-    return chunks
-
-
-def _feed_each(step: _Zlib | _Brotli, chunks: Iterator[bytes]) -> Iterator[bytes]:
-    for chunk in chunks:
-        yield from step.feed(chunk)
-
-
-class _Zlib:
-    def __init__(self, wbits: int, url: str) -> None:
-        self.url = url
-        self.wbits = wbits
-        self._d = zlib.decompressobj(wbits)
-        self._head = b""
-        """What was fed before, up to a zlib header's two bytes: "deflate" is sent both with
-        and without that header, and which it is shows only once both are here (a body
-        may come a byte at a time). Empty until the body begins."""
-
-    def feed(self, data: bytes) -> Iterator[bytes]:
-        while True:  # (a loop, not a call per member: a body may hold thousands)
-            try:
-                out = self._d.decompress(data, _CHUNK)
-            except zlib.error:
-                if self.wbits == zlib.MAX_WBITS and len(self._head) < 2:
-                    self._d, self.wbits = zlib.decompressobj(-zlib.MAX_WBITS), -zlib.MAX_WBITS
-                    data = self._head + data
-                    continue
-                raise NetworkError(
-                    "response body is not valid compressed data", url=self.url
-                ) from None
-            self._head = (self._head + data)[:2]
-            yield out
-            while self._d.unconsumed_tail:
-                yield self._d.decompress(self._d.unconsumed_tail, _CHUNK)
-            data = self._d.unused_data
-            if not (self._d.eof and self.wbits > zlib.MAX_WBITS and data[:2] == b"\x1f\x8b"):
-                return
-            # Another gzip member follows (a gzip file may be several, one after another);
-            # anything else after the end is ignored, as browsers do.
-            self._d = zlib.decompressobj(self.wbits)
-
-    def flush(self) -> Iterator[bytes]:
-        yield self._d.flush()
-        if self._head and not self._d.eof:  # a stream cut short: no end, no checksum
-            raise NetworkError(_CUT_SHORT, url=self.url)
-
-
-class _Brotli:
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self._d = brotli.Decompressor()
-        self._started = False
-
-    def feed(self, data: bytes) -> Iterator[bytes]:
-        try:
-            yield self._d.process(data, output_buffer_limit=_CHUNK)
-            while not self._d.can_accept_more_data():
-                yield self._d.process(b"", output_buffer_limit=_CHUNK)
-        except brotli.error:
-            raise NetworkError("response body is not valid brotli data", url=self.url) from None
-        self._started = self._started or bool(data)
-
-    def flush(self) -> Iterator[bytes]:
-        if self._started and not self._d.is_finished():
-            raise NetworkError(_CUT_SHORT, url=self.url)
-        return iter(())
-
-
-def _step(name: str, url: str) -> _Zlib | _Brotli:
-    if name in ("gzip", "x-gzip"):
-        return _Zlib(16 + zlib.MAX_WBITS, url)
-    if name == "deflate":
-        return _Zlib(zlib.MAX_WBITS, url)
-    if name == "br":
-        return _Brotli(url)
-    raise NetworkError(f"unsupported Content-Encoding {name!r}", url=url)
-
-
-async def _drain(response: httpx.Response, limit: int = _CHUNK) -> None:
+async def _drain(response: httpx.Response, limit: int = CHUNK) -> None:
     """Read a small unwanted body (a 304's, a redirect's) so the connection can be reused.
 
     A response closed unread costs a new TCP connection for the next request to that host;
@@ -546,6 +380,3 @@ def _reason(exc: Exception) -> str:
     if text[1:2].islower():  # a capitalised sentence, not "SSL: ..." or a name
         text = text[0].lower() + text[1:]
     return text[:200]
-
-
-__all__ = ["BoundedDecoder", "FetchError", "HttpClient", "Response"]

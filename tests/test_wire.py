@@ -1,0 +1,264 @@
+"""The HTTP/1.1 transport, byte for byte: a loopback server writes exactly the responses a test
+gives (framing, interim responses, folded headers, broken and hostile heads) and counts the
+connections it was given."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Callable
+
+import pytest
+
+from aggregator.config import FetchSettings
+from aggregator.errors import FetchError, NetworkError
+from aggregator.fetch import HttpClient, Response
+
+Answer = Callable[[bytes], tuple[bytes, bool]]
+"""A request's head → the bytes to send back, and whether to keep the connection open."""
+
+
+class RawServer:
+    def __init__(self, answer: Answer) -> None:
+        self.answer = answer
+        self.connections = 0
+        self.requests: list[bytes] = []
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url(self, path: str = "/feed") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn:
+            pending = b""
+            while True:
+                while b"\r\n\r\n" not in pending:
+                    try:
+                        data = conn.recv(65536)
+                    except OSError:  # the client gave up on this connection
+                        return
+                    if not data:
+                        return
+                    pending += data
+                head, _, pending = pending.partition(b"\r\n\r\n")
+                self.requests.append(head)
+                reply, keep = self.answer(head)
+                try:
+                    conn.sendall(reply)
+                except OSError:
+                    return
+                if not keep:
+                    return
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+@pytest.fixture
+def raw():
+    servers: list[RawServer] = []
+
+    def make(answer: Answer) -> RawServer:
+        servers.append(RawServer(answer))
+        return servers[-1]
+
+    yield make
+    for server in servers:
+        server.close()
+
+
+def fetch_all(*urls: str, settings: FetchSettings | None = None) -> list[Response | Exception]:
+    """Each URL in turn through one client, as a run does; errors are returned, not raised."""
+
+    async def go() -> list[Response | Exception]:
+        found: list[Response | Exception] = []
+        async with HttpClient(settings or FetchSettings(tries=1)) as http:
+            for url in urls:
+                try:
+                    found.append(await http.get(url))
+                except FetchError as exc:
+                    found.append(exc)
+        return found
+
+    return asyncio.run(go())
+
+
+def always(reply: bytes, keep: bool = True) -> Answer:
+    return lambda head: (reply, keep)
+
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+
+
+def test_requests_in_turn_share_one_connection(raw):
+    server = raw(always(OK))
+    found = fetch_all(server.url(), server.url(), server.url())
+    assert [r.body for r in found] == [b"hello"] * 3
+    assert server.connections == 1
+
+
+def test_the_request_is_http_1_1_with_host_and_validators(raw):
+    server = raw(always(b'HTTP/1.1 304 Not Modified\r\nETag: "a"\r\n\r\n'))
+
+    async def go() -> Response:
+        async with HttpClient(FetchSettings(tries=1)) as http:
+            return await http.get(server.url("/feed?x=1"), etag='"a"')
+
+    assert asyncio.run(go()).not_modified
+    lines = server.requests[0].split(b"\r\n")
+    assert lines[0] == b"GET /feed?x=1 HTTP/1.1"
+    assert f"host: 127.0.0.1:{server.port}".encode() in [line.lower() for line in lines]
+    assert b'If-None-Match: "a"' in lines
+
+
+def test_a_304_and_an_empty_200_leave_the_connection_for_the_next(raw):
+    replies = iter(
+        [
+            b"HTTP/1.1 304 Not Modified\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+            OK,
+        ]
+    )
+    server = raw(lambda head: (next(replies), True))
+    found = fetch_all(server.url(), server.url(), server.url())
+    assert [(r.status, r.body) for r in found] == [(304, b""), (200, b""), (200, b"hello")]
+    assert server.connections == 1
+
+
+def test_a_chunked_body_with_extensions_and_trailers(raw):
+    body = (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5;name=value\r\nhello\r\n"
+        b"7\r\n, world\r\n"
+        b"0\r\nX-Checksum: 1\r\n\r\n"
+    )
+    server = raw(always(body))
+    found = fetch_all(server.url(), server.url())
+    assert [r.body for r in found] == [b"hello, world"] * 2
+    assert server.connections == 1  # the trailer read, the connection was whole again
+
+
+def test_a_body_up_to_the_close_is_read_whole_and_not_reused(raw):
+    server = raw(always(b"HTTP/1.0 200 OK\r\nContent-Type: text/xml\r\n\r\n<rss/>", keep=False))
+    found = fetch_all(server.url(), server.url())
+    assert [r.body for r in found] == [b"<rss/>"] * 2
+    assert server.connections == 2
+
+
+def test_connection_close_is_honoured(raw):
+    server = raw(always(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"))
+    assert [r.body for r in fetch_all(server.url(), server.url())] == [b"ok", b"ok"]
+    assert server.connections == 2
+
+
+def test_interim_responses_are_skipped(raw):
+    reply = (
+        b"HTTP/1.1 100 Continue\r\n\r\n"
+        b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n" + OK
+    )
+    server = raw(always(reply))
+    [found] = fetch_all(server.url())
+    assert (found.status, found.body) == (200, b"hello")
+    assert "link" not in found.headers
+
+
+def test_folded_headers_and_stray_blank_lines(raw):
+    reply = (
+        b'\r\nHTTP/1.1 200 OK\r\nX-Note: one\r\n  two\r\nETag: "v1"\r\nContent-Length: 2\r\n\r\nok'
+    )
+    server = raw(always(reply))
+    [found] = fetch_all(server.url())
+    assert found.headers["x-note"] == "one two"
+    assert found.etag == '"v1"'
+
+
+def test_a_server_that_dropped_an_idle_connection_is_asked_again_on_a_new_one(raw):
+    """Servers close idle connections (Apache after 5 s); the request sent as one closes
+    gets nothing back, and is sent once more on a new connection."""
+    server = raw(always(OK, keep=False))  # answers, then closes without saying so
+    found = fetch_all(server.url(), server.url(), server.url())
+    assert [r.body for r in found] == [b"hello"] * 3
+    assert server.connections == 3
+
+
+@pytest.mark.parametrize(
+    ("reply", "message"),
+    [
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello",
+            "peer closed connection without sending complete message body: 5 of 10 bytes missing",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello",
+            "invalid Content-Length '5, 6'",
+        ),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "invalid Content-Length '-1'"),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nxx",
+            "unsupported Transfer-Encoding 'gzip'",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            "not a chunk size: 'zz'",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhello\r\n0\r\n\r\n",
+            "a chunk is longer than its size says",
+        ),
+        (b"HTTP/1.1 200 OK\r\nBad Header: x\r\n\r\n", "not a header line: 'Bad Header: x'"),
+        (b"<html>not http</html>\r\n\r\n", "not an HTTP/1.x status line: '<html>not http</html>'"),
+        (b"HTTP/1.1 200 OK\r\nContent-", "the server closed the connection in the middle of a"),
+        (b"", "server disconnected without sending a response."),
+        (b"HTTP/1.1 101 Switching Protocols\r\n\r\n", "the server switched protocols unasked"),
+    ],
+)
+def test_broken_responses_are_one_line_errors(raw, reply, message):
+    server = raw(always(reply, keep=False))
+    [found] = fetch_all(server.url())
+    assert isinstance(found, NetworkError)
+    assert str(found).startswith(f"network error: {message}")
+
+
+def test_a_response_head_without_end_is_cut_off(raw):
+    """A hostile server's endless headers: refused at 64 KiB, not read into memory."""
+    endless = b"HTTP/1.1 200 OK\r\n" + b"X-Pad: " + b"a" * 1000 + b"\r\n"
+    server = raw(always(endless * 200))
+    [found] = fetch_all(server.url())
+    assert str(found) == "network error: the response head is over 65,536 bytes or 128 lines"
+
+    one_line = raw(always(b"HTTP/1.1 200 OK\r\nX-Pad: " + b"a" * 100_000))
+    [found] = fetch_all(one_line.url())
+    assert str(found) == "network error: a line of the response is over 65,536 bytes"
+
+
+def test_a_body_left_unread_closes_its_connection(raw):
+    """A body over the cap is abandoned; its connection, mid-body, is never reused."""
+    big = b"HTTP/1.1 200 OK\r\nContent-Length: 4096\r\n\r\n" + b"x" * 4096
+    replies = iter([big, OK])
+    server = raw(lambda head: (next(replies), True))
+    found = fetch_all(server.url(), server.url(), settings=FetchSettings(tries=1, max_bytes=1024))
+    assert "over the" in str(found[0])
+    assert found[1].body == b"hello"
+    assert server.connections == 2
+
+
+def test_a_proxy_from_the_settings_carries_the_requests(raw):
+    """Through a proxy, requests go by httpx's own transport: the proxy is asked for the
+    whole URL (here it answers itself)."""
+    proxy = raw(always(OK))
+    settings = FetchSettings(tries=1, proxy=proxy.url(""))
+    [found] = fetch_all("http://feeds.example.invalid/feed", settings=settings)
+    assert found.body == b"hello"
+    assert proxy.requests[0].startswith(b"GET http://feeds.example.invalid/feed HTTP/1.1")
