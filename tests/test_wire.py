@@ -262,3 +262,20 @@ def test_a_proxy_from_the_settings_carries_the_requests(raw):
     [found] = fetch_all("http://feeds.example.invalid/feed", settings=settings)
     assert found.body == b"hello"
     assert proxy.requests[0].startswith(b"GET http://feeds.example.invalid/feed HTTP/1.1")
+
+
+def test_a_cookie_set_on_the_way_is_sent_where_the_redirect_leads(raw):
+    """A site that sets a cookie and redirects to where it is needed (a consent or session
+    check) is read: the run keeps the cookies responses set."""
+
+    def answer(head: bytes) -> tuple[bytes, bool]:
+        if head.startswith(b"GET /start "):
+            found = b"Set-Cookie: seen=1; Path=/\r\nLocation: /feed\r\nContent-Length: 0"
+            return b"HTTP/1.1 302 Found\r\n" + found + b"\r\n\r\n", True
+        if b"\r\nCookie: seen=1" in head or b"\r\ncookie: seen=1" in head:
+            return OK, True
+        return b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n", True
+
+    server = raw(answer)
+    [found] = fetch_all(server.url("/start"))
+    assert found.body == b"hello"

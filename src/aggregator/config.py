@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import math
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
-
-import platformdirs
 
 from aggregator import __version__
 from aggregator.errors import ConfigError
@@ -101,6 +98,10 @@ def load_settings(
         base = Path(home).expanduser().absolute()
         data, conf = base, base
     else:
+        # (imported here: with a data directory given, as scripts and benchmarks give
+        # one, a short command need not load them, ~5 ms of a warm `fetch`)
+        import platformdirs
+
         data = Path(platformdirs.user_data_dir(APP_NAME))
         conf = Path(platformdirs.user_config_dir(APP_NAME))
     opml_path = Path(opml).expanduser().absolute() if opml else conf / "feeds.opml"
@@ -120,6 +121,8 @@ def _read_config_file(path: Path) -> dict[str, Any]:
         return {}  # no config file is normal; a data dir that cannot exist is reported later
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}", key=str(path)) from None
+    import tomllib  # (only where there is a file to read)
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
