@@ -279,3 +279,13 @@ def test_a_cookie_set_on_the_way_is_sent_where_the_redirect_leads(raw):
     server = raw(answer)
     [found] = fetch_all(server.url("/start"))
     assert found.body == b"hello"
+
+
+def test_a_304_that_carries_a_body_costs_a_new_connection_not_a_failure(raw):
+    """A 304 has no body, whatever it sends: bytes after it are not the next response. The
+    request that reads them is sent again on a new connection (it failed before)."""
+    replies = iter([b"HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\nhello", OK, OK])
+    server = raw(lambda head: (next(replies), True))
+    found = fetch_all(server.url(), server.url())
+    assert [(r.status, r.body) for r in found] == [(304, b""), (200, b"hello")]
+    assert server.connections == 2

@@ -78,6 +78,11 @@ class Wire(httpx.AsyncBaseTransport):
                 if reused:  # closed by the server while idle: once more, on a new connection
                     continue
                 raise exc.error from None
+            except httpx.RemoteProtocolError:
+                connection.abort()
+                if reused:  # what an earlier response left (a 304's body): a new connection
+                    continue
+                raise
             except BaseException:
                 connection.abort()
                 raise
