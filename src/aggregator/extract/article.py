@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import html
 import logging
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -71,6 +72,7 @@ def extract_article(page: bytes | str, url: str) -> Article | None:
     if body is None:
         return None
     _inline_code_back(body)
+    _numbers_back(body, page)
     # Text can sit directly in <body> before any element: keep it, escaped, with the children.
     body_html = html.escape(body.text or "") + "".join(
         lxml.html.tostring(child, encoding="unicode") for child in body.iterchildren()
@@ -114,6 +116,43 @@ def _inline_code_back(body: Any) -> None:
             moving = after
 
 
+def _numbers_back(body: Any, page: bytes | str) -> None:
+    """Numbered lists numbered again. trafilatura's HTML makes every list a `<ul>` (its XML
+    keeps `rend="ol"`), so steps, rankings and footnotes lost their numbers. A `<ul>` with
+    as many items as a numbered list of the page, most of them beginning with the same
+    words, is that list (with its `start`)."""
+    numbered_on_page = _NUMBERED if isinstance(page, bytes) else _NUMBERED_TEXT
+    if body.find(".//ul") is None or not numbered_on_page.search(page):
+        return
+    try:
+        root = lxml.html.document_fromstring(page)
+    except (etree.ParserError, ValueError):
+        return
+    etree.strip_elements(root, "script", "style", "noscript", with_tail=False)  # (no words)
+    numbered = [(_items(ol), ol.get("start", "").strip()) for ol in root.iter("ol")]
+    for ul in body.iter("ul"):
+        items = _items(ul)
+        for page_items, start in numbered:
+            if items and len(items) == len(page_items) and _alike(items, page_items):
+                ul.tag = "ol"
+                if start.isdigit():
+                    ul.set("start", start)
+                break
+
+
+def _items(listing: Any) -> list[tuple[str, ...]]:
+    """The first words of each item of a list: what extraction leaves of them."""
+    return [tuple(li.text_content().split()[:6]) for li in listing if li.tag == "li"]
+
+
+def _alike(items: list[tuple[str, ...]], others: list[tuple[str, ...]]) -> bool:
+    """Three items in four or more begin alike (extraction drops a footnote mark here and
+    there)."""
+    return sum(a == b for a, b in zip(items, others, strict=True)) * 4 >= len(items) * 3
+
+
+_NUMBERED = re.compile(rb"<ol[\s>]", re.IGNORECASE)
+_NUMBERED_TEXT = re.compile(r"<ol[\s>]", re.IGNORECASE)
 _INLINE = frozenset(("a", "b", "strong", "i", "em", "code", "span", "sub", "sup", "br", "q"))
 _HOLDERS = frozenset(("li", "blockquote", "td", "th", "dd", "div"))
 """Blocks whose sentences trafilatura breaks the same way as the page's (ars-1: a list item,
