@@ -11,9 +11,11 @@ from collections.abc import Callable
 
 import pytest
 
+from aggregator import fetch
 from aggregator.config import FetchSettings
 from aggregator.errors import FetchError, NetworkError
 from aggregator.fetch import HttpClient, Response
+from tests.httpd import Route
 
 Answer = Callable[[bytes], tuple[bytes, bool]]
 """A request's head → the bytes to send back, and whether to keep the connection open."""
@@ -289,3 +291,32 @@ def test_a_304_that_carries_a_body_costs_a_new_connection_not_a_failure(raw):
     found = fetch_all(server.url(), server.url())
     assert [(r.status, r.body) for r in found] == [(304, b""), (200, b"hello")]
     assert server.connections == 2
+
+
+def test_lookups_that_hang_leave_room_for_other_hosts(monkeypatch, server):
+    """A lookup that hangs (a domain long gone) holds its thread until the resolver gives
+    up. Twelve of them, as an old list can hold, took every thread asyncio has by default
+    (six): a feed on a host that resolves waited for them all."""
+    release = threading.Event()
+    resolve = socket.getaddrinfo
+
+    def lookup(host: str, *args, **kwargs):
+        if str(host).endswith(".hang.test"):
+            release.wait(20)
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return resolve(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    url = server.route("/feed", Route(body=b"<rss/>")).replace("127.0.0.1", "localhost")
+
+    async def go() -> bytes:
+        async with HttpClient(FetchSettings(tries=1, connect_timeout=30)) as http:
+            hung = [asyncio.create_task(http.get(f"http://h{i}.hang.test/")) for i in range(12)]
+            await asyncio.sleep(0.2)  # every lookup under way
+            try:
+                return (await asyncio.wait_for(http.get(url), 10)).body
+            finally:
+                release.set()
+                await asyncio.gather(*hung, return_exceptions=True)
+
+    assert fetch.run(go()) == b"<rss/>"

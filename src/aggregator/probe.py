@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from urllib.parse import urljoin
 
-from aggregator import pages
+from aggregator import fetch, pages
 from aggregator.config import FetchSettings
 from aggregator.errors import FetchError, InvalidSourceError, NetworkError
 from aggregator.fetch import HttpClient, Response
@@ -66,7 +66,7 @@ class _Answer:
 
 
 def discover(settings: FetchSettings, url: str) -> Discovery:
-    return asyncio.run(_discover(settings, url))
+    return fetch.run(_discover(settings, url))
 
 
 async def _discover(settings: FetchSettings, url: str) -> Discovery:
@@ -108,7 +108,7 @@ def check_page(settings: FetchSettings, url: str, selector: str) -> tuple[str, s
     there, or whose selector finds no links now, would fail every fetch. Unreachable
     (offline), it is added as given: the warning says so. Returns (warning, the page's
     title): a source with no name would be written `text=""`, blank in every reader."""
-    return asyncio.run(_check_page(settings, url, selector))
+    return fetch.run(_check_page(settings, url, selector))
 
 
 async def _check_page(settings: FetchSettings, url: str, selector: str) -> tuple[str, str]:
@@ -235,7 +235,7 @@ def _kind(feed: ParsedFeed) -> str:
 
 def check(settings: FetchSettings, sources: Sequence[Source]) -> list[UpdateResult]:
     """Fetch and parse each source (unconditionally) and say what would come in."""
-    return asyncio.run(_check(settings, sources))
+    return fetch.run(_check(settings, sources))
 
 
 async def _check(settings: FetchSettings, sources: Sequence[Source]) -> list[UpdateResult]:

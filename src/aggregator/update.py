@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from aggregator import fetch
 from aggregator.config import Settings
 from aggregator.errors import (
     FetchError,
@@ -92,7 +93,7 @@ class Updater:
         trust = Trust()
         if any(s.url[:6].lower() == "https:" for s in sources):
             trust.load_soon()
-        return asyncio.run(self._main(sources, force, progress, trust))
+        return fetch.run(self._main(sources, force, progress, trust))
 
     def cancel(self) -> None:
         """Stop a run from another thread (the TUI); the run returns what it finished."""

@@ -19,7 +19,8 @@ from aggregator.fetch.client import (  # noqa: E402
     HttpClient,
     Response,
     host_of,
+    run,
 )
 from aggregator.fetch.trust import Trust  # noqa: E402
 
-__all__ = ["TIMEOUTS_TO_GIVE_UP", "HttpClient", "Response", "Trust", "host_of"]
+__all__ = ["TIMEOUTS_TO_GIVE_UP", "HttpClient", "Response", "Trust", "host_of", "run"]

@@ -9,10 +9,12 @@ import random
 import re
 import ssl
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -90,6 +92,27 @@ def _endpoint(url: str) -> tuple[str, str, int | None]:
     except ValueError:
         port = None
     return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
+
+
+LOOKUPS = 40
+"""Threads for the event loop's blocking calls, DNS lookups first (asyncio's default is the
+CPU count plus four: six here)."""
+T = TypeVar("T")
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run` for a run of requests, with room for its name lookups.
+
+    Each connection to a host by name asks the resolver on a thread, and a lookup that hangs
+    (a domain long gone, a resolver that drops queries) holds its thread for its own
+    timeouts, whatever the connect timeout says. With asyncio's six threads, six dead
+    domains in an old list stopped every other connection meanwhile; httpx's own
+    transport had forty (anyio's).
+    """
+    with asyncio.Runner() as runner:
+        threads = ThreadPoolExecutor(LOOKUPS, thread_name_prefix="aggregator-io")
+        runner.get_loop().set_default_executor(threads)
+        return runner.run(main)
 
 
 class _RunCookies(httpx.Cookies):
