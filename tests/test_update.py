@@ -147,6 +147,40 @@ def test_a_teaser_of_the_page_is_not_shown_twice(server, tmp_path):
         assert entry.markdown.count("measured with radar") == 4 and "Continue" not in entry.text
 
 
+def test_an_excerpt_holding_the_photo_credit_is_a_teaser_too(server, tmp_path):
+    """WordPress's excerpt is the post's first 55 words, a photo credit and a byline among
+    them, which the page's extraction leaves out: a quarter of such excerpts of the
+    corpus's pages were taken for a post and shown twice."""
+    credited = _ESSAY.replace(
+        "<h1>Glaciers</h1>",
+        "<h1>Glaciers</h1><figure><img src='/ice.jpg'><figcaption>Photo: Jo Hale for The "
+        "Courier</figcaption></figure><p class='byline'>By Ann Page</p>",
+    )
+    page = server.route("/essay.html", Route(body=credited.encode(), content_type="text/html"))
+    excerpt = (
+        "Photo: Jo Hale for The Courier By Ann Page Glacier paragraph 0: the ice sheet near "
+        "Tromso thinned by 0 metres [&#8230;]"
+    )
+    feed = server.route("/feed", Route(body=rss(item("t", "Glaciers", excerpt, link=page))))
+    with library_with(tmp_path, Source(url=feed)) as lib:
+        lib.fetch()
+        entry = lib.entry(entries(lib)["t"][2])
+        assert "Jo Hale" not in entry.markdown and "* * *" not in entry.markdown
+        assert entry.markdown.count("measured with radar") == 4
+
+
+def test_a_post_of_an_image_alone_is_shown_above_its_page(server, tmp_path):
+    """A post without words has none to search, but is its author's own all the same."""
+    page = server.route("/essay.html", Route(body=_ESSAY.encode(), content_type="text/html"))
+    post = '<p><img src="https://e.example/chart.png" alt=""></p>'
+    feed = server.route("/feed", Route(body=rss(item("i", "Chart", post, link=page))))
+    with library_with(tmp_path, Source(url=feed)) as lib:
+        lib.fetch()
+        entry = lib.entry(entries(lib)["i"][2])
+        assert entry.markdown.startswith("[image: image](https://e.example/chart.png)")
+        assert "*From 127.0.0.1:*" in entry.markdown
+
+
 def test_an_edited_link_post_shows_while_its_page_is_unchanged(server, tmp_path):
     page = server.route(
         "/essay.html", Route(body=_ESSAY.encode(), content_type="text/html", etag='"e1"')

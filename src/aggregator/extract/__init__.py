@@ -4,7 +4,7 @@
 
 from aggregator.extract.article import Article, extract_article
 from aggregator.extract.markdown import enclosures_markdown, html_to_markdown
-from aggregator.extract.posts import is_teaser
+from aggregator.extract.posts import is_teaser, page_text
 from aggregator.extract.reading import html_to_reading_text
 from aggregator.extract.text import has_words, html_to_text
 
@@ -17,4 +17,5 @@ __all__ = [
     "html_to_reading_text",
     "html_to_text",
     "is_teaser",
+    "page_text",
 ]

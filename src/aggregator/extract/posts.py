@@ -13,6 +13,9 @@ import unicodedata
 from collections import deque
 from collections.abc import Iterator
 
+import lxml.html
+from lxml import etree
+
 from aggregator.extract.text import html_to_text, parse_html
 
 _WORD = re.compile(r"\w+")
@@ -71,6 +74,18 @@ def is_teaser(post_html: str, article_text: str, title: str = "") -> bool:
         if tuple(words[i : i + _RUN]) in found:
             covered[i : i + _RUN] = [True] * _RUN
     return all(covered)
+
+
+def page_text(page: bytes | str) -> str:
+    """Every word a page shows, its menus, captions and credits too: what a feed's excerpt
+    of it may hold that the extracted article does not (WordPress's excerpt is the post's
+    first 55 words, its photo credit and byline among them)."""
+    try:
+        root = lxml.html.document_fromstring(page)
+    except (etree.ParserError, ValueError):
+        return ""
+    etree.strip_elements(root, "script", "style", "noscript", "template", with_tail=False)
+    return " ".join(root.itertext())
 
 
 def _runs(words: list[str]) -> set[tuple[str, ...]]:

@@ -225,9 +225,7 @@ def _with_post(entry: Entry, article: str, *, plain: bool = False) -> str:
     host it was fetched from in the end, not a redirector's the link named), the page."""
     from aggregator import extract
 
-    if not entry.post_html or extract.is_teaser(
-        entry.post_html, extract.html_to_text(entry.html), entry.title
-    ):
+    if not _post_shown(entry):
         return article.strip() if plain else article
     host = urlsplit(entry.article_url or entry.url).hostname or "the linked page"
     if plain:
@@ -236,6 +234,20 @@ def _with_post(entry: Entry, article: str, *, plain: bool = False) -> str:
         post = extract.html_to_markdown(entry.post_html, entry.url or entry.source_url)
         origin = f"*From {literal_markdown(host)}:*"
     return f"{post.strip()}\n\n* * *\n\n{origin}\n\n{article}".strip()
+
+
+def _post_shown(entry: Entry) -> bool:
+    """Whether the post says something the page does not: judged when the page was
+    fetched, beside the whole page (its credits and bylines, which the article leaves
+    out); a post without words (an image alone) is judged here, beside the article."""
+    from aggregator import extract
+
+    if not entry.post_html or entry.post_said:
+        return bool(entry.post_html)
+    article = extract.html_to_text(entry.html)
+    return not extract.html_to_text(entry.post_html) and not extract.is_teaser(
+        entry.post_html, article, entry.title
+    )
 
 
 def _without_title(markdown: str, title: str) -> str:

@@ -66,7 +66,8 @@ _ENTRY_COLUMNS = f"""e.id, e.source_url, e.guid, e.url, e.canonical_url, e.title
     e.published, e.updated, e.summary, e.content_html, e.content_markdown, {_TEXT},
     e.full_text,
     COALESCE(f.read, 0), COALESCE(f.starred, 0), COALESCE(NULLIF(s.title, ''), s.feed_title),
-    s.category, e.first_seen, e.enclosures, COALESCE(e.feed_html, ''), e.article_url"""
+    s.category, e.first_seen, e.enclosures, COALESCE(e.feed_html, ''), e.feed_text != '',
+    e.article_url"""
 _ENTRY_FROM = """entry AS e
     LEFT JOIN entry_flags AS f ON f.entry_id = e.id
     LEFT JOIN source AS s ON s.url = e.source_url"""
@@ -455,6 +456,7 @@ def _entry(row: tuple) -> Entry:
         seen,
         enclosures,
         feed_html,
+        post_said,
         article_url,
     ) = row
     return Entry(
@@ -479,5 +481,6 @@ def _entry(row: tuple) -> Entry:
         category=category or "",
         enclosures=_enclosures(enclosures),
         post_html=feed_html,
+        post_said=bool(post_said),
         article_url=article_url,
     )
