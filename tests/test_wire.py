@@ -238,7 +238,7 @@ def test_a_response_head_without_end_is_cut_off(raw):
     endless = b"HTTP/1.1 200 OK\r\n" + b"X-Pad: " + b"a" * 1000 + b"\r\n"
     server = raw(always(endless * 200))
     [found] = fetch_all(server.url())
-    assert str(found) == "network error: the response head is over 65,536 bytes or 128 lines"
+    assert str(found) == "network error: the response head is over 65,536 bytes or 1000 lines"
 
     one_line = raw(always(b"HTTP/1.1 200 OK\r\nX-Pad: " + b"a" * 100_000))
     [found] = fetch_all(one_line.url())
@@ -320,3 +320,73 @@ def test_lookups_that_hang_leave_room_for_other_hosts(monkeypatch, server):
                 await asyncio.gather(*hung, return_exceptions=True)
 
     assert fetch.run(go()) == b"<rss/>"
+
+
+def test_a_proxy_from_the_environment_carries_the_requests(raw, monkeypatch):
+    """httpx reads HTTP_PROXY and the like only with its own transport: with a proxy in the
+    environment, it is the one used (the environment's proxies were ignored, QA)."""
+    proxy = raw(always(OK))
+    monkeypatch.setenv("HTTP_PROXY", proxy.url(""))
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    [found] = fetch_all("http://feeds.example.invalid/feed")
+    assert found.body == b"hello"
+    assert proxy.requests[0].startswith(b"GET http://feeds.example.invalid/feed HTTP/1.1")
+
+
+def test_what_an_idle_connection_was_told_is_no_answer(raw):
+    """A server timing an idle connection out may send a 408 before closing it; that
+    connection is not used again (the 408 was taken for the next request's answer, QA)."""
+    server = raw(always(OK + b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n"))
+    found = fetch_all(server.url(), server.url())
+    assert [(r.status, r.body) for r in found] == [(200, b"hello")] * 2
+    assert server.connections == 2
+
+
+def test_hosts_asked_once_do_not_keep_the_next_from_reusing_its_connection(raw):
+    """The pool keeps the newest idle connections: twenty hosts asked once filled it, and
+    every later connection was closed after one request (QA)."""
+    once = [raw(always(OK)) for _ in range(20)]
+    busy = raw(always(OK))
+    found = fetch_all(*(s.url() for s in once), *[busy.url()] * 5)
+    assert all(r.body == b"hello" for r in found)
+    assert busy.connections == 1
+
+
+def test_a_header_with_a_control_character_is_refused(raw):
+    """A NUL or a lone CR in a header is refused, as h11 refused it (such a cookie, once
+    kept, failed every later request to its host, QA)."""
+    server = raw(always(b"HTTP/1.1 200 OK\r\nSet-Cookie: a=b\x00c\r\nContent-Length: 2\r\n\r\nok"))
+    [found] = fetch_all(server.url())
+    assert str(found) == "network error: a control character in header 'Set-Cookie'"
+
+
+def test_a_cookie_that_cannot_be_sent_is_not_kept(raw):
+    """`city=Zürich` cannot go in a request's header: kept, it failed every later request to
+    its host with a UnicodeEncodeError (QA)."""
+    cookie = "Set-Cookie: city=Zürich; Path=/\r\n".encode()
+    replies = iter([b"HTTP/1.1 200 OK\r\n" + cookie + b"Content-Length: 2\r\n\r\nok", OK])
+    server = raw(lambda head: (next(replies), True))
+    found = fetch_all(server.url(), server.url())
+    assert [r.body for r in found] == [b"ok", b"hello"]
+    assert b"cookie:" not in server.requests[1].lower()
+
+
+def test_long_heads_and_padded_chunk_sizes_are_read(raw):
+    """A head of 140 short lines and a chunk size with leading zeros are well formed
+    (both were refused, QA)."""
+    cookies = b"".join(b"Set-Cookie: c%d=1\r\n" % i for i in range(140))
+    reply = (
+        b"HTTP/1.1 200 OK\r\n" + cookies + b"Transfer-Encoding: chunked\r\n\r\n"
+        b"0000000000000005\r\nhello\r\n0\r\n\r\n"
+    )
+    server = raw(always(reply))
+    [found] = fetch_all(server.url())
+    assert found.body == b"hello"
+
+
+@pytest.mark.parametrize("host", ["a..example", "a" * 64 + ".example"])
+def test_a_host_name_that_cannot_be_looked_up_is_one_line(host):
+    [found] = fetch_all(f"http://{host}/feed")
+    assert isinstance(found, FetchError)
+    assert str(found) == f"cannot connect: not a host name that can be looked up: {host}"

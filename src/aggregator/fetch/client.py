@@ -8,6 +8,7 @@ import asyncio
 import random
 import re
 import ssl
+import urllib.request
 from collections import Counter
 from collections.abc import Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -126,6 +127,22 @@ class _RunCookies(httpx.Cookies):
     def extract_cookies(self, response: httpx.Response) -> None:
         if "set-cookie" in response.headers or "set-cookie2" in response.headers:
             super().extract_cookies(response)
+            for cookie in list(self.jar):
+                if not _sendable_cookie(f"{cookie.name}={cookie.value or ''}"):
+                    # (`Zürich`: httpx cannot send it, and every later request to the
+                    # host failed)
+                    self.jar.clear(cookie.domain, cookie.path, cookie.name)
+
+
+def _sendable_cookie(pair: str) -> bool:
+    return pair.isascii() and pair.isprintable()
+
+
+def _proxied(settings: FetchSettings) -> bool:
+    """Whether requests go through a proxy: the setting's, or the environment's (HTTP_PROXY,
+    HTTPS_PROXY, ALL_PROXY), as httpx reads them."""
+    found = urllib.request.getproxies()
+    return bool(settings.proxy) or any(found.get(kind) for kind in ("http", "https", "all"))
 
 
 class HttpClient:
@@ -158,11 +175,16 @@ class HttpClient:
             },
             proxy=settings.proxy or None,
             trust_env=True,
-            verify=self._trust.context,  # (for the proxies' transports)
-            transport=Wire(self._trust.context, max_idle=settings.concurrency),
+            verify=self._trust.context,
+            # Through a proxy, httpx's own transport carries everything, as it reads the
+            # environment's proxies only when it does.
+            transport=None if _proxied(settings) else self._wire(),
         )
         if isinstance(getattr(self._client, "_cookies", None), httpx.Cookies):
             self._client._cookies = _RunCookies()  # (httpx's own jar, should it rename it)
+
+    def _wire(self) -> Wire:
+        return Wire(self._trust.context, max_idle=self.settings.concurrency)
 
     async def __aenter__(self) -> HttpClient:
         return self
@@ -297,6 +319,8 @@ class HttpClient:
                 ) from None
             except (httpx.TransportError, httpx.InvalidURL) as exc:
                 raise NetworkError(f"network error: {_reason(exc)}", url=url) from None
+            except UnicodeError as exc:  # a host httpx cannot encode (`xn--zz.example`)
+                raise FetchError(f"not a valid host name: {_reason(exc)}", url=url) from None
 
     async def _ca_loaded(self, url: str) -> None:
         try:

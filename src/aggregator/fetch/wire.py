@@ -10,7 +10,8 @@ opens one, and speaks HTTP/1.1 on it. Requests through a proxy still go by httpx
 transport (the client mounts it for them).
 
 What it reads is bounded: a response head is at most `HEAD_LIMIT` bytes and `HEAD_LINES`
-lines, and so is a chunked body's size line or trailer. A body's framing follows RFC 9112
+lines, and so are a chunked body's trailers; a header with a control character in it is
+refused, as h11 refuses it. A body's framing follows RFC 9112
 section 6.3: none after HEAD, 1xx, 204 or 304; chunked when Transfer-Encoding ends with
 chunked (any other transfer coding is refused, as h11 refuses it); else Content-Length;
 else up to the close.
@@ -24,12 +25,12 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 
 HEAD_LIMIT = 64 * 1024
-HEAD_LINES = 128
+HEAD_LINES = 1000
 KEEPALIVE_S = 5.0
 """An idle connection older than this is closed rather than reused: servers drop theirs
 (Apache after 5 s), and a request sent as one is dropped is answered by nothing."""
@@ -37,7 +38,9 @@ _PORTS = {"http": 80, "https": 443}
 _NO_BODY = (204, 304)
 _READ = 64 * 1024
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_HEX = re.compile(rb"[0-9A-Fa-f]{1,15}")
+_HEX = re.compile(rb"0*([0-9A-Fa-f]{1,15})")
+"""A chunk size: any number of leading zeros, then at most 15 hex digits (2**60 bytes)."""
+_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _BREAKS = re.compile(rb"[\r\n\0]")
 _ERRNO = re.compile(r"\[Errno (\d+)\]")
 
@@ -113,13 +116,35 @@ class Wire(httpx.AsyncBaseTransport):
         return None
 
     def release(self, origin: Origin, connection: _Connection) -> None:
-        """A connection whose response was read to its end, free for the next request."""
-        if self._closed or self._idle_count >= self._max_idle or not connection.usable():
+        """A connection whose response was read to its end, free for the next request.
+
+        The pool keeps the newest: connections idle too long are closed, and when it is
+        full the one idle longest makes room (a run asks most hosts once: their idle
+        connections must not keep the next host's from being kept)."""
+        if self._closed or not connection.usable():
             connection.abort()
             return
-        connection.idle_since = time.monotonic()
+        now = time.monotonic()
+        self._close_idle(lambda c: now - c.idle_since >= KEEPALIVE_S)
+        if self._idle_count >= self._max_idle:
+            oldest = min(c.idle_since for idle in self._idle.values() for c in idle)
+            self._close_idle(lambda c: c.idle_since <= oldest, most=1)
+        connection.idle_since = now
         self._idle.setdefault(origin, []).append(connection)
         self._idle_count += 1
+
+    def _close_idle(self, which: Callable[[_Connection], bool], most: int | None = None) -> None:
+        for origin, idle in list(self._idle.items()):
+            for connection in [c for c in idle if which(c)][:most]:
+                idle.remove(connection)
+                connection.abort()
+                self._idle_count -= 1
+                if most is not None:
+                    most -= 1
+            if not idle:
+                del self._idle[origin]
+            if most == 0:
+                return
 
     async def aclose(self) -> None:
         self._closed = True
@@ -165,10 +190,16 @@ class _Connection:
             raise httpx.ConnectTimeout("timed out connecting") from None
         except OSError as exc:  # refused, unreachable, no such host, TLS failures
             raise httpx.ConnectError(_connect_failure(exc)) from None
+        except UnicodeError:  # a label over 63 characters, or an empty one (`a..b`)
+            raise httpx.ConnectError(f"not a host name that can be looked up: {host}") from None
         return cls(reader, writer)
 
     def usable(self) -> bool:
-        return not (self.writer.is_closing() or self.reader.at_eof())
+        """Open, and with nothing come in unasked: a server that times an idle connection
+        out may say so (a 408) before it closes it, and that is no answer to the next
+        request. (The reader's buffer has no public length.)"""
+        waiting = getattr(self.reader, "_buffer", b"")
+        return not (self.writer.is_closing() or self.reader.at_eof() or waiting)
 
     def abort(self) -> None:
         self.writer.transport.abort()
@@ -181,7 +212,7 @@ class _Connection:
         except TimeoutError:
             raise httpx.WriteTimeout("timed out sending the request") from None
         except OSError as exc:
-            raise _Unanswered(httpx.WriteError(str(exc) or type(exc).__name__)) from None
+            raise _Unanswered(httpx.WriteError(_said(exc))) from None
 
     async def read_head(self, timeout: float | None) -> tuple[int, bytes, bytes, list]:
         """Status, version, reason and headers of the final response (1xx are skipped)."""
@@ -230,7 +261,7 @@ class _Connection:
                 f"a line of the response is over {HEAD_LIMIT:,} bytes"
             ) from None
         except OSError as exc:
-            error = httpx.ReadError(str(exc) or type(exc).__name__)
+            error = httpx.ReadError(_said(exc))
             if answered:
                 raise error from None
             raise _Unanswered(error) from None
@@ -239,7 +270,7 @@ class _Connection:
         try:
             return await self.reader.read(limit)
         except OSError as exc:
-            raise httpx.ReadError(str(exc) or type(exc).__name__) from None
+            raise httpx.ReadError(_said(exc)) from None
 
 
 class _Body(httpx.AsyncByteStream):
@@ -302,21 +333,29 @@ class _Body(httpx.AsyncByteStream):
             async with asyncio.timeout(self._timeout):
                 line = await connection.line()
             size = line.split(b";", 1)[0].strip()
-            if not _HEX.fullmatch(size):
+            digits = _HEX.fullmatch(size)
+            if not digits:
                 raise httpx.RemoteProtocolError(f"not a chunk size: {line[:40]!r}")
-            if int(size, 16) == 0:
+            if int(digits[1], 16) == 0:
                 break
-            async for part in self._run(connection, int(size, 16)):
+            async for part in self._run(connection, int(digits[1], 16)):
                 yield part
             async with asyncio.timeout(self._timeout):
                 end = await connection.line()
             if end.strip(b"\r\n"):
                 raise httpx.RemoteProtocolError("a chunk is longer than its size says")
+        size = 0
         for _ in range(HEAD_LINES):  # trailers, unused
             async with asyncio.timeout(self._timeout):
-                if not (await connection.line()).strip(b"\r\n"):
-                    return
-        raise httpx.RemoteProtocolError(f"over {HEAD_LINES} trailer lines")
+                line = await connection.line()
+            size += len(line)
+            if not line.strip(b"\r\n"):
+                return
+            if size > HEAD_LIMIT:
+                break
+        raise httpx.RemoteProtocolError(
+            f"the trailers are over {HEAD_LIMIT:,} bytes or {HEAD_LINES} lines"
+        )
 
     async def aclose(self) -> None:
         connection, self._connection = self._connection, None
@@ -329,13 +368,33 @@ class _Body(httpx.AsyncByteStream):
 
 
 def _connect_failure(exc: OSError) -> str:
-    """ "connection refused" rather than asyncio's "Connect call failed ('127.0.0.1', 8)", or
-    its "Multiple exceptions: …" when every address of a host refused in the same way."""
+    """Say "connection refused" rather than asyncio's "Connect call failed ('127.0.0.1',
+    8)", or its "Multiple exceptions: …" when every address refused in the same way."""
     if isinstance(exc, (socket.gaierror, ssl.SSLError)):
         return str(exc)
     codes = {int(code) for code in _ERRNO.findall(str(exc))}
     code = exc.errno or (codes.pop() if len(codes) == 1 else None)
-    return os.strerror(code) if code and code > 0 else str(exc) or type(exc).__name__
+    return os.strerror(code) if code and code > 0 else _said(exc)
+
+
+def _said(exc: OSError) -> str:
+    """An error's own words; for one with none, what its kind means ("connection reset by
+    peer", not "ConnectionResetError")."""
+    if str(exc):
+        return str(exc)
+    for kind, meaning in _MEANINGS:
+        if isinstance(exc, kind):
+            return meaning
+    return type(exc).__name__
+
+
+_MEANINGS = (
+    (ConnectionResetError, "connection reset by peer"),
+    (ConnectionRefusedError, "connection refused"),
+    (ConnectionAbortedError, "connection aborted"),
+    (BrokenPipeError, "connection closed by peer"),
+    (ssl.SSLEOFError, "connection closed during the TLS handshake"),
+)
 
 
 async def _message(request: httpx.Request) -> bytes:
@@ -366,11 +425,15 @@ def _headers(lines: list[bytes]) -> list[tuple[bytes, bytes]]:
             if not headers:
                 raise httpx.RemoteProtocolError("the response's first header is a continuation")
             name, value = headers[-1]
+            if _CONTROL.search(line):
+                raise httpx.RemoteProtocolError(f"a control character in header {name!r}")
             headers[-1] = (name, value + b" " + line.strip(b" \t"))
             continue
         name, colon, value = line.partition(b":")
         if not colon or not _TOKEN.fullmatch(name):
             raise httpx.RemoteProtocolError(f"not a header line: {line[:60]!r}")
+        if _CONTROL.search(value):
+            raise httpx.RemoteProtocolError(f"a control character in header {name!r}")
         headers.append((name, value.strip(b" \t")))
     return headers
 
