@@ -385,6 +385,24 @@ def test_a_numbered_list_keeps_its_numbers(as_bytes: bool):
     assert "1. Unrelated\n2. list" in markdown
 
 
+def test_numbers_come_back_whatever_the_page_s_charset_and_size():
+    """A page with no declared charset is read as UTF-8, as trafilatura reads it (its lists
+    of Russian words were matched as Latin-1 and stayed bulleted); a start of 5,000 digits
+    is not copied; a page of thousands of small lists is not compared list by list (9 s
+    for 0.6 MB, review)."""
+    words = " ".join(["Слова абзаца, достаточно длинного, чтобы быть статьёй."] * 6)
+    steps = "<li>Смешать муку и воду</li><li>Месить десять минут</li><li>Испечь</li>"
+    page = f"<html><body><article><h1>Хлеб</h1><p>{words}</p><ol>{steps}</ol><p>{words}</p>"
+    article = extract_article(page.encode(), "https://e.example/a")
+    assert article is not None
+    assert "1. Смешать муку и воду\n2. Месить десять минут" in html_to_markdown(article.html)
+    huge = page.replace("<ol>", f"<ol start='{'9' * 5000}'>")
+    article = extract_article(huge.encode(), "https://e.example/a")
+    assert article is not None and "<ol>" in article.html
+    for markup in (f"<ol start='{'9' * 5000}'><li>a</li></ol>",):
+        assert "a" in html_to_markdown(markup) and "a" in html_to_reading_text(markup, "")
+
+
 @pytest.mark.parametrize("as_bytes", [True, False])
 @pytest.mark.parametrize("reference", ["&#27;[31m", "&#x1B;]0;t&#7;", "&#155;2J"])
 def test_a_reference_to_a_control_does_not_lose_the_article(reference: str, as_bytes: bool):

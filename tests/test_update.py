@@ -9,14 +9,17 @@ import signal
 import socket
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from aggregator import jobs
 from aggregator.cli import run
 from aggregator.config import load_settings
 from aggregator.library import Library, open_library
-from aggregator.models import OfferedFeed, Source
+from aggregator.library.core import _post_shown
+from aggregator.models import Entry, OfferedFeed, Source
 from aggregator.parse import parse_feed
 from aggregator.sources import save_opml
 from tests.httpd import LoopbackServer, Route, item, rss
@@ -167,6 +170,29 @@ def test_an_excerpt_holding_the_photo_credit_is_a_teaser_too(server, tmp_path):
         entry = lib.entry(entries(lib)["t"][2])
         assert "Jo Hale" not in entry.markdown and "* * *" not in entry.markdown
         assert entry.markdown.count("measured with radar") == 4
+
+
+def test_a_remark_quoted_in_the_page_s_comments_stays_a_post():
+    """A pingback in the linked page's comments quotes the very post that links to it: its
+    words are on the page, but they are the post's (review)."""
+    remark = "I think their sampling method is badly flawed, and the conclusion does not follow."
+    pingback = (
+        "<section id='comments'><ol class='commentlist'><li class='pingback'>"
+        f"<p>Pingback: On glaciers</p><p>[&#8230;] {remark} [&#8230;]</p></li></ol></section>"
+    )
+    page = _ESSAY.replace("</article>", "</article>" + pingback).encode()
+    _, post_text = jobs.article_job(page, "https://e.example/g", f"<p>{remark}</p>", "G")
+    assert post_text == remark
+
+
+def test_a_teaser_edited_since_its_page_was_fetched_is_not_shown():
+    """While an edited post waits for its page, what is stored for it is its whole text:
+    reading still judges it beside the article (it was shown twice, review)."""
+    html = "<p>Glacier paragraph 0: the ice sheet near Tromso thinned by 0 metres.</p>"
+    teaser = "<p>Glacier paragraph 0: the ice sheet near Tromso thinned. Continue reading</p>"
+    entry = Entry(id="e", source_url="s", guid="g", html=html, post_html=teaser, post_said=True)
+    assert not _post_shown(entry)
+    assert _post_shown(replace(entry, post_html="<p>Doubtful.</p>"))
 
 
 def test_a_post_of_an_image_alone_is_shown_above_its_page(server, tmp_path):

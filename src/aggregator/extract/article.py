@@ -13,7 +13,7 @@ from typing import Any
 import lxml.html
 from lxml import etree
 
-from aggregator.extract.text import html_to_text
+from aggregator.extract.text import html_to_text, page_tree
 from aggregator.sanitize import (
     drop_control_references,
     one_line,
@@ -120,29 +120,45 @@ def _numbers_back(body: Any, page: bytes | str) -> None:
     """Numbered lists numbered again. trafilatura's HTML makes every list a `<ul>` (its XML
     keeps `rend="ol"`), so steps, rankings and footnotes lost their numbers. A `<ul>` with
     as many items as a numbered list of the page, most of them beginning with the same
-    words, is that list (with its `start`)."""
+    words, is that list (with its `start`). Lists are compared by their first item first,
+    and a list with another first item with a few lists of its length at most: a page of
+    thousands of small lists took seconds, every list against every other."""
     numbered_on_page = _NUMBERED if isinstance(page, bytes) else _NUMBERED_TEXT
     if body.find(".//ul") is None or not numbered_on_page.search(page):
         return
-    try:
-        root = lxml.html.document_fromstring(page)
-    except (etree.ParserError, ValueError):
+    root = page_tree(page)
+    if root is None:
         return
     etree.strip_elements(root, "script", "style", "noscript", with_tail=False)  # (no words)
-    numbered = [(_items(ol), ol.get("start", "").strip()) for ol in root.iter("ol")]
+    firsts: dict[tuple[int, tuple[str, ...]], str] = {}
+    sized: dict[int, list[tuple[list[tuple[str, ...]], str]]] = {}
+    for ol in root.iter("ol"):
+        items, start = _items(ol), ol.get("start", "").strip()
+        if items:
+            firsts.setdefault((len(items), items[0]), start)
+            sized.setdefault(len(items), []).append((items, start))
     for ul in body.iter("ul"):
         items = _items(ul)
-        for page_items, start in numbered:
-            if items and len(items) == len(page_items) and _alike(items, page_items):
-                ul.tag = "ol"
-                if start.isdigit():
-                    ul.set("start", start)
-                break
+        if not items:
+            continue
+        start = firsts.get((len(items), items[0]))
+        if start is None:
+            tried = sized.get(len(items), [])[:_TRIED]
+            alike = (their_start for their, their_start in tried if _alike(items, their))
+            start = next(alike, None)
+        if start is not None:
+            ul.tag = "ol"
+            if start.isascii() and start.isdigit() and len(start) < 10:
+                ul.set("start", start)
+
+
+_TRIED = 8
+"""Lists of the same length tried against one whose first item matches none."""
 
 
 def _items(listing: Any) -> list[tuple[str, ...]]:
     """The first words of each item of a list: what extraction leaves of them."""
-    return [tuple(li.text_content().split()[:6]) for li in listing if li.tag == "li"]
+    return [tuple("".join(li.itertext()).split()[:6]) for li in listing if li.tag == "li"]
 
 
 def _alike(items: list[tuple[str, ...]], others: list[tuple[str, ...]]) -> bool:

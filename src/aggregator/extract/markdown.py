@@ -178,7 +178,9 @@ columns made 2.4 MB of Markdown out of 23 KB."""
 
 
 def _number_up_to(value: str, largest: int) -> bool:
-    return value.isascii() and value.isdigit() and int(value) <= largest  # (not `²`)
+    """(Not `²`; and not 5,000 digits, which `int` refuses.)"""
+    digits = value.strip()
+    return digits.isascii() and digits.isdigit() and len(digits) <= 18 and int(digits) <= largest
 
 
 _FENCE = re.compile(r"(`{3,}|~{3,})")

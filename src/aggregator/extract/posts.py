@@ -13,10 +13,9 @@ import unicodedata
 from collections import deque
 from collections.abc import Iterator
 
-import lxml.html
 from lxml import etree
 
-from aggregator.extract.text import html_to_text, parse_html
+from aggregator.extract.text import html_to_text, page_tree, parse_html
 
 _WORD = re.compile(r"\w+")
 _MORE = re.compile(
@@ -77,15 +76,31 @@ def is_teaser(post_html: str, article_text: str, title: str = "") -> bool:
 
 
 def page_text(page: bytes | str) -> str:
-    """Every word a page shows, its menus, captions and credits too: what a feed's excerpt
-    of it may hold that the extracted article does not (WordPress's excerpt is the post's
-    first 55 words, its photo credit and byline among them)."""
-    try:
-        root = lxml.html.document_fromstring(page)
-    except (etree.ParserError, ValueError):
+    """Every word a page shows but its comments: its menus, captions and credits too, what
+    a feed's excerpt of it may hold that the extracted article does not (WordPress's
+    excerpt is the post's first 55 words, a photo credit among them). Comments go: a
+    pingback there quotes the very post that links to the page, whose remark would then
+    seem the page's."""
+    root = page_tree(page)
+    if root is None:
         return ""
     etree.strip_elements(root, "script", "style", "noscript", "template", with_tail=False)
+    for talk in root.xpath(_TALK):
+        talk.clear(keep_tail=True)
     return " ".join(root.itertext())
+
+
+_LOWER = "translate({}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
+_TALK = (
+    "//*["
+    + " or ".join(
+        f"contains({_LOWER.format(attribute)}, '{word}')"
+        for attribute in ("@id", "@class")
+        for word in ("comment", "pingback", "trackback", "respond", "disqus", "discussion")
+    )
+    + "]"
+)
+"""Comment sections, as WordPress, Disqus and most themes name them."""
 
 
 def _runs(words: list[str]) -> set[tuple[str, ...]]:

@@ -173,8 +173,9 @@ class _Text:
         self.marker_alone()  # an item that opens with a list: its own marker first
         self.words(node.text)  # text right in the list, outside its items
         self.end_block()
-        start = node.get("start", "1")
-        number = int(start) if node.tag == "ol" and start.isascii() and start.isdigit() else 1
+        start = node.get("start", "1").strip()
+        numbered = node.tag == "ol" and start.isascii() and start.isdigit() and len(start) < 10
+        number = int(start) if numbered else 1  # (nine digits at most, as in Markdown)
         self.prefixes.append(_LIST_INDENT)
         first, tight = len(self.blocks), True
         for child in node:

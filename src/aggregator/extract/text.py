@@ -88,6 +88,25 @@ def parse_html(markup: str) -> tuple[str, Any]:
     return markup, None if parser.error_log.filter_types(_LIMIT_HIT) else root
 
 
+def page_tree(page: bytes | str) -> Any:
+    """A fetched page's tree, its bytes read as trafilatura reads them: as UTF-8 when they
+    are, else as the page declares (lxml alone takes undeclared bytes for Latin-1, and a
+    Russian page's words then matched nothing of its article's). None when unreadable."""
+    if isinstance(page, bytes):
+        try:
+            page = page.decode("utf-8")
+        except UnicodeDecodeError:
+            try:
+                return etree.fromstring(page, _text_parser())
+            except (etree.ParserError, ValueError):
+                return None
+    return parse_html(_DECLARATION.sub("", page, count=1))[1]
+
+
+_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>")
+"""An XML declaration, which lxml refuses in text it is given decoded."""
+
+
 def words_only(markup: str) -> str:
     """What to show of markup that cannot be read as a tree: the tags go, the text stays."""
     return " ".join(strip_controls(html.unescape(_TAG.sub(" ", markup))).split())

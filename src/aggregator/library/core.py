@@ -237,17 +237,18 @@ def _with_post(entry: Entry, article: str, *, plain: bool = False) -> str:
 
 
 def _post_shown(entry: Entry) -> bool:
-    """Whether the post says something the page does not: judged when the page was
-    fetched, beside the whole page (its credits and bylines, which the article leaves
-    out); a post without words (an image alone) is judged here, beside the article."""
+    """Whether the post says something the page does not. Judged when the page was
+    fetched, beside everything the page shows (its credits and bylines, which the article
+    leaves out): `post_said`. Judged here beside the article too, for a post edited since
+    (its page not fetched again yet), and for a post without words (an image alone)."""
     from aggregator import extract
 
-    if not entry.post_html or entry.post_said:
-        return bool(entry.post_html)
+    if not entry.post_html:
+        return False
     article = extract.html_to_text(entry.html)
-    return not extract.html_to_text(entry.post_html) and not extract.is_teaser(
-        entry.post_html, article, entry.title
-    )
+    if extract.is_teaser(entry.post_html, article, entry.title):
+        return False
+    return entry.post_said or not extract.html_to_text(entry.post_html)
 
 
 def _without_title(markdown: str, title: str) -> str:
