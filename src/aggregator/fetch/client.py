@@ -104,11 +104,11 @@ T = TypeVar("T")
 def run(main: Coroutine[Any, Any, T]) -> T:
     """`asyncio.run` for a run of requests, with room for its name lookups.
 
-    Each connection to a host by name asks the resolver on a thread, and a lookup that hangs
-    (a domain long gone, a resolver that drops queries) holds its thread for its own
-    timeouts, whatever the connect timeout says. With asyncio's six threads, six dead
-    domains in an old list stopped every other connection meanwhile; httpx's own
-    transport had forty (anyio's).
+    Each connection to a host by name asks the resolver on a thread of the loop's default
+    executor, and a lookup that hangs (a domain long gone, a resolver that drops queries)
+    holds its thread for the resolver's own timeouts, whatever the connect timeout says.
+    asyncio gives that executor six threads here (CPU count + 4): six dead domains in an
+    old list stopped every other connection meanwhile, with httpx's transport as with this.
     """
     with asyncio.Runner() as runner:
         threads = ThreadPoolExecutor(LOOKUPS, thread_name_prefix="aggregator-io")
