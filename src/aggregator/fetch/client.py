@@ -279,7 +279,7 @@ class HttpClient:
         self, url: str, etag: str | None, last_modified: str | None, accept: str
     ) -> tuple[int, dict[str, str], bytes]:
         try:
-            _ = urlsplit(url).port  # out of range, anyio would fail with an ExceptionGroup
+            _ = urlsplit(url).port  # out of range, connecting would fail with no clear reason
         except ValueError as exc:
             raise FetchError(f"not a valid URL: {str(exc).lower()}", url=url) from None
         headers = {"Accept": accept}
