@@ -135,19 +135,24 @@ def test_a_link_post_s_own_words_stay_beside_the_page_it_links_to(server, tmp_pa
         assert [h.id for h in lib.search("tromso sampling").hits] == [eid]
 
 
+def _fetched_beside(server, tmp_path, page: str, post: str, title: str = "Glaciers") -> Entry:
+    """The entry of a feed item of `post` linking to `page`, once fetched."""
+    link = server.route("/essay.html", Route(body=page.encode(), content_type="text/html"))
+    feed = server.route("/feed", Route(body=rss(item("t", title, post, link=link))))
+    with library_with(tmp_path, Source(url=feed)) as lib:
+        lib.fetch()
+        return lib.entry(entries(lib)["t"][2])
+
+
 def test_a_teaser_of_the_page_is_not_shown_twice(server, tmp_path):
-    page = server.route("/essay.html", Route(body=_ESSAY.encode(), content_type="text/html"))
     teaser = (
         "Glacier paragraph 0: the ice sheet near Tromso thinned by 0 metres, measured with "
         "radar from aircraft over the winter. Continue reading"
     )
-    feed = server.route("/feed", Route(body=rss(item("t", "Glaciers", teaser, link=page))))
-    with library_with(tmp_path, Source(url=feed)) as lib:
-        lib.fetch()
-        entry = lib.entry(entries(lib)["t"][2])
-        assert entry.author == "Ann Page"
-        assert entry.markdown.startswith("Glacier paragraph 0") and "* * *" not in entry.markdown
-        assert entry.markdown.count("measured with radar") == 4 and "Continue" not in entry.text
+    entry = _fetched_beside(server, tmp_path, _ESSAY, teaser)
+    assert entry.author == "Ann Page"
+    assert entry.markdown.startswith("Glacier paragraph 0") and "* * *" not in entry.markdown
+    assert entry.markdown.count("measured with radar") == 4 and "Continue" not in entry.text
 
 
 def test_an_excerpt_holding_the_photo_credit_is_a_teaser_too(server, tmp_path):
@@ -159,17 +164,13 @@ def test_an_excerpt_holding_the_photo_credit_is_a_teaser_too(server, tmp_path):
         "<h1>Glaciers</h1><figure><img src='/ice.jpg'><figcaption>Photo: Jo Hale for The "
         "Courier</figcaption></figure><p class='byline'>By Ann Page</p>",
     )
-    page = server.route("/essay.html", Route(body=credited.encode(), content_type="text/html"))
     excerpt = (
         "Photo: Jo Hale for The Courier By Ann Page Glacier paragraph 0: the ice sheet near "
         "Tromso thinned by 0 metres [&#8230;]"
     )
-    feed = server.route("/feed", Route(body=rss(item("t", "Glaciers", excerpt, link=page))))
-    with library_with(tmp_path, Source(url=feed)) as lib:
-        lib.fetch()
-        entry = lib.entry(entries(lib)["t"][2])
-        assert "Jo Hale" not in entry.markdown and "* * *" not in entry.markdown
-        assert entry.markdown.count("measured with radar") == 4
+    entry = _fetched_beside(server, tmp_path, credited, excerpt)
+    assert "Jo Hale" not in entry.markdown and "* * *" not in entry.markdown
+    assert entry.markdown.count("measured with radar") == 4
 
 
 def test_a_remark_quoted_in_the_page_s_comments_stays_a_post():
@@ -197,14 +198,10 @@ def test_a_teaser_edited_since_its_page_was_fetched_is_not_shown():
 
 def test_a_post_of_an_image_alone_is_shown_above_its_page(server, tmp_path):
     """A post without words has none to search, but is its author's own all the same."""
-    page = server.route("/essay.html", Route(body=_ESSAY.encode(), content_type="text/html"))
     post = '<p><img src="https://e.example/chart.png" alt=""></p>'
-    feed = server.route("/feed", Route(body=rss(item("i", "Chart", post, link=page))))
-    with library_with(tmp_path, Source(url=feed)) as lib:
-        lib.fetch()
-        entry = lib.entry(entries(lib)["i"][2])
-        assert entry.markdown.startswith("[image: image](https://e.example/chart.png)")
-        assert "*From 127.0.0.1:*" in entry.markdown
+    entry = _fetched_beside(server, tmp_path, _ESSAY, post, title="Chart")
+    assert entry.markdown.startswith("[image: image](https://e.example/chart.png)")
+    assert "*From 127.0.0.1:*" in entry.markdown
 
 
 def test_an_edited_link_post_shows_while_its_page_is_unchanged(server, tmp_path):

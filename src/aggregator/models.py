@@ -291,8 +291,9 @@ class Entry:
     """The feed's own post, when the page it links to was fetched in its place: shown above
     the article unless it is only a teaser of it."""
     post_said: bool = False
-    """Whether the post has words of its own, judged beside the page when it was fetched
-    (the page's credits and bylines count, which the article leaves out)."""
+    """Whether the store keeps words of the post's own to search: judged beside the page
+    when it was fetched (the page's credits and bylines count, which the article leaves
+    out), or, for a post edited since, all its words until its page is fetched again."""
     article_url: str = ""
     """Where the article in place of the feed's post came from (after redirects)."""
 

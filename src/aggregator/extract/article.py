@@ -129,7 +129,6 @@ def _numbers_back(body: Any, page: bytes | str) -> None:
     root = page_tree(page)
     if root is None:
         return
-    etree.strip_elements(root, "script", "style", "noscript", with_tail=False)  # (no words)
     firsts: dict[tuple[int, tuple[str, ...]], str] = {}
     sized: dict[int, list[tuple[list[tuple[str, ...]], str]]] = {}
     for ol in root.iter("ol"):

@@ -13,8 +13,6 @@ import unicodedata
 from collections import deque
 from collections.abc import Iterator
 
-from lxml import etree
-
 from aggregator.extract.text import html_to_text, page_tree, parse_html
 
 _WORD = re.compile(r"\w+")
@@ -84,7 +82,6 @@ def page_text(page: bytes | str) -> str:
     root = page_tree(page)
     if root is None:
         return ""
-    etree.strip_elements(root, "script", "style", "noscript", "template", with_tail=False)
     for talk in root.xpath(_TALK):
         talk.clear(keep_tail=True)
     return " ".join(root.itertext())

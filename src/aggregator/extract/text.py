@@ -3,6 +3,7 @@ it uses lxml directly (tens of microseconds an entry)."""
 
 from __future__ import annotations
 
+import contextlib
 import html
 import re
 import threading
@@ -89,18 +90,22 @@ def parse_html(markup: str) -> tuple[str, Any]:
 
 
 def page_tree(page: bytes | str) -> Any:
-    """A fetched page's tree, its bytes read as trafilatura reads them: as UTF-8 when they
-    are, else as the page declares (lxml alone takes undeclared bytes for Latin-1, and a
-    Russian page's words then matched nothing of its article's). None when unreadable."""
+    """What a fetched page shows, as a tree (its scripts, styles and templates gone), its
+    bytes read as trafilatura reads them: as UTF-8 when they are, else as the page declares
+    (lxml alone takes undeclared bytes for Latin-1, and a Russian page's words then matched
+    nothing of its article's). None when unreadable."""
+    root = None
     if isinstance(page, bytes):
         try:
             page = page.decode("utf-8")
         except UnicodeDecodeError:
-            try:
-                return etree.fromstring(page, _text_parser())
-            except (etree.ParserError, ValueError):
-                return None
-    return parse_html(_DECLARATION.sub("", page, count=1))[1]
+            with contextlib.suppress(etree.ParserError, ValueError):
+                root = etree.fromstring(page, _text_parser())
+    if isinstance(page, str):
+        root = parse_html(_DECLARATION.sub("", page, count=1))[1]
+    if root is not None:
+        etree.strip_elements(root, "script", "style", "noscript", "template", with_tail=False)
+    return root
 
 
 _DECLARATION = re.compile(r"^\s*<\?xml[^>]*>")

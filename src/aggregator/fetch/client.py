@@ -1,5 +1,5 @@
-"""The client every request of a run goes through: conditional GET, limits, redirects by
-hand, bodies decompressed under the size cap, retries."""
+"""The client every request of a run goes through (conditional GET, limits, redirects by
+hand, bodies decompressed under the size cap, retries), and the event loop it runs on."""
 
 from __future__ import annotations
 
@@ -128,14 +128,9 @@ class _RunCookies(httpx.Cookies):
         if "set-cookie" in response.headers or "set-cookie2" in response.headers:
             super().extract_cookies(response)
             for cookie in list(self.jar):
-                if not _sendable_cookie(f"{cookie.name}={cookie.value or ''}"):
-                    # (`Zürich`: httpx cannot send it, and every later request to the
-                    # host failed)
+                # (`Zürich`: httpx cannot send it, and every later request to the host failed)
+                if not _sendable(f"{cookie.name}={cookie.value or ''}"):
                     self.jar.clear(cookie.domain, cookie.path, cookie.name)
-
-
-def _sendable_cookie(pair: str) -> bool:
-    return pair.isascii() and pair.isprintable()
 
 
 def _proxied(settings: FetchSettings) -> bool:
@@ -153,7 +148,8 @@ class HttpClient:
         here, to load them before the first https request."""
         self.settings = settings
         self._trust = trust or Trust()
-        self._global = asyncio.Semaphore(settings.concurrency)
+        concurrency = settings.concurrency
+        self._global = asyncio.Semaphore(concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._unreachable: dict[tuple[str, str, int | None], NetworkError] = {}
         """Endpoints no connection could be made to, after every try, or whose tries timed
@@ -162,12 +158,15 @@ class HttpClient:
         one that never answers, would each wait through their timeouts and retries: fifty
         minutes for one source)."""
         self._timeouts: Counter[tuple[str, str, int | None]] = Counter()
+        # Through a proxy, httpx's own transport carries everything: it reads the
+        # environment's proxies only when it does.
+        wire = None if _proxied(settings) else Wire(self._trust.context, max_idle=concurrency)
         self._client = httpx.AsyncClient(
             follow_redirects=False,
             timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout, pool=None),
             limits=httpx.Limits(
-                max_connections=settings.concurrency * 2,
-                max_keepalive_connections=settings.concurrency,
+                max_connections=concurrency * 2,
+                max_keepalive_connections=concurrency,
             ),
             headers={
                 "User-Agent": settings.user_agent,
@@ -176,15 +175,10 @@ class HttpClient:
             proxy=settings.proxy or None,
             trust_env=True,
             verify=self._trust.context,
-            # Through a proxy, httpx's own transport carries everything, as it reads the
-            # environment's proxies only when it does.
-            transport=None if _proxied(settings) else self._wire(),
+            transport=wire,
         )
         if isinstance(getattr(self._client, "_cookies", None), httpx.Cookies):
             self._client._cookies = _RunCookies()  # (httpx's own jar, should it rename it)
-
-    def _wire(self) -> Wire:
-        return Wire(self._trust.context, max_idle=self.settings.concurrency)
 
     async def __aenter__(self) -> HttpClient:
         return self
@@ -374,10 +368,11 @@ def _backoff(attempt: int) -> float:
     return base + random.uniform(0, base)
 
 
-def _sendable(validator: str | None) -> str | None:
-    """A validator that can be sent back: printable ASCII. Another (`"v1-é"`, as a server
-    sent) failed every later request of its source, once stored, before it left."""
-    return validator if validator and validator.isascii() and validator.isprintable() else None
+def _sendable(value: str | None) -> str | None:
+    """A value that can be sent back in a header (a validator, a cookie): printable ASCII.
+    Another (`"v1-é"`, as a server sent) failed every later request of its source, once
+    stored, before it left."""
+    return value if value and value.isascii() and value.isprintable() else None
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -25,7 +25,7 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import httpx
 
@@ -53,8 +53,8 @@ class Wire(httpx.AsyncBaseTransport):
     def __init__(self, tls: ssl.SSLContext, *, max_idle: int) -> None:
         self._tls = tls
         self._max_idle = max_idle
-        self._idle: dict[Origin, list[_Connection]] = {}
-        self._idle_count = 0
+        self._idle: list[tuple[Origin, _Connection]] = []
+        """Connections free for reuse, the one idle longest first."""
         self._closed = False
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -76,15 +76,12 @@ class Wire(httpx.AsyncBaseTransport):
             try:
                 await connection.write(message, timeouts.get("write"))
                 head = await connection.read_head(timeouts.get("read"))
-            except _Unanswered as exc:
+            except (_Unanswered, httpx.RemoteProtocolError) as exc:
                 connection.abort()
-                if reused:  # closed by the server while idle: once more, on a new connection
-                    continue
-                raise exc.error from None
-            except httpx.RemoteProtocolError:
-                connection.abort()
-                if reused:  # what an earlier response left (a 304's body): a new connection
-                    continue
+                if reused:  # closed by the server while idle, or holding what an earlier
+                    continue  # response left (a 304's body): once more, on a new connection
+                if isinstance(exc, _Unanswered):
+                    raise exc.error from None
                 raise
             except BaseException:
                 connection.abort()
@@ -105,11 +102,13 @@ class Wire(httpx.AsyncBaseTransport):
         )
 
     def _take(self, origin: Origin) -> _Connection | None:
-        idle = self._idle.get(origin)
+        """The newest idle connection to `origin` still fit for use (others met on the way,
+        too old or closed, are closed)."""
         now = time.monotonic()
-        while idle:
-            connection = idle.pop()
-            self._idle_count -= 1
+        for i in range(len(self._idle) - 1, -1, -1):
+            if self._idle[i][0] != origin:
+                continue
+            _, connection = self._idle.pop(i)
             if now - connection.idle_since < KEEPALIVE_S and connection.usable():
                 return connection
             connection.abort()
@@ -125,34 +124,18 @@ class Wire(httpx.AsyncBaseTransport):
             connection.abort()
             return
         now = time.monotonic()
-        self._close_idle(lambda c: now - c.idle_since >= KEEPALIVE_S)
-        if self._idle_count >= self._max_idle:
-            oldest = min(c.idle_since for idle in self._idle.values() for c in idle)
-            self._close_idle(lambda c: c.idle_since <= oldest, most=1)
+        while self._idle and (
+            len(self._idle) >= self._max_idle or now - self._idle[0][1].idle_since >= KEEPALIVE_S
+        ):
+            self._idle.pop(0)[1].abort()
         connection.idle_since = now
-        self._idle.setdefault(origin, []).append(connection)
-        self._idle_count += 1
-
-    def _close_idle(self, which: Callable[[_Connection], bool], most: int | None = None) -> None:
-        for origin, idle in list(self._idle.items()):
-            for connection in [c for c in idle if which(c)][:most]:
-                idle.remove(connection)
-                connection.abort()
-                self._idle_count -= 1
-                if most is not None:
-                    most -= 1
-            if not idle:
-                del self._idle[origin]
-            if most == 0:
-                return
+        self._idle.append((origin, connection))
 
     async def aclose(self) -> None:
         self._closed = True
-        for idle in self._idle.values():
-            for connection in idle:
-                connection.abort()
+        for _, connection in self._idle:
+            connection.abort()
         self._idle.clear()
-        self._idle_count = 0
 
 
 class _Unanswered(Exception):
@@ -219,7 +202,7 @@ class _Connection:
         try:
             async with asyncio.timeout(timeout):
                 while True:
-                    lines = await self._head_lines()
+                    lines = await self.lines_to_blank("the response head", head=True)
                     status, version, reason = _status(lines[0])
                     if status >= 200:
                         return status, version, reason, _headers(lines)
@@ -228,22 +211,24 @@ class _Connection:
         except TimeoutError:
             raise httpx.ReadTimeout("timed out waiting for the response") from None
 
-    async def _head_lines(self) -> list[bytes]:
+    async def lines_to_blank(self, what: str, *, head: bool = False) -> list[bytes]:
+        """Lines up to a blank one, without their endings, at most `HEAD_LIMIT` bytes and
+        `HEAD_LINES` lines in all. A `head` has one line at least (a blank line before its
+        status line is stray, and skipped); trailers may have none."""
         lines: list[bytes] = []
         size = 0
         while True:
-            line = await self.line(answered=bool(lines))
+            line = await self.line(answered=bool(lines) or not head)
             size += len(line)
             if size > HEAD_LIMIT or len(lines) >= HEAD_LINES:
                 raise httpx.RemoteProtocolError(
-                    f"the response head is over {HEAD_LIMIT:,} bytes or {HEAD_LINES} lines"
+                    f"{what} is over {HEAD_LIMIT:,} bytes or {HEAD_LINES} lines"
                 )
             line = line.rstrip(b"\r\n")
             if line:
                 lines.append(line)
-            elif lines:
+            elif lines or not head:
                 return lines
-            # (an empty line before the status line is stray, and skipped)
 
     async def line(self, *, answered: bool = True) -> bytes:
         """One line, its ending kept; `answered`: part of a response has come already."""
@@ -344,18 +329,8 @@ class _Body(httpx.AsyncByteStream):
                 end = await connection.line()
             if end.strip(b"\r\n"):
                 raise httpx.RemoteProtocolError("a chunk is longer than its size says")
-        size = 0
-        for _ in range(HEAD_LINES):  # trailers, unused
-            async with asyncio.timeout(self._timeout):
-                line = await connection.line()
-            size += len(line)
-            if not line.strip(b"\r\n"):
-                return
-            if size > HEAD_LIMIT:
-                break
-        raise httpx.RemoteProtocolError(
-            f"the trailers are over {HEAD_LIMIT:,} bytes or {HEAD_LINES} lines"
-        )
+        async with asyncio.timeout(self._timeout):
+            await connection.lines_to_blank("the trailer section")  # (unused)
 
     async def aclose(self) -> None:
         connection, self._connection = self._connection, None
@@ -424,17 +399,16 @@ def _headers(lines: list[bytes]) -> list[tuple[bytes, bytes]]:
         if line[:1] in (b" ", b"\t"):  # obsolete line folding: part of the header above
             if not headers:
                 raise httpx.RemoteProtocolError("the response's first header is a continuation")
-            name, value = headers[-1]
-            if _CONTROL.search(line):
-                raise httpx.RemoteProtocolError(f"a control character in header {name!r}")
-            headers[-1] = (name, value + b" " + line.strip(b" \t"))
-            continue
-        name, colon, value = line.partition(b":")
-        if not colon or not _TOKEN.fullmatch(name):
-            raise httpx.RemoteProtocolError(f"not a header line: {line[:60]!r}")
+            name, value = headers.pop()
+            value += b" " + line.strip(b" \t")
+        else:
+            name, colon, value = line.partition(b":")
+            if not colon or not _TOKEN.fullmatch(name):
+                raise httpx.RemoteProtocolError(f"not a header line: {line[:60]!r}")
+            value = value.strip(b" \t")
         if _CONTROL.search(value):
             raise httpx.RemoteProtocolError(f"a control character in header {name!r}")
-        headers.append((name, value.strip(b" \t")))
+        headers.append((name, value))
     return headers
 
 
