@@ -3,6 +3,7 @@ find it, ranked by how often the phrase itself is there; nothing else changes.""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,7 +12,8 @@ import pytest
 from whoosh import query as Q
 
 from aggregator.config import load_settings
-from aggregator.index import Index, Stored, pairs
+from aggregator.extract import html_to_text
+from aggregator.index import FoldStemTokenizer, Index, Stored, pairs
 from aggregator.index.ranking import Ranker
 from aggregator.library import Library, open_library
 from aggregator.models import EntryDraft, IndexDoc
@@ -21,7 +23,15 @@ from tests.test_index_segments import make_docs
 from tests.test_ranking import SCORED, ranked_index
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
+BUDGET = pairs.PAIR_BUDGET
 PHRASES = ['"of the"', '"the hospital"', '"vaccine trial"', '"and to"', 'title:"the vote"']
+
+
+@pytest.fixture(autouse=True)
+def every_common_word(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These entries draw their words evenly from a small vocabulary: with the budget, which
+    of them are paired would be chance (the budget's own tests set it back)."""
+    monkeypatch.setattr(pairs, "PAIR_BUDGET", 10**9)
 
 
 @pytest.fixture(scope="module")
@@ -224,3 +234,37 @@ def test_a_library_that_started_small_chooses_its_pairs_as_it_grows(tmp_path: Pa
     assert written[0] > 0
     library.reindex()  # what a rebuild from the start would give
     assert phrase() == written
+
+
+def _postings(texts: list[str], common: frozenset[str]) -> tuple[int, int]:
+    """The words' and the pairs' postings these texts give with these common words."""
+    terms = [FoldStemTokenizer().terms(t) for t in texts]
+    return sum(len(set(t)) for t in terms), sum(len(pairs.pair_counts(t, common)) for t in terms)
+
+
+def test_a_small_vocabulary_pairs_only_its_commonest_words(monkeypatch: pytest.MonkeyPatch):
+    """Text that repeats a few hundred words makes more pairs than words: indexing them all
+    took twice as long. Its commonest words are paired, up to the budget."""
+    texts = [d.text for d in make_docs(400, seed=5)]
+    analyzer = FoldStemTokenizer()
+    monkeypatch.setattr(pairs, "PAIR_BUDGET", BUDGET)
+    chosen = pairs.choose_common(texts, analyzer)
+    monkeypatch.setattr(pairs, "PAIR_BUDGET", 10**9)
+    every = pairs.choose_common(texts, analyzer)
+    assert chosen and chosen < every
+    words, paired = _postings(texts, chosen)
+    assert paired <= BUDGET * words < _postings(texts, every)[1]
+    seen = Counter(t for text in texts for t in set(analyzer.terms(text)))
+    assert min(seen[t] for t in chosen) >= max(seen[t] for t in every - chosen)
+
+
+def test_real_prose_keeps_every_common_word(corpus: Path, monkeypatch: pytest.MonkeyPatch):
+    """On the corpus's articles the common words give pairs under half as many as the
+    words: the budget leaves them all."""
+    pages = sorted((corpus / "readability-test-pages/test/test-pages").glob("*/expected.html"))
+    texts = [html_to_text(p.read_text(encoding="utf-8", errors="replace")) for p in pages]
+    monkeypatch.setattr(pairs, "LEAST_SAMPLE", 50)  # 130 articles, not a thousand entries
+    monkeypatch.setattr(pairs, "PAIR_BUDGET", BUDGET)
+    chosen = pairs.choose_common(texts, FoldStemTokenizer())
+    monkeypatch.setattr(pairs, "PAIR_BUDGET", 10**9)
+    assert len(chosen) > 50 and chosen == pairs.choose_common(texts, FoldStemTokenizer())

@@ -59,6 +59,8 @@ def ranked_index(directory: Path, *, paired: bool) -> Index:
     with pytest.MonkeyPatch.context() as patch:
         if not paired:
             patch.setattr(pairs, "LEAST_SAMPLE", 10**9)  # too few entries to choose from
+        else:  # every common word of this small vocabulary, whatever its pairs cost
+            patch.setattr(pairs, "PAIR_BUDGET", 10**9)
         index.apply(make_docs(300, seed=3), fresh=True)
     index.apply(make_docs(250, seed=4, prefix="e"), fresh=True)  # a second segment
     gone = [f"d{i}" for i in range(0, 300, 9)]

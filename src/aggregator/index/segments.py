@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 from array import array
-from collections import Counter
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from itertools import chain
@@ -77,6 +77,9 @@ class BulkWriter(SegmentWriter):
         indexed = [(name, field) for name, field in self.schema.items() if field.indexed]
         self._text = {name for name, field in indexed if _is_text(field)}
         self._tables: dict[str, Table] = {name: {} for name, _ in indexed}
+        self._pairs: dict[str, defaultdict[str, bytearray]] = {
+            name: defaultdict(bytearray) for name in self._text
+        }
         self._lengths: dict[str, array] = {name: array("I") for name, _ in indexed}
         self._postings_of = {
             name: _postings_maker(field) for name, field in indexed if name not in self._text
@@ -104,7 +107,7 @@ class BulkWriter(SegmentWriter):
                 length = 0
                 if name in self._text:
                     length = self._add_text(
-                        self._tables[name], field, value, docnum, common_of(field)
+                        self._tables[name], self._pairs[name], field, value, docnum
                     )
                 elif field.indexed:
                     postings = self._postings_of[name](value)
@@ -134,16 +137,19 @@ class BulkWriter(SegmentWriter):
                 self.schema[name].sampled = sampled
 
     @staticmethod
-    def _add_text(table: Table, field: Any, value: str, docnum: int, common: frozenset[str]) -> int:
-        """A text field's postings, straight from its terms, with its pairs of common words;
-        returns its length in words (the pairs are not words: lengths and scores ignore
-        them)."""
+    def _add_text(
+        table: Table, pairs: defaultdict[str, bytearray], field: Any, value: str, docnum: int
+    ) -> int:
+        """A text field's postings, straight from its terms, with its pairs of common words
+        (kept apart until the segment is written); returns its length in words (the pairs
+        are not words: lengths and scores ignore them)."""
         words = field.analyzer.terms(value)
         doc = docnum.to_bytes(4, "little")
         once = doc + _ONCE
         small = len(_U32)
+        common = common_of(field)
         if common:
-            _add_pairs(table, pair_counts(words, common), doc)
+            _add_pairs(pairs, pair_counts(words, common), doc)
         for term, poslist in term_positions(words).items():
             postings = table.get(term)
             if postings is None:
@@ -196,10 +202,26 @@ class BulkWriter(SegmentWriter):
     def add_reader(self, reader: Any) -> None:
         if self._merged_from is None:
             self._merged_from = self.docnum
+        self._settle_pairs()
         super().add_reader(reader)
+
+    def _settle_pairs(self) -> None:
+        """The pairs' postings added so far, after those already in their fields' tables:
+        called before a merge adds its documents' postings and when the segment is
+        written, so each term's postings stay in the order of their documents."""
+        for name, pairs in self._pairs.items():
+            table = self._tables[name]
+            for pair, meta in pairs.items():
+                postings = table.get(pair)
+                if postings is None:
+                    table[pair] = [meta, bytearray()]
+                else:
+                    postings[0] += meta
+            pairs.clear()
 
     def _flush_segment(self) -> None:
         self.perdocwriter.close()
+        self._settle_pairs()
         fieldwriter = self.fieldwriter
         added = self.docnum if self._merged_from is None else self._merged_from
         merged = self.per_document_reader() if added < self.docnum else None
@@ -350,18 +372,27 @@ class _Counted:
         return getattr(self._file, name)
 
 
-def _add_pairs(table: Table, counts: Counter[str], doc: bytes) -> None:
-    """Pairs' postings: a count and no positions (an empty value)."""
+def _add_pairs(pairs: defaultdict[str, bytearray], counts: Counter[str], doc: bytes) -> None:
+    """Pairs' postings: a count and no positions (an empty value), appended in C.
+
+    A document holds hundreds of pairs (more than its distinct words, where a library's
+    text repeats a small vocabulary): a Python step for each was a fifth of indexing.
+    """
+    if not counts:
+        return
     small = len(_U32)
-    none = _U32[0]
-    for pair, count in counts.items():
-        postings = table.get(pair)
-        if postings is None:
-            postings = table[pair] = [bytearray(), bytearray()]
-        meta = postings[0]
-        meta += doc
-        meta += _U32[count] if count < small else count.to_bytes(4, "little")
-        meta += none
+    metas = {
+        count: doc + (_U32[count] if count < small else count.to_bytes(4, "little")) + _U32[0]
+        for count in set(counts.values())
+    }
+    deque(
+        map(
+            bytearray.__iadd__,
+            map(pairs.__getitem__, counts),
+            map(metas.__getitem__, counts.values()),
+        ),
+        maxlen=0,
+    )
 
 
 def _merged_postings(matcher: Any, startdoc: int, docmap: Any, boost: float) -> list[Any]:
