@@ -1746,3 +1746,34 @@ def test_ctrl_c_while_another_program_holds_the_library_stops_the_fetch_at_once(
         (report,) = reports
         assert report.interrupted
         assert lib.fetch().results[0].new == 1  # the library works on, and stores it
+
+
+def _quoting(guid: str, title: str) -> str:
+    """An item whose content, in CDATA, quotes the markup of an item's end."""
+    content = f"<p>Every RSS item ends with </item> and a channel with </channel>. {LONG}</p>"
+    return f"<item><guid>{guid}</guid><title>{title}</title><description><![CDATA[{content}]]></description></item>"
+
+
+def test_a_feed_cut_off_inside_cdata_that_quotes_an_item_s_end_drops_its_half_item():
+    """An article about RSS quoting `</item>` in its CDATA hid where the document stopped:
+    the half-read last item was kept, cut short, as if whole."""
+    from aggregator.parse import parse_feed
+
+    whole = rss(_quoting("a", "First"), _quoting("b", "Last"))
+    cut = whole[: whole.index(b"word150", whole.index(b"Last"))]
+    parsed = parse_feed(cut, "https://e.example/feed")
+    assert parsed.broken and [e.title for e in parsed.entries] == ["First"]
+    cut_after_quote = whole[: whole.index(b"</channel>. word", whole.index(b"Last")) + 12]
+    assert [e.title for e in parse_feed(cut_after_quote, "https://e.example/f").entries] == [
+        "First"
+    ]
+    assert [e.title for e in parse_feed(whole, "https://e.example/feed").entries] == [
+        "First",
+        "Last",
+    ]
+    # Ill-formed elsewhere but whole: the quoted end does not make it look cut.
+    broken = whole.replace(b"<title>First", b"<title>First&nbsp;")
+    assert [e.title for e in parse_feed(broken, "https://e.example/feed").entries] == [
+        "First",
+        "Last",
+    ]

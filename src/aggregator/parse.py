@@ -124,12 +124,17 @@ def _cut_off(body: bytes) -> bool:
     end of the feed after that entry's start. Its half-read entry took its link for its id
     and was stored as a second copy of an entry, with nothing in it. (Text after the end, a
     PHP warning or a cache's comment, leaves the document whole.)"""
-    lower = body.lower()
+    # What a CDATA section holds is text (an article on RSS may quote "</item>"): left out,
+    # and a section never closed means the document stops inside it.
+    lower = _CDATA.sub(b"", body.lower())
+    if b"<![cdata[" in lower:
+        return True
     last = max(lower.rfind(b"<item"), lower.rfind(b"<entry"))
     tail = lower[last:] if last >= 0 else lower[-256:]
     return not any(end in tail for end in _FEED_ENDS)
 
 
+_CDATA = re.compile(rb"<!\[cdata\[.*?\]\]>", re.DOTALL)
 _FEED_ENDS = (b"</item", b"</entry", b"</rss", b"</feed", b":feed>", b"</rdf:rdf", b"</channel")
 
 
