@@ -2048,3 +2048,37 @@ def test_a_batch_not_marked_done_is_applied_again_not_the_index_rebuilt(
     with _reopened(lib, opml) as later:
         assert later.catch_up() == 1  # the batch, not every entry
         assert later.search("zeppelin").total == 1
+
+
+def test_a_batch_committed_but_not_marked_is_not_counted_as_unsearchable(
+    lib: Library, opml: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Its entries are in the index: "1 entry not searchable yet" beside a search that found
+    it was wrong until the next run marked the batch done."""
+    import sqlite3
+
+    from aggregator.errors import StoreError
+    from aggregator.store import database
+
+    monkeypatch.setattr(database, "BUSY_TIMEOUT_S", 0.3)
+    lib.close()
+    with _reopened(lib, opml) as busy:
+        busy.store.upsert_entries(SOURCES[0].url, _late_zeppelin())
+        holder = sqlite3.connect(lib.settings.db_path)
+        marking = busy.store.mark_indexed
+
+        def held_first(last_seq: int, mark: str) -> None:
+            holder.execute("BEGIN IMMEDIATE")
+            marking(last_seq, mark)
+
+        monkeypatch.setattr(busy.store, "mark_indexed", held_first)
+        with pytest.raises(StoreError, match="busy"):
+            busy.update_index()
+        holder.rollback()
+        holder.close()
+        monkeypatch.undo()
+        found = busy.search("zeppelin")
+        assert (found.total, found.pending) == (1, 0)
+        later = [replace(draft("a1"), guid="later", title="Later zeppelin news")]
+        busy.store.upsert_entries(SOURCES[0].url, later)  # queued after that batch: counted
+        assert busy.search("zeppelin").pending == 1

@@ -25,6 +25,7 @@ from aggregator.store import Store
 
 if TYPE_CHECKING:
     from aggregator.index import Index
+    from aggregator.index.version import Held
     from aggregator.search import RawHit, RawResults, Searcher
 
 INDEX_BATCH = 10_000
@@ -76,7 +77,7 @@ class Searching:
         still queued). Restored from a backup, moved aside or swapped, the library has
         another identity or an older mark; an index restored from an older copy has an
         older mark itself."""
-        from aggregator.index.version import NONE, held_mark
+        from aggregator.index.version import held_mark
 
         held = held_mark(self.settings.index_dir)
         library, mark = self.store.index_mark()
@@ -84,11 +85,27 @@ class Searching:
             return not mark
         if held.library != library:
             return False
-        return mark == held.mark or (
-            (mark or NONE) == held.before
-            and bool(held.seq)
-            and self.store.queued_entry(held.seq) == held.entry
-        )
+        return mark == held.mark or bool(self._applied_unmarked(held, mark))
+
+    def _applied_unmarked(self, held: Held, mark: str) -> int:
+        """The last queue row of a batch the index committed and the library has not marked
+        done yet (busy, or stopped between the two), or 0."""
+        from aggregator.index.version import NONE
+
+        unmarked = held.seq and (mark or NONE) == held.before
+        return held.seq if unmarked and self.store.queued_entry(held.seq) == held.entry else 0
+
+    def _not_searchable(self) -> int:
+        """Stored entries with a change the index has not applied: a batch it committed
+        that the library could not mark done is applied (its rows stay queued till then)."""
+        from aggregator.index.version import held_mark
+
+        held = held_mark(self.settings.index_dir)
+        library, mark = self.store.index_mark()
+        applied = 0
+        if held is not None and held.library == library:
+            applied = self._applied_unmarked(held, mark)
+        return self.store.unindexed_entry_count(after=applied)
 
     def _hold(self, last_seq: int = 0) -> str:
         """A new mark, recorded by the index just committed (or emptied, to be refilled:
@@ -337,7 +354,7 @@ class Searching:
             # Both echo the query, which may hold escape sequences (typed, or from a script).
             suggestion=strip_controls(raw.suggestion),
             interpretation=strip_controls(raw.interpretation),
-            pending=self.store.unindexed_entry_count(),
+            pending=self._not_searchable(),
             source_titles=titles,
             exact=raw.exact,
             sort=raw.sort,

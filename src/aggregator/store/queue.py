@@ -11,12 +11,14 @@ class QueueRows(Database):
         with self._read() as conn:
             return conn.execute("SELECT count(DISTINCT entry_id) FROM index_queue").fetchone()[0]
 
-    def unindexed_entry_count(self) -> int:
-        """Stored entries with a change still queued (deleted ones are not counted)."""
+    def unindexed_entry_count(self, after: int = 0) -> int:
+        """Stored entries with a change queued after row `after` (deleted ones are not
+        counted)."""
         with self._read() as conn:
             return conn.execute(
                 "SELECT count(DISTINCT q.entry_id) FROM index_queue AS q "
-                "JOIN entry AS e ON e.id = q.entry_id"
+                "JOIN entry AS e ON e.id = q.entry_id WHERE q.seq > ?",
+                (after,),
             ).fetchone()[0]
 
     def queued_deletions(self) -> set[str]:
