@@ -2014,37 +2014,42 @@ def test_an_index_filled_from_another_library_is_rebuilt(lib: Library, opml: Pat
         assert swapped.search("hospital").total == expected < 5
 
 
-def test_a_batch_not_marked_done_is_applied_again_not_the_index_rebuilt(
-    lib: Library, opml: Path, monkeypatch: pytest.MonkeyPatch
-):
-    """The library too busy to mark a committed batch done (or a Ctrl-C, or a crash, at that
-    moment): the library keeps its mark from before, and the batch is still queued. That
-    is told from a library restored from a backup, and only the batch is applied again."""
+def _committed_unmarked(busy: Library, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Index what is queued while another program takes the library just after the index's
+    commit: the library, too busy to mark the batch done, keeps its mark from before."""
     import sqlite3
 
     from aggregator.errors import StoreError
     from aggregator.store import database
 
     monkeypatch.setattr(database, "BUSY_TIMEOUT_S", 0.3)
-    lib.close()
-    with _reopened(lib, opml) as busy:
-        busy.store.upsert_entries(
-            SOURCES[0].url,
-            _late_zeppelin(),
-        )
-        holder = sqlite3.connect(lib.settings.db_path)
-        marking = busy.store.mark_indexed
+    holder = sqlite3.connect(busy.settings.db_path)
+    marking = busy.store.mark_indexed
 
-        def held_first(last_seq: int, mark: str) -> None:
-            holder.execute("BEGIN IMMEDIATE")  # another program, just after the commit
-            marking(last_seq, mark)
+    def held_first(last_seq: int, mark: str) -> None:
+        holder.execute("BEGIN IMMEDIATE")  # another program, just after the commit
+        marking(last_seq, mark)
 
-        monkeypatch.setattr(busy.store, "mark_indexed", held_first)
+    monkeypatch.setattr(busy.store, "mark_indexed", held_first)
+    try:
         with pytest.raises(StoreError, match="busy"):
             busy.update_index()
+    finally:
         holder.rollback()
         holder.close()
-    monkeypatch.undo()
+        monkeypatch.undo()
+
+
+def test_a_batch_not_marked_done_is_applied_again_not_the_index_rebuilt(
+    lib: Library, opml: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The library too busy to mark a committed batch done (or a Ctrl-C, or a crash, at that
+    moment): the library keeps its mark from before, and the batch is still queued. That
+    is told from a library restored from a backup, and only the batch is applied again."""
+    lib.close()
+    with _reopened(lib, opml) as busy:
+        busy.store.upsert_entries(SOURCES[0].url, _late_zeppelin())
+        _committed_unmarked(busy, monkeypatch)
     with _reopened(lib, opml) as later:
         assert later.catch_up() == 1  # the batch, not every entry
         assert later.search("zeppelin").total == 1
@@ -2055,28 +2060,10 @@ def test_a_batch_committed_but_not_marked_is_not_counted_as_unsearchable(
 ):
     """Its entries are in the index: "1 entry not searchable yet" beside a search that found
     it was wrong until the next run marked the batch done."""
-    import sqlite3
-
-    from aggregator.errors import StoreError
-    from aggregator.store import database
-
-    monkeypatch.setattr(database, "BUSY_TIMEOUT_S", 0.3)
     lib.close()
     with _reopened(lib, opml) as busy:
         busy.store.upsert_entries(SOURCES[0].url, _late_zeppelin())
-        holder = sqlite3.connect(lib.settings.db_path)
-        marking = busy.store.mark_indexed
-
-        def held_first(last_seq: int, mark: str) -> None:
-            holder.execute("BEGIN IMMEDIATE")
-            marking(last_seq, mark)
-
-        monkeypatch.setattr(busy.store, "mark_indexed", held_first)
-        with pytest.raises(StoreError, match="busy"):
-            busy.update_index()
-        holder.rollback()
-        holder.close()
-        monkeypatch.undo()
+        _committed_unmarked(busy, monkeypatch)
         found = busy.search("zeppelin")
         assert (found.total, found.pending) == (1, 0)
         later = [replace(draft("a1"), guid="later", title="Later zeppelin news")]
