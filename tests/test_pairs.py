@@ -268,3 +268,21 @@ def test_real_prose_keeps_every_common_word(corpus: Path, monkeypatch: pytest.Mo
     chosen = pairs.choose_common(texts, FoldStemTokenizer())
     monkeypatch.setattr(pairs, "PAIR_BUDGET", 10**9)
     assert len(chosen) > 50 and chosen == pairs.choose_common(texts, FoldStemTokenizer())
+
+
+def test_a_near_word_scores_as_before_beside_a_common_pair_as_near(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """`tothe~` is as near the pair "to the" (in every entry) as the word `tithe` (in a
+    few): the pair's idf, the lowest, set the score of every near word (QA)."""
+    monkeypatch.setattr(pairs, "LEAST_SAMPLE", 1)
+    docs = [doc(f"d{i}", f"went to the {'market' if i % 2 else 'city'} {i}") for i in range(40)]
+    docs += [doc(f"t{i}", "tithe " * (i + 1) + "went to the city") for i in range(3)]
+    paired, unpaired = Index(tmp_path / "paired"), Index(tmp_path / "unpaired")
+    paired.apply(docs, fresh=True)
+    monkeypatch.setattr(pairs, "LEAST_SAMPLE", 10**9)
+    unpaired.apply(docs, fresh=True)
+    assert "to the" in {p.decode() for p in paired.whoosh.reader().lexicon("content")}
+    scores = found(paired, "tothe~")[2]
+    assert set(scores) == {"t0", "t1", "t2"}
+    assert scores == pytest.approx(found(unpaired, "tothe~")[2], rel=1e-6)

@@ -23,7 +23,7 @@ from typing import Any
 from whoosh import query as Q
 from whoosh.fields import DATETIME
 
-from aggregator.index.pairs import paired
+from aggregator.index.pairs import is_pair, paired
 from aggregator.index.phrases import (
     LAZY_PHRASES,
     PhraseCandidates,
@@ -203,11 +203,14 @@ def _blended_idf(query: Any, segment: Segment) -> float:
     if found is None:
         fieldname = query.field()
         field = top.schema[fieldname]
-        idfs = [
-            top.idf(fieldname, field.to_bytes(t) if isinstance(t, str) else t)
+        btexts = (
+            field.to_bytes(t) if isinstance(t, str) else t
             for searcher, _ in top.leaf_searchers()
             for t in query._btexts(searcher.reader())
-        ]
+        )
+        # Words only, as `Segment.expand` gives them: a pair ("to the" for `tothe~`) is
+        # no word the query can match, and its idf would set every near word's score.
+        idfs = [top.idf(fieldname, btext) for btext in btexts if not is_pair(btext)]
         if len(known) >= 256:  # a long session of typed queries
             known.clear()
         found = known[query] = min(idfs, default=1.0)
