@@ -296,6 +296,10 @@ def test_fields(lib: Library, query: str, expected: set[str]):
         ("published:[2023-01, 2023-06]", {"c3", "d2"}),
         ("published:>-7d", {"c4"}),
         ("published:>-60d", {"c4", "c5"}),
+        # An age ending a range is that instant, not now (QA).
+        ("published:[-60d to -7d]", {"c5"}),
+        ("published:[-7d to -60d]", {"c5"}),
+        ("published:[-60d to -1d]", {"c4", "c5"}),
         ("glacier published:2024", {"c1"}),
         ("glacier published:>2025", {"c5"}),
     ],

@@ -69,11 +69,10 @@ def _date_query(value: str, now: datetime, notes: list[str], written: str) -> An
     value = value.strip()
     if value.startswith("["):
         low, high = (part.strip() for part in _split_range(value.strip("[]")))
-        start = _period(low, now)[0] if low not in ("", "*") else None
-        end = _period(high, now)[1] if high not in ("", "*") else None
+        start, end = _bound(low, now, 0), _bound(high, now, 1)
         if start is not None and end is not None and start > end:
             notes.append(f"read '{written}' from {high} to {low}: its ends were swapped")
-            start, end = _period(high, now)[0], _period(low, now)[1]
+            start, end = _bound(high, now, 0), _bound(low, now, 1)
         return Q.DateRange("published", start, end)
     for op in (">=", "<=", ">", "<"):
         if value.startswith(op):
@@ -92,6 +91,15 @@ def _date_query(value: str, now: datetime, notes: list[str], written: str) -> An
             return Q.DateRange("published", None, last)
     first, last = _period(value, now)
     return Q.DateRange("published", first, None if _age(value) else last)  # an age: since then
+
+
+def _bound(value: str, now: datetime, end: int) -> datetime | None:
+    """A range's start (`end` 0) or end (1): the first or last instant of the period named,
+    or the instant an age names whichever end it is (`[* TO -1d]`: until a day ago, not
+    until now); None for an open end."""
+    if value in ("", "*"):
+        return None
+    return _period(value, now)[0 if _age(value) else end]
 
 
 def _split_range(inner: str) -> list[str]:
